@@ -1,0 +1,34 @@
+import type { Route, Table, Target } from '../routes/types.ts';
+
+/**
+ * What the data planes report. Names and labels follow fabio (section (h)); the prom-client
+ * implementation lives in src/metrics/prometheus.ts. Implementations cache label children per
+ * target key so the hot path does no label-map lookups.
+ */
+export interface Metrics {
+  /** One proxied HTTP request: `route` histogram, `requests{service}`, `http.status{code,service}`. */
+  httpRequest(route: Route, target: Target, status: number, seconds: number): void;
+  /** HTTP, TCP and SNI no-route. */
+  notFound(): void;
+  redirect(code: number): void;
+  wsConn(delta: 1 | -1): void;
+  tcpConn(kind: 'tcp' | 'tcp_sni'): void;
+  tcpConnFail(kind: 'tcp' | 'tcp_sni'): void;
+  tcpNoRoute(kind: 'tcp' | 'tcp_sni'): void;
+  /** Bytes of a TCP/SNI connection: rx = upstream→client, tx = client→upstream. */
+  routeBytes(route: Route, target: Target, rx: number, tx: number): void;
+  /** After a swap: drop label sets of targets that left the table. */
+  pruneTargets(table: Table): void;
+}
+
+export const noopMetrics: Metrics = {
+  httpRequest() {},
+  notFound() {},
+  redirect() {},
+  wsConn() {},
+  tcpConn() {},
+  tcpConnFail() {},
+  tcpNoRoute() {},
+  routeBytes() {},
+  pruneTargets() {},
+};

@@ -1,0 +1,54 @@
+/**
+ * Contract between registry backends and the rest of the product. A backend produces route text
+ * (service routes + manual overrides) and the no-route HTML; the table updater turns text into
+ * tables. Backends never touch listeners.
+ */
+
+export interface RouteTextUpdate {
+  /** Combined route text: service routes, then "\n", then manual overrides (fabio's order). */
+  readonly text: string;
+  /** Why it changed, for the history: 'consul', 'kv', 'file', 'static', 'custom', 'api'. */
+  readonly cause: string;
+  /** Consul index that produced it (0 when not from Consul). */
+  readonly index: number;
+  /** Tags that could not be translated: shown in the UI and logged, never fatal. */
+  readonly tagWarnings?: readonly { service: string; tag: string; message: string }[];
+}
+
+export interface RegistrySink {
+  routes(update: RouteTextUpdate): void;
+  noRouteHtml(html: string): void;
+}
+
+/** Manual overrides (Consul KV under registry.consul.kvpath) for the UI editor and /api/manual. */
+export interface ManualStore {
+  /** Keys under kvpath with the kvpath (without leading '/') stripped, e.g. ['', '/foo']. */
+  paths(): Promise<string[]>;
+  get(sub: string): Promise<{ value: string; version: string }>;
+  /** Compare-and-set; resolves false on a version mismatch (409). */
+  put(sub: string, value: string, version: string): Promise<boolean>;
+}
+
+export interface RegistryBackend {
+  /** Connect (retrying every registry.retry until registry.timeout); rejects on timeout. */
+  connect(): Promise<void>;
+  /** Start watching; updates arrive through the sink until stop(). */
+  watch(sink: RegistrySink): void;
+  /** Register fabio-ts and its aliases (opts register=name); no-op for non-Consul backends. */
+  register(aliases: readonly string[]): Promise<void>;
+  /** Deregister everything registered (shutdown). */
+  deregister(): Promise<void>;
+  readonly manual: ManualStore | undefined;
+  stop(): Promise<void>;
+}
+
+/** One table change, kept in memory (last 100) for /api/routes/history and the UI. */
+export interface HistoryEntry {
+  readonly time: string;
+  readonly cause: string;
+  readonly index: number;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  /** Set when the build failed and the previous table was kept. */
+  readonly error?: string;
+}

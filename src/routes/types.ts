@@ -1,0 +1,149 @@
+/**
+ * The public shapes of the route engine. Everything outside src/routes depends only on these
+ * (and on the functions exported from src/routes/index.ts), so the engine's inside can change freely.
+ *
+ * Pipeline: route text → RouteDef[] (parse) → Table (build, frozen) → swap → lookup.
+ */
+
+/** One parsed route command (`route add`, `route del`, `route weight`). */
+export interface RouteDef {
+  readonly cmd: 'route add' | 'route del' | 'route weight';
+  readonly service: string;
+  readonly src: string;
+  readonly dst: string;
+  readonly weight: number;
+  readonly tags: readonly string[];
+  readonly opts: Readonly<Record<string, string>>;
+  /** 1-based line number in the route text (blank and comment lines counted). */
+  readonly line: number;
+}
+
+/** allow=/deny= rules of a target, parsed at build time. */
+export interface AccessRules {
+  readonly mode: 'allow' | 'deny';
+  /** Returns true when the client IP (Go form: 127.0.0.1, not ::ffff:127.0.0.1) is allowed. */
+  allowed(ip: string): boolean;
+}
+
+export interface Target {
+  readonly service: string;
+  /** Destination exactly as written in the route command. */
+  readonly url: string;
+  /** Lower-case scheme of the destination: http, https, tcp, grpc, grpcs, ws, wss. */
+  readonly scheme: string;
+  /** host:port of the destination (authority, IPv6 in brackets); default port filled in. */
+  readonly hostPort: string;
+  readonly hostname: string;
+  readonly port: number;
+  /** Path part of the destination URL (only used by redirects; fabio ignores it when proxying). */
+  readonly urlPath: string;
+  /** Raw query of the destination URL ('' when none); merged before the request query. */
+  readonly urlQuery: string;
+  readonly tags: readonly string[];
+  readonly opts: Readonly<Record<string, string>>;
+  readonly stripPath: string;
+  readonly prependPath: string;
+  /** host= option: '' (forward client Host), 'dst' (target host:port) or a name. */
+  readonly host: string;
+  readonly authScheme: string;
+  /** 0 when the target is not a redirect. */
+  readonly redirectCode: number;
+  /** Redirect destination template (may contain $host and $path). */
+  readonly redirectURL: string;
+  readonly fixedWeight: number;
+  /** Effective weight fraction in [0,1]. */
+  readonly weight: number;
+  readonly tlsSkipVerify: boolean;
+  /** pxyproto=true: write a PROXY v1 header on the outbound TCP connection. */
+  readonly proxyProto: boolean;
+  readonly accessRules: AccessRules | undefined;
+  /** Stable identity across table builds: `${service}\u0000${url}`; key for pools, counters, metrics. */
+  readonly key: string;
+}
+
+export interface Route {
+  /** Host key as stored (lower-cased; may hold a port and glob characters; '' = host-less). */
+  readonly host: string;
+  readonly path: string;
+  readonly targets: readonly Target[];
+}
+
+export type Matcher = 'prefix' | 'iprefix' | 'glob';
+export type Strategy = 'rnd' | 'rr';
+
+export interface BuildOptions {
+  readonly matcher: Matcher;
+  readonly strategy: Strategy;
+  readonly globDisabled: boolean;
+  readonly globCacheSize: number;
+  /** Random source in [0,1) for rnd; injected so tests are deterministic. Default Math.random. */
+  readonly random?: () => number;
+  /**
+   * Round-robin counters keyed by route (host+path). They live outside the frozen table so that a
+   * table swap does not reset balancing. Default: a fresh map.
+   */
+  readonly counters?: Map<string, number>;
+}
+
+/** A problem found while building that did not stop the build (e.g. a route weight with no match). */
+export interface Warning {
+  readonly line: number;
+  readonly service: string;
+  readonly message: string;
+}
+
+/** What a request looks like to the route engine. */
+export interface LookupRequest {
+  /** Host header as received (may carry a port). */
+  readonly host: string;
+  /** Normalised request path (no query). */
+  readonly path: string;
+  /** Raw query without '?' ('' if none); used for redirect URLs. */
+  readonly query?: string;
+  /** true when the request arrived on a TLS listener. */
+  readonly tls: boolean;
+  /** X-Forwarded-Proto header value, for the redirect loop guard. */
+  readonly forwardedProto?: string;
+}
+
+export interface LookupResult {
+  readonly route: Route;
+  readonly target: Target;
+  /** For redirect targets: the built redirect URL. */
+  readonly redirectURL?: string;
+}
+
+/** One step of an explanation, in order. */
+export interface ExplainStep {
+  readonly kind: 'hosts' | 'nomatch' | 'match' | 'empty' | 'redirect-loop' | 'pick' | 'noroute';
+  readonly host?: string;
+  readonly path?: string;
+  readonly hosts?: readonly string[];
+  readonly target?: Target;
+  readonly message: string;
+}
+
+export interface Explanation {
+  readonly request: LookupRequest;
+  readonly steps: readonly ExplainStep[];
+  readonly result: LookupResult | undefined;
+}
+
+/** The immutable routing table. */
+export interface Table {
+  /** The route text this table was built from (identical text never rebuilds). */
+  readonly source: string;
+  readonly warnings: readonly Warning[];
+  /** All routes: hosts ascending (host-less first), paths descending, as /api/routes orders them. */
+  readonly routes: readonly Route[];
+  /** HTTP lookup (section (n)). // hot path */
+  lookup(req: LookupRequest): LookupResult | undefined;
+  /** Exact lookup by key for tcp / tcp+sni / tcp-dynamic (no glob, no host-less fallback). // hot path */
+  lookupTcp(key: string): LookupResult | undefined;
+  /** The same decision as lookup, with every step recorded (Trace header, UI explain, route explain). */
+  explain(req: LookupRequest): Explanation;
+  /** Table text: one `route add` line per target with effective weights (section (b)). */
+  print(): string;
+  /** fabio's ASCII tree dump (log.routes.format=detail). */
+  dump(): string;
+}
