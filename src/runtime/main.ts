@@ -1,11 +1,33 @@
+import { runRouteTool } from '../cli/route-tools.ts';
+import { ConfigError, loadConfig } from '../config/index.ts';
+import type { Config } from '../config/types.ts';
+import { createLogger, parseLevel } from '../log/logger.ts';
 import { VERSION } from '../version.ts';
+import { isWorker, runWorker } from './cluster.ts';
+import { serve } from './serve.ts';
 
-/** Entry point; wiring comes with the runtime. Returns an exit code, or undefined while serving. */
+/**
+ * Entry point of `fabio-ts`. Returns an exit code for commands that end (route tools, -v, config
+ * errors), or undefined while the proxy serves (the signal handlers end the process).
+ */
 export async function main(argv: string[]): Promise<number | undefined> {
-  if (argv[0] === '-v' || argv[0] === '-version' || argv[0] === '--version') {
-    process.stdout.write(`${VERSION} node${process.versions.node}\n`);
-    return 0;
+  if (isWorker()) return runWorker();
+  if (argv[0] === 'route') {
+    return runRouteTool(argv.slice(1), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
   }
-  process.stderr.write('fabio-ts: runtime not wired yet\n');
-  return 1;
+  let cfg: Config;
+  try {
+    cfg = loadConfig(argv, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      if (err.stdout) process.stdout.write(err.stdout);
+      if (err.message) process.stderr.write(`${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+  const log = createLogger(parseLevel(cfg.str('log.level')) ?? 'INFO');
+  log.info(`Version ${VERSION} starting`);
+  log.info(`Node runtime is ${process.version}`);
+  return serve(cfg, log);
 }

@@ -1,0 +1,227 @@
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { loadConfig } from '../config/index.ts';
+import { createLogger, fdSink, type Logger, parseLevel } from '../log/logger.ts';
+import { createPrometheusMetrics } from '../metrics/prometheus.ts';
+import { startListeners } from '../proxy/listeners.ts';
+import { buildTable } from '../routes/index.ts';
+import { TableStore } from '../routes/table-store.ts';
+import { buildOptionsFrom } from './serve.ts';
+
+/**
+ * The multi-process model (architecture rule 8). The primary runs the registry watch, the table
+ * updater and the admin server once; each worker builds its own table from the route text the
+ * primary sends over IPC and serves every listener. The kernel spreads accepted connections over
+ * the workers (SCHED_NONE: no hand-off through the primary). A worker that dies is restarted; the
+ * others keep serving.
+ *
+ * Messages primary → worker: {t:'routes', seq, text}, {t:'noroute', html}, {t:'metrics', id}, {t:'shutdown', graceMs}.
+ * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'listening'}, {t:'metrics', id, data}.
+ */
+
+type ToWorker =
+  | { t: 'routes'; seq: number; text: string }
+  | { t: 'noroute'; html: string }
+  | { t: 'metrics'; id: number }
+  | { t: 'shutdown'; graceMs: number };
+type ToPrimary =
+  | { t: 'hello' }
+  | { t: 'swapped'; seq: number }
+  | { t: 'listening' }
+  | { t: 'metrics'; id: number; data: unknown };
+
+const WORKER_ENV = 'FABIO_TS_WORKER';
+
+export function isWorker(): boolean {
+  return cluster.isWorker && process.env[WORKER_ENV] === '1';
+}
+
+export interface WorkerPool {
+  /** Stop every worker: each closes its listeners with graceMs, then exits. */
+  close(graceMs: number): Promise<void>;
+  /** Prometheus text aggregated over all live workers. */
+  metricsText(): Promise<{ contentType: string; body: string }>;
+  /** Milliseconds from a route text being sent to the last worker acknowledging its swap (recent samples). */
+  propagation(): readonly number[];
+  pids(): number[];
+}
+
+export interface StartWorkersOptions {
+  count: number;
+  log: Logger;
+  /** Subscribes to table changes of the primary (the route text of each swapped table). */
+  onRoutes(fn: (text: string) => void): void;
+  currentRoutes(): string | undefined;
+  onNoRouteHtml(fn: (html: string) => void): void;
+  currentNoRouteHtml(): string;
+}
+
+export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  cluster.setupPrimary({ exec: process.argv[1], args: process.argv.slice(2), silent: false });
+  let stopping = false;
+  let seq = 0;
+  let lastText = o.currentRoutes();
+  const sentAt = new Map<number, { at: number; pending: Set<number> }>();
+  const samples: number[] = [];
+  const metricWaits = new Map<number, { need: number; got: unknown[]; done: (v: unknown[]) => void }>();
+  let metricId = 0;
+  const workers = new Set<Worker>();
+
+  const send = (w: Worker, m: ToWorker) => {
+    if (w.isConnected()) w.send(m);
+  };
+  const sendRoutes = (w: Worker) => {
+    if (lastText === undefined) return;
+    send(w, { t: 'routes', seq, text: lastText });
+  };
+
+  let listening = 0;
+  let resolveFirst: () => void = () => {};
+  const allListening = new Promise<void>((r) => {
+    resolveFirst = r;
+  });
+
+  const fork = () => {
+    const w = cluster.fork({ [WORKER_ENV]: '1' });
+    workers.add(w);
+    w.on('message', (m: ToPrimary) => {
+      if (m.t === 'hello') {
+        sendRoutes(w);
+        send(w, { t: 'noroute', html: o.currentNoRouteHtml() });
+      } else if (m.t === 'listening') {
+        if (++listening === o.count) resolveFirst();
+      } else if (m.t === 'swapped') {
+        const s = sentAt.get(m.seq);
+        if (!s || !w.process.pid) return;
+        s.pending.delete(w.process.pid);
+        if (s.pending.size === 0) {
+          samples.push(performance.now() - s.at);
+          if (samples.length > 1000) samples.shift();
+          sentAt.delete(m.seq);
+        }
+      } else if (m.t === 'metrics') {
+        const wait = metricWaits.get(m.id);
+        if (wait) {
+          wait.got.push(m.data);
+          if (wait.got.length >= wait.need) wait.done(wait.got);
+        }
+      }
+    });
+    w.on('error', (e) => o.log.error(`worker ${w.process.pid}: ${e.message}`));
+    w.on('exit', (code, signal) => {
+      workers.delete(w);
+      if (stopping) return;
+      o.log.warn(`worker ${w.process.pid} exited (${signal ?? code}); starting a new one`);
+      fork();
+    });
+  };
+
+  o.onRoutes((text) => {
+    lastText = text;
+    seq++;
+    const pending = new Set<number>();
+    for (const w of workers) if (w.process.pid) pending.add(w.process.pid);
+    sentAt.set(seq, { at: performance.now(), pending });
+    if (sentAt.size > 100) sentAt.delete(sentAt.keys().next().value as number);
+    for (const w of workers) sendRoutes(w);
+  });
+  o.onNoRouteHtml((html) => {
+    for (const w of workers) send(w, { t: 'noroute', html });
+  });
+
+  for (let i = 0; i < o.count; i++) fork();
+  await allListening;
+  o.log.info(`${o.count} worker processes serving`);
+
+  return {
+    pids: () => [...workers].map((w) => w.process.pid ?? 0),
+    propagation: () => samples,
+    async metricsText() {
+      const live = [...workers].filter((w) => w.isConnected());
+      const id = ++metricId;
+      const got = await new Promise<unknown[]>((done) => {
+        metricWaits.set(id, { need: live.length, got: [], done });
+        for (const w of live) send(w, { t: 'metrics', id });
+        setTimeout(() => done(metricWaits.get(id)?.got ?? []), 2000).unref();
+      });
+      metricWaits.delete(id);
+      const reg = AggregatorRegistry.aggregate(got as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+      return { contentType: reg.contentType, body: await reg.metrics() };
+    },
+    async close(graceMs) {
+      stopping = true;
+      const exits = [...workers].map(
+        (w) =>
+          new Promise<void>((r) => {
+            if (!w.isConnected()) return r();
+            w.once('exit', () => r());
+            send(w, { t: 'shutdown', graceMs });
+            setTimeout(() => w.kill('SIGKILL'), graceMs + 5000).unref();
+          }),
+      );
+      await Promise.all(exits);
+    },
+  };
+}
+
+/** Worker process: build tables from the primary's route text and serve the listeners. */
+export async function runWorker(): Promise<number | undefined> {
+  const cfg = loadConfig(process.argv.slice(2), process.env);
+  const log = createLogger(parseLevel(cfg.str('log.level')) ?? 'INFO');
+  const metrics = createPrometheusMetrics(cfg);
+  const store = new TableStore();
+  const opts = buildOptionsFrom(cfg);
+  const send = (m: ToPrimary) => process.send?.(m);
+  let noRouteHtml = '';
+  let listeners: Awaited<ReturnType<typeof startListeners>> | undefined;
+
+  let firstResolve: () => void = () => {};
+  const first = new Promise<void>((r) => {
+    firstResolve = r;
+  });
+  // The primary coordinates shutdown; a terminal's Ctrl-C reaches the whole process group.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', (m: ToWorker) => {
+    if (m.t === 'routes') {
+      if (store.current?.source !== m.text) {
+        try {
+          store.swap(buildTable(m.text, opts));
+        } catch (err) {
+          log.warn(String(err instanceof Error ? err.message : err));
+        }
+      }
+      send({ t: 'swapped', seq: m.seq });
+      if (store.current) firstResolve();
+    } else if (m.t === 'noroute') {
+      noRouteHtml = m.html;
+    } else if (m.t === 'metrics') {
+      metrics.registry
+        .getMetricsAsJSON()
+        .then((data) => send({ t: 'metrics', id: m.id, data }))
+        .catch(() => send({ t: 'metrics', id: m.id, data: [] }));
+    } else if (m.t === 'shutdown') {
+      Promise.allSettled((listeners ?? []).map((l) => l.close(m.graceMs))).finally(() => {
+        log.flush();
+        process.exit(0);
+      });
+    }
+  });
+  store.onSwap((t) => metrics.pruneTargets(t));
+  send({ t: 'hello' });
+  await first;
+  const accessSink = cfg.str('log.access.target') === 'stdout' ? fdSink(1) : undefined;
+  listeners = await startListeners({
+    cfg,
+    store,
+    log,
+    metrics,
+    noRouteHtml: () => noRouteHtml,
+    accessLog: accessSink ? (line: string) => accessSink.write(line) : undefined,
+    prometheus: () => metrics.text(),
+  });
+  send({ t: 'listening' });
+  return undefined;
+}
