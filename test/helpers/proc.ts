@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+
+/** A port that was free a moment ago (the OS picks it). For child processes that must be told a port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Fabio {
+  readonly proc: ChildProcess;
+  readonly stdout: string[];
+  readonly stderr: string[];
+  /** Resolves with the first line (stdout or stderr) matching re; rejects after timeoutMs. */
+  waitFor(re: RegExp, timeoutMs?: number, stream?: 'stdout' | 'stderr'): Promise<string>;
+  /** SIGTERM and wait for exit; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/** Starts `fabio-ts <args>` from the sources (tsx), like `npm start` does from dist. */
+export function startFabio(args: string[], env: Record<string, string> = {}): Fabio {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const waiters = new Set<{ re: RegExp; stream?: string; resolve: (l: string) => void }>();
+  const feed = (stream: 'stdout' | 'stderr', store: string[]) => {
+    let buf = '';
+    proc[stream]?.setEncoding('utf8');
+    proc[stream]?.on('data', (chunk: string) => {
+      buf += chunk;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        store.push(line);
+        if (process.env.E2E_VERBOSE) process.stderr.write(`[fabio ${stream}] ${line}\n`);
+        for (const w of waiters) {
+          if ((!w.stream || w.stream === stream) && w.re.test(line)) {
+            waiters.delete(w);
+            w.resolve(line);
+          }
+        }
+      }
+    });
+  };
+  feed('stdout', stdout);
+  feed('stderr', stderr);
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return {
+    proc,
+    stdout,
+    stderr,
+    exited,
+    waitFor(re, timeoutMs = 15000, stream) {
+      const seen = (stream === 'stdout' ? stdout : stream === 'stderr' ? stderr : [...stderr, ...stdout]).find((l) =>
+        re.test(l),
+      );
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const w = { re, stream, resolve };
+        waiters.add(w);
+        const t = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`timeout waiting for ${re}\n--- stderr:\n${stderr.join('\n')}\n--- stdout:\n${stdout.join('\n')}`));
+        }, timeoutMs);
+        exited.then(() => {
+          if (waiters.has(w)) {
+            clearTimeout(t);
+            waiters.delete(w);
+            reject(new Error(`fabio-ts exited while waiting for ${re}\n--- stderr:\n${stderr.join('\n')}`));
+          }
+        });
+        const orig = w.resolve;
+        w.resolve = (l) => {
+          clearTimeout(t);
+          orig(l);
+        };
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
+/** Polls fn until it returns a truthy value or the deadline passes. */
+export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10000, stepMs = 25): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
