@@ -1,0 +1,235 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import type { Socket } from 'node:net';
+
+/**
+ * Inbound PROXY protocol (HAProxy spec, versions 1 and 2) for listeners with `pxyproto=true`, and the
+ * v1 header fabio writes on outbound TCP connections (route option `pxyproto=true`).
+ *
+ * Like go-proxyproto (which fabio uses), a connection whose first bytes are neither the v1 `PROXY `
+ * prefix nor the v2 signature is accepted as a plain connection: the listener takes both.
+ * A connection that starts like a header but is malformed is rejected.
+ */
+
+export interface ProxyAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface ProxyHeaderInfo {
+  /** 1 or 2 for a header, 0 for a plain connection without header. */
+  readonly version: 0 | 1 | 2;
+  /** Absent for v1 UNKNOWN, v2 LOCAL, v2 AF_UNSPEC/AF_UNIX and plain connections. */
+  readonly source?: ProxyAddress;
+  readonly destination?: ProxyAddress;
+}
+
+export type ParseResult =
+  | { readonly done: false }
+  | ({ readonly done: true; readonly length: number } & ProxyHeaderInfo)
+  | { readonly done?: undefined; readonly error: string };
+
+const V1_PREFIX = Buffer.from('PROXY ', 'latin1');
+/** Spec: a v1 line is at most 107 bytes including CRLF. */
+const V1_MAX = 107;
+const V2_SIG = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+const V2_FIXED = 16;
+
+/** Decimal port 0-65535 without sign or leading junk (v1 forbids leading zeros, go-proxyproto does not). */
+function parsePort(s: string): number | undefined {
+  if (!/^[0-9]{1,5}$/.test(s)) return undefined;
+  const n = Number(s);
+  return n <= 65535 ? n : undefined;
+}
+
+/** How many leading bytes of buf agree with sig (buf may be shorter than sig). */
+function prefixMatches(buf: Buffer, sig: Buffer): boolean {
+  const n = Math.min(buf.length, sig.length);
+  for (let i = 0; i < n; i++) if (buf[i] !== sig[i]) return false;
+  return true;
+}
+
+function parseV1(buf: Buffer): ParseResult {
+  const limit = Math.min(buf.length, V1_MAX);
+  let eol = -1;
+  for (let i = V1_PREFIX.length; i < limit - 1; i++) {
+    if (buf[i] === 0x0d && buf[i + 1] === 0x0a) {
+      eol = i;
+      break;
+    }
+  }
+  if (eol < 0) return buf.length >= V1_MAX ? { error: 'proxy protocol v1: header too long' } : { done: false };
+  const line = buf.toString('latin1', 0, eol);
+  const parts = line.split(' ');
+  const length = eol + 2;
+  if (parts[1] === 'UNKNOWN') return { done: true, length, version: 1 };
+  if (parts.length !== 6) return { error: `proxy protocol v1: malformed header ${JSON.stringify(line)}` };
+  const [, fam, src, dst, sp, dp] = parts as [string, string, string, string, string, string];
+  const isIP = fam === 'TCP4' ? isIPv4 : fam === 'TCP6' ? isIPv6 : undefined;
+  if (!isIP) return { error: `proxy protocol v1: unsupported protocol ${JSON.stringify(fam)}` };
+  const sport = parsePort(sp);
+  const dport = parsePort(dp);
+  if (!isIP(src) || !isIP(dst) || sport === undefined || dport === undefined) {
+    return { error: `proxy protocol v1: invalid address in ${JSON.stringify(line)}` };
+  }
+  return { done: true, length, version: 1, source: { address: src, port: sport }, destination: { address: dst, port: dport } };
+}
+
+function ipv6(buf: Buffer, off: number): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(off + 2 * i).toString(16));
+  // Compress the longest zero run so the text matches what Node reports for remoteAddress.
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
+function parseV2(buf: Buffer): ParseResult {
+  if (buf.length < V2_FIXED) return { done: false };
+  const verCmd = buf[12]!;
+  if (verCmd >> 4 !== 2) return { error: `proxy protocol v2: unsupported version ${verCmd >> 4}` };
+  const cmd = verCmd & 0x0f;
+  if (cmd > 1) return { error: `proxy protocol v2: unsupported command ${cmd}` };
+  const famProto = buf[13]!;
+  const fam = famProto >> 4;
+  const proto = famProto & 0x0f;
+  if (fam > 3 || proto > 2) return { error: `proxy protocol v2: unsupported family/protocol 0x${famProto.toString(16)}` };
+  const bodyLen = buf.readUInt16BE(14);
+  const length = V2_FIXED + bodyLen;
+  const need = fam === 1 ? 12 : fam === 2 ? 36 : fam === 3 ? 216 : 0;
+  if (bodyLen < need) return { error: `proxy protocol v2: address block too short (${bodyLen} < ${need})` };
+  if (buf.length < length) return { done: false };
+  // LOCAL (health checks by the balancer itself) and UNSPEC/UNIX carry no usable client address;
+  // TLVs after the address block are skipped.
+  if (cmd === 0 || fam === 0 || fam === 3) return { done: true, length, version: 2 };
+  const o = V2_FIXED;
+  if (fam === 1) {
+    const a = (i: number) => `${buf[i]}.${buf[i + 1]}.${buf[i + 2]}.${buf[i + 3]}`;
+    return {
+      done: true,
+      length,
+      version: 2,
+      source: { address: a(o), port: buf.readUInt16BE(o + 8) },
+      destination: { address: a(o + 4), port: buf.readUInt16BE(o + 10) },
+    };
+  }
+  return {
+    done: true,
+    length,
+    version: 2,
+    source: { address: ipv6(buf, o), port: buf.readUInt16BE(o + 32) },
+    destination: { address: ipv6(buf, o + 16), port: buf.readUInt16BE(o + 34) },
+  };
+}
+
+/**
+ * Pure parser over the bytes received so far. `{done:false}` = need more bytes; `{done:true,length}` =
+ * the header occupies the first `length` bytes (length 0, version 0: no header, a plain connection);
+ * `{error}` = the bytes start like a header but are not a valid one. Never throws.
+ */
+export function parseProxyHeader(buf: Buffer): ParseResult {
+  if (buf.length === 0) return { done: false };
+  if (buf[0] === V1_PREFIX[0]) {
+    if (!prefixMatches(buf, V1_PREFIX)) return { done: true, length: 0, version: 0 };
+    if (buf.length < V1_PREFIX.length) return { done: false };
+    return parseV1(buf);
+  }
+  if (buf[0] === V2_SIG[0]) {
+    if (!prefixMatches(buf, V2_SIG)) return { done: true, length: 0, version: 0 };
+    return parseV2(buf);
+  }
+  return { done: true, length: 0, version: 0 };
+}
+
+export class ProxyProtocolError extends Error {
+  override readonly name = 'ProxyProtocolError';
+}
+
+/**
+ * Reads a PROXY header from a fresh socket: consumes exactly the header bytes and unshifts whatever
+ * followed them (e.g. the TLS ClientHello) back into the socket, which is left paused. Resolves
+ * `{version:0}` for a connection without header. The socket stays paused so no byte is lost before the
+ * consumer attaches: hand it over, then call `socket.resume()` (`http.Server#emit('connection')` does
+ * not resume a paused socket; `new tls.TLSSocket(socket)` picks up the unshifted bytes). Rejects on a malformed header, on the socket closing
+ * first, or when no decision was possible within `timeoutMs`; the caller then destroys the socket.
+ */
+export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<ProxyHeaderInfo> {
+  return new Promise((resolve, reject) => {
+    let buf: Buffer = Buffer.alloc(0);
+    let settled = false;
+    const finish = (err: Error | undefined, info?: ProxyHeaderInfo, rest?: Buffer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      socket.removeListener('close', onEnd);
+      socket.removeListener('error', onError);
+      socket.pause();
+      if (err) return reject(err);
+      if (rest && rest.length > 0) socket.unshift(rest);
+      resolve(info!);
+    };
+    const onData = (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      const r = parseProxyHeader(buf);
+      if ('error' in r) return finish(new ProxyProtocolError(r.error));
+      if (!r.done) return;
+      const info: ProxyHeaderInfo =
+        r.source && r.destination
+          ? { version: r.version, source: r.source, destination: r.destination }
+          : { version: r.version };
+      finish(undefined, info, buf.subarray(r.length));
+    };
+    const onEnd = () => finish(new ProxyProtocolError('proxy protocol: connection closed before header'));
+    const onError = (e: Error) => finish(e);
+    const timer = setTimeout(
+      () => finish(new ProxyProtocolError(`proxy protocol: no header within ${timeoutMs}ms`)),
+      timeoutMs,
+    );
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
+    socket.on('error', onError);
+    socket.resume();
+  });
+}
+
+/** Strips the IPv4-mapped prefix so a dual-stack socket's `::ffff:1.2.3.4` is written as TCP4. */
+function plainIP(a: string): string {
+  return a.startsWith('::ffff:') && isIPv4(a.slice(7)) ? a.slice(7) : a;
+}
+
+/**
+ * The v1 header fabio writes to an upstream: `PROXY TCP4 <src> <dst> <sport> <dport>\r\n`
+ * (TCP6 when either address is IPv6, UNKNOWN when an address is missing or invalid).
+ */
+export function proxyV1Header(src: ProxyAddress, dst: ProxyAddress): string {
+  const s = plainIP(src.address ?? '');
+  const d = plainIP(dst.address ?? '');
+  if (isIPv4(s) && isIPv4(d)) return `PROXY TCP4 ${s} ${d} ${src.port} ${dst.port}\r\n`;
+  if (isIP6orMapped(s) && isIP6orMapped(d)) return `PROXY TCP6 ${v6(s)} ${v6(d)} ${src.port} ${dst.port}\r\n`;
+  return 'PROXY UNKNOWN\r\n';
+}
+
+function isIP6orMapped(a: string): boolean {
+  return isIPv6(a) || isIPv4(a);
+}
+
+/** Mixed families in one header: write the IPv4 side as IPv4-mapped IPv6. */
+function v6(a: string): string {
+  return isIPv4(a) ? `::ffff:${a}` : a;
+}
