@@ -1,0 +1,240 @@
+import type { Config } from '../../config/types.ts';
+import type { Logger } from '../../log/logger.ts';
+import type { ManualStore, RegistryBackend, RegistrySink } from '../types.ts';
+import { type BlockingOptions, DEFAULT_BLOCKING, blockingLoop, sleep } from './blocking.ts';
+import { ConsulClient, type ConsulClientOptions, type ConsulResponse, consulClientOptions } from './client.ts';
+import type { HealthCheck } from './health-filter.ts';
+import { ConsulManualStore, ignoredSiblings, kvEntries, kvKey, manualText, noRouteHtml } from './kv.ts';
+import { type RegistrationOptions, SelfRegistration } from './register.ts';
+import { ServiceRoutes, type TagWarning } from './service-routes.ts';
+
+/**
+ * The Consul backend: connect through /v1/agent/self, then three blocking watches (health state →
+ * service routes, kvpath → manual overrides, noroutehtmlpath → no-route HTML), and optional
+ * self-registration. Route text is `service routes + "\n" + manual overrides` (fabio's order) and is
+ * emitted as soon as a response changes it; the first text waits until both parts have been read
+ * once, so the first table already carries the overrides.
+ *
+ * Resilience: an error keeps the last text (nothing is emitted) and is logged once per state
+ * change; a response with zero healthy services empties the service part only when Consul vouches
+ * for it (a known leader and no ACL filtering) — see docs/compat-registry.md.
+ */
+
+export interface ConsulBackendOptions {
+  readonly client: ConsulClientOptions;
+  readonly retryMs: number;
+  readonly timeoutMs: number;
+  readonly kvpath: string;
+  readonly noroutePath: string;
+  readonly tagPrefix: string;
+  readonly status: readonly string[];
+  readonly checksRequired: 'one' | 'all';
+  readonly monitors: number;
+  readonly pollIntervalMs: number;
+  readonly register: RegistrationOptions | undefined;
+  /** Loop tuning (tests shorten wait and retry). */
+  readonly blocking?: Partial<Omit<BlockingOptions, 'path'>>;
+}
+
+export function consulBackendOptions(cfg: Config): ConsulBackendOptions {
+  const status = cfg.str('registry.consul.service.status').split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    client: consulClientOptions(cfg),
+    retryMs: cfg.num('registry.retry'),
+    timeoutMs: cfg.num('registry.timeout'),
+    kvpath: cfg.str('registry.consul.kvpath'),
+    noroutePath: cfg.str('registry.consul.noroutehtmlpath'),
+    tagPrefix: cfg.str('registry.consul.tagprefix'),
+    status: status.length ? status : ['passing'],
+    checksRequired: cfg.str('registry.consul.checksRequired') === 'all' ? 'all' : 'one',
+    monitors: Math.max(1, cfg.num('registry.consul.serviceMonitors')),
+    pollIntervalMs: cfg.num('registry.consul.pollinterval'),
+    register: cfg.bool('registry.consul.register.enabled')
+      ? {
+          name: cfg.str('registry.consul.register.name'),
+          addr: cfg.str('registry.consul.register.addr') || cfg.ui.addr,
+          defaultPort: cfg.ui.port,
+          tags: cfg.str('registry.consul.register.tags').split(',').map((s) => s.trim()).filter(Boolean),
+          namespace: cfg.str('registry.consul.namespace'),
+          checkIntervalMs: cfg.num('registry.consul.register.checkInterval'),
+          checkTimeoutMs: cfg.num('registry.consul.register.checkTimeout'),
+          checkTLSSkipVerify: cfg.bool('registry.consul.register.checkTLSSkipVerify'),
+          https: cfg.ui.cs !== '',
+        }
+      : undefined,
+  };
+}
+
+export class ConsulBackend implements RegistryBackend {
+  readonly client: ConsulClient;
+  readonly manual: ManualStore;
+  readonly #o: ConsulBackendOptions;
+  readonly #log: Logger;
+  readonly #abort = new AbortController();
+  readonly #loops: Promise<void>[] = [];
+  #registration: SelfRegistration | undefined;
+  #dc = '';
+  #svc: { text: string; warnings: readonly TagWarning[] } | undefined;
+  #man: string | undefined;
+  #index = 0;
+  #lastEmitted: string | undefined;
+  #warnedSiblings = '';
+
+  constructor(o: ConsulBackendOptions, log: Logger) {
+    this.#o = o;
+    this.#log = log;
+    this.client = new ConsulClient(o.client);
+    this.manual = new ConsulManualStore(this.client, o.kvpath);
+  }
+
+  /** Datacenter reported by the agent ('' before connect). */
+  get datacenter(): string {
+    return this.#dc;
+  }
+
+  async connect(): Promise<void> {
+    const deadline = Date.now() + this.#o.timeoutMs;
+    for (;;) {
+      try {
+        const left = Math.max(250, deadline - Date.now());
+        const res = await this.client.get('/v1/agent/self', { noConsistency: true, timeoutMs: left, signal: this.#abort.signal });
+        const self = JSON.parse(res.body) as { Config?: { Datacenter?: string } };
+        this.#dc = String(self.Config?.Datacenter ?? '');
+        this.#log.info(`consul: Connecting to ${JSON.stringify(this.client.hostPort)} in datacenter ${JSON.stringify(this.#dc)}`);
+        return;
+      } catch (err) {
+        this.#log.debug(`consul: Cannot connect to ${JSON.stringify(this.client.hostPort)}. ${(err as Error).message}`);
+      }
+      if (this.#abort.signal.aborted || Date.now() + this.#o.retryMs > deadline) throw new Error('Timeout registering backend.');
+      await sleep(this.#o.retryMs, this.#abort.signal);
+    }
+  }
+
+  watch(sink: RegistrySink): void {
+    const signal = this.#abort.signal;
+    const loop = { ...DEFAULT_BLOCKING, pollIntervalMs: this.#o.pollIntervalMs, ...this.#o.blocking };
+    const routes = new ServiceRoutes(
+      this.client,
+      { tagPrefix: this.#o.tagPrefix, status: this.#o.status, checksRequired: this.#o.checksRequired, dc: this.#dc, monitors: this.#o.monitors },
+      this.#log,
+    );
+    let healthy = 0;
+    this.#loops.push(
+      blockingLoop(this.client, { ...loop, path: '/v1/health/state/any' }, {
+        onResponse: async (res, index) => {
+          const checks = parseChecks(res);
+          const r = await routes.update(checks, signal);
+          if (r.services === 0 && healthy > 0 && !vouched(res)) {
+            routes.reset();
+            throw new Error('empty health state without a known leader or filtered by ACLs; keeping the last routes');
+          }
+          healthy = r.services;
+          if (!r.changed && this.#svc !== undefined) return;
+          this.#svc = { text: r.text, warnings: r.warnings };
+          this.#emit(sink, 'consul', index);
+        },
+        onReset: () => {
+          this.#log.info('consul: Index went backwards; re-reading the catalog');
+          routes.reset();
+        },
+        onError: (err, first) => {
+          if (first) this.#log.warn(`consul: Error fetching health state. ${errText(err)}`);
+          else this.#log.debug(`consul: Error fetching health state. ${errText(err)}`);
+        },
+        onRecover: () => this.#log.info('consul: Health state fetched again; routes are live'),
+      }, signal),
+    );
+    const manPrefix = kvKey(this.#o.kvpath);
+    this.#loops.push(
+      blockingLoop(this.client, { ...loop, path: `/v1/kv/${manPrefix}`, query: { recurse: true }, allow: [404] }, {
+        onResponse: (res, index) => {
+          const entries = kvEntries(res);
+          const siblings = ignoredSiblings(entries, manPrefix).join(', ');
+          if (siblings !== '' && siblings !== this.#warnedSiblings) {
+            this.#log.warn(`consul: Ignoring keys next to ${this.#o.kvpath} (fabio would apply them): ${siblings}`);
+          }
+          this.#warnedSiblings = siblings;
+          const text = manualText(entries, manPrefix);
+          if (text === this.#man) return;
+          this.#man = text;
+          this.#emit(sink, 'kv', index);
+        },
+        onError: (err, first) => {
+          if (first) this.#log.warn(`consul: Error fetching config from ${this.#o.kvpath}. ${errText(err)}`);
+        },
+        onRecover: () => this.#log.info(`consul: Config from ${this.#o.kvpath} fetched again`),
+      }, signal),
+    );
+    const htmlPrefix = kvKey(this.#o.noroutePath);
+    let html: string | undefined;
+    this.#loops.push(
+      blockingLoop(this.client, { ...loop, path: `/v1/kv/${htmlPrefix}`, query: { recurse: true }, allow: [404] }, {
+        onResponse: (res) => {
+          const next = noRouteHtml(kvEntries(res), htmlPrefix);
+          if (next === html) return;
+          if (next === '' && html === undefined) {
+            html = next;
+            return;
+          }
+          html = next;
+          this.#log.info(next === '' ? 'Unset noroute HTML' : `Set noroute HTML (${Buffer.byteLength(next)} bytes)`);
+          sink.noRouteHtml(next);
+        },
+        onError: (err, first) => {
+          if (first) this.#log.warn(`consul: Error fetching noroute HTML from ${this.#o.noroutePath}. ${errText(err)}`);
+        },
+      }, signal),
+    );
+  }
+
+  #emit(sink: RegistrySink, cause: string, index: number): void {
+    this.#index = Math.max(this.#index, index);
+    if (this.#svc === undefined || this.#man === undefined) return;
+    const text = `${this.#svc.text}\n${this.#man}`;
+    if (text === this.#lastEmitted) return;
+    this.#lastEmitted = text;
+    sink.routes({ text, cause, index, tagWarnings: this.#svc.warnings.length ? this.#svc.warnings : undefined });
+  }
+
+  async register(aliases: readonly string[]): Promise<void> {
+    if (!this.#o.register) return;
+    this.#registration ??= new SelfRegistration(this.client, this.#o.register, this.#log);
+    await this.#registration.sync(aliases);
+  }
+
+  async deregister(): Promise<void> {
+    await this.#registration?.deregisterAll();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await Promise.all(this.#loops);
+    await this.#registration?.deregisterAll().catch(() => {});
+    await this.client.close().catch(() => {});
+  }
+}
+
+function parseChecks(res: ConsulResponse): HealthCheck[] {
+  const body = JSON.parse(res.body) as unknown;
+  if (body === null) return [];
+  if (!Array.isArray(body)) throw new Error('health state response is not a list');
+  return body as HealthCheck[];
+}
+
+/**
+ * Whether Consul vouches for an empty answer: a leader is known and ACLs did not filter the result
+ * (an agent token without service:read gets 200 with an empty list and this header on Consul ≥ 1.13).
+ */
+function vouched(res: ConsulResponse): boolean {
+  if (res.headers['x-consul-knownleader'] === 'false') return false;
+  if (res.headers['x-consul-results-filtered-by-acls'] === 'true') return false;
+  return true;
+}
+
+function errText(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    return cause instanceof Error && !err.message.includes(cause.message) ? `${err.message}: ${cause.message}` : err.message;
+  }
+  return String(err);
+}

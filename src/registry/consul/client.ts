@@ -1,0 +1,181 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import type { Config } from '../../config/types.ts';
+
+/**
+ * A small Consul HTTP client on one undici Pool to the agent. It knows the cross-cutting rules of
+ * fabio's Consul reads (section (j)): ACL token header, `ns=`, `?consistent` / `?stale`, and https
+ * with the registry.consul.tls.* options. Blocking semantics live in blocking.ts.
+ */
+
+export interface ConsulClientOptions {
+  /** Agent address as configured: host:port or an http(s):// URL. */
+  readonly addr: string;
+  readonly token: string;
+  readonly namespace: string;
+  readonly consistency: 'consistent' | 'stale' | 'default';
+  readonly tls?: { readonly ca?: string[]; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized: boolean };
+  /** Pool size; at least 4 (health watch, two KV watches, catalog reads, registration). */
+  readonly connections: number;
+}
+
+export interface ConsulResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** An HTTP status other than 2xx, with Consul's error body (e.g. `ACL not found`). */
+export class ConsulHttpError extends Error {
+  readonly status: number;
+  constructor(method: string, path: string, status: number, body: string) {
+    super(`Unexpected response code: ${status} (${body.trim() || 'no body'}) on ${method} ${path.split('?')[0]}`);
+    this.name = 'ConsulHttpError';
+    this.status = status;
+  }
+}
+
+/** Splits fabio's registry.consul.addr: scheme sets the transport, anything after host:port is dropped. */
+export function parseConsulAddr(addr: string): { scheme: 'http' | 'https'; hostPort: string } {
+  let s = addr.trim().toLowerCase();
+  let scheme: 'http' | 'https' = 'http';
+  const m = /^(https?):\/\//.exec(s);
+  if (m) {
+    scheme = m[1] as 'http' | 'https';
+    s = s.slice(m[0].length);
+  }
+  const slash = s.indexOf('/');
+  if (slash >= 0) s = s.slice(0, slash);
+  if (s === '') s = 'localhost:8500';
+  // A bare host gets Consul's default port so the URL is complete.
+  if (!/:\d+$/.test(s)) s = `${s}:8500`;
+  return { scheme, hostPort: s };
+}
+
+/** Reads the registry.consul.* keys into client options. */
+export function consulClientOptions(cfg: Config): ConsulClientOptions {
+  const consistency = cfg.bool('registry.consul.allowStale')
+    ? 'stale'
+    : cfg.bool('registry.consul.requireConsistent')
+      ? 'consistent'
+      : 'default';
+  const ca: string[] = [];
+  const cafile = cfg.str('registry.consul.tls.cafile');
+  if (cafile) ca.push(readFileSync(cafile, 'utf8'));
+  const capath = cfg.str('registry.consul.tls.capath');
+  if (capath) {
+    for (const f of readdirSync(capath)) if (/\.(pem|crt)$/i.test(f)) ca.push(readFileSync(join(capath, f), 'utf8'));
+  }
+  const certfile = cfg.str('registry.consul.tls.certfile');
+  const keyfile = cfg.str('registry.consul.tls.keyfile');
+  return {
+    addr: cfg.str('registry.consul.addr'),
+    token: cfg.str('registry.consul.token'),
+    namespace: cfg.str('registry.consul.namespace'),
+    consistency,
+    tls: {
+      ca: ca.length ? ca : undefined,
+      cert: certfile ? readFileSync(certfile, 'utf8') : undefined,
+      key: keyfile ? readFileSync(keyfile, 'utf8') : undefined,
+      rejectUnauthorized: !cfg.bool('registry.consul.tls.insecureskipverify'),
+    },
+    connections: Math.max(4, cfg.num('registry.consul.serviceMonitors') + 4),
+  };
+}
+
+export interface GetOptions {
+  /** Extra query parameters (already encoded values are not expected; they are encoded here). */
+  readonly query?: Readonly<Record<string, string | number | true>>;
+  readonly signal?: AbortSignal;
+  /** Time allowed for the response headers and body (a blocking read needs wait + wait/16 + margin). */
+  readonly timeoutMs?: number;
+  /** Skip the consistency parameter (agent endpoints ignore it; KV writes reject nothing either way). */
+  readonly noConsistency?: boolean;
+}
+
+export class ConsulClient {
+  readonly #pool: Pool;
+  readonly #opts: ConsulClientOptions;
+  /** host:port of the agent, as logged in `consul: Connecting to "<addr>" ...`. */
+  readonly hostPort: string;
+  readonly scheme: 'http' | 'https';
+  /** Requests sent, by path without query (for tests and the propagation benchmark). */
+  readonly requests = new Map<string, number>();
+
+  constructor(opts: ConsulClientOptions) {
+    this.#opts = opts;
+    const { scheme, hostPort } = parseConsulAddr(opts.addr);
+    this.hostPort = hostPort;
+    this.scheme = scheme;
+    this.#pool = new Pool(`${scheme}://${hostPort}`, {
+      connections: Math.max(4, opts.connections),
+      // Blocking reads set their own timeouts per request; these cover the short calls.
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+      keepAliveTimeout: 30_000,
+      connect: scheme === 'https' && opts.tls ? { ...opts.tls, timeout: 10_000 } : { timeout: 10_000 },
+    });
+  }
+
+  #path(path: string, query: Readonly<Record<string, string | number | true>> | undefined, consistency: boolean): string {
+    const parts: string[] = [];
+    for (const [k, v] of Object.entries(query ?? {})) {
+      parts.push(v === true ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+    }
+    if (consistency && this.#opts.consistency !== 'default') parts.push(this.#opts.consistency);
+    if (this.#opts.namespace) parts.push(`ns=${encodeURIComponent(this.#opts.namespace)}`);
+    return parts.length ? `${path}?${parts.join('&')}` : path;
+  }
+
+  #headers(): Record<string, string> {
+    return this.#opts.token ? { 'x-consul-token': this.#opts.token } : {};
+  }
+
+  /** Any request; resolves with status, headers and body text for every status (caller decides). */
+  async request(method: 'GET' | 'PUT', path: string, opts: GetOptions & { body?: string } = {}): Promise<ConsulResponse> {
+    this.requests.set(path, (this.requests.get(path) ?? 0) + 1);
+    const full = this.#path(path, opts.query, method === 'GET' && !opts.noConsistency);
+    const timeout = opts.timeoutMs ?? 30_000;
+    const res = await this.#pool.request({
+      method,
+      path: full,
+      headers: this.#headers(),
+      body: opts.body,
+      signal: opts.signal,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    });
+    const body = await res.body.text();
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    return { status: res.statusCode, headers, body };
+  }
+
+  /** GET that throws ConsulHttpError on a non-2xx status unless it is listed in `allow`. */
+  async get(path: string, opts: GetOptions = {}, allow: readonly number[] = []): Promise<ConsulResponse> {
+    const r = await this.request('GET', path, opts);
+    if ((r.status < 200 || r.status > 299) && !allow.includes(r.status)) throw new ConsulHttpError('GET', path, r.status, r.body);
+    return r;
+  }
+
+  async put(path: string, body: unknown, query?: Readonly<Record<string, string | number | true>>): Promise<ConsulResponse> {
+    const r = await this.request('PUT', path, {
+      body: typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body),
+      query,
+    });
+    if (r.status < 200 || r.status > 299) throw new ConsulHttpError('PUT', path, r.status, r.body);
+    return r;
+  }
+
+  /** Total requests sent to paths starting with `prefix`. */
+  count(prefix: string): number {
+    let n = 0;
+    for (const [p, c] of this.requests) if (p.startsWith(prefix)) n += c;
+    return n;
+  }
+
+  close(): Promise<void> {
+    return this.#pool.destroy();
+  }
+}

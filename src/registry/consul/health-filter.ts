@@ -1,0 +1,111 @@
+/**
+ * fabio's health filter (section (j) 2) over the body of /v1/health/state/any, in one pass over the
+ * checks instead of fabio's quadratic scan, with the same result:
+ * - only checks of services that carry a tag starting with the tag prefix count, plus the node and
+ *   maintenance checks (`serfHealth`, `_node_maintenance`, `_service_maintenance:<id>`);
+ * - an instance (Node + ServiceID) is healthy when one of its checks (checksRequired=one) or all of
+ *   them (all) have a status in registry.consul.service.status;
+ * - it is excluded when its node's serfHealth is critical, when its node has any _node_maintenance
+ *   check, or when `_service_maintenance:<ServiceID>` on its node is critical.
+ * Node-level checks other than serfHealth are ignored. Untagged services never appear in the result,
+ * so their flaps cause no catalog read.
+ */
+
+export interface HealthCheck {
+  readonly Node: string;
+  readonly CheckID: string;
+  readonly Status: string;
+  readonly ServiceID: string;
+  readonly ServiceName: string;
+  readonly ServiceTags: readonly string[] | null;
+}
+
+export interface HealthyService {
+  /** `${node}\u0000${serviceID}` of every healthy instance. */
+  readonly instances: ReadonlySet<string>;
+  /** Identity of the healthy instance set and their tags; a catalog read is needed when it changes. */
+  readonly signature: string;
+}
+
+export interface HealthFilterOptions {
+  readonly tagPrefix: string;
+  /** Accepted statuses, e.g. ['passing'] (registry.consul.service.status split on ','). */
+  readonly status: readonly string[];
+  readonly checksRequired: 'one' | 'all';
+}
+
+const SERF = 'serfHealth';
+const NODE_MAINT = '_node_maintenance';
+const SVC_MAINT = '_service_maintenance:';
+
+export const instanceKey = (node: string, serviceID: string): string => `${node}\u0000${serviceID}`;
+
+function hasPrefixedTag(tags: readonly string[] | null | undefined, prefix: string): boolean {
+  if (!tags) return false;
+  for (const t of tags) if (t.trim().startsWith(prefix)) return true;
+  return false;
+}
+
+interface Instance {
+  node: string;
+  id: string;
+  name: string;
+  tags: readonly string[];
+  total: number;
+  passing: number;
+}
+
+/** Healthy instances grouped by service name. */
+export function healthyServices(checks: readonly HealthCheck[], opts: HealthFilterOptions): Map<string, HealthyService> {
+  const accepted = new Set(opts.status.map((s) => s.trim()).filter(Boolean));
+  const serfCritical = new Set<string>();
+  const nodeMaint = new Set<string>();
+  const svcMaintCritical = new Set<string>();
+  const instances = new Map<string, Instance>();
+
+  for (const c of checks) {
+    if (!c || typeof c !== 'object') continue;
+    const node = String(c.Node ?? '');
+    const id = String(c.CheckID ?? '');
+    if (id === SERF) {
+      if (c.Status === 'critical') serfCritical.add(node);
+      continue;
+    }
+    if (id === NODE_MAINT) {
+      nodeMaint.add(node);
+      continue;
+    }
+    const sid = String(c.ServiceID ?? '');
+    if (id.startsWith(SVC_MAINT) && c.Status === 'critical') svcMaintCritical.add(instanceKey(node, id.slice(SVC_MAINT.length)));
+    // Node-level checks (no ServiceID) other than serfHealth do not count (fabio).
+    if (sid === '' || !hasPrefixedTag(c.ServiceTags, opts.tagPrefix)) continue;
+    const key = instanceKey(node, sid);
+    let inst = instances.get(key);
+    if (!inst) {
+      inst = { node, id: sid, name: String(c.ServiceName ?? ''), tags: c.ServiceTags ?? [], total: 0, passing: 0 };
+      instances.set(key, inst);
+    }
+    // The maintenance check is a check of the instance too (it is critical), as in fabio.
+    inst.total++;
+    if (accepted.has(c.Status)) inst.passing++;
+  }
+
+  const byName = new Map<string, { keys: string[]; parts: string[] }>();
+  for (const [key, inst] of instances) {
+    if (inst.passing === 0 || (opts.checksRequired === 'all' && inst.passing !== inst.total)) continue;
+    if (serfCritical.has(inst.node) || nodeMaint.has(inst.node) || svcMaintCritical.has(key)) continue;
+    let g = byName.get(inst.name);
+    if (!g) {
+      g = { keys: [], parts: [] };
+      byName.set(inst.name, g);
+    }
+    g.keys.push(key);
+    g.parts.push(`${key}\u0001${inst.tags.join('\u0002')}`);
+  }
+  const out = new Map<string, HealthyService>();
+  for (const [name, g] of byName) {
+    g.parts.sort();
+    out.set(name, { instances: new Set(g.keys), signature: g.parts.join('\u0003') });
+  }
+  return out;
+}
