@@ -1,0 +1,125 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseWait } from './durations.ts';
+
+/** Request/response plumbing shared by the endpoint modules: bodies, headers, blocking queries. */
+
+export class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly index: number;
+  /** JSON text (plain text for errors, bytes for ?raw). */
+  readonly body: string | Buffer;
+  readonly contentType?: string;
+}
+
+export interface Ctx {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly query: URLSearchParams;
+  /** Aborted when the client goes away or the catalog closes. */
+  readonly signal: AbortSignal;
+}
+
+export function json(value: unknown, index: number, status = 200): Reply {
+  return { status, index, body: JSON.stringify(value) };
+}
+
+export function send(ctx: Ctx, r: Reply): void {
+  const { res } = ctx;
+  if (res.headersSent || res.destroyed) return;
+  let body = r.body;
+  if (typeof body === 'string' && body !== '' && ctx.query.has('pretty') && r.status === 200 && r.contentType === undefined) {
+    body = JSON.stringify(JSON.parse(body), null, 4);
+  }
+  res.writeHead(r.status, {
+    'Content-Type': r.contentType ?? (r.status === 200 ? 'application/json' : 'text/plain; charset=utf-8'),
+    'Content-Length': Buffer.byteLength(body),
+    'X-Consul-Index': String(Math.max(1, r.index)),
+    'X-Consul-KnownLeader': 'true',
+    'X-Consul-LastContact': '0',
+    'X-Consul-Effective-Consistency': ctx.query.has('stale') ? 'stale' : ctx.query.has('consistent') ? 'consistent' : 'leader',
+  });
+  res.end(body);
+}
+
+/** Reads the whole body up to `limit` bytes (413 beyond, as Consul answers for KV values). */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (b: Buffer) => {
+      size += b.length;
+      if (size > limit) {
+        reject(new HttpError(413, `Request body(${size} bytes) too large, max size: ${limit} bytes. See https://developer.hashicorp.com/consul/docs/agent/config/config-files#kv_max_value_size.`));
+        req.resume();
+        return;
+      }
+      chunks.push(b);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export async function readJson(req: IncomingMessage): Promise<unknown> {
+  const buf = await readBody(req, 1 << 20);
+  if (buf.length === 0) return {};
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, `Request decode failed: ${(err as Error).message}`);
+  }
+}
+
+export interface BlockingOptions {
+  /** Add up to wait/16 random jitter as Consul does (off in tests for exact timing). */
+  readonly jitter: boolean;
+  /** Park the request until `topic` is notified or `ms` elapse. */
+  readonly park: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+const DEFAULT_WAIT = 5 * 60_000;
+const MAX_WAIT = 10 * 60_000;
+
+/**
+ * Consul's blocking query: without ?index (or index=0) answer at once; otherwise answer as soon
+ * as the result's index differs from the requested one (greater after a write, smaller after an
+ * index reset) or when wait (+ jitter) elapses, with whatever is current then.
+ */
+export async function blocking(ctx: Ctx, opts: BlockingOptions, compute: () => Reply): Promise<Reply> {
+  let r = compute();
+  const idxText = ctx.query.get('index');
+  if (idxText === null || idxText === '') return r;
+  if (!/^\d+$/.test(idxText)) throw new HttpError(400, 'Invalid index');
+  const min = Number(idxText);
+  let wait = DEFAULT_WAIT;
+  const waitText = ctx.query.get('wait');
+  if (waitText !== null && waitText !== '') {
+    const w = parseWait(waitText);
+    if (w === undefined || w < 0) throw new HttpError(400, 'Invalid wait time');
+    wait = Math.min(w, MAX_WAIT);
+  }
+  if (min === 0 || r.index !== min) return r;
+  if (opts.jitter) wait += Math.floor(Math.random() * (wait / 16));
+  const deadline = Date.now() + wait;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0 || ctx.signal.aborted) return r;
+    await opts.park(left, ctx.signal);
+    r = compute();
+    if (r.index !== min) return r;
+  }
+}
+
+export function isTrue(q: URLSearchParams, name: string): boolean {
+  if (!q.has(name)) return false;
+  const v = q.get(name);
+  return v === '' || v === 'true' || v === '1';
+}

@@ -1,0 +1,164 @@
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../log/logger.ts';
+import { agentApi, type AgentDeps } from './api-agent.ts';
+import { kvApi, type KvDeps } from './api-kv.ts';
+import { readApi, type ReadDeps } from './api-read.ts';
+import { CatalogState } from './catalog-state.ts';
+import { CheckRunner } from './check-runner.ts';
+import { HttpError, send, type Ctx, type Reply } from './http-util.ts';
+import { KvStore } from './kv-store.ts';
+import type { CheckStatus } from './model.ts';
+
+/**
+ * The embedded Consul-compatible catalog behind `fabio-ts -dev`: one in-process node:http server,
+ * one node, in memory only. It is a development and test tool, not a Consul replacement: no
+ * raft, no ACLs (token headers are accepted and ignored), no sessions, no persistence.
+ */
+
+export interface DevCatalogOptions {
+  readonly host: string;
+  /** 0 = any free port. */
+  readonly port: number;
+  readonly log?: Logger;
+  readonly datacenter?: string;
+  readonly nodeName?: string;
+  /** Add Consul's wait/16 jitter to blocking queries (default true; tests turn it off). */
+  readonly jitter?: boolean;
+  /** First index (default 1); restart with a lower one to simulate an index reset. */
+  readonly initialIndex?: number;
+  /** Reaper period and lower bound for DeregisterCriticalServiceAfter (Consul: 30 s, 1 m). */
+  readonly reapIntervalMs?: number;
+  readonly reapMinMs?: number;
+}
+
+export interface DevCatalog {
+  readonly port: number;
+  /** e.g. http://127.0.0.1:8500 */
+  readonly url: string;
+  /** Releases the port, ends blocked requests and stops every check. */
+  close(): Promise<void>;
+  /** Current global index. */
+  index(): number;
+  /** Moves every index down to at most n and wakes all blocked requests (index reset). */
+  setIndexForTest(n: number): void;
+  /** setIndexForTest(1). */
+  resetIndexForTest(): void;
+  /** Number of requests currently parked in a blocking query. */
+  waiting(): number;
+  /** Requests served, by `METHOD /path` (no query), or the total for a path prefix. */
+  requestCount(prefix?: string): number;
+  /** Sets any check's status directly (flap simulation without a backend). */
+  setCheckStatusForTest(checkId: string, status: CheckStatus, output?: string): boolean;
+}
+
+/** Version reported in /v1/agent/self (a Consul version clients accept). */
+export const DEV_CATALOG_CONSUL_VERSION = '1.17.0';
+
+export async function startDevCatalog(opts: DevCatalogOptions): Promise<DevCatalog> {
+  const host = opts.host || '127.0.0.1';
+  const state = new CatalogState(
+    { name: opts.nodeName ?? 'fabio-ts-dev', id: randomUUID(), address: host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host, datacenter: opts.datacenter ?? 'dc1' },
+    opts.initialIndex ?? 1,
+  );
+  const kv = new KvStore(() => state.next(), state.hub);
+  const runner = new CheckRunner(state, { reapIntervalMs: opts.reapIntervalMs, reapMinMs: opts.reapMinMs });
+  const jitter = opts.jitter ?? true;
+  let port = 0;
+  const agentDeps: AgentDeps = { state, runner, version: DEV_CATALOG_CONSUL_VERSION, port: () => port, jitter };
+  const readDeps: ReadDeps = { state, jitter };
+  const kvDeps: KvDeps = { kv, hub: state.hub, jitter };
+  const counts = new Map<string, number>();
+  const inflight = new Set<AbortController>();
+  let closed = false;
+
+  const route = async (ctx: Ctx, method: string, path: string): Promise<Reply> => {
+    if (path.startsWith('/v1/kv/')) return kvApi(kvDeps, ctx, method, path.slice(7));
+    if (path === '/v1/kv') return kvApi(kvDeps, ctx, method, '');
+    if (path.startsWith('/v1/agent/')) return agentApi(agentDeps, ctx, method, path.slice(10));
+    if (/^\/v1\/(health|catalog|status)\//.test(path)) return readApi(readDeps, ctx, method, path.slice(4));
+    throw new HttpError(404, '404 page not found');
+  };
+
+  const server = http.createServer((req, res) => {
+    const raw = req.url ?? '/';
+    const qi = raw.indexOf('?');
+    const rawPath = qi < 0 ? raw : raw.slice(0, qi);
+    const ac = new AbortController();
+    const ctx: Ctx = { req, res, query: new URLSearchParams(qi < 0 ? '' : raw.slice(qi + 1)), signal: ac.signal };
+    const method = req.method ?? 'GET';
+    counts.set(`${method} ${rawPath}`, (counts.get(`${method} ${rawPath}`) ?? 0) + 1);
+    inflight.add(ac);
+    res.on('close', () => {
+      ac.abort();
+      inflight.delete(ac);
+    });
+    req.on('error', () => res.destroy());
+    res.on('error', () => {});
+    let path: string;
+    try {
+      path = decodeURIComponent(rawPath);
+    } catch {
+      send(ctx, { status: 400, index: state.index, body: 'Invalid URL path encoding' });
+      return;
+    }
+    route(ctx, method === 'HEAD' ? 'GET' : method, path).then(
+      (r) => (closed ? res.destroy() : send(ctx, r)),
+      (err: unknown) => {
+        if (err instanceof HttpError) return send(ctx, { status: err.status, index: state.index, body: err.message });
+        opts.log?.error(`dev catalog: ${method} ${rawPath}: ${(err as Error).stack ?? String(err)}`);
+        send(ctx, { status: 500, index: state.index, body: String((err as Error).message ?? err) });
+      },
+    );
+  });
+  // Blocking queries hold a response for up to 10m + wait/16; the socket timeout sits above that.
+  server.timeout = 11 * 60_000;
+  server.headersTimeout = 60_000;
+  server.requestTimeout = 120_000;
+  server.keepAliveTimeout = 30_000;
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  opts.log?.debug(`dev catalog: embedded Consul-compatible catalog listening on ${url} (in memory only, for development and tests; production uses Consul)`);
+
+  let closing: Promise<void> | undefined;
+  const setIndexForTest = (n: number) => {
+    state.setIndex(n);
+    kv.clampIndexes(state.index);
+    state.hub.wakeAll();
+  };
+  return {
+    port,
+    url,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        closed = true;
+        runner.close();
+        for (const ac of inflight) ac.abort();
+        state.hub.wakeAll();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+    index: () => state.index,
+    setIndexForTest,
+    resetIndexForTest: () => setIndexForTest(1),
+    waiting: () => state.hub.waiting,
+    requestCount(prefix?: string) {
+      let n = 0;
+      for (const [k, v] of counts) if (prefix === undefined || k.startsWith(prefix)) n += v;
+      return n;
+    },
+    setCheckStatusForTest: (id, status, output = '') => state.updateCheck(id, status, output),
+  };
+}

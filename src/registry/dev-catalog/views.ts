@@ -1,0 +1,143 @@
+import { formatDuration } from './durations.ts';
+import type { CatalogState } from './catalog-state.ts';
+import type { CheckRecord, ServiceRecord } from './model.ts';
+
+/** Consul's JSON shapes for the records (field names and order as Consul prints them). */
+
+export function checkJson(state: CatalogState, c: CheckRecord): object {
+  const d = c.def;
+  const definition: Record<string, unknown> = {};
+  if (d.type === 'http' || d.type === 'tcp') {
+    if (d.http) definition.HTTP = d.http;
+    if (d.tcp) definition.TCP = d.tcp;
+    definition.Interval = formatDuration(d.intervalMs);
+    definition.Timeout = formatDuration(d.timeoutMs);
+  }
+  if (d.deregisterAfterMs > 0) definition.DeregisterCriticalServiceAfter = formatDuration(d.deregisterAfterMs);
+  return {
+    Node: state.node.name,
+    CheckID: d.id,
+    Name: d.name,
+    Status: c.status,
+    Notes: d.notes,
+    Output: c.output,
+    ServiceID: d.serviceId,
+    ServiceName: c.serviceName,
+    ServiceTags: c.serviceTags,
+    Type: d.type === 'script' ? 'script' : d.type,
+    Interval: d.intervalMs > 0 ? formatDuration(d.intervalMs) : '',
+    Timeout: d.type === 'http' || d.type === 'tcp' ? formatDuration(d.timeoutMs) : '',
+    ExposedPort: 0,
+    Definition: definition,
+    CreateIndex: c.createIndex,
+    ModifyIndex: c.modifyIndex,
+  };
+}
+
+export function nodeJson(state: CatalogState): object {
+  const n = state.node;
+  return {
+    ID: n.id,
+    Node: n.name,
+    Address: n.address,
+    Datacenter: n.datacenter,
+    TaggedAddresses: { lan: n.address, lan_ipv4: n.address, wan: n.address, wan_ipv4: n.address },
+    Meta: { 'consul-network-segment': '' },
+    CreateIndex: n.createIndex,
+    ModifyIndex: n.modifyIndex,
+  };
+}
+
+/** The Service object of /v1/health/service. */
+export function healthServiceJson(s: ServiceRecord): object {
+  return {
+    ID: s.id,
+    Service: s.name,
+    Tags: s.tags,
+    Address: s.address,
+    ...(s.taggedAddresses ? { TaggedAddresses: s.taggedAddresses } : {}),
+    Meta: s.meta,
+    Port: s.port,
+    Weights: s.weights,
+    EnableTagOverride: s.enableTagOverride,
+    Proxy: { Mode: '', MeshGateway: {}, Expose: {} },
+    Connect: {},
+    PeerName: '',
+    CreateIndex: s.createIndex,
+    ModifyIndex: s.modifyIndex,
+  };
+}
+
+/** The values of /v1/agent/services. */
+export function agentServiceJson(state: CatalogState, s: ServiceRecord): object {
+  return {
+    ID: s.id,
+    Service: s.name,
+    Tags: s.tags,
+    Meta: s.meta,
+    Port: s.port,
+    Address: s.address,
+    ...(s.taggedAddresses ? { TaggedAddresses: s.taggedAddresses } : {}),
+    Weights: s.weights,
+    EnableTagOverride: s.enableTagOverride,
+    Datacenter: state.node.datacenter,
+  };
+}
+
+/** One flat row of /v1/catalog/service/<name>. */
+export function catalogRowJson(state: CatalogState, s: ServiceRecord): object {
+  const n = state.node;
+  return {
+    ID: n.id,
+    Node: n.name,
+    Address: n.address,
+    Datacenter: n.datacenter,
+    TaggedAddresses: { lan: n.address, lan_ipv4: n.address, wan: n.address, wan_ipv4: n.address },
+    NodeMeta: { 'consul-network-segment': '' },
+    ServiceKind: '',
+    ServiceID: s.id,
+    ServiceName: s.name,
+    ServiceTags: s.tags,
+    ServiceAddress: s.address,
+    ServiceTaggedAddresses: s.taggedAddresses ?? {},
+    ServiceWeights: s.weights,
+    ServiceMeta: s.meta,
+    ServicePort: s.port,
+    ServiceEnableTagOverride: s.enableTagOverride,
+    ServiceProxy: { Mode: '', MeshGateway: {}, Expose: {} },
+    ServiceConnect: {},
+    CreateIndex: s.createIndex,
+    ModifyIndex: s.modifyIndex,
+  };
+}
+
+export function agentSelfJson(state: CatalogState, version: string, port: number): object {
+  const n = state.node;
+  return {
+    Config: {
+      Datacenter: n.datacenter,
+      PrimaryDatacenter: n.datacenter,
+      NodeName: n.name,
+      NodeID: n.id,
+      Server: true,
+      Revision: 'fabio-ts-dev-catalog',
+      Version: version,
+    },
+    DebugConfig: { Note: 'fabio-ts embedded dev catalog: in memory only, not Consul' },
+    Coord: { Vec: [0, 0, 0, 0, 0, 0, 0, 0], Error: 1.5, Adjustment: 0, Height: 1e-5 },
+    Member: {
+      Name: n.name,
+      Addr: n.address,
+      Port: port,
+      Tags: { build: `${version}:fabio-ts`, dc: n.datacenter, id: n.id, role: 'consul', segment: '', vsn: '2' },
+      Status: 1,
+      ProtocolMin: 1,
+      ProtocolMax: 5,
+      ProtocolCur: 2,
+      DelegateMin: 2,
+      DelegateMax: 5,
+      DelegateCur: 4,
+    },
+    Meta: { 'consul-network-segment': '' },
+  };
+}
