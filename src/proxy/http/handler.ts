@@ -1,0 +1,278 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import type { ListenerSpec } from '../../config/types.ts';
+import { traceLines } from '../../routes/index.ts';
+import type { LookupResult, Table } from '../../routes/types.ts';
+import { type AccessFormatter, type AccessRecord, compileAccessLog } from '../access-log.ts';
+import { goAddr, goIp } from '../client-ip.ts';
+import { classify, ProxyError, toResponse } from '../errors.ts';
+import type { ProxyDeps } from '../types.ts';
+import { forward, type ForwardJob, type Req, type Res } from './forward.ts';
+import { type HeaderOptions, protectedHeaders, stsValue, tlsCipherId, tlsVersionName, upstreamHeaders } from './headers.ts';
+import { escapePath, mergeQuery, normalizePath, rewritePath, splitRequestTarget } from './path.ts';
+import { PoolCache } from './pools.ts';
+import { redirectResponse } from './redirect.ts';
+import { requestId as newRequestId } from './request-id.ts';
+import { tunnelWebsocket } from './websocket.ts';
+
+/** The auth checker of the tls helper (src/proxy/auth): only the part the handler calls. */
+export interface AuthChecker {
+  check(scheme: string, authorizationHeader: string | undefined): { ok: boolean; challenge?: string };
+}
+
+/** Replaceable parts, so unit tests can stub them (style habit 6). */
+export interface HandlerParts {
+  readonly tls: boolean;
+  readonly auth?: AuthChecker;
+  readonly pools?: PoolCache;
+  readonly forward?: (job: ForwardJob) => void;
+  readonly requestId?: () => string;
+  /** Wall clock in nanoseconds since the epoch (access log). */
+  readonly nowNs?: () => bigint;
+}
+
+export interface HttpHandler {
+  request(req: Req, res: Res): void;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  readonly pools: PoolCache;
+}
+
+const hr = () => process.hrtime.bigint();
+const wallNs = () => BigInt(Date.now()) * 1_000_000n;
+
+/** Builds the request handler of one HTTP/HTTPS listener from the config, computed once. */
+export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: HandlerParts): HttpHandler {
+  const { cfg, log, metrics } = deps;
+  const tls = parts.tls;
+  const hopts: HeaderOptions = {
+    localIp: cfg.str('proxy.localip'),
+    clientIpHeader: cfg.str('proxy.header.clientip'),
+    tlsHeader: cfg.str('proxy.header.tls'),
+    tlsHeaderValue: cfg.str('proxy.header.tls.value'),
+    requestIdHeader: cfg.str('proxy.header.requestid'),
+  };
+  const protectedSet = protectedHeaders(hopts);
+  const ridHeader = hopts.requestIdHeader.toLowerCase();
+  const traceHeader = cfg.str('proxy.header.trace').toLowerCase();
+  const noRouteStatus = cfg.num('proxy.noroutestatus') || 404;
+  const sts = tls ? stsValue(cfg.num('proxy.header.sts.maxage'), cfg.bool('proxy.header.sts.subdomains'), cfg.bool('proxy.header.sts.preload')) : '';
+  const gzipText = cfg.str('proxy.gzip.contenttype');
+  const gzip = gzipText !== '' ? new RegExp(gzipText) : undefined;
+  const accessFmt: AccessFormatter | undefined = deps.accessLog ? compileAccessLog(cfg.str('log.access.format')) : undefined;
+  const writeTimeout = spec.writeTimeout;
+  const pools =
+    parts.pools ??
+    new PoolCache(deps.store, {
+      maxConn: cfg.num('proxy.maxconn'),
+      dialTimeout: cfg.num('proxy.dialtimeout'),
+      headersTimeout: cfg.num('proxy.responseheadertimeout'),
+      idleTimeout: cfg.num('proxy.idleconntimeout'),
+      tcpKeepAlive: cfg.num('proxy.keepalivetimeout'),
+    });
+  const doForward = parts.forward ?? forward;
+  const makeId = parts.requestId ?? newRequestId;
+  const nowNs = parts.nowNs ?? wallNs;
+  const auth = parts.auth;
+
+  /** Shared front half of HTTP and websocket handling: fabio steps 1-6. Returns undefined when answered. */
+  const route = (req: Req, answer: (status: number, headers: Record<string, string>, body: string) => void) => {
+    const table: Table | undefined = deps.store.current; // one read per request (rule 3)
+    const h = req.headers;
+    const id = ridHeader !== '' ? makeId() : '';
+    const { rawPath, query } = splitRequestTarget(req.url ?? '/');
+    const path = normalizePath(rawPath);
+    const host = h.host ?? (req as { authority?: string }).authority ?? '';
+    const xfp = h['x-forwarded-proto'];
+    const lreq = { host, path, query, tls, forwardedProto: typeof xfp === 'string' ? xfp : undefined };
+    let result: LookupResult | undefined;
+    const traceId = traceHeader !== '' ? h[traceHeader] : undefined;
+    if (traceId !== undefined && log.enabled('TRACE') && table !== undefined) {
+      const exp = table.explain(lreq);
+      for (const line of traceLines(String(traceId), exp)) log.trace(line);
+      result = exp.result;
+    } else {
+      result = table?.lookup(lreq);
+    }
+    if (result === undefined) {
+      log.warn(`No route for ${host}${req.url ?? ''}`);
+      metrics.notFound();
+      answer(noRouteStatus, { 'content-type': 'text/html; charset=utf-8' }, deps.noRouteHtml());
+      return undefined;
+    }
+    const t = result.target;
+    const sock = req.socket as TLSSocket;
+    const clientIp = goIp(sock.remoteAddress);
+    if (t.accessRules !== undefined && !accessAllowed(t.accessRules, clientIp, h['x-forwarded-for'])) {
+      const r = toResponse(new ProxyError('ACCESS_DENIED', 'access denied'));
+      answer(r.status, TEXT, r.body);
+      return undefined;
+    }
+    if (t.authScheme !== '') {
+      const a = auth?.check(t.authScheme, h.authorization) ?? { ok: false };
+      if (!a.ok) {
+        const r = toResponse(new ProxyError('AUTH_FAILED', 'authorization failed'));
+        answer(r.status, a.challenge ? { ...TEXT, 'www-authenticate': a.challenge } : TEXT, r.body);
+        return undefined;
+      }
+    }
+    if (t.redirectCode !== 0) {
+      metrics.redirect(t.redirectCode);
+      const rr = redirectResponse(t.redirectCode, result.redirectURL ?? t.redirectURL, req.method ?? 'GET');
+      answer(rr.status, rr.headers, rr.body);
+      return undefined;
+    }
+    const upPath = escapePath(rewritePath(path, t.stripPath, t.prependPath));
+    const q = mergeQuery(t.urlQuery, query);
+    const upUri = q === '' ? upPath : `${upPath}?${q}`;
+    const hostHeader = t.host === 'dst' ? t.hostPort : t.host !== '' ? t.host : host;
+    return { result, t, id, path, query, host, clientIp, sock, upUri, hostHeader };
+  };
+
+  const request = (req: Req, res: Res): void => {
+    const t0 = hr();
+    const startNs = accessFmt !== undefined ? nowNs() : 0n;
+    const r = res as ServerResponse;
+    const routed = route(req, (status, headers, body) => {
+      if (sts !== '') headers = { ...headers, 'strict-transport-security': sts };
+      r.writeHead(status, headers);
+      r.end(req.method === 'HEAD' ? undefined : body);
+    });
+    if (routed === undefined) return;
+    const { result, t, sock } = routed;
+    const httpProto = req.httpVersionMajor === 2 ? 'http/2.0' : `http/${req.httpVersion}`;
+    const ctx = {
+      clientIp: routed.clientIp,
+      tls,
+      tlsVersion: tls ? tlsVersionName(sock.getProtocol?.()) : '',
+      tlsCipher: tls ? tlsCipherId(sock.getCipher?.()?.standardName) : -1,
+      httpProto,
+      requestId: routed.id,
+    };
+    const up = upstreamHeaders(req.rawHeaders, routed.host, ctx, { host: routed.hostHeader, stripPath: t.stripPath, websocket: false }, hopts, protectedSet);
+    const accept = req.headers.accept;
+    const sse = accept === 'text/event-stream';
+    let timer: NodeJS.Timeout | undefined;
+    if (writeTimeout > 0) timer = setTimeout(() => r.destroy(), writeTimeout);
+    doForward({
+      pool: pools.get(t),
+      method: req.method ?? 'GET',
+      path: routed.upUri,
+      headers: up.headers,
+      req,
+      res,
+      sts,
+      gzip,
+      gzipAllowed: gzip !== undefined && /gzip/.test(String(req.headers['accept-encoding'] ?? '')) && !String(accept ?? '').includes('text/event-stream'),
+      sse,
+      fail: (err) => {
+        const er = toResponse(err);
+        if (er.log) log.error(err.message);
+        if (!r.headersSent && !r.destroyed) {
+          r.writeHead(er.status, er.body !== '' ? TEXT : {});
+          r.end(er.body);
+        }
+        return er.status;
+      },
+      done: (status, bytes) => {
+        if (timer !== undefined) clearTimeout(timer);
+        const secs = Number(hr() - t0) / 1e9;
+        metrics.httpRequest(result.route, t, status, secs);
+        if (accessFmt !== undefined && status !== 0) {
+          const headers = up.headers;
+          const rec: AccessRecord = {
+            startNs,
+            durationNs: hr() - t0,
+            remoteAddr: goAddr(routed.clientIp, sock.remotePort),
+            method: req.method ?? '',
+            uri: req.url ?? '',
+            proto: `HTTP/${req.httpVersion}`,
+            host: routed.host,
+            scheme: up.scheme,
+            path: routed.path,
+            query: routed.query,
+            status,
+            bodySize: bytes,
+            upstreamAddr: t.hostPort,
+            upstreamScheme: t.scheme === 'wss' ? 'https' : t.scheme === 'ws' ? 'http' : t.scheme,
+            upstreamUri: routed.upUri,
+            service: t.service,
+            header: (name) => headerValue(headers, name),
+          };
+          deps.accessLog?.(accessFmt(rec));
+        }
+      },
+    });
+  };
+
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    const routed = route(req, (status, headers, body) => {
+      let s = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Status'}\r\n`;
+      for (const k in headers) s += `${k}: ${headers[k]}\r\n`;
+      s += `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+      socket.end(s);
+    });
+    if (routed === undefined) return;
+    const { t, sock } = routed;
+    const up = upstreamHeaders(
+      req.rawHeaders,
+      routed.host,
+      {
+        clientIp: routed.clientIp,
+        tls,
+        tlsVersion: tls ? tlsVersionName(sock.getProtocol?.()) : '',
+        tlsCipher: tls ? tlsCipherId(sock.getCipher?.()?.standardName) : -1,
+        httpProto: `http/${req.httpVersion}`,
+        requestId: routed.id,
+      },
+      { host: routed.hostHeader, stripPath: t.stripPath, websocket: true },
+      hopts,
+      protectedSet,
+    );
+    tunnelWebsocket({
+      target: t,
+      requestHead: buildRequestHead(req.method ?? 'GET', routed.upUri, up.headers),
+      head,
+      client: socket,
+      dialTimeout: cfg.num('proxy.dialtimeout'),
+      metrics,
+      log,
+    });
+  };
+
+  return { request, upgrade, pools };
+}
+
+const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' };
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 301: 'Moved Permanently', 302: 'Found', 307: 'Temporary Redirect', 308: 'Permanent Redirect' };
+
+function buildRequestHead(method: string, uri: string, headers: readonly string[]): string {
+  let s = `${method} ${uri} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) s += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${s}\r\n`;
+}
+
+function headerValue(flat: readonly string[], name: string): string {
+  const lower = name.toLowerCase();
+  for (let i = 0; i < flat.length; i += 2) if ((flat[i] as string).toLowerCase() === lower) return flat[i + 1] as string;
+  return '';
+}
+
+/**
+ * fabio checks the peer address and then EVERY element of X-Forwarded-For (it cannot know which hops
+ * to trust); any denied element denies the request. Unparsable elements are skipped.
+ */
+export function accessAllowed(rules: { allowed(ip: string): boolean }, clientIp: string, xff: string | string[] | undefined): boolean {
+  if (clientIp !== '' && !rules.allowed(clientIp)) return false;
+  if (xff === undefined) return true;
+  const all = Array.isArray(xff) ? xff.join(',') : xff;
+  for (const part of all.split(',')) {
+    const ip = part.trim();
+    if (ip === '' || !/^[0-9a-fA-F:.]+$/.test(ip)) continue;
+    if (!rules.allowed(goIp(ip))) return false;
+  }
+  return true;
+}
+
+export { classify };

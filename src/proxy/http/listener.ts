@@ -1,0 +1,182 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ListenerSpec } from '../../config/types.ts';
+import type { ProxyDeps, PrometheusText, RunningListener } from '../types.ts';
+import { type AuthChecker, createHttpHandler } from './handler.ts';
+import { PoolCache } from './pools.ts';
+
+export interface HttpListenerDeps extends ProxyDeps {
+  readonly prometheus?: PrometheusText;
+  /** Shared upstream pools (one cache per process); created per listener when absent. */
+  readonly pools?: PoolCache;
+}
+
+const TCP_KEEPALIVE_MS = 3 * 60_000;
+
+/** Loads the tls helper's auth library only when schemes are configured. */
+async function loadAuth(deps: ProxyDeps): Promise<(AuthChecker & { close(): void }) | undefined> {
+  if (deps.cfg.authSchemes.size === 0) return undefined;
+  const m = await import('../auth/index.ts');
+  return m.createAuth(deps.cfg.authSchemes, deps.log);
+}
+
+/**
+ * Starts one proto=http, https or prometheus listener (fabio section (d)). HTTPS listeners serve
+ * HTTP/1.1 and HTTP/2 (ALPN). With pxyproto=true a net.Server reads the PROXY header first and then
+ * hands the socket to the HTTP/TLS server.
+ */
+export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDeps): Promise<RunningListener> {
+  const tls = spec.proto === 'https';
+  const rt = spec.readTimeout;
+  const idle = spec.idleTimeout > 0 ? spec.idleTimeout : rt > 0 ? rt : 120_000;
+  const serverOpts = {
+    requestTimeout: rt,
+    headersTimeout: rt > 0 ? rt : 60_000,
+    keepAliveTimeout: idle,
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, rt > 0 ? rt / 2 : 1_000)),
+    keepAlive: true,
+    keepAliveInitialDelay: TCP_KEEPALIVE_MS,
+  };
+
+  let auth: (AuthChecker & { close(): void }) | undefined;
+  let server: Server | Http2SecureServer;
+  let handlerPools: PoolCache | undefined;
+  if (spec.proto === 'prometheus') {
+    server = createHttpServer(serverOpts, prometheusHandler(deps));
+  } else {
+    auth = await loadAuth(deps);
+    const h = createHttpHandler(spec, deps, { tls, auth, pools: deps.pools });
+    if (deps.pools === undefined) handlerPools = h.pools;
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+      res.on('error', () => {});
+      req.on('error', () => {});
+      h.request(req, res);
+    };
+    if (tls) {
+      const tlsMod = await import('../tls/index.ts');
+      const store = (await tlsMod.certStoresFromConfig(deps.cfg, deps.log)).get(spec.cs);
+      if (store === undefined) throw new Error(`unknown certificate source "${spec.cs}"`);
+      const opts = tlsMod.tlsServerOptions(spec, store);
+      const s2 = createSecureServer({ ...opts, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] }, onRequest as never);
+      s2.setTimeout(idle);
+      s2.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => h.upgrade(req, socket, head));
+      s2.on('sessionError', () => {});
+      s2.on('tlsClientError', () => {});
+      server = s2;
+    } else {
+      const s1 = createHttpServer(serverOpts, onRequest);
+      s1.on('upgrade', (req, socket, head) => h.upgrade(req, socket, head));
+      server = s1;
+    }
+  }
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
+
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  let front: NetServer | Server | Http2SecureServer = server;
+  if (spec.proxyProto) {
+    const { readProxyHeader } = await import('../proxy-protocol.ts');
+    const net = createNetServer({ keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_MS });
+    net.on('connection', (sock: Socket) => {
+      sock.on('error', () => sock.destroy());
+      readProxyHeader(sock, spec.proxyProtoTimeout || 250).then(
+        (hdr) => {
+          if (hdr.source !== undefined) {
+            // The client of record is the PROXY source: shadow the peer getters on this socket.
+            Object.defineProperty(sock, 'remoteAddress', { value: hdr.source.address });
+            Object.defineProperty(sock, 'remotePort', { value: hdr.source.port });
+          }
+          server.emit('connection', sock);
+        },
+        () => sock.destroy(),
+      );
+    });
+    front = net;
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    front.once('error', reject);
+    front.listen(spec.port, spec.host === '' ? undefined : spec.host, () => {
+      front.off('error', reject);
+      resolve();
+    });
+  });
+  front.on('error', (e: Error) => deps.log.error(`${spec.proto}: ${e.message}`));
+  const addr = front.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : spec.port;
+  deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${spec.addr}`);
+
+  let closing: Promise<void> | undefined;
+  const close = (graceMs: number): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        auth?.close();
+        void handlerPools?.close();
+        resolve();
+      };
+      let pending = front === server ? 1 : 2;
+      const one = () => {
+        if (--pending === 0) finish();
+      };
+      const timer = setTimeout(() => {
+        for (const s of sockets) s.destroy();
+        (server as Server).closeAllConnections?.();
+      }, graceMs);
+      if (front !== server) front.close(() => one());
+      server.close(() => one());
+      (server as Server).closeIdleConnections?.();
+      if (tls) {
+        // HTTP/2 sessions: ask them to finish (GOAWAY); HTTP/1 idle sockets close through the grace timer.
+        for (const s of sockets) if ((s as unknown as { _httpMessage?: unknown })._httpMessage === undefined && !(s as unknown as { alpnProtocol?: string }).alpnProtocol?.startsWith('h2')) s.end();
+      }
+    });
+    return closing;
+  };
+  return { spec, port, close };
+}
+
+/** Node's default clientError answer, kept explicit: 431 oversized headers, 408 timeout, else 400. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  socket.on('error', () => {});
+  const s = socket as Socket;
+  if (err.code !== 'ECONNRESET' && s.writable && !(s as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    s.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+  }
+  s.destroy();
+}
+
+function prometheusHandler(deps: HttpListenerDeps) {
+  const path = deps.cfg.str('metrics.prometheus.path') || '/metrics';
+  return (req: IncomingMessage, res: ServerResponse) => {
+    res.on('error', () => {});
+    const p = (req.url ?? '/').split('?')[0];
+    if (p !== path) {
+      res.writeHead(308, { location: path, 'content-type': 'text/html; charset=utf-8' });
+      res.end(req.method === 'GET' ? `<a href="${path}">Permanent Redirect</a>.\n\n` : undefined);
+      return;
+    }
+    if (deps.prometheus === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    deps.prometheus().then(
+      ({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(body);
+      },
+      (e: unknown) => {
+        deps.log.error(`prometheus: ${String(e)}`);
+        res.writeHead(500).end();
+      },
+    );
+  };
+}

@@ -1,0 +1,64 @@
+import type { ListenerSpec } from '../config/types.ts';
+import { startHttpListener } from './http/index.ts';
+import { PoolCache } from './http/pools.ts';
+import type { PrometheusText, ProxyDeps, RunningListener } from './types.ts';
+
+/**
+ * Starts every cfg.listeners entry by proto. tcp* protos use the tcp helper's listeners; grpc is
+ * not supported yet (logged and skipped). If one listener fails to start, the ones already started
+ * are closed and the error is rethrown (fabio exits on a listen error).
+ */
+export async function startListeners(deps: ProxyDeps & { prometheus?: PrometheusText }): Promise<RunningListener[]> {
+  const cfg = deps.cfg;
+  // One upstream pool cache per process, shared by all HTTP listeners.
+  const pools = new PoolCache(deps.store, {
+    maxConn: cfg.num('proxy.maxconn'),
+    dialTimeout: cfg.num('proxy.dialtimeout'),
+    headersTimeout: cfg.num('proxy.responseheadertimeout'),
+    idleTimeout: cfg.num('proxy.idleconntimeout'),
+    tcpKeepAlive: cfg.num('proxy.keepalivetimeout'),
+  });
+  const running: RunningListener[] = [];
+  try {
+    for (const spec of cfg.listeners) {
+      const l = await startOne(spec, deps, pools);
+      if (l !== undefined) running.push(l);
+    }
+  } catch (e) {
+    await Promise.allSettled(running.map((l) => l.close(0)));
+    await pools.close();
+    throw e;
+  }
+  if (running.length > 0) {
+    // Pools close after the last listener: wrap the last close.
+    const last = running[running.length - 1] as RunningListener;
+    running[running.length - 1] = { spec: last.spec, port: last.port, close: (g) => last.close(g).finally(() => pools.close()) };
+  }
+  return running;
+}
+
+async function startOne(spec: ListenerSpec, deps: ProxyDeps & { prometheus?: PrometheusText }, pools: PoolCache): Promise<RunningListener | undefined> {
+  switch (spec.proto) {
+    case 'http':
+    case 'https':
+    case 'prometheus':
+      return startHttpListener(spec, { ...deps, pools });
+    case 'tcp':
+    case 'tcp+sni':
+    case 'tcp-dynamic':
+    case 'https+tcp+sni': {
+      const tcp = await import('./tcp/index.ts');
+      if (spec.proto === 'tcp') return tcp.startTcpListener(spec, deps);
+      if (spec.proto === 'tcp+sni') return tcp.startSniListener(spec, deps);
+      if (spec.proto === 'tcp-dynamic') return tcp.startTcpDynamic(spec, deps);
+      return tcp.startHttpsTcpSni(spec, deps);
+    }
+    case 'grpc':
+    case 'grpcs':
+      deps.log.error(`${spec.proto} listener on ${spec.addr}: gRPC listeners are not supported yet`);
+      return undefined;
+    default:
+      deps.log.error(`unknown protocol "${spec.proto as string}"`);
+      return undefined;
+  }
+}
