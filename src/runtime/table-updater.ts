@@ -1,0 +1,186 @@
+import type { Logger } from '../log/logger.ts';
+import type { HistoryEntry, RouteTextUpdate } from '../registry/types.ts';
+import type { TableStore } from '../routes/table-store.ts';
+import type { Table, Warning } from '../routes/types.ts';
+import { History } from './history.ts';
+import { lineDiff, routeLogMessage, type RoutesFormat } from './route-log.ts';
+
+export interface TableUpdaterOptions {
+  readonly store: TableStore;
+  readonly log: Logger;
+  /** Route text → table; main passes a closure over routes.buildTable with its BuildOptions. Throws on invalid text. */
+  readonly build: (text: string) => Table;
+  readonly routesFormat: RoutesFormat;
+  readonly onSwap?: (t: Table) => void;
+  readonly now?: () => Date;
+  /** Minimum time between two builds; changes inside it coalesce into one build of the latest text. */
+  readonly coalesceMs?: number;
+  readonly historySize?: number;
+}
+
+export type TagWarning = { readonly service: string; readonly tag: string; readonly message: string };
+
+/** What the UI shows next to the table: tags that were skipped and build warnings of the live table. */
+export interface UpdaterWarnings {
+  readonly tags: readonly TagWarning[];
+  readonly table: readonly Warning[];
+  /** Error of the last failed build while it is the latest attempt ('' when the live table is current). */
+  readonly buildError: string;
+}
+
+export interface ChangeEvent {
+  readonly entry: HistoryEntry;
+  /** The live table after the change (unchanged when the build failed). */
+  readonly table: Table | undefined;
+}
+
+/**
+ * Turns route text into live tables. Identical text never rebuilds; a change after a quiet period
+ * is applied at once, changes that follow within `coalesceMs` (20 ms) wait and only the latest
+ * text is built, so a burst of Consul updates costs two builds, not hundreds. A failed build keeps
+ * the previous table, logs `[WARN] <error>` and is recorded in the history.
+ */
+export class TableUpdater {
+  readonly #o: TableUpdaterOptions;
+  readonly #history: History;
+  readonly #listeners = new Set<(e: ChangeEvent) => void>();
+  readonly #coalesceMs: number;
+  /** Text of the last build attempt (successful or not). */
+  #lastText: string | undefined;
+  /** Text of the live table ('' before the first table). */
+  #liveText = '';
+  #lastBuildAt = Number.NEGATIVE_INFINITY;
+  #pending: RouteTextUpdate | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #tagWarnings: readonly TagWarning[] = [];
+  #buildError = '';
+  #loggedTags = new Set<string>();
+  #loggedTableWarnings = new Set<string>();
+  #resolveFirst!: (t: Table) => void;
+  #closed = false;
+
+  /** Resolves with the first table that went live. */
+  readonly firstTable: Promise<Table>;
+
+  constructor(opts: TableUpdaterOptions) {
+    this.#o = opts;
+    this.#coalesceMs = opts.coalesceMs ?? 20;
+    this.#history = new History(opts.historySize ?? 100);
+    this.firstTable = new Promise((resolve) => {
+      this.#resolveFirst = resolve;
+    });
+  }
+
+  /** Offer new route text. Cheap when the text is unchanged. */
+  update(u: RouteTextUpdate): void {
+    if (this.#closed) return;
+    if (u.tagWarnings) this.#setTagWarnings(u.tagWarnings);
+    if (u.text === this.#lastText && this.#pending === undefined) return;
+    this.#pending = u;
+    const wait = this.#lastBuildAt + this.#coalesceMs - performance.now();
+    if (wait <= 0 && this.#timer === undefined) {
+      this.flush();
+      return;
+    }
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.flush();
+    }, Math.max(0, wait));
+  }
+
+  /** Apply a pending update now (tests, shutdown). */
+  flush(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const u = this.#pending;
+    this.#pending = undefined;
+    if (!u || u.text === this.#lastText) return;
+    this.#apply(u);
+  }
+
+  #apply(u: RouteTextUpdate): void {
+    this.#lastText = u.text;
+    this.#lastBuildAt = performance.now();
+    const now = (this.#o.now ?? (() => new Date()))();
+    const diff = lineDiff(this.#liveText, u.text);
+    let table: Table;
+    try {
+      table = this.#o.build(u.text);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.#buildError = message;
+      this.#o.log.warn(message);
+      const entry: HistoryEntry = { time: now.toISOString(), cause: u.cause, index: u.index, added: diff.added, removed: diff.removed, error: message };
+      this.#history.add(entry);
+      this.#emit({ entry, table: this.#o.store.current });
+      return;
+    }
+    this.#buildError = '';
+    this.#liveText = u.text;
+    this.#o.store.swap(table);
+    this.#o.onSwap?.(table);
+    this.#logWarnings(table.warnings);
+    const msg = routeLogMessage(this.#o.routesFormat, diff, u.text, () => table.dump());
+    if (msg !== undefined) this.#o.log.info(msg);
+    const entry: HistoryEntry = { time: now.toISOString(), cause: u.cause, index: u.index, added: diff.added, removed: diff.removed };
+    this.#history.add(entry);
+    this.#resolveFirst(table);
+    this.#emit({ entry, table });
+  }
+
+  #setTagWarnings(ws: readonly TagWarning[]): void {
+    this.#tagWarnings = Object.freeze([...ws]);
+    const seen = new Set<string>();
+    for (const w of ws) {
+      const k = `${w.service}\u0000${w.tag}\u0000${w.message}`;
+      seen.add(k);
+      // log each problem tag once while it persists, not on every Consul change
+      if (!this.#loggedTags.has(k)) this.#o.log.warn(`Skipping tag ${JSON.stringify(w.tag)} of service ${JSON.stringify(w.service)}: ${w.message}`);
+    }
+    this.#loggedTags = seen;
+  }
+
+  #logWarnings(ws: readonly Warning[]): void {
+    const seen = new Set<string>();
+    for (const w of ws) {
+      seen.add(w.message);
+      if (!this.#loggedTableWarnings.has(w.message)) this.#o.log.warn(w.message);
+    }
+    this.#loggedTableWarnings = seen;
+  }
+
+  #emit(e: ChangeEvent): void {
+    for (const fn of this.#listeners) {
+      try {
+        fn(e);
+      } catch (err) {
+        this.#o.log.error(`route change listener failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+
+  /** The last 100 changes, oldest first; failed builds included with `error`. */
+  history(): HistoryEntry[] {
+    return this.#history.entries();
+  }
+
+  warnings(): UpdaterWarnings {
+    return { tags: this.#tagWarnings, table: this.#o.store.current?.warnings ?? [], buildError: this.#buildError };
+  }
+
+  /** Called after every change (swap or failed build); returns an unsubscribe function. */
+  onChange(fn: (e: ChangeEvent) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /** Stop: a pending update is dropped. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending = undefined;
+  }
+}
