@@ -1,0 +1,168 @@
+import { hostname as osHostname } from 'node:os';
+import client from 'prom-client';
+import type { Counter, Gauge, Histogram, MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { Config } from '../config/types.ts';
+import type { Route, Table, Target } from '../routes/types.ts';
+import { fullName, namespace, parseBuckets } from './names.ts';
+import { TrafficStats } from './traffic.ts';
+import type { Metrics } from './types.ts';
+
+/**
+ * fabio's metrics (section (h)) on prom-client. Counters keep fabio's names without `_total`
+ * (the Prometheus text format of prom-client appends nothing). Label children are cached per
+ * Target object so the hot path does one WeakMap read instead of label-map hashing.
+ */
+
+type RouteLabels = 'service' | 'host' | 'path' | 'target';
+
+interface TargetChildren {
+  readonly labels: Record<RouteLabels, string>;
+  readonly route: ReturnType<Histogram<RouteLabels>['labels']>;
+  readonly rx: ReturnType<Counter<RouteLabels>['labels']>;
+  readonly tx: ReturnType<Counter<RouteLabels>['labels']>;
+  readonly requests: ReturnType<Histogram<'service'>['labels']>;
+  readonly status: Map<number, ReturnType<Histogram<'code' | 'service'>['labels']>>;
+}
+
+export interface PrometheusMetrics extends Metrics {
+  /** Exposition text of this process. */
+  text(): Promise<{ contentType: string; body: string }>;
+  /** This process's metrics as JSON, for aggregation in the primary (see mergeMetricsText). */
+  metricsJson(): Promise<MetricObjectWithValues<MetricValue<string>>[]>;
+  readonly registry: client.Registry;
+  /** Per-route ring buffers fed by httpRequest, shown in the admin UI. */
+  readonly traffic: TrafficStats;
+  /** Metric name prefix (`<ns>_[<subsystem>_]`) actually used. */
+  readonly prefix: string;
+}
+
+export interface PrometheusOptions {
+  hostname?: string;
+  exec?: string;
+  traffic?: TrafficStats;
+  /** Register prom-client's default process/Node metrics (default true). */
+  collectDefault?: boolean;
+}
+
+export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {}): PrometheusMetrics {
+  const ns = namespace(cfg.str('metrics.prefix'), { Hostname: opts.hostname ?? osHostname(), Exec: opts.exec ?? 'fabio' });
+  const sub = cfg.str('metrics.prometheus.subsystem');
+  const name = (n: string) => fullName(ns, sub, n);
+  let buckets = parseBuckets(cfg.str('metrics.prometheus.buckets'));
+  if (buckets.length === 0) buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+  const registry = new client.Registry();
+  const registers = [registry];
+  const routeLabels: RouteLabels[] = ['service', 'host', 'path', 'target'];
+
+  const routeHist = new client.Histogram({ name: name('route'), help: 'Proxied HTTP requests per route target (seconds).', labelNames: routeLabels, buckets, registers });
+  const rx = new client.Counter({ name: name('route.rx'), help: 'TCP bytes upstream to client per route target.', labelNames: routeLabels, registers });
+  const tx = new client.Counter({ name: name('route.tx'), help: 'TCP bytes client to upstream per route target.', labelNames: routeLabels, registers });
+  const notfound = new client.Counter({ name: name('notfound'), help: 'Requests and connections without a route.', registers });
+  const requests = new client.Histogram({ name: name('requests'), help: 'Proxied HTTP requests per service (seconds).', labelNames: ['service'], buckets, registers });
+  const httpStatus = new client.Histogram({ name: name('http.status'), help: 'HTTP responses per status code (seconds).', labelNames: ['code', 'service'], buckets, registers });
+  const redirect = new client.Counter({ name: name('http.redirect.count'), help: 'Redirects per status code.', labelNames: ['code'], registers });
+  const ws: Gauge = new client.Gauge({ name: name('ws.conn'), help: 'Open websocket tunnels.', registers });
+  const tcp = {
+    tcp: {
+      conn: new client.Counter({ name: name('tcp.conn'), help: 'TCP connections proxied.', registers }),
+      fail: new client.Counter({ name: name('tcp.connfail'), help: 'TCP upstream connection failures.', registers }),
+      noroute: new client.Counter({ name: name('tcp.noroute'), help: 'TCP connections without a route.', registers }),
+    },
+    tcp_sni: {
+      conn: new client.Counter({ name: name('tcp_sni.conn'), help: 'TCP+SNI connections proxied.', registers }),
+      fail: new client.Counter({ name: name('tcp_sni.connfail'), help: 'TCP+SNI upstream connection failures.', registers }),
+      noroute: new client.Counter({ name: name('tcp_sni.noroute'), help: 'TCP+SNI connections without a route.', registers }),
+    },
+  };
+  ws.set(0);
+  notfound.inc(0);
+  for (const k of ['tcp', 'tcp_sni'] as const) for (const c of Object.values(tcp[k])) c.inc(0);
+  if (opts.collectDefault !== false) client.collectDefaultMetrics({ register: registry });
+
+  const traffic = opts.traffic ?? new TrafficStats();
+  let byTarget = new WeakMap<Target, TargetChildren>();
+  /** Label sets created so far, by label identity, for pruning. */
+  const live = new Map<string, Record<RouteLabels, string>>();
+
+  function children(route: Route, target: Target): TargetChildren {
+    let c = byTarget.get(target);
+    if (c) return c;
+    const labels = { service: target.service, host: route.host, path: route.path, target: target.url };
+    live.set(labelId(labels), labels);
+    c = {
+      labels,
+      route: routeHist.labels(labels),
+      rx: rx.labels(labels),
+      tx: tx.labels(labels),
+      requests: requests.labels({ service: target.service }),
+      status: new Map(),
+    };
+    byTarget.set(target, c);
+    return c;
+  }
+
+  return {
+    registry,
+    traffic,
+    prefix: name('x').slice(0, -1),
+    // hot path
+    httpRequest(route, target, status, seconds) {
+      const c = children(route, target);
+      c.route.observe(seconds);
+      c.requests.observe(seconds);
+      let s = c.status.get(status);
+      if (!s) {
+        s = httpStatus.labels({ code: String(status), service: target.service });
+        c.status.set(status, s);
+      }
+      s.observe(seconds);
+      traffic.record(route, target, status, seconds);
+    },
+    notFound: () => notfound.inc(),
+    redirect: (code) => redirect.labels({ code: String(code) }).inc(),
+    wsConn: (d) => ws.inc(d),
+    tcpConn: (k) => tcp[k].conn.inc(),
+    tcpConnFail: (k) => tcp[k].fail.inc(),
+    tcpNoRoute: (k) => tcp[k].noroute.inc(),
+    routeBytes(route, target, r, t) {
+      const c = children(route, target);
+      if (r > 0) c.rx.inc(r);
+      if (t > 0) c.tx.inc(t);
+    },
+    pruneTargets(table: Table) {
+      const keep = new Set<string>();
+      for (const r of table.routes) {
+        for (const t of r.targets) keep.add(labelId({ service: t.service, host: r.host, path: r.path, target: t.url }));
+      }
+      for (const [id, labels] of live) {
+        if (keep.has(id)) continue;
+        routeHist.remove(labels);
+        rx.remove(labels);
+        tx.remove(labels);
+        live.delete(id);
+      }
+      // Children of removed label sets must not be reused; the next request re-creates them.
+      byTarget = new WeakMap();
+      traffic.prune(table);
+    },
+    async text() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+    metricsJson: () => registry.getMetricsAsJSON(),
+  };
+}
+
+function labelId(l: Record<RouteLabels, string>): string {
+  return `${l.service}\u0000${l.host}\u0000${l.path}\u0000${l.target}`;
+}
+
+/**
+ * Merges the metricsJson() of several processes (primary + workers) into one exposition:
+ * counters and histograms are summed, default process metrics aggregated as prom-client defines.
+ */
+export async function mergeMetricsText(
+  jsons: readonly MetricObjectWithValues<MetricValue<string>>[][],
+): Promise<{ contentType: string; body: string }> {
+  const reg = client.AggregatorRegistry.aggregate(jsons as MetricObjectWithValues<MetricValue<string>>[][]);
+  return { contentType: reg.contentType, body: await reg.metrics() };
+}

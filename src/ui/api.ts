@@ -1,0 +1,143 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ROUTE_HELP } from '../routes/index.ts';
+import type { EventHub } from './events.ts';
+import { explain, parseHeaderLines } from './explain.ts';
+import { isJsonContentType, isSameOrigin, readBody, sendError, sendJson, sendText } from './http-util.ts';
+import { routesJson } from './routes-json.ts';
+import { shadowedRoutes } from './shadowing.ts';
+import type { AdminDeps } from './types.ts';
+
+/** The JSON/text API under <p>/api (section (g) plus fabio-ts additions). */
+
+export interface ApiContext {
+  readonly deps: AdminDeps;
+  readonly ro: boolean;
+  readonly tls: boolean;
+  readonly events: EventHub;
+}
+
+/** One list for the warnings view: updater problems, table build warnings and shadowed routes. */
+export function allWarnings(deps: AdminDeps) {
+  const table = deps.store.current;
+  const out: { kind: string; service: string; message: string; line?: number; tag?: string }[] = [];
+  for (const w of deps.updater.warnings()) out.push({ kind: w.tag !== undefined ? 'tag' : 'route', ...w });
+  for (const w of table?.warnings ?? []) out.push({ kind: 'table', service: w.service, message: w.message, line: w.line });
+  for (const s of shadowedRoutes(table)) out.push({ kind: 'shadowed', service: s.service, message: s.message });
+  return out;
+}
+
+async function manual(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, sub: string): Promise<void> {
+  const { deps } = ctx;
+  if (ctx.ro) return sendError(res, 403, 'Forbidden');
+  if (req.method === 'GET') {
+    if (!deps.manual) return sendJson(res, 200, { value: '', version: '0' });
+    try {
+      const v = await deps.manual.get(sub);
+      return sendJson(res, 200, { value: v.value.trim(), version: v.version });
+    } catch (e) {
+      deps.log.error(`ui: cannot read manual overrides ${sub}. ${String(e)}`);
+      return sendError(res, 500, String(e instanceof Error ? e.message : e));
+    }
+  }
+  if (req.method !== 'PUT') return sendError(res, 405, 'not allowed');
+  if (!isSameOrigin(req, ctx.tls)) return sendError(res, 403, 'Forbidden');
+  if (!isJsonContentType(req)) return sendError(res, 415, 'Content-Type must be application/json');
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBody(req));
+  } catch {
+    return sendError(res, 400, 'bad request');
+  }
+  const b = body as { value?: unknown; version?: unknown } | null;
+  if (!b || typeof b !== 'object' || typeof b.value !== 'string' || (b.version !== undefined && typeof b.version !== 'string')) {
+    return sendError(res, 400, 'bad request: want {"value":"...","version":"<string>"}');
+  }
+  if (!deps.manual) return sendError(res, 409, 'version mismatch');
+  try {
+    const ok = await deps.manual.put(sub, b.value, b.version ?? '0');
+    if (!ok) return sendError(res, 409, 'version mismatch');
+    deps.log.info(`ui: manual overrides ${sub === '' ? '' : `${sub} `}updated`);
+    res.statusCode = 200;
+    return void res.end();
+  } catch (e) {
+    deps.log.error(`ui: cannot write manual overrides ${sub}. ${String(e)}`);
+    return sendError(res, 500, String(e instanceof Error ? e.message : e));
+  }
+}
+
+async function explainRoute(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
+  let url = q.get('url') ?? '';
+  let headers = parseHeaderLines(q.getAll('header'));
+  if (req.method === 'POST') {
+    if (!isJsonContentType(req)) return sendError(res, 415, 'Content-Type must be application/json');
+    try {
+      const b = JSON.parse(await readBody(req, 64 << 10)) as { url?: unknown; headers?: unknown };
+      if (typeof b.url === 'string') url = b.url;
+      if (b.headers && typeof b.headers === 'object') {
+        headers = {};
+        for (const [k, v] of Object.entries(b.headers)) if (typeof v === 'string') headers[k] = v;
+      }
+    } catch {
+      return sendError(res, 400, 'bad request');
+    }
+  } else if (req.method !== 'GET') return sendError(res, 405, 'not allowed');
+  const r = explain(ctx.deps.store.current, { url, headers });
+  return sendJson(res, r.status, r.body, q.has('pretty'));
+}
+
+/** Handles `rest` = path after <p>/api (e.g. '/routes'). Returns false when no API route matched. */
+export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, rest: string, q: URLSearchParams): Promise<boolean> {
+  const { deps } = ctx;
+  const pretty = q.has('pretty');
+  if (rest === '/manual' || rest.startsWith('/manual/')) {
+    await manual(ctx, req, res, rest.slice('/manual'.length));
+    return true;
+  }
+  switch (rest) {
+    case '/routes': {
+      const t = deps.store.current;
+      if (q.has('raw')) sendText(res, 200, `${t ? t.print() : ''}\n`);
+      else sendJson(res, 200, routesJson(t), pretty);
+      return true;
+    }
+    case '/routes/history':
+      sendJson(res, 200, [...deps.updater.history()], pretty);
+      return true;
+    case '/warnings':
+      sendJson(res, 200, allWarnings(deps), pretty);
+      return true;
+    case '/config':
+      sendJson(res, 200, deps.configJson ? deps.configJson() : deps.cfg.values, pretty);
+      return true;
+    case '/version':
+      sendText(res, 200, deps.version);
+      return true;
+    case '/help':
+      sendText(res, 200, ROUTE_HELP);
+      return true;
+    case '/paths':
+      if (ctx.ro) sendError(res, 403, 'Forbidden');
+      else if (req.method !== 'GET') sendError(res, 405, 'not allowed');
+      else {
+        try {
+          sendJson(res, 200, deps.manual ? await deps.manual.paths() : [''], pretty);
+        } catch (e) {
+          sendError(res, 500, String(e instanceof Error ? e.message : e));
+        }
+      }
+      return true;
+    case '/explain':
+      await explainRoute(ctx, req, res, q);
+      return true;
+    case '/traffic': {
+      const r = deps.traffic ? await deps.traffic.report() : { slotSeconds: 0, slots: 0, routes: [] };
+      sendJson(res, 200, r, pretty);
+      return true;
+    }
+    case '/events':
+      ctx.events.attach(req, res);
+      return true;
+    default:
+      return false;
+  }
+}

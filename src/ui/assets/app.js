@@ -1,0 +1,267 @@
+// fabio-ts admin UI: routes table with filter and live updates, explain, history, warnings,
+// traffic, and the manual-override editor. Plain ES modules, no build step, no CDN.
+import { el, getJson, getText, materializeColor, safeHref, sparkline } from './dom.js';
+
+const d = document.body.dataset;
+const base = d.base ?? '';
+const api = (p) => `${base}/api${p}`;
+
+const navColor = materializeColor(d.color ?? '');
+if (navColor) document.getElementById('nav').style.background = navColor;
+
+// ---- routes -----------------------------------------------------------------------------------
+
+let routes = [];
+
+function sourceCell(src) {
+  if (d.srcLink !== 'true') return el('td', {}, src);
+  let host = d.srcHost || location.hostname;
+  let path = src;
+  const slash = src.indexOf('/');
+  if (slash > 0) {
+    host = src.slice(0, slash);
+    path = src.slice(slash);
+  }
+  const port = d.srcPort ? `:${d.srcPort}` : '';
+  const scheme = /^https?$/.test(d.srcScheme ?? '') ? d.srcScheme : 'http';
+  const a = el('a', { href: `${scheme}://${host}${port}${path}` }, src);
+  if (d.srcNewtab !== 'false') {
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+  }
+  return el('td', {}, a);
+}
+
+function routeRow(r, i) {
+  const dst = /^https?:\/\//i.test(r.dst) ? el('a', { href: safeHref(r.dst), rel: 'noopener noreferrer' }, r.dst) : r.dst;
+  const tr = el(
+    'tr',
+    {},
+    el('td', {}, String(i + 1)),
+    el('td', {}, r.service),
+    sourceCell(r.src),
+    el('td', {}, dst),
+    el('td', {}, [r.opts, r.tags?.length ? `tags=${r.tags.join(',')}` : ''].filter(Boolean).join(' ')),
+    el('td', { className: 'num' }, `${(r.weight * 100).toFixed(2)}%`),
+  );
+  if (/^https?:\/\//i.test(r.src)) {
+    tr.className = 'warn';
+    tr.title = 'This route source starts with http(s):// and will probably never match: sources are host/path.';
+  }
+  return tr;
+}
+
+function applyFilter() {
+  const f = document.getElementById('filter');
+  const words = f.value.split(/\s+/).filter(Boolean);
+  const rows = document.querySelectorAll('#routes tbody tr');
+  let shown = 0;
+  for (const tr of rows) {
+    const text = tr.textContent;
+    const ok = words.every((w) => text.includes(w));
+    tr.hidden = !ok;
+    if (ok) shown++;
+  }
+  document.getElementById('route-count').textContent = words.length ? `${shown} of ${rows.length}` : `${rows.length} routes`;
+  const u = new URL(location.href);
+  if (words.length) u.searchParams.set('filter', f.value);
+  else u.searchParams.delete('filter');
+  history.replaceState(null, '', u);
+}
+
+async function loadRoutes() {
+  routes = (await getJson(api('/routes'))) ?? [];
+  const tbody = document.querySelector('#routes tbody');
+  tbody.replaceChildren(...routes.map(routeRow));
+  document.getElementById('routes-empty').hidden = routes.length > 0;
+  applyFilter();
+}
+
+async function loadOverrides(select, current) {
+  if (!select) return;
+  try {
+    const paths = (await getJson(api('/paths'))) ?? [];
+    select.append(...paths.map((p) => el('option', { value: p, selected: p === current }, p === '' ? 'default' : p)));
+    select.addEventListener('change', () => {
+      if (select.value !== '' || d.page === 'manual') location.href = `${base}/manual${select.value}`;
+    });
+  } catch {
+    select.hidden = true;
+  }
+}
+
+// ---- explain ----------------------------------------------------------------------------------
+
+async function runExplain(ev) {
+  ev?.preventDefault();
+  const url = document.getElementById('explain-url').value;
+  const headers = {};
+  for (const line of document.getElementById('explain-headers').value.split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  const out = document.getElementById('explain-steps');
+  const res = document.getElementById('explain-result');
+  const r = await fetch(api('/explain'), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ url, headers }),
+  });
+  const body = await r.json().catch(() => ({ error: 'bad response' }));
+  if (!r.ok) {
+    out.replaceChildren();
+    res.textContent = body.error ?? `error ${r.status}`;
+    res.className = 'result bad';
+    return;
+  }
+  out.replaceChildren(...body.steps.map((s) => el('li', { className: `step step-${s.kind}` }, el('span', { className: 'kind' }, s.kind), ' ', s.message)));
+  if (body.result) {
+    const t = body.result.target;
+    const where = body.result.redirectURL ? `redirect ${t.redirectCode} to ${body.result.redirectURL}` : `service ${t.service} on ${t.url}`;
+    res.textContent = `Route ${body.result.route.host}${body.result.route.path} → ${where}`;
+    res.className = 'result ok';
+  } else {
+    res.textContent = 'No route: the proxy answers 404 (or the no-route page).';
+    res.className = 'result bad';
+  }
+}
+
+// ---- history and warnings ---------------------------------------------------------------------
+
+async function loadHistory() {
+  const h = (await getJson(api('/routes/history'))) ?? [];
+  const rows = [...h].sort((a, b) => String(b.time).localeCompare(String(a.time))).map((e) => {
+    const change = el('div', { className: 'diff' });
+    for (const l of e.added ?? []) change.append(el('div', { className: 'add' }, `+ ${l}`));
+    for (const l of e.removed ?? []) change.append(el('div', { className: 'del' }, `- ${l}`));
+    if (e.error) change.append(el('div', { className: 'err' }, `build failed, previous table kept: ${e.error}`));
+    return el('tr', {}, el('td', { className: 'nowrap' }, e.time), el('td', {}, e.cause), el('td', { className: 'num' }, String(e.index)), el('td', {}, change));
+  });
+  document.querySelector('#history tbody').replaceChildren(...rows);
+}
+
+async function loadWarnings() {
+  const w = (await getJson(api('/warnings'))) ?? [];
+  document.querySelector('#warnings tbody').replaceChildren(
+    ...w.map((x) => el('tr', {}, el('td', {}, x.kind), el('td', {}, x.service ?? ''), el('td', { className: 'num' }, x.line ? String(x.line) : ''), el('td', {}, x.tag ? `${x.message} (tag ${x.tag})` : x.message))),
+  );
+  document.getElementById('warn-count').textContent = w.length ? String(w.length) : '';
+}
+
+// ---- traffic ----------------------------------------------------------------------------------
+
+const ms = (s) => (s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(1)} ms`);
+
+function trafficRow(f, label, service, cls) {
+  const rates = f.requests.map((n, i) => (n === 0 ? 0 : f.errors[i] / n));
+  return el(
+    'tr',
+    { className: cls },
+    el('td', {}, service),
+    el('td', {}, label),
+    el('td', { className: 'num' }, f.rps.toFixed(2)),
+    el('td', { className: 'num' }, `${(f.errorRate * 100).toFixed(1)}%`),
+    el('td', { className: 'num' }, ms(f.p99All)),
+    el('td', {}, sparkline(f.requests, { kind: 'bar' })),
+    el('td', {}, sparkline(rates, { format: (v) => `${(v * 100).toFixed(1)}%` })),
+    el('td', {}, sparkline(f.p99, { format: ms })),
+  );
+}
+
+async function loadTraffic() {
+  const t = await getJson(api('/traffic'));
+  const hint = document.getElementById('traffic-hint');
+  hint.textContent = t.slots ? `Last ${Math.round((t.slots * t.slotSeconds) / 60)} minutes in ${t.slotSeconds}-second slots.` : 'Traffic statistics are not available.';
+  const rows = [];
+  for (const r of t.routes) {
+    rows.push(trafficRow(r, `${r.host}${r.path}`, r.service, 'route'));
+    for (const x of r.targets) rows.push(trafficRow(x, `→ ${x.url}`, '', 'target'));
+  }
+  document.querySelector('#traffic tbody').replaceChildren(...rows);
+}
+
+// ---- views and live updates -------------------------------------------------------------------
+
+const VIEWS = ['routes', 'explain', 'history', 'warnings', 'traffic'];
+let trafficTimer;
+
+function showView() {
+  const v = VIEWS.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'routes';
+  for (const x of VIEWS) document.getElementById(`view-${x}`).hidden = x !== v;
+  clearInterval(trafficTimer);
+  if (v === 'traffic') {
+    loadTraffic().catch(() => {});
+    trafficTimer = setInterval(() => loadTraffic().catch(() => {}), 5000);
+  }
+}
+
+function refreshAll() {
+  return Promise.allSettled([loadRoutes(), loadHistory(), loadWarnings()]);
+}
+
+function live() {
+  const dot = document.getElementById('live');
+  const es = new EventSource(api('/events'));
+  es.addEventListener('open', () => dot.classList.add('on'));
+  es.addEventListener('error', () => dot.classList.remove('on'));
+  es.addEventListener('routes', () => refreshAll());
+}
+
+async function initRoutes() {
+  const f = document.getElementById('filter');
+  f.value = new URL(location.href).searchParams.get('filter') ?? '';
+  f.addEventListener('input', applyFilter);
+  document.getElementById('explain-form').addEventListener('submit', (e) => runExplain(e).catch((err) => {
+    document.getElementById('explain-result').textContent = String(err);
+  }));
+  window.addEventListener('hashchange', showView);
+  showView();
+  loadOverrides(document.getElementById('overrides'), null);
+  await refreshAll();
+  live();
+  document.body.dataset.ready = 'true';
+}
+
+// ---- manual overrides -------------------------------------------------------------------------
+
+async function initManual() {
+  const sub = d.sub ?? '';
+  const value = document.getElementById('manual-value');
+  const version = document.getElementById('manual-version');
+  const status = document.getElementById('manual-status');
+  document.getElementById('manual-key').textContent = sub === '' ? 'default' : sub;
+  loadOverrides(document.getElementById('overrides'), sub);
+  const m = await getJson(api(`/manual${sub}`));
+  value.value = m.value;
+  version.value = m.version;
+  document.getElementById('manual-save').addEventListener('click', async () => {
+    status.textContent = 'Saving…';
+    status.className = '';
+    const r = await fetch(api(`/manual${sub}`), {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ value: value.value, version: version.value }),
+    });
+    if (r.ok) {
+      const m2 = await getJson(api(`/manual${sub}`));
+      value.value = m2.value;
+      version.value = m2.version;
+      status.textContent = 'Saved.';
+      status.className = 'ok';
+    } else {
+      const why = (await r.text()).trim();
+      status.textContent = r.status === 409 ? `Not saved: ${why}. Someone else changed it; reload to see their version.` : `Not saved: ${r.status} ${why}`;
+      status.className = 'bad';
+    }
+  });
+  const help = document.getElementById('manual-helptext');
+  document.getElementById('manual-help').addEventListener('click', async () => {
+    if (!help.textContent) help.textContent = await getText(api('/help'));
+    help.hidden = !help.hidden;
+  });
+  document.body.dataset.ready = 'true';
+}
+
+(d.page === 'manual' ? initManual() : initRoutes()).catch((e) => {
+  document.querySelector('main').prepend(el('p', { className: 'result bad' }, `Error: ${e.message ?? e}`));
+});

@@ -1,0 +1,44 @@
+import { readFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import { CSP } from './http-util.ts';
+
+/**
+ * Serves src/ui/assets (dist/ui/assets after the build): resolved relative to this module so it
+ * works from both. Only plain file names with a known extension under the folder are served.
+ */
+const ASSETS = new URL('./assets/', import.meta.url);
+
+const TYPES: Readonly<Record<string, string>> = {
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+  ico: 'image/x-icon',
+  woff2: 'font/woff2',
+  txt: 'text/plain; charset=utf-8',
+};
+
+const cache = new Map<string, Buffer>();
+
+export async function serveAsset(name: string, res: ServerResponse): Promise<boolean> {
+  if (!/^[a-zA-Z0-9_-]+(?:\/[a-zA-Z0-9_-]+)*\.[a-z0-9]+$/.test(name)) return false;
+  const ext = name.slice(name.lastIndexOf('.') + 1);
+  const type = TYPES[ext];
+  if (!type) return false;
+  let body = cache.get(name);
+  if (!body) {
+    try {
+      body = await readFile(new URL(name, ASSETS));
+    } catch {
+      return false;
+    }
+    cache.set(name, body);
+  }
+  res.statusCode = 200;
+  res.setHeader('Content-Type', type);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Cache-Control', 'no-cache');
+  if (ext === 'svg') res.setHeader('Content-Security-Policy', CSP);
+  res.end(body);
+  return true;
+}

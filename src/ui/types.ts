@@ -1,0 +1,50 @@
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
+import type { Config } from '../config/types.ts';
+import type { Logger } from '../log/logger.ts';
+import type { TrafficSource } from '../metrics/traffic.ts';
+import type { HistoryEntry, ManualStore } from '../registry/types.ts';
+import type { TableStore } from '../routes/table-store.ts';
+
+/** A problem reported by the table updater: an untranslatable tag or a failed route-command line. */
+export interface UpdaterWarning {
+  readonly service: string;
+  readonly message: string;
+  readonly line?: number;
+  readonly tag?: string;
+}
+
+/**
+ * What the admin server needs from the table updater (src/runtime/table-updater.ts); the lead
+ * adapts the real TableUpdater to this shape.
+ */
+export interface UpdaterView {
+  /** Last table changes (most recent last or first; shown newest first). */
+  history(): readonly HistoryEntry[];
+  warnings(): readonly UpdaterWarning[];
+  /** Called after every history/warning change; returns an unsubscribe function. */
+  onChange(fn: () => void): () => void;
+}
+
+export interface AdminDeps {
+  readonly cfg: Config;
+  readonly store: TableStore;
+  readonly log: Logger;
+  readonly version: string;
+  readonly updater: UpdaterView;
+  /** Consul KV overrides; undefined for the other backends. */
+  readonly manual: ManualStore | undefined;
+  /** /metrics on the admin port. */
+  readonly metricsText?: () => Promise<{ contentType: string; body: string }>;
+  /** Per-route traffic for the UI charts (/api/traffic). */
+  readonly traffic?: TrafficSource;
+  /** /api/config body (configJson(cfg) from src/config); default cfg.values. */
+  readonly configJson?: () => unknown;
+  /** TLS options when ui.addr has cs= (built by the lead with src/proxy/tls); plain HTTP otherwise. */
+  readonly tls?: TlsOptions & SecureContextOptions;
+}
+
+export interface RunningAdmin {
+  readonly port: number;
+  /** Stop accepting, end event streams, let requests finish for up to graceMs, then destroy sockets. */
+  close(graceMs: number): Promise<void>;
+}
