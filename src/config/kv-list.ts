@@ -111,7 +111,7 @@ export function parseKVList(input: string): Map<string, string>[] {
         if (tok.t === 'text') {
           key = tok.v.trim();
           state = state === 'firstKey' ? 'afterFirst' : 'eq';
-        } else if (tok.t === 'eq') throw new ConfigError('=');
+        } else if (tok.t === 'eq') throw new ConfigError(`invalid value ${JSON.stringify(input)}: '=' without a key`);
         break;
       case 'afterFirst':
         if (tok.t === 'eq') state = 'val';
@@ -119,10 +119,11 @@ export function parseKVList(input: string): Map<string, string>[] {
           if (key !== '') m.set('', key);
           if (tok.t === 'comma') flush();
           state = tok.t === 'comma' ? 'firstKey' : 'key';
-        } else throw new ConfigError(tok.v);
+        } else throw new ConfigError(`invalid value ${JSON.stringify(input)}: unexpected text after ${JSON.stringify(key)}`);
         break;
       case 'eq':
-        if (tok.t !== 'eq') throw new ConfigError(tok.v);
+        // fabio fails here with the bare token (',' or ';') as its message; name the key instead
+        if (tok.t !== 'eq') throw new ConfigError(`invalid value ${JSON.stringify(input)}: missing '=' after ${JSON.stringify(key)}`);
         state = 'val';
         break;
       case 'val':
@@ -136,6 +137,9 @@ export function parseKVList(input: string): Map<string, string>[] {
         break;
     }
   }
+  // fabio silently drops a trailing key without '=' (`:443;strictmatch`); we report it like the
+  // same mistake in the middle of the value.
+  if (state === 'eq') throw new ConfigError(`invalid value ${JSON.stringify(input)}: missing '=' after ${JSON.stringify(key)}`);
   if (state === 'val') m.set(key, val);
   else if (state === 'afterFirst' && key !== '') m.set('', key);
   flush();
