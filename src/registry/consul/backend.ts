@@ -118,17 +118,11 @@ export class ConsulBackend implements RegistryBackend {
       { tagPrefix: this.#o.tagPrefix, status: this.#o.status, checksRequired: this.#o.checksRequired, dc: this.#dc, monitors: this.#o.monitors },
       this.#log,
     );
-    let healthy = 0;
     this.#loops.push(
       blockingLoop(this.client, { ...loop, path: '/v1/health/state/any' }, {
         onResponse: async (res, index) => {
           const checks = parseChecks(res);
-          const r = await routes.update(checks, signal);
-          if (r.services === 0 && healthy > 0 && !vouched(res)) {
-            routes.reset();
-            throw new Error('empty health state without a known leader or filtered by ACLs; keeping the last routes');
-          }
-          healthy = r.services;
+          const r = await routes.update(checks, signal, vouched(res));
           if (!r.changed && this.#svc !== undefined) return;
           this.#svc = { text: r.text, warnings: r.warnings };
           this.#emit(sink, 'consul', index);

@@ -23,6 +23,8 @@ export interface HealthCheck {
 export interface HealthyService {
   /** `${node}\u0000${serviceID}` of every healthy instance. */
   readonly instances: ReadonlySet<string>;
+  /** `${instanceKey}\u0001${tags}` per healthy instance. */
+  readonly parts: ReadonlySet<string>;
   /** Identity of the healthy instance set and their tags; a catalog read is needed when it changes. */
   readonly signature: string;
 }
@@ -105,7 +107,7 @@ export function healthyServices(checks: readonly HealthCheck[], opts: HealthFilt
   const out = new Map<string, HealthyService>();
   for (const [name, g] of byName) {
     g.parts.sort();
-    out.set(name, { instances: new Set(g.keys), signature: g.parts.join('\u0003') });
+    out.set(name, { instances: new Set(g.keys), parts: new Set(g.parts), signature: g.parts.join('\u0003') });
   }
   return out;
 }

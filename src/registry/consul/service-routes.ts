@@ -7,8 +7,10 @@ import { type HealthCheck, type HealthFilterOptions, healthyServices, instanceKe
  * Turns health state into service route text. Unlike fabio, which re-reads the catalog of every
  * routed service on every health change anywhere (fabio issues #627, #750, #865), the catalog rows
  * of a service are cached and re-read only when its healthy instance set or their tags changed.
- * Services that lost every healthy instance are dropped from the cache (and read again when they
- * come back). reset() forgets everything (after an index reset or an outage).
+ * When instances only went away (the new healthy set is a subset of the last one, same tags), the
+ * lines are rebuilt from the cached rows without a read: removing a target needs no new data, so a
+ * flap (down, up) costs one catalog read. Services that lost every healthy instance are dropped from
+ * the cache (and read again when they come back). reset() forgets everything (index reset).
  */
 
 export interface CatalogRow {
@@ -29,6 +31,9 @@ export interface TagWarning {
 
 interface Cached {
   readonly signature: string;
+  readonly parts: ReadonlySet<string>;
+  /** Every catalog row of the service as last read (healthy or not). */
+  readonly rows: readonly CatalogRow[];
   readonly lines: readonly string[];
   readonly warnings: readonly TagWarning[];
 }
@@ -74,9 +79,16 @@ export class ServiceRoutes {
     this.#first = true;
   }
 
-  /** Applies one health-state body; throws when a catalog read fails (the caller retries). */
-  async update(checks: readonly HealthCheck[], signal?: AbortSignal): Promise<ServiceRoutesResult> {
+  /**
+   * Applies one health-state body; throws when a catalog read fails (the caller retries). With
+   * acceptEmpty=false a body without any healthy tagged service is refused (throws) while routes
+   * exist, and the cache is left untouched.
+   */
+  async update(checks: readonly HealthCheck[], signal?: AbortSignal, acceptEmpty = true): Promise<ServiceRoutesResult> {
     const healthy = healthyServices(checks, this.#opts);
+    if (healthy.size === 0 && this.#cache.size > 0 && !acceptEmpty) {
+      throw new Error('empty health state without a known leader or filtered by ACLs; keeping the last routes');
+    }
     // After a failed round the text was never published: publish whatever this round yields.
     let changed = this.#first;
     for (const name of [...this.#cache.keys()]) {
@@ -86,9 +98,14 @@ export class ServiceRoutes {
       }
     }
     const stale: string[] = [];
-    for (const [name, h] of healthy) if (this.#cache.get(name)?.signature !== h.signature) stale.push(name);
-    if (stale.length > 0) {
+    for (const [name, h] of healthy) {
+      const c = this.#cache.get(name);
+      if (c?.signature === h.signature) continue;
       changed = true;
+      if (c && isSubset(h.parts, c.parts)) this.#cache.set(name, this.#translate(name, c.rows, h.instances, h.parts, h.signature, false));
+      else stale.push(name);
+    }
+    if (stale.length > 0) {
       let failed: unknown;
       let next = 0;
       const worker = async () => {
@@ -97,7 +114,7 @@ export class ServiceRoutes {
           const h = healthy.get(name);
           if (!h) continue;
           try {
-            this.#cache.set(name, await this.#read(name, h.instances, h.signature, signal));
+            this.#cache.set(name, await this.#read(name, h.instances, h.parts, h.signature, signal));
           } catch (err) {
             failed ??= err;
           }
@@ -105,7 +122,10 @@ export class ServiceRoutes {
       };
       const n = Math.min(stale.length, Math.max(1, this.#opts.monitors));
       await Promise.all(Array.from({ length: n }, worker));
-      if (failed !== undefined) throw failed;
+      if (failed !== undefined) {
+        this.#first = true;
+        throw failed;
+      }
     }
     this.#first = false;
     if (changed) {
@@ -121,12 +141,24 @@ export class ServiceRoutes {
     return { changed, text: this.#text, warnings: this.#warnings, services: this.#cache.size };
   }
 
-  async #read(name: string, instances: ReadonlySet<string>, signature: string, signal?: AbortSignal): Promise<Cached> {
+  async #read(name: string, instances: ReadonlySet<string>, parts: ReadonlySet<string>, signature: string, signal?: AbortSignal): Promise<Cached> {
     const res = await this.#client.get(`/v1/catalog/service/${encodeURIComponent(name)}`, { signal });
     const rows = JSON.parse(res.body) as CatalogRow[] | null;
+    return this.#translate(name, Array.isArray(rows) ? rows : [], instances, parts, signature, true);
+  }
+
+  #translate(
+    name: string,
+    rows: readonly CatalogRow[],
+    instances: ReadonlySet<string>,
+    parts: ReadonlySet<string>,
+    signature: string,
+    logWarnings: boolean,
+  ): Cached {
     const lines: string[] = [];
     const warnings: TagWarning[] = [];
-    for (const row of Array.isArray(rows) ? rows : []) {
+    for (const row of rows) {
+      if (!row || typeof row !== 'object') continue;
       if (!instances.has(instanceKey(String(row.Node), String(row.ServiceID)))) continue;
       const out = serviceRouteCommands({
         service: String(row.ServiceName ?? name),
@@ -139,9 +171,15 @@ export class ServiceRoutes {
       for (const l of out.lines) lines.push(l);
       for (const w of out.warnings) {
         warnings.push({ service: name, tag: w.tag, message: w.message });
-        this.#log.warn(`consul: Skipping tag ${JSON.stringify(w.tag)} of service "${name}": ${w.message}`);
+        if (logWarnings) this.#log.warn(`consul: Skipping tag ${JSON.stringify(w.tag)} of service "${name}": ${w.message}`);
       }
     }
-    return { signature, lines, warnings };
+    return { signature, parts, rows, lines, warnings };
   }
+}
+
+function isSubset(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size > b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
 }

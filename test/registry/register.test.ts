@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { memoryLogger } from '../../src/log/logger.ts';
+import { ConsulClient } from '../../src/registry/consul/client.ts';
+import { type RegistrationOptions, SelfRegistration, goDuration, servicePayload, splitRegisterAddr } from '../../src/registry/consul/register.ts';
+import { FakeConsul, until } from './fake-consul.ts';
+
+const opts: RegistrationOptions = {
+  name: 'fabio',
+  addr: '10.1.2.3:9998',
+  defaultPort: 9998,
+  tags: ['lb', 'edge'],
+  namespace: '',
+  checkIntervalMs: 1000,
+  checkTimeoutMs: 3000,
+  checkTLSSkipVerify: false,
+  https: false,
+  hostname: 'host1',
+};
+
+test('payload exactly as fabio sends it', () => {
+  assert.deepEqual(servicePayload('fabio', opts), {
+    ID: 'fabio-host1-9998',
+    Name: 'fabio',
+    Address: '10.1.2.3',
+    Port: 9998,
+    Tags: ['lb', 'edge'],
+    Checks: [
+      { CheckID: 'fabio-host1-9998-ttl', TTL: '15s', DeregisterCriticalServiceAfter: '1m0s' },
+      { HTTP: 'http://10.1.2.3:9998/health', Interval: '1s', Timeout: '3s', TLSSkipVerify: false },
+    ],
+  });
+});
+
+test('payload variants: https check, IPv6 bracketed, namespace, auto IP for a name, default port', () => {
+  const p6 = servicePayload('fabio', { ...opts, addr: '[::1]:9000', https: true, namespace: 'ns1', checkTLSSkipVerify: true });
+  assert.equal(p6.Address, '::1');
+  assert.equal(p6.Namespace, 'ns1');
+  assert.deepEqual(p6.Checks[1], { HTTP: 'https://[::1]:9000/health', Interval: '1s', Timeout: '3s', TLSSkipVerify: true });
+  const auto = servicePayload('alias', { ...opts, addr: 'myhost:7000' }, '192.168.1.9');
+  assert.equal(auto.Address, '192.168.1.9');
+  assert.equal(auto.ID, 'alias-host1-7000');
+  assert.equal(servicePayload('fabio', { ...opts, addr: '' }, '192.168.1.9').Port, 9998);
+});
+
+test('splitRegisterAddr and goDuration tables', () => {
+  assert.deepEqual(splitRegisterAddr(':9998', 1), { host: '', port: 9998 });
+  assert.deepEqual(splitRegisterAddr('1.2.3.4', 5), { host: '1.2.3.4', port: 5 });
+  assert.deepEqual(splitRegisterAddr('[fe80::1]:80', 5), { host: 'fe80::1', port: 80 });
+  const d: [number, string][] = [[0, '0s'], [500, '500ms'], [1000, '1s'], [1500, '1.5s'], [60_000, '1m0s'], [90_000, '1m30s'], [3_600_000, '1h0m0s']];
+  for (const [ms, s] of d) assert.equal(goDuration(ms), s);
+});
+
+test('registers, updates the TTL, re-registers when the agent lost it, syncs aliases, deregisters', async (t) => {
+  const fake = new FakeConsul();
+  await fake.start();
+  const client = new ConsulClient({ addr: fake.url, token: '', namespace: '', consistency: 'consistent', connections: 4 });
+  const log = memoryLogger();
+  const reg = new SelfRegistration(client, { ...opts, refreshMs: 30 }, log);
+  t.after(async () => {
+    await reg.deregisterAll();
+    await client.close();
+    await fake.close();
+  });
+  await reg.sync([]);
+  assert.deepEqual([...fake.agentServices.keys()], ['fabio-host1-9998']);
+  assert.ok(log.lines.includes('[INFO] consul: Registered fabio as "fabio"'));
+  const ttl = fake.requests.filter((r) => r.path === '/v1/agent/check/update/fabio-host1-9998-ttl');
+  assert.ok(ttl.length >= 1, 'TTL updated immediately');
+  assert.deepEqual(JSON.parse(ttl[0]?.body ?? ''), { Status: 'passing', Output: '' });
+  assert.equal(ttl[0]?.method, 'PUT');
+  await until(() => fake.count('/v1/agent/check/update/') >= 3, 3000, 'periodic TTL updates');
+  // The agent forgets the service (restart): it is registered again.
+  fake.agentServices.clear();
+  await until(() => fake.agentServices.has('fabio-host1-9998') || undefined, 3000, 're-registration');
+  await reg.sync(['api-gw']);
+  assert.deepEqual([...fake.agentServices.keys()].sort(), ['api-gw-host1-9998', 'fabio-host1-9998']);
+  await reg.sync([]);
+  assert.deepEqual([...fake.agentServices.keys()], ['fabio-host1-9998']);
+  assert.ok(log.lines.includes('[INFO] consul: Deregistered fabio as "api-gw"'));
+  await reg.deregisterAll();
+  assert.equal(fake.agentServices.size, 0);
+  const n = fake.count('/v1/agent/check/update/');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(fake.count('/v1/agent/check/update/'), n, 'TTL updates stop after deregistration');
+});
