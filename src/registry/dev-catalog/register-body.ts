@@ -11,6 +11,11 @@ export class BadRequest extends Error {}
 
 type Fields = Map<string, unknown>;
 
+const NAMES = ['ID', 'Name', 'Tags', 'Address', 'Port', 'Meta', 'EnableTagOverride', 'Weights', 'Passing', 'Warning', 'CheckID', 'Notes', 'Status', 'TTL', 'HTTP', 'Method', 'Header', 'Body', 'TLSSkipVerify', 'TCP', 'Interval', 'Timeout', 'DeregisterCriticalServiceAfter', 'ServiceID'];
+const DISPLAY = new Map(NAMES.map((n) => [n.toLowerCase(), n]));
+/** Consul's field name for error messages. */
+const shown = (key: string) => DISPLAY.get(key) ?? key;
+
 function fields(v: unknown, what: string): Fields {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new BadRequest(`Request decode failed: ${what} must be an object`);
   const m = new Map<string, unknown>();
@@ -21,28 +26,28 @@ function fields(v: unknown, what: string): Fields {
 function str(f: Fields, key: string, def = ''): string {
   const v = f.get(key);
   if (v === undefined || v === null) return def;
-  if (typeof v !== 'string') throw new BadRequest(`Request decode failed: ${key} must be a string`);
+  if (typeof v !== 'string') throw new BadRequest(`Request decode failed: ${shown(key)} must be a string`);
   return v;
 }
 
 function num(f: Fields, key: string, def = 0): number {
   const v = f.get(key);
   if (v === undefined || v === null) return def;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new BadRequest(`Request decode failed: ${key} must be an integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new BadRequest(`Request decode failed: ${shown(key)} must be an integer`);
   return v;
 }
 
 function bool(f: Fields, key: string): boolean {
   const v = f.get(key);
   if (v === undefined || v === null) return false;
-  if (typeof v !== 'boolean') throw new BadRequest(`Request decode failed: ${key} must be a boolean`);
+  if (typeof v !== 'boolean') throw new BadRequest(`Request decode failed: ${shown(key)} must be a boolean`);
   return v;
 }
 
 function strings(f: Fields, key: string): string[] {
   const v = f.get(key);
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new BadRequest(`Request decode failed: ${key} must be an array of strings`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new BadRequest(`Request decode failed: ${shown(key)} must be an array of strings`);
   return v as string[];
 }
 
@@ -61,7 +66,7 @@ function duration(f: Fields, key: string): number {
   // Consul also accepts nanoseconds as a JSON number.
   if (typeof v === 'number') return v / 1e6;
   const ms = typeof v === 'string' ? parseDuration(v) : undefined;
-  if (ms === undefined) throw new BadRequest(`Request decode failed: time: invalid duration "${String(v)}"`);
+  if (ms === undefined) throw new BadRequest(`Request decode failed: ${shown(key)}: time: invalid duration "${String(v)}"`);
   return ms;
 }
 

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startDevCatalog } from '../../../src/registry/dev-catalog/index.ts';
+import { catalog, until } from './helpers.ts';
+
+const svc = (id: string, tags: string[] = ['urlprefix-/x']) => ({ ID: id, Name: 'web', Port: 80, Address: '10.0.0.1', Tags: tags, Check: { TTL: '1h', Status: 'passing' } });
+
+const reads = [
+  { name: 'health/state/any', path: '/v1/health/state/any' },
+  { name: 'health/service', path: '/v1/health/service/web' },
+  { name: 'catalog/service', path: '/v1/catalog/service/web' },
+  { name: 'catalog/services', path: '/v1/catalog/services' },
+  { name: 'agent/services', path: '/v1/agent/services' },
+];
+
+for (const r of reads) {
+  test(`${r.name}: blocks until a registration, then answers with a higher index`, async (t) => {
+    const c = await catalog(t);
+    const first = await c.get(r.path);
+    assert.equal(first.status, 200);
+    assert.ok(first.index >= 1);
+    const t0 = Date.now();
+    const pending = c.get(`${r.path}${r.path.includes('?') ? '&' : '?'}index=${first.index}&wait=10s`);
+    await until(() => c.waiting() === 1, 2000, 'parked watcher');
+    await c.put('/v1/agent/service/register', svc('web-1'));
+    const woke = await pending;
+    assert.equal(woke.status, 200);
+    assert.ok(woke.index > first.index, `${woke.index} > ${first.index}`);
+    assert.match(woke.text, /web/);
+    assert.ok(Date.now() - t0 < 2000);
+    assert.equal(c.waiting(), 0);
+  });
+}
+
+test('blocking: wait= elapses with the same index and unchanged body', async (t) => {
+  const c = await catalog(t);
+  const first = await c.get('/v1/health/state/any');
+  const t0 = Date.now();
+  const again = await c.get(`/v1/health/state/any?index=${first.index}&wait=300ms`);
+  const took = Date.now() - t0;
+  assert.equal(again.index, first.index);
+  assert.equal(again.text, first.text);
+  assert.ok(took >= 290 && took < 2000, `took ${took} ms`);
+});
+
+test('blocking: wait given as bare seconds is accepted; bad wait and index are 400', async (t) => {
+  const c = await catalog(t);
+  const first = await c.get('/v1/health/state/any');
+  const t0 = Date.now();
+  await c.get(`/v1/health/state/any?index=${first.index}&wait=1`);
+  assert.ok(Date.now() - t0 >= 990);
+  assert.equal((await c.get('/v1/health/state/any?index=1&wait=abc')).status, 400);
+  assert.equal((await c.get('/v1/health/state/any?index=-1')).status, 400);
+});
+
+for (const q of ['', '?index=0', '?index=0&wait=5s', '?index=', '?wait=5s']) {
+  test(`blocking: ${q || 'no index'} answers at once`, async (t) => {
+    const c = await catalog(t);
+    const t0 = Date.now();
+    const r = await c.get(`/v1/health/state/any${q}`);
+    assert.equal(r.status, 200);
+    assert.ok(Date.now() - t0 < 500);
+  });
+}
+
+test('blocking: an index lower than the current one answers at once', async (t) => {
+  const c = await catalog(t);
+  await c.put('/v1/agent/service/register', svc('web-1'));
+  await c.put('/v1/agent/service/register', svc('web-2'));
+  const cur = await c.get('/v1/health/state/any');
+  const t0 = Date.now();
+  const r = await c.get(`/v1/health/state/any?index=${cur.index - 1}&wait=5s`);
+  assert.equal(r.index, cur.index);
+  assert.ok(Date.now() - t0 < 500);
+});
+
+test('blocking: an index higher than the current one (after a reset) answers at once with the lower index', async (t) => {
+  const c = await catalog(t);
+  const r = await c.get('/v1/health/state/any?index=999999&wait=5s');
+  assert.ok(r.index < 999999);
+});
+
+test('resetIndexForTest: blocked watchers wake and see the index go backwards', async (t) => {
+  const c = await catalog(t);
+  for (let i = 0; i < 5; i++) await c.put('/v1/agent/service/register', svc(`web-${i}`));
+  await c.put('/v1/kv/a', 'x');
+  const h = await c.get('/v1/health/state/any');
+  const k = await c.get('/v1/kv/a?recurse');
+  assert.ok(h.index >= 6);
+  const ph = c.get(`/v1/health/state/any?index=${h.index}&wait=10s`);
+  const pk = c.get(`/v1/kv/a?recurse&index=${k.index}&wait=10s`);
+  await until(() => c.waiting() === 2, 2000, 'parked watchers');
+  c.resetIndexForTest();
+  const [rh, rk] = await Promise.all([ph, pk]);
+  assert.equal(rh.index, 1);
+  assert.equal(rk.index, 1);
+  assert.equal(rh.json.length, 6, 'data survives an index reset');
+  // Writes continue from the reset index.
+  await c.put('/v1/agent/service/register', svc('web-9'));
+  assert.equal((await c.get('/v1/health/state/any')).index, 2);
+});
+
+test('setIndexForTest: indexes jump forward too', async (t) => {
+  const c = await catalog(t);
+  c.setIndexForTest(5000);
+  await c.put('/v1/agent/service/register', svc('web-1'));
+  assert.equal((await c.get('/v1/health/service/web')).index, 5001);
+});
+
+test('blocking: a KV write does not wake health watchers; a health write does not wake KV watchers', async (t) => {
+  const c = await catalog(t);
+  const h = await c.get('/v1/health/state/any');
+  const k = await c.get('/v1/kv/fabio/config?recurse');
+  const ph = c.get(`/v1/health/state/any?index=${h.index}&wait=10s`);
+  let kvDone = false;
+  const pk = c.get(`/v1/kv/fabio/config?recurse&index=${k.index}&wait=10s`).then((r) => {
+    kvDone = true;
+    return r;
+  });
+  await until(() => c.waiting() === 2, 2000, 'parked watchers');
+  await c.put('/v1/kv/other/key', 'v');
+  assert.equal(c.waiting(), 2, 'unrelated KV write woke a watcher');
+  await c.put('/v1/agent/service/register', svc('web-1'));
+  const rh = await ph;
+  assert.ok(rh.index > h.index);
+  assert.equal(c.waiting(), 1);
+  assert.equal(kvDone, false);
+  await c.put('/v1/kv/fabio/config/a', 'route add x / http://a/');
+  const rk = await pk;
+  assert.equal(rk.status, 200);
+  assert.equal(rk.json[0].Key, 'fabio/config/a');
+});
+
+test('blocking: health/service of one service is not woken by another service', async (t) => {
+  const c = await catalog(t);
+  await c.put('/v1/agent/service/register', svc('web-1'));
+  const w = await c.get('/v1/health/service/web');
+  const p = c.get(`/v1/health/service/web?index=${w.index}&wait=10s`);
+  await until(() => c.waiting() === 1, 2000, 'parked watcher');
+  await c.put('/v1/agent/service/register', { Name: 'other', Port: 1 });
+  assert.equal(c.waiting(), 1);
+  await c.put('/v1/agent/check/fail/service:web-1?note=down');
+  const r = await p;
+  assert.equal(r.json[0].Checks[1].Status, 'critical');
+  assert.equal(r.json[0].Checks[1].Output, 'down');
+});
+
+test('blocking: many watchers share one serialisation and all wake', async (t) => {
+  const c = await catalog(t);
+  const first = await c.get('/v1/health/state/any');
+  const n = 200;
+  const all = Array.from({ length: n }, () => c.get(`/v1/health/state/any?index=${first.index}&wait=20s`));
+  await until(() => c.waiting() === n, 5000, 'parked watchers');
+  await c.put('/v1/agent/service/register', svc('web-1'));
+  const res = await Promise.all(all);
+  assert.ok(res.every((r) => r.index > first.index && r.text === res[0]?.text));
+});
+
+test('blocking: jitter adds at most wait/16', async (t) => {
+  const c = await catalog(t, { jitter: true });
+  const first = await c.get('/v1/health/state/any');
+  const t0 = Date.now();
+  await c.get(`/v1/health/state/any?index=${first.index}&wait=320ms`);
+  const took = Date.now() - t0;
+  assert.ok(took >= 310 && took < 320 + 20 + 200, `took ${took}`);
+});
+
+test('close(): ends blocked requests, releases the port; a new catalog starts on the same port with a fresh index', async (t) => {
+  const c = await startDevCatalog({ host: '127.0.0.1', port: 0, jitter: false });
+  t.after(() => c.close());
+  for (let i = 0; i < 3; i++) {
+    await fetch(`${c.url}/v1/kv/k${i}`, { method: 'PUT', body: 'v' }).then((r) => r.text());
+  }
+  const idx = c.index();
+  const hIdx = (await fetch(`${c.url}/v1/health/state/any`).then(async (r) => (await r.text(), r.headers.get('x-consul-index')))) ?? '';
+  const blocked = fetch(`${c.url}/v1/health/state/any?index=${hIdx}&wait=60s`).then(
+    (r) => r.text().then(() => 'answered'),
+    () => 'failed',
+  );
+  await until(() => c.waiting() === 1, 2000, 'parked watcher');
+  const t0 = Date.now();
+  await c.close();
+  assert.ok(['answered', 'failed'].includes(await blocked));
+  assert.ok(Date.now() - t0 < 2000);
+  const again = await startDevCatalog({ host: '127.0.0.1', port: c.port, jitter: false });
+  t.after(() => again.close());
+  assert.equal(again.port, c.port);
+  const r = await fetch(`${again.url}/v1/kv/k0`);
+  await r.text();
+  assert.equal(r.status, 404, 'in memory only: a restart starts empty');
+  assert.ok(again.index() < idx);
+});
+
+test('requestCount counts by method and path', async (t) => {
+  const c = await catalog(t);
+  await c.get('/v1/catalog/service/a');
+  await c.get('/v1/catalog/service/a?index=0');
+  await c.get('/v1/catalog/service/b');
+  assert.equal(c.requestCount('GET /v1/catalog/service/a'), 2);
+  assert.equal(c.requestCount('GET /v1/catalog/service/'), 3);
+  assert.equal(c.requestCount(), 3);
+});
