@@ -1,0 +1,44 @@
+import type { GlobMatcher } from './glob.ts';
+import type { ParsedURL } from './target-url.ts';
+import type { LookupResult, Route, Target } from './types.ts';
+
+/**
+ * Internal, precomputed shapes the frozen Table is made of. Everything a lookup needs is computed
+ * at build time so the hot path only compares strings and indexes arrays.
+ */
+
+/** Marker result for "redirect loop: try the next host". */
+export const SKIP: LookupResult = Object.freeze({}) as LookupResult;
+
+export interface CRoute {
+  readonly route: Route;
+  readonly host: string;
+  readonly path: string;
+  readonly lowerPath: string;
+  /** Compiled path glob (matcher=glob only). */
+  readonly glob: GlobMatcher | undefined;
+  readonly targets: readonly Target[];
+  /** Weighted ring as target indexes (length 0 when there is no target). */
+  readonly ring: Uint32Array;
+  /** Precomputed non-redirect results, one per target, so a lookup allocates nothing. */
+  readonly results: readonly LookupResult[];
+  /** Parsed target URLs (redirect building), parallel to targets. */
+  readonly urls: readonly ParsedURL[];
+  /** Key for round-robin counters (host + path). */
+  readonly counterKey: string;
+  /** Slots per target on the ring (for the dump). */
+  readonly slots: readonly number[];
+}
+
+export interface HostEntry {
+  readonly key: string;
+  /** Position in the most-specific-first order (smaller = tried first). */
+  readonly rank: number;
+  /** Routes sorted by path descending (byte-wise). */
+  readonly routes: readonly CRoute[];
+  /** Index of the route for an exact path, for tcp lookups. */
+  readonly byPath: ReadonlyMap<string, CRoute>;
+  /** Host-glob matchers against the normalised request host, plain and TLS (glob hosts only). */
+  readonly matchPlain: GlobMatcher | undefined;
+  readonly matchTls: GlobMatcher | undefined;
+}

@@ -1,0 +1,148 @@
+import { RouteSyntaxError } from './errors.ts';
+import { compileGlob } from './glob.ts';
+import { parseTargetURL } from './target-url.ts';
+import type { ParsedURL } from './target-url.ts';
+import type { Matcher, RouteDef, Warning } from './types.ts';
+
+/**
+ * The mutable table while route commands are applied in order (fabio's Table.addRoute/delRoute/
+ * weighRoute). It is turned into the frozen Table afterwards; nothing here survives a build.
+ */
+
+export interface MTarget {
+  readonly service: string;
+  readonly url: string;
+  readonly parsed: ParsedURL;
+  readonly tags: readonly string[];
+  readonly opts: Readonly<Record<string, string>>;
+  fixedWeight: number;
+  readonly line: number;
+}
+
+export interface MRoute {
+  readonly host: string;
+  readonly path: string;
+  targets: MTarget[];
+}
+
+export type Model = Map<string, MRoute[]>;
+
+/** Splits a route source into host and path: `:port` → (':port', ''), slash-less → (host, '/'). */
+export function hostPath(src: string): [string, string] {
+  if (src.startsWith(':')) return [src, ''];
+  const i = src.indexOf('/');
+  if (i < 0) return [src.toLowerCase(), '/'];
+  return [src.slice(0, i).toLowerCase(), src.slice(i)];
+}
+
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** True when `have` contains every tag of `want`. */
+export function containsAll(have: readonly string[], want: readonly string[]): boolean {
+  for (const w of want) if (!have.includes(w)) return false;
+  return true;
+}
+
+function findRoute(m: Model, host: string, path: string): MRoute | undefined {
+  const routes = m.get(host);
+  if (routes === undefined) return undefined;
+  for (const r of routes) if (r.path === path) return r;
+  return undefined;
+}
+
+function addRoute(m: Model, d: RouteDef, matcher: Matcher): void {
+  if (d.src === '') throw new RouteSyntaxError(d.line, 'route: prefix must not be empty');
+  if (d.dst === '') throw new RouteSyntaxError(d.line, 'route: target must not be empty');
+  const [host, path] = hostPath(d.src);
+  let parsed: ParsedURL;
+  try {
+    parsed = parseTargetURL(d.dst);
+  } catch (err) {
+    throw new RouteSyntaxError(d.line, `route: invalid target. ${(err as Error).message}`, { cause: err });
+  }
+  let r = findRoute(m, host, path);
+  if (r === undefined) {
+    // fabio compiles every path as a glob and fails the table on a bad one even with the prefix
+    // matcher (quirk P8); we only fail when the glob is actually used (docs/compat-routes.md).
+    if (matcher === 'glob') {
+      try {
+        compileGlob(path);
+      } catch (err) {
+        throw new RouteSyntaxError(d.line, (err as Error).message, { cause: err });
+      }
+    }
+    r = { host, path, targets: [] };
+    const routes = m.get(host);
+    if (routes === undefined) m.set(host, [r]);
+    else routes.push(r);
+  }
+  const fixedWeight = d.weight > 0 ? d.weight : 0; // weight < 0 means dynamic, as does NaN
+  for (const t of r.targets) {
+    if (t.service === d.service && t.url === d.dst && t.fixedWeight === fixedWeight && sameTags(t.tags, d.tags)) return;
+  }
+  r.targets.push({ service: d.service, url: d.dst, parsed, tags: d.tags, opts: d.opts, fixedWeight, line: d.line });
+}
+
+function filterTargets(m: Model, only: MRoute | undefined, drop: (t: MTarget) => boolean): void {
+  const routes = only !== undefined ? [only] : [...m.values()].flat();
+  for (const r of routes) r.targets = r.targets.filter((t) => !drop(t));
+  // routes left without targets are removed, then hosts without routes (fabio's delRoute)
+  for (const [host, rs] of m) {
+    const kept = rs.filter((r) => r.targets.length > 0);
+    if (kept.length === 0) m.delete(host);
+    else if (kept.length !== rs.length) m.set(host, kept);
+  }
+}
+
+function delRoute(m: Model, d: RouteDef): void {
+  if (d.tags.length > 0) {
+    filterTargets(m, undefined, (t) => (d.service === '' || t.service === d.service) && containsAll(t.tags, d.tags));
+    return;
+  }
+  if (d.src === '' && d.dst === '') {
+    filterTargets(m, undefined, (t) => t.service === d.service);
+    return;
+  }
+  const r = findRoute(m, ...hostPath(d.src));
+  if (d.dst === '') {
+    if (r !== undefined) filterTargets(m, r, (t) => t.service === d.service);
+    return;
+  }
+  try {
+    parseTargetURL(d.dst);
+  } catch (err) {
+    throw new RouteSyntaxError(d.line, `route: invalid target. ${(err as Error).message}`, { cause: err });
+  }
+  if (r !== undefined) filterTargets(m, r, (t) => t.service === d.service && t.url === d.dst);
+}
+
+/** Returns a warning message when the command matched nothing (v1.7.3: logged and ignored). */
+function weighRoute(m: Model, d: RouteDef): string | undefined {
+  const noMatch = `weight command for service ${d.service} not valid - route: no target match`;
+  const r = findRoute(m, ...hostPath(d.src));
+  if (r === undefined) return noMatch;
+  const hits = r.targets.filter(
+    (t) => (d.service === '' || t.service === d.service) && (d.tags.length === 0 || containsAll(t.tags, d.tags)),
+  );
+  if (hits.length === 0) return noMatch;
+  for (const t of hits) t.fixedWeight = d.weight / hits.length;
+  return undefined;
+}
+
+/** Applies the commands in order. Throws RouteSyntaxError (with the command's line) on a bad one. */
+export function applyDefs(defs: readonly RouteDef[], matcher: Matcher, warnings: Warning[]): Model {
+  const m: Model = new Map();
+  for (const d of defs) {
+    if (d.cmd === 'route add') addRoute(m, d, matcher);
+    else if (d.cmd === 'route del') delRoute(m, d);
+    else {
+      const w = weighRoute(m, d);
+      if (w !== undefined) warnings.push({ line: d.line, service: d.service, message: w });
+    }
+  }
+  return m;
+}

@@ -1,0 +1,114 @@
+import { RouteSyntaxError } from './errors.ts';
+import type { RouteDef } from './types.ts';
+
+/**
+ * The route command language (fabio-reference (b)). Every single space of the grammar accepts one
+ * or more whitespace characters, hence `\s+` throughout. Clause order is fixed: weight, tags, opts.
+ */
+// Go's RE2 \s is ASCII-only ([\t\n\f\r ]), unlike JavaScript's; spelled out to match exactly.
+const RE_IS_ADD = /^route[\t\n\f\r ]+add/;
+const RE_IS_DEL = /^route[\t\n\f\r ]+del/;
+const RE_IS_WEIGHT = /^route[\t\n\f\r ]+weight/;
+
+const RE_ADD = /^route[\t\n\f\r ]+add[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+))?([\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)")?([\t\n\f\r ]+opts[\t\n\f\r ]+"([^"]*)")?$/;
+const RE_DEL_TAGS = /^route[\t\n\f\r ]+del([\t\n\f\r ]+([^\t\n\f\r ]+))?[\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)"$/;
+const RE_DEL = /^route[\t\n\f\r ]+del[\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+([^\t\n\f\r ]+))?)?$/;
+const RE_WEIGHT_TAGS = /^route[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)"$/;
+const RE_WEIGHT = /^route[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)")?$/;
+
+/** Go strconv.ParseFloat for the forms people write (decimal, exponent, inf, nan). */
+const RE_FLOAT = /^[+-]?(\d+(_\d+)*\.?(\d+(_\d+)*)?|\.\d+(_\d+)*)([eE][+-]?\d+)?$/;
+const RE_SPECIAL = /^[+-]?(inf|infinity|nan)$/i;
+
+/** Parses a weight value; throws the fabio reason on an invalid one. '' is 0 (no weight). */
+export function parseWeight(s: string | undefined): number {
+  if (s === undefined || s === '') return 0;
+  if (RE_SPECIAL.test(s)) {
+    const l = s.toLowerCase();
+    if (l.endsWith('nan')) return Number.NaN;
+    return l.startsWith('-') ? -Infinity : Infinity;
+  }
+  // Go only accepts underscores in base-prefixed literals; plain decimal with '_' is invalid.
+  if (!RE_FLOAT.test(s) || s.includes('_')) throw new Error('syntax error: weight value invalid');
+  return Number(s);
+}
+
+/** Splits `a, b,c` into trimmed tags; '' gives no tags. */
+export function parseTags(s: string | undefined): string[] {
+  if (s === undefined || s === '') return [];
+  return s.split(',').map((t) => t.trim());
+}
+
+/** Splits `k=v k2 k3=a=b` on whitespace; a bare key gets ''. Later keys win, as in a Go map. */
+export function parseOpts(s: string | undefined): Record<string, string> {
+  const m: Record<string, string> = {};
+  if (s === undefined || s === '') return m;
+  for (const f of s.split(/\s+/)) {
+    if (f === '') continue;
+    const i = f.indexOf('=');
+    if (i < 0) m[f] = '';
+    else m[f.slice(0, i)] = f.slice(i + 1);
+  }
+  return m;
+}
+
+function def(
+  cmd: RouteDef['cmd'],
+  line: number,
+  fields: { service?: string; src?: string; dst?: string; weight?: number; tags?: string[]; opts?: Record<string, string> },
+): RouteDef {
+  return {
+    cmd,
+    service: fields.service ?? '',
+    src: fields.src ?? '',
+    dst: fields.dst ?? '',
+    weight: fields.weight ?? 0,
+    tags: fields.tags ?? [],
+    opts: fields.opts ?? {},
+    line,
+  };
+}
+
+function parseLine(line: string, n: number): RouteDef {
+  if (RE_IS_ADD.test(line)) {
+    const m = RE_ADD.exec(line);
+    if (!m) throw new Error("syntax error: 'route add' invalid");
+    return def('route add', n, {
+      service: m[1], src: m[2], dst: m[3], weight: parseWeight(m[5]), tags: parseTags(m[7]), opts: parseOpts(m[9]),
+    });
+  }
+  if (RE_IS_DEL.test(line)) {
+    let m = RE_DEL_TAGS.exec(line);
+    if (m) return def('route del', n, { service: m[2] ?? '', tags: parseTags(m[3]) });
+    m = RE_DEL.exec(line);
+    if (m) return def('route del', n, { service: m[1], src: m[3] ?? '', dst: m[5] ?? '' });
+    throw new Error("syntax error: 'route del' invalid");
+  }
+  if (RE_IS_WEIGHT.test(line)) {
+    let m = RE_WEIGHT_TAGS.exec(line);
+    if (m) return def('route weight', n, { src: m[1], weight: parseWeight(m[2]), tags: parseTags(m[3]) });
+    m = RE_WEIGHT.exec(line);
+    if (m) return def('route weight', n, { service: m[1], src: m[2], weight: parseWeight(m[3]), tags: parseTags(m[5]) });
+    throw new Error("syntax error: 'route weight' invalid");
+  }
+  throw new Error("syntax error: 'route' expected");
+}
+
+/**
+ * Parses route text into commands. Lines are trimmed; blank lines and lines starting with `#` or
+ * `//` are skipped but counted. The first bad line throws RouteSyntaxError (`line N: ...`).
+ */
+export function parseRouteText(text: string): RouteDef[] {
+  const defs: RouteDef[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] ?? '').trim();
+    if (line === '' || line.startsWith('#') || line.startsWith('//')) continue;
+    try {
+      defs.push(parseLine(line, i + 1));
+    } catch (err) {
+      throw new RouteSyntaxError(i + 1, (err as Error).message, { cause: err });
+    }
+  }
+  return defs;
+}

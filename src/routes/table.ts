@@ -1,0 +1,163 @@
+import { SKIP } from './compiled.ts';
+import type { CRoute, HostEntry } from './compiled.ts';
+import { explainLookup } from './explain.ts';
+import { normalizeHost } from './host-order.ts';
+import { dumpTable, printTable } from './print.ts';
+import { buildRedirect, formatRedirect } from './redirect.ts';
+import type { ParsedURL } from './target-url.ts';
+import type { Explanation, LookupRequest, LookupResult, Matcher, Route, Strategy, Table, Warning } from './types.ts';
+
+/** Everything the frozen table is made of (built by build.ts). */
+export interface TableParts {
+  readonly source: string;
+  readonly warnings: readonly Warning[];
+  readonly routes: readonly Route[];
+  readonly matcher: Matcher;
+  readonly strategy: Strategy;
+  readonly globDisabled: boolean;
+  readonly random: () => number;
+  readonly counters: Map<string, number>;
+  /** Every host key, host-less included, by key. */
+  readonly byKey: ReadonlyMap<string, HostEntry>;
+  /** Exact (non-glob) host keys by normalised host, each list most specific first. */
+  readonly exactPlain: ReadonlyMap<string, readonly HostEntry[]>;
+  readonly exactTls: ReadonlyMap<string, readonly HostEntry[]>;
+  /** Glob host keys, most specific first. */
+  readonly globs: readonly HostEntry[];
+  /** The host-less routes ('' key), tried last. */
+  readonly fallback: HostEntry | undefined;
+  /** Per host key: the route lookupTcp answers with (first route whose path prefixes '/'). */
+  readonly tcp: ReadonlyMap<string, CRoute>;
+}
+
+const NONE: readonly HostEntry[] = Object.freeze([]);
+
+/** Whether one route's path matches the request path. */
+export function routeMatches(r: CRoute, matcher: Matcher, path: string, lowerPath: string): boolean {
+  if (matcher === 'prefix') return path.startsWith(r.path);
+  if (matcher === 'iprefix') return lowerPath.startsWith(r.lowerPath);
+  return r.glob !== undefined && r.glob(path);
+}
+
+/** First route of a host whose path matches, in path-descending order. // hot path */
+export function matchRoute(routes: readonly CRoute[], matcher: Matcher, path: string, lowerPath: string): CRoute | undefined {
+  if (matcher === 'prefix') {
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[i] as CRoute;
+      if (path.startsWith(r.path)) return r;
+    }
+  } else if (matcher === 'iprefix') {
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[i] as CRoute;
+      if (lowerPath.startsWith(r.lowerPath)) return r;
+    }
+  } else {
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[i] as CRoute;
+      if (r.glob !== undefined && r.glob(path)) return r;
+    }
+  }
+  return undefined;
+}
+
+/** The frozen routing table. */
+export class RouteTable implements Table {
+  readonly source: string;
+  readonly warnings: readonly Warning[];
+  readonly routes: readonly Route[];
+  readonly #p: TableParts;
+
+  constructor(parts: TableParts) {
+    this.#p = parts;
+    this.source = parts.source;
+    this.warnings = parts.warnings;
+    this.routes = parts.routes;
+  }
+
+  /** Picks the target index of a matched route (ring for rnd/rr). // hot path */
+  pickIndex(r: CRoute): number {
+    const n = r.ring.length;
+    if (r.targets.length === 1 || n === 0) return 0;
+    if (this.#p.strategy === 'rr') {
+      const c = this.#p.counters.get(r.counterKey) ?? 0;
+      this.#p.counters.set(r.counterKey, c + 1 >= Number.MAX_SAFE_INTEGER ? 0 : c + 1);
+      return r.ring[c % n] as number;
+    }
+    return r.ring[Math.floor(this.#p.random() * n) % n] as number;
+  }
+
+  /** The result for a picked target, or SKIP on a redirect loop. // hot path */
+  resultFor(r: CRoute, idx: number, req: LookupRequest): LookupResult {
+    const res = r.results[idx] as LookupResult;
+    const t = res.target;
+    if (t.redirectCode === 0) return res;
+    const u = buildRedirect({ url: r.urls[idx] as ParsedURL, stripPath: t.stripPath, prependPath: t.prependPath }, req.host, req.path, req.query ?? '');
+    if (u.scheme === (req.forwardedProto ?? '') && u.host === req.host && u.path === req.path) return SKIP;
+    return { route: res.route, target: t, redirectURL: formatRedirect(u) };
+  }
+
+  #tryHost(e: HostEntry, req: LookupRequest, lowerPath: string): LookupResult | undefined {
+    const r = matchRoute(e.routes, this.#p.matcher, req.path, lowerPath);
+    if (r === undefined || r.targets.length === 0) return undefined;
+    return this.resultFor(r, this.pickIndex(r), req);
+  }
+
+  lookup(req: LookupRequest): LookupResult | undefined {
+    // hot path
+    const p = this.#p;
+    const tls = req.tls;
+    const host = normalizeHost(req.host, tls);
+    const lowerPath = p.matcher === 'iprefix' ? req.path.toLowerCase() : req.path;
+    const exact = (tls ? p.exactTls : p.exactPlain).get(host) ?? NONE;
+    const globs = p.globs;
+    let ei = 0;
+    let gi = this.#nextGlob(globs, host, tls, 0);
+    while (ei < exact.length || gi < globs.length) {
+      let e: HostEntry;
+      const x = exact[ei];
+      const g = globs[gi];
+      if (x !== undefined && (g === undefined || x.rank < g.rank)) {
+        e = x;
+        ei++;
+      } else {
+        e = g as HostEntry;
+        gi = this.#nextGlob(globs, host, tls, gi + 1);
+      }
+      const res = this.#tryHost(e, req, lowerPath);
+      if (res !== undefined && res !== SKIP) return res;
+    }
+    if (p.fallback !== undefined) {
+      const res = this.#tryHost(p.fallback, req, lowerPath);
+      if (res !== undefined && res !== SKIP) return res;
+    }
+    return undefined;
+  }
+
+  #nextGlob(globs: readonly HostEntry[], host: string, tls: boolean, from: number): number {
+    for (let i = from; i < globs.length; i++) {
+      const g = globs[i] as HostEntry;
+      const m = tls ? g.matchTls : g.matchPlain;
+      if (m !== undefined && m(host)) return i;
+    }
+    return globs.length;
+  }
+
+  lookupTcp(key: string): LookupResult | undefined {
+    // hot path
+    const r = this.#p.tcp.get(key.toLowerCase());
+    if (r === undefined || r.targets.length === 0) return undefined;
+    return r.results[this.pickIndex(r)];
+  }
+
+  explain(req: LookupRequest): Explanation {
+    return explainLookup(this, this.#p, req);
+  }
+
+  print(): string {
+    return printTable(this.#p.byKey);
+  }
+
+  dump(): string {
+    return dumpTable(this.#p.byKey);
+  }
+}

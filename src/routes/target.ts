@@ -1,0 +1,56 @@
+import { parseAccessRules } from './access-rules.ts';
+import type { MTarget } from './model.ts';
+import { defaultPort } from './target-url.ts';
+import type { Target, Warning } from './types.ts';
+
+/**
+ * Turns a parsed target into the frozen Target the data plane reads. Option problems (bad redirect
+ * code, bad access rules) become warnings and leave the option without effect, as fabio does.
+ */
+export function makeTarget(t: MTarget, weight: number, warnings: Warning[]): Target {
+  const o = t.opts;
+  const warn = (message: string): void => {
+    warnings.push({ line: t.line, service: t.service, message });
+  };
+  let redirectCode = 0;
+  const rc = o.redirect;
+  if (rc !== undefined) {
+    if (!/^[+-]?\d+$/.test(rc)) warn(`redirect status code should be numeric in 3xx range. Got: ${rc}`);
+    else if (Number(rc) < 300 || Number(rc) > 399) warn(`redirect status code should be in 3xx range. Got: ${rc}`);
+    else redirectCode = Number(rc);
+  }
+  let accessRules: Target['accessRules'];
+  try {
+    accessRules = parseAccessRules(o);
+  } catch (err) {
+    warn(`failed to process access rules: ${(err as Error).message}`);
+  }
+  const p = t.parsed;
+  const port = p.port !== '' && /^\d+$/.test(p.port) ? Number(p.port) : defaultPort(p.scheme);
+  const bracketed = p.hostname.includes(':') ? `[${p.hostname}]` : p.hostname;
+  const target: Target = {
+    service: t.service,
+    url: t.url,
+    scheme: p.scheme,
+    hostPort: port > 0 ? `${bracketed}:${port}` : bracketed,
+    hostname: p.hostname,
+    port,
+    urlPath: p.path,
+    urlQuery: p.query,
+    tags: Object.freeze([...t.tags]),
+    opts: Object.freeze({ ...o }),
+    stripPath: o.strip ?? '',
+    prependPath: o.prepend ?? '',
+    host: o.host ?? '',
+    authScheme: o.auth ?? '',
+    redirectCode,
+    redirectURL: redirectCode !== 0 ? t.url : '',
+    fixedWeight: t.fixedWeight,
+    weight,
+    tlsSkipVerify: o.tlsskipverify === 'true',
+    proxyProto: o.pxyproto === 'true',
+    accessRules,
+    key: `${t.service}\u0000${t.url}`,
+  };
+  return Object.freeze(target);
+}
