@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import type { CertSourceSpec, Config } from '../../config/types.ts';
+import type { Logger } from '../../log/logger.ts';
+import { CertStore } from './cert-store.ts';
+import type { LoadedCert } from './pem-pairs.ts';
+import { loadClientCA, loadFileSource, loadPathSource } from './source-files.ts';
+import { loadHttpSource } from './source-http.ts';
+import { watchConsulSource } from './source-consul.ts';
+
+/** Builds a CertStore from a `proxy.cs` entry and keeps it fresh (polling or Consul watch). */
+
+export class UnsupportedCertSourceError extends Error {
+  constructor(spec: CertSourceSpec) {
+    super(`cert source "${spec.name}": type ${spec.type} is not supported by fabio-ts`);
+  }
+}
+
+/** fabio: refresh has a minimum of 1s; 0 loads once. */
+export function effectiveRefresh(ms: number): number {
+  return ms <= 0 ? 0 : Math.max(ms, 1000);
+}
+
+/** fabio's log line: `cert: Store has certificates for ["a.com,b.com"]` (Go %q of the joined names). */
+function logStore(log: Logger, certs: readonly LoadedCert[]): void {
+  const names: string[] = [];
+  for (const c of certs) for (const n of c.names) if (!names.includes(n)) names.push(n);
+  log.info(`cert: Store has certificates for [${JSON.stringify(names.join(','))}]`);
+}
+
+type Loader = () => Promise<{ certs: LoadedCert[]; errors: string[]; files: Map<string, string> }>;
+
+/** Loads now, then every `refresh` ms; the store changes only when the file contents changed. */
+async function polled(store: CertStore, spec: CertSourceSpec, log: Logger, load: Loader, clientCA: string[]): Promise<void> {
+  let last = '';
+  const apply = (r: Awaited<ReturnType<Loader>>) => {
+    for (const e of r.errors) log.error(e);
+    const h = createHash('sha256');
+    for (const [k, v] of [...r.files].sort(([a], [b]) => (a < b ? -1 : 1))) h.update(`${k}\0${v}\0`);
+    const fp = h.digest('hex');
+    if (fp === last) return;
+    last = fp;
+    store.set(r.certs, clientCA);
+    logStore(log, r.certs);
+  };
+  apply(await load());
+  const every = effectiveRefresh(spec.refresh);
+  if (every === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const tick = async () => {
+    try {
+      apply(await load());
+    } catch (e) {
+      // Keep serving the last good certificates.
+      log.error(`cert: source ${spec.name}: ${(e as Error).message}`);
+    }
+    if (!stopped) timer = setTimeout(tick, every).unref();
+  };
+  timer = setTimeout(tick, every).unref();
+  store.addCloser(() => {
+    stopped = true;
+    clearTimeout(timer);
+  });
+}
+
+/**
+ * Creates the store of one certificate source and performs its first load (rejects when that fails,
+ * or for the unsupported types vault and vault-pki). Call store.close() to stop refreshing.
+ */
+export async function createCertStore(spec: CertSourceSpec, log: Logger): Promise<CertStore> {
+  const store = new CertStore(spec.name);
+  const clientCA = await loadClientCA(spec.clientCA, spec.header);
+  if (spec.caUpgCN) log.warn(`cert source "${spec.name}": caupgcn is not supported by fabio-ts and is ignored`);
+  switch (spec.type) {
+    case 'file': {
+      const certs = await loadFileSource(spec);
+      store.set(certs, clientCA);
+      logStore(log, certs);
+      return store;
+    }
+    case 'path':
+      await polled(store, spec, log, () => loadPathSource(spec), clientCA);
+      return store;
+    case 'http':
+      await polled(store, spec, log, () => loadHttpSource(spec), clientCA);
+      return store;
+    case 'consul': {
+      store.set([], clientCA);
+      const w = watchConsulSource(spec, log, (certs, errors) => {
+        for (const e of errors) log.error(e);
+        store.set(certs, clientCA);
+        logStore(log, certs);
+      });
+      store.addCloser(() => w.stop());
+      try {
+        await w.first;
+      } catch (e) {
+        w.stop();
+        throw e;
+      }
+      return store;
+    }
+    default:
+      throw new UnsupportedCertSourceError(spec);
+  }
+}
+
+/** One store per `proxy.cs` entry, keyed by source name. On failure the stores made so far are closed. */
+export async function certStoresFromConfig(cfg: Pick<Config, 'certSources'>, log: Logger): Promise<Map<string, CertStore>> {
+  const out = new Map<string, CertStore>();
+  try {
+    for (const [name, spec] of cfg.certSources) out.set(name, await createCertStore(spec, log));
+  } catch (e) {
+    for (const s of out.values()) s.close();
+    throw e;
+  }
+  return out;
+}
