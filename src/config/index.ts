@@ -20,3 +20,5 @@ export { usage } from './usage.ts';
 export { versionLine } from './flags.ts';
 export { KEYS, KEY_BY_NAME, type KeyDef, type KeyType } from './keys.ts';
 export type { Config, ListenerSpec, CertSourceSpec, AuthSchemeSpec, ListenerProto } from './types.ts';
+export { configJson } from './config-json.ts';
+export { propertiesExample } from './properties-example.ts';
