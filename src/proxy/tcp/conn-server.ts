@@ -1,0 +1,130 @@
+import net from 'node:net';
+import type { ListenerSpec } from '../../config/types.ts';
+import type { Logger } from '../../log/logger.ts';
+import type { ProxyDeps } from '../types.ts';
+import { readProxyHeader } from '../proxy-protocol.ts';
+import type { ConnAddrs, SpliceOptions } from './splice.ts';
+
+/** TCP keep-alive on accepted sockets, as fabio's listeners set it. */
+const ACCEPT_KEEPALIVE_MS = 3 * 60 * 1000;
+
+/** `host:port` as fabio prints listen addresses (`:9997` for all interfaces, IPv6 bracketed). */
+export function formatAddr(host: string, port: number): string {
+  return host === '' ? `:${port}` : host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * One listening socket plus the set of its open client connections, so that close(graceMs) can
+ * stop accepting, wait for the connections to finish (never longer than graceMs) and then destroy
+ * what is left. Unlike fabio, which always sleeps the whole shutdownwait, close returns as soon as
+ * the last connection ended.
+ */
+export class ConnServer {
+  readonly server: net.Server;
+  readonly #conns = new Set<net.Socket>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(server: net.Server) {
+    this.server = server;
+  }
+
+  /** Listens on host:port; `onConn` receives every accepted socket, already tracked and guarded. */
+  static listen(host: string, port: number, onConn: (s: net.Socket) => void): Promise<ConnServer> {
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: ACCEPT_KEEPALIVE_MS });
+    const cs = new ConnServer(server);
+    server.on('connection', (s) => {
+      // a misbehaving peer costs one connection: errors are ignored here, close follows
+      s.on('error', noop);
+      cs.#conns.add(s);
+      s.once('close', () => cs.#conns.delete(s));
+      onConn(s);
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: host === '' ? undefined : host, port }, () => {
+        server.removeListener('error', reject);
+        server.on('error', noop);
+        resolve(cs);
+      });
+    });
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a !== null ? a.port : 0;
+  }
+
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  /** Destroys every open connection now (shutdown deadline reached). */
+  destroyAll(): void {
+    for (const s of this.#conns) s.destroy();
+  }
+
+  close(graceMs: number): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      this.server.close();
+      if (this.#conns.size === 0) return resolve();
+      let left = this.#conns.size;
+      const timer = setTimeout(() => this.destroyAll(), Math.min(Math.max(0, graceMs), 2 ** 31 - 1));
+      for (const s of this.#conns) {
+        s.once('close', () => {
+          if (--left === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      }
+    });
+    return this.#closing;
+  }
+}
+
+function noop(): void {}
+
+/**
+ * The addresses of an accepted socket; with listener pxyproto, the remote (and local) address come
+ * from the PROXY v1/v2 header, which is consumed. Undefined when the header is missing or broken,
+ * in which case the socket has been destroyed.
+ */
+export async function acceptAddrs(s: net.Socket, spec: ListenerSpec, log: Logger): Promise<ConnAddrs | undefined> {
+  const remote = { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 };
+  const local = { address: s.localAddress ?? '', port: s.localPort ?? 0 };
+  if (!spec.proxyProto) return { remote, local };
+  try {
+    const h = await readProxyHeader(s, spec.proxyProtoTimeout > 0 ? spec.proxyProtoTimeout : 250);
+    return { remote: h.source ?? remote, local: h.destination ?? local };
+  } catch (err) {
+    log.debug(`${spec.proto}: PROXY protocol header from ${remote.address}: ${(err as Error).message}`);
+    s.destroy();
+    return undefined;
+  }
+}
+
+/** Keep-alive delay for upstream dials: proxy.keepalivetimeout, 0 meaning Go's default 15 s. */
+export function upstreamKeepAlive(deps: ProxyDeps): number {
+  const v = deps.cfg.num('proxy.keepalivetimeout');
+  return v > 0 ? v : 15000;
+}
+
+/** The splice settings of a listener, read from the config once at start. */
+export function spliceOptions(spec: ListenerSpec, deps: ProxyDeps, kind: 'tcp' | 'tcp_sni'): SpliceOptions {
+  return {
+    kind,
+    prefix: kind === 'tcp' ? 'tcp' : 'tcp+sni',
+    dialTimeout: deps.cfg.num('proxy.dialtimeout') || 30000,
+    keepAlive: upstreamKeepAlive(deps),
+    readTimeout: spec.readTimeout,
+    writeTimeout: spec.writeTimeout,
+  };
+}
+
+/** Counts and logs a connection without a route, then closes it. */
+export function noRoute(s: net.Socket, deps: ProxyDeps, kind: 'tcp' | 'tcp_sni', key: string): void {
+  deps.metrics.tcpNoRoute(kind);
+  deps.metrics.notFound();
+  deps.log.warn(`${kind === 'tcp' ? 'tcp' : 'tcp+sni'}: no route for ${key}`);
+  s.destroy();
+}

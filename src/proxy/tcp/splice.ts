@@ -1,0 +1,120 @@
+import net from 'node:net';
+import type { LookupResult } from '../../routes/types.ts';
+import type { ProxyDeps } from '../types.ts';
+import { proxyV1Header } from '../proxy-protocol.ts';
+
+/** Addresses of one accepted connection as the proxy sees them (after an inbound PROXY header). */
+export interface ConnAddrs {
+  readonly remote: { readonly address: string; readonly port: number };
+  readonly local: { readonly address: string; readonly port: number };
+}
+
+/** Per-listener settings of the splice, computed once at listener start. */
+export interface SpliceOptions {
+  readonly kind: 'tcp' | 'tcp_sni';
+  /** Log prefix as fabio writes it: 'tcp' or 'tcp+sni'. */
+  readonly prefix: string;
+  readonly dialTimeout: number;
+  /** TCP keep-alive initial delay of upstream sockets. */
+  readonly keepAlive: number;
+  /** Listener rt: the client must send something at least every rt ms (fabio: per-Read deadline). */
+  readonly readTimeout: number;
+  /** Listener wt: no progress on the client socket for wt ms closes the connection. */
+  readonly writeTimeout: number;
+}
+
+/** Go prints IPv4-mapped IPv6 peers in their IPv4 form; access rules and logs expect that form. */
+export function goIp(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/**
+ * Connects `client` to the route's target and moves bytes both ways until both directions ended.
+ * `head` holds bytes already read from the client (an SNI ClientHello); they are written first.
+ * Owns both sockets from here on: every outcome ends with both destroyed or cleanly closed.
+ */
+export function splice(
+  client: net.Socket,
+  res: LookupResult,
+  head: Buffer | undefined,
+  addrs: ConnAddrs,
+  deps: ProxyDeps,
+  o: SpliceOptions,
+): void {
+  const { route, target } = res;
+  const rules = target.accessRules;
+  if (rules !== undefined && !rules.allowed(goIp(addrs.remote.address))) {
+    deps.log.info(`route rules denied access from ${goIp(addrs.remote.address)} to ${target.url}`);
+    client.destroy();
+    return;
+  }
+  const up = net.connect({ host: target.hostname, port: target.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: o.keepAlive, allowHalfOpen: true });
+  let connected = false;
+  let preamble = 0;
+  up.setTimeout(o.dialTimeout);
+  up.on('timeout', () => {
+    if (!connected) up.destroy(new Error('dial timeout'));
+  });
+  up.on('error', () => {
+    if (!connected) {
+      deps.log.warn(`${o.prefix}: cannot connect to upstream ${target.hostPort}`);
+      deps.metrics.tcpConnFail(o.kind);
+    }
+    client.destroy();
+  });
+  // A client that leaves while we dial must not leave the dial behind.
+  const dropEarly = () => {
+    if (!connected) up.destroy();
+  };
+  client.once('close', dropEarly);
+
+  up.once('connect', () => {
+    connected = true;
+    up.setTimeout(0);
+    client.removeListener('close', dropEarly);
+    if (client.destroyed) {
+      up.destroy();
+      return;
+    }
+    if (target.proxyProto) {
+      const h = proxyV1Header(addrs.remote, addrs.local);
+      preamble = Buffer.byteLength(h);
+      up.write(h);
+    }
+    if (head !== undefined && head.length > 0) up.write(head);
+    pump(client, up, o);
+    let closed = 0;
+    const done = () => {
+      if (++closed < 2) return;
+      deps.metrics.routeBytes(route, target, up.bytesRead, up.bytesWritten - preamble);
+    };
+    client.once('close', done);
+    up.once('close', done);
+  });
+}
+
+/** Both directions with half-close: a FIN from one side ends the other side's writes only. */
+function pump(client: net.Socket, up: net.Socket, o: SpliceOptions): void {
+  client.pipe(up);
+  up.pipe(client);
+  client.on('error', () => up.destroy());
+  // A side that closed cleanly has ended both its directions; the other side finishes its pending
+  // writes and closes by itself unless it is still sending to nobody.
+  client.once('close', (hadError) => {
+    if (hadError || !up.readableEnded) up.destroy();
+  });
+  up.once('close', (hadError) => {
+    if (hadError || !client.readableEnded) client.destroy();
+  });
+  if (o.readTimeout > 0) {
+    const t = setTimeout(() => client.destroy(), o.readTimeout);
+    t.unref();
+    client.on('data', () => t.refresh());
+    client.once('close', () => clearTimeout(t));
+    client.once('end', () => clearTimeout(t));
+  }
+  if (o.writeTimeout > 0) {
+    client.setTimeout(o.writeTimeout);
+    client.on('timeout', () => client.destroy());
+  }
+}

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import { startTcpListener } from '../../../src/proxy/tcp/index.ts';
+import { echoServer, fakeTable, makeDeps, roundTrip, spec, until } from './helpers.ts';
+
+async function setup(t: import('node:test').TestContext, routesFor: (echoPort: number, listenPort: number) => Record<string, { url: string; proxyProto?: boolean }[]>, over = {}) {
+  const echo = await echoServer();
+  t.after(echo.close);
+  const env = makeDeps(undefined);
+  const l = await startTcpListener(spec(over), env.deps);
+  t.after(() => l.close(0));
+  env.store.swap(fakeTable(routesFor(echo.port, l.port)));
+  return { ...env, echo, l };
+}
+
+test('tcp: echo through the listener, routed by :<listen port>, bytes counted', async (t) => {
+  const { l, metrics, log } = await setup(t, (ep, lp) => ({ [`:${lp}`]: [{ url: `tcp://127.0.0.1:${ep}` }] }));
+  const payload = Buffer.alloc(200_000, 7);
+  const r = await roundTrip(l.port, payload);
+  assert.equal(r.error, undefined);
+  assert.deepEqual(r.data, payload);
+  await until(() => metrics.bytes.length === 1);
+  assert.deepEqual(metrics.bytes[0], { rx: payload.length, tx: payload.length, key: `svc\u0000${metrics.bytes[0]!.key.split('\u0000')[1]}` });
+  assert.equal(metrics.counts['tcp.conn'], 1);
+  assert.ok(log.lines.some((x) => /^\[INFO\] TCP proxy listening on 127\.0\.0\.1:\d+$/.test(x)), log.lines.join('\n'));
+});
+
+test('tcp: no route closes the connection, counts noroute and notfound, logs a WARN', async (t) => {
+  const { l, metrics, log } = await setup(t, (ep) => ({ ':1': [{ url: `tcp://127.0.0.1:${ep}` }] }));
+  const r = await roundTrip(l.port, 'hello');
+  assert.equal(r.data.length, 0);
+  assert.equal(metrics.counts['tcp.noroute'], 1);
+  assert.equal(metrics.counts['notfound'], 1);
+  assert.ok(log.lines.includes(`[WARN] tcp: no route for :${l.port}`), log.lines.join('\n'));
+});
+
+test('tcp: dial failure closes the connection with fabio\'s log line and connfail', async (t) => {
+  const dead = net.createServer();
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+  const deadPort = (dead.address() as net.AddressInfo).port;
+  await new Promise((r) => dead.close(r));
+  const { l, metrics, log } = await setup(t, (_ep, lp) => ({ [`:${lp}`]: [{ url: `tcp://127.0.0.1:${deadPort}` }] }));
+  const r = await roundTrip(l.port, 'hello');
+  assert.equal(r.data.length, 0);
+  await until(() => metrics.counts['tcp.connfail'] === 1);
+  assert.ok(log.lines.includes(`[WARN] tcp: cannot connect to upstream 127.0.0.1:${deadPort}`), log.lines.join('\n'));
+});
+
+test('tcp: half-close keeps the other direction open', async (t) => {
+  // upstream: reads until client FIN, then answers with what it got, then closes
+  const up = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    const chunks: Buffer[] = [];
+    s.on('data', (c) => chunks.push(c));
+    s.on('end', () => setTimeout(() => s.end(`got:${Buffer.concat(chunks)}`), 20));
+  });
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+  t.after(() => up.close());
+  const env = makeDeps(undefined);
+  const l = await startTcpListener(spec(), env.deps);
+  t.after(() => l.close(0));
+  env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${(up.address() as net.AddressInfo).port}` }] }));
+  const r = await roundTrip(l.port, 'abc');
+  assert.equal(r.data.toString(), 'got:abc');
+});
+
+test('tcp: allow/deny rules by client address', async (t) => {
+  for (const [allowed, expectEcho] of [[true, true], [false, false]] as const) {
+    const echo = await echoServer();
+    t.after(echo.close);
+    const env = makeDeps(undefined);
+    const l = await startTcpListener(spec(), env.deps);
+    t.after(() => l.close(0));
+    const seen: string[] = [];
+    const rules = { mode: 'allow' as const, allowed: (ip: string) => (seen.push(ip), allowed) };
+    env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${echo.port}`, accessRules: rules }] }));
+    const r = await roundTrip(l.port, 'ping');
+    assert.equal(r.data.toString(), expectEcho ? 'ping' : '');
+    assert.deepEqual(seen, ['127.0.0.1']);
+  }
+});
+
+test('tcp: rt closes a connection whose client stays silent', async (t) => {
+  const echo = await echoServer();
+  t.after(echo.close);
+  const env = makeDeps(undefined);
+  const l = await startTcpListener(spec({ readTimeout: 150 }), env.deps);
+  t.after(() => l.close(0));
+  env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${echo.port}` }] }));
+  const started = Date.now();
+  const closed = await new Promise<number>((resolve) => {
+    const s = net.connect(l.port, '127.0.0.1', () => s.write('x'));
+    s.on('error', () => {});
+    s.resume();
+    s.on('close', () => resolve(Date.now() - started));
+  });
+  assert.ok(closed >= 140 && closed < 2000, `closed after ${closed}ms`);
+});
+
+test('tcp: close(grace) waits for open connections, then destroys them', async (t) => {
+  const echo = await echoServer();
+  t.after(echo.close);
+  for (const [grace, expectForced] of [[100, true], [5000, false]] as const) {
+    const env = makeDeps(undefined);
+    const l = await startTcpListener(spec(), env.deps);
+    env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${echo.port}` }] }));
+    const s = net.connect(l.port, '127.0.0.1');
+    s.on('error', () => {});
+    await new Promise<void>((r) => { s.write('x'); s.once('data', () => r()); });
+    const t0 = Date.now();
+    const closing = l.close(grace);
+    if (!expectForced) setTimeout(() => s.end(), 50);
+    await closing;
+    const took = Date.now() - t0;
+    if (expectForced) assert.ok(took >= 90 && took < 1000, `forced after ${took}`);
+    else assert.ok(took < 2000, `returned after the last connection ended (${took}ms), not after the full grace`);
+    // no new connections accepted
+    await assert.rejects(new Promise((res, rej) => { const c = net.connect(l.port, '127.0.0.1', () => { c.destroy(); res(0); }); c.on('error', rej); }));
+    s.destroy();
+  }
+});
