@@ -10,7 +10,6 @@ type T = { after(fn: () => unknown): void };
 
 function options(url: string, over: Partial<ConsulBackendOptions> = {}): ConsulBackendOptions {
   return {
-    client: { addr: url, token: '', namespace: '', consistency: 'consistent', connections: 4 },
     retryMs: 20,
     timeoutMs: 400,
     kvpath: '/fabio/config',
@@ -180,7 +179,8 @@ test('zero passing services empties the service routes (fabio), manual part stay
 });
 
 test('flapping leader: an empty answer without a known leader or filtered by ACLs keeps the routes', async (t) => {
-  for (const header of [{ 'x-consul-knownleader': 'false' }, { 'x-consul-results-filtered-by-acls': 'true' }]) {
+  const headers: Record<string, string>[] = [{ 'x-consul-knownleader': 'false' }, { 'x-consul-results-filtered-by-acls': 'true' }];
+  for (const header of headers) {
     const { fake, waitText, updates, log } = await start(t, webService);
     await waitText('route add web /web http://10.0.0.5:8080/\n');
     fake.checks = [];
@@ -205,7 +205,7 @@ test('outage: errors and 403 keep the last text; logged once per state change; a
   assert.equal(warns.length, 1, warns.join('\n'));
   assert.match(warns[0] ?? '', /403/);
   fake.failStatus = undefined;
-  fake.catalog.set('web', [row('n1', 'web-1', 'web', WEB, '10.0.0.5', 9090)]);
+  fake.catalog.set('web', [row('n1', 'web-1', 'web', [...WEB, 'v2'], '10.0.0.5', 9090)]);
   fake.checks = [serf('n1'), check('n1', 'web-1', 'web', [...WEB, 'v2'], 'passing')];
   fake.bump();
   await waitText('route add web /web http://10.0.0.5:9090/ tags "v2"\n', 'change after recovery');
@@ -217,6 +217,7 @@ test('index going backwards (restored Consul) re-reads the catalog', async (t) =
   await waitText('route add web /web http://10.0.0.5:8080/\n');
   // Same healthy set, new port: only a resync can see it.
   fake.catalog.set('web', [row('n1', 'web-1', 'web', WEB, '10.0.0.5', 7070)]);
+  await until(() => fake.waiting >= 3 || undefined, 3000, 'three blocked watches');
   fake.index = 2;
   fake.wake();
   await waitText('route add web /web http://10.0.0.5:7070/\n', 'resync after index reset');

@@ -56,6 +56,11 @@ export class FakeConsul {
     this.#waiters.clear();
   }
 
+  /** Blocked reads currently parked. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
   count(pathPrefix: string): number {
     return this.requests.filter((r) => r.path.startsWith(pathPrefix)).length;
   }
