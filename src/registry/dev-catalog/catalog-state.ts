@@ -42,6 +42,10 @@ export class CatalogState {
   checksIndex: number;
   servicesIndex: number;
   readonly serviceIndex = new Map<string, number>();
+  /** Secondary indexes so reads and writes stay O(instances), not O(catalog), at 15k instances. */
+  readonly #byName = new Map<string, Set<string>>();
+  /** Check IDs by ServiceID ('' = node-level checks). */
+  readonly #bySvc = new Map<string, Set<string>>();
   hooks: StateHooks = { checkAdded: () => {}, checkRemoved: () => {} };
   readonly #cache = new Map<string, { index: number; body: string }>();
 
@@ -55,6 +59,7 @@ export class CatalogState {
     serf.output = 'Agent alive and reachable';
     serf.criticalSince = undefined;
     this.checks.set(SERF_CHECK_ID, serf);
+    this.#bySvc.set('', new Set([SERF_CHECK_ID]));
   }
 
   /** Next index for a write. */
@@ -78,20 +83,41 @@ export class CatalogState {
 
   instancesOf(name: string): ServiceRecord[] {
     const out: ServiceRecord[] = [];
-    for (const s of this.services.values()) if (s.name === name) out.push(s);
+    for (const id of this.#byName.get(name) ?? []) {
+      const s = this.services.get(id);
+      if (s) out.push(s);
+    }
     return out;
+  }
+
+  serviceNames(): IterableIterator<string> {
+    return this.#byName.keys();
   }
 
   checksOfService(id: string): CheckRecord[] {
     const out: CheckRecord[] = [];
-    for (const c of this.checks.values()) if (c.def.serviceId === id) out.push(c);
+    for (const cid of this.#bySvc.get(id) ?? []) {
+      const c = this.checks.get(cid);
+      if (c) out.push(c);
+    }
     return out;
   }
 
   nodeChecks(): CheckRecord[] {
-    const out: CheckRecord[] = [];
-    for (const c of this.checks.values()) if (c.def.serviceId === '') out.push(c);
-    return out;
+    return this.checksOfService('');
+  }
+
+  #link<K>(m: Map<K, Set<string>>, k: K, v: string): void {
+    let set = m.get(k);
+    if (!set) m.set(k, (set = new Set()));
+    set.add(v);
+  }
+
+  #unlink<K>(m: Map<K, Set<string>>, k: K, v: string): void {
+    const set = m.get(k);
+    if (!set) return;
+    set.delete(v);
+    if (set.size === 0 && k !== '') m.delete(k);
   }
 
   /** Adds or replaces a service and its checks (existing check status is kept, as the agent does). */
@@ -101,6 +127,8 @@ export class CatalogState {
     const touched = new Set<string>([def.name]);
     if (prev) touched.add(prev.name);
     this.services.set(def.id, { ...def, createIndex: prev?.createIndex ?? idx, modifyIndex: idx });
+    if (prev && prev.name !== def.name) this.#unlink(this.#byName, prev.name, def.id);
+    this.#link(this.#byName, def.name, def.id);
     const keep = new Set(checks.map((c) => c.id));
     if (prev) {
       for (const c of this.checksOfService(def.id)) {
@@ -122,6 +150,7 @@ export class CatalogState {
     if (!s) return false;
     const idx = this.next();
     this.services.delete(id);
+    this.#unlink(this.#byName, s.name, id);
     for (const c of this.checksOfService(id)) this.#dropCheck(c.def.id);
     this.#wrote(idx, new Set([s.name]), true, true);
     return true;
@@ -247,12 +276,18 @@ export class CatalogState {
     }
     c.serviceName = svc?.name ?? '';
     c.serviceTags = svc?.tags ?? [];
+    if (prev && prev.def.serviceId !== def.serviceId) this.#unlink(this.#bySvc, prev.def.serviceId, def.id);
     this.checks.set(def.id, c);
+    this.#link(this.#bySvc, def.serviceId, def.id);
     this.hooks.checkAdded(c);
   }
 
   #dropCheck(id: string): void {
-    if (this.checks.delete(id)) this.hooks.checkRemoved(id);
+    const c = this.checks.get(id);
+    if (!c) return;
+    this.checks.delete(id);
+    this.#unlink(this.#bySvc, c.def.serviceId, id);
+    this.hooks.checkRemoved(id);
   }
 
   #wrote(idx: number, names: Set<string> | 'all', checks: boolean, services: boolean): void {
@@ -266,7 +301,7 @@ export class CatalogState {
       topics.push('services');
     }
     // A node-level check changes the health of every service on the node.
-    const all = names === 'all' ? new Set([...this.services.values()].map((s) => s.name)) : names;
+    const all = names === 'all' ? this.#byName.keys() : names;
     for (const n of all) {
       this.serviceIndex.set(n, idx);
       topics.push(`svc:${n}`);
