@@ -1,0 +1,28 @@
+import { readFile } from 'node:fs/promises';
+
+/** The streams a route tool talks to; injected so tests run the tools in-process. */
+export interface ToolIO {
+  readonly stdin: NodeJS.ReadableStream;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads route text from a file, or stdin for '-' or no file. */
+export async function readSource(file: string | undefined, io: ToolIO): Promise<string> {
+  if (file === undefined || file === '-') return readAll(io.stdin);
+  return readFile(file, 'utf8');
+}
+
+/** Writes and waits until the data is handed off (so the exit code follows the output). */
+export function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  if (text === '') return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.write(text, () => resolve());
+  });
+}
