@@ -161,9 +161,9 @@ export class ProxyProtocolError extends Error {
 /**
  * Reads a PROXY header from a fresh socket: consumes exactly the header bytes and unshifts whatever
  * followed them (e.g. the TLS ClientHello) back into the socket, which is left paused. Resolves
- * `{version:0}` for a connection without header. The socket stays paused so no byte is lost before the
- * consumer attaches: hand it over, then call `socket.resume()` (`http.Server#emit('connection')` does
- * not resume a paused socket; `new tls.TLSSocket(socket)` picks up the unshifted bytes). Rejects on a malformed header, on the socket closing
+ * `{version:0}` for a connection without header. The socket is left without a consumer and not paused,
+ * so the bytes wait until the next owner attaches: `http.Server#emit('connection', socket)`,
+ * `new tls.TLSSocket(socket, …)` and `socket.on('data')`/`pipe` all work without a resume(). Rejects on a malformed header, on the socket closing
  * first, or when no decision was possible within `timeoutMs`; the caller then destroys the socket.
  */
 export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<ProxyHeaderInfo> {
@@ -174,25 +174,29 @@ export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<Prox
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.removeListener('data', onData);
+      // Removing the last 'readable' listener puts the stream back to "no consumer yet" (flowing
+      // null): bytes wait in the buffer until the next owner attaches 'data' (http.Server) or reads.
+      socket.removeListener('readable', onReadable);
       socket.removeListener('end', onEnd);
       socket.removeListener('close', onEnd);
       socket.removeListener('error', onError);
-      socket.pause();
       if (err) return reject(err);
       if (rest && rest.length > 0) socket.unshift(rest);
       resolve(info!);
     };
-    const onData = (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      const r = parseProxyHeader(buf);
-      if ('error' in r) return finish(new ProxyProtocolError(r.error));
-      if (!r.done) return;
-      const info: ProxyHeaderInfo =
-        r.source && r.destination
-          ? { version: r.version, source: r.source, destination: r.destination }
-          : { version: r.version };
-      finish(undefined, info, buf.subarray(r.length));
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while (!settled && (chunk = socket.read() as Buffer | null) !== null) {
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+        const r = parseProxyHeader(buf);
+        if ('error' in r) return finish(new ProxyProtocolError(r.error));
+        if (!r.done) continue;
+        const info: ProxyHeaderInfo =
+          r.source && r.destination
+            ? { version: r.version, source: r.source, destination: r.destination }
+            : { version: r.version };
+        return finish(undefined, info, buf.subarray(r.length));
+      }
     };
     const onEnd = () => finish(new ProxyProtocolError('proxy protocol: connection closed before header'));
     const onError = (e: Error) => finish(e);
@@ -200,11 +204,10 @@ export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<Prox
       () => finish(new ProxyProtocolError(`proxy protocol: no header within ${timeoutMs}ms`)),
       timeoutMs,
     );
-    socket.on('data', onData);
+    socket.on('readable', onReadable);
     socket.on('end', onEnd);
     socket.on('close', onEnd);
     socket.on('error', onError);
-    socket.resume();
   });
 }
 

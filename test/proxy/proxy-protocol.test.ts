@@ -212,8 +212,7 @@ test('readProxyHeader + http.Server: the request after the header is served', as
     sock.on('error', () => {});
     readProxyHeader(sock, 500).then(
       () => {
-        h.emit('connection', sock);
-        sock.resume(); // http.Server does not resume a paused socket
+        h.emit('connection', sock); // no resume(): the socket must not be left paused
       },
       () => sock.destroy(),
     );
@@ -230,4 +229,25 @@ test('readProxyHeader + http.Server: the request after the header is served', as
   await once(c, 'end');
   assert.match(body, /^HTTP\/1\.1 200/);
   assert.match(body, /ok \/x$/);
+});
+
+test('readProxyHeader: a consumer that attaches later still gets every byte', async (t) => {
+  const srv = net.createServer(async (sock) => {
+    sock.on('error', () => {});
+    await readProxyHeader(sock, 500);
+    await new Promise((r) => setTimeout(r, 30));
+    sock.on('data', (d: Buffer) => sock.write(d));
+    sock.on('end', () => sock.end());
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  t.after(() => srv.close());
+  const c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+  c.on('error', () => {});
+  c.write('PROXY UNKNOWN\r\nfirst-');
+  setTimeout(() => c.end('second'), 5);
+  let got = '';
+  c.on('data', (d: Buffer) => (got += d));
+  await once(c, 'end');
+  assert.equal(got, 'first-second');
 });
