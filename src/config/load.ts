@@ -117,6 +117,8 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
     throw new ConfigError('need listening host:port');
   }
   const ui = listenerFromMap(uiEntries[0] as Map<string, string>, { certSources });
+  // fabio registers the admin address unless told otherwise
+  if (!raw.has('registry.consul.register.addr')) values['registry.consul.register.addr'] = ui.addr;
   const listeners = Object.freeze(
     parseListeners(values['proxy.addr'] as string, {
       readTimeout: values['proxy.readtimeout'] as number,
