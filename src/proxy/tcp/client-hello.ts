@@ -41,50 +41,49 @@ export function readClientHello(buf: Uint8Array, maxBytes: number = MAX_HELLO_BY
   if (n >= 2 && buf[1] !== 0x03) return NOT_TLS;
   if (n < 5) return NEED_MORE;
   const len0 = (buf[3]! << 8) | buf[4]!;
-  // a handshake header split across records is legal but never sent by real stacks; refuse it
-  if (len0 < 4 || len0 > MAX_RECORD) return MALFORMED;
-  if (n < 9) return n >= maxBytes ? TOO_LARGE : NEED_MORE;
-  if (buf[5] !== HS_CLIENT_HELLO) return NOT_TLS;
-  const bodyLen = (buf[6]! << 16) | (buf[7]! << 8) | buf[8]!;
-  const msgLen = 4 + bodyLen;
-  // Every record adds a 5-byte header; the hello cannot need fewer bytes than this.
-  if (5 + msgLen > maxBytes) return TOO_LARGE;
-
-  if (msgLen <= len0) {
-    // Fast path: the whole message is inside the first record.
-    if (n < 5 + msgLen) return NEED_MORE;
-    return parseHello(buf, 9, 5 + msgLen, 5 + len0);
+  if (len0 === 0 || len0 > MAX_RECORD) return MALFORMED;
+  if (len0 >= 4 && n >= 9) {
+    if (buf[5] !== HS_CLIENT_HELLO) return NOT_TLS;
+    const msgLen = 4 + ((buf[6]! << 16) | (buf[7]! << 8) | buf[8]!);
+    // Every record adds a 5-byte header; the hello cannot need fewer bytes than this.
+    if (5 + msgLen > maxBytes) return TOO_LARGE;
+    if (msgLen <= len0) {
+      // Fast path: the whole message is inside the first record; parse in place.
+      if (n < 5 + msgLen) return NEED_MORE;
+      return parseHello(buf, 9, 5 + msgLen, 5 + len0);
+    }
   }
+  return joinRecords(buf, maxBytes);
+}
 
-  // Slow path: walk records until the fragments cover the message, then join them once.
+/**
+ * Slow path: the message spans records (even its 4-byte header may be split). Record payloads are
+ * copied once into one buffer, which can never be longer than the bytes received.
+ */
+function joinRecords(buf: Uint8Array, maxBytes: number): HelloResult {
+  const n = buf.length;
+  const pay = new Uint8Array(n);
   let have = 0;
   let off = 0;
-  let records = 0;
-  while (have < msgLen) {
+  let msgLen = -1;
+  for (;;) {
     if (off + 5 > n) return off + 5 > maxBytes ? TOO_LARGE : NEED_MORE;
-    if (buf[off] !== REC_HANDSHAKE || buf[off + 1] !== 0x03) return MALFORMED;
+    if (buf[off] !== REC_HANDSHAKE || buf[off + 1] !== 0x03) return off === 0 ? NOT_TLS : MALFORMED;
     const rl = (buf[off + 3]! << 8) | buf[off + 4]!;
     if (rl === 0 || rl > MAX_RECORD) return MALFORMED;
-    if (off + 5 + rl > maxBytes) return TOO_LARGE;
-    if (off + 5 + rl > n) {
-      // Partial record: enough only if the message ends inside the bytes we already have.
-      if (have + (n - off - 5) < msgLen) return NEED_MORE;
+    const avail = Math.min(rl, n - off - 5);
+    pay.set(buf.subarray(off + 5, off + 5 + avail), have);
+    have += avail;
+    if (msgLen < 0 && have >= 4) {
+      if (pay[0] !== HS_CLIENT_HELLO) return NOT_TLS;
+      msgLen = 4 + ((pay[1]! << 16) | (pay[2]! << 8) | pay[3]!);
+      if (5 + msgLen > maxBytes) return TOO_LARGE;
     }
-    have += rl;
+    if (msgLen >= 0 && have >= msgLen) return parseHello(pay, 4, msgLen, Math.min(off + 5 + rl, n));
+    if (off + 5 + rl > maxBytes) return TOO_LARGE;
+    if (avail < rl) return NEED_MORE;
     off += 5 + rl;
-    records++;
   }
-  const msg = new Uint8Array(msgLen);
-  let w = 0;
-  let r = 0;
-  for (let i = 0; i < records && w < msgLen; i++) {
-    const rl = (buf[r + 3]! << 8) | buf[r + 4]!;
-    const take = Math.min(rl, msgLen - w);
-    msg.set(buf.subarray(r + 5, r + 5 + take), w);
-    w += take;
-    r += 5 + rl;
-  }
-  return parseHello(msg, 4, msgLen, Math.min(off, n));
 }
 
 /** Walks the ClientHello body in [start, end); `consumed` is reported as the record bytes used. */

@@ -90,7 +90,10 @@ export function makeDeps(table: Table | undefined, cfgNums: Record<string, numbe
 /** An echo server (optionally prefixing replies) that records what each connection sent. */
 export async function echoServer(opts: { halfOpen?: boolean } = {}) {
   const received: Buffer[] = [];
+  const socks = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: opts.halfOpen ?? false }, (s) => {
+    socks.add(s);
+    s.on('close', () => socks.delete(s));
     s.on('error', () => {});
     const chunks: Buffer[] = [];
     s.on('data', (c) => chunks.push(c));
@@ -99,7 +102,7 @@ export async function echoServer(opts: { halfOpen?: boolean } = {}) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
-  return { server, port, received, close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections?.(); }) };
+  return { server, port, received, close: () => new Promise<void>((r) => { server.close(() => r()); for (const s of socks) s.destroy(); }) };
 }
 
 /** Connects, writes `data`, half-closes, and resolves with everything read until the peer closed. */
