@@ -1,25 +1,30 @@
 /**
- * Errors of the config loader. The message is the exact text fabio prints (main writes
- * `[FATAL] <message>` or the bare message and exits with `exitCode`).
+ * Errors of the config loader. The message is the exact text fabio prints; main writes `stdout`
+ * (if any) to stdout, the message (if any) to stderr, and exits with `exitCode`.
  */
 export class ConfigError extends Error {
-  readonly exitCode = 1;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly exitCode: number;
+  /** Text for stdout ('' for real errors). */
+  readonly stdout: string;
+  constructor(message: string, options?: { cause?: unknown; exitCode?: number; stdout?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ConfigError';
+    this.exitCode = options?.exitCode ?? 1;
+    this.stdout = options?.stdout ?? '';
   }
 }
 
 /**
- * Not an error: `-v` or `-h` was given. main prints `output` to stdout and exits with `exitCode` (0).
- * Thrown (rather than returned) so that loadConfig keeps its `Config` return type.
+ * Not a failure: `-v` or `-h` was given; exit 0. A ConfigError subclass so one catch handles both.
+ * version: `stdout` holds `<version> node<version>\n`, message ''.
+ * help: the usage goes to stderr as Go's flag package prints it, so it is the message; stdout ''.
+ * `output` holds the text either way.
  */
-export class ConfigExit extends Error {
-  readonly exitCode = 0;
+export class ConfigExit extends ConfigError {
   readonly kind: 'version' | 'help';
   readonly output: string;
   constructor(kind: 'version' | 'help', output: string) {
-    super(kind === 'version' ? 'version requested' : 'help requested');
+    super(kind === 'help' ? output.replace(/\n$/, '') : '', { exitCode: 0, stdout: kind === 'version' ? output : '' });
     this.name = 'ConfigExit';
     this.kind = kind;
     this.output = output;
