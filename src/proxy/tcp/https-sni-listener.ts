@@ -1,0 +1,85 @@
+import http2 from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ListenerSpec } from '../../config/types.ts';
+import { createHttpHandler, type HttpListenerDeps } from '../http/index.ts';
+import { createCertStore, createTlsTermination } from '../tls/index.ts';
+import type { ProxyDeps, RunningListener } from '../types.ts';
+import { ConnServer, acceptAddrs, formatAddr, spliceOptions } from './conn-server.ts';
+import { helloTimeout, readSocketHello } from './hello-reader.ts';
+import { splice, type ConnAddrs } from './splice.ts';
+
+/**
+ * proto=https+tcp+sni: one port for TLS passthrough and TLS termination. The ClientHello is read
+ * without consuming it; when its server name has a route whose target is tcp (scheme or
+ * opts proto=tcp) the connection is spliced to that target untouched, otherwise the buffered bytes
+ * are put back and the socket is handed to a TLS server with the listener's certificate source,
+ * which serves the HTTP routes (HTTP/1.1 and HTTP/2) through the HTTP handler.
+ */
+export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Promise<RunningListener> {
+  const source = deps.cfg.certSources.get(spec.cs);
+  if (source === undefined) throw new Error(`unknown certificate source "${spec.cs}"`);
+  const store = await createCertStore(source, deps.log);
+  const term = createTlsTermination(spec, store);
+  const auth = deps.cfg.authSchemes.size > 0 ? (await import('../auth/index.ts')).createAuth(deps.cfg.authSchemes, deps.log) : undefined;
+  const shared = (deps as Partial<HttpListenerDeps>).pools;
+  const h = createHttpHandler(spec, deps, { tls: true, auth, pools: shared });
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    res.on('error', noop);
+    req.on('error', noop);
+    h.request(req, res);
+  };
+  const tlsServer = http2.createSecureServer({ ...term.serverOptions(), allowHTTP1: true }, onRequest as never);
+  const detach = term.attach(tlsServer);
+  tlsServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => h.upgrade(req, socket, head));
+  tlsServer.on('tlsClientError', noop);
+  tlsServer.on('sessionError', noop);
+  if (spec.idleTimeout > 0) tlsServer.setTimeout(spec.idleTimeout);
+
+  const o = spliceOptions(spec, deps, 'tcp_sni');
+  const timeout = helloTimeout(spec.readTimeout);
+  const terminate = (s: net.Socket, bytes: Buffer, addrs: ConnAddrs) => {
+    if (spec.proxyProto) {
+      // the client of record is the PROXY source (as the http listener does it)
+      Object.defineProperty(s, 'remoteAddress', { value: addrs.remote.address });
+      Object.defineProperty(s, 'remotePort', { value: addrs.remote.port });
+    }
+    if (bytes.length > 0) s.unshift(bytes);
+    tlsServer.emit('connection', s);
+  };
+  const handle = async (s: net.Socket) => {
+    const addrs = await acceptAddrs(s, spec, deps.log);
+    if (addrs === undefined) return;
+    const hello = await readSocketHello(s, timeout);
+    if (hello.ok) {
+      const res = deps.store.current?.lookupTcp(hello.sni);
+      if (res !== undefined && (res.target.scheme === 'tcp' || res.target.opts['proto'] === 'tcp')) {
+        deps.metrics.tcpConn('tcp_sni');
+        splice(s, res, hello.bytes, addrs, deps, o);
+        return;
+      }
+      return terminate(s, hello.bytes, addrs);
+    }
+    // No SNI or not quite a hello: the TLS server answers it (default certificate or alert).
+    if (hello.reason === 'no-sni' || hello.reason === 'not-tls' || hello.reason === 'malformed') return terminate(s, hello.bytes, addrs);
+    s.destroy();
+  };
+
+  const cs = await ConnServer.listen(spec.host, spec.port, (s) => void handle(s));
+  deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
+  return {
+    spec,
+    port: cs.port,
+    async close(graceMs: number) {
+      tlsServer.close();
+      await cs.close(graceMs);
+      detach();
+      auth?.close();
+      if (shared === undefined) await h.pools?.close();
+    },
+  };
+}
+
+function noop(): void {}
