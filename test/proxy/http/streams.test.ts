@@ -165,6 +165,7 @@ test('garbage: 10,000 bad connections do not disturb good traffic', async (t) =>
       const s = connect(p.port, '127.0.0.1');
       s.on('error', () => resolve());
       s.on('close', () => resolve());
+      s.resume(); // consume the answer so 'end'/'close' arrive
       s.setTimeout(3000, () => s.destroy());
       s.on('connect', () => {
         const kind = i % 4;
