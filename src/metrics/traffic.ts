@@ -217,3 +217,11 @@ export class TrafficStats implements TrafficSource {
     return { slotSeconds: this.#slotMs / 1000, slots: this.#slots, routes };
   }
 }
+
+/** Report over several processes' snapshots (the primary asks each worker for snapshot()). */
+export function mergeTrafficSnapshots(snaps: readonly TrafficSnapshot[], now: () => number = Date.now): TrafficReport {
+  const first = snaps[0];
+  const t = new TrafficStats({ slotMs: first?.slotMs ?? 10_000, slots: first?.slots ?? 30, now });
+  for (const s of snaps) t.absorb(s);
+  return t.report();
+}

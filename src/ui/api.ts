@@ -5,7 +5,7 @@ import { explain, parseHeaderLines } from './explain.ts';
 import { isJsonContentType, isSameOrigin, readBody, sendError, sendJson, sendText } from './http-util.ts';
 import { routesJson } from './routes-json.ts';
 import { shadowedRoutes } from './shadowing.ts';
-import type { AdminDeps } from './types.ts';
+import type { AdminDeps, UpdaterWarning, UpdaterWarningSet } from './types.ts';
 
 /** The JSON/text API under <p>/api (section (g) plus fabio-ts additions). */
 
@@ -20,7 +20,14 @@ export interface ApiContext {
 export function allWarnings(deps: AdminDeps) {
   const table = deps.store.current;
   const out: { kind: string; service: string; message: string; line?: number; tag?: string }[] = [];
-  for (const w of deps.updater.warnings()) out.push({ kind: w.tag !== undefined ? 'tag' : 'route', ...w });
+  const uw = deps.updater.warnings();
+  if (Array.isArray(uw)) {
+    for (const w of uw as readonly UpdaterWarning[]) out.push({ kind: w.tag !== undefined ? 'tag' : 'route', ...w });
+  } else {
+    const set = uw as UpdaterWarningSet;
+    if (set.buildError) out.push({ kind: 'build', service: '', message: `route table not updated: ${set.buildError}` });
+    for (const w of set.tags) out.push({ kind: 'tag', ...w });
+  }
   for (const w of table?.warnings ?? []) out.push({ kind: 'table', service: w.service, message: w.message, line: w.line });
   for (const s of shadowedRoutes(table)) out.push({ kind: 'shadowed', service: s.service, message: s.message });
   return out;

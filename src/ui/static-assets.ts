@@ -21,7 +21,7 @@ const TYPES: Readonly<Record<string, string>> = {
 const cache = new Map<string, Buffer>();
 
 export async function serveAsset(name: string, res: ServerResponse): Promise<boolean> {
-  if (!/^[a-zA-Z0-9_-]+(?:\/[a-zA-Z0-9_-]+)*\.[a-z0-9]+$/.test(name)) return false;
+  if (!/^[a-zA-Z0-9_-]+(?:[./][a-zA-Z0-9_-]+)*\.[a-z0-9]+$/.test(name)) return false;
   const ext = name.slice(name.lastIndexOf('.') + 1);
   const type = TYPES[ext];
   if (!type) return false;

@@ -13,6 +13,12 @@ export interface UpdaterWarning {
   readonly tag?: string;
 }
 
+/** The shape src/runtime/table-updater.ts returns from warnings(). */
+export interface UpdaterWarningSet {
+  readonly tags: readonly { readonly service: string; readonly tag: string; readonly message: string }[];
+  readonly buildError: string;
+}
+
 /**
  * What the admin server needs from the table updater (src/runtime/table-updater.ts); the lead
  * adapts the real TableUpdater to this shape.
@@ -20,7 +26,8 @@ export interface UpdaterWarning {
 export interface UpdaterView {
   /** Last table changes (most recent last or first; shown newest first). */
   history(): readonly HistoryEntry[];
-  warnings(): readonly UpdaterWarning[];
+  /** Either a flat list, or the TableUpdater's {tags, table, buildError} (table warnings are read from the live table). */
+  warnings(): readonly UpdaterWarning[] | UpdaterWarningSet;
   /** Called after every history/warning change; returns an unsubscribe function. */
   onChange(fn: () => void): () => void;
 }
