@@ -119,8 +119,13 @@ export class TableUpdater {
     }
     this.#buildError = '';
     this.#liveText = u.text;
-    this.#o.store.swap(table);
-    this.#o.onSwap?.(table);
+    // The swap itself cannot fail; a throwing subscriber must not stop logging, history and firstTable.
+    try {
+      this.#o.store.swap(table);
+      this.#o.onSwap?.(table);
+    } catch (err) {
+      this.#o.log.error(`table swap subscriber failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
     this.#logWarnings(table.warnings);
     const msg = routeLogMessage(this.#o.routesFormat, diff, u.text, () => table.dump());
     if (msg !== undefined) this.#o.log.info(msg);

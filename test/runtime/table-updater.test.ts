@@ -171,3 +171,24 @@ test('lineDiff: large texts fall back to a multiset compare with the same result
   assert.deepEqual(d.removed, ['route add s2000 /p2000 http://h:2000/']);
   assert.deepEqual(d.added.sort(), ['route add new /n http://n:1/', 'route add tail /t http://t:1/']);
 });
+
+test('a throwing swap subscriber does not stop history or firstTable', async () => {
+  const { store, log, u } = setup();
+  store.onSwap(() => {
+    throw new Error('boom');
+  });
+  u.update(up('v1'));
+  assert.equal((await u.firstTable).source, 'v1');
+  assert.equal(u.history().length, 1);
+  assert.ok(log.lines.includes('[ERROR] table swap subscriber failed: boom'));
+});
+
+test('after close, updates are ignored and a pending one is dropped', async () => {
+  const { builds, u } = setup({ coalesceMs: 10_000 });
+  u.update(up('v1'));
+  u.update(up('v2'));
+  u.close();
+  u.update(up('v3'));
+  u.flush();
+  assert.deepEqual(builds, ['v1']);
+});
