@@ -41,6 +41,7 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
   };
 
   let auth: (AuthChecker & { close(): void }) | undefined;
+  const cleanup: (() => void)[] = [];
   let server: Server | Http2SecureServer;
   let handlerPools: PoolCache | undefined;
   if (spec.proto === 'prometheus') {
@@ -56,10 +57,16 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
     };
     if (tls) {
       const tlsMod = await import('../tls/index.ts');
-      const store = (await tlsMod.certStoresFromConfig(deps.cfg, deps.log)).get(spec.cs);
-      if (store === undefined) throw new Error(`unknown certificate source "${spec.cs}"`);
-      const opts = tlsMod.tlsServerOptions(spec, store);
-      const s2 = createSecureServer({ ...opts, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] }, onRequest as never);
+      const source = deps.cfg.certSources.get(spec.cs);
+      if (source === undefined) throw new Error(`unknown certificate source "${spec.cs}"`);
+      const store = await tlsMod.createCertStore(source, deps.log);
+      const term = tlsMod.createTlsTermination(spec, store);
+      const s2 = createSecureServer({ ...term.serverOptions(), allowHTTP1: true }, onRequest as never);
+      const detach = term.attach(s2 as unknown as import('node:tls').Server);
+      cleanup.push(() => {
+        detach();
+        store.close();
+      });
       s2.setTimeout(idle);
       s2.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => h.upgrade(req, socket, head));
       s2.on('sessionError', () => {});
@@ -118,6 +125,7 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
       const finish = () => {
         clearTimeout(timer);
         auth?.close();
+        for (const c of cleanup) c();
         void handlerPools?.close();
         resolve();
       };

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect as h2connect } from 'node:http2';
+import { request as httpsRequest } from 'node:https';
+import { mkdir, copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
+import { makeCerts } from '../../helpers/certs.ts';
+import { backend, echo, proxy } from './harness.ts';
+
+test('HTTPS listener: path source serves two names, HTTP/1.1 and HTTP/2, TLS headers and STS', async (t) => {
+  const set = await makeCerts([['a.test'], ['b.test']]);
+  t.after(() => set.cleanup());
+  const dir = join(set.dir, 'served');
+  await mkdir(dir);
+  for (const [i, c] of set.certs.entries()) {
+    await copyFile(c.certFile, join(dir, `n${i}-cert.pem`));
+    await copyFile(c.keyFile, join(dir, `n${i}-key.pem`));
+  }
+  const be = await backend(t, echo);
+  const p = await proxy(t, `route add s / ${be.url}/`, {
+    'proxy.cs': `cs=c1;type=path;cert=${dir}`,
+    'proxy.addr': '127.0.0.1:0;cs=c1',
+    'proxy.header.sts.maxage': 100,
+    'proxy.header.tls': 'X-Tls',
+    'proxy.header.tls.value': 'yes',
+  });
+  // Certificate selection by SNI.
+  for (const name of ['a.test', 'b.test']) {
+    const s = tlsConnect({ host: '127.0.0.1', port: p.port, servername: name, ca: set.ca.pem });
+    await once(s, 'secureConnect');
+    assert.equal(s.getPeerCertificate().subject.CN, name);
+    s.destroy();
+  }
+  // HTTP/1.1 over TLS.
+  const h1 = await new Promise<{ status: number; sts: string | undefined; body: string }>((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port: p.port, path: '/x', servername: 'a.test', ca: set.ca.pem, headers: { host: 'a.test' }, agent: false }, (res) => {
+      let b = '';
+      res.on('data', (d: Buffer) => {
+        b += d.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, sts: res.headers['strict-transport-security'] as string | undefined, body: b }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(h1.status, 200);
+  assert.equal(h1.sts, 'max-age=100');
+  const j1 = JSON.parse(h1.body) as { headers: Record<string, string> };
+  assert.equal(j1.headers['x-forwarded-proto'], 'https');
+  assert.equal(j1.headers['x-forwarded-port'], '443');
+  assert.equal(j1.headers['x-tls'], 'yes');
+  assert.match(j1.headers.forwarded ?? '', /^for=127\.0\.0\.1; proto=https; by=10\.0\.0\.9; httpproto=http\/1\.1; tlsver=tls1[23]; tlscipher=0x[0-9a-f]{4}$/);
+  // HTTP/2.
+  const session = h2connect(`https://127.0.0.1:${p.port}`, { ca: set.ca.pem, servername: 'b.test' });
+  t.after(() => session.close());
+  session.on('error', () => {});
+  const stream = session.request({ ':path': '/h2?z=1', ':authority': 'b.test' });
+  const [headers] = (await once(stream, 'response')) as [Record<string, string | number>];
+  let body = '';
+  stream.on('data', (d: Buffer) => {
+    body += d.toString();
+  });
+  await once(stream, 'end');
+  assert.equal(headers[':status'], 200);
+  const j2 = JSON.parse(body) as { url: string; headers: Record<string, string> };
+  assert.equal(j2.url, '/h2?z=1');
+  assert.equal(j2.headers.host, 'b.test');
+  assert.match(j2.headers.forwarded ?? '', /httpproto=http\/2\.0; tlsver=tls13/);
+});
