@@ -22,14 +22,26 @@ export function parseListenKey(key: string): { host: string; port: number } | un
   return { host, port };
 }
 
-/** Host keys of the table whose targets are all tcp:// and that name a port. */
+/**
+ * The addresses to listen on for the table: host keys whose targets are all tcp:// and that name a
+ * port. A `:port` key listens on all interfaces and so covers every `ip:port` key of that port
+ * (binding both would fail with EADDRINUSE); the lookup still prefers `ip:port`.
+ */
 export function dynamicKeys(t: Table | undefined): Set<string> {
   const keys = new Set<string>();
   if (t === undefined) return keys;
+  const wildcard = new Set<number>();
+  const specific: [string, number][] = [];
   for (const r of t.routes) {
     if (r.targets.length === 0 || !r.host.includes(':')) continue;
-    if (r.targets.every((x) => x.scheme === 'tcp') && parseListenKey(r.host) !== undefined) keys.add(r.host);
+    if (!r.targets.every((x) => x.scheme === 'tcp')) continue;
+    const k = parseListenKey(r.host);
+    if (k === undefined) continue;
+    if (k.host === '') wildcard.add(k.port);
+    else specific.push([r.host, k.port]);
   }
+  for (const p of wildcard) keys.add(`:${p}`);
+  for (const [key, p] of specific) if (!wildcard.has(p)) keys.add(key);
   return keys;
 }
 
