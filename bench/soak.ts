@@ -1,0 +1,179 @@
+/**
+ * Route swap under load (performance issue, item 3): keep-alive clients hammer a stable route while
+ * the routing table changes N times a second (services registered and deregistered in the embedded
+ * catalog, and a manual weight override rewritten), then the same load without churn for comparison.
+ *
+ *   npm run build && npx tsx bench/soak.ts [--seconds 60] [--churn 50] [--connections 32] [--workers 1]
+ *
+ * The proxy runs as its own process (from dist/) pinned to core 1 when taskset exists; this process
+ * (load generator, backend and catalog) runs on core 0. Counts: failed requests (errors, timeouts,
+ * non-2xx) and misrouted ones (a body other than the stable backend's).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { startDevCatalog } from '../src/registry/dev-catalog/index.ts';
+
+const { values: a } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '60' },
+    churn: { type: 'string', default: '50' },
+    connections: { type: 'string', default: '32' },
+    workers: { type: 'string', default: '1' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const seconds = Number(a.seconds);
+const churnPerSec = Number(a.churn);
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const pin = hasTaskset();
+if (pin) execFileSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignore' });
+
+const listen = (srv: ReturnType<typeof createServer>) =>
+  new Promise<number>((r) => srv.listen(0, '127.0.0.1', () => r((srv.address() as AddressInfo).port)));
+
+const stable = createServer((_req, res) => res.end('stable'));
+const churn = createServer((_req, res) => res.end('churn'));
+stable.keepAliveTimeout = 60_000;
+const stablePort = await listen(stable);
+const churnPort = await listen(churn);
+const catalog = await startDevCatalog({ host: '127.0.0.1', port: 0 });
+
+async function put(path: string, body: unknown): Promise<void> {
+  const r = await fetch(`${catalog.url}${path}`, {
+    method: 'PUT',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  await r.arrayBuffer();
+  if (!r.ok) throw new Error(`${path}: ${r.status}`);
+}
+const passing = { TTL: '1h', Status: 'passing' };
+await put('/v1/agent/service/register', {
+  ID: 'stable-1',
+  Name: 'stable',
+  Address: '127.0.0.1',
+  Port: stablePort,
+  Tags: ['urlprefix-/stable'],
+  Check: passing,
+});
+
+const free = async () => {
+  const s = createServer();
+  const p = await listen(s);
+  await new Promise((r) => s.close(r));
+  return p;
+};
+const proxyPort = await free();
+const uiPort = await free();
+const cmd = [
+  'dist/cli.js',
+  `-registry.consul.addr=${catalog.url.replace(/^http:\/\//, '')}`,
+  `-proxy.addr=127.0.0.1:${proxyPort}`,
+  `-ui.addr=127.0.0.1:${uiPort}`,
+  `-proxy.workers=${a.workers}`,
+  '-registry.consul.register.enabled=false',
+  '-log.routes.format=all',
+  '-log.level=WARN',
+];
+const proxy = pin
+  ? spawn('taskset', ['-c', '1', process.execPath, ...cmd], { stdio: ['ignore', 'ignore', 'inherit'] })
+  : spawn(process.execPath, cmd, { stdio: ['ignore', 'ignore', 'inherit'] });
+const target = `http://127.0.0.1:${proxyPort}/stable`;
+for (let i = 0; ; i++) {
+  try {
+    const r = await fetch(target);
+    if ((await r.text()) === 'stable') break;
+  } catch {}
+  if (i > 400) throw new Error('proxy did not start serving /stable');
+  await new Promise((r) => setTimeout(r, 50));
+}
+
+async function load(label: string, during?: () => () => void) {
+  const stop = during?.();
+  const result = await autocannon({
+    url: target,
+    connections: Number(a.connections),
+    duration: seconds,
+    pipelining: 1,
+    expectBody: 'stable',
+  });
+  stop?.();
+  return {
+    label,
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    misrouted: result.mismatches,
+  };
+}
+
+let changes = 0;
+function startChurn(): () => void {
+  let i = 0;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return; // never queue: the rate is a ceiling
+    busy = true;
+    const n = i++ % 20;
+    const op =
+      i % 5 === 0
+        ? put('/v1/kv/fabio/config', `route weight stable /stable weight ${(0.5 + (i % 7) / 20).toFixed(2)}`)
+        : i % 2 === 0
+          ? put('/v1/agent/service/register', {
+              ID: `churn-${n}`,
+              Name: `churn-${n}`,
+              Address: '127.0.0.1',
+              Port: churnPort,
+              Tags: [`urlprefix-/churn-${n}`],
+              Check: passing,
+            })
+          : put(`/v1/agent/service/deregister/churn-${(n + 10) % 20}`, '');
+    op.then(
+      () => changes++,
+      () => {},
+    ).finally(() => {
+      busy = false;
+    });
+  }, 1000 / churnPerSec);
+  return () => clearInterval(timer);
+}
+
+const base = await load('no churn');
+const churned = await load(`churn ${churnPerSec}/s`, startChurn);
+const history = (await (await fetch(`http://127.0.0.1:${uiPort}/api/routes/history`)).json().catch(() => [])) as unknown[];
+proxy.kill('SIGTERM');
+await new Promise((r) => proxy.once('exit', r));
+await catalog.close();
+stable.close();
+churn.close();
+stable.closeAllConnections();
+
+const rows = [base, churned];
+if (a.json) {
+  console.log(JSON.stringify({ rows, changes, swapsInHistory: history.length }));
+} else {
+  console.log(`soak: ${seconds}s per run, ${a.connections} keep-alive connections, workers=${a.workers}, pinned=${pin}`);
+  console.log('run              req/s     p50 ms  p99 ms  requests   errors  non2xx  misrouted');
+  for (const r of rows) {
+    console.log(
+      `${r.label.padEnd(16)} ${String(r.rps).padStart(7)}  ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)}  ${String(r.requests).padStart(9)}  ${String(r.errors).padStart(7)} ${String(r.non2xx).padStart(7)} ${String(r.misrouted).padStart(10)}`,
+    );
+  }
+  console.log(
+    `catalog changes made: ${changes} (${(changes / seconds).toFixed(1)}/s); throughput ratio churn/no-churn = ${(churned.rps / base.rps).toFixed(3)}`,
+  );
+}
+process.exit(0);
