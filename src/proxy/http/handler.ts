@@ -112,7 +112,9 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
       const a = auth?.check(t.authScheme, h.authorization) ?? { ok: false };
       if (!a.ok) {
         const r = toResponse(new ProxyError('AUTH_FAILED', 'authorization failed'));
-        answer(r.status, a.challenge ? { ...TEXT, 'www-authenticate': a.challenge } : TEXT, r.body);
+        // fabio's basic auth challenges only requests that carried no (parsable) credentials.
+        const challenge = a.challenge !== undefined && !hasBasicCredentials(h.authorization);
+        answer(r.status, challenge ? { ...TEXT, 'www-authenticate': a.challenge as string } : TEXT, r.body);
         return undefined;
       }
     }
@@ -273,6 +275,14 @@ export function accessAllowed(rules: { allowed(ip: string): boolean }, clientIp:
     if (!rules.allowed(goIp(ip))) return false;
   }
   return true;
+}
+
+/** Go's Request.BasicAuth ok: `Basic <base64 of user:pass>` (scheme case-insensitive). */
+function hasBasicCredentials(h: string | undefined): boolean {
+  if (h === undefined || h.length < 6 || h.slice(0, 6).toLowerCase() !== 'basic ') return false;
+  const b = h.slice(6);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b)) return false;
+  return Buffer.from(b, 'base64').toString('latin1').includes(':');
 }
 
 export { classify };

@@ -24,6 +24,9 @@ export interface PoolSettings {
  */
 export class PoolCache {
   #pools = new Map<string, Pool>();
+  // Targets are frozen per table: remembering the pool per Target object makes the hot path one
+  // WeakMap read with no string building.
+  #byTarget = new WeakMap<Target, Pool>();
   #settings: PoolSettings;
   #unsubscribe: () => void;
 
@@ -34,12 +37,15 @@ export class PoolCache {
 
   /** The pool for a target, created on first use. // hot path */
   get(t: Target): Pool {
-    const p = this.#pools.get(t.key);
+    const p = this.#byTarget.get(t);
     if (p !== undefined) return p;
-    return this.#create(t);
+    const k = poolKey(t);
+    const q = this.#pools.get(k) ?? this.#create(t, k);
+    this.#byTarget.set(t, q);
+    return q;
   }
 
-  #create(t: Target): Pool {
+  #create(t: Target, key: string): Pool {
     const s = this.#settings;
     const https = t.scheme === 'https' || t.scheme === 'wss';
     const origin = `${https ? 'https' : 'http'}://${t.hostPort}`;
@@ -62,14 +68,14 @@ export class PoolCache {
       },
     });
     pool.on('connectionError', () => {}); // reported per request; never crash on an emitter error
-    this.#pools.set(t.key, pool);
+    this.#pools.set(key, pool);
     return pool;
   }
 
   /** Closes pools whose targets are no longer in `table`. */
   prune(table: Table): void {
     const live = new Set<string>();
-    for (const r of table.routes) for (const t of r.targets) live.add(t.key);
+    for (const r of table.routes) for (const t of r.targets) live.add(poolKey(t));
     for (const [k, p] of this.#pools) {
       if (!live.has(k)) {
         this.#pools.delete(k);
@@ -88,4 +94,12 @@ export class PoolCache {
     this.#pools.clear();
     await Promise.all(all.map((p) => p.destroy().catch(() => {})));
   }
+}
+
+/**
+ * Target.key is service + URL; two routes of one service to the same URL may differ in transport
+ * options (tlsskipverify, host= as SNI), so those are part of the pool identity.
+ */
+function poolKey(t: Target): string {
+  return `${t.key}\u0000${t.tlsSkipVerify ? 1 : 0}\u0000${t.host}`;
 }
