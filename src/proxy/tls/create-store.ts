@@ -116,3 +116,31 @@ export async function certStoresFromConfig(cfg: Pick<Config, 'certSources'>, log
   }
   return out;
 }
+
+const shared = new WeakMap<object, Map<string, Promise<CertStore>>>();
+
+/**
+ * The store of source `name` shared by every listener of one configuration: one refresh timer or
+ * Consul watch per source however many listeners use it. Rejects with fabio's
+ * `unknown certificate source "<name>"` when there is no such source. A failed load is not cached.
+ */
+export function sharedCertStore(cfg: Pick<Config, 'certSources'>, name: string, log: Logger): Promise<CertStore> {
+  let m = shared.get(cfg);
+  if (!m) shared.set(cfg, (m = new Map()));
+  const hit = m.get(name);
+  if (hit) return hit;
+  const spec = cfg.certSources.get(name);
+  if (!spec) return Promise.reject(new Error(`unknown certificate source "${name}"`));
+  const p = createCertStore(spec, log);
+  m.set(name, p);
+  p.catch(() => m.delete(name));
+  return p;
+}
+
+/** Closes the shared stores of a configuration (shutdown, tests). */
+export async function closeSharedCertStores(cfg: Pick<Config, 'certSources'>): Promise<void> {
+  const m = shared.get(cfg);
+  if (!m) return;
+  shared.delete(cfg);
+  for (const p of m.values()) (await p.catch(() => undefined))?.close();
+}

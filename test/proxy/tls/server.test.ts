@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { makeCerts, issueCert } from '../../helpers/certs.ts';
 import { memoryLogger } from '../../../src/log/logger.ts';
 import type { CertSourceSpec, ListenerSpec } from '../../../src/config/types.ts';
-import { createCertStore, createTlsTermination, forwardedTls, UnsupportedCertSourceError } from '../../../src/proxy/tls/index.ts';
+import { closeSharedCertStores, createCertStore, createTlsTermination, forwardedTls, sharedCertStore, UnsupportedCertSourceError } from '../../../src/proxy/tls/index.ts';
 import type { CertStore } from '../../../src/proxy/tls/index.ts';
 import { readProxyHeader } from '../../../src/proxy/proxy-protocol.ts';
 
@@ -263,4 +263,35 @@ test('empty store: handshake fails; PROXY header under TLS keeps the ClientHello
   const r = await peerCN(0, { socket: raw, servername: 'p.test' });
   assert.equal(r.cn, 'p.test');
   assert.equal(r.body, '203.0.113.9');
+});
+
+test('sharedCertStore: one store per source and config; unknown source message', async (t) => {
+  const set = await makeCerts([['s.test']]);
+  t.after(set.cleanup);
+  const cfg = { certSources: new Map([['cs', source({ type: 'file', cert: set.certs[0]!.certFile, key: set.certs[0]!.keyFile })]]) };
+  t.after(() => closeSharedCertStores(cfg));
+  const [a, b] = await Promise.all([sharedCertStore(cfg, 'cs', memoryLogger()), sharedCertStore(cfg, 'cs', memoryLogger())]);
+  assert.equal(a, b);
+  assert.notEqual(a, await sharedCertStore({ certSources: cfg.certSources }, 'cs', memoryLogger()).then((s) => (s.close(), s)));
+  await assert.rejects(sharedCertStore(cfg, 'nope', memoryLogger()), { message: 'unknown certificate source "nope"' });
+});
+
+test('consul source against the embedded dev catalog (PUT a key, see the certificate)', async (t) => {
+  const { startDevCatalog } = await import('../../../src/registry/dev-catalog/index.ts');
+  const cat = await startDevCatalog({ host: '127.0.0.1', port: 0 });
+  t.after(() => cat.close());
+  const set = await makeCerts([['kv1.test'], ['kv2.test']]);
+  t.after(set.cleanup);
+  const put = async (key: string, body: string) => {
+    const r = await fetch(`${cat.url}/v1/kv/${key}`, { method: 'PUT', body });
+    assert.equal(r.status, 200);
+  };
+  await put('fabio/certs/kv1-cert.pem', set.certs[0]!.pem);
+  await put('fabio/certs/kv1-key.pem', set.certs[0]!.keyPem);
+  const store = await createCertStore(source({ type: 'consul', cert: `${cat.url}/v1/kv/fabio/certs` }), memoryLogger());
+  t.after(() => store.close());
+  assert.deepEqual(store.certificates.map((c) => c.names[0]), ['kv1.test']);
+  await put('fabio/certs/kv2.pem', set.certs[1]!.pem + set.certs[1]!.keyPem);
+  assert.ok(await poll(async () => store.certificates.length === 2), 'blocking watch saw the new key');
+  assert.deepEqual(store.certificates.map((c) => c.names[0]), ['kv1.test', 'kv2.test']);
 });
