@@ -54,6 +54,8 @@ export interface StartWorkersOptions {
   currentRoutes(): string | undefined;
   onNoRouteHtml(fn: (html: string) => void): void;
   currentNoRouteHtml(): string;
+  /** Extra environment for the workers (config the primary changed, e.g. -dev listeners, as FABIO_* variables). */
+  env?: Record<string, string>;
 }
 
 export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> {
@@ -83,7 +85,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   });
 
   const fork = () => {
-    const w = cluster.fork({ [WORKER_ENV]: '1' });
+    const w = cluster.fork({ ...o.env, [WORKER_ENV]: '1' });
     workers.add(w);
     w.on('message', (m: ToPrimary) => {
       if (m.t === 'hello') {

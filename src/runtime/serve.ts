@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { configJson } from '../config/index.ts';
+import { configJson, parseListeners } from '../config/index.ts';
+import { KEY_BY_NAME } from '../config/keys.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { fdSink } from '../log/logger.ts';
@@ -18,6 +19,9 @@ import { startWorkers, type WorkerPool } from './cluster.ts';
 import { withOverrides } from './config-overrides.ts';
 import { installSignals } from './signals.ts';
 import { TableUpdater } from './table-updater.ts';
+
+/** Listeners of -dev when proxy.addr is not set. */
+export const DEV_LISTENERS = ':9999;proto=http,:9997;proto=tcp,:9996;proto=tcp+sni';
 
 /** Route build options from the configuration (shared by the primary and every worker). */
 export function buildOptionsFrom(cfg: Config): BuildOptions {
@@ -68,8 +72,20 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
     cfg = withOverrides(cfg, {
       'registry.backend': 'consul',
       'registry.consul.addr': dev.url,
-      'registry.consul.register.enabled': userCfg.values['registry.consul.register.enabled'] ?? true,
     });
+    // Left at fabio's default, -dev opens the three listeners of the walkthrough (HTTP, TCP by port,
+    // TLS passthrough by SNI) so every cookbook recipe works right after `npm start`.
+    if (cfg.str('proxy.addr') === KEY_BY_NAME.get('proxy.addr')?.def) {
+      const addr = DEV_LISTENERS;
+      cfg = {
+        ...withOverrides(cfg, { 'proxy.addr': addr }),
+        listeners: parseListeners(addr, {
+          readTimeout: cfg.num('proxy.readtimeout'),
+          writeTimeout: cfg.num('proxy.writetimeout'),
+          certSources: cfg.certSources,
+        }),
+      };
+    }
   }
 
   log.info(`Runtime config\n${JSON.stringify(redactedConfig(cfg), null, '    ')}`);
@@ -145,6 +161,7 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
       currentRoutes: () => store.current?.source,
       onNoRouteHtml: (fn) => noRouteSubs.push(fn),
       currentNoRouteHtml: () => noRouteHtml,
+      env: cfg.str('proxy.addr') === userCfg.str('proxy.addr') ? {} : { FABIO_proxy_addr: cfg.str('proxy.addr') },
     });
     listeners = [pool];
   } else {
