@@ -10,7 +10,7 @@ const opts = { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'on
 function healthy(checks: unknown[], o: Partial<typeof opts> | { checksRequired: 'all' } = {}): string[] {
   const out: string[] = [];
   for (const [name, s] of healthyServices(checks as HealthCheck[], { ...opts, ...o })) {
-    for (const k of s.instances) out.push(`${name}:${k.replace('\u0000', '/')}`);
+    for (const i of s.instances) out.push(`${name}:${i.node}/${i.id}`);
   }
   return out.sort();
 }

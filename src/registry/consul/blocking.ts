@@ -49,8 +49,10 @@ export const DEFAULT_BLOCKING: Omit<BlockingOptions, 'path'> = {
   pollIntervalMs: 0,
   retryMs: 1000,
   maxRetryMs: 2000,
-  burst: 10,
-  perSecond: 20,
+  // A lone change never waits; sustained churn is capped at 50 reads/s (20 ms apart), which still
+  // keeps propagation well under 100 ms while stopping a busy loop on a misbehaving index.
+  burst: 50,
+  perSecond: 50,
 };
 
 /** A token bucket; take() resolves when a token is available (or at once when aborted). */

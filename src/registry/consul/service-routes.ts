@@ -1,7 +1,7 @@
 import type { Logger } from '../../log/logger.ts';
 import { serviceRouteCommands } from '../../routes/index.ts';
 import type { ConsulClient } from './client.ts';
-import { type HealthCheck, type HealthFilterOptions, healthyServices, instanceKey } from './health-filter.ts';
+import { type HealthCheck, type HealthFilterOptions, type HealthyInstance, healthyServices, instanceKey } from './health-filter.ts';
 
 /**
  * Turns health state into service route text. Unlike fabio, which re-reads the catalog of every
@@ -31,7 +31,8 @@ export interface TagWarning {
 
 interface Cached {
   readonly signature: string;
-  readonly parts: ReadonlySet<string>;
+  /** Healthy instance key → its tags joined, as of the last translation. */
+  readonly members: ReadonlyMap<string, string>;
   /** Every catalog row of the service as last read (healthy or not). */
   readonly rows: readonly CatalogRow[];
   readonly lines: readonly string[];
@@ -102,7 +103,7 @@ export class ServiceRoutes {
       const c = this.#cache.get(name);
       if (c?.signature === h.signature) continue;
       changed = true;
-      if (c && isSubset(h.parts, c.parts)) this.#cache.set(name, this.#translate(name, c.rows, h.instances, h.parts, h.signature, false));
+      if (c && onlyRemovals(h.instances, c.members)) this.#cache.set(name, this.#translate(name, c.rows, h.instances, h.signature, false));
       else stale.push(name);
     }
     if (stale.length > 0) {
@@ -114,7 +115,7 @@ export class ServiceRoutes {
           const h = healthy.get(name);
           if (!h) continue;
           try {
-            this.#cache.set(name, await this.#read(name, h.instances, h.parts, h.signature, signal));
+            this.#cache.set(name, await this.#read(name, h.instances, h.signature, signal));
           } catch (err) {
             failed ??= err;
           }
@@ -141,25 +142,26 @@ export class ServiceRoutes {
     return { changed, text: this.#text, warnings: this.#warnings, services: this.#cache.size };
   }
 
-  async #read(name: string, instances: ReadonlySet<string>, parts: ReadonlySet<string>, signature: string, signal?: AbortSignal): Promise<Cached> {
+  async #read(name: string, instances: readonly HealthyInstance[], signature: string, signal?: AbortSignal): Promise<Cached> {
     const res = await this.#client.get(`/v1/catalog/service/${encodeURIComponent(name)}`, { signal });
     const rows = JSON.parse(res.body) as CatalogRow[] | null;
-    return this.#translate(name, Array.isArray(rows) ? rows : [], instances, parts, signature, true);
+    return this.#translate(name, Array.isArray(rows) ? rows : [], instances, signature, true);
   }
 
   #translate(
     name: string,
     rows: readonly CatalogRow[],
-    instances: ReadonlySet<string>,
-    parts: ReadonlySet<string>,
+    instances: readonly HealthyInstance[],
     signature: string,
     logWarnings: boolean,
   ): Cached {
+    const members = new Map<string, string>();
+    for (const i of instances) members.set(instanceKey(i.node, i.id), i.tags.join('\u0001'));
     const lines: string[] = [];
     const warnings: TagWarning[] = [];
     for (const row of rows) {
       if (!row || typeof row !== 'object') continue;
-      if (!instances.has(instanceKey(String(row.Node), String(row.ServiceID)))) continue;
+      if (!members.has(instanceKey(String(row.Node), String(row.ServiceID)))) continue;
       const out = serviceRouteCommands({
         service: String(row.ServiceName ?? name),
         addr: row.ServiceAddress || row.Address,
@@ -174,12 +176,13 @@ export class ServiceRoutes {
         if (logWarnings) this.#log.warn(`consul: Skipping tag ${JSON.stringify(w.tag)} of service "${name}": ${w.message}`);
       }
     }
-    return { signature, parts, rows, lines, warnings };
+    return { signature, members, rows, lines, warnings };
   }
 }
 
-function isSubset(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
-  if (a.size > b.size) return false;
-  for (const x of a) if (!b.has(x)) return false;
+/** True when every healthy instance was already healthy with the same tags (instances only left). */
+function onlyRemovals(now: readonly HealthyInstance[], before: ReadonlyMap<string, string>): boolean {
+  if (now.length > before.size) return false;
+  for (const i of now) if (before.get(instanceKey(i.node, i.id)) !== i.tags.join('\u0001')) return false;
   return true;
 }

@@ -1,0 +1,179 @@
+/**
+ * Route propagation benchmark (issue #3 item 7): time from a Consul check turning passing to the
+ * route being live in the TableStore, through exactly the production path (dev catalog over real
+ * HTTP → ConsulBackend → TableUpdater → buildTable → TableStore.swap), over 100 changes, first on
+ * an empty catalog and then with 5,000 services × 3 instances registered. Also counts Consul
+ * requests per health flap of a tagged and of an untagged service.
+ *
+ *   npx tsx bench/propagation.ts [--services 5000] [--instances 3] [--changes 100]
+ */
+import { memoryLogger } from '../src/log/logger.ts';
+import { ConsulBackend, type ConsulBackendOptions } from '../src/registry/consul/backend.ts';
+import { type DevCatalog, startDevCatalog } from '../src/registry/dev-catalog/index.ts';
+import { buildTable } from '../src/routes/index.ts';
+import { TableStore } from '../src/routes/table-store.ts';
+import type { Table } from '../src/routes/types.ts';
+import { TableUpdater } from '../src/runtime/table-updater.ts';
+
+const arg = (name: string, def: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const SERVICES = arg('services', 5000);
+const INSTANCES = arg('instances', 3);
+const CHANGES = arg('changes', 100);
+
+async function put(url: string, body?: unknown): Promise<void> {
+  const res = await fetch(url, { method: 'PUT', body: body === undefined ? undefined : JSON.stringify(body) });
+  await res.text();
+  if (res.status !== 200) throw new Error(`PUT ${url}: ${res.status}`);
+}
+
+async function registerMany(cat: DevCatalog, services: number, instances: number): Promise<void> {
+  const jobs: (() => Promise<void>)[] = [];
+  for (let s = 0; s < services; s++) {
+    for (let i = 0; i < instances; i++) {
+      jobs.push(() =>
+        put(`${cat.url}/v1/agent/service/register`, {
+          ID: `svc${s}-${i}`,
+          Name: `svc${s}`,
+          Address: `10.${(s >> 8) & 255}.${s & 255}.${i + 1}`,
+          Port: 8000 + i,
+          Tags: [`urlprefix-svc${s}.example.com/p${s % 7}`, 'bulk'],
+          Check: { TTL: '1h', Status: 'passing' },
+        }),
+      );
+    }
+  }
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < jobs.length) await (jobs[next++] as () => Promise<void>)();
+    }),
+  );
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+}
+
+const hasProbe = (t: Table | undefined) => t?.lookup({ host: 'probe.example.com', path: '/', tls: false }) !== undefined;
+
+async function run(label: string, services: number): Promise<void> {
+  const cat = await startDevCatalog({ host: '127.0.0.1', port: 0, jitter: false });
+  const t0 = performance.now();
+  if (services > 0) await registerMany(cat, services, INSTANCES);
+  const regMs = performance.now() - t0;
+  await put(`${cat.url}/v1/agent/service/register`, {
+    ID: 'probe-1',
+    Name: 'probe',
+    Address: '127.0.0.1',
+    Port: 9,
+    Tags: ['urlprefix-probe.example.com/'],
+    Check: { CheckID: 'probe-ttl', TTL: '1h', Status: 'critical' },
+  });
+  await put(`${cat.url}/v1/agent/service/register`, {
+    ID: 'plain-1',
+    Name: 'plain',
+    Address: '127.0.0.1',
+    Port: 10,
+    Tags: ['no-route-here'],
+    Check: { CheckID: 'plain-ttl', TTL: '1h', Status: 'passing' },
+  });
+
+  const log = memoryLogger('WARN');
+  const opts: ConsulBackendOptions = {
+    client: { addr: cat.url, token: '', namespace: '', consistency: 'consistent', connections: 5 },
+    retryMs: 100,
+    timeoutMs: 5000,
+    kvpath: '/fabio/config',
+    noroutePath: '/fabio/noroute.html',
+    tagPrefix: 'urlprefix-',
+    status: ['passing'],
+    checksRequired: 'one',
+    monitors: 1,
+    pollIntervalMs: 0,
+    register: undefined,
+  };
+  const backend = new ConsulBackend(opts, log);
+  const store = new TableStore();
+  const updater = new TableUpdater({
+    store,
+    log,
+    routesFormat: 'delta',
+    build: (text) => buildTable(text, { matcher: 'prefix', strategy: 'rnd', globDisabled: false, globCacheSize: 1000 }),
+  });
+  await backend.connect();
+  const tw = performance.now();
+  backend.watch({ routes: (u) => updater.update(u), noRouteHtml: () => {} });
+  const first = await updater.firstTable;
+  const firstMs = performance.now() - tw;
+
+  const waitFor = (want: boolean) =>
+    new Promise<void>((resolve, reject) => {
+      if (hasProbe(store.current) === want) return resolve();
+      const timer = setTimeout(() => reject(new Error(`timeout waiting for probe=${want}`)), 10_000);
+      const off = store.onSwap((t) => {
+        if (hasProbe(t) === want) {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
+    });
+
+  const up: number[] = [];
+  const down: number[] = [];
+  for (let i = 0; i < CHANGES; i++) {
+    let s = performance.now();
+    const live = waitFor(true);
+    await put(`${cat.url}/v1/agent/check/pass/probe-ttl`);
+    await live;
+    up.push(performance.now() - s);
+    s = performance.now();
+    const gone = waitFor(false);
+    await put(`${cat.url}/v1/agent/check/fail/probe-ttl`);
+    await gone;
+    down.push(performance.now() - s);
+  }
+
+  // Consul requests per flap (down + up), tagged and untagged.
+  const c = backend.client;
+  const before = { cat: c.count('/v1/catalog/service/'), health: c.count('/v1/health/state/any'), all: c.count('/') };
+  for (let i = 0; i < 10; i++) {
+    const live = waitFor(true);
+    await put(`${cat.url}/v1/agent/check/pass/probe-ttl`);
+    await live;
+    const gone = waitFor(false);
+    await put(`${cat.url}/v1/agent/check/fail/probe-ttl`);
+    await gone;
+  }
+  const tagged = { cat: c.count('/v1/catalog/service/') - before.cat, all: c.count('/') - before.all };
+  const b2 = { cat: c.count('/v1/catalog/service/'), health: c.count('/v1/health/state/any'), all: c.count('/') };
+  for (let i = 0; i < 10; i++) {
+    for (const st of ['fail', 'pass']) {
+      const h = c.count('/v1/health/state/any');
+      await put(`${cat.url}/v1/agent/check/${st}/plain-ttl`);
+      const end = Date.now() + 5000;
+      while (c.count('/v1/health/state/any') < h + 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+  const untagged = { cat: c.count('/v1/catalog/service/') - b2.cat, health: c.count('/v1/health/state/any') - b2.health, all: c.count('/') - b2.all };
+
+  await backend.stop();
+  updater.close?.();
+  await cat.close();
+  const f = (n: number) => n.toFixed(1).padStart(7);
+  console.log(`\n${label}: ${services} services x ${services ? INSTANCES : 0} instances (+2), ${first.routes.length} routes in the first table`);
+  console.log(`  registration ${(regMs / 1000).toFixed(1)} s, first table after watch() ${firstMs.toFixed(0)} ms`);
+  console.log('  change            p50 ms   p90 ms   p99 ms   max ms');
+  console.log(`  check passing   ${f(pct(up, 50))}  ${f(pct(up, 90))}  ${f(pct(up, 99))}  ${f(Math.max(...up))}`);
+  console.log(`  check critical  ${f(pct(down, 50))}  ${f(pct(down, 90))}  ${f(pct(down, 99))}  ${f(Math.max(...down))}`);
+  console.log(`  per flap (down+up) of a tagged service:   ${(tagged.cat / 10).toFixed(1)} catalog reads, ${(tagged.all / 10).toFixed(1)} Consul requests`);
+  console.log(`  per flap (down+up) of an untagged service: ${(untagged.cat / 10).toFixed(1)} catalog reads, ${(untagged.all / 10).toFixed(1)} Consul requests`);
+  console.log(`  heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB`);
+}
+
+await run('empty catalog', 0);
+if (SERVICES > 0) await run('large catalog', SERVICES);
