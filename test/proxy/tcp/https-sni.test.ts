@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import { test } from 'node:test';
 import { testConfig } from '../../../src/config/index.ts';
 import { memoryLogger } from '../../../src/log/logger.ts';
-import { startHttpsTcpSni } from '../../../src/proxy/tcp/index.ts';
+import { startHttpsTcpSni, startTcpListener } from '../../../src/proxy/tcp/index.ts';
 import type { ProxyDeps } from '../../../src/proxy/types.ts';
 import { TableStore, buildTable } from '../../../src/routes/index.ts';
 import { makeCerts } from '../../helpers/certs.ts';
@@ -70,3 +70,34 @@ function https_get(port: number, host: string, path: string, ca: string, resolve
     res.on('end', () => resolve(d));
   }).on('error', reject);
 }
+
+test('tcp with cs=: TLS terminated by the listener, plaintext spliced to the target', async (t) => {
+  const { certs, ca, cleanup } = await makeCerts([['tcp.test']]);
+  t.after(cleanup);
+  const echo = net.createServer((s) => {
+    s.on('error', () => {});
+    s.on('data', (d) => s.end(`plain:${d}`));
+  });
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+  t.after(() => echo.close());
+  const cfg = testConfig({
+    'proxy.cs': `cs=c1;type=file;cert=${certs[0]!.certFile};key=${certs[0]!.keyFile}`,
+    'proxy.addr': '127.0.0.1:0;proto=tcp;cs=c1',
+  });
+  const store = new TableStore();
+  const log = memoryLogger('TRACE');
+  const metrics = countingMetrics();
+  const deps: ProxyDeps = { cfg, store, log, metrics, noRouteHtml: () => '', accessLog: undefined };
+  const l = await startTcpListener(cfg.listeners[0]!, deps);
+  t.after(() => l.close(0));
+  store.swap(buildTable(`route add e :${l.port} tcp://127.0.0.1:${(echo.address() as net.AddressInfo).port}`, OPTS));
+  const got = await new Promise<string>((resolve, reject) => {
+    const s = tls.connect({ port: l.port, host: '127.0.0.1', servername: 'tcp.test', ca: ca.pem }, () => s.write('secret'));
+    let d = '';
+    s.on('data', (c) => (d += c));
+    s.on('error', reject);
+    s.on('close', () => resolve(d));
+  });
+  assert.equal(got, 'plain:secret');
+  assert.equal(metrics.counts['tcp.conn'], 1);
+});
