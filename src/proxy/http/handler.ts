@@ -97,7 +97,8 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
     if (result === undefined) {
       log.warn(`No route for ${host}${req.url ?? ''}`);
       metrics.notFound();
-      answer(noRouteStatus, { 'content-type': 'text/html; charset=utf-8' }, deps.noRouteHtml());
+      const html = deps.noRouteHtml();
+      answer(noRouteStatus, html !== '' ? { 'content-type': 'text/html; charset=utf-8' } : {}, html);
       return undefined;
     }
     const t = result.target;

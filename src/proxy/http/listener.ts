@@ -89,15 +89,21 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
   let front: NetServer | Server | Http2SecureServer = server;
   if (spec.proxyProto) {
     const { readProxyHeader } = await import('../proxy-protocol.ts');
+    const sources = new WeakMap<Socket, { address: string; port: number }>();
+    // A TLSSocket reports the peer of the TCP handle it wraps; carry the PROXY source over to it.
+    if (tls)
+      server.on('secureConnection', (t: Socket & { _parent?: Socket }) => {
+        const src = t._parent !== undefined ? sources.get(t._parent) : undefined;
+        if (src !== undefined) shadowPeer(t, src);
+      });
     const net = createNetServer({ keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_MS });
     net.on('connection', (sock: Socket) => {
       sock.on('error', () => sock.destroy());
       readProxyHeader(sock, spec.proxyProtoTimeout || 250).then(
         (hdr) => {
           if (hdr.source !== undefined) {
-            // The client of record is the PROXY source: shadow the peer getters on this socket.
-            Object.defineProperty(sock, 'remoteAddress', { value: hdr.source.address });
-            Object.defineProperty(sock, 'remotePort', { value: hdr.source.port });
+            sources.set(sock, hdr.source);
+            shadowPeer(sock, hdr.source);
           }
           server.emit('connection', sock);
         },
@@ -148,6 +154,12 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
     return closing;
   };
   return { spec, port, close };
+}
+
+/** The client of record is the PROXY source: shadow the peer getters on this socket object. */
+function shadowPeer(sock: Socket, src: { address: string; port: number }): void {
+  Object.defineProperty(sock, 'remoteAddress', { value: src.address, configurable: true });
+  Object.defineProperty(sock, 'remotePort', { value: src.port, configurable: true });
 }
 
 /** Node's default clientError answer, kept explicit: 431 oversized headers, 408 timeout, else 400. */

@@ -69,3 +69,30 @@ test('HTTPS listener: path source serves two names, HTTP/1.1 and HTTP/2, TLS hea
   assert.equal(j2.headers.host, 'b.test');
   assert.match(j2.headers.forwarded ?? '', /httpproto=http\/2\.0; tlsver=tls13/);
 });
+
+test('HTTPS listener with pxyproto: client IP from the PROXY header behind TLS', async (t) => {
+  const set = await makeCerts([['a.test']]);
+  t.after(() => set.cleanup());
+  const c = set.certs[0];
+  if (c === undefined) throw new Error('no cert');
+  const be = await backend(t, echo);
+  const p = await proxy(t, `route add s / ${be.url}/`, {
+    'proxy.cs': `cs=c1;type=file;cert=${c.certFile};key=${c.keyFile}`,
+    'proxy.addr': '127.0.0.1:0;cs=c1;pxyproto=true',
+  });
+  const { connect } = await import('node:net');
+  const raw = connect(p.port, '127.0.0.1');
+  raw.on('error', () => {});
+  await once(raw, 'connect');
+  raw.write('PROXY TCP4 198.51.100.9 10.0.0.1 4444 443\r\n');
+  const s = tlsConnect({ socket: raw, servername: 'a.test', ca: set.ca.pem, ALPNProtocols: ['http/1.1'] });
+  await once(s, 'secureConnect');
+  s.write('GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n');
+  let out = '';
+  s.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  await once(s, 'end');
+  const body = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4)) as { headers: Record<string, string> };
+  assert.equal(body.headers['x-forwarded-for'], '198.51.100.9');
+});
