@@ -29,10 +29,34 @@ function logStore(log: Logger, certs: readonly LoadedCert[]): void {
 
 type Loader = () => Promise<{ certs: LoadedCert[]; errors: string[]; files: Map<string, string> }>;
 
-/** Loads now, then every `refresh` ms; the store changes only when the file contents changed. */
+/** A source location fit for a log line (no URL credentials). */
+function where(spec: CertSourceSpec): string {
+  if (!/^https?:\/\//i.test(spec.cert)) return spec.cert;
+  const u = new URL(spec.cert);
+  u.username = '';
+  u.password = '';
+  u.search = '';
+  return u.toString();
+}
+
+/**
+ * fabio's watch loop: load now, then every `refresh` (minimum 1s). A load that fails is logged as
+ * `cert: Cannot load certificates from <where>. <error>` and retried every refresh (every second
+ * when refresh is 0, until the first success) while the last good certificates stay in use; the
+ * store only changes when the file contents changed.
+ */
 async function polled(store: CertStore, spec: CertSourceSpec, log: Logger, load: Loader, clientCA: string[]): Promise<void> {
   let last = '';
-  const apply = (r: Awaited<ReturnType<Loader>>) => {
+  let loaded = false;
+  const attempt = async () => {
+    let r: Awaited<ReturnType<Loader>>;
+    try {
+      r = await load();
+    } catch (e) {
+      log.error(`cert: Cannot load certificates from ${where(spec)}. ${(e as Error).message}`);
+      return;
+    }
+    loaded = true;
     for (const e of r.errors) log.error(e);
     const h = createHash('sha256');
     for (const [k, v] of [...r.files].sort(([a], [b]) => (a < b ? -1 : 1))) h.update(`${k}\0${v}\0`);
@@ -42,19 +66,16 @@ async function polled(store: CertStore, spec: CertSourceSpec, log: Logger, load:
     store.set(r.certs, clientCA);
     logStore(log, r.certs);
   };
-  apply(await load());
-  const every = effectiveRefresh(spec.refresh);
-  if (every === 0) return;
+  store.set([], clientCA);
+  await attempt();
+  const once = spec.refresh <= 0;
+  if (once && loaded) return;
+  const every = effectiveRefresh(spec.refresh) || 1000;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const tick = async () => {
-    try {
-      apply(await load());
-    } catch (e) {
-      // Keep serving the last good certificates.
-      log.error(`cert: source ${spec.name}: ${(e as Error).message}`);
-    }
-    if (!stopped) timer = setTimeout(tick, every).unref();
+    await attempt();
+    if (!stopped && !(once && loaded)) timer = setTimeout(tick, every).unref();
   };
   timer = setTimeout(tick, every).unref();
   store.addCloser(() => {
@@ -63,21 +84,25 @@ async function polled(store: CertStore, spec: CertSourceSpec, log: Logger, load:
   });
 }
 
+const fileLoader = (spec: CertSourceSpec): Loader => async () => {
+  const certs = await loadFileSource(spec);
+  return { certs, errors: [], files: new Map([['cert', certs[0]!.cert], ['key', certs[0]!.key]]) };
+};
+
 /**
- * Creates the store of one certificate source and performs its first load (rejects when that fails,
- * or for the unsupported types vault and vault-pki). Call store.close() to stop refreshing.
+ * Creates the store of one certificate source and performs its first load. As in fabio, a failed
+ * certificate load is logged and retried (the store starts empty, handshakes fail until it loads);
+ * it rejects for an unreadable `clientca`, a malformed consul URL, and the unsupported
+ * types vault and vault-pki. Call store.close() to stop refreshing.
  */
 export async function createCertStore(spec: CertSourceSpec, log: Logger): Promise<CertStore> {
   const store = new CertStore(spec.name);
   const clientCA = await loadClientCA(spec.clientCA, spec.header);
   if (spec.caUpgCN) log.warn(`cert source "${spec.name}": caupgcn is not supported by fabio-ts and is ignored`);
   switch (spec.type) {
-    case 'file': {
-      const certs = await loadFileSource(spec);
-      store.set(certs, clientCA);
-      logStore(log, certs);
+    case 'file':
+      await polled(store, spec, log, fileLoader(spec), clientCA);
       return store;
-    }
     case 'path':
       await polled(store, spec, log, () => loadPathSource(spec), clientCA);
       return store;
@@ -92,12 +117,8 @@ export async function createCertStore(spec: CertSourceSpec, log: Logger): Promis
         logStore(log, certs);
       });
       store.addCloser(() => w.stop());
-      try {
-        await w.first;
-      } catch (e) {
-        w.stop();
-        throw e;
-      }
+      // Consul not reachable yet: keep watching (the loop retries), as fabio does.
+      await w.first.catch((e: Error) => log.error(`cert: consul source ${spec.name}: ${e.message}`));
       return store;
     }
     default:

@@ -231,7 +231,25 @@ test('consul source: KV prefix watched with blocking queries', async (t) => {
 test('vault and vault-pki are reported as not supported; missing path fails', async () => {
   await assert.rejects(createCertStore(source({ type: 'vault', cert: 'secret/fabio' }), memoryLogger()), UnsupportedCertSourceError);
   await assert.rejects(createCertStore(source({ type: 'vault-pki', cert: 'pki/issue/x' }), memoryLogger()), /type vault-pki is not supported/);
-  await assert.rejects(createCertStore(source({ type: 'path', cert: '/nonexistent/dir' }), memoryLogger()), /ENOENT/);
+});
+
+test('a source that cannot load yet starts empty, logs fabio\'s error and retries until it loads', async (t) => {
+  const set = await makeCerts([['late.test']]);
+  t.after(set.cleanup);
+  const dir = join(set.dir, 'late');
+  const log = memoryLogger();
+  const store = await createCertStore(source({ type: 'path', cert: dir, refresh: 0 }), log);
+  t.after(() => store.close());
+  assert.equal(store.certificates.length, 0);
+  assert.ok(log.lines.some((l) => l.startsWith(`[ERROR] cert: Cannot load certificates from ${dir}. ENOENT`)), log.lines.join('\n'));
+  await mkdir(dir);
+  await writeFile(join(dir, 'late.pem'), set.certs[0]!.pem + set.certs[0]!.keyPem);
+  assert.ok(await poll(async () => store.certificates.length === 1));
+  const file = await createCertStore(source({ type: 'file', cert: '/nonexistent/cert.pem' }), log);
+  file.close();
+  assert.equal(file.certificates.length, 0);
+  await assert.rejects(createCertStore(source({ type: 'file', cert: set.certs[0]!.certFile, clientCA: '/nonexistent/ca.pem' }), log), /ENOENT/);
+  await assert.rejects(createCertStore(source({ type: 'consul', cert: 'http://127.0.0.1:1/not-kv' }), log), /must be http\(s\):\/\/host:port\/v1\/kv/);
 });
 
 test('empty store: handshake fails; PROXY header under TLS keeps the ClientHello', async (t) => {
