@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import type { AuthSchemeSpec } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
-import { parseHtpasswd, verifyPassword, verifyPasswordAsync } from './htpasswd.ts';
+import { hashKind, parseHtpasswd, verifyPassword, verifyPasswordAsync } from './htpasswd.ts';
 
 /**
  * One `type=basic` scheme: an htpasswd file, optionally reloaded when its mtime changes (refresh,
@@ -97,6 +97,25 @@ export class BasicAuth {
     const key = this.#key(cred[0], cred[1]);
     let ok = this.#cache.get(key);
     if (ok === undefined) {
+      ok = verifyPassword(hash, cred[1]);
+      this.#cache.set(key, ok);
+    }
+    return ok ? OK : this.#fail;
+  }
+
+  /**
+   * The answer when it is cheap to give now (no credentials, unknown user, a fast hash, or a cached
+   * result); undefined when an uncached bcrypt verification is needed (then use checkAsync).
+   */
+  tryCheck(header: string | undefined): AuthResult | undefined {
+    const cred = parseBasic(header);
+    if (!cred) return this.#fail;
+    const hash = this.#users.get(cred[0]);
+    if (hash === undefined) return this.#fail;
+    const key = this.#key(cred[0], cred[1]);
+    let ok = this.#cache.get(key);
+    if (ok === undefined) {
+      if (hashKind(hash) === 'bcrypt') return undefined;
       ok = verifyPassword(hash, cred[1]);
       this.#cache.set(key, ok);
     }

@@ -8,6 +8,11 @@ import type { AuthResult } from './basic-auth.ts';
 export interface Auth {
   /** Unknown scheme → never ok (fabio answers 401). Uncached bcrypt entries block for their cost. */
   check(scheme: string, authorizationHeader: string | undefined): AuthResult;
+  /**
+   * The answer if it needs no bcrypt work (cached, fast hash, no/unknown credentials), else
+   * undefined: then await checkAsync(). Lets a request handler stay synchronous on the common path.
+   */
+  tryCheck(scheme: string, authorizationHeader: string | undefined): AuthResult | undefined;
   /** Same answer as check(), without blocking the event loop on bcrypt. */
   checkAsync(scheme: string, authorizationHeader: string | undefined): Promise<AuthResult>;
   close(): void;
@@ -32,6 +37,10 @@ export function createAuth(schemes: ReadonlyMap<string, AuthSchemeSpec>, log: Lo
   }
   return {
     check: (scheme, header) => byName.get(scheme)?.check(header) ?? DENY,
+    tryCheck: (scheme, header) => {
+      const a = byName.get(scheme);
+      return a ? a.tryCheck(header) : DENY;
+    },
     checkAsync: async (scheme, header) => (await byName.get(scheme)?.checkAsync(header)) ?? DENY,
     close: () => {
       for (const a of byName.values()) a.close();

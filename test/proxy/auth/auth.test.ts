@@ -107,6 +107,14 @@ test('createAuth: checkAsync gives the same answers', async (t) => {
   assert.equal((await auth.checkAsync('s', basic('a', 'px'))).ok, false);
   assert.equal((await auth.checkAsync('s', basic('b', 'pw'))).ok, true);
   assert.equal((await auth.checkAsync('nope', basic('b', 'pw'))).ok, false);
+  // tryCheck: sync for fast hashes and cached results, undefined for uncached bcrypt
+  assert.equal(auth.tryCheck('s', basic('b', 'pw'))?.ok, true);
+  assert.equal(auth.tryCheck('s', basic('b', 'px'))?.ok, false);
+  assert.equal(auth.tryCheck('s', basic('a', 'pw'))?.ok, true, 'cached by checkAsync');
+  assert.equal(auth.tryCheck('s', basic('a', 'other')), undefined, 'bcrypt not yet verified');
+  assert.equal(auth.tryCheck('s', undefined)?.ok, false);
+  assert.equal(auth.tryCheck('s', basic('nobody', 'pw'))?.ok, false);
+  assert.deepEqual(auth.tryCheck('nope', basic('b', 'pw')), { ok: false });
 });
 
 test('createAuth: refresh reloads on mtime change; missing file refuses everything until it returns', async (t) => {
