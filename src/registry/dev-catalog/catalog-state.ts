@@ -47,7 +47,7 @@ export class CatalogState {
   /** Check IDs by ServiceID ('' = node-level checks). */
   readonly #bySvc = new Map<string, Set<string>>();
   hooks: StateHooks = { checkAdded: () => {}, checkRemoved: () => {} };
-  readonly #cache = new Map<string, { index: number; body: string }>();
+  readonly #cache = new Map<string, { index: number; body: Buffer }>();
 
   constructor(node: { name: string; id: string; address: string; datacenter: string }, initialIndex = 1) {
     this.index = Math.max(1, initialIndex);
@@ -67,11 +67,14 @@ export class CatalogState {
     return ++this.index;
   }
 
-  /** Body serialised once per (key, index): many watchers woken by one write share it. */
-  cached(key: string, index: number, build: () => string): string {
+  /**
+   * Body serialised and UTF-8 encoded once per (key, index): many watchers woken by one write
+   * share the same bytes (health/state/any is ~5 MB at 15k instances).
+   */
+  cached(key: string, index: number, build: () => string): Buffer {
     const hit = this.#cache.get(key);
     if (hit && hit.index === index) return hit.body;
-    const body = build();
+    const body = Buffer.from(build());
     this.#cache.set(key, { index, body });
     return body;
   }

@@ -35,8 +35,8 @@ export function send(ctx: Ctx, r: Reply): void {
   const { res } = ctx;
   if (res.headersSent || res.destroyed) return;
   let body = r.body;
-  if (typeof body === 'string' && body !== '' && ctx.query.has('pretty') && r.status === 200 && r.contentType === undefined) {
-    body = JSON.stringify(JSON.parse(body), null, 4);
+  if (body.length > 0 && ctx.query.has('pretty') && r.status === 200 && r.contentType === undefined) {
+    body = JSON.stringify(JSON.parse(body.toString()), null, 4);
   }
   res.writeHead(r.status, {
     'Content-Type': r.contentType ?? (r.status === 200 ? 'application/json' : 'text/plain; charset=utf-8'),
