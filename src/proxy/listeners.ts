@@ -51,7 +51,7 @@ async function startOne(spec: ListenerSpec, deps: ProxyDeps & { prometheus?: Pro
       if (spec.proto === 'tcp') return tcp.startTcpListener(spec, deps);
       if (spec.proto === 'tcp+sni') return tcp.startSniListener(spec, deps);
       if (spec.proto === 'tcp-dynamic') return tcp.startTcpDynamic(spec, deps);
-      return tcp.startHttpsTcpSni(spec, deps);
+      return tcp.startHttpsTcpSni(spec, { ...deps, pools } as ProxyDeps);
     }
     case 'grpc':
     case 'grpcs':

@@ -84,7 +84,22 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
+    if (tls) s.setKeepAlive(true, TCP_KEEPALIVE_MS); // the http module does this itself for plain listeners
   });
+  // TLS listeners: HTTP/2 sessions and HTTP/1.1-over-TLS sockets, for a graceful close.
+  const sessions = new Set<import('node:http2').ServerHttp2Session>();
+  const tlsSockets = new Set<Socket>();
+  if (tls) {
+    server.on('session', (sess: import('node:http2').ServerHttp2Session) => {
+      sessions.add(sess);
+      sess.on('close', () => sessions.delete(sess));
+      sess.on('error', () => {});
+    });
+    server.on('secureConnection', (s: Socket) => {
+      tlsSockets.add(s);
+      s.on('close', () => tlsSockets.delete(s));
+    });
+  }
 
   let front: NetServer | Server | Http2SecureServer = server;
   if (spec.proxyProto) {
@@ -147,8 +162,12 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
       server.close(() => one());
       (server as Server).closeIdleConnections?.();
       if (tls) {
-        // HTTP/2 sessions: ask them to finish (GOAWAY); HTTP/1 idle sockets close through the grace timer.
-        for (const s of sockets) if ((s as unknown as { _httpMessage?: unknown })._httpMessage === undefined && !(s as unknown as { alpnProtocol?: string }).alpnProtocol?.startsWith('h2')) s.end();
+        // HTTP/2: GOAWAY, open streams finish. HTTP/1.1 over TLS: end the sockets idle between requests.
+        for (const sess of sessions) sess.close();
+        for (const s of tlsSockets) {
+          const busy = (s as unknown as { _httpMessage?: unknown })._httpMessage !== undefined;
+          if (!busy && (s as unknown as { alpnProtocol?: string | false }).alpnProtocol !== 'h2') s.end();
+        }
       }
     });
     return closing;
