@@ -62,6 +62,8 @@ export function forward(job: ForwardJob): void {
       // undici destroys the body stream on failure; a PassThrough keeps the client socket alive
       // so the 502/504 can still be written.
       bodyStream = new PassThrough();
+      // undici destroys the body with the request error after it dropped its own listeners.
+      bodyStream.on('error', () => {});
       body.on('error', (e) => bodyStream?.destroy(e));
       body.pipe(bodyStream);
     }

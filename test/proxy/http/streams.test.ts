@@ -207,3 +207,36 @@ test('oversized headers get 431, malformed requests 400', async (t) => {
   assert.match(await raw(`GET / HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(20000)}\r\n\r\n`), /^HTTP\/1\.1 431 /);
   assert.match(await raw('BLAH\r\n\r\n'), /^HTTP\/1\.1 400 /);
 });
+
+test('aborted uploads and upstream resets mid-body cost one request, not the process', async (t) => {
+  const be = await backend(t, (req, res) => {
+    if (req.url === '/reset') {
+      req.once('data', () => req.socket.destroy());
+      return;
+    }
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  });
+  const p = await proxy(t, `route add s / ${be.url}/`);
+  // Upstream resets while the body is flowing.
+  const reset = await new Promise<number | string>((resolve) => {
+    const req = request({ host: '127.0.0.1', port: p.port, path: '/reset', method: 'POST', agent: false, headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve('error'));
+    source(8 * MB).pipe(req);
+  });
+  assert.ok(reset === 502 || reset === 'error', String(reset));
+  // Client vanishes mid-upload.
+  await new Promise<void>((resolve) => {
+    const req = request({ host: '127.0.0.1', port: p.port, path: '/slow', method: 'POST', agent: false, headers: { 'content-length': String(10 * MB) } });
+    req.on('error', () => resolve());
+    req.write(Buffer.alloc(64 * 1024));
+    setTimeout(() => {
+      req.destroy();
+      resolve();
+    }, 50);
+  });
+  assert.equal((await get(p.port, '/after', {}, 'POST', 'x')).text, 'ok');
+});
