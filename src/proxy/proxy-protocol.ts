@@ -71,10 +71,25 @@ function parseV1(buf: Buffer): ParseResult {
   if (!isIP(src) || !isIP(dst) || sport === undefined || dport === undefined) {
     return { error: `proxy protocol v1: invalid address in ${JSON.stringify(line)}` };
   }
-  return { done: true, length, version: 1, source: { address: src, port: sport }, destination: { address: dst, port: dport } };
+  return {
+    done: true,
+    length,
+    version: 1,
+    source: { address: unmap(src), port: sport },
+    destination: { address: unmap(dst), port: dport },
+  };
+}
+
+/** Go prints an IPv4-mapped IPv6 address as plain IPv4; so do we (headers, access rules, logs). */
+function unmap(a: string): string {
+  const m = /^(?:0{0,4}:){1,6}ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(a);
+  return m && isIPv4(m[1]!) ? m[1]! : a;
 }
 
 function ipv6(buf: Buffer, off: number): string {
+  let mapped = buf[off + 10] === 0xff && buf[off + 11] === 0xff;
+  for (let i = 0; mapped && i < 10; i++) mapped = buf[off + i] === 0;
+  if (mapped) return `${buf[off + 12]}.${buf[off + 13]}.${buf[off + 14]}.${buf[off + 15]}`;
   const groups: string[] = [];
   for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(off + 2 * i).toString(16));
   // Compress the longest zero run so the text matches what Node reports for remoteAddress.

@@ -28,6 +28,11 @@ const cases: { name: string; input: Buffer; want: unknown }[] = [
     want: { done: true, length: 36, version: 1, source: { address: '1.2.3.4', port: 1111 }, destination: { address: '5.6.7.8', port: 80 } } },
   { name: 'v1 TCP6', input: Buffer.from('PROXY TCP6 2001:db8::1 ::1 65535 0\r\n'),
     want: { done: true, length: 36, version: 1, source: { address: '2001:db8::1', port: 65535 }, destination: { address: '::1', port: 0 } } },
+  { name: 'v1 TCP6 IPv4-mapped shown as IPv4 (as Go prints it)', input: Buffer.from('PROXY TCP6 ::ffff:10.1.2.3 ::FFFF:10.0.0.1 1 2\r\n'),
+    want: { done: true, length: 48, version: 1, source: { address: '10.1.2.3', port: 1 }, destination: { address: '10.0.0.1', port: 2 } } },
+  { name: 'v2 INET6 IPv4-mapped shown as IPv4', input: v2(0x21, 0x21, Buffer.concat([
+      Buffer.from('00000000000000000000ffffc0a80102', 'hex'), Buffer.from('00000000000000000000ffff0a000001', 'hex'), Buffer.from([0, 1, 0, 2])])),
+    want: { done: true, length: 52, version: 2, source: { address: '192.168.1.2', port: 1 }, destination: { address: '10.0.0.1', port: 2 } } },
   { name: 'v1 UNKNOWN', input: Buffer.from('PROXY UNKNOWN\r\n'), want: { done: true, length: 15, version: 1 } },
   { name: 'v1 UNKNOWN with addresses', input: Buffer.from('PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n'), want: { done: true, length: 35, version: 1 } },
   { name: 'v1 partial', input: Buffer.from('PROXY TCP4 1.2.3.4'), want: { done: false } },
@@ -86,7 +91,7 @@ test('proxyV1Header', () => {
   assert.equal(proxyV1Header({ address: '', port: 1 }, { address: '::1', port: 2 }), 'PROXY UNKNOWN\r\n');
   // what we write, we read back
   const r = parseProxyHeader(Buffer.from(proxyV1Header({ address: '::1', port: 9 }, { address: '1.2.3.4', port: 10 })));
-  assert.ok(r.done && r.version === 1 && r.source?.address === '::1' && r.destination?.address === '::ffff:1.2.3.4');
+  assert.ok(r.done && r.version === 1 && r.source?.address === '::1' && r.destination?.address === '1.2.3.4');
 });
 
 /** A server whose connections go through readProxyHeader; resolves each result with the bytes after it. */
