@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { SocketAddress, isIPv4, isIPv6 } from 'node:net';
 import type { Socket } from 'node:net';
 
 /**
@@ -83,7 +83,14 @@ function parseV1(buf: Buffer): ParseResult {
 /** Go prints an IPv4-mapped IPv6 address as plain IPv4; so do we (headers, access rules, logs). */
 function unmap(a: string): string {
   const m = /^(?:0{0,4}:){1,6}ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(a);
-  return m && isIPv4(m[1]!) ? m[1]! : a;
+  if (m && isIPv4(m[1]!)) return m[1]!;
+  if (!isIPv6(a)) return a;
+  try {
+    // Canonical text (lower case, zeros compressed), as Go's ParseIP + String prints it.
+    return new SocketAddress({ address: a, family: 'ipv6' }).address;
+  } catch {
+    return a;
+  }
 }
 
 function ipv6(buf: Buffer, off: number): string {

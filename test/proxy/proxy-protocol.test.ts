@@ -26,8 +26,8 @@ const v6body = Buffer.concat([
 const cases: { name: string; input: Buffer; want: unknown }[] = [
   { name: 'v1 TCP4', input: Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 1111 80\r\nGET'),
     want: { done: true, length: 36, version: 1, source: { address: '1.2.3.4', port: 1111 }, destination: { address: '5.6.7.8', port: 80 } } },
-  { name: 'v1 TCP6', input: Buffer.from('PROXY TCP6 2001:db8::1 ::1 65535 0\r\n'),
-    want: { done: true, length: 36, version: 1, source: { address: '2001:db8::1', port: 65535 }, destination: { address: '::1', port: 0 } } },
+  { name: 'v1 TCP6', input: Buffer.from('PROXY TCP6 2001:DB8:0::1 0:0::1 65535 0\r\n'),
+    want: { done: true, length: 41, version: 1, source: { address: '2001:db8::1', port: 65535 }, destination: { address: '::1', port: 0 } } },
   { name: 'v1 TCP6 IPv4-mapped shown as IPv4 (as Go prints it)', input: Buffer.from('PROXY TCP6 ::ffff:10.1.2.3 ::FFFF:10.0.0.1 1 2\r\n'),
     want: { done: true, length: 48, version: 1, source: { address: '10.1.2.3', port: 1 }, destination: { address: '10.0.0.1', port: 2 } } },
   { name: 'v2 INET6 IPv4-mapped shown as IPv4', input: v2(0x21, 0x21, Buffer.concat([
