@@ -104,7 +104,8 @@ export async function blocking(ctx: Ctx, opts: BlockingOptions, compute: () => R
   if (waitText !== null && waitText !== '') {
     const w = parseWait(waitText);
     if (w === undefined || w < 0) throw new HttpError(400, 'Invalid wait time');
-    wait = Math.min(w, MAX_WAIT);
+    // Consul: wait <= 0 means the default, and the maximum is 10m.
+    wait = w === 0 ? DEFAULT_WAIT : Math.min(w, MAX_WAIT);
   }
   if (min === 0 || r.index !== min) return r;
   if (opts.jitter) wait += Math.floor(Math.random() * (wait / 16));

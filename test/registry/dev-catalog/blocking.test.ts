@@ -43,6 +43,15 @@ test('blocking: wait= elapses with the same index and unchanged body', async (t)
   assert.ok(took >= 290 && took < 2000, `took ${took} ms`);
 });
 
+test('blocking: wait=0 means the default wait (still blocks until a change)', async (t) => {
+  const c = await catalog(t);
+  const first = await c.get('/v1/health/state/any');
+  const p = c.get(`/v1/health/state/any?index=${first.index}&wait=0s`);
+  await until(() => c.waiting() === 1, 2000, 'parked watcher');
+  await c.put('/v1/agent/service/register', svc('web-1'));
+  assert.ok((await p).index > first.index);
+});
+
 test('blocking: wait given as bare seconds is accepted; bad wait and index are 400', async (t) => {
   const c = await catalog(t);
   const first = await c.get('/v1/health/state/any');

@@ -33,7 +33,7 @@ test(`scale: ${SERVICES} services x ${INSTANCES} instances, ${STATE_WATCHERS + S
     }
   }
   // The first HTTP_REGISTRATIONS go over HTTP (throughput figure), the rest in-process.
-  const HTTP_REGISTRATIONS = 3000;
+  const HTTP_REGISTRATIONS = 1500;
   let next = 0;
   await Promise.all(
     Array.from({ length: 64 }, async () => {
