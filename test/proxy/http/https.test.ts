@@ -96,3 +96,54 @@ test('HTTPS listener with pxyproto: client IP from the PROXY header behind TLS',
   const body = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4)) as { headers: Record<string, string> };
   assert.equal(body.headers['x-forwarded-for'], '198.51.100.9');
 });
+
+test('HTTPS listener: websocket over TLS and graceful close of an HTTP/2 session with a stream in flight', async (t) => {
+  const set = await makeCerts([['a.test']]);
+  t.after(() => set.cleanup());
+  const c = set.certs[0];
+  if (c === undefined) throw new Error('no cert');
+  const be = await backend(t, (_req, res) => {
+    setTimeout(() => res.end('slow'), 300);
+  });
+  be.server.on('upgrade', (_req, socket) => {
+    socket.on('error', () => {});
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.pipe(socket);
+  });
+  const p = await proxy(t, `route add s / ${be.url}/`, {
+    'proxy.cs': `cs=c1;type=file;cert=${c.certFile};key=${c.keyFile}`,
+    'proxy.addr': '127.0.0.1:0;cs=c1',
+  });
+  // wss through the TLS listener.
+  const ws = await new Promise<string>((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port: p.port, path: '/ws', servername: 'a.test', ca: set.ca.pem, agent: false, headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+    req.on('upgrade', (_res, socket) => {
+      socket.write('ping');
+      socket.once('data', (d: Buffer) => {
+        resolve(d.toString());
+        socket.destroy();
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(ws, 'ping');
+  // h2 stream in flight survives close(grace).
+  const session = h2connect(`https://127.0.0.1:${p.port}`, { ca: set.ca.pem, servername: 'a.test' });
+  session.on('error', () => {});
+  t.after(() => session.destroy());
+  const stream = session.request({ ':path': '/slow' });
+  stream.on('error', () => {});
+  const [headersP] = [once(stream, 'response')];
+  await new Promise((r) => setTimeout(r, 50));
+  const closed = p.listener.close(3000);
+  const [headers] = (await headersP) as [Record<string, string | number>];
+  let body = '';
+  stream.on('data', (d: Buffer) => {
+    body += d.toString();
+  });
+  await once(stream, 'end');
+  assert.equal(headers[':status'], 200);
+  assert.equal(body, 'slow');
+  await closed;
+});
