@@ -78,6 +78,8 @@ test('tcp: allow/deny rules by client address', async (t) => {
     const r = await roundTrip(l.port, 'ping');
     assert.equal(r.data.toString(), expectEcho ? 'ping' : '');
     assert.deepEqual(seen, ['127.0.0.1']);
+    const denied = `[INFO] route rules denied access from 127.0.0.1 to tcp://127.0.0.1:${echo.port}`;
+    assert.equal(env.log.lines.includes(denied), !allowed, env.log.lines.join('\n'));
   }
 });
 
