@@ -1,5 +1,5 @@
-import { SocketAddress, isIPv4, isIPv6 } from 'node:net';
 import type { Socket } from 'node:net';
+import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 
 /**
  * Inbound PROXY protocol (HAProxy spec, versions 1 and 2) for listeners with `pxyproto=true`, and the
@@ -128,7 +128,8 @@ function parseV2(buf: Buffer): ParseResult {
   const famProto = buf[13]!;
   const fam = famProto >> 4;
   const proto = famProto & 0x0f;
-  if (fam > 3 || proto > 2) return { error: `proxy protocol v2: unsupported family/protocol 0x${famProto.toString(16)}` };
+  if (fam > 3 || proto > 2)
+    return { error: `proxy protocol v2: unsupported family/protocol 0x${famProto.toString(16)}` };
   const bodyLen = buf.readUInt16BE(14);
   const length = V2_FIXED + bodyLen;
   const need = fam === 1 ? 12 : fam === 2 ? 36 : fam === 3 ? 216 : 0;
@@ -207,8 +208,9 @@ export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<Prox
       resolve(info!);
     };
     const onReadable = () => {
-      let chunk: Buffer | null;
-      while (!settled && (chunk = socket.read() as Buffer | null) !== null) {
+      while (!settled) {
+        const chunk = socket.read() as Buffer | null;
+        if (chunk === null) return;
         buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
         const r = parseProxyHeader(buf);
         if ('error' in r) return finish(new ProxyProtocolError(r.error));

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -50,7 +50,12 @@ function normalise(r: CertRequest): { cn: string | undefined; san: string[] } {
 }
 
 /** Issues one leaf signed by the CA in `dir` (files `<base>-cert.pem` and `<base>-key.pem`). */
-export async function issueCert(dir: string, base: string, req: CertRequest, caFiles?: { certFile: string; keyFile: string }): Promise<CertFiles> {
+export async function issueCert(
+  dir: string,
+  base: string,
+  req: CertRequest,
+  caFiles?: { certFile: string; keyFile: string },
+): Promise<CertFiles> {
   const { cn, san } = normalise(req);
   const ca = caFiles ?? { certFile: join(dir, 'ca-cert.pem'), keyFile: join(dir, 'ca-key.pem') };
   const certFile = join(dir, `${base}-cert.pem`);
@@ -59,11 +64,32 @@ export async function issueCert(dir: string, base: string, req: CertRequest, caF
   const ext = join(dir, `${base}.ext`);
   const subj = cn ? `/CN=${cn}` : '/O=fabio-ts test';
   await run('openssl', ['req', '-new', ...EC, '-keyout', keyFile, '-out', csr, '-subj', subj]);
-  const lines = ['basicConstraints=CA:FALSE', 'keyUsage=digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth,clientAuth'];
+  const lines = [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth,clientAuth',
+  ];
   if (san.length > 0) lines.push(`subjectAltName=${san.map((n) => (isIP(n) ? `IP:${n}` : `DNS:${n}`)).join(',')}`);
   await writeFile(ext, `${lines.join('\n')}\n`);
-  await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-set_serial', `0x${randomBytes(8).toString('hex')}`,
-    '-days', '2', '-sha256', '-extfile', ext, '-out', certFile]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.certFile,
+    '-CAkey',
+    ca.keyFile,
+    '-set_serial',
+    `0x${randomBytes(8).toString('hex')}`,
+    '-days',
+    '2',
+    '-sha256',
+    '-extfile',
+    ext,
+    '-out',
+    certFile,
+  ]);
   await Promise.all([rm(csr), rm(ext)]);
   const [pem, keyPem] = await Promise.all([readFile(certFile, 'utf8'), readFile(keyFile, 'utf8')]);
   const names = cn && !san.includes(cn) ? [cn, ...san] : san.length > 0 ? san : cn ? [cn] : [];
@@ -75,9 +101,23 @@ export async function makeCerts(requests: readonly CertRequest[], opts: { caName
   const dir = await mkdtemp(join(tmpdir(), 'fabio-ts-certs-'));
   const caCert = join(dir, 'ca-cert.pem');
   const caKey = join(dir, 'ca-key.pem');
-  await run('openssl', ['req', '-x509', ...EC, '-keyout', caKey, '-out', caCert, '-days', '2',
-    '-subj', `/CN=${opts.caName ?? 'fabio-ts test CA'}`, '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await run('openssl', [
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${opts.caName ?? 'fabio-ts test CA'}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   const certs = await Promise.all(requests.map((r, i) => issueCert(dir, `leaf${i}`, r)));
   const [pem, keyPem] = await Promise.all([readFile(caCert, 'utf8'), readFile(caKey, 'utf8')]);
   return {

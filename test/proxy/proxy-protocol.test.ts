@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import http from 'node:http';
 import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import { parseProxyHeader, proxyV1Header, readProxyHeader } from '../../src/proxy/proxy-protocol.ts';
 
@@ -24,33 +24,111 @@ const v6body = Buffer.concat([
 ]);
 
 const cases: { name: string; input: Buffer; want: unknown }[] = [
-  { name: 'v1 TCP4', input: Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 1111 80\r\nGET'),
-    want: { done: true, length: 36, version: 1, source: { address: '1.2.3.4', port: 1111 }, destination: { address: '5.6.7.8', port: 80 } } },
-  { name: 'v1 TCP6', input: Buffer.from('PROXY TCP6 2001:DB8:0::1 0:0::1 65535 0\r\n'),
-    want: { done: true, length: 41, version: 1, source: { address: '2001:db8::1', port: 65535 }, destination: { address: '::1', port: 0 } } },
-  { name: 'v1 TCP6 IPv4-mapped shown as IPv4 (as Go prints it)', input: Buffer.from('PROXY TCP6 ::ffff:10.1.2.3 ::FFFF:10.0.0.1 1 2\r\n'),
-    want: { done: true, length: 48, version: 1, source: { address: '10.1.2.3', port: 1 }, destination: { address: '10.0.0.1', port: 2 } } },
-  { name: 'v2 INET6 IPv4-mapped shown as IPv4', input: v2(0x21, 0x21, Buffer.concat([
-      Buffer.from('00000000000000000000ffffc0a80102', 'hex'), Buffer.from('00000000000000000000ffff0a000001', 'hex'), Buffer.from([0, 1, 0, 2])])),
-    want: { done: true, length: 52, version: 2, source: { address: '192.168.1.2', port: 1 }, destination: { address: '10.0.0.1', port: 2 } } },
+  {
+    name: 'v1 TCP4',
+    input: Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 1111 80\r\nGET'),
+    want: {
+      done: true,
+      length: 36,
+      version: 1,
+      source: { address: '1.2.3.4', port: 1111 },
+      destination: { address: '5.6.7.8', port: 80 },
+    },
+  },
+  {
+    name: 'v1 TCP6',
+    input: Buffer.from('PROXY TCP6 2001:DB8:0::1 0:0::1 65535 0\r\n'),
+    want: {
+      done: true,
+      length: 41,
+      version: 1,
+      source: { address: '2001:db8::1', port: 65535 },
+      destination: { address: '::1', port: 0 },
+    },
+  },
+  {
+    name: 'v1 TCP6 IPv4-mapped shown as IPv4 (as Go prints it)',
+    input: Buffer.from('PROXY TCP6 ::ffff:10.1.2.3 ::FFFF:10.0.0.1 1 2\r\n'),
+    want: {
+      done: true,
+      length: 48,
+      version: 1,
+      source: { address: '10.1.2.3', port: 1 },
+      destination: { address: '10.0.0.1', port: 2 },
+    },
+  },
+  {
+    name: 'v2 INET6 IPv4-mapped shown as IPv4',
+    input: v2(
+      0x21,
+      0x21,
+      Buffer.concat([
+        Buffer.from('00000000000000000000ffffc0a80102', 'hex'),
+        Buffer.from('00000000000000000000ffff0a000001', 'hex'),
+        Buffer.from([0, 1, 0, 2]),
+      ]),
+    ),
+    want: {
+      done: true,
+      length: 52,
+      version: 2,
+      source: { address: '192.168.1.2', port: 1 },
+      destination: { address: '10.0.0.1', port: 2 },
+    },
+  },
   { name: 'v1 UNKNOWN', input: Buffer.from('PROXY UNKNOWN\r\n'), want: { done: true, length: 15, version: 1 } },
-  { name: 'v1 UNKNOWN with addresses', input: Buffer.from('PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n'), want: { done: true, length: 35, version: 1 } },
+  {
+    name: 'v1 UNKNOWN with addresses',
+    input: Buffer.from('PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n'),
+    want: { done: true, length: 35, version: 1 },
+  },
   { name: 'v1 partial', input: Buffer.from('PROXY TCP4 1.2.3.4'), want: { done: false } },
   { name: 'v1 prefix partial', input: Buffer.from('PRO'), want: { done: false } },
   { name: 'plain HTTP', input: Buffer.from('GET / HTTP/1.1\r\n'), want: { done: true, length: 0, version: 0 } },
-  { name: 'plain starting with P', input: Buffer.from('POST / HTTP/1.1\r\n'), want: { done: true, length: 0, version: 0 } },
+  {
+    name: 'plain starting with P',
+    input: Buffer.from('POST / HTTP/1.1\r\n'),
+    want: { done: true, length: 0, version: 0 },
+  },
   { name: 'plain TLS', input: Buffer.from([0x16, 0x03, 0x01]), want: { done: true, length: 0, version: 0 } },
   { name: 'v1 bad port', input: Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 70000 80\r\n'), error: true } as never,
   { name: 'v1 family mismatch', input: Buffer.from('PROXY TCP4 ::1 5.6.7.8 1 80\r\n'), error: true } as never,
   { name: 'v1 unknown proto', input: Buffer.from('PROXY UDP4 1.2.3.4 5.6.7.8 1 80\r\n'), error: true } as never,
   { name: 'v1 too few fields', input: Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n'), error: true } as never,
   { name: 'v1 no CRLF within 107 bytes', input: Buffer.from(`PROXY TCP4 ${'1'.repeat(120)}`), error: true } as never,
-  { name: 'v2 PROXY inet', input: Buffer.concat([v2(0x21, 0x11, v4body()), Buffer.from('x')]),
-    want: { done: true, length: 28, version: 2, source: { address: '192.168.1.2', port: 12345 }, destination: { address: '10.0.0.1', port: 443 } } },
-  { name: 'v2 inet with TLVs skipped', input: v2(0x21, 0x11, v4body(Buffer.from([0x04, 0x00, 0x02, 0xaa, 0xbb]))),
-    want: { done: true, length: 33, version: 2, source: { address: '192.168.1.2', port: 12345 }, destination: { address: '10.0.0.1', port: 443 } } },
-  { name: 'v2 PROXY inet6', input: v2(0x21, 0x21, v6body),
-    want: { done: true, length: 52, version: 2, source: { address: '2001:db8::1', port: 80 }, destination: { address: '::1', port: 8080 } } },
+  {
+    name: 'v2 PROXY inet',
+    input: Buffer.concat([v2(0x21, 0x11, v4body()), Buffer.from('x')]),
+    want: {
+      done: true,
+      length: 28,
+      version: 2,
+      source: { address: '192.168.1.2', port: 12345 },
+      destination: { address: '10.0.0.1', port: 443 },
+    },
+  },
+  {
+    name: 'v2 inet with TLVs skipped',
+    input: v2(0x21, 0x11, v4body(Buffer.from([0x04, 0x00, 0x02, 0xaa, 0xbb]))),
+    want: {
+      done: true,
+      length: 33,
+      version: 2,
+      source: { address: '192.168.1.2', port: 12345 },
+      destination: { address: '10.0.0.1', port: 443 },
+    },
+  },
+  {
+    name: 'v2 PROXY inet6',
+    input: v2(0x21, 0x21, v6body),
+    want: {
+      done: true,
+      length: 52,
+      version: 2,
+      source: { address: '2001:db8::1', port: 80 },
+      destination: { address: '::1', port: 8080 },
+    },
+  },
   { name: 'v2 LOCAL', input: v2(0x20, 0x00, Buffer.alloc(0)), want: { done: true, length: 16, version: 2 } },
   { name: 'v2 LOCAL with inet body', input: v2(0x20, 0x11, v4body()), want: { done: true, length: 28, version: 2 } },
   { name: 'v2 UNSPEC', input: v2(0x21, 0x00, Buffer.alloc(3)), want: { done: true, length: 19, version: 2 } },
@@ -71,7 +149,13 @@ for (const c of cases as { name: string; input: Buffer; want?: unknown; error?: 
 }
 
 test('parseProxyHeader never throws and stays within bounds (fuzz)', () => {
-  const prefixes = fc.constantFrom(Buffer.alloc(0), Buffer.from('PROXY '), Buffer.from('PROXY TCP4 '), SIG, Buffer.concat([SIG, Buffer.from([0x21, 0x11])]));
+  const prefixes = fc.constantFrom(
+    Buffer.alloc(0),
+    Buffer.from('PROXY '),
+    Buffer.from('PROXY TCP4 '),
+    SIG,
+    Buffer.concat([SIG, Buffer.from([0x21, 0x11])]),
+  );
   fc.assert(
     fc.property(prefixes, fc.uint8Array({ maxLength: 300 }), (p, tail) => {
       const buf = Buffer.concat([p, Buffer.from(tail)]);
@@ -85,8 +169,14 @@ test('parseProxyHeader never throws and stays within bounds (fuzz)', () => {
 });
 
 test('proxyV1Header', () => {
-  assert.equal(proxyV1Header({ address: '1.2.3.4', port: 1 }, { address: '5.6.7.8', port: 2 }), 'PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n');
-  assert.equal(proxyV1Header({ address: '::ffff:1.2.3.4', port: 1 }, { address: '::ffff:5.6.7.8', port: 2 }), 'PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n');
+  assert.equal(
+    proxyV1Header({ address: '1.2.3.4', port: 1 }, { address: '5.6.7.8', port: 2 }),
+    'PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n',
+  );
+  assert.equal(
+    proxyV1Header({ address: '::ffff:1.2.3.4', port: 1 }, { address: '::ffff:5.6.7.8', port: 2 }),
+    'PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n',
+  );
   assert.equal(proxyV1Header({ address: '::1', port: 1 }, { address: '::1', port: 2 }), 'PROXY TCP6 ::1 ::1 1 2\r\n');
   assert.equal(proxyV1Header({ address: '', port: 1 }, { address: '::1', port: 2 }), 'PROXY UNKNOWN\r\n');
   // what we write, we read back
@@ -144,9 +234,13 @@ async function sendBytewise(port: number, data: Buffer, end = true) {
 test('readProxyHeader: v1 split in 1-byte writes, extra bytes preserved', async (t) => {
   const s = await server(t);
   const c = await sendBytewise(s.port, Buffer.from('PROXY TCP4 9.8.7.6 1.2.3.4 4000 443\r\nhello world'));
-  const r = await (await s.next());
+  const r = await await s.next();
   c.destroy();
-  assert.deepEqual(r.info, { version: 1, source: { address: '9.8.7.6', port: 4000 }, destination: { address: '1.2.3.4', port: 443 } });
+  assert.deepEqual(r.info, {
+    version: 1,
+    source: { address: '9.8.7.6', port: 4000 },
+    destination: { address: '1.2.3.4', port: 443 },
+  });
   assert.equal(r.rest, 'hello world');
 });
 
@@ -156,7 +250,11 @@ test('readProxyHeader: v2 in one write with payload', async (t) => {
   c.on('error', () => {});
   c.end(Buffer.concat([v2(0x21, 0x21, v6body), Buffer.from('payload')]));
   const r = await s.next();
-  assert.deepEqual(r.info, { version: 2, source: { address: '2001:db8::1', port: 80 }, destination: { address: '::1', port: 8080 } });
+  assert.deepEqual(r.info, {
+    version: 2,
+    source: { address: '2001:db8::1', port: 80 },
+    destination: { address: '::1', port: 8080 },
+  });
   assert.equal(r.rest, 'payload');
 });
 

@@ -68,7 +68,9 @@ export class BasicAuth {
       mtime = statSync(this.#spec.file).mtimeMs;
     } catch {
       if (this.#mtime !== undefined) {
-        this.#log.warn(`auth: ${this.#spec.file} is gone; refusing every request of scheme "${this.#spec.name}" until it returns`);
+        this.#log.warn(
+          `auth: ${this.#spec.file} is gone; refusing every request of scheme "${this.#spec.name}" until it returns`,
+        );
         this.#users = new Map();
         this.#mtime = undefined;
         this.#generation++;

@@ -1,7 +1,7 @@
 import type { AuthSchemeSpec } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
-import { BasicAuth } from './basic-auth.ts';
 import type { AuthResult } from './basic-auth.ts';
+import { BasicAuth } from './basic-auth.ts';
 
 /** Route option `auth=<scheme>` (section (l)): the schemes of `proxy.auth`, checked per request. */
 
@@ -48,7 +48,7 @@ export function createAuth(schemes: ReadonlyMap<string, AuthSchemeSpec>, log: Lo
   };
 }
 
-export { BasicAuth, parseBasic } from './basic-auth.ts';
 export type { AuthResult } from './basic-auth.ts';
-export { parseHtpasswd, verifyPassword, verifyPasswordAsync, hashKind } from './htpasswd.ts';
+export { BasicAuth, parseBasic } from './basic-auth.ts';
 export { md5Crypt, shaCrypt } from './crypt.ts';
+export { hashKind, parseHtpasswd, verifyPassword, verifyPasswordAsync } from './htpasswd.ts';

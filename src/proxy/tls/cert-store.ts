@@ -1,5 +1,5 @@
-import tls from 'node:tls';
 import type { SecureContext, SecureContextOptions } from 'node:tls';
+import tls from 'node:tls';
 import type { LoadedCert } from './pem-pairs.ts';
 
 /**
@@ -19,7 +19,12 @@ export class NoCertificatesError extends Error {
  * fabio's getCertificate over a name index: undefined = no certificate (strict and no match).
  * Throws NoCertificatesError when the store is empty.
  */
-export function selectCert<T>(certs: readonly T[], index: ReadonlyMap<string, T>, serverName: string, strict: boolean): T | undefined {
+export function selectCert<T>(
+  certs: readonly T[],
+  index: ReadonlyMap<string, T>,
+  serverName: string,
+  strict: boolean,
+): T | undefined {
   if (certs.length === 0) throw new NoCertificatesError();
   if (!strict && certs.length === 1) return certs[0];
   let name = serverName.toLowerCase();

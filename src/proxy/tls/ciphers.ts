@@ -100,7 +100,10 @@ export function cipherIdOf(c: { name?: string; standardName?: string } | undefin
  * `tlsver` and `tlscipher` for fabio's Forwarded header, e.g. `{tlsver:'tls13', tlscipher:'0x1301'}`.
  * tlscipher is '' when the suite is not in the table.
  */
-export function forwardedTls(socket: Pick<TLSSocket, 'getProtocol' | 'getCipher'>): { tlsver: string; tlscipher: string } {
+export function forwardedTls(socket: Pick<TLSSocket, 'getProtocol' | 'getCipher'>): {
+  tlsver: string;
+  tlscipher: string;
+} {
   const id = cipherIdOf(socket.getCipher());
   return {
     tlsver: tlsVersionName(socket.getProtocol()),

@@ -3,9 +3,9 @@ import type { CertSourceSpec, Config } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
 import { CertStore } from './cert-store.ts';
 import type { LoadedCert } from './pem-pairs.ts';
+import { watchConsulSource } from './source-consul.ts';
 import { loadClientCA, loadFileSource, loadPathSource } from './source-files.ts';
 import { loadHttpSource } from './source-http.ts';
-import { watchConsulSource } from './source-consul.ts';
 
 /** Builds a CertStore from a `proxy.cs` entry and keeps it fresh (polling or Consul watch). */
 
@@ -45,7 +45,13 @@ function where(spec: CertSourceSpec): string {
  * when refresh is 0, until the first success) while the last good certificates stay in use; the
  * store only changes when the file contents changed.
  */
-async function polled(store: CertStore, spec: CertSourceSpec, log: Logger, load: Loader, clientCA: string[]): Promise<void> {
+async function polled(
+  store: CertStore,
+  spec: CertSourceSpec,
+  log: Logger,
+  load: Loader,
+  clientCA: string[],
+): Promise<void> {
   let last = '';
   let loaded = false;
   const attempt = async () => {
@@ -84,10 +90,19 @@ async function polled(store: CertStore, spec: CertSourceSpec, log: Logger, load:
   });
 }
 
-const fileLoader = (spec: CertSourceSpec): Loader => async () => {
-  const certs = await loadFileSource(spec);
-  return { certs, errors: [], files: new Map([['cert', certs[0]!.cert], ['key', certs[0]!.key]]) };
-};
+const fileLoader =
+  (spec: CertSourceSpec): Loader =>
+  async () => {
+    const certs = await loadFileSource(spec);
+    return {
+      certs,
+      errors: [],
+      files: new Map([
+        ['cert', certs[0]!.cert],
+        ['key', certs[0]!.key],
+      ]),
+    };
+  };
 
 /**
  * Creates the store of one certificate source and performs its first load. As in fabio, a failed
@@ -127,7 +142,10 @@ export async function createCertStore(spec: CertSourceSpec, log: Logger): Promis
 }
 
 /** One store per `proxy.cs` entry, keyed by source name. On failure the stores made so far are closed. */
-export async function certStoresFromConfig(cfg: Pick<Config, 'certSources'>, log: Logger): Promise<Map<string, CertStore>> {
+export async function certStoresFromConfig(
+  cfg: Pick<Config, 'certSources'>,
+  log: Logger,
+): Promise<Map<string, CertStore>> {
   const out = new Map<string, CertStore>();
   try {
     for (const [name, spec] of cfg.certSources) out.set(name, await createCertStore(spec, log));
@@ -147,7 +165,10 @@ const shared = new WeakMap<object, Map<string, Promise<CertStore>>>();
  */
 export function sharedCertStore(cfg: Pick<Config, 'certSources'>, name: string, log: Logger): Promise<CertStore> {
   let m = shared.get(cfg);
-  if (!m) shared.set(cfg, (m = new Map()));
+  if (!m) {
+    m = new Map();
+    shared.set(cfg, m);
+  }
   const hit = m.get(name);
   if (hit) return hit;
   const spec = cfg.certSources.get(name);

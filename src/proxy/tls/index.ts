@@ -1,16 +1,17 @@
 /** TLS termination library: certificate sources, fabio's certificate selection, server options. */
-export { CertStore, ContextSelector, NoCertificatesError, selectCert, nameIndex } from './cert-store.ts';
+
 export type { TlsProfile } from './cert-store.ts';
+export { CertStore, ContextSelector, NoCertificatesError, nameIndex, selectCert } from './cert-store.ts';
+export { cipherId, cipherIdOf, forwardedTls, opensslCiphers, tlsVersionName } from './ciphers.ts';
 export {
-  createCertStore,
   certStoresFromConfig,
-  sharedCertStore,
   closeSharedCertStores,
+  createCertStore,
   effectiveRefresh,
+  sharedCertStore,
   UnsupportedCertSourceError,
 } from './create-store.ts';
-export { createTlsTermination, tlsServerOptions } from './termination.ts';
-export type { TlsTermination, TerminationOptions } from './termination.ts';
-export { forwardedTls, tlsVersionName, cipherId, cipherIdOf, opensslCiphers } from './ciphers.ts';
-export { certNames, pairPemFiles, makePair } from './pem-pairs.ts';
 export type { LoadedCert } from './pem-pairs.ts';
+export { certNames, makePair, pairPemFiles } from './pem-pairs.ts';
+export type { TerminationOptions, TlsTermination } from './termination.ts';
+export { createTlsTermination, tlsServerOptions } from './termination.ts';

@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 
 /**
  * Turns a set of named PEM files (from a directory, an HTTP list or a Consul KV prefix) into
@@ -41,7 +41,8 @@ export function makePair(source: string, certPem: string, keyPem: string): Loade
   try {
     createPrivateKey(key);
     const names = certNames(certs[0]!);
-    if (!new X509Certificate(certs[0]!).checkPrivateKey(createPrivateKey(key))) throw new Error('private key does not match certificate');
+    if (!new X509Certificate(certs[0]!).checkPrivateKey(createPrivateKey(key)))
+      throw new Error('private key does not match certificate');
     return { source, cert: certs.join(''), key, names };
   } catch (e) {
     throw new Error(`cert: ${source}: ${(e as Error).message}`);

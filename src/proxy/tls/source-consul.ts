@@ -1,7 +1,7 @@
 import type { CertSourceSpec } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
-import { pairPemFiles } from './pem-pairs.ts';
 import type { LoadedCert } from './pem-pairs.ts';
+import { pairPemFiles } from './pem-pairs.ts';
 
 /**
  * `type=consul`: `cert=http(s)://host:port/v1/kv/<prefix>?token=<t>`. Watches the KV prefix with
@@ -70,7 +70,14 @@ export function watchConsulSource(
   const pause = () =>
     new Promise<void>((r) => {
       const t = setTimeout(r, RETRY_MS);
-      ac.signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+      ac.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          r();
+        },
+        { once: true },
+      );
     });
   const first = once();
   const loop = async () => {

@@ -1,6 +1,6 @@
 import type { CertSourceSpec } from '../../config/types.ts';
-import { pairPemFiles } from './pem-pairs.ts';
 import type { LoadedCert } from './pem-pairs.ts';
+import { pairPemFiles } from './pem-pairs.ts';
 
 /**
  * `type=http`: `cert` is the URL of a list file (one file name per line, as `ls -1 *.pem` prints);
@@ -32,7 +32,9 @@ export async function fetchText(url: string, extra: Readonly<Record<string, stri
   return body;
 }
 
-export async function loadHttpSource(spec: CertSourceSpec): Promise<{ certs: LoadedCert[]; errors: string[]; files: Map<string, string> }> {
+export async function loadHttpSource(
+  spec: CertSourceSpec,
+): Promise<{ certs: LoadedCert[]; errors: string[]; files: Map<string, string> }> {
   const list = await fetchText(spec.cert, spec.header);
   const names = list
     .split(/\r?\n/)
@@ -45,7 +47,10 @@ export async function loadHttpSource(spec: CertSourceSpec): Promise<{ certs: Loa
       const u = new URL(name, base.url);
       // Keep the list URL's credentials and query (fabio passes credentials via userinfo or query).
       if (!u.search) u.search = base.url.search;
-      const res = await fetch(u, { headers: { ...spec.header, ...base.headers }, signal: AbortSignal.timeout(TIMEOUT) });
+      const res = await fetch(u, {
+        headers: { ...spec.header, ...base.headers },
+        signal: AbortSignal.timeout(TIMEOUT),
+      });
       const body = await res.text();
       if (!res.ok) throw new Error(`cert: GET ${u.origin}${u.pathname}: HTTP ${res.status}`);
       files.set(name, body);

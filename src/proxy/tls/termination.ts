@@ -1,5 +1,5 @@
-import tls from 'node:tls';
 import type { SecureContext, SecureVersion, TLSSocketOptions, TlsOptions } from 'node:tls';
+import tls from 'node:tls';
 import type { ListenerSpec } from '../../config/types.ts';
 import type { CertStore, ContextSelector } from './cert-store.ts';
 import { opensslCiphers } from './ciphers.ts';
@@ -24,7 +24,11 @@ export interface TlsTermination {
   attach(server: tls.Server): () => void;
 }
 
-export function createTlsTermination(listener: ListenerSpec, store: CertStore, opts: TerminationOptions = {}): TlsTermination {
+export function createTlsTermination(
+  listener: ListenerSpec,
+  store: CertStore,
+  opts: TerminationOptions = {},
+): TlsTermination {
   const selector: ContextSelector = store.contexts({
     strict: listener.strictMatch,
     minVersion: listener.tlsMin as SecureVersion | undefined,

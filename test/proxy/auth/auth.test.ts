@@ -1,14 +1,22 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { memoryLogger } from '../../../src/log/logger.ts';
 import type { AuthSchemeSpec } from '../../../src/config/types.ts';
-import { createAuth, md5Crypt, parseBasic, parseHtpasswd, shaCrypt, verifyPassword, verifyPasswordAsync } from '../../../src/proxy/auth/index.ts';
+import { memoryLogger } from '../../../src/log/logger.ts';
+import {
+  createAuth,
+  md5Crypt,
+  parseBasic,
+  parseHtpasswd,
+  shaCrypt,
+  verifyPassword,
+  verifyPasswordAsync,
+} from '../../../src/proxy/auth/index.ts';
 
 const openssl = (...args: string[]) => execFileSync('openssl', ['passwd', ...args], { encoding: 'utf8' }).trim();
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
@@ -60,8 +68,16 @@ test('unsupported formats never match', () => {
 
 test('parseHtpasswd: comments, blank lines, malformed and unsupported lines', () => {
   const warnings: string[] = [];
-  const users = parseHtpasswd('# comment\n\nalice:{SHA}abc\r\nbroken\nbob:plaintext\n  carol:$apr1$x$y  \n', (m) => warnings.push(m));
-  assert.deepEqual([...users], [['alice', '{SHA}abc'], ['carol', '$apr1$x$y']]);
+  const users = parseHtpasswd('# comment\n\nalice:{SHA}abc\r\nbroken\nbob:plaintext\n  carol:$apr1$x$y  \n', (m) =>
+    warnings.push(m),
+  );
+  assert.deepEqual(
+    [...users],
+    [
+      ['alice', '{SHA}abc'],
+      ['carol', '$apr1$x$y'],
+    ],
+  );
   assert.deepEqual(warnings, ['line 4: malformed htpasswd entry', 'line 5: unsupported password hash for user "bob"']);
 });
 
@@ -79,15 +95,29 @@ function fixture(t: { after(fn: () => unknown): void }) {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
-const scheme = (o: Partial<AuthSchemeSpec>): AuthSchemeSpec => ({ name: 'mybasic', type: 'basic', file: '', realm: '', refresh: 0, ...o });
+const scheme = (o: Partial<AuthSchemeSpec>): AuthSchemeSpec => ({
+  name: 'mybasic',
+  type: 'basic',
+  file: '',
+  realm: '',
+  refresh: 0,
+  ...o,
+});
 
 test('createAuth: check every hash format through the scheme, realm, unknown scheme', (t) => {
   const dir = fixture(t);
   const file = join(dir, 'htpasswd');
   writeFileSync(file, hashes.map((h, i) => `user${i}:${h.hash}`).join('\n'));
-  const auth = createAuth(new Map([['mybasic', scheme({ file })], ['other', scheme({ name: 'other', file, realm: 'Staff only' })]]), memoryLogger());
+  const auth = createAuth(
+    new Map([
+      ['mybasic', scheme({ file })],
+      ['other', scheme({ name: 'other', file, realm: 'Staff only' })],
+    ]),
+    memoryLogger(),
+  );
   t.after(() => auth.close());
-  hashes.forEach((_, i) => assert.deepEqual(auth.check('mybasic', basic(`user${i}`, PW)), { ok: true }, hashes[i]!.name));
+  for (const [i, h] of hashes.entries())
+    assert.deepEqual(auth.check('mybasic', basic(`user${i}`, PW)), { ok: true }, h.name);
   assert.deepEqual(auth.check('mybasic', basic('user0', 'wrong')), { ok: false, challenge: 'Basic realm="mybasic"' });
   assert.deepEqual(auth.check('other', basic('nobody', PW)), { ok: false, challenge: 'Basic realm="Staff only"' });
   assert.deepEqual(auth.check('mybasic', undefined), { ok: false, challenge: 'Basic realm="mybasic"' });
@@ -145,5 +175,8 @@ test('createAuth: refresh reloads on mtime change; missing file refuses everythi
 });
 
 test('createAuth: unreadable file at start is an error naming the scheme', () => {
-  assert.throws(() => createAuth(new Map([['s', scheme({ name: 's', file: '/nonexistent/htpasswd' })]]), memoryLogger()), /auth scheme "s": .*ENOENT/);
+  assert.throws(
+    () => createAuth(new Map([['s', scheme({ name: 's', file: '/nonexistent/htpasswd' })]]), memoryLogger()),
+    /auth scheme "s": .*ENOENT/,
+  );
 });

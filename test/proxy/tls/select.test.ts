@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { NoCertificatesError, nameIndex, selectCert } from '../../../src/proxy/tls/cert-store.ts';
-import { cipherId, cipherIdOf, opensslCiphers, tlsVersionName, forwardedTls } from '../../../src/proxy/tls/ciphers.ts';
+import { cipherId, cipherIdOf, forwardedTls, opensslCiphers, tlsVersionName } from '../../../src/proxy/tls/ciphers.ts';
 import { effectiveRefresh } from '../../../src/proxy/tls/create-store.ts';
 
 type C = { id: string; names: string[] };
@@ -31,17 +31,31 @@ const cases: { name: string; certs: C[]; sni: string; strict?: boolean; want: st
   { name: 'cumulative wildcard *.*.com', certs: [foo, deep], sni: 'a.b.com', want: 'deep' },
   { name: 'first wildcard wins over deeper', certs: [deep, wildBar], sni: 'x.bar.com', want: 'wildbar' },
   { name: 'all-label wildcard', certs: [foo, all], sni: 'a.b.c', want: 'all' },
-  { name: 'wildcard only replaces leading labels', certs: [foo, { id: 'mid', names: ['a.*.com'] }], sni: 'a.b.com', strict: true, want: undefined },
+  {
+    name: 'wildcard only replaces leading labels',
+    certs: [foo, { id: 'mid', names: ['a.*.com'] }],
+    sni: 'a.b.com',
+    strict: true,
+    want: undefined,
+  },
   { name: 'no SNI falls back to first', certs: [foo, bar], sni: '', want: 'foo' },
   { name: 'no SNI strict', certs: [foo, bar], sni: '', strict: true, want: undefined },
-  { name: 'later certificate overwrites name (Go BuildNameToCertificate)', certs: [foo, { id: 'foo2', names: ['foo.com'] }], sni: 'foo.com', want: 'foo2' },
+  {
+    name: 'later certificate overwrites name (Go BuildNameToCertificate)',
+    certs: [foo, { id: 'foo2', names: ['foo.com'] }],
+    sni: 'foo.com',
+    want: 'foo2',
+  },
 ];
 
 for (const c of cases) {
   test(`selectCert: ${c.name}`, () => {
     const idx = nameIndex(c.certs);
     if (c.want === 'throw') {
-      assert.throws(() => selectCert(c.certs, idx, c.sni, !!c.strict), (e: Error) => e instanceof NoCertificatesError && e.message === 'cert: no certificates stored');
+      assert.throws(
+        () => selectCert(c.certs, idx, c.sni, !!c.strict),
+        (e: Error) => e instanceof NoCertificatesError && e.message === 'cert: no certificates stored',
+      );
       return;
     }
     assert.equal(selectCert(c.certs, idx, c.sni, !!c.strict)?.id, c.want);
@@ -68,10 +82,16 @@ test('tls version and cipher in fabio Forwarded form', () => {
   assert.equal(tlsVersionName('TLSv1.2'), 'tls12');
   assert.equal(tlsVersionName('TLSv1.3'), 'tls13');
   assert.equal(tlsVersionName('TLSv1'), 'tls10');
-  assert.equal(cipherIdOf({ name: 'ECDHE-RSA-AES128-GCM-SHA256', standardName: 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256' }), 0xc02f);
+  assert.equal(
+    cipherIdOf({ name: 'ECDHE-RSA-AES128-GCM-SHA256', standardName: 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256' }),
+    0xc02f,
+  );
   assert.equal(cipherIdOf({ name: 'TLS_AES_256_GCM_SHA384' }), 0x1302);
   assert.deepEqual(
-    forwardedTls({ getProtocol: () => 'TLSv1.3', getCipher: () => ({ name: 'TLS_AES_128_GCM_SHA256', standardName: 'TLS_AES_128_GCM_SHA256', version: 'TLSv1.3' }) }),
+    forwardedTls({
+      getProtocol: () => 'TLSv1.3',
+      getCipher: () => ({ name: 'TLS_AES_128_GCM_SHA256', standardName: 'TLS_AES_128_GCM_SHA256', version: 'TLSv1.3' }),
+    }),
     { tlsver: 'tls13', tlscipher: '0x1301' },
   );
 });

@@ -1,27 +1,56 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import tls from 'node:tls';
-import net from 'node:net';
-import http from 'node:http';
 import { once } from 'node:events';
-import { copyFile, mkdir, writeFile, unlink } from 'node:fs/promises';
+import { copyFile, mkdir, unlink, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
 import { join } from 'node:path';
-import { makeCerts, issueCert } from '../../helpers/certs.ts';
-import { memoryLogger } from '../../../src/log/logger.ts';
+import { test } from 'node:test';
+import tls from 'node:tls';
 import type { CertSourceSpec, ListenerSpec } from '../../../src/config/types.ts';
-import { closeSharedCertStores, createCertStore, createTlsTermination, forwardedTls, sharedCertStore, UnsupportedCertSourceError } from '../../../src/proxy/tls/index.ts';
-import type { CertStore } from '../../../src/proxy/tls/index.ts';
+import { memoryLogger } from '../../../src/log/logger.ts';
 import { readProxyHeader } from '../../../src/proxy/proxy-protocol.ts';
+import type { CertStore } from '../../../src/proxy/tls/index.ts';
+import {
+  closeSharedCertStores,
+  createCertStore,
+  createTlsTermination,
+  forwardedTls,
+  sharedCertStore,
+  UnsupportedCertSourceError,
+} from '../../../src/proxy/tls/index.ts';
+import { issueCert, makeCerts } from '../../helpers/certs.ts';
 
 type After = { after(fn: () => unknown): void };
 
 const listener = (o: Partial<ListenerSpec> = {}): ListenerSpec => ({
-  addr: '127.0.0.1:0', host: '127.0.0.1', port: 0, proto: 'https', cs: 'cs', readTimeout: 0, writeTimeout: 0,
-  idleTimeout: 0, strictMatch: false, tlsMin: undefined, tlsMax: undefined, tlsCiphers: [], proxyProto: false,
-  proxyProtoTimeout: 250, refresh: 0, ...o,
+  addr: '127.0.0.1:0',
+  host: '127.0.0.1',
+  port: 0,
+  proto: 'https',
+  cs: 'cs',
+  readTimeout: 0,
+  writeTimeout: 0,
+  idleTimeout: 0,
+  strictMatch: false,
+  tlsMin: undefined,
+  tlsMax: undefined,
+  tlsCiphers: [],
+  proxyProto: false,
+  proxyProtoTimeout: 250,
+  refresh: 0,
+  ...o,
 });
 const source = (o: Partial<CertSourceSpec>): CertSourceSpec => ({
-  name: 'cs', type: 'path', cert: '', key: '', clientCA: '', caUpgCN: '', refresh: 0, header: {}, vaultFetchToken: '', ...o,
+  name: 'cs',
+  type: 'path',
+  cert: '',
+  key: '',
+  clientCA: '',
+  caUpgCN: '',
+  refresh: 0,
+  header: {},
+  vaultFetchToken: '',
+  ...o,
 });
 
 /** A TLS echo-ish server answering "ok" with the store's termination; returns its port. */
@@ -35,12 +64,18 @@ async function serve(t: After, l: ListenerSpec, store: CertStore): Promise<numbe
   srv.on('tlsClientError', () => {});
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
-  t.after(() => (off(), srv.close()));
+  t.after(() => {
+    off();
+    srv.close();
+  });
   return (srv.address() as net.AddressInfo).port;
 }
 
 /** Connects and returns the peer certificate CN (or the error message). */
-async function peerCN(port: number, o: tls.ConnectionOptions): Promise<{ cn?: string; err?: string; body?: string; alpn?: string | false }> {
+async function peerCN(
+  port: number,
+  o: tls.ConnectionOptions,
+): Promise<{ cn?: string; err?: string; body?: string; alpn?: string | false }> {
   return new Promise((resolve) => {
     const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...o });
     s.setTimeout(3000, () => s.destroy(new Error('timeout')));
@@ -50,7 +85,9 @@ async function peerCN(port: number, o: tls.ConnectionOptions): Promise<{ cn?: st
       cn = String(s.getPeerCertificate().subject?.CN);
       s.on('data', (d: Buffer) => (body += d));
     });
-    s.on('end', () => resolve(cn === undefined ? { err: 'closed before handshake' } : { cn, body, alpn: s.alpnProtocol ?? false }));
+    s.on('end', () =>
+      resolve(cn === undefined ? { err: 'closed before handshake' } : { cn, body, alpn: s.alpnProtocol ?? false }),
+    );
     s.on('error', (e) => resolve({ err: e.message }));
   });
 }
@@ -77,8 +114,14 @@ test('path source: two names served with the right certificate, fallback, no SNI
   const log = memoryLogger();
   const store = await createCertStore(source({ type: 'path', cert: dir }), log);
   t.after(() => store.close());
-  assert.deepEqual(store.certificates.map((c) => c.names), [['a.example.com'], ['b.example.com', '*.b.example.com']]);
-  assert.ok(log.lines.includes('[INFO] cert: Store has certificates for ["a.example.com,b.example.com,*.b.example.com"]'), log.lines.join('\n'));
+  assert.deepEqual(
+    store.certificates.map((c) => c.names),
+    [['a.example.com'], ['b.example.com', '*.b.example.com']],
+  );
+  assert.ok(
+    log.lines.includes('[INFO] cert: Store has certificates for ["a.example.com,b.example.com,*.b.example.com"]'),
+    log.lines.join('\n'),
+  );
 
   const port = await serve(t, listener(), store);
   assert.equal((await peerCN(port, { servername: 'a.example.com' })).cn, 'a.example.com');
@@ -87,7 +130,12 @@ test('path source: two names served with the right certificate, fallback, no SNI
   assert.equal((await peerCN(port, { servername: 'other.org' })).cn, 'a.example.com');
   assert.equal((await peerCN(port, {})).cn, 'a.example.com');
   // verified against the CA, ALPN h2 offered
-  const ok = await peerCN(port, { servername: 'b.example.com', ca: set.ca.pem, rejectUnauthorized: true, ALPNProtocols: ['h2'] });
+  const ok = await peerCN(port, {
+    servername: 'b.example.com',
+    ca: set.ca.pem,
+    rejectUnauthorized: true,
+    ALPNProtocols: ['h2'],
+  });
   assert.equal(ok.cn, 'b.example.com');
   assert.equal(ok.alpn, 'h2');
 
@@ -131,13 +179,18 @@ test('default certificate follows refresh for clients without SNI', async (t) =>
 test('file source with separate key; tlsmin/tlsmax; ciphers; Forwarded tls values', async (t) => {
   const set = await makeCerts([['f.test']]);
   t.after(set.cleanup);
-  const store = await createCertStore(source({ type: 'file', cert: set.certs[0]!.certFile, key: set.certs[0]!.keyFile }), memoryLogger());
+  const store = await createCertStore(
+    source({ type: 'file', cert: set.certs[0]!.certFile, key: set.certs[0]!.keyFile }),
+    memoryLogger(),
+  );
   const p12 = await serve(t, listener({ tlsMax: 'TLSv1.2', tlsCiphers: ['0xc02b'] }), store);
   const r = await peerCN(p12, { servername: 'f.test' });
   assert.equal(r.cn, 'f.test');
   assert.deepEqual(JSON.parse(r.body!), { tlsver: 'tls12', tlscipher: '0xc02b' });
   // a client that only offers a suite the listener does not allow fails
-  assert.ok((await peerCN(p12, { servername: 'f.test', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384', maxVersion: 'TLSv1.2' })).err);
+  assert.ok(
+    (await peerCN(p12, { servername: 'f.test', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384', maxVersion: 'TLSv1.2' })).err,
+  );
   const p13 = await serve(t, listener({ tlsMin: 'TLSv1.3' }), store);
   assert.deepEqual(JSON.parse((await peerCN(p13, {})).body!).tlsver, 'tls13');
   assert.ok((await peerCN(p13, { maxVersion: 'TLSv1.2' })).err);
@@ -149,11 +202,20 @@ test('clientca: client certificate required and verified', async (t) => {
   const other = await makeCerts([['client-b']], { caName: 'other CA' });
   t.after(() => Promise.all([server.cleanup(), clients.cleanup(), other.cleanup()]));
   const store = await createCertStore(
-    source({ type: 'file', cert: server.certs[0]!.certFile, key: server.certs[0]!.keyFile, clientCA: clients.ca.certFile }),
+    source({
+      type: 'file',
+      cert: server.certs[0]!.certFile,
+      key: server.certs[0]!.keyFile,
+      clientCA: clients.ca.certFile,
+    }),
     memoryLogger(),
   );
   const port = await serve(t, listener(), store);
-  const good = await peerCN(port, { servername: 'srv.test', cert: clients.certs[0]!.pem, key: clients.certs[0]!.keyPem });
+  const good = await peerCN(port, {
+    servername: 'srv.test',
+    cert: clients.certs[0]!.pem,
+    key: clients.certs[0]!.keyPem,
+  });
   assert.equal(good.cn, 'srv.test');
   assert.ok(good.body, 'served');
   const none = await peerCN(port, { servername: 'srv.test' });
@@ -181,13 +243,22 @@ test('http source: list file and files relative to it, with basic auth and refre
   await once(srv, 'listening');
   t.after(() => srv.close());
   const base = `http://u:p@127.0.0.1:${(srv.address() as net.AddressInfo).port}/certs/list`;
-  const store = await createCertStore(source({ type: 'http', cert: base, refresh: 1000, header: { 'x-extra': 'yes' } }), memoryLogger());
+  const store = await createCertStore(
+    source({ type: 'http', cert: base, refresh: 1000, header: { 'x-extra': 'yes' } }),
+    memoryLogger(),
+  );
   t.after(() => store.close());
-  assert.deepEqual(store.certificates.map((c) => c.names[0]), ['h1.test']);
+  assert.deepEqual(
+    store.certificates.map((c) => c.names[0]),
+    ['h1.test'],
+  );
   assert.ok(seen.includes(`/certs/h1-cert.pem Basic ${Buffer.from('u:p').toString('base64')} yes`), seen.join('\n'));
   files['h2.pem'] = set.certs[1]!.pem + set.certs[1]!.keyPem;
   assert.ok(await poll(async () => store.certificates.length === 2));
-  assert.deepEqual(store.certificates.map((c) => c.names[0]), ['h1.test', 'h2.test']);
+  assert.deepEqual(
+    store.certificates.map((c) => c.names[0]),
+    ['h1.test', 'h2.test'],
+  );
 });
 
 test('consul source: KV prefix watched with blocking queries', async (t) => {
@@ -203,9 +274,18 @@ test('consul source: KV prefix watched with blocking queries', async (t) => {
     const reply = () => {
       const entries = Object.entries(kv).filter(([k]) => k.startsWith('fabio/certs'));
       res.setHeader('X-Consul-Index', String(index));
-      if (entries.length === 0) return (res.statusCode = 404), res.end();
+      if (entries.length === 0) {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify([{ Key: 'fabio/certs/', Value: null }, ...entries.map(([Key, v]) => ({ Key, Value: Buffer.from(v).toString('base64') }))]));
+      res.end(
+        JSON.stringify([
+          { Key: 'fabio/certs/', Value: null },
+          ...entries.map(([Key, v]) => ({ Key, Value: Buffer.from(v).toString('base64') })),
+        ]),
+      );
     };
     assert.equal(u.pathname, '/v1/kv/fabio/certs');
     if (Number(u.searchParams.get('index') ?? 0) >= index) waiting.push(reply);
@@ -213,27 +293,39 @@ test('consul source: KV prefix watched with blocking queries', async (t) => {
   });
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
-  t.after(() => (srv.closeAllConnections(), srv.close()));
+  t.after(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
   const url = `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}/v1/kv/fabio/certs?token=secret`;
   const store = await createCertStore(source({ type: 'consul', cert: url }), memoryLogger());
   t.after(() => store.close());
-  assert.deepEqual(store.certificates.map((c) => c.names[0]), ['c1.test']);
+  assert.deepEqual(
+    store.certificates.map((c) => c.names[0]),
+    ['c1.test'],
+  );
   assert.equal(tokens[0], 'secret');
   assert.ok(await poll(async () => waiting.length > 0), 'blocking query pending');
   kv['fabio/certs/c2.pem'] = set.certs[1]!.pem + set.certs[1]!.keyPem;
   index++;
-  waiting.splice(0).forEach((f) => f());
+  for (const f of waiting.splice(0)) f();
   assert.ok(await poll(async () => store.certificates.length === 2));
   const port = await serve(t, listener({ strictMatch: true }), store);
   assert.equal((await peerCN(port, { servername: 'c2.test' })).cn, 'c2.test');
 });
 
 test('vault and vault-pki are reported as not supported; missing path fails', async () => {
-  await assert.rejects(createCertStore(source({ type: 'vault', cert: 'secret/fabio' }), memoryLogger()), UnsupportedCertSourceError);
-  await assert.rejects(createCertStore(source({ type: 'vault-pki', cert: 'pki/issue/x' }), memoryLogger()), /type vault-pki is not supported/);
+  await assert.rejects(
+    createCertStore(source({ type: 'vault', cert: 'secret/fabio' }), memoryLogger()),
+    UnsupportedCertSourceError,
+  );
+  await assert.rejects(
+    createCertStore(source({ type: 'vault-pki', cert: 'pki/issue/x' }), memoryLogger()),
+    /type vault-pki is not supported/,
+  );
 });
 
-test('a source that cannot load yet starts empty, logs fabio\'s error and retries until it loads', async (t) => {
+test("a source that cannot load yet starts empty, logs fabio's error and retries until it loads", async (t) => {
   const set = await makeCerts([['late.test']]);
   t.after(set.cleanup);
   const dir = join(set.dir, 'late');
@@ -241,15 +333,24 @@ test('a source that cannot load yet starts empty, logs fabio\'s error and retrie
   const store = await createCertStore(source({ type: 'path', cert: dir, refresh: 0 }), log);
   t.after(() => store.close());
   assert.equal(store.certificates.length, 0);
-  assert.ok(log.lines.some((l) => l.startsWith(`[ERROR] cert: Cannot load certificates from ${dir}. ENOENT`)), log.lines.join('\n'));
+  assert.ok(
+    log.lines.some((l) => l.startsWith(`[ERROR] cert: Cannot load certificates from ${dir}. ENOENT`)),
+    log.lines.join('\n'),
+  );
   await mkdir(dir);
   await writeFile(join(dir, 'late.pem'), set.certs[0]!.pem + set.certs[0]!.keyPem);
   assert.ok(await poll(async () => store.certificates.length === 1));
   const file = await createCertStore(source({ type: 'file', cert: '/nonexistent/cert.pem' }), log);
   file.close();
   assert.equal(file.certificates.length, 0);
-  await assert.rejects(createCertStore(source({ type: 'file', cert: set.certs[0]!.certFile, clientCA: '/nonexistent/ca.pem' }), log), /ENOENT/);
-  await assert.rejects(createCertStore(source({ type: 'consul', cert: 'http://127.0.0.1:1/not-kv' }), log), /must be http\(s\):\/\/host:port\/v1\/kv/);
+  await assert.rejects(
+    createCertStore(source({ type: 'file', cert: set.certs[0]!.certFile, clientCA: '/nonexistent/ca.pem' }), log),
+    /ENOENT/,
+  );
+  await assert.rejects(
+    createCertStore(source({ type: 'consul', cert: 'http://127.0.0.1:1/not-kv' }), log),
+    /must be http\(s\):\/\/host:port\/v1\/kv/,
+  );
 });
 
 test('empty store: handshake fails; PROXY header under TLS keeps the ClientHello', async (t) => {
@@ -262,7 +363,10 @@ test('empty store: handshake fails; PROXY header under TLS keeps the ClientHello
   assert.ok((await peerCN(port, { servername: 'p.test' })).err);
 
   // PROXY protocol sits under TLS: read the header, then wrap the raw socket.
-  const store = await createCertStore(source({ type: 'file', cert: set.certs[0]!.certFile, key: set.certs[0]!.keyFile }), memoryLogger());
+  const store = await createCertStore(
+    source({ type: 'file', cert: set.certs[0]!.certFile, key: set.certs[0]!.keyFile }),
+    memoryLogger(),
+  );
   const term = createTlsTermination(listener(), store);
   const srv = net.createServer(async (raw) => {
     raw.on('error', () => {});
@@ -286,11 +390,22 @@ test('empty store: handshake fails; PROXY header under TLS keeps the ClientHello
 test('sharedCertStore: one store per source and config; unknown source message', async (t) => {
   const set = await makeCerts([['s.test']]);
   t.after(set.cleanup);
-  const cfg = { certSources: new Map([['cs', source({ type: 'file', cert: set.certs[0]!.certFile, key: set.certs[0]!.keyFile })]]) };
+  const cfg = {
+    certSources: new Map([['cs', source({ type: 'file', cert: set.certs[0]!.certFile, key: set.certs[0]!.keyFile })]]),
+  };
   t.after(() => closeSharedCertStores(cfg));
-  const [a, b] = await Promise.all([sharedCertStore(cfg, 'cs', memoryLogger()), sharedCertStore(cfg, 'cs', memoryLogger())]);
+  const [a, b] = await Promise.all([
+    sharedCertStore(cfg, 'cs', memoryLogger()),
+    sharedCertStore(cfg, 'cs', memoryLogger()),
+  ]);
   assert.equal(a, b);
-  assert.notEqual(a, await sharedCertStore({ certSources: cfg.certSources }, 'cs', memoryLogger()).then((s) => (s.close(), s)));
+  assert.notEqual(
+    a,
+    await sharedCertStore({ certSources: cfg.certSources }, 'cs', memoryLogger()).then((s) => {
+      s.close();
+      return s;
+    }),
+  );
   await assert.rejects(sharedCertStore(cfg, 'nope', memoryLogger()), { message: 'unknown certificate source "nope"' });
 });
 
@@ -308,8 +423,14 @@ test('consul source against the embedded dev catalog (PUT a key, see the certifi
   await put('fabio/certs/kv1-key.pem', set.certs[0]!.keyPem);
   const store = await createCertStore(source({ type: 'consul', cert: `${cat.url}/v1/kv/fabio/certs` }), memoryLogger());
   t.after(() => store.close());
-  assert.deepEqual(store.certificates.map((c) => c.names[0]), ['kv1.test']);
+  assert.deepEqual(
+    store.certificates.map((c) => c.names[0]),
+    ['kv1.test'],
+  );
   await put('fabio/certs/kv2.pem', set.certs[1]!.pem + set.certs[1]!.keyPem);
   assert.ok(await poll(async () => store.certificates.length === 2), 'blocking watch saw the new key');
-  assert.deepEqual(store.certificates.map((c) => c.names[0]), ['kv1.test', 'kv2.test']);
+  assert.deepEqual(
+    store.certificates.map((c) => c.names[0]),
+    ['kv1.test', 'kv2.test'],
+  );
 });
