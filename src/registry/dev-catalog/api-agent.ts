@@ -1,8 +1,8 @@
 import type { CatalogState } from './catalog-state.ts';
 import type { CheckRunner } from './check-runner.ts';
+import { type BlockingOptions, blocking, type Ctx, HttpError, json, type Reply, readJson } from './http-util.ts';
 import { CHECK_STATUSES, type CheckStatus } from './model.ts';
 import { BadRequest, decodeCheck, decodeService } from './register-body.ts';
-import { blocking, HttpError, json, readJson, type BlockingOptions, type Ctx, type Reply } from './http-util.ts';
 import { agentSelfJson, agentServiceJson, checkJson } from './views.ts';
 
 /** /v1/agent/*: the local agent's view (self, services, checks) and its write endpoints. */
@@ -42,13 +42,27 @@ function updateTtl(d: AgentDeps, id: string, status: CheckStatus, output: string
   const c = d.state.checks.get(id);
   if (!c) throw new HttpError(404, `Unknown check ID "${id}". Ensure that the check ID is passed, not the check name.`);
   if (c.def.type !== 'ttl') throw new HttpError(500, `CheckID "${id}" does not have associated TTL`);
-  d.state.updateCheck(id, status, output.length > MAX_CHECK_OUTPUT ? `${output.slice(0, MAX_CHECK_OUTPUT)} ... (captured 4096 of ${output.length} bytes)` : output);
+  d.state.updateCheck(
+    id,
+    status,
+    output.length > MAX_CHECK_OUTPUT
+      ? `${output.slice(0, MAX_CHECK_OUTPUT)} ... (captured 4096 of ${output.length} bytes)`
+      : output,
+  );
   const now = d.state.checks.get(id);
   if (now) d.runner.touched(now);
   return ok(d.state);
 }
 
-const WITH_ID = ['service/deregister', 'service/maintenance', 'check/deregister', 'check/update', 'check/pass', 'check/warn', 'check/fail'];
+const WITH_ID = [
+  'service/deregister',
+  'service/maintenance',
+  'check/deregister',
+  'check/update',
+  'check/pass',
+  'check/warn',
+  'check/fail',
+];
 
 function splitRoute(p: string): { name: string; id: string } {
   for (const n of WITH_ID) if (p.startsWith(`${n}/`)) return { name: n, id: p.slice(n.length + 1) };
@@ -100,11 +114,19 @@ export async function agentApi(d: AgentDeps, ctx: Ctx, method: string, path: str
       return ok(state);
     }
     case 'PUT service/deregister':
-      if (!state.deregister(sid)) throw new HttpError(404, `Unknown service ID "${sid}". Ensure that the service ID is passed, not the service name.`);
+      if (!state.deregister(sid))
+        throw new HttpError(
+          404,
+          `Unknown service ID "${sid}". Ensure that the service ID is passed, not the service name.`,
+        );
       return ok(state);
     case 'PUT service/maintenance': {
       const enable = enableParam(ctx);
-      if (!state.serviceMaintenance(sid, enable, ctx.query.get('reason') ?? '')) throw new HttpError(404, `Unknown service ID "${sid}". Ensure that the service ID is passed, not the service name.`);
+      if (!state.serviceMaintenance(sid, enable, ctx.query.get('reason') ?? ''))
+        throw new HttpError(
+          404,
+          `Unknown service ID "${sid}". Ensure that the service ID is passed, not the service name.`,
+        );
       return ok(state);
     }
     case 'PUT check/register': {
@@ -118,13 +140,15 @@ export async function agentApi(d: AgentDeps, ctx: Ctx, method: string, path: str
       return ok(state);
     }
     case 'PUT check/deregister':
-      if (!state.removeCheck(sid)) throw new HttpError(404, `Unknown check ID "${sid}". Ensure that the check ID is passed, not the check name.`);
+      if (!state.removeCheck(sid))
+        throw new HttpError(404, `Unknown check ID "${sid}". Ensure that the check ID is passed, not the check name.`);
       return ok(state);
     case 'PUT check/update': {
       const body = await readJson(ctx.req);
       const o = (body ?? {}) as Record<string, unknown>;
       const status = String(o.Status ?? o.status ?? '');
-      if (!CHECK_STATUSES.includes(status as CheckStatus)) throw new HttpError(400, `Invalid check status: "${status}"`);
+      if (!CHECK_STATUSES.includes(status as CheckStatus))
+        throw new HttpError(400, `Invalid check status: "${status}"`);
       return updateTtl(d, sid, status as CheckStatus, String(o.Output ?? o.output ?? ''));
     }
     case 'PUT check/pass':

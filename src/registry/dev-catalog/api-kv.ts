@@ -1,6 +1,6 @@
+import { blocking, type Ctx, HttpError, isTrue, type Reply, readBody } from './http-util.ts';
 import type { KvEntry, KvStore } from './kv-store.ts';
 import type { WatchHub } from './watch-hub.ts';
-import { blocking, HttpError, isTrue, readBody, type Ctx, type Reply } from './http-util.ts';
 
 /** /v1/kv/<key>: GET (?recurse, ?keys, ?separator, ?raw, blocking), PUT (?cas, ?flags), DELETE. */
 
@@ -67,11 +67,14 @@ export async function kvApi(d: KvDeps, ctx: Ctx, method: string, key: string): P
   switch (method) {
     case 'GET': {
       const prefix = q.has('keys') || isTrue(q, 'recurse');
-      return blocking(ctx, { jitter: d.jitter, park: (ms, s) => d.hub.waitKv(key, prefix, ms, s) }, () => read(d, key, q));
+      return blocking(ctx, { jitter: d.jitter, park: (ms, s) => d.hub.waitKv(key, prefix, ms, s) }, () =>
+        read(d, key, q),
+      );
     }
     case 'PUT': {
       if (key === '') throw new HttpError(400, 'Missing key name');
-      if (q.has('acquire') || q.has('release')) throw new HttpError(400, 'sessions are not supported by the fabio-ts dev catalog');
+      if (q.has('acquire') || q.has('release'))
+        throw new HttpError(400, 'sessions are not supported by the fabio-ts dev catalog');
       const value = await readBody(ctx.req, MAX_VALUE);
       const ok = d.kv.put(key, value, uintParam(q, 'flags') ?? 0, uintParam(q, 'cas'));
       return { status: 200, index: d.kv.tableIndex, body: ok ? 'true' : 'false' };

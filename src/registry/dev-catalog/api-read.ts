@@ -1,7 +1,7 @@
-import type { CatalogState } from './catalog-state.ts';
-import type { ServiceRecord } from './model.ts';
 import { notFoundOrMethod } from './api-agent.ts';
-import { blocking, HttpError, isTrue, json, type Ctx, type Reply } from './http-util.ts';
+import type { CatalogState } from './catalog-state.ts';
+import { blocking, type Ctx, HttpError, isTrue, json, type Reply } from './http-util.ts';
+import type { ServiceRecord } from './model.ts';
 import { catalogRowJson, checkJson, healthServiceJson, nodeJson } from './views.ts';
 
 /**
@@ -34,7 +34,11 @@ function healthService(d: ReadDeps, name: string, q: URLSearchParams): Reply {
     for (const s of withTags(state.instancesOf(name), q)) {
       const checks = [...nodeChecks, ...state.checksOfService(s.id)];
       if (passing && checks.some((c) => c.status !== 'passing')) continue;
-      out.push({ Node: nodeJson(state), Service: healthServiceJson(s), Checks: checks.map((c) => checkJson(state, c)) });
+      out.push({
+        Node: nodeJson(state),
+        Service: healthServiceJson(s),
+        Checks: checks.map((c) => checkJson(state, c)),
+      });
     }
     return JSON.stringify(out);
   });
@@ -45,7 +49,9 @@ function catalogService(d: ReadDeps, name: string, q: URLSearchParams): Reply {
   const { state } = d;
   const index = state.indexOfService(name);
   const key = `catalog:service:${q.getAll('tag').join(',')}:${name}`;
-  const body = state.cached(key, index, () => JSON.stringify(withTags(state.instancesOf(name), q).map((s) => catalogRowJson(state, s))));
+  const body = state.cached(key, index, () =>
+    JSON.stringify(withTags(state.instancesOf(name), q).map((s) => catalogRowJson(state, s))),
+  );
   return { status: 200, index, body };
 }
 
@@ -71,7 +77,10 @@ export async function readApi(d: ReadDeps, ctx: Ctx, method: string, path: strin
   const arg = m?.[2] ?? '';
   if (method !== 'GET' || READ_ROUTES[route] === undefined) throw notFoundOrMethod(method, route, READ_ROUTES);
   const q = ctx.query;
-  const onTopic = (topic: string) => ({ jitter: d.jitter, park: (ms: number, s: AbortSignal) => state.hub.wait(topic, ms, s) });
+  const onTopic = (topic: string) => ({
+    jitter: d.jitter,
+    park: (ms: number, s: AbortSignal) => state.hub.wait(topic, ms, s),
+  });
   switch (route) {
     case 'health/state': {
       if (!STATES.has(arg)) throw new HttpError(400, `Invalid state: "${arg}"`);
@@ -92,11 +101,17 @@ export async function readApi(d: ReadDeps, ctx: Ctx, method: string, path: strin
       if (arg === '') throw new HttpError(400, 'Missing service name');
       return blocking(ctx, onTopic(`svc:${arg}`), () => {
         const checks = state.instancesOf(arg).flatMap((s) => state.checksOfService(s.id));
-        return json(checks.map((c) => checkJson(state, c)), state.indexOfService(arg));
+        return json(
+          checks.map((c) => checkJson(state, c)),
+          state.indexOfService(arg),
+        );
       });
     case 'health/node':
       return blocking(ctx, onTopic('checks'), () =>
-        json(arg === state.node.name ? [...state.checks.values()].map((c) => checkJson(state, c)) : [], state.checksIndex),
+        json(
+          arg === state.node.name ? [...state.checks.values()].map((c) => checkJson(state, c)) : [],
+          state.checksIndex,
+        ),
       );
     case 'catalog/services':
       return blocking(ctx, onTopic('services'), () => {
@@ -105,7 +120,10 @@ export async function readApi(d: ReadDeps, ctx: Ctx, method: string, path: strin
           const tags = new Map<string, Set<string>>();
           for (const s of state.services.values()) {
             let set = tags.get(s.name);
-            if (!set) tags.set(s.name, (set = new Set()));
+            if (!set) {
+              set = new Set();
+              tags.set(s.name, set);
+            }
             for (const t of s.tags) set.add(t);
           }
           const out: Record<string, string[]> = {};

@@ -1,15 +1,15 @@
-import { WatchHub } from './watch-hub.ts';
 import {
-  NODE_MAINT_ID,
-  SERF_CHECK_ID,
-  SERVICE_MAINT_PREFIX,
-  plainCheck,
   type CheckDef,
   type CheckRecord,
   type CheckStatus,
+  NODE_MAINT_ID,
+  plainCheck,
+  SERF_CHECK_ID,
+  SERVICE_MAINT_PREFIX,
   type ServiceDef,
   type ServiceRecord,
 } from './model.ts';
+import { WatchHub } from './watch-hub.ts';
 
 /**
  * The agent's services and checks for its one node, with a raft-like global index that grows on
@@ -112,7 +112,10 @@ export class CatalogState {
 
   #link<K>(m: Map<K, Set<string>>, k: K, v: string): void {
     let set = m.get(k);
-    if (!set) m.set(k, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      m.set(k, set);
+    }
     set.add(v);
   }
 
@@ -136,7 +139,8 @@ export class CatalogState {
     if (prev) {
       for (const c of this.checksOfService(def.id)) {
         const maint = c.def.id.startsWith(SERVICE_MAINT_PREFIX);
-        if (!maint && (replaceExistingChecks || prev.name !== def.name) && !keep.has(c.def.id)) this.#dropCheck(c.def.id);
+        if (!maint && (replaceExistingChecks || prev.name !== def.name) && !keep.has(c.def.id))
+          this.#dropCheck(c.def.id);
         else {
           c.serviceName = def.name;
           c.serviceTags = def.tags;
@@ -202,7 +206,8 @@ export class CatalogState {
       return true;
     }
     if (this.checks.has(cid)) return true;
-    const notes = reason || 'Maintenance mode is enabled for this service, but no reason was provided. This is a default message.';
+    const notes =
+      reason || 'Maintenance mode is enabled for this service, but no reason was provided. This is a default message.';
     const def = { ...plainCheck(cid, 'Service Maintenance Mode', notes, id), status: 'critical' as const };
     const idx = this.next();
     this.#putCheck(def, s, idx);
@@ -216,7 +221,8 @@ export class CatalogState {
       return;
     }
     if (this.checks.has(NODE_MAINT_ID)) return;
-    const notes = reason || 'Maintenance mode is enabled for this node, but no reason was provided. This is a default message.';
+    const notes =
+      reason || 'Maintenance mode is enabled for this node, but no reason was provided. This is a default message.';
     const def = { ...plainCheck(NODE_MAINT_ID, 'Node Maintenance Mode', notes), status: 'critical' as const };
     const idx = this.next();
     this.#putCheck(def, undefined, idx);

@@ -87,7 +87,8 @@ export class CheckRunner {
     if (!this.#running.has(id)) {
       this.#running.add(id);
       try {
-        const r = c.def.type === 'http' ? await httpProbe(c, this.#abort.signal) : await tcpProbe(c, this.#abort.signal);
+        const r =
+          c.def.type === 'http' ? await httpProbe(c, this.#abort.signal) : await tcpProbe(c, this.#abort.signal);
         // The check may have been replaced or removed while the probe ran.
         if (this.#state.checks.get(id) === c && !this.#closed) this.#state.updateCheck(id, r.status, r.output);
       } finally {
@@ -122,7 +123,10 @@ function httpProbe(c: CheckRecord, signal: AbortSignal): Promise<Probe> {
       return resolve({ status: 'critical', output: `invalid check URL "${d.http}"` });
     }
     const lib = url.protocol === 'https:' ? https : http;
-    const headers: Record<string, string[] | string> = { 'User-Agent': 'Consul Health Check', Accept: 'text/plain, text/*, */*' };
+    const headers: Record<string, string[] | string> = {
+      'User-Agent': 'Consul Health Check',
+      Accept: 'text/plain, text/*, */*',
+    };
     for (const [k, v] of Object.entries(d.header)) headers[k] = [...v];
     let settled = false;
     const done = (p: Probe) => {
@@ -130,29 +134,41 @@ function httpProbe(c: CheckRecord, signal: AbortSignal): Promise<Probe> {
       settled = true;
       resolve(p);
     };
-    const req = lib.request(url, { method: d.method, headers, agent: false, rejectUnauthorized: !d.tlsSkipVerify, timeout: d.timeoutMs, signal }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (b: Buffer) => {
-        if (size < MAX_OUTPUT) chunks.push(b);
-        size += b.length;
-        if (size >= MAX_OUTPUT) res.destroy();
-      });
-      const finish = () => {
-        const code = res.statusCode ?? 0;
-        const body = Buffer.concat(chunks).subarray(0, MAX_OUTPUT).toString('utf8');
-        const status: CheckStatus = code >= 200 && code < 300 ? 'passing' : code === 429 ? 'warning' : 'critical';
-        done({ status, output: `HTTP ${d.method} ${d.http}: ${code} ${res.statusMessage ?? ''} Output: ${body}` });
-      };
-      res.on('end', finish);
-      res.on('close', finish);
-      res.on('error', finish);
-    });
+    const req = lib.request(
+      url,
+      { method: d.method, headers, agent: false, rejectUnauthorized: !d.tlsSkipVerify, timeout: d.timeoutMs, signal },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (b: Buffer) => {
+          if (size < MAX_OUTPUT) chunks.push(b);
+          size += b.length;
+          if (size >= MAX_OUTPUT) res.destroy();
+        });
+        const finish = () => {
+          const code = res.statusCode ?? 0;
+          const body = Buffer.concat(chunks).subarray(0, MAX_OUTPUT).toString('utf8');
+          const status: CheckStatus = code >= 200 && code < 300 ? 'passing' : code === 429 ? 'warning' : 'critical';
+          done({ status, output: `HTTP ${d.method} ${d.http}: ${code} ${res.statusMessage ?? ''} Output: ${body}` });
+        };
+        res.on('end', finish);
+        res.on('close', finish);
+        res.on('error', finish);
+      },
+    );
     req.on('timeout', () => {
       req.destroy();
-      done({ status: 'critical', output: `${d.method} "${d.http}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)` });
+      done({
+        status: 'critical',
+        output: `${d.method} "${d.http}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`,
+      });
     });
-    req.on('error', (err: NodeJS.ErrnoException) => done({ status: 'critical', output: `${d.method} "${d.http}": ${err.code ?? ''} ${err.message}`.replace(/ {2,}/g, ' ') }));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      done({
+        status: 'critical',
+        output: `${d.method} "${d.http}": ${err.code ?? ''} ${err.message}`.replace(/ {2,}/g, ' '),
+      }),
+    );
     req.end(d.body || undefined);
   });
 }
@@ -172,6 +188,11 @@ function tcpProbe(c: CheckRecord, signal: AbortSignal): Promise<Probe> {
       sock.destroy();
       resolve({ status: 'critical', output: `dial tcp ${addr}: i/o timeout` });
     });
-    sock.once('error', (err: NodeJS.ErrnoException) => resolve({ status: 'critical', output: `dial tcp ${addr}: ${err.code === 'ECONNREFUSED' ? 'connect: connection refused' : err.message}` }));
+    sock.once('error', (err: NodeJS.ErrnoException) =>
+      resolve({
+        status: 'critical',
+        output: `dial tcp ${addr}: ${err.code === 'ECONNREFUSED' ? 'connect: connection refused' : err.message}`,
+      }),
+    );
   });
 }

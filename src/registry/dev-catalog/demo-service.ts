@@ -76,7 +76,10 @@ export async function startDemoService(opts: DemoServiceOptions): Promise<DemoSe
     port,
     id,
     async close() {
-      await fetch(`${base}/v1/agent/service/deregister/${encodeURIComponent(id)}`, { method: 'PUT', signal: AbortSignal.timeout(2_000) })
+      await fetch(`${base}/v1/agent/service/deregister/${encodeURIComponent(id)}`, {
+        method: 'PUT',
+        signal: AbortSignal.timeout(2_000),
+      })
         .then((r) => r.arrayBuffer())
         .catch(() => undefined);
       await stop();

@@ -44,7 +44,11 @@ export function send(ctx: Ctx, r: Reply): void {
     'X-Consul-Index': String(Math.max(1, r.index)),
     'X-Consul-KnownLeader': 'true',
     'X-Consul-LastContact': '0',
-    'X-Consul-Effective-Consistency': ctx.query.has('stale') ? 'stale' : ctx.query.has('consistent') ? 'consistent' : 'leader',
+    'X-Consul-Effective-Consistency': ctx.query.has('stale')
+      ? 'stale'
+      : ctx.query.has('consistent')
+        ? 'consistent'
+        : 'leader',
   });
   res.end(body);
 }
@@ -57,7 +61,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('data', (b: Buffer) => {
       size += b.length;
       if (size > limit) {
-        reject(new HttpError(413, `Request body(${size} bytes) too large, max size: ${limit} bytes. See https://developer.hashicorp.com/consul/docs/agent/config/config-files#kv_max_value_size.`));
+        reject(
+          new HttpError(
+            413,
+            `Request body(${size} bytes) too large, max size: ${limit} bytes. See https://developer.hashicorp.com/consul/docs/agent/config/config-files#kv_max_value_size.`,
+          ),
+        );
         req.resume();
         return;
       }

@@ -86,7 +86,11 @@ export class KvStore {
   /** Test hook companion of CatalogState.setIndex. */
   clampIndexes(max: number): void {
     for (const [k, e] of this.#entries) {
-      this.#entries.set(k, { ...e, createIndex: Math.min(e.createIndex, max), modifyIndex: Math.min(e.modifyIndex, max) });
+      this.#entries.set(k, {
+        ...e,
+        createIndex: Math.min(e.createIndex, max),
+        modifyIndex: Math.min(e.modifyIndex, max),
+      });
     }
     this.#tombstones.clear();
     this.tableIndex = Math.min(this.tableIndex, max);

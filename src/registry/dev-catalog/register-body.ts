@@ -1,5 +1,12 @@
 import { parseDuration } from './durations.ts';
-import { CHECK_STATUSES, plainCheck, type CheckDef, type CheckStatus, type ServiceDef, type TaggedAddress } from './model.ts';
+import {
+  CHECK_STATUSES,
+  type CheckDef,
+  type CheckStatus,
+  plainCheck,
+  type ServiceDef,
+  type TaggedAddress,
+} from './model.ts';
 
 /**
  * Decodes /v1/agent/service/register and /v1/agent/check/register bodies. Consul accepts
@@ -11,13 +18,39 @@ export class BadRequest extends Error {}
 
 type Fields = Map<string, unknown>;
 
-const NAMES = ['ID', 'Name', 'Tags', 'Address', 'Port', 'Meta', 'EnableTagOverride', 'Weights', 'Passing', 'Warning', 'CheckID', 'Notes', 'Status', 'TTL', 'HTTP', 'Method', 'Header', 'Body', 'TLSSkipVerify', 'TCP', 'Interval', 'Timeout', 'DeregisterCriticalServiceAfter', 'ServiceID'];
+const NAMES = [
+  'ID',
+  'Name',
+  'Tags',
+  'Address',
+  'Port',
+  'Meta',
+  'EnableTagOverride',
+  'Weights',
+  'Passing',
+  'Warning',
+  'CheckID',
+  'Notes',
+  'Status',
+  'TTL',
+  'HTTP',
+  'Method',
+  'Header',
+  'Body',
+  'TLSSkipVerify',
+  'TCP',
+  'Interval',
+  'Timeout',
+  'DeregisterCriticalServiceAfter',
+  'ServiceID',
+];
 const DISPLAY = new Map(NAMES.map((n) => [n.toLowerCase(), n]));
 /** Consul's field name for error messages. */
 const shown = (key: string) => DISPLAY.get(key) ?? key;
 
 function fields(v: unknown, what: string): Fields {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new BadRequest(`Request decode failed: ${what} must be an object`);
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new BadRequest(`Request decode failed: ${what} must be an object`);
   const m = new Map<string, unknown>();
   for (const [k, x] of Object.entries(v)) m.set(k.toLowerCase().replaceAll('_', ''), x);
   return m;
@@ -33,7 +66,8 @@ function str(f: Fields, key: string, def = ''): string {
 function num(f: Fields, key: string, def = 0): number {
   const v = f.get(key);
   if (v === undefined || v === null) return def;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new BadRequest(`Request decode failed: ${shown(key)} must be an integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw new BadRequest(`Request decode failed: ${shown(key)} must be an integer`);
   return v;
 }
 
@@ -47,7 +81,8 @@ function bool(f: Fields, key: string): boolean {
 function strings(f: Fields, key: string): string[] {
   const v = f.get(key);
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new BadRequest(`Request decode failed: ${shown(key)} must be an array of strings`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+    throw new BadRequest(`Request decode failed: ${shown(key)} must be an array of strings`);
   return v as string[];
 }
 
@@ -55,7 +90,8 @@ function stringMap(f: Fields, key: string): Record<string, string> {
   const v = f.get(key);
   if (v === undefined || v === null) return {};
   const out: Record<string, string> = {};
-  for (const [k, x] of fields(v, key)) if (typeof x !== 'string') throw new BadRequest(`Request decode failed: ${key}.${k} must be a string`);
+  for (const [k, x] of fields(v, key))
+    if (typeof x !== 'string') throw new BadRequest(`Request decode failed: ${key}.${k} must be a string`);
   for (const [k, x] of Object.entries(v as object)) out[k] = x as string;
   return out;
 }
@@ -66,7 +102,8 @@ function duration(f: Fields, key: string): number {
   // Consul also accepts nanoseconds as a JSON number.
   if (typeof v === 'number') return v / 1e6;
   const ms = typeof v === 'string' ? parseDuration(v) : undefined;
-  if (ms === undefined) throw new BadRequest(`Request decode failed: ${shown(key)}: time: invalid duration "${String(v)}"`);
+  if (ms === undefined)
+    throw new BadRequest(`Request decode failed: ${shown(key)}: time: invalid duration "${String(v)}"`);
   return ms;
 }
 
@@ -127,7 +164,8 @@ export function decodeCheck(body: unknown): CheckDef {
 
 function decodeCheckFields(f: Fields, serviceId: string, fallbackId: string, fallbackName: string): CheckDef {
   const statusText = str(f, 'status');
-  if (statusText !== '' && !CHECK_STATUSES.includes(statusText as CheckStatus)) throw new BadRequest(`Invalid check status: "${statusText}"`);
+  if (statusText !== '' && !CHECK_STATUSES.includes(statusText as CheckStatus))
+    throw new BadRequest(`Invalid check status: "${statusText}"`);
   const http = str(f, 'http');
   const tcp = str(f, 'tcp');
   const ttlMs = duration(f, 'ttl');
@@ -147,7 +185,8 @@ function decodeCheckFields(f: Fields, serviceId: string, fallbackId: string, fal
   else if (f.has('h2ping')) type = 'h2ping';
   else if (f.has('aliasservice') || f.has('aliasnode')) type = 'alias';
   else throw new BadRequest('Invalid check: one of TTL, HTTP, TCP, Args, GRPC, H2PING or AliasService is required');
-  if ((type === 'http' || type === 'tcp') && intervalMs <= 0) throw new BadRequest('Invalid check: Interval must be > 0 for Script, HTTP, H2PING, or TCP checks');
+  if ((type === 'http' || type === 'tcp') && intervalMs <= 0)
+    throw new BadRequest('Invalid check: Interval must be > 0 for Script, HTTP, H2PING, or TCP checks');
   return {
     ...plainCheck(str(f, 'checkid') || fallbackId, str(f, 'name') || fallbackName, str(f, 'notes'), serviceId),
     status: statusText === '' ? undefined : (statusText as CheckStatus),

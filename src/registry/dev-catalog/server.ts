@@ -1,13 +1,13 @@
-import http from 'node:http';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../log/logger.ts';
-import { agentApi, type AgentDeps } from './api-agent.ts';
-import { kvApi, type KvDeps } from './api-kv.ts';
-import { readApi, type ReadDeps } from './api-read.ts';
+import { type AgentDeps, agentApi } from './api-agent.ts';
+import { type KvDeps, kvApi } from './api-kv.ts';
+import { type ReadDeps, readApi } from './api-read.ts';
 import { CatalogState } from './catalog-state.ts';
 import { CheckRunner } from './check-runner.ts';
-import { HttpError, send, type Ctx, type Reply } from './http-util.ts';
+import { type Ctx, HttpError, type Reply, send } from './http-util.ts';
 import { KvStore } from './kv-store.ts';
 import type { CheckStatus } from './model.ts';
 import { decodeService } from './register-body.ts';
@@ -66,7 +66,12 @@ export const DEV_CATALOG_CONSUL_VERSION = '1.17.0';
 export async function startDevCatalog(opts: DevCatalogOptions): Promise<DevCatalog> {
   const host = opts.host || '127.0.0.1';
   const state = new CatalogState(
-    { name: opts.nodeName ?? 'fabio-ts-dev', id: randomUUID(), address: host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host, datacenter: opts.datacenter ?? 'dc1' },
+    {
+      name: opts.nodeName ?? 'fabio-ts-dev',
+      id: randomUUID(),
+      address: host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host,
+      datacenter: opts.datacenter ?? 'dc1',
+    },
     opts.initialIndex ?? 1,
   );
   const kv = new KvStore(() => state.next(), state.hub);
@@ -145,7 +150,9 @@ export async function startDevCatalog(opts: DevCatalogOptions): Promise<DevCatal
   });
   port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  opts.log?.debug(`dev catalog: embedded Consul-compatible catalog listening on ${url} (in memory only, for development and tests; production uses Consul)`);
+  opts.log?.debug(
+    `dev catalog: embedded Consul-compatible catalog listening on ${url} (in memory only, for development and tests; production uses Consul)`,
+  );
 
   let closing: Promise<void> | undefined;
   const setIndexForTest = (n: number) => {

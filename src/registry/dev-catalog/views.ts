@@ -1,5 +1,5 @@
-import { formatDuration } from './durations.ts';
 import type { CatalogState } from './catalog-state.ts';
+import { formatDuration } from './durations.ts';
 import type { CheckRecord, ServiceRecord } from './model.ts';
 
 /** Consul's JSON shapes for the records (field names and order as Consul prints them). */

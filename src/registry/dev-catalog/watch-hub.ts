@@ -28,7 +28,10 @@ export class WatchHub {
   wait(topic: string, ms: number, signal?: AbortSignal): Promise<void> {
     return this.#park(ms, signal, (w) => {
       let set = this.#topics.get(topic);
-      if (!set) this.#topics.set(topic, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        this.#topics.set(topic, set);
+      }
       set.add(w);
       return () => {
         set.delete(w);

@@ -9,7 +9,8 @@ test('agent/self: Config and Member as Consul documents them', async (t) => {
   assert.equal(r.headers.get('content-type'), 'application/json');
   assert.equal(r.headers.get('x-consul-knownleader'), 'true');
   assert.equal(r.headers.get('x-consul-lastcontact'), '0');
-  for (const k of ['Datacenter', 'NodeName', 'NodeID', 'Server', 'Revision', 'Version']) assert.ok(k in r.json.Config, k);
+  for (const k of ['Datacenter', 'NodeName', 'NodeID', 'Server', 'Revision', 'Version'])
+    assert.ok(k in r.json.Config, k);
   assert.equal(r.json.Config.Datacenter, 'dc9');
   assert.equal(r.json.Config.NodeName, 'n1');
   assert.match(r.json.Config.NodeID, /^[0-9a-f-]{36}$/);
@@ -20,18 +21,39 @@ test('agent/self: Config and Member as Consul documents them', async (t) => {
 const registrations = [
   {
     name: 'CamelCase with Check',
-    body: { ID: 'web-1', Name: 'web', Tags: ['urlprefix-/web'], Address: '10.0.0.5', Port: 8080, Meta: { Version: '1' }, Check: { TTL: '10s', CheckID: 'web-ttl' } },
+    body: {
+      ID: 'web-1',
+      Name: 'web',
+      Tags: ['urlprefix-/web'],
+      Address: '10.0.0.5',
+      Port: 8080,
+      Meta: { Version: '1' },
+      Check: { TTL: '10s', CheckID: 'web-ttl' },
+    },
     id: 'web-1',
     checks: ['web-ttl'],
   },
   {
     name: 'snake_case with checks',
-    body: { id: 'web-2', name: 'web', tags: ['a'], address: '10.0.0.6', port: 8081, enable_tag_override: true, checks: [{ ttl: '10s', check_id: 'c1', status: 'passing' }, { ttl: '10s' }] },
+    body: {
+      id: 'web-2',
+      name: 'web',
+      tags: ['a'],
+      address: '10.0.0.6',
+      port: 8081,
+      enable_tag_override: true,
+      checks: [{ ttl: '10s', check_id: 'c1', status: 'passing' }, { ttl: '10s' }],
+    },
     id: 'web-2',
     checks: ['c1', 'service:web-2:2'],
   },
   { name: 'ID defaults to Name', body: { Name: 'api', Port: 1 }, id: 'api', checks: [] },
-  { name: 'single check without CheckID', body: { Name: 'db', Port: 5432, Check: { TCP: '127.0.0.1:1', Interval: '1h' } }, id: 'db', checks: ['service:db'] },
+  {
+    name: 'single check without CheckID',
+    body: { Name: 'db', Port: 5432, Check: { TCP: '127.0.0.1:1', Interval: '1h' } },
+    id: 'db',
+    checks: ['service:db'],
+  },
   { name: 'one entry in Checks', body: { Name: 'q', Checks: [{ TTL: '1m' }] }, id: 'q', checks: ['service:q'] },
   { name: 'empty Check object is ignored', body: { Name: 'e', Check: {} }, id: 'e', checks: [] },
 ];
@@ -45,9 +67,13 @@ for (const reg of registrations) {
     const services = (await c.get('/v1/agent/services')).json;
     assert.deepEqual(Object.keys(services), [reg.id]);
     const s = services[reg.id];
-    for (const k of ['ID', 'Service', 'Tags', 'Address', 'Port', 'Meta', 'Weights', 'EnableTagOverride']) assert.ok(k in s, k);
+    for (const k of ['ID', 'Service', 'Tags', 'Address', 'Port', 'Meta', 'Weights', 'EnableTagOverride'])
+      assert.ok(k in s, k);
     const checks = (await c.get('/v1/agent/checks')).json;
-    assert.deepEqual(Object.keys(checks).filter((k) => k !== 'serfHealth'), reg.checks);
+    assert.deepEqual(
+      Object.keys(checks).filter((k) => k !== 'serfHealth'),
+      reg.checks,
+    );
     for (const id of reg.checks) assert.equal(checks[id].ServiceID, reg.id);
   });
 }
@@ -69,7 +95,12 @@ test('agent/service/register: snake_case fields land in the CamelCase output', a
 
 const bad = [
   { name: 'missing Name', body: { Port: 1 }, status: 400, msg: /Missing service name/ },
-  { name: 'HTTP check without Interval', body: { Name: 'x', Check: { HTTP: 'http://a/' } }, status: 400, msg: /Interval/ },
+  {
+    name: 'HTTP check without Interval',
+    body: { Name: 'x', Check: { HTTP: 'http://a/' } },
+    status: 400,
+    msg: /Interval/,
+  },
   { name: 'bad Status', body: { Name: 'x', Check: { TTL: '1s', Status: 'ok' } }, status: 400, msg: /status/ },
   { name: 'bad duration', body: { Name: 'x', Check: { TTL: '10 seconds' } }, status: 400, msg: /invalid duration/ },
   { name: 'Tags not strings', body: { Name: 'x', Tags: [1] }, status: 400, msg: /Tags/ },
@@ -88,7 +119,14 @@ for (const b of bad) {
 
 test('re-registering keeps the check status unless Status is given; replace-existing-checks drops old checks', async (t) => {
   const c = await catalog(t);
-  const body = { ID: 'w', Name: 'web', Checks: [{ TTL: '1h', CheckID: 'a' }, { TTL: '1h', CheckID: 'b' }] };
+  const body = {
+    ID: 'w',
+    Name: 'web',
+    Checks: [
+      { TTL: '1h', CheckID: 'a' },
+      { TTL: '1h', CheckID: 'b' },
+    ],
+  };
   await c.put('/v1/agent/service/register', body);
   await c.put('/v1/agent/check/pass/a');
   await c.put('/v1/agent/service/register', { ...body, Tags: ['new'] });
@@ -98,7 +136,11 @@ test('re-registering keeps the check status unless Status is given; replace-exis
   await c.put('/v1/agent/service/register', { ID: 'w', Name: 'web', Checks: [{ TTL: '1h', CheckID: 'a' }] });
   checks = (await c.get('/v1/agent/checks')).json;
   assert.ok('b' in checks, 'without replace-existing-checks the old check stays');
-  await c.put('/v1/agent/service/register?replace-existing-checks', { ID: 'w', Name: 'web', Checks: [{ TTL: '1h', CheckID: 'a' }] });
+  await c.put('/v1/agent/service/register?replace-existing-checks', {
+    ID: 'w',
+    Name: 'web',
+    Checks: [{ TTL: '1h', CheckID: 'a' }],
+  });
   checks = (await c.get('/v1/agent/checks')).json;
   assert.ok(!('b' in checks));
 });
@@ -126,12 +168,21 @@ const ttlUpdates = [
   { path: '/v1/agent/check/warn/t?note=hmm', status: 'warning', output: 'hmm' },
   { path: '/v1/agent/check/fail/t', status: 'critical', output: '' },
   { path: '/v1/agent/check/update/t', body: { Status: 'passing', Output: 'ok' }, status: 'passing', output: 'ok' },
-  { path: '/v1/agent/check/update/t', body: { status: 'warning', output: 'snake' }, status: 'warning', output: 'snake' },
+  {
+    path: '/v1/agent/check/update/t',
+    body: { status: 'warning', output: 'snake' },
+    status: 'warning',
+    output: 'snake',
+  },
 ];
 for (const u of ttlUpdates) {
   test(`TTL update ${u.path} ${u.body ? JSON.stringify(u.body) : ''}`, async (t) => {
     const c = await catalog(t);
-    await c.put('/v1/agent/service/register', { ID: 'w', Name: 'web', Check: { CheckID: 't', TTL: '1h', Status: 'warning', Notes: 'n' } });
+    await c.put('/v1/agent/service/register', {
+      ID: 'w',
+      Name: 'web',
+      Check: { CheckID: 't', TTL: '1h', Status: 'warning', Notes: 'n' },
+    });
     const before = (await c.get('/v1/health/state/any')).index;
     assert.equal((await c.put(u.path, u.body)).status, 200);
     const checks = (await c.get('/v1/agent/checks')).json;
@@ -144,7 +195,11 @@ for (const u of ttlUpdates) {
 
 test('check update errors: unknown check 404, non-TTL check 500, bad status 400', async (t) => {
   const c = await catalog(t);
-  await c.put('/v1/agent/service/register', { ID: 'w', Name: 'web', Check: { CheckID: 'tcp', TCP: '127.0.0.1:1', Interval: '1h' } });
+  await c.put('/v1/agent/service/register', {
+    ID: 'w',
+    Name: 'web',
+    Check: { CheckID: 'tcp', TCP: '127.0.0.1:1', Interval: '1h' },
+  });
   assert.equal((await c.put('/v1/agent/check/pass/nope')).status, 404);
   const r = await c.put('/v1/agent/check/pass/tcp');
   assert.equal(r.status, 500);
@@ -163,13 +218,32 @@ test('an identical TTL update does not bump the index (no spurious wake-ups)', a
 
 test('service maintenance adds and removes _service_maintenance:<id>', async (t) => {
   const c = await catalog(t);
-  await c.put('/v1/agent/service/register', { ID: 'w', Name: 'web', Tags: ['urlprefix-/'], Check: { TTL: '1h', Status: 'passing' } });
+  await c.put('/v1/agent/service/register', {
+    ID: 'w',
+    Name: 'web',
+    Tags: ['urlprefix-/'],
+    Check: { TTL: '1h', Status: 'passing' },
+  });
   assert.equal((await c.put('/v1/agent/service/maintenance/w?enable=true&reason=deploy')).status, 200);
   let m = (await c.get('/v1/health/state/critical')).json;
   assert.equal(m.length, 1);
   assert.deepEqual(
-    { CheckID: m[0].CheckID, Status: m[0].Status, Notes: m[0].Notes, ServiceID: m[0].ServiceID, ServiceName: m[0].ServiceName, Name: m[0].Name },
-    { CheckID: '_service_maintenance:w', Status: 'critical', Notes: 'deploy', ServiceID: 'w', ServiceName: 'web', Name: 'Service Maintenance Mode' },
+    {
+      CheckID: m[0].CheckID,
+      Status: m[0].Status,
+      Notes: m[0].Notes,
+      ServiceID: m[0].ServiceID,
+      ServiceName: m[0].ServiceName,
+      Name: m[0].Name,
+    },
+    {
+      CheckID: '_service_maintenance:w',
+      Status: 'critical',
+      Notes: 'deploy',
+      ServiceID: 'w',
+      ServiceName: 'web',
+      Name: 'Service Maintenance Mode',
+    },
   );
   assert.deepEqual(m[0].ServiceTags, ['urlprefix-/']);
   assert.deepEqual((await c.get('/v1/health/service/web?passing')).json, []);
@@ -201,7 +275,11 @@ test('node maintenance adds _node_maintenance (node-level, critical) and wakes e
 test('agent/check/register and deregister', async (t) => {
   const c = await catalog(t);
   await c.put('/v1/agent/service/register', { ID: 'w', Name: 'web' });
-  assert.equal((await c.put('/v1/agent/check/register', { Name: 'extra', ID: 'x1', ServiceID: 'w', TTL: '1h', Status: 'passing' })).status, 200);
+  assert.equal(
+    (await c.put('/v1/agent/check/register', { Name: 'extra', ID: 'x1', ServiceID: 'w', TTL: '1h', Status: 'passing' }))
+      .status,
+    200,
+  );
   const checks = (await c.get('/v1/agent/checks')).json;
   assert.equal(checks.x1.ServiceName, 'web');
   assert.equal((await c.put('/v1/agent/check/register', { Name: 'bad', ServiceID: 'nope', TTL: '1h' })).status, 400);
@@ -232,7 +310,9 @@ for (const u of unknown) {
 
 test('ACL token headers and ?token are accepted and ignored', async (t) => {
   const c = await catalog(t);
-  const r = await fetch(`${c.url}/v1/agent/self?token=abc`, { headers: { 'X-Consul-Token': 'secret', Authorization: 'Bearer x' } });
+  const r = await fetch(`${c.url}/v1/agent/self?token=abc`, {
+    headers: { 'X-Consul-Token': 'secret', Authorization: 'Bearer x' },
+  });
   await r.text();
   assert.equal(r.status, 200);
 });

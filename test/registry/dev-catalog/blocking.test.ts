@@ -3,7 +3,14 @@ import { test } from 'node:test';
 import { startDevCatalog } from '../../../src/registry/dev-catalog/index.ts';
 import { catalog, until } from './helpers.ts';
 
-const svc = (id: string, tags: string[] = ['urlprefix-/x']) => ({ ID: id, Name: 'web', Port: 80, Address: '10.0.0.1', Tags: tags, Check: { TTL: '1h', Status: 'passing' } });
+const svc = (id: string, tags: string[] = ['urlprefix-/x']) => ({
+  ID: id,
+  Name: 'web',
+  Port: 80,
+  Address: '10.0.0.1',
+  Tags: tags,
+  Check: { TTL: '1h', Status: 'passing' },
+});
 
 const reads = [
   { name: 'health/state/any', path: '/v1/health/state/any' },
@@ -181,7 +188,9 @@ test('close(): ends blocked requests, releases the port; a new catalog starts on
     await fetch(`${c.url}/v1/kv/k${i}`, { method: 'PUT', body: 'v' }).then((r) => r.text());
   }
   const idx = c.index();
-  const hIdx = (await fetch(`${c.url}/v1/health/state/any`).then(async (r) => (await r.text(), r.headers.get('x-consul-index')))) ?? '';
+  const health = await fetch(`${c.url}/v1/health/state/any`);
+  await health.text();
+  const hIdx = health.headers.get('x-consul-index') ?? '';
   const blocked = fetch(`${c.url}/v1/health/state/any?index=${hIdx}&wait=60s`).then(
     (r) => r.text().then(() => 'answered'),
     () => 'failed',

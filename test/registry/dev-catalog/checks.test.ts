@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { test } from 'node:test';
 import { backend, catalog, until } from './helpers.ts';
 
-async function statusOf(c: Awaited<ReturnType<typeof catalog>>, id: string): Promise<{ Status: string; Output: string } | undefined> {
+async function statusOf(
+  c: Awaited<ReturnType<typeof catalog>>,
+  id: string,
+): Promise<{ Status: string; Output: string } | undefined> {
   return (await c.get('/v1/agent/checks')).json[id];
 }
 
@@ -24,11 +27,25 @@ for (const hc of httpCases) {
     const c = await catalog(t);
     const b = await backend(t);
     b.setStatus(hc.code);
-    await c.put('/v1/agent/service/register', { ID: 'w', Name: 'web', Port: b.port, Check: { CheckID: 'h', HTTP: `http://127.0.0.1:${b.port}/health`, Interval: '50ms', Status: hc.status === 'critical' ? 'passing' : 'critical' } });
-    const s = await until(async () => {
-      const x = await statusOf(c, 'h');
-      return x?.Status === hc.status ? x : undefined;
-    }, 3000, `status ${hc.status}`);
+    await c.put('/v1/agent/service/register', {
+      ID: 'w',
+      Name: 'web',
+      Port: b.port,
+      Check: {
+        CheckID: 'h',
+        HTTP: `http://127.0.0.1:${b.port}/health`,
+        Interval: '50ms',
+        Status: hc.status === 'critical' ? 'passing' : 'critical',
+      },
+    });
+    const s = await until(
+      async () => {
+        const x = await statusOf(c, 'h');
+        return x?.Status === hc.status ? x : undefined;
+      },
+      3000,
+      `status ${hc.status}`,
+    );
     assert.match(s.Output, new RegExp(`^HTTP GET http://127\\.0\\.0\\.1:${b.port}/health: ${hc.code} `));
   });
 }
@@ -36,7 +53,13 @@ for (const hc of httpCases) {
 test('HTTP check flips with the backend: passing -> critical when it stops -> passing again', async (t) => {
   const c = await catalog(t);
   const b = await backend(t);
-  await c.put('/v1/agent/service/register', { ID: 'w', Name: 'web', Port: b.port, Tags: ['urlprefix-/w'], Check: { CheckID: 'h', HTTP: `http://127.0.0.1:${b.port}/`, Interval: '50ms' } });
+  await c.put('/v1/agent/service/register', {
+    ID: 'w',
+    Name: 'web',
+    Port: b.port,
+    Tags: ['urlprefix-/w'],
+    Check: { CheckID: 'h', HTTP: `http://127.0.0.1:${b.port}/`, Interval: '50ms' },
+  });
   assert.equal((await statusOf(c, 'h'))?.Status !== undefined, true);
   await until(async () => (await c.get('/v1/health/service/web?passing')).json.length === 1, 3000, 'passing');
   b.setStatus(500);
@@ -44,10 +67,14 @@ test('HTTP check flips with the backend: passing -> critical when it stops -> pa
   b.setStatus(200);
   await until(async () => (await c.get('/v1/health/service/web?passing')).json.length === 1, 3000, 'passing again');
   await b.close();
-  const s = await until(async () => {
-    const x = await statusOf(c, 'h');
-    return x?.Status === 'critical' ? x : undefined;
-  }, 3000, 'critical after stop');
+  const s = await until(
+    async () => {
+      const x = await statusOf(c, 'h');
+      return x?.Status === 'critical' ? x : undefined;
+    },
+    3000,
+    'critical after stop',
+  );
   assert.match(s.Output, /ECONNREFUSED|refused/);
 });
 
@@ -66,15 +93,30 @@ test('HTTP check: Method, Header and the timeout are honoured', async (t) => {
     srv.close();
   });
   const port = (srv.address() as AddressInfo).port;
-  await c.put('/v1/agent/service/register', { ID: 'w', Name: 'web', Check: { CheckID: 'h', HTTP: `http://127.0.0.1:${port}/`, Method: 'HEAD', Header: { 'X-Probe': ['yes'] }, Interval: '50ms', Timeout: '100ms' } });
+  await c.put('/v1/agent/service/register', {
+    ID: 'w',
+    Name: 'web',
+    Check: {
+      CheckID: 'h',
+      HTTP: `http://127.0.0.1:${port}/`,
+      Method: 'HEAD',
+      Header: { 'X-Probe': ['yes'] },
+      Interval: '50ms',
+      Timeout: '100ms',
+    },
+  });
   await until(async () => (await statusOf(c, 'h'))?.Status === 'passing', 3000, 'passing');
   assert.equal(seen.method, 'HEAD');
   assert.equal(seen.header, 'yes');
   slow = true;
-  const s = await until(async () => {
-    const x = await statusOf(c, 'h');
-    return x?.Status === 'critical' ? x : undefined;
-  }, 3000, 'timeout -> critical');
+  const s = await until(
+    async () => {
+      const x = await statusOf(c, 'h');
+      return x?.Status === 'critical' ? x : undefined;
+    },
+    3000,
+    'timeout -> critical',
+  );
   assert.match(s.Output, /deadline exceeded/);
 });
 
@@ -84,17 +126,29 @@ test('TCP check: connect = passing, refused = critical', async (t) => {
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   const port = (srv.address() as AddressInfo).port;
   t.after(() => new Promise<void>((r) => (srv.listening ? srv.close(() => r()) : r())));
-  await c.put('/v1/agent/service/register', { ID: 'w', Name: 'web', Check: { CheckID: 'tcp', TCP: `127.0.0.1:${port}`, Interval: '50ms' } });
-  const ok = await until(async () => {
-    const x = await statusOf(c, 'tcp');
-    return x?.Status === 'passing' ? x : undefined;
-  }, 3000, 'passing');
+  await c.put('/v1/agent/service/register', {
+    ID: 'w',
+    Name: 'web',
+    Check: { CheckID: 'tcp', TCP: `127.0.0.1:${port}`, Interval: '50ms' },
+  });
+  const ok = await until(
+    async () => {
+      const x = await statusOf(c, 'tcp');
+      return x?.Status === 'passing' ? x : undefined;
+    },
+    3000,
+    'passing',
+  );
   assert.equal(ok.Output, `TCP connect 127.0.0.1:${port}: Success`);
   await new Promise<void>((r) => srv.close(() => r()));
-  const bad = await until(async () => {
-    const x = await statusOf(c, 'tcp');
-    return x?.Status === 'critical' ? x : undefined;
-  }, 3000, 'critical');
+  const bad = await until(
+    async () => {
+      const x = await statusOf(c, 'tcp');
+      return x?.Status === 'critical' ? x : undefined;
+    },
+    3000,
+    'critical',
+  );
   assert.match(bad.Output, /^dial tcp 127\.0\.0\.1:\d+: connect: connection refused$/);
 });
 
@@ -110,25 +164,41 @@ test('TTL check: critical with "TTL expired" when not refreshed; each update res
     await c.put('/v1/agent/check/update/ttl', { Status: 'passing', Output: `beat ${i}` });
   }
   assert.equal((await statusOf(c, 'ttl'))?.Status, 'passing');
-  const s = await until(async () => {
-    const x = await statusOf(c, 'ttl');
-    return x?.Status === 'critical' ? x : undefined;
-  }, 3000, 'expired');
+  const s = await until(
+    async () => {
+      const x = await statusOf(c, 'ttl');
+      return x?.Status === 'critical' ? x : undefined;
+    },
+    3000,
+    'expired',
+  );
   assert.equal(s.Output, 'TTL expired');
   assert.ok(Date.now() - t0 >= 750);
 });
 
 test('DeregisterCriticalServiceAfter: the reaper removes a service whose check stays critical', async (t) => {
   const c = await catalog(t, { reapIntervalMs: 20, reapMinMs: 0 });
-  await c.put('/v1/agent/service/register', { ID: 'gone', Name: 'web', Check: { TTL: '1h', DeregisterCriticalServiceAfter: '100ms' } });
-  await c.put('/v1/agent/service/register', { ID: 'stays', Name: 'web', Check: { TTL: '1h', Status: 'passing', DeregisterCriticalServiceAfter: '100ms' } });
+  await c.put('/v1/agent/service/register', {
+    ID: 'gone',
+    Name: 'web',
+    Check: { TTL: '1h', DeregisterCriticalServiceAfter: '100ms' },
+  });
+  await c.put('/v1/agent/service/register', {
+    ID: 'stays',
+    Name: 'web',
+    Check: { TTL: '1h', Status: 'passing', DeregisterCriticalServiceAfter: '100ms' },
+  });
   await until(async () => !('gone' in (await c.get('/v1/agent/services')).json), 3000, 'reaped');
   assert.ok('stays' in (await c.get('/v1/agent/services')).json);
 });
 
 test('DeregisterCriticalServiceAfter is clamped to the minimum (Consul: 1m)', async (t) => {
   const c = await catalog(t, { reapIntervalMs: 10, reapMinMs: 60_000 });
-  await c.put('/v1/agent/service/register', { ID: 'w', Name: 'web', Check: { TTL: '1h', DeregisterCriticalServiceAfter: '10ms' } });
+  await c.put('/v1/agent/service/register', {
+    ID: 'w',
+    Name: 'web',
+    Check: { TTL: '1h', DeregisterCriticalServiceAfter: '10ms' },
+  });
   await new Promise((r) => setTimeout(r, 100));
   assert.ok('w' in (await c.get('/v1/agent/services')).json);
 });
@@ -143,7 +213,11 @@ test('deregistering stops the check runner (no further probes)', async (t) => {
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   t.after(() => new Promise<void>((r) => srv.close(() => r())));
   const port = (srv.address() as AddressInfo).port;
-  await c.put('/v1/agent/service/register', { ID: 'w', Name: 'web', Check: { HTTP: `http://127.0.0.1:${port}/`, Interval: '20ms' } });
+  await c.put('/v1/agent/service/register', {
+    ID: 'w',
+    Name: 'web',
+    Check: { HTTP: `http://127.0.0.1:${port}/`, Interval: '20ms' },
+  });
   await until(() => hits >= 2, 3000, 'probes');
   await c.put('/v1/agent/service/deregister/w');
   await new Promise((r) => setTimeout(r, 50));

@@ -54,7 +54,11 @@ test('demo service: answers "hello from demo", registers with urlprefix-/demo an
 
 test('demo service: custom name and tags; a catalog that refuses fails the start and frees the port', async (t) => {
   const c = await catalog(t);
-  const demo = await startDemoService({ catalogUrl: `${c.url}/`, name: 'hello', tags: ['urlprefix-/hello strip=/hello'] });
+  const demo = await startDemoService({
+    catalogUrl: `${c.url}/`,
+    name: 'hello',
+    tags: ['urlprefix-/hello strip=/hello'],
+  });
   t.after(() => demo.close());
   assert.equal(await fetch(`http://127.0.0.1:${demo.port}/x`).then((r) => r.text()), 'hello from hello\n');
   assert.deepEqual((await c.get('/v1/catalog/services')).json, { hello: ['urlprefix-/hello strip=/hello'] });

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
-import { startDevCatalog, type DevCatalog, type DevCatalogOptions } from '../../../src/registry/dev-catalog/index.ts';
+import { type DevCatalog, type DevCatalogOptions, startDevCatalog } from '../../../src/registry/dev-catalog/index.ts';
 
 /** Shared helpers for the dev-catalog tests: a catalog per test, tiny HTTP client, polling. */
 
@@ -14,13 +14,27 @@ export interface Res {
   json: any;
 }
 
-export async function catalog(t: TestContext, opts: Partial<DevCatalogOptions> = {}): Promise<DevCatalog & { get: (p: string) => Promise<Res>; put: (p: string, body?: unknown) => Promise<Res>; del: (p: string) => Promise<Res> }> {
+export async function catalog(
+  t: TestContext,
+  opts: Partial<DevCatalogOptions> = {},
+): Promise<
+  DevCatalog & {
+    get: (p: string) => Promise<Res>;
+    put: (p: string, body?: unknown) => Promise<Res>;
+    del: (p: string) => Promise<Res>;
+  }
+> {
   const c = await startDevCatalog({ host: '127.0.0.1', port: 0, jitter: false, ...opts });
   t.after(() => c.close());
   const call = async (method: string, p: string, body?: unknown): Promise<Res> => {
     const r = await fetch(c.url + p, {
       method,
-      body: body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+      body:
+        body === undefined
+          ? undefined
+          : typeof body === 'string' || Buffer.isBuffer(body)
+            ? body
+            : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });
     const text = await r.text();
@@ -51,7 +65,9 @@ export async function until<T>(fn: () => T | Promise<T>, ms = 5000, what = 'cond
 }
 
 /** A backend whose status code can be changed; closed in t.after. */
-export async function backend(t: TestContext): Promise<{ port: number; setStatus(n: number): void; close(): Promise<void> }> {
+export async function backend(
+  t: TestContext,
+): Promise<{ port: number; setStatus(n: number): void; close(): Promise<void> }> {
   let status = 200;
   const srv = http.createServer((_req, res) => {
     res.statusCode = status;

@@ -66,12 +66,25 @@ for (const k of cas) {
 
 test('KV: recurse lists below the prefix sorted by key; keys and separator', async (t) => {
   const c = await catalog(t);
-  for (const k of ['fabio/config/b', 'fabio/config', 'fabio/config/a/x', 'fabio/noroute.html', 'other']) await c.put(`/v1/kv/${k}`, k);
+  for (const k of ['fabio/config/b', 'fabio/config', 'fabio/config/a/x', 'fabio/noroute.html', 'other'])
+    await c.put(`/v1/kv/${k}`, k);
   const r = await c.get('/v1/kv/fabio/config?recurse');
-  assert.deepEqual(r.json.map((e: { Key: string }) => e.Key), ['fabio/config', 'fabio/config/a/x', 'fabio/config/b']);
+  assert.deepEqual(
+    r.json.map((e: { Key: string }) => e.Key),
+    ['fabio/config', 'fabio/config/a/x', 'fabio/config/b'],
+  );
   assert.equal(r.index, Math.max(...r.json.map((e: { ModifyIndex: number }) => e.ModifyIndex)));
-  assert.deepEqual((await c.get('/v1/kv/fabio/?keys')).json, ['fabio/config', 'fabio/config/a/x', 'fabio/config/b', 'fabio/noroute.html']);
-  assert.deepEqual((await c.get('/v1/kv/fabio/?keys&separator=/')).json, ['fabio/config', 'fabio/config/', 'fabio/noroute.html']);
+  assert.deepEqual((await c.get('/v1/kv/fabio/?keys')).json, [
+    'fabio/config',
+    'fabio/config/a/x',
+    'fabio/config/b',
+    'fabio/noroute.html',
+  ]);
+  assert.deepEqual((await c.get('/v1/kv/fabio/?keys&separator=/')).json, [
+    'fabio/config',
+    'fabio/config/',
+    'fabio/noroute.html',
+  ]);
   assert.equal((await c.get('/v1/kv/?recurse')).json.length, 5);
   assert.equal((await c.get('/v1/kv/nothing?recurse')).status, 404);
   assert.equal((await c.get('/v1/kv/nothing?keys')).status, 404);

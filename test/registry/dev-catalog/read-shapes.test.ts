@@ -9,9 +9,46 @@ import { catalog } from './helpers.ts';
  */
 
 const recordedHealthService = {
-  Node: { ID: '160a7a20-f177-d2f5-0765-e6d1a9a1a9a4', Node: 'consul-1', Address: '172.16.66.102', Datacenter: 'dc1', TaggedAddresses: { lan: '172.16.66.102', wan: '172.16.66.102' }, Meta: { 'consul-network-segment': '' }, CreateIndex: 7, ModifyIndex: 10 },
-  Service: { ID: '_nomad-task-5uxc3b7hjzivbklslt4yj5bpsfagibrb', Service: 'httpbackend', Tags: [], Address: '172.16.66.102', Meta: null, Port: 23578, Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false, Proxy: {}, Connect: {}, CreateIndex: 30727, ModifyIndex: 30727 },
-  Checks: [{ Node: 'consul-1', CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Notes: '', Output: 'Agent alive and reachable', ServiceID: '', ServiceName: '', ServiceTags: [], Definition: {}, CreateIndex: 7, ModifyIndex: 7 }],
+  Node: {
+    ID: '160a7a20-f177-d2f5-0765-e6d1a9a1a9a4',
+    Node: 'consul-1',
+    Address: '172.16.66.102',
+    Datacenter: 'dc1',
+    TaggedAddresses: { lan: '172.16.66.102', wan: '172.16.66.102' },
+    Meta: { 'consul-network-segment': '' },
+    CreateIndex: 7,
+    ModifyIndex: 10,
+  },
+  Service: {
+    ID: '_nomad-task-5uxc3b7hjzivbklslt4yj5bpsfagibrb',
+    Service: 'httpbackend',
+    Tags: [],
+    Address: '172.16.66.102',
+    Meta: null,
+    Port: 23578,
+    Weights: { Passing: 1, Warning: 1 },
+    EnableTagOverride: false,
+    Proxy: {},
+    Connect: {},
+    CreateIndex: 30727,
+    ModifyIndex: 30727,
+  },
+  Checks: [
+    {
+      Node: 'consul-1',
+      CheckID: 'serfHealth',
+      Name: 'Serf Health Status',
+      Status: 'passing',
+      Notes: '',
+      Output: 'Agent alive and reachable',
+      ServiceID: '',
+      ServiceName: '',
+      ServiceTags: [],
+      Definition: {},
+      CreateIndex: 7,
+      ModifyIndex: 7,
+    },
+  ],
 };
 
 const recordedCatalogService = {
@@ -48,9 +85,27 @@ function sameShape(got: unknown, doc: unknown, where: string): void {
 
 async function seeded(t: Parameters<typeof catalog>[0]) {
   const c = await catalog(t);
-  await c.put('/v1/agent/service/register', { ID: 'web-1', Name: 'web', Tags: ['urlprefix-/web', 'primary'], Port: 8080, Address: '10.0.0.1', Check: { CheckID: 'c1', TTL: '1h', Status: 'passing' } });
-  await c.put('/v1/agent/service/register', { ID: 'web-2', Name: 'web', Tags: ['urlprefix-/web', 'secondary'], Port: 8081, Check: { CheckID: 'c2', TTL: '1h', Status: 'warning' } });
-  await c.put('/v1/agent/service/register', { ID: 'db-1', Name: 'db', Port: 5432, Check: { CheckID: 'c3', TTL: '1h' } });
+  await c.put('/v1/agent/service/register', {
+    ID: 'web-1',
+    Name: 'web',
+    Tags: ['urlprefix-/web', 'primary'],
+    Port: 8080,
+    Address: '10.0.0.1',
+    Check: { CheckID: 'c1', TTL: '1h', Status: 'passing' },
+  });
+  await c.put('/v1/agent/service/register', {
+    ID: 'web-2',
+    Name: 'web',
+    Tags: ['urlprefix-/web', 'secondary'],
+    Port: 8081,
+    Check: { CheckID: 'c2', TTL: '1h', Status: 'warning' },
+  });
+  await c.put('/v1/agent/service/register', {
+    ID: 'db-1',
+    Name: 'db',
+    Port: 5432,
+    Check: { CheckID: 'c3', TTL: '1h' },
+  });
   return c;
 }
 
@@ -64,16 +119,26 @@ test('health/service matches the recorded Consul 1.4.4 response shape', async (t
   assert.equal(first.Service.Address, '10.0.0.1');
   assert.equal(r.json[1].Service.Address, '', 'empty Service.Address: clients fall back to Node.Address');
   assert.equal(first.Node.Address, '127.0.0.1');
-  assert.deepEqual(first.Checks.map((x: { CheckID: string }) => x.CheckID), ['serfHealth', 'c1']);
+  assert.deepEqual(
+    first.Checks.map((x: { CheckID: string }) => x.CheckID),
+    ['serfHealth', 'c1'],
+  );
 });
 
 test('health/service?passing keeps instances whose checks are all passing; ?tag filters', async (t) => {
   const c = await seeded(t);
   for (const q of ['?passing', '?passing=true', '?passing=1']) {
-    assert.deepEqual((await c.get(`/v1/health/service/web${q}`)).json.map((e: { Service: { ID: string } }) => e.Service.ID), ['web-1'], q);
+    assert.deepEqual(
+      (await c.get(`/v1/health/service/web${q}`)).json.map((e: { Service: { ID: string } }) => e.Service.ID),
+      ['web-1'],
+      q,
+    );
   }
   assert.equal((await c.get('/v1/health/service/web?passing=false')).json.length, 2);
-  assert.deepEqual((await c.get('/v1/health/service/web?tag=secondary')).json.map((e: { Service: { ID: string } }) => e.Service.ID), ['web-2']);
+  assert.deepEqual(
+    (await c.get('/v1/health/service/web?tag=secondary')).json.map((e: { Service: { ID: string } }) => e.Service.ID),
+    ['web-2'],
+  );
   assert.deepEqual((await c.get('/v1/health/service/nope')).json, []);
 });
 
@@ -94,7 +159,10 @@ test('catalog/service matches the recorded Consul 1.1.0 row shape and documented
 
 test('catalog/services maps each name to the union of its tags', async (t) => {
   const c = await seeded(t);
-  assert.deepEqual((await c.get('/v1/catalog/services')).json, { db: [], web: ['primary', 'secondary', 'urlprefix-/web'] });
+  assert.deepEqual((await c.get('/v1/catalog/services')).json, {
+    db: [],
+    web: ['primary', 'secondary', 'urlprefix-/web'],
+  });
 });
 
 const states = [
@@ -107,9 +175,27 @@ for (const s of states) {
   test(`health/state/${s.state}`, async (t) => {
     const c = await seeded(t);
     const r = await c.get(`/v1/health/state/${s.state}`);
-    assert.deepEqual(r.json.map((x: { CheckID: string }) => x.CheckID), s.ids);
+    assert.deepEqual(
+      r.json.map((x: { CheckID: string }) => x.CheckID),
+      s.ids,
+    );
     for (const x of r.json) {
-      for (const k of ['Node', 'CheckID', 'Name', 'Status', 'Notes', 'Output', 'ServiceID', 'ServiceName', 'ServiceTags', 'Type', 'Definition', 'CreateIndex', 'ModifyIndex']) assert.ok(k in x, k);
+      for (const k of [
+        'Node',
+        'CheckID',
+        'Name',
+        'Status',
+        'Notes',
+        'Output',
+        'ServiceID',
+        'ServiceName',
+        'ServiceTags',
+        'Type',
+        'Definition',
+        'CreateIndex',
+        'ModifyIndex',
+      ])
+        assert.ok(k in x, k);
     }
   });
 }
@@ -118,7 +204,10 @@ test('health/state: serfHealth is node-level and passing; service checks carry S
   const c = await seeded(t);
   const all = (await c.get('/v1/health/state/any')).json;
   const serf = all.find((x: { CheckID: string }) => x.CheckID === 'serfHealth');
-  assert.deepEqual({ ServiceID: serf.ServiceID, Status: serf.Status, ServiceTags: serf.ServiceTags }, { ServiceID: '', Status: 'passing', ServiceTags: [] });
+  assert.deepEqual(
+    { ServiceID: serf.ServiceID, Status: serf.Status, ServiceTags: serf.ServiceTags },
+    { ServiceID: '', Status: 'passing', ServiceTags: [] },
+  );
   const c1 = all.find((x: { CheckID: string }) => x.CheckID === 'c1');
   assert.deepEqual(c1.ServiceTags, ['urlprefix-/web', 'primary']);
   assert.equal(c1.Type, 'ttl');
@@ -133,11 +222,18 @@ test('setCheckStatusForTest flips serfHealth (node failure simulation)', async (
 
 test('health/checks, health/node, catalog/nodes, catalog/node, catalog/datacenters, status/leader', async (t) => {
   const c = await seeded(t);
-  assert.deepEqual((await c.get('/v1/health/checks/web')).json.map((x: { CheckID: string }) => x.CheckID), ['c1', 'c2']);
+  assert.deepEqual(
+    (await c.get('/v1/health/checks/web')).json.map((x: { CheckID: string }) => x.CheckID),
+    ['c1', 'c2'],
+  );
   assert.equal((await c.get('/v1/health/node/fabio-ts-dev')).json.length, 4);
   assert.deepEqual((await c.get('/v1/health/node/other')).json, []);
   assert.equal((await c.get('/v1/catalog/nodes')).json[0].Node, 'fabio-ts-dev');
-  assert.deepEqual(Object.keys((await c.get('/v1/catalog/node/fabio-ts-dev')).json.Services), ['web-1', 'web-2', 'db-1']);
+  assert.deepEqual(Object.keys((await c.get('/v1/catalog/node/fabio-ts-dev')).json.Services), [
+    'web-1',
+    'web-2',
+    'db-1',
+  ]);
   assert.deepEqual((await c.get('/v1/catalog/datacenters')).json, ['dc1']);
   assert.equal((await c.get('/v1/status/leader')).json, '127.0.0.1:8300');
 });

@@ -13,7 +13,9 @@ const INSTANCES = 3;
 const STATE_WATCHERS = 50;
 const SERVICE_WATCHERS = 1000;
 
-test(`scale: ${SERVICES} services x ${INSTANCES} instances, ${STATE_WATCHERS + SERVICE_WATCHERS} watchers`, { timeout: 120_000 }, async (t) => {
+test(`scale: ${SERVICES} services x ${INSTANCES} instances, ${STATE_WATCHERS + SERVICE_WATCHERS} watchers`, {
+  timeout: 120_000,
+}, async (t) => {
   const c = await catalog(t);
   const agent = new Agent({ connections: 2000, pipelining: 0, keepAliveTimeout: 60_000 });
   t.after(() => agent.close());
@@ -21,7 +23,8 @@ test(`scale: ${SERVICES} services x ${INSTANCES} instances, ${STATE_WATCHERS + S
   const call = async (method: 'GET' | 'PUT', path: string, body?: string) => {
     const r = await request(`${c.url}${path}`, { method, body, dispatcher: agent });
     const buf = Buffer.from(await r.body.arrayBuffer());
-    const text = buf.length < 100_000 ? buf.toString() : `<${buf.length} bytes ${buf.subarray(buf.length - 200).toString()}>`;
+    const text =
+      buf.length < 100_000 ? buf.toString() : `<${buf.length} bytes ${buf.subarray(buf.length - 200).toString()}>`;
     return { status: r.statusCode, index: Number(r.headers['x-consul-index']), text, size: buf.length };
   };
 
@@ -29,7 +32,16 @@ test(`scale: ${SERVICES} services x ${INSTANCES} instances, ${STATE_WATCHERS + S
   const jobs: string[] = [];
   for (let s = 0; s < SERVICES; s++) {
     for (let i = 0; i < INSTANCES; i++) {
-      jobs.push(JSON.stringify({ ID: `svc${s}-${i}`, Name: `svc${s}`, Address: '10.0.0.1', Port: 10000 + i, Tags: [`urlprefix-/svc${s}`], Check: { CheckID: `chk-${s}-${i}`, TTL: '1h', Status: 'passing' } }));
+      jobs.push(
+        JSON.stringify({
+          ID: `svc${s}-${i}`,
+          Name: `svc${s}`,
+          Address: '10.0.0.1',
+          Port: 10000 + i,
+          Tags: [`urlprefix-/svc${s}`],
+          Check: { CheckID: `chk-${s}-${i}`, TTL: '1h', Status: 'passing' },
+        }),
+      );
     }
   }
   // The first HTTP_REGISTRATIONS go over HTTP (throughput figure), the rest in-process.
@@ -45,10 +57,14 @@ test(`scale: ${SERVICES} services x ${INSTANCES} instances, ${STATE_WATCHERS + S
     }),
   );
   const registerMs = performance.now() - t0;
-  t.diagnostic(`register ${HTTP_REGISTRATIONS} instances over HTTP (64 concurrent): ${registerMs.toFixed(0)} ms (${(HTTP_REGISTRATIONS / (registerMs / 1000)).toFixed(0)}/s)`);
+  t.diagnostic(
+    `register ${HTTP_REGISTRATIONS} instances over HTTP (64 concurrent): ${registerMs.toFixed(0)} ms (${(HTTP_REGISTRATIONS / (registerMs / 1000)).toFixed(0)}/s)`,
+  );
   t0 = performance.now();
   for (const body of jobs.slice(HTTP_REGISTRATIONS)) c.registerServiceForTest(JSON.parse(body));
-  t.diagnostic(`register ${jobs.length - HTTP_REGISTRATIONS} instances in-process: ${(performance.now() - t0).toFixed(0)} ms`);
+  t.diagnostic(
+    `register ${jobs.length - HTTP_REGISTRATIONS} instances in-process: ${(performance.now() - t0).toFixed(0)} ms`,
+  );
 
   t0 = performance.now();
   const full = await call('GET', '/v1/health/state/any');
@@ -59,8 +75,12 @@ test(`scale: ${SERVICES} services x ${INSTANCES} instances, ${STATE_WATCHERS + S
   const all = await (await request(`${c.url}/v1/health/state/any`, { dispatcher: agent })).body.json();
   assert.equal((all as unknown[]).length, SERVICES * INSTANCES + 1);
 
-  const svcIndexes = await Promise.all(Array.from({ length: SERVICE_WATCHERS }, async (_, i) => (await call('GET', `/v1/health/service/svc${i}`)).index));
-  const stateW = Array.from({ length: STATE_WATCHERS }, () => call('GET', `/v1/health/state/any?index=${full.index}&wait=60s`));
+  const svcIndexes = await Promise.all(
+    Array.from({ length: SERVICE_WATCHERS }, async (_, i) => (await call('GET', `/v1/health/service/svc${i}`)).index),
+  );
+  const stateW = Array.from({ length: STATE_WATCHERS }, () =>
+    call('GET', `/v1/health/state/any?index=${full.index}&wait=60s`),
+  );
   let svcWoken = 0;
   const svcW = Array.from({ length: SERVICE_WATCHERS }, (_, i) =>
     call('GET', `/v1/health/service/svc${i}?index=${svcIndexes[i]}&wait=60s`).then((r) => {
@@ -75,7 +95,11 @@ test(`scale: ${SERVICES} services x ${INSTANCES} instances, ${STATE_WATCHERS + S
   const woke = await Promise.all(stateW);
   const wakeMs = performance.now() - t0;
   const bad = woke.filter((r) => !(r.status === 200 && r.index > full.index && r.text === woke[0]?.text));
-  assert.equal(bad.length, 0, `${bad.length} bad, e.g. ${bad[0]?.status} ${bad[0]?.index} vs ${full.index} ${bad[0]?.text.slice(0, 200)}`);
+  assert.equal(
+    bad.length,
+    0,
+    `${bad.length} bad, e.g. ${bad[0]?.status} ${bad[0]?.index} vs ${full.index} ${bad[0]?.text.slice(0, 200)}`,
+  );
   await svcW[0];
   // Only svc0's watcher was woken by svc0's flap.
   assert.equal(svcWoken, 1);
@@ -84,8 +108,12 @@ test(`scale: ${SERVICES} services x ${INSTANCES} instances, ${STATE_WATCHERS + S
   await Promise.all(svcW);
 
   const mb = (full.size / 1e6).toFixed(1);
-  t.diagnostic(`health/state/any ${mb} MB: first read ${firstReadMs.toFixed(0)} ms, cached ${cachedReadMs.toFixed(0)} ms`);
-  t.diagnostic(`one flap -> ${STATE_WATCHERS} health/state watchers answered in ${wakeMs.toFixed(0)} ms; 1 of ${SERVICE_WATCHERS} health/service watchers woken`);
+  t.diagnostic(
+    `health/state/any ${mb} MB: first read ${firstReadMs.toFixed(0)} ms, cached ${cachedReadMs.toFixed(0)} ms`,
+  );
+  t.diagnostic(
+    `one flap -> ${STATE_WATCHERS} health/state watchers answered in ${wakeMs.toFixed(0)} ms; 1 of ${SERVICE_WATCHERS} health/service watchers woken`,
+  );
   t.diagnostic(`heap used ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB`);
   assert.ok(registerMs < 60_000);
   assert.ok(wakeMs < 20_000);
