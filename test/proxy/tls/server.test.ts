@@ -434,3 +434,41 @@ test('consul source against the embedded dev catalog (PUT a key, see the certifi
     ['kv1.test', 'kv2.test'],
   );
 });
+
+test('HTTP/2 and HTTP/1.1 clients on one secure server, certificate chosen by SNI', async (t) => {
+  const http2 = await import('node:http2');
+  const https = await import('node:https');
+  const set = await makeCerts([['one.h2'], ['two.h2']]);
+  t.after(set.cleanup);
+  const dir = join(set.dir, 'h2');
+  await mkdir(dir);
+  for (const [i, n] of ['one', 'two'].entries())
+    await writeFile(join(dir, `${n}.pem`), set.certs[i]!.pem + set.certs[i]!.keyPem);
+  const store = await createCertStore(source({ type: 'path', cert: dir }), memoryLogger());
+  const term = createTlsTermination(listener(), store);
+  const srv = http2.createSecureServer({ ...term.serverOptions(), allowHTTP1: true }, (req, res) =>
+    res.end(`${req.httpVersion}`),
+  );
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  t.after(() => srv.close());
+  const port = (srv.address() as net.AddressInfo).port;
+  const session = http2.connect(`https://127.0.0.1:${port}`, { ca: set.ca.pem, servername: 'two.h2' });
+  t.after(() => session.close());
+  const req = session.request({ ':path': '/' });
+  let body = '';
+  req.on('data', (d: Buffer) => (body += d));
+  await once(req, 'end');
+  assert.equal(body, '2.0');
+  assert.equal((session.socket as tls.TLSSocket).getPeerCertificate().subject.CN, 'two.h2');
+  const h1 = await new Promise<string>((resolve, reject) => {
+    https
+      .get({ host: '127.0.0.1', port, servername: 'one.h2', ca: set.ca.pem, agent: false }, (res) => {
+        let b = '';
+        res.on('data', (d: Buffer) => (b += d));
+        res.on('end', () => resolve(`${b} ${(res.socket as tls.TLSSocket).getPeerCertificate().subject.CN}`));
+      })
+      .on('error', reject);
+  });
+  assert.equal(h1, '1.1 one.h2');
+});
