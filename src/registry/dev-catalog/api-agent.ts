@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { CatalogState } from './catalog-state.ts';
 import type { CheckRunner } from './check-runner.ts';
 import { type BlockingOptions, blocking, type Ctx, HttpError, json, type Reply, readJson } from './http-util.ts';
@@ -16,6 +17,19 @@ export interface AgentDeps {
 }
 
 const MAX_CHECK_OUTPUT = 4096;
+
+/** Content hashes of cached bodies (the same Buffer is served until the index moves). */
+const hashes = new WeakMap<Buffer, string>();
+
+/** A reply with X-Consul-ContentHash (opaque to clients: 16 hex digits of SHA-256). */
+function hashed(index: number, body: Buffer): Reply {
+  let hash = hashes.get(body);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(body).digest('hex').slice(0, 16);
+    hashes.set(body, hash);
+  }
+  return { status: 200, index, body, hash };
+}
 
 function decoded<T>(f: () => T): T {
   try {
@@ -80,32 +94,35 @@ export async function agentApi(d: AgentDeps, ctx: Ctx, method: string, path: str
     case 'GET self':
       return json(agentSelfJson(state, d.version, d.port()), state.index);
     case 'GET services':
-      return blocking(ctx, opts, () => ({
-        status: 200,
-        index: state.servicesIndex,
-        body: state.cached('agent:services', state.servicesIndex, () => {
-          const out: Record<string, object> = {};
-          for (const s of state.services.values()) out[s.id] = agentServiceJson(state, s);
-          return JSON.stringify(out);
-        }),
-      }));
+      return blocking(ctx, opts, () =>
+        hashed(
+          state.servicesIndex,
+          state.cached('agent:services', state.servicesIndex, () => {
+            const out: Record<string, object> = {};
+            for (const s of state.services.values()) out[s.id] = agentServiceJson(state, s);
+            return JSON.stringify(out);
+          }),
+        ),
+      );
     case 'GET checks':
-      return blocking(ctx, { ...opts, park: (ms, s) => state.hub.wait('checks', ms, s) }, () => ({
-        status: 200,
-        index: state.checksIndex,
-        body: state.cached('agent:checks', state.checksIndex, () => {
-          const out: Record<string, object> = {};
-          for (const c of state.checks.values()) out[c.def.id] = checkJson(state, c);
-          return JSON.stringify(out);
-        }),
-      }));
+      return blocking(ctx, { ...opts, park: (ms, s) => state.hub.wait('checks', ms, s) }, () =>
+        hashed(
+          state.checksIndex,
+          state.cached('agent:checks', state.checksIndex, () => {
+            const out: Record<string, object> = {};
+            for (const c of state.checks.values()) out[c.def.id] = checkJson(state, c);
+            return JSON.stringify(out);
+          }),
+        ),
+      );
   }
   switch (route) {
-    case 'GET service': {
-      const s = state.services.get(sid);
-      if (!s) throw new HttpError(404, `unknown service ID: ${sid}`);
-      return json(agentServiceJson(state, s), state.servicesIndex);
-    }
+    case 'GET service':
+      return blocking(ctx, opts, () => {
+        const s = state.services.get(sid);
+        if (!s) throw new HttpError(404, `unknown service ID: ${sid}`);
+        return hashed(state.servicesIndex, Buffer.from(JSON.stringify(agentServiceJson(state, s))));
+      });
     case 'PUT service/register': {
       const body = await readJson(ctx.req);
       const { service, checks } = decoded(() => decodeService(body));

@@ -17,6 +17,8 @@ export interface Reply {
   /** JSON text (plain text for errors, bytes for ?raw). */
   readonly body: string | Buffer;
   readonly contentType?: string;
+  /** Agent endpoints: X-Consul-ContentHash, for hash-based blocking (?hash=). */
+  readonly hash?: string;
 }
 
 export interface Ctx {
@@ -44,6 +46,7 @@ export function send(ctx: Ctx, r: Reply): void {
     'X-Consul-Index': String(Math.max(1, r.index)),
     'X-Consul-KnownLeader': 'true',
     'X-Consul-LastContact': '0',
+    ...(r.hash !== undefined ? { 'X-Consul-ContentHash': r.hash } : {}),
     'X-Consul-Effective-Consistency': ctx.query.has('stale')
       ? 'stale'
       : ctx.query.has('consistent')
@@ -100,14 +103,17 @@ const MAX_WAIT = 10 * 60_000;
 /**
  * Consul's blocking query: without ?index (or index=0) answer at once; otherwise answer as soon
  * as the result's index differs from the requested one (greater after a write, smaller after an
- * index reset) or when wait (+ jitter) elapses, with whatever is current then.
+ * index reset) or when wait (+ jitter) elapses, with whatever is current then. Agent endpoints
+ * also block on ?hash= (answer when the content hash differs), as Consul's agent does.
  */
 export async function blocking(ctx: Ctx, opts: BlockingOptions, compute: () => Reply): Promise<Reply> {
   let r = compute();
-  const idxText = ctx.query.get('index');
-  if (idxText === null || idxText === '') return r;
-  if (!/^\d+$/.test(idxText)) throw new HttpError(400, 'Invalid index');
+  const idxText = ctx.query.get('index') ?? '';
+  const hashText = r.hash !== undefined ? (ctx.query.get('hash') ?? '') : '';
+  if (idxText === '' && hashText === '') return r;
+  if (hashText === '' && !/^\d+$/.test(idxText)) throw new HttpError(400, 'Invalid index');
   const min = Number(idxText);
+  const changed = hashText !== '' ? (x: Reply) => x.hash !== hashText : (x: Reply) => x.index !== min;
   let wait = DEFAULT_WAIT;
   const waitText = ctx.query.get('wait');
   if (waitText !== null && waitText !== '') {
@@ -116,7 +122,7 @@ export async function blocking(ctx: Ctx, opts: BlockingOptions, compute: () => R
     // Consul: wait <= 0 means the default, and the maximum is 10m.
     wait = w === 0 ? DEFAULT_WAIT : Math.min(w, MAX_WAIT);
   }
-  if (min === 0 || r.index !== min) return r;
+  if ((hashText === '' && min === 0) || changed(r)) return r;
   if (opts.jitter) wait += Math.floor(Math.random() * (wait / 16));
   const deadline = Date.now() + wait;
   for (;;) {
@@ -124,7 +130,7 @@ export async function blocking(ctx: Ctx, opts: BlockingOptions, compute: () => R
     if (left <= 0 || ctx.signal.aborted) return r;
     await opts.park(left, ctx.signal);
     r = compute();
-    if (r.index !== min) return r;
+    if (changed(r)) return r;
   }
 }
 

@@ -218,3 +218,27 @@ test('requestCount counts by method and path', async (t) => {
   assert.equal(c.requestCount('GET /v1/catalog/service/'), 3);
   assert.equal(c.requestCount(), 3);
 });
+
+test('hash-based blocking on agent/services and agent/checks (X-Consul-ContentHash, ?hash=)', async (t) => {
+  const c = await catalog(t);
+  await c.put('/v1/agent/service/register', svc('web-1'));
+  for (const path of ['/v1/agent/services', '/v1/agent/checks', '/v1/agent/service/web-1']) {
+    const first = await c.get(path);
+    const hash = first.headers.get('x-consul-contenthash');
+    assert.match(hash ?? '', /^[0-9a-f]{16}$/, path);
+    assert.equal((await c.get(path)).headers.get('x-consul-contenthash'), hash, 'stable while unchanged');
+    const t0 = Date.now();
+    const same = await c.get(`${path}?hash=${hash}&wait=200ms`);
+    assert.ok(Date.now() - t0 >= 190, `${path} blocked`);
+    assert.equal(same.headers.get('x-consul-contenthash'), hash);
+    const p = c.get(`${path}?hash=${hash}&wait=10s`);
+    await until(() => c.waiting() === 1, 2000, 'parked watcher');
+    if (path === '/v1/agent/checks') await c.put('/v1/agent/check/warn/service:web-1');
+    else await c.put('/v1/agent/service/register', svc('web-1', ['changed', path]));
+    const r = await p;
+    assert.notEqual(r.headers.get('x-consul-contenthash'), hash, path);
+    const t1 = Date.now();
+    assert.equal((await c.get(`${path}?hash=stale&wait=5s`)).status, 200);
+    assert.ok(Date.now() - t1 < 1000, 'unknown hash answers at once');
+  }
+});
