@@ -210,11 +210,15 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
+    // Hold early client bytes (sent before the upstream's 101) until the splice starts.
+    socket.pause();
     const routed = route(req, (status, headers, body) => {
       let s = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Status'}\r\n`;
       for (const k in headers) s += `${k}: ${headers[k]}\r\n`;
       s += `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
       socket.end(s);
+      // The socket is paused: do not wait for the client's FIN, close once the answer is flushed.
+      socket.once('finish', () => socket.destroy());
     });
     if (routed === undefined) return;
     const { t, sock } = routed;

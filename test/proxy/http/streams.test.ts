@@ -240,3 +240,18 @@ test('aborted uploads and upstream resets mid-body cost one request, not the pro
   });
   assert.equal((await get(p.port, '/after', {}, 'POST', 'x')).text, 'ok');
 });
+
+test('websocket without a route gets the no-route status and the connection closes', async (t) => {
+  const p = await proxy(t, 'route add s a.com/ http://127.0.0.1:1/');
+  const s = connect(p.port, '127.0.0.1');
+  s.on('error', () => {});
+  await once(s, 'connect');
+  s.write('GET /x HTTP/1.1\r\nHost: b.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+  let out = '';
+  s.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  await once(s, 'close');
+  assert.match(out, /^HTTP\/1\.1 404 /);
+  assert.equal(p.metrics.notFounds, 1);
+});
