@@ -23,21 +23,29 @@ export class ConnServer {
   readonly server: net.Server;
   readonly #conns = new Set<net.Socket>();
   #closing: Promise<void> | undefined;
+  #onError: (e: unknown) => void = noop;
 
   private constructor(server: net.Server) {
     this.server = server;
   }
 
   /** Listens on host:port; `onConn` receives every accepted socket, already tracked and guarded. */
-  static listen(host: string, port: number, onConn: (s: net.Socket) => void): Promise<ConnServer> {
+  static listen(host: string, port: number, onConn: (s: net.Socket) => void, onError: (e: unknown) => void = noop): Promise<ConnServer> {
     const server = net.createServer({ allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: ACCEPT_KEEPALIVE_MS });
     const cs = new ConnServer(server);
+    cs.#onError = onError;
     server.on('connection', (s) => {
       // a misbehaving peer costs one connection: errors are ignored here, close follows
       s.on('error', noop);
       cs.#conns.add(s);
       s.once('close', () => cs.#conns.delete(s));
-      onConn(s);
+      try {
+        onConn(s);
+      } catch (e) {
+        // a bug on one connection's path must not take the process down
+        s.destroy();
+        cs.#onError(e);
+      }
     });
     return new Promise((resolve, reject) => {
       server.once('error', reject);

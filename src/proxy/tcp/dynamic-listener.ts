@@ -72,7 +72,7 @@ export async function startTcpDynamic(spec: ListenerSpec, deps: ProxyDeps): Prom
     deps.metrics.tcpConn('tcp');
     const plain = { remote: { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, local: { address: s.localAddress ?? '', port: s.localPort ?? 0 } };
     if (!spec.proxyProto) route(s, plain);
-    else void acceptAddrs(s, spec, deps.log).then((a) => route(s, a && { remote: a.remote, local: plain.local }));
+    else void acceptAddrs(s, spec, deps.log).then((a) => route(s, a && { remote: a.remote, local: plain.local })).catch(() => s.destroy());
   };
 
   const reconcile = () => {
@@ -81,7 +81,7 @@ export async function startTcpDynamic(spec: ListenerSpec, deps: ProxyDeps): Prom
     for (const key of want) {
       if (open.has(key)) continue;
       const { host, port } = parseListenKey(key)!;
-      const p = ConnServer.listen(host, port, onConn).then(
+      const p = ConnServer.listen(host, port, onConn, (e) => deps.log.error(`${spec.proto}: ${String(e)}`)).then(
         (cs) => {
           deps.log.info(`TCP-DYNAMIC proxy listening on ${formatAddr(host, port)}`);
           return cs;

@@ -67,7 +67,11 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
     s.destroy();
   };
 
-  const cs = await ConnServer.listen(spec.host, spec.port, (s) => void handle(s));
+  const cs = await ConnServer.listen(spec.host, spec.port, (s) =>
+    void handle(s).catch((e: unknown) => {
+      deps.log.error(`${spec.proto}: ${String(e)}`);
+      s.destroy();
+    }), (e) => deps.log.error(`${spec.proto}: ${String(e)}`));
   deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
   return {
     spec,

@@ -28,7 +28,11 @@ export async function startSniListener(spec: ListenerSpec, deps: ProxyDeps): Pro
     if (res === undefined) return noRoute(s, deps, 'tcp_sni', h.sni);
     splice(s, res, h.bytes, addrs, deps, o);
   };
-  const cs = await ConnServer.listen(spec.host, spec.port, (s) => void handle(s));
+  const cs = await ConnServer.listen(spec.host, spec.port, (s) =>
+    void handle(s).catch((e: unknown) => {
+      deps.log.error(`${spec.proto}: ${String(e)}`);
+      s.destroy();
+    }), (e) => deps.log.error(`${spec.proto}: ${String(e)}`));
   deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
   return { spec, port: cs.port, close: (graceMs) => cs.close(graceMs) };
 }

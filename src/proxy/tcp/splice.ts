@@ -48,7 +48,16 @@ export function splice(
     client.destroy();
     return;
   }
-  const up = net.connect({ host: target.hostname, port: target.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: o.keepAlive, allowHalfOpen: true });
+  let up: net.Socket;
+  try {
+    up = net.connect({ host: target.hostname, port: target.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: o.keepAlive, allowHalfOpen: true });
+  } catch {
+    // e.g. a port out of range in a hand-written route: costs this connection only
+    deps.log.warn(`${o.prefix}: cannot connect to upstream ${target.hostPort}`);
+    deps.metrics.tcpConnFail(o.kind);
+    client.destroy();
+    return;
+  }
   let connected = false;
   let preamble = 0;
   up.setTimeout(o.dialTimeout);

@@ -31,17 +31,17 @@ export async function startTcpListener(spec: ListenerSpec, deps: ProxyDeps): Pro
       deps.metrics.tcpConn('tcp');
       // hot path: no promise when there is no PROXY header to wait for
       if (!spec.proxyProto) route(s, plainAddrs(s));
-      else void acceptAddrs(s, spec, deps.log).then((a) => route(s, a));
+      else void acceptAddrs(s, spec, deps.log).then((a) => route(s, a)).catch(() => s.destroy());
     };
   } else {
     const t = await tlsFront(spec, deps, (clear, addrs) => route(clear, addrs));
     stopTls = t.stop;
     onConn = (s) => {
       deps.metrics.tcpConn('tcp');
-      void acceptAddrs(s, spec, deps.log).then((a) => a && t.accept(s, a));
+      void acceptAddrs(s, spec, deps.log).then((a) => a && t.accept(s, a)).catch(() => s.destroy());
     };
   }
-  const cs = await ConnServer.listen(spec.host, spec.port, onConn);
+  const cs = await ConnServer.listen(spec.host, spec.port, onConn, (e) => deps.log.error(`${spec.proto}: ${String(e)}`));
   key = `:${cs.port}`; // port 0 binds a free port; routes name the bound one
   deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
   return {

@@ -122,3 +122,25 @@ test('tcp: close(grace) waits for open connections, then destroys them', async (
     s.destroy();
   }
 });
+
+test('tcp: a broken route or a throwing table costs one connection, never the process', async (t) => {
+  const env = makeDeps(undefined);
+  const l = await startTcpListener(spec(), env.deps);
+  t.after(() => l.close(0));
+  const base = fakeTable({ [`:${l.port}`]: [{ url: 'tcp://127.0.0.1:1' }] });
+  const r0 = base.lookupTcp(`:${l.port}`)!;
+  const badPort = { ...r0, target: { ...r0.target, port: 99999, hostPort: '127.0.0.1:99999' } };
+  const cases: [string, import('../../../src/routes/types.ts').Table['lookupTcp']][] = [
+    ['target port out of range', () => badPort],
+    ['lookup throws', () => {
+      throw new Error('engine bug');
+    }],
+  ];
+  for (const [name, lookupTcp] of cases) {
+    env.store.swap({ ...base, lookupTcp });
+    const r = await roundTrip(l.port, 'x');
+    assert.equal(r.data.length, 0, name);
+  }
+  assert.ok(env.log.lines.includes('[WARN] tcp: cannot connect to upstream 127.0.0.1:99999'), env.log.lines.join('\n'));
+  assert.ok(env.log.lines.includes('[ERROR] tcp: Error: engine bug'), env.log.lines.join('\n'));
+});
