@@ -75,6 +75,8 @@ export class CatalogState {
     const hit = this.#cache.get(key);
     if (hit && hit.index === index) return hit.body;
     const body = Buffer.from(build());
+    // Keys include names from request paths: bound the map so odd clients cannot grow it forever.
+    if (this.#cache.size >= 20_000) this.#cache.clear();
     this.#cache.set(key, { index, body });
     return body;
   }

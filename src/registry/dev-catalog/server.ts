@@ -115,7 +115,9 @@ export async function startDevCatalog(opts: DevCatalogOptions): Promise<DevCatal
     };
     const method = req.method ?? 'GET';
     const countKey = `${method} ${rawPath}`;
-    counts.set(countKey, (counts.get(countKey) ?? 0) + 1);
+    // Bounded: KV keys and service names make paths unbounded in number.
+    const seen = counts.get(countKey);
+    if (seen !== undefined || counts.size < 50_000) counts.set(countKey, (seen ?? 0) + 1);
     req.on('error', () => res.destroy());
     res.on('error', () => {});
     let path: string;
