@@ -126,6 +126,7 @@ export function spliceOptions(spec: ListenerSpec, deps: ProxyDeps, kind: 'tcp' |
     keepAlive: upstreamKeepAlive(deps),
     readTimeout: spec.readTimeout,
     writeTimeout: spec.writeTimeout,
+    idleTimeout: spec.idleTimeout,
   };
 }
 

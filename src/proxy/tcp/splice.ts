@@ -21,6 +21,8 @@ export interface SpliceOptions {
   readonly readTimeout: number;
   /** Listener wt: no progress on the client socket for wt ms closes the connection. */
   readonly writeTimeout: number;
+  /** Listener it: no bytes in either direction for it ms closes the connection (fabio ignores it on TCP). */
+  readonly idleTimeout: number;
 }
 
 /** Go prints IPv4-mapped IPv6 peers in their IPv4 form; access rules and logs expect that form. */
@@ -122,8 +124,10 @@ function pump(client: net.Socket, up: net.Socket, o: SpliceOptions): void {
     client.once('close', () => clearTimeout(t));
     client.once('end', () => clearTimeout(t));
   }
-  if (o.writeTimeout > 0) {
-    client.setTimeout(o.writeTimeout);
+  // wt and it both end up as inactivity of the client socket (Node has no per-write deadline)
+  const idle = o.writeTimeout > 0 && o.idleTimeout > 0 ? Math.min(o.writeTimeout, o.idleTimeout) : o.writeTimeout || o.idleTimeout;
+  if (idle > 0) {
+    client.setTimeout(idle);
     client.on('timeout', () => client.destroy());
   }
 }

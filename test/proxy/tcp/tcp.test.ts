@@ -83,11 +83,12 @@ test('tcp: allow/deny rules by client address', async (t) => {
   }
 });
 
-test('tcp: rt closes a connection whose client stays silent', async (t) => {
+test('tcp: rt, wt and it close a connection that stays silent', async (t) => {
+  for (const over of [{ readTimeout: 150 }, { writeTimeout: 150 }, { idleTimeout: 150 }]) {
   const echo = await echoServer();
   t.after(echo.close);
   const env = makeDeps(undefined);
-  const l = await startTcpListener(spec({ readTimeout: 150 }), env.deps);
+  const l = await startTcpListener(spec(over), env.deps);
   t.after(() => l.close(0));
   env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${echo.port}` }] }));
   const started = Date.now();
@@ -97,7 +98,8 @@ test('tcp: rt closes a connection whose client stays silent', async (t) => {
     s.resume();
     s.on('close', () => resolve(Date.now() - started));
   });
-  assert.ok(closed >= 140 && closed < 2000, `closed after ${closed}ms`);
+  assert.ok(closed >= 140 && closed < 2000, `${JSON.stringify(over)}: closed after ${closed}ms`);
+  }
 });
 
 test('tcp: close(grace) waits for open connections, then destroys them', async (t) => {
