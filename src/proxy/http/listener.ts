@@ -128,13 +128,21 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
     front = net;
   }
 
-  await new Promise<void>((resolve, reject) => {
-    front.once('error', reject);
-    front.listen(spec.port, spec.host === '' ? undefined : spec.host, () => {
-      front.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      front.once('error', reject);
+      front.listen(spec.port, spec.host === '' ? undefined : spec.host, () => {
+        front.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (e) {
+    // Nothing listens: release what was set up for this listener (auth reloads, cert refreshes, pools).
+    auth?.close();
+    for (const c of cleanup) c();
+    void handlerPools?.close();
+    throw e;
+  }
   front.on('error', (e: Error) => deps.log.error(`${spec.proto}: ${e.message}`));
   const addr = front.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : spec.port;
