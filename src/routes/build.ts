@@ -3,20 +3,34 @@ import { GlobSyntaxError, compileGlob, isGlob, sharedGlobCache } from './glob.ts
 import type { GlobMatcher } from './glob.ts';
 import { normalizeHost, sortHostsBySpecificity } from './host-order.ts';
 import { applyDefs } from './model.ts';
-import type { MRoute } from './model.ts';
+import type { MRoute, MTarget } from './model.ts';
 import { parseRouteText } from './parse.ts';
+import { buildPathIndex } from './path-index.ts';
 import { RouteTable } from './table.ts';
 import { makeTarget } from './target.ts';
 import type { BuildOptions, LookupResult, Route, Table, Target, Warning } from './types.ts';
 import { buildRing, effectiveWeights } from './weights.ts';
 
+/** Shared one-slot ring (read-only by convention: rings are never written after build). */
+const ONE_SLOT = Uint32Array.of(0);
+
 function compileRoute(m: MRoute, opts: BuildOptions, warnings: Warning[]): CRoute {
-  const fixed = m.targets.map((t) => t.fixedWeight);
-  const weights = effectiveWeights(fixed);
-  const targets: Target[] = m.targets.map((t, i) => makeTarget(t, weights[i] as number, warnings));
-  const ring = buildRing(fixed, weights);
-  const slots = targets.map(() => 0);
-  for (const i of ring) slots[i] = (slots[i] as number) + 1;
+  let targets: Target[];
+  let ring: Uint32Array;
+  let slots: number[];
+  if (m.targets.length === 1) {
+    // the common case, without the weight arrays
+    targets = [makeTarget(m.targets[0] as MTarget, 1, warnings)];
+    ring = ONE_SLOT;
+    slots = [1];
+  } else {
+    const fixed = m.targets.map((t) => t.fixedWeight);
+    const weights = effectiveWeights(fixed);
+    targets = m.targets.map((t, i) => makeTarget(t, weights[i] as number, warnings));
+    ring = buildRing(fixed, weights);
+    slots = targets.map(() => 0);
+    for (const i of ring) slots[i] = (slots[i] as number) + 1;
+  }
   const route: Route = Object.freeze({ host: m.host, path: m.path, targets: Object.freeze(targets) });
   const results: LookupResult[] = targets.map((target) => Object.freeze({ route, target }));
   let glob: GlobMatcher | undefined;
@@ -30,6 +44,7 @@ function compileRoute(m: MRoute, opts: BuildOptions, warnings: Warning[]): CRout
     targets: route.targets,
     ring,
     results: Object.freeze(results),
+    // kept only where a redirect needs it at lookup time (and for the dump's addr=)
     urls: Object.freeze(m.targets.map((t) => t.parsed)),
     counterKey: `${m.host}${m.path}`,
     slots: Object.freeze(slots),
@@ -62,7 +77,7 @@ export function buildTable(text: string, opts: BuildOptions): Table {
   };
 
   order.forEach((key, rank) => {
-    const routes = [...(model.get(key) ?? [])].sort(byPathDesc).map((m) => compileRoute(m, opts, warnings));
+    const routes = [...(model.get(key)?.values() ?? [])].sort(byPathDesc).map((m) => compileRoute(m, opts, warnings));
     let matchPlain: GlobMatcher | undefined;
     let matchTls: GlobMatcher | undefined;
     if (!opts.globDisabled && isGlob(key)) {
@@ -71,8 +86,8 @@ export function buildTable(text: string, opts: BuildOptions): Table {
         matchTls = cache.get(normalizeHost(key, true));
       } catch (err) {
         if (!(err instanceof GlobSyntaxError)) throw err;
-        const first = model.get(key)?.[0]?.targets[0];
-        warnings.push({ line: first?.line ?? 0, service: first?.service ?? '', message: `${err.message}; host matched as plain text` });
+        const firstLine = model.get(key)?.values().next().value?.targets[0]?.line ?? 0;
+        warnings.push({ line: firstLine, service: routes[0]?.targets[0]?.service ?? '', message: `${err.message}; host matched as plain text` });
         matchPlain = matchTls = undefined;
       }
     }
@@ -80,7 +95,7 @@ export function buildTable(text: string, opts: BuildOptions): Table {
       key,
       rank,
       routes: Object.freeze(routes),
-      byPath: new Map(routes.map((r) => [r.path, r])),
+      index: buildPathIndex(routes, opts.matcher),
       matchPlain,
       matchTls,
     });

@@ -1,4 +1,5 @@
 import type { GlobMatcher } from './glob.ts';
+import type { PathIndex } from './path-index.ts';
 import type { ParsedURL } from './target-url.ts';
 import type { LookupResult, Route, Target } from './types.ts';
 
@@ -36,8 +37,8 @@ export interface HostEntry {
   readonly rank: number;
   /** Routes sorted by path descending (byte-wise). */
   readonly routes: readonly CRoute[];
-  /** Index of the route for an exact path, for tcp lookups. */
-  readonly byPath: ReadonlyMap<string, CRoute>;
+  /** Probe index for hosts with many routes (prefix/iprefix), undefined = linear scan. */
+  readonly index: PathIndex | undefined;
   /** Host-glob matchers against the normalised request host, plain and TLS (glob hosts only). */
   readonly matchPlain: GlobMatcher | undefined;
   readonly matchTls: GlobMatcher | undefined;

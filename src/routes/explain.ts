@@ -1,20 +1,9 @@
 import { SKIP } from './compiled.ts';
-import type { CRoute, HostEntry } from './compiled.ts';
+import type { CRoute } from './compiled.ts';
 import { normalizeHost } from './host-order.ts';
 import type { RouteTable, TableParts } from './table.ts';
 import { routeMatches } from './table.ts';
 import type { ExplainStep, Explanation, LookupRequest, LookupResult } from './types.ts';
-
-/** Host candidates for a request, most specific first, without the host-less fallback. */
-export function candidateHosts(p: TableParts, req: LookupRequest): HostEntry[] {
-  const host = normalizeHost(req.host, req.tls);
-  const out = [...((req.tls ? p.exactTls : p.exactPlain).get(host) ?? [])];
-  for (const g of p.globs) {
-    const m = req.tls ? g.matchTls : g.matchPlain;
-    if (m !== undefined && m(host)) out.push(g);
-  }
-  return out.sort((a, b) => a.rank - b.rank);
-}
 
 /**
  * The lookup decision with every step recorded, in fabio's order: matching hosts, then for each
@@ -23,7 +12,7 @@ export function candidateHosts(p: TableParts, req: LookupRequest): HostEntry[] {
  */
 export function explainLookup(table: RouteTable, p: TableParts, req: LookupRequest): Explanation {
   const steps: ExplainStep[] = [];
-  const hosts = candidateHosts(p, req);
+  const hosts = table.candidates(normalizeHost(req.host, req.tls), req.tls);
   const names = hosts.map((h) => h.key);
   steps.push({ kind: 'hosts', hosts: names, message: `Matching hosts: [${names.join(' ')}]` });
   const all = p.fallback !== undefined ? [...hosts, p.fallback] : hosts;

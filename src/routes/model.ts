@@ -25,7 +25,8 @@ export interface MRoute {
   targets: MTarget[];
 }
 
-export type Model = Map<string, MRoute[]>;
+/** host → path → route; Maps keep insertion order and make every command O(1) per route. */
+export type Model = Map<string, Map<string, MRoute>>;
 
 /** Splits a route source into host and path: `:port` → (':port', ''), slash-less → (host, '/'). */
 export function hostPath(src: string): [string, string] {
@@ -48,10 +49,7 @@ export function containsAll(have: readonly string[], want: readonly string[]): b
 }
 
 function findRoute(m: Model, host: string, path: string): MRoute | undefined {
-  const routes = m.get(host);
-  if (routes === undefined) return undefined;
-  for (const r of routes) if (r.path === path) return r;
-  return undefined;
+  return m.get(host)?.get(path);
 }
 
 function addRoute(m: Model, d: RouteDef, matcher: Matcher): void {
@@ -77,8 +75,8 @@ function addRoute(m: Model, d: RouteDef, matcher: Matcher): void {
     }
     r = { host, path, targets: [] };
     const routes = m.get(host);
-    if (routes === undefined) m.set(host, [r]);
-    else routes.push(r);
+    if (routes === undefined) m.set(host, new Map([[path, r]]));
+    else routes.set(path, r);
   }
   const fixedWeight = d.weight > 0 ? d.weight : 0; // weight < 0 means dynamic, as does NaN
   for (const t of r.targets) {
@@ -88,14 +86,18 @@ function addRoute(m: Model, d: RouteDef, matcher: Matcher): void {
 }
 
 function filterTargets(m: Model, only: MRoute | undefined, drop: (t: MTarget) => boolean): void {
-  const routes = only !== undefined ? [only] : [...m.values()].flat();
-  for (const r of routes) r.targets = r.targets.filter((t) => !drop(t));
-  // routes left without targets are removed, then hosts without routes (fabio's delRoute)
-  for (const [host, rs] of m) {
-    const kept = rs.filter((r) => r.targets.length > 0);
-    if (kept.length === 0) m.delete(host);
-    else if (kept.length !== rs.length) m.set(host, kept);
+  const visit = (rs: Map<string, MRoute>, r: MRoute): void => {
+    r.targets = r.targets.filter((t) => !drop(t));
+    // routes left without targets are removed, then hosts without routes (fabio's delRoute)
+    if (r.targets.length === 0) rs.delete(r.path);
+  };
+  if (only !== undefined) {
+    const rs = m.get(only.host);
+    if (rs !== undefined) visit(rs, only);
+  } else {
+    for (const rs of m.values()) for (const r of [...rs.values()]) visit(rs, r);
   }
+  for (const [host, rs] of m) if (rs.size === 0) m.delete(host);
 }
 
 function delRoute(m: Model, d: RouteDef): void {

@@ -2,6 +2,7 @@ import { SKIP } from './compiled.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import { explainLookup } from './explain.ts';
 import { normalizeHost } from './host-order.ts';
+import { probePath } from './path-index.ts';
 import { dumpTable, printTable } from './print.ts';
 import { buildRedirect, formatRedirect } from './redirect.ts';
 import type { ParsedURL } from './target-url.ts';
@@ -31,6 +32,7 @@ export interface TableParts {
 }
 
 const NONE: readonly HostEntry[] = Object.freeze([]);
+const MEMO_MAX = 10_000;
 
 /** Whether one route's path matches the request path. */
 export function routeMatches(r: CRoute, matcher: Matcher, path: string, lowerPath: string): boolean {
@@ -66,6 +68,8 @@ export class RouteTable implements Table {
   readonly warnings: readonly Warning[];
   readonly routes: readonly Route[];
   readonly #p: TableParts;
+  readonly #memoPlain = new Map<string, readonly HostEntry[]>();
+  readonly #memoTls = new Map<string, readonly HostEntry[]>();
 
   constructor(parts: TableParts) {
     this.#p = parts;
@@ -97,7 +101,8 @@ export class RouteTable implements Table {
   }
 
   #tryHost(e: HostEntry, req: LookupRequest, lowerPath: string): LookupResult | undefined {
-    const r = matchRoute(e.routes, this.#p.matcher, req.path, lowerPath);
+    const m = this.#p.matcher;
+    const r = e.index !== undefined ? probePath(e.index, m, req.path, lowerPath) : matchRoute(e.routes, m, req.path, lowerPath);
     if (r === undefined || r.targets.length === 0) return undefined;
     return this.resultFor(r, this.pickIndex(r), req);
   }
@@ -106,24 +111,10 @@ export class RouteTable implements Table {
     // hot path
     const p = this.#p;
     const tls = req.tls;
-    const host = normalizeHost(req.host, tls);
     const lowerPath = p.matcher === 'iprefix' ? req.path.toLowerCase() : req.path;
-    const exact = (tls ? p.exactTls : p.exactPlain).get(host) ?? NONE;
-    const globs = p.globs;
-    let ei = 0;
-    let gi = this.#nextGlob(globs, host, tls, 0);
-    while (ei < exact.length || gi < globs.length) {
-      let e: HostEntry;
-      const x = exact[ei];
-      const g = globs[gi];
-      if (x !== undefined && (g === undefined || x.rank < g.rank)) {
-        e = x;
-        ei++;
-      } else {
-        e = g as HostEntry;
-        gi = this.#nextGlob(globs, host, tls, gi + 1);
-      }
-      const res = this.#tryHost(e, req, lowerPath);
+    const cands = this.candidates(normalizeHost(req.host, tls), tls);
+    for (let i = 0; i < cands.length; i++) {
+      const res = this.#tryHost(cands[i] as HostEntry, req, lowerPath);
       if (res !== undefined && res !== SKIP) return res;
     }
     if (p.fallback !== undefined) {
@@ -133,13 +124,30 @@ export class RouteTable implements Table {
     return undefined;
   }
 
-  #nextGlob(globs: readonly HostEntry[], host: string, tls: boolean, from: number): number {
-    for (let i = from; i < globs.length; i++) {
-      const g = globs[i] as HostEntry;
-      const m = tls ? g.matchTls : g.matchPlain;
-      if (m !== undefined && m(host)) return i;
+  /**
+   * Host keys matching a normalised request host, most specific first (no host-less fallback).
+   * Memoised per host: real traffic uses few distinct Host values, and the glob scan is the
+   * expensive part of a lookup. The memo is bounded and cleared when full.
+   */
+  candidates(host: string, tls: boolean): readonly HostEntry[] {
+    const memo = tls ? this.#memoTls : this.#memoPlain;
+    let c = memo.get(host);
+    if (c === undefined) {
+      const p = this.#p;
+      const exact = (tls ? p.exactTls : p.exactPlain).get(host) ?? NONE;
+      if (p.globs.length === 0) c = exact;
+      else {
+        const out = [...exact];
+        for (const g of p.globs) {
+          const m = tls ? g.matchTls : g.matchPlain;
+          if (m !== undefined && m(host)) out.push(g);
+        }
+        c = out.length === 0 ? NONE : Object.freeze(out.sort((a, b) => a.rank - b.rank));
+      }
+      if (memo.size >= MEMO_MAX) memo.clear();
+      memo.set(host, c);
     }
-    return globs.length;
+    return c;
   }
 
   lookupTcp(key: string): LookupResult | undefined {

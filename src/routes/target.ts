@@ -37,8 +37,9 @@ export function makeTarget(t: MTarget, weight: number, warnings: Warning[]): Tar
     port,
     urlPath: p.path,
     urlQuery: p.query,
-    tags: Object.freeze([...t.tags]),
-    opts: Object.freeze({ ...o }),
+    // the parser made these for this command alone, so they are frozen in place, not copied
+    tags: Object.freeze(t.tags),
+    opts: Object.freeze(o),
     stripPath: o.strip ?? '',
     prependPath: o.prepend ?? '',
     host: o.host ?? '',

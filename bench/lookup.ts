@@ -1,0 +1,95 @@
+/**
+ * Route lookup micro-benchmark: build time, heap and median lookup time for tables of 10, 1k, 10k
+ * and 100k routes (exact hosts, glob hosts and host-less routes, path depths 1-6).
+ * Run: npx tsx bench/lookup.ts            (add --expose-gc via NODE_OPTIONS for steadier heap figures)
+ */
+import { buildTable } from '../src/routes/index.ts';
+import type { LookupRequest, Matcher } from '../src/routes/index.ts';
+
+/** Deterministic PRNG so every run benchmarks the same tables. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = ['api', 'v1', 'v2', 'users', 'orders', 'static', 'img', 'admin', 'search', 'items', 'cart', 'auth'];
+
+function makeRoutes(n: number, r: () => number): { text: string; reqs: LookupRequest[] } {
+  const exactHosts = Math.max(1, Math.floor(n / 10));
+  const globHosts = Math.max(1, Math.floor(n / 100));
+  const lines: string[] = [];
+  const reqs: LookupRequest[] = [];
+  for (let i = 0; i < n; i++) {
+    const depth = 1 + Math.floor(r() * 6);
+    let path = '';
+    for (let d = 0; d < depth; d++) path += `/${WORDS[Math.floor(r() * WORDS.length)]}${d === 0 ? i % 97 : ''}`;
+    const kind = r();
+    let host: string;
+    let reqHost: string;
+    if (kind < 0.7) {
+      const h = Math.floor(r() * exactHosts);
+      host = `host${h}.example.com`;
+      reqHost = host;
+    } else if (kind < 0.85) {
+      const g = Math.floor(r() * globHosts);
+      host = `*.g${g}.example.com`;
+      reqHost = `x${i}.g${g}.example.com`;
+    } else {
+      host = '';
+      reqHost = `nohost${i % 50}.example.org`;
+    }
+    const targets = 1 + Math.floor(r() * 3);
+    for (let t = 0; t < targets; t++) lines.push(`route add svc${i % 200} ${host}${path} http://10.${(i >> 8) & 255}.${i & 255}.${t}:8080/`);
+    reqs.push({ host: reqHost, path: `${path}/more/x`, tls: false });
+  }
+  return { text: lines.join('\n'), reqs };
+}
+
+function heapMB(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed / 1048576;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+const sizes = process.argv[3] ? [Number(process.argv[3])] : [10, 1_000, 10_000, 100_000];
+const matchers: Matcher[] = (process.argv[2] as Matcher | undefined) ? [process.argv[2] as Matcher] : ['prefix', 'glob'];
+const rows: string[][] = [['routes', 'matcher', 'build ms', 'heap MB', 'lookup median ns', 'lookup p99 ns', 'hit %']];
+for (const matcher of matchers) {
+  for (const n of sizes) {
+    const { text, reqs } = makeRoutes(n, rng(n));
+    const before = heapMB();
+    const t0 = performance.now();
+    const table = buildTable(text, { matcher, strategy: 'rr', globDisabled: false, globCacheSize: 1000 });
+    const buildMs = performance.now() - t0;
+    const heap = heapMB() - before;
+    // let a concurrent GC of the build finish so it does not land in the lookup figures
+    await new Promise((r) => setTimeout(r, 200));
+    heapMB();
+    const pick = rng(7);
+    const sample: LookupRequest[] = [];
+    for (let i = 0; i < 1000; i++) sample.push(reqs[Math.floor(pick() * reqs.length)] as LookupRequest);
+    let hits = 0;
+    for (const q of sample) if (table.lookup(q) !== undefined) hits++;
+    // batches of 1000 lookups, per-lookup time of each batch
+    const per: number[] = [];
+    for (let b = 0; b < 300; b++) {
+      const s = performance.now();
+      for (let i = 0; i < sample.length; i++) table.lookup(sample[i] as LookupRequest);
+      per.push(((performance.now() - s) * 1e6) / sample.length);
+    }
+    const p99 = [...per].sort((a, b) => a - b)[Math.floor(per.length * 0.99)] as number;
+    rows.push([String(n), matcher, buildMs.toFixed(1), heap.toFixed(1), median(per).toFixed(0), p99.toFixed(0), ((hits / sample.length) * 100).toFixed(0)]);
+  }
+}
+const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
+for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i] as number)).join('  '));
