@@ -5,6 +5,7 @@ import { createGzip } from 'node:zlib';
 import type { Dispatcher, Pool } from 'undici';
 import { classify, ProxyError } from '../errors.ts';
 import { isHopByHopResponse } from './headers.ts';
+import { sniffContentType } from './sniff.ts';
 
 export type Req = IncomingMessage | Http2ServerRequest;
 export type Res = ServerResponse | Http2ServerResponse;
@@ -80,6 +81,55 @@ export function forward(job: ForwardJob): void {
     };
     job.res.once('close', onClose);
 
+    let pendingHead: Record<string, string | string[]> | undefined;
+    /** Writes the response head and sets up the sink (gzip or the response itself). */
+    const begin = (c: Dispatcher.DispatchController, out: Record<string, string | string[]>): void => {
+      const res = job.res as ServerResponse;
+      let useGzip = false;
+      if (job.gzip !== undefined) {
+        const vary = out.vary;
+        out.vary = vary === undefined ? 'Accept-Encoding' : `${vary}, Accept-Encoding`;
+        const ct = out['content-type'];
+        useGzip =
+          job.gzipAllowed &&
+          out['content-encoding'] === undefined &&
+          typeof ct === 'string' &&
+          job.gzip.test(ct) &&
+          job.req.method !== 'HEAD' &&
+          status !== 204 &&
+          status !== 304;
+        if (useGzip) {
+          out['content-encoding'] = 'gzip';
+          delete out['content-length'];
+        }
+      }
+      try {
+        res.writeHead(status, out);
+      } catch (e) {
+        c.abort(classify(e));
+        return;
+      }
+      if (useGzip) {
+        const gz = createGzip();
+        gz.on('data', (d: Buffer) => {
+          bytes += d.length;
+          if (!res.write(d)) {
+            gz.pause();
+            res.once('drain', () => gz.resume());
+          }
+        });
+        gz.on('end', () => {
+          res.end();
+          finish(status, bytes, undefined);
+        });
+        gz.on('error', () => res.destroy());
+        sink = gz;
+      } else {
+        sink = res as unknown as Writable;
+        if (job.sse) res.flushHeaders?.();
+      }
+    };
+
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(c) {
         controller = c;
@@ -88,7 +138,6 @@ export function forward(job: ForwardJob): void {
       onResponseStart(c, statusCode, headers) {
         if (statusCode < 200) return; // 1xx informational: Node answers 100-continue itself
         status = statusCode;
-        const res = job.res as ServerResponse;
         const out: Record<string, string | string[]> = {};
         let dropped: string[] | undefined;
         const conn = headers.connection;
@@ -98,51 +147,20 @@ export function forward(job: ForwardJob): void {
           out[k] = headers[k] as string | string[];
         }
         if (job.sts !== '') out['strict-transport-security'] = job.sts;
-        let useGzip = false;
-        if (job.gzip !== undefined) {
-          const vary = out.vary;
-          out.vary = vary === undefined ? 'Accept-Encoding' : `${vary}, Accept-Encoding`;
-          const ct = out['content-type'];
-          useGzip =
-            job.gzipAllowed &&
-            out['content-encoding'] === undefined &&
-            typeof ct === 'string' &&
-            job.gzip.test(ct) &&
-            job.req.method !== 'HEAD' &&
-            statusCode !== 204 &&
-            statusCode !== 304;
-          if (useGzip) {
-            out['content-encoding'] = 'gzip';
-            delete out['content-length'];
-          }
-        }
-        try {
-          res.writeHead(statusCode, out);
-        } catch (e) {
-          c.abort(classify(e));
+        // Go's ResponseWriter sniffs a missing Content-Type from the first bytes: wait for them.
+        if (out['content-type'] === undefined && statusCode !== 204 && statusCode !== 304 && job.req.method !== 'HEAD') {
+          pendingHead = out;
           return;
         }
-        if (useGzip) {
-          const gz = createGzip();
-          gz.on('data', (d: Buffer) => {
-            bytes += d.length;
-            if (!res.write(d)) {
-              gz.pause();
-              res.once('drain', () => gz.resume());
-            }
-          });
-          gz.on('end', () => {
-            res.end();
-            finish(status, bytes, undefined);
-          });
-          gz.on('error', () => res.destroy());
-          sink = gz;
-        } else {
-          sink = res as unknown as Writable;
-          if (job.sse) (res as ServerResponse).flushHeaders?.();
-        }
+        begin(c, out);
       },
       onResponseData(c, chunk) {
+        if (pendingHead !== undefined) {
+          pendingHead['content-type'] = sniffContentType(chunk);
+          const head = pendingHead;
+          pendingHead = undefined;
+          begin(c, head);
+        }
         if (sink === undefined) return;
         if (sink !== (job.res as unknown)) {
           if (!sink.write(chunk)) {
@@ -158,8 +176,14 @@ export function forward(job: ForwardJob): void {
           res.once('drain', () => c.resume());
         }
       },
-      onResponseEnd() {
+      onResponseEnd(c) {
         job.res.off('close', onClose);
+        if (pendingHead !== undefined) {
+          // Empty body: nothing to sniff, Go adds no Content-Type either.
+          const head = pendingHead;
+          pendingHead = undefined;
+          begin(c, head);
+        }
         if (sink !== undefined && sink !== (job.res as unknown)) {
           sink.end(); // finish() runs on the gzip 'end'
           return;

@@ -255,3 +255,23 @@ test('websocket without a route gets the no-route status and the connection clos
   assert.match(out, /^HTTP\/1\.1 404 /);
   assert.equal(p.metrics.notFounds, 1);
 });
+
+test('missing Content-Type is sniffed like Go (and then drives gzip); empty bodies get none', async (t) => {
+  const be = await backend(t, (req, res) => {
+    res.removeHeader('content-type');
+    if (req.url === '/empty') return void res.writeHead(200).end();
+    if (req.url === '/bin') return void res.end(Buffer.from([0, 1, 2, 3]));
+    res.end('<html><body>hi</body></html>');
+  });
+  const p = await proxy(t, `route add s / ${be.url}/`, { 'proxy.gzip.contenttype': '^text/html' });
+  const html = await get(p.port, '/', { 'accept-encoding': 'gzip' });
+  assert.equal(html.headers['content-type'], 'text/html; charset=utf-8');
+  assert.equal(html.headers['content-encoding'], 'gzip');
+  assert.equal(gunzipSync(html.body).toString(), '<html><body>hi</body></html>');
+  const bin = await get(p.port, '/bin', { 'accept-encoding': 'gzip' });
+  assert.equal(bin.headers['content-type'], 'application/octet-stream');
+  assert.equal(bin.headers['content-encoding'], undefined);
+  const empty = await get(p.port, '/empty');
+  assert.equal(empty.status, 200);
+  assert.equal(empty.headers['content-type'], undefined);
+});
