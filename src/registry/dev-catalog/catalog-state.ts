@@ -130,8 +130,11 @@ export class CatalogState {
 
   /** Adds or replaces a service and its checks (existing check status is kept, as the agent does). */
   register(def: ServiceDef, checks: readonly CheckDef[], replaceExistingChecks: boolean): void {
-    const idx = this.next();
     const prev = this.services.get(def.id);
+    // Like Consul's catalog, an identical registration is not a write (no index bump, no wake-up):
+    // agents and schedulers re-register periodically.
+    if (prev && this.#unchanged(prev, def, checks, replaceExistingChecks)) return;
+    const idx = this.next();
     const touched = new Set<string>([def.name]);
     if (prev) touched.add(prev.name);
     this.services.set(def.id, { ...def, createIndex: prev?.createIndex ?? idx, modifyIndex: idx });
@@ -152,6 +155,19 @@ export class CatalogState {
     }
     for (const cd of checks) this.#putCheck(cd, def, idx);
     this.#wrote(idx, touched, true, true);
+  }
+
+  #unchanged(prev: ServiceRecord, def: ServiceDef, checks: readonly CheckDef[], replace: boolean): boolean {
+    const { createIndex: _c, modifyIndex: _m, ...was } = prev;
+    if (JSON.stringify(was) !== JSON.stringify(def)) return false;
+    for (const cd of checks) {
+      const c = this.checks.get(cd.id);
+      if (!c || c.def.serviceId !== def.id || JSON.stringify(c.def) !== JSON.stringify(cd)) return false;
+      if (cd.status !== undefined && cd.status !== c.status) return false;
+    }
+    if (!replace) return true;
+    const keep = new Set(checks.map((c) => c.id));
+    return this.checksOfService(def.id).every((c) => keep.has(c.def.id) || c.def.id.startsWith(SERVICE_MAINT_PREFIX));
   }
 
   deregister(id: string): boolean {

@@ -316,3 +316,27 @@ test('ACL token headers and ?token are accepted and ignored', async (t) => {
   await r.text();
   assert.equal(r.status, 200);
 });
+
+test('an identical re-registration is not a write; a changed one is', async (t) => {
+  const c = await catalog(t);
+  const body = {
+    ID: 'w',
+    Name: 'web',
+    Tags: ['urlprefix-/'],
+    Port: 1,
+    Check: { CheckID: 't', TTL: '1h', Status: 'passing' },
+  };
+  await c.put('/v1/agent/service/register', body);
+  const i1 = (await c.get('/v1/health/service/web')).index;
+  await c.put('/v1/agent/service/register', body);
+  assert.equal((await c.get('/v1/health/service/web')).index, i1);
+  await c.put('/v1/agent/check/fail/t');
+  const i2 = (await c.get('/v1/health/service/web')).index;
+  // Same body, but its Status differs from the current one: it must apply.
+  await c.put('/v1/agent/service/register', body);
+  const r = await c.get('/v1/health/service/web');
+  assert.ok(r.index > i2);
+  assert.equal(r.json[0].Checks[1].Status, 'passing');
+  await c.put('/v1/agent/service/register', { ...body, Port: 2 });
+  assert.ok((await c.get('/v1/health/service/web')).index > r.index);
+});
