@@ -41,7 +41,11 @@ export async function startDemoService(opts: DemoServiceOptions): Promise<DemoSe
   server.on('clientError', (_e, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
+    server.listen(opts.port ?? 0, host, () => {
+      server.removeAllListeners('error');
+      server.on('error', () => {}); // after start-up a server error must not crash the process
+      resolve();
+    });
   });
   const port = (server.address() as AddressInfo).port;
   const hostInUrl = host.includes(':') ? `[${host}]` : host;

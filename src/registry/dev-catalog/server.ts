@@ -144,9 +144,13 @@ export async function startDevCatalog(opts: DevCatalogOptions): Promise<DevCatal
   server.on('clientError', (_err, socket) => socket.destroy());
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => {
+      runner.close();
+      reject(err);
+    });
     server.listen(opts.port, host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
+      server.on('error', (err) => opts.log?.error(`dev catalog: ${err.message}`));
       resolve();
     });
   });
