@@ -40,8 +40,8 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
 
   const o = spliceOptions(spec, deps, 'tcp_sni');
   const timeout = helloTimeout(spec.readTimeout);
-  const terminate = (s: net.Socket, bytes: Buffer, addrs: ConnAddrs) => {
-    if (spec.proxyProto) {
+  const terminate = (s: net.Socket, bytes: Buffer, addrs: ConnAddrs | null) => {
+    if (addrs !== null) {
       // the client of record is the PROXY source (as the http listener does it)
       Object.defineProperty(s, 'remoteAddress', { value: addrs.remote.address });
       Object.defineProperty(s, 'remotePort', { value: addrs.remote.port });
@@ -50,7 +50,7 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
     tlsServer.emit('connection', s);
   };
   const handle = async (s: net.Socket) => {
-    const addrs = await acceptAddrs(s, spec, deps.log);
+    const addrs = spec.proxyProto ? await acceptAddrs(s, spec, deps.log) : null;
     if (addrs === undefined) return;
     const hello = await readSocketHello(s, timeout);
     if (hello.ok) {

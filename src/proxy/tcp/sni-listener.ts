@@ -15,7 +15,7 @@ export async function startSniListener(spec: ListenerSpec, deps: ProxyDeps): Pro
   const timeout = helloTimeout(spec.readTimeout);
   const handle = async (s: net.Socket) => {
     deps.metrics.tcpConn('tcp_sni');
-    const addrs = await acceptAddrs(s, spec, deps.log);
+    const addrs = spec.proxyProto ? await acceptAddrs(s, spec, deps.log) : null;
     if (addrs === undefined) return;
     const h = await readSocketHello(s, timeout);
     if (!h.ok) {

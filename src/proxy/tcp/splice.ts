@@ -25,6 +25,14 @@ export interface SpliceOptions {
   readonly idleTimeout: number;
 }
 
+/** The peer and local address of a socket as they are (no PROXY header). */
+export function socketAddrs(s: net.Socket): ConnAddrs {
+  return {
+    remote: { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 },
+    local: { address: s.localAddress ?? '', port: s.localPort ?? 0 },
+  };
+}
+
 /** Go prints IPv4-mapped IPv6 peers in their IPv4 form; access rules and logs expect that form. */
 export function goIp(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
@@ -39,14 +47,15 @@ export function splice(
   client: net.Socket,
   res: LookupResult,
   head: Buffer | undefined,
-  addrs: ConnAddrs,
+  /** null: the client socket's own addresses, read only when needed (access rules, PROXY header). */
+  addrs: ConnAddrs | null,
   deps: ProxyDeps,
   o: SpliceOptions,
 ): void {
   const { route, target } = res;
   const rules = target.accessRules;
-  if (rules !== undefined && !rules.allowed(goIp(addrs.remote.address))) {
-    deps.log.info(`route rules denied access from ${goIp(addrs.remote.address)} to ${target.url}`);
+  if (rules !== undefined && !rules.allowed(goIp((addrs ?? socketAddrs(client)).remote.address))) {
+    deps.log.info(`route rules denied access from ${goIp((addrs ?? socketAddrs(client)).remote.address)} to ${target.url}`);
     client.destroy();
     return;
   }
@@ -88,7 +97,8 @@ export function splice(
       return;
     }
     if (target.proxyProto) {
-      const h = proxyV1Header(addrs.remote, addrs.local);
+      const a = addrs ?? socketAddrs(client);
+      const h = proxyV1Header(a.remote, a.local);
       preamble = Buffer.byteLength(h);
       up.write(h);
     }

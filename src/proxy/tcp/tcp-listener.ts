@@ -13,24 +13,19 @@ import { splice, type ConnAddrs } from './splice.ts';
 export async function startTcpListener(spec: ListenerSpec, deps: ProxyDeps): Promise<RunningListener> {
   const o = spliceOptions(spec, deps, 'tcp');
   let key = `:${spec.port}`;
-  const route = (s: net.Socket, addrs: ConnAddrs | undefined) => {
+  const route = (s: net.Socket, addrs: ConnAddrs | null | undefined) => {
     if (addrs === undefined) return;
     const res = deps.store.current?.lookupTcp(key);
     if (res === undefined) return noRoute(s, deps, 'tcp', key);
     splice(s, res, undefined, addrs, deps, o);
   };
-  const plainAddrs = (s: net.Socket): ConnAddrs => ({
-    remote: { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 },
-    local: { address: s.localAddress ?? '', port: s.localPort ?? 0 },
-  });
-
   let onConn: (s: net.Socket) => void;
   let stopTls = () => {};
   if (spec.cs === '') {
     onConn = (s) => {
       deps.metrics.tcpConn('tcp');
       // hot path: no promise when there is no PROXY header to wait for
-      if (!spec.proxyProto) route(s, plainAddrs(s));
+      if (!spec.proxyProto) route(s, null);
       else void acceptAddrs(s, spec, deps.log).then((a) => route(s, a)).catch(() => s.destroy());
     };
   } else {
