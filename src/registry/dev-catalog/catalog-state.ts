@@ -95,10 +95,6 @@ export class CatalogState {
     return out;
   }
 
-  serviceNames(): IterableIterator<string> {
-    return this.#byName.keys();
-  }
-
   checksOfService(id: string): CheckRecord[] {
     const out: CheckRecord[] = [];
     for (const cid of this.#bySvc.get(id) ?? []) {

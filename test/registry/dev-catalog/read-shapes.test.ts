@@ -256,3 +256,24 @@ test('register and check IDs with odd characters survive URL encoding', async (t
   assert.equal((await c.get('/v1/health/service/odd%20svc')).json[0].Checks[1].Status, 'passing');
   assert.equal((await c.put('/v1/agent/service/deregister/a%20b%2Fc')).status, 200);
 });
+
+test('Weights and TaggedAddresses are stored and shown in agent, health and catalog views', async (t) => {
+  const c = await catalog(t);
+  const r = await c.put('/v1/agent/service/register', {
+    Name: 'web',
+    Port: 80,
+    Weights: { Passing: 10, Warning: 1 },
+    TaggedAddresses: { lan: { Address: '10.0.0.1', Port: 80 }, wan: { address: '1.2.3.4', port: 8080 } },
+  });
+  assert.equal(r.status, 200, r.text);
+  const tagged = { lan: { Address: '10.0.0.1', Port: 80 }, wan: { Address: '1.2.3.4', Port: 8080 } };
+  const agent = (await c.get('/v1/agent/services')).json.web;
+  assert.deepEqual(agent.Weights, { Passing: 10, Warning: 1 });
+  assert.deepEqual(agent.TaggedAddresses, tagged);
+  assert.deepEqual((await c.get('/v1/health/service/web')).json[0].Service.TaggedAddresses, tagged);
+  const row = (await c.get('/v1/catalog/service/web')).json[0];
+  assert.deepEqual(row.ServiceTaggedAddresses, tagged);
+  assert.deepEqual(row.ServiceWeights, { Passing: 10, Warning: 1 });
+  assert.equal((await c.put('/v1/agent/service/register', { Name: 'x', Port: 70000 })).status, 400);
+  assert.equal((await c.put('/v1/agent/service/register', { Name: 'x', TaggedAddresses: { lan: 'a' } })).status, 400);
+});
