@@ -7,9 +7,11 @@
  *
  *   npx tsx bench/propagation.ts [--services 5000] [--instances 3] [--changes 100]
  */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { memoryLogger } from '../src/log/logger.ts';
 import { ConsulBackend, type ConsulBackendOptions } from '../src/registry/consul/backend.ts';
-import { type DevCatalog, startDevCatalog } from '../src/registry/dev-catalog/index.ts';
+import { startDevCatalog } from '../src/registry/dev-catalog/index.ts';
 import { buildTable } from '../src/routes/index.ts';
 import { TableStore } from '../src/routes/table-store.ts';
 import type { Table } from '../src/routes/types.ts';
@@ -29,7 +31,33 @@ async function put(url: string, body?: unknown): Promise<void> {
   if (res.status !== 200) throw new Error(`PUT ${url}: ${res.status}`);
 }
 
-async function registerMany(cat: DevCatalog, services: number, instances: number): Promise<void> {
+interface Catalog {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The catalog runs in a child process, as Consul does in production: its own JSON encoding of a
+ * 5 MB health state must not be billed to fabio-ts's event loop.
+ */
+async function startCatalogProcess(): Promise<Catalog> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--catalog-child'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (c) => reject(new Error(`catalog exited ${c}`)));
+  });
+  return {
+    url: line.trim(),
+    close: async () => {
+      child.kill();
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+async function registerMany(cat: Catalog, services: number, instances: number): Promise<void> {
   const jobs: (() => Promise<void>)[] = [];
   for (let s = 0; s < services; s++) {
     for (let i = 0; i < instances; i++) {
@@ -61,7 +89,7 @@ function pct(xs: number[], p: number): number {
 const hasProbe = (t: Table | undefined) => t?.lookup({ host: 'probe.example.com', path: '/', tls: false }) !== undefined;
 
 async function run(label: string, services: number): Promise<void> {
-  const cat = await startDevCatalog({ host: '127.0.0.1', port: 0, jitter: false });
+  const cat = await startCatalogProcess();
   const t0 = performance.now();
   if (services > 0) await registerMany(cat, services, INSTANCES);
   const regMs = performance.now() - t0;
@@ -106,7 +134,15 @@ async function run(label: string, services: number): Promise<void> {
   });
   await backend.connect();
   const tw = performance.now();
-  backend.watch({ routes: (u) => updater.update(u), noRouteHtml: () => {} });
+  // Time at which the backend emitted text with / without the probe route (before the updater).
+  let emitted = { at: 0, probe: false };
+  backend.watch({
+    routes: (u) => {
+      emitted = { at: performance.now(), probe: u.text.includes('route add probe ') };
+      updater.update(u);
+    },
+    noRouteHtml: () => {},
+  });
   const first = await updater.firstTable;
   const firstMs = performance.now() - tw;
 
@@ -125,17 +161,21 @@ async function run(label: string, services: number): Promise<void> {
 
   const up: number[] = [];
   const down: number[] = [];
+  const upEmit: number[] = [];
+  const downEmit: number[] = [];
   for (let i = 0; i < CHANGES; i++) {
     let s = performance.now();
     const live = waitFor(true);
     await put(`${cat.url}/v1/agent/check/pass/probe-ttl`);
     await live;
     up.push(performance.now() - s);
+    if (emitted.probe) upEmit.push(emitted.at - s);
     s = performance.now();
     const gone = waitFor(false);
     await put(`${cat.url}/v1/agent/check/fail/probe-ttl`);
     await gone;
     down.push(performance.now() - s);
+    if (!emitted.probe) downEmit.push(emitted.at - s);
   }
 
   // Consul requests per flap (down + up), tagged and untagged.
@@ -167,13 +207,22 @@ async function run(label: string, services: number): Promise<void> {
   const f = (n: number) => n.toFixed(1).padStart(7);
   console.log(`\n${label}: ${services} services x ${services ? INSTANCES : 0} instances (+2), ${first.routes.length} routes in the first table`);
   console.log(`  registration ${(regMs / 1000).toFixed(1)} s, first table after watch() ${firstMs.toFixed(0)} ms`);
-  console.log('  change            p50 ms   p90 ms   p99 ms   max ms');
-  console.log(`  check passing   ${f(pct(up, 50))}  ${f(pct(up, 90))}  ${f(pct(up, 99))}  ${f(Math.max(...up))}`);
-  console.log(`  check critical  ${f(pct(down, 50))}  ${f(pct(down, 90))}  ${f(pct(down, 99))}  ${f(Math.max(...down))}`);
+  console.log('  change                          p50 ms   p90 ms   p99 ms   max ms');
+  const row = (name: string, xs: number[]) =>
+    console.log(`  ${name.padEnd(30)}${f(pct(xs, 50))}  ${f(pct(xs, 90))}  ${f(pct(xs, 99))}  ${f(Math.max(...xs))}`);
+  row('passing → text emitted', upEmit);
+  row('passing → live in the store', up);
+  row('critical → text emitted', downEmit);
+  row('critical → gone from the store', down);
   console.log(`  per flap (down+up) of a tagged service:   ${(tagged.cat / 10).toFixed(1)} catalog reads, ${(tagged.all / 10).toFixed(1)} Consul requests`);
   console.log(`  per flap (down+up) of an untagged service: ${(untagged.cat / 10).toFixed(1)} catalog reads, ${(untagged.all / 10).toFixed(1)} Consul requests`);
   console.log(`  heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB`);
 }
 
-await run('empty catalog', 0);
-if (SERVICES > 0) await run('large catalog', SERVICES);
+if (process.argv.includes('--catalog-child')) {
+  const cat = await startDevCatalog({ host: '127.0.0.1', port: 0, jitter: false });
+  process.stdout.write(`${cat.url}\n`);
+} else {
+  await run('empty catalog', 0);
+  if (SERVICES > 0) await run('large catalog', SERVICES);
+}

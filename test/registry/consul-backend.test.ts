@@ -294,3 +294,20 @@ test('recorded Consul JSON: serfHealth-only checks (Nomad 0.8 services) route no
   await waitText('\n');
   assert.equal(updates.length, 1);
 });
+
+test('unreadable overrides do not hold back the first table', async (t) => {
+  const fake = new FakeConsul();
+  webService(fake);
+  await fake.start();
+  const backend = new ConsulBackend(options(fake.url), memoryLogger());
+  const updates: RouteTextUpdate[] = [];
+  t.after(async () => {
+    await backend.stop();
+    await fake.close();
+  });
+  await backend.connect();
+  // Every KV read fails: the fake answers 403 only for /v1/kv/.
+  fake.failPaths = ['/v1/kv/'];
+  backend.watch({ routes: (u) => void updates.push(u), noRouteHtml: () => {} });
+  await until(() => updates.at(-1)?.text === 'route add web /web http://10.0.0.5:8080/\n' || undefined, 3000, 'first table');
+});

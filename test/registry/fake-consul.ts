@@ -27,6 +27,8 @@ export class FakeConsul {
   healthHeaders: Record<string, string> = {};
   /** Every request answers with this status (outage simulation) when set. */
   failStatus: number | undefined;
+  /** Requests to paths starting with one of these answer 403 (ACL denial of a part of the API). */
+  failPaths: string[] = [];
   /** Raw body for /v1/health/state/any instead of JSON of `checks`. */
   healthBody: string | undefined;
   readonly requests: Recorded[] = [];
@@ -79,6 +81,10 @@ export class FakeConsul {
     res.on('error', () => {});
     if (this.failStatus !== undefined) {
       res.writeHead(this.failStatus, { 'content-type': 'text/plain' }).end('fake failure');
+      return;
+    }
+    if (this.failPaths.some((p) => u.pathname.startsWith(p))) {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('Permission denied');
       return;
     }
     const q = u.searchParams;

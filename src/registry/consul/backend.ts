@@ -155,6 +155,11 @@ export class ConsulBackend implements RegistryBackend {
         },
         onError: (err, first) => {
           if (first) this.#log.warn(`consul: Error fetching config from ${this.#o.kvpath}. ${errText(err)}`);
+          // Unreadable overrides (e.g. an ACL without key:read) must not hold back the first table.
+          if (this.#man === undefined) {
+            this.#man = '';
+            this.#emit(sink, 'kv', 0);
+          }
         },
         onRecover: () => this.#log.info(`consul: Config from ${this.#o.kvpath} fetched again`),
       }, signal),

@@ -49,10 +49,10 @@ export const DEFAULT_BLOCKING: Omit<BlockingOptions, 'path'> = {
   pollIntervalMs: 0,
   retryMs: 1000,
   maxRetryMs: 2000,
-  // A lone change never waits; sustained churn is capped at 50 reads/s (20 ms apart), which still
-  // keeps propagation well under 100 ms while stopping a busy loop on a misbehaving index.
+  // A lone change never waits; sustained churn is capped at 200 reads/s (5 ms apart): a busy loop
+  // on a misbehaving index is stopped, while a change under heavy churn waits at most 5 ms.
   burst: 50,
-  perSecond: 50,
+  perSecond: 200,
 };
 
 /** A token bucket; take() resolves when a token is available (or at once when aborted). */
