@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { CatalogState } from './catalog-state.ts';
 import type { CheckRunner } from './check-runner.ts';
-import { type BlockingOptions, blocking, type Ctx, HttpError, json, type Reply, readJson } from './http-util.ts';
+import {
+  type BlockingOptions,
+  type BlockingPolicy,
+  blocking,
+  type Ctx,
+  HttpError,
+  json,
+  type Reply,
+  readJson,
+} from './http-util.ts';
 import { CHECK_STATUSES, type CheckStatus } from './model.ts';
 import { BadRequest, decodeCheck, decodeService } from './register-body.ts';
 import { agentSelfJson, agentServiceJson, checkJson } from './views.ts';
@@ -13,7 +22,7 @@ export interface AgentDeps {
   readonly runner: CheckRunner;
   readonly version: string;
   readonly port: () => number;
-  readonly jitter: boolean;
+  readonly policy: BlockingPolicy;
 }
 
 const MAX_CHECK_OUTPUT = 4096;
@@ -88,7 +97,7 @@ function splitRoute(p: string): { name: string; id: string } {
 export async function agentApi(d: AgentDeps, ctx: Ctx, method: string, path: string): Promise<Reply> {
   const { state } = d;
   const { name, id: sid } = splitRoute(path);
-  const opts: BlockingOptions = { jitter: d.jitter, park: (ms, s) => state.hub.wait('services', ms, s) };
+  const opts: BlockingOptions = { ...d.policy, park: (ms, s) => state.hub.wait('services', ms, s) };
   const route = `${method} ${name}`;
   switch (route) {
     case 'GET self':

@@ -1,4 +1,4 @@
-import { blocking, type Ctx, HttpError, isTrue, type Reply, readBody } from './http-util.ts';
+import { type BlockingPolicy, blocking, type Ctx, HttpError, isTrue, type Reply, readBody } from './http-util.ts';
 import type { KvEntry, KvStore } from './kv-store.ts';
 import type { WatchHub } from './watch-hub.ts';
 
@@ -7,7 +7,7 @@ import type { WatchHub } from './watch-hub.ts';
 export interface KvDeps {
   readonly kv: KvStore;
   readonly hub: WatchHub;
-  readonly jitter: boolean;
+  readonly policy: BlockingPolicy;
 }
 
 /** Consul's kv_max_value_size default. */
@@ -67,9 +67,7 @@ export async function kvApi(d: KvDeps, ctx: Ctx, method: string, key: string): P
   switch (method) {
     case 'GET': {
       const prefix = q.has('keys') || isTrue(q, 'recurse');
-      return blocking(ctx, { jitter: d.jitter, park: (ms, s) => d.hub.waitKv(key, prefix, ms, s) }, () =>
-        read(d, key, q),
-      );
+      return blocking(ctx, { ...d.policy, park: (ms, s) => d.hub.waitKv(key, prefix, ms, s) }, () => read(d, key, q));
     }
     case 'PUT': {
       if (key === '') throw new HttpError(400, 'Missing key name');

@@ -1,6 +1,6 @@
 import { notFoundOrMethod } from './api-agent.ts';
 import type { CatalogState } from './catalog-state.ts';
-import { blocking, type Ctx, HttpError, isTrue, json, type Reply } from './http-util.ts';
+import { type BlockingPolicy, blocking, type Ctx, HttpError, isTrue, json, type Reply } from './http-util.ts';
 import type { ServiceRecord } from './model.ts';
 import { catalogRowJson, checkJson, healthServiceJson, nodeJson } from './views.ts';
 
@@ -12,7 +12,7 @@ import { catalogRowJson, checkJson, healthServiceJson, nodeJson } from './views.
 
 export interface ReadDeps {
   readonly state: CatalogState;
-  readonly jitter: boolean;
+  readonly policy: BlockingPolicy;
 }
 
 const STATES = new Set(['any', 'passing', 'warning', 'critical']);
@@ -78,7 +78,7 @@ export async function readApi(d: ReadDeps, ctx: Ctx, method: string, path: strin
   if (method !== 'GET' || READ_ROUTES[route] === undefined) throw notFoundOrMethod(method, route, READ_ROUTES);
   const q = ctx.query;
   const onTopic = (topic: string) => ({
-    jitter: d.jitter,
+    ...d.policy,
     park: (ms: number, s: AbortSignal) => state.hub.wait(topic, ms, s),
   });
   switch (route) {

@@ -90,9 +90,21 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-export interface BlockingOptions {
+/** How blocking queries behave (one per catalog). */
+export interface BlockingPolicy {
   /** Add up to wait/16 random jitter as Consul does (off in tests for exact timing). */
   readonly jitter: boolean;
+  /**
+   * Consul keeps blocking while the current index is <= the requested one, so a client holding
+   * an index from before a restart waits for its timeout. false (default): answer at once when
+   * the index is lower, which lets clients reset immediately after a dev-catalog restart.
+   */
+  readonly lowerIndexBlocks: boolean;
+  /** Bumped when every blocked query must return (index reset, close), like Consul's abandon. */
+  readonly epoch: () => number;
+}
+
+export interface BlockingOptions extends BlockingPolicy {
   /** Park the request until `topic` is notified or `ms` elapse. */
   readonly park: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -113,7 +125,13 @@ export async function blocking(ctx: Ctx, opts: BlockingOptions, compute: () => R
   if (idxText === '' && hashText === '') return r;
   if (hashText === '' && !/^\d+$/.test(idxText)) throw new HttpError(400, 'Invalid index');
   const min = Number(idxText);
-  const changed = hashText !== '' ? (x: Reply) => x.hash !== hashText : (x: Reply) => x.index !== min;
+  const changed =
+    hashText !== ''
+      ? (x: Reply) => x.hash !== hashText
+      : opts.lowerIndexBlocks
+        ? (x: Reply) => x.index > min
+        : (x: Reply) => x.index !== min;
+  const epoch = opts.epoch();
   let wait = DEFAULT_WAIT;
   const waitText = ctx.query.get('wait');
   if (waitText !== null && waitText !== '') {
@@ -130,7 +148,7 @@ export async function blocking(ctx: Ctx, opts: BlockingOptions, compute: () => R
     if (left <= 0 || ctx.signal.aborted) return r;
     await opts.park(left, ctx.signal);
     r = compute();
-    if (changed(r)) return r;
+    if (changed(r) || opts.epoch() !== epoch) return r;
   }
 }
 

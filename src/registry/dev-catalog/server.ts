@@ -7,7 +7,7 @@ import { type KvDeps, kvApi } from './api-kv.ts';
 import { type ReadDeps, readApi } from './api-read.ts';
 import { CatalogState } from './catalog-state.ts';
 import { CheckRunner } from './check-runner.ts';
-import { type Ctx, HttpError, type Reply, send } from './http-util.ts';
+import { type BlockingPolicy, type Ctx, HttpError, type Reply, send } from './http-util.ts';
 import { KvStore } from './kv-store.ts';
 import type { CheckStatus } from './model.ts';
 import { decodeService } from './register-body.ts';
@@ -27,6 +27,11 @@ export interface DevCatalogOptions {
   readonly nodeName?: string;
   /** Add Consul's wait/16 jitter to blocking queries (default true; tests turn it off). */
   readonly jitter?: boolean;
+  /**
+   * Keep blocking while the index is lower than the requested one, as Consul does (default false:
+   * answer at once, so clients recover immediately from a dev-catalog restart).
+   */
+  readonly lowerIndexBlocks?: boolean;
   /** First index (default 1); restart with a lower one to simulate an index reset. */
   readonly initialIndex?: number;
   /** Reaper period and lower bound for DeregisterCriticalServiceAfter (Consul: 30 s, 1 m). */
@@ -76,11 +81,15 @@ export async function startDevCatalog(opts: DevCatalogOptions): Promise<DevCatal
   );
   const kv = new KvStore(() => state.next(), state.hub);
   const runner = new CheckRunner(state, { reapIntervalMs: opts.reapIntervalMs, reapMinMs: opts.reapMinMs });
-  const jitter = opts.jitter ?? true;
+  const policy: BlockingPolicy = {
+    jitter: opts.jitter ?? true,
+    lowerIndexBlocks: opts.lowerIndexBlocks ?? false,
+    epoch: () => state.hub.epoch,
+  };
   let port = 0;
-  const agentDeps: AgentDeps = { state, runner, version: DEV_CATALOG_CONSUL_VERSION, port: () => port, jitter };
-  const readDeps: ReadDeps = { state, jitter };
-  const kvDeps: KvDeps = { kv, hub: state.hub, jitter };
+  const agentDeps: AgentDeps = { state, runner, version: DEV_CATALOG_CONSUL_VERSION, port: () => port, policy };
+  const readDeps: ReadDeps = { state, policy };
+  const kvDeps: KvDeps = { kv, hub: state.hub, policy };
   const counts = new Map<string, number>();
   let closed = false;
 

@@ -18,6 +18,8 @@ export class WatchHub {
   readonly #topics = new Map<string, Set<Waiter>>();
   readonly #kv = new Set<KvWaiter>();
   #count = 0;
+  /** Incremented by wakeAll(): blocked queries return even if their index did not move. */
+  epoch = 0;
 
   /** Number of requests currently blocked (test hook: wait for a watcher to be parked). */
   get waiting(): number {
@@ -66,6 +68,7 @@ export class WatchHub {
 
   /** Wakes every blocked request (index reset, shutdown). */
   wakeAll(): void {
+    this.epoch++;
     const all: Waiter[] = [...this.#kv];
     for (const set of this.#topics.values()) all.push(...set);
     this.#topics.clear();

@@ -242,3 +242,27 @@ test('hash-based blocking on agent/services and agent/checks (X-Consul-ContentHa
     assert.ok(Date.now() - t1 < 1000, 'unknown hash answers at once');
   }
 });
+
+test('lowerIndexBlocks (Consul semantics): an index above the current one blocks until wait, even across writes', async (t) => {
+  const c = await catalog(t, { lowerIndexBlocks: true });
+  const t0 = Date.now();
+  const p = c.get('/v1/health/state/any?index=999&wait=400ms');
+  await until(() => c.waiting() === 1, 2000, 'parked');
+  await c.put('/v1/agent/service/register', svc('web-1'));
+  const r = await p;
+  assert.ok(Date.now() - t0 >= 390, 'kept blocking after a write that left the index below 999');
+  assert.ok(r.index < 999);
+  assert.equal(r.json.length, 2, 'answers with current data at the timeout');
+});
+
+test('lowerIndexBlocks: an index reset still releases every blocked query at once', async (t) => {
+  const c = await catalog(t, { lowerIndexBlocks: true });
+  await c.put('/v1/agent/service/register', svc('web-1'));
+  const cur = await c.get('/v1/health/state/any');
+  const p = c.get(`/v1/health/state/any?index=${cur.index}&wait=10s`);
+  await until(() => c.waiting() === 1, 2000, 'parked');
+  const t0 = Date.now();
+  c.resetIndexForTest();
+  assert.equal((await p).index, 1);
+  assert.ok(Date.now() - t0 < 1000);
+});
