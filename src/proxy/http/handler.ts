@@ -136,8 +136,8 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
     const t0 = hr();
     const startNs = accessFmt !== undefined ? nowNs() : 0n;
     const r = res as ServerResponse;
+    // Answers before forwarding (no route, 403, 401, redirect) carry no STS: fabio sets it at step 10.
     const routed = route(req, (status, headers, body) => {
-      if (sts !== '') headers = { ...headers, 'strict-transport-security': sts };
       r.writeHead(status, headers);
       r.end(req.method === 'HEAD' ? undefined : body);
     });
@@ -172,7 +172,9 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
         const er = toResponse(err);
         if (er.log) log.error(err.message);
         if (!r.headersSent && !r.destroyed) {
-          r.writeHead(er.status, er.body !== '' ? TEXT : {});
+          const hs: Record<string, string> = er.body !== '' ? { ...TEXT } : {};
+          if (sts !== '') hs['strict-transport-security'] = sts;
+          r.writeHead(er.status, hs);
           r.end(er.body);
         }
         return er.status;
