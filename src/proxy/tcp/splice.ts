@@ -71,31 +71,37 @@ export function splice(
   }
   let connected = false;
   let preamble = 0;
-  up.setTimeout(o.dialTimeout);
-  up.on('timeout', () => {
-    if (!connected) up.destroy(new Error('dial timeout'));
-  });
+  let open = 2;
+  // One handler per event and socket: listener bookkeeping is a visible share of a short connection.
+  const finish = () => {
+    if (--open === 0 && connected) deps.metrics.routeBytes(route, target, up.bytesRead, up.bytesWritten - preamble);
+  };
+  // Errors are always followed by 'close' (with hadError), which tears the other side down.
   up.on('error', () => {
     if (!connected) {
       deps.log.warn(`${o.prefix}: cannot connect to upstream ${target.hostPort}`);
       deps.metrics.tcpConnFail(o.kind);
     }
-    client.destroy();
   });
-  // A client that leaves while we dial must not leave the dial behind.
-  const dropEarly = () => {
-    if (!connected) up.destroy();
-  };
-  client.once('close', dropEarly);
-
+  up.setTimeout(o.dialTimeout);
+  up.on('timeout', () => {
+    if (!connected) up.destroy(DIAL_TIMEOUT);
+  });
+  // A side that closed cleanly has ended both its directions; the other side finishes its pending
+  // writes and closes by itself unless it is still sending to nobody. A client that leaves while
+  // we dial takes the dial with it.
+  client.once('close', (hadError) => {
+    if (hadError || !connected || !up.readableEnded) up.destroy();
+    finish();
+  });
+  up.once('close', (hadError) => {
+    if (hadError || !client.readableEnded) client.destroy();
+    finish();
+  });
   up.once('connect', () => {
     connected = true;
     up.setTimeout(0);
-    client.removeListener('close', dropEarly);
-    if (client.destroyed) {
-      up.destroy();
-      return;
-    }
+    if (client.destroyed) return void up.destroy();
     if (target.proxyProto) {
       const a = addrs ?? socketAddrs(client);
       const h = proxyV1Header(a.remote, a.local);
@@ -104,29 +110,15 @@ export function splice(
     }
     if (head !== undefined && head.length > 0) up.write(head);
     pump(client, up, o);
-    let closed = 0;
-    const done = () => {
-      if (++closed < 2) return;
-      deps.metrics.routeBytes(route, target, up.bytesRead, up.bytesWritten - preamble);
-    };
-    client.once('close', done);
-    up.once('close', done);
   });
 }
+
+const DIAL_TIMEOUT = new Error('dial timeout');
 
 /** Both directions with half-close: a FIN from one side ends the other side's writes only. */
 function pump(client: net.Socket, up: net.Socket, o: SpliceOptions): void {
   client.pipe(up);
   up.pipe(client);
-  client.on('error', () => up.destroy());
-  // A side that closed cleanly has ended both its directions; the other side finishes its pending
-  // writes and closes by itself unless it is still sending to nobody.
-  client.once('close', (hadError) => {
-    if (hadError || !up.readableEnded) up.destroy();
-  });
-  up.once('close', (hadError) => {
-    if (hadError || !client.readableEnded) client.destroy();
-  });
   if (o.readTimeout > 0) {
     const t = setTimeout(() => client.destroy(), o.readTimeout);
     t.unref();
