@@ -1,9 +1,10 @@
 /**
  * Load through fabio-ts vs the backend direct (autocannon, keep-alive): small and 64 KiB bodies,
- * GET and POST. Backend and proxy run as child processes; prints req/s, p50, p99 and ratios.
+ * GET and POST. Backend (core 0) and proxy (core 1) run as pinned child processes; prints req/s,
+ * p50, p99 and ratios.
  *   npx tsx bench/http.ts [seconds=5] [connections=64]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 
@@ -21,8 +22,13 @@ const connections = Number(process.argv[3] ?? 64);
 const BE = 18180;
 const PX = 18199;
 
-function start(args: string[]): Promise<ChildProcess> {
-  const c = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+const taskset = spawnSync('taskset', ['--version']).status === 0;
+
+/** Starts a child (pinned to `core` when taskset exists, so the proxy has a core of its own). */
+function start(args: string[], core: number): Promise<ChildProcess> {
+  const node = [process.execPath, '--import', 'tsx', ...args];
+  const cmd = taskset ? ['taskset', '-c', String(core), ...node] : node;
+  const c = spawn(cmd[0] as string, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     c.stdout?.on('data', (d: Buffer) => {
       if (d.toString().includes('listening')) resolve(c);
@@ -51,8 +57,8 @@ async function run(name: string, port: number, path: string, method: 'GET' | 'PO
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
 }
 
-const be = await start(['bench/backend.ts', String(BE)]);
-const px = await start(['bench/http-proxy-standalone.ts', `127.0.0.1:${PX}`, `route add bench bench.local/ http://127.0.0.1:${BE}/`]);
+const be = await start(['bench/backend.ts', String(BE)], 0);
+const px = await start(['bench/http-proxy-standalone.ts', `127.0.0.1:${PX}`, `route add bench bench.local/ http://127.0.0.1:${BE}/`], 1);
 const post = Buffer.alloc(64 * 1024, 97);
 const cases: [string, string, 'GET' | 'POST', Buffer | undefined][] = [
   ['GET small', '/', 'GET', undefined],
