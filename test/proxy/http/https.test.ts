@@ -68,6 +68,15 @@ test('HTTPS listener: path source serves two names, HTTP/1.1 and HTTP/2, TLS hea
   assert.equal(j2.url, '/h2?z=1');
   assert.equal(j2.headers.host, 'b.test');
   assert.match(j2.headers.forwarded ?? '', /httpproto=http\/2\.0; tlsver=tls13/);
+  // HTTP/2 request body (no content-length) is streamed upstream.
+  const post = session.request({ ':path': '/up', ':method': 'POST', ':authority': 'b.test' });
+  post.end(Buffer.alloc(300_000, 1));
+  let pb = '';
+  post.on('data', (d: Buffer) => {
+    pb += d.toString();
+  });
+  await once(post, 'end');
+  assert.equal((JSON.parse(pb) as { bodyLength: number }).bodyLength, 300_000);
 });
 
 test('HTTPS listener with pxyproto: client IP from the PROXY header behind TLS', async (t) => {
