@@ -42,8 +42,9 @@ function hasBody(req: Req): boolean {
   if (h['transfer-encoding'] !== undefined) return true;
   const cl = h['content-length'];
   if (cl !== undefined) return cl !== '0';
-  // HTTP/2 frames the body without either header.
-  return req.httpVersionMajor === 2 && req.method !== 'GET' && req.method !== 'HEAD';
+  // HTTP/2 frames the body without either header; END_STREAM on the HEADERS frame means none.
+  if (req.httpVersionMajor !== 2) return false;
+  return (req as Http2ServerRequest).stream?.endAfterHeaders !== true;
 }
 
 /** Streams one request upstream and the answer back, with back-pressure both ways. */
