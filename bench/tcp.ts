@@ -5,10 +5,13 @@
  *   pipeline  (a bare proxy: stream.pipeline both ways),
  * each proxy in its own child process (pinned to CPU 1 with taskset when available), clients and
  * backends in this process. Used to choose the splice primitive and to see what routing costs.
+ * Besides rates it reports the proxy's own CPU per GB and per connection (from /proc), which stay
+ * comparable when other work shares the machine.
  *
  *   npx tsx bench/tcp.ts [seconds=3] [concurrency=32]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -42,13 +45,15 @@ async function main() {
   const sinkPort = await listen(sink());
   const okPort = await listen(okServer());
   const taskset = spawnSync('taskset', ['-c', '1', 'true']).status === 0;
-  const rows: string[][] = [['proxy', 'bulk MB/s', 'conn/s']];
+  const rows: string[][] = [['proxy', 'bulk MB/s', 'cpu ms/GB', 'conn/s', 'cpu us/conn']];
   const variants: [string, (bulkPort: number, connPort: number) => string[][]][] = [
     ['fabio-ts', (b, c) => [[process.execPath, '--import', 'tsx', `${here}tcp-proxy-standalone.ts`, `127.0.0.1:${b};proto=tcp,127.0.0.1:${c};proto=tcp`, `route add a :${b} tcp://127.0.0.1:${sinkPort}\nroute add b :${c} tcp://127.0.0.1:${okPort}`]]],
     ['pipe', (b, c) => [[process.execPath, `${here}tcp.ts`, '--bare', 'pipe', String(b), String(sinkPort)], [process.execPath, `${here}tcp.ts`, '--bare', 'pipe', String(c), String(okPort)]]],
     ['pipeline', (b, c) => [[process.execPath, `${here}tcp.ts`, '--bare', 'pipeline', String(b), String(sinkPort)], [process.execPath, `${here}tcp.ts`, '--bare', 'pipeline', String(c), String(okPort)]]],
   ];
-  rows.push(['direct', (await bulk(sinkPort, secs)).toFixed(0), (await conns(okPort, secs, conc)).toFixed(0)]);
+  const d1 = await bulk(sinkPort, secs);
+  const d2 = await conns(okPort, secs, conc);
+  rows.push(['direct', d1.mbps.toFixed(0), '-', d2.rate.toFixed(0), '-']);
   for (const [name, cmds] of variants) {
     const b = await freePort();
     const c = await freePort();
@@ -57,11 +62,27 @@ async function main() {
     );
     await waitPort(b);
     await waitPort(c);
-    rows.push([name, (await bulk(b, secs)).toFixed(0), (await conns(c, secs, conc)).toFixed(0)]);
+    // CPU of the proxy process(es) per unit of work: robust against other load on the machine
+    const cpu0 = kids.reduce((a, k) => a + cpuMs(k.pid!), 0);
+    const r1 = await bulk(b, secs);
+    const cpu1 = kids.reduce((a, k) => a + cpuMs(k.pid!), 0);
+    const r2 = await conns(c, secs, conc);
+    const cpu2 = kids.reduce((a, k) => a + cpuMs(k.pid!), 0);
+    rows.push([name, r1.mbps.toFixed(0), ((cpu1 - cpu0) / (r1.bytes / 1e9)).toFixed(0), r2.rate.toFixed(0), (((cpu2 - cpu1) * 1000) / r2.n).toFixed(0)]);
     for (const k of kids) k.kill();
   }
   for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(10) : x.padStart(12))).join(''));
   process.exit(0);
+}
+
+/** utime+stime of a process in ms (Linux /proc; clock ticks are 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 function sink() {
@@ -103,7 +124,7 @@ async function waitPort(port: number): Promise<void> {
 }
 
 /** One connection writing 64 KiB chunks for `secs`; MB/s acknowledged by the sink's close. */
-function bulk(port: number, secs: number): Promise<number> {
+function bulk(port: number, secs: number): Promise<{ mbps: number; bytes: number }> {
   const chunk = Buffer.alloc(64 * 1024, 1);
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
@@ -119,12 +140,12 @@ function bulk(port: number, secs: number): Promise<number> {
     };
     s.on('connect', pump);
     s.resume();
-    s.on('close', () => resolve(sent / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9)));
+    s.on('close', () => resolve({ mbps: sent / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9), bytes: sent }));
   });
 }
 
 /** `conc` loops of connect, request, read reply, close, for `secs`; connections per second. */
-async function conns(port: number, secs: number, conc: number): Promise<number> {
+async function conns(port: number, secs: number, conc: number): Promise<{ rate: number; n: number }> {
   let n = 0;
   const end = Date.now() + secs * 1000;
   const t0 = Date.now();
@@ -143,5 +164,5 @@ async function conns(port: number, secs: number, conc: number): Promise<number> 
       }
     }),
   );
-  return n / ((Date.now() - t0) / 1000);
+  return { rate: n / ((Date.now() - t0) / 1000), n };
 }

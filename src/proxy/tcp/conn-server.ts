@@ -77,6 +77,7 @@ export class ConnServer {
       if (this.#conns.size === 0) return resolve();
       let left = this.#conns.size;
       const timer = setTimeout(() => this.destroyAll(), Math.min(Math.max(0, graceMs), 2 ** 31 - 1));
+      timer.unref(); // the open connections keep the process alive, not the deadline
       for (const s of this.#conns) {
         s.once('close', () => {
           if (--left === 0) {
