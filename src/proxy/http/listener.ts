@@ -53,7 +53,22 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       res.on('error', () => {});
       req.on('error', () => {});
-      h.request(req, res);
+      try {
+        h.request(req, res);
+      } catch (e) {
+        // A bug must cost one request, never the process.
+        deps.log.error(`http: ${(e as Error).message}`);
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      }
+    };
+    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        h.upgrade(req, socket, head);
+      } catch (e) {
+        deps.log.error(`http: ${(e as Error).message}`);
+        socket.destroy();
+      }
     };
     if (tls) {
       const tlsMod = await import('../tls/index.ts');
@@ -68,13 +83,13 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
         store.close();
       });
       s2.setTimeout(idle);
-      s2.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => h.upgrade(req, socket, head));
+      s2.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head));
       s2.on('sessionError', () => {});
       s2.on('tlsClientError', () => {});
       server = s2;
     } else {
       const s1 = createHttpServer(serverOpts, onRequest);
-      s1.on('upgrade', (req, socket, head) => h.upgrade(req, socket, head));
+      s1.on('upgrade', onUpgrade);
       server = s1;
     }
   }

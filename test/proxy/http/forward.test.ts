@@ -161,3 +161,14 @@ test('response hop-by-hop headers removed, others passed, status kept', async (t
   assert.equal(r.headers['keep-alive'], undefined);
   assert.equal(r.text, 'made');
 });
+
+test('a throwing table costs one request (500), not the process', async (t) => {
+  const p = await proxy(t, '');
+  const boom = () => {
+    throw new Error('boom');
+  };
+  p.store.swap({ source: 'x', warnings: [], routes: [], lookup: boom, lookupTcp: boom, explain: boom, print: () => '', dump: () => '' });
+  const r = await get(p.port, '/');
+  assert.equal(r.status, 500);
+  assert.ok(p.log.lines.includes('[ERROR] http: boom'), p.log.lines.join('\n'));
+});
