@@ -2,7 +2,7 @@ import { notFoundOrMethod } from './api-agent.ts';
 import type { CatalogState } from './catalog-state.ts';
 import { type BlockingPolicy, blocking, type Ctx, HttpError, isTrue, json, type Reply } from './http-util.ts';
 import type { ServiceRecord } from './model.ts';
-import { catalogRowJson, checkJson, healthServiceJson, nodeJson } from './views.ts';
+import { catalogRowJson, checkJson, checkText, healthServiceJson, nodeJson } from './views.ts';
 
 /**
  * /v1/health/*, /v1/catalog/* and /v1/status/*: the cluster-wide reads. Each answer is
@@ -87,9 +87,9 @@ export async function readApi(d: ReadDeps, ctx: Ctx, method: string, path: strin
       return blocking(ctx, onTopic('checks'), () => {
         const index = state.checksIndex;
         const body = state.cached(`health:state:${arg}`, index, () => {
-          const out: object[] = [];
-          for (const c of state.checks.values()) if (arg === 'any' || c.status === arg) out.push(checkJson(state, c));
-          return JSON.stringify(out);
+          const out: string[] = [];
+          for (const c of state.checks.values()) if (arg === 'any' || c.status === arg) out.push(checkText(state, c));
+          return `[${out.join(',')}]`;
         });
         return { status: 200, index, body };
       });

@@ -46,6 +46,8 @@ export class CatalogState {
   readonly #byName = new Map<string, Set<string>>();
   /** Check IDs by ServiceID ('' = node-level checks). */
   readonly #bySvc = new Map<string, Set<string>>();
+  /** Bumped by setIndex(): memoised JSON fragments carry indexes and must be rebuilt. */
+  generation = 0;
   hooks: StateHooks = { checkAdded: () => {}, checkRemoved: () => {} };
   readonly #cache = new Map<string, { index: number; body: Buffer }>();
 
@@ -265,10 +267,7 @@ export class CatalogState {
     this.node.createIndex = clamp(this.node.createIndex);
     this.node.modifyIndex = clamp(this.node.modifyIndex);
     this.#cache.clear();
-  }
-
-  clearCache(): void {
-    this.#cache.clear();
+    this.generation++;
   }
 
   #newCheck(def: CheckDef, idx: number): CheckRecord {

@@ -4,6 +4,21 @@ import type { CheckRecord, ServiceRecord } from './model.ts';
 
 /** Consul's JSON shapes for the records (field names and order as Consul prints them). */
 
+/**
+ * JSON text of one check, memoised per record until its ModifyIndex changes (every change to a
+ * check bumps it) or the indexes are reset: health/state/any at 15k checks becomes a join of
+ * cached strings instead of 15k object builds and one big stringify.
+ */
+const fragments = new WeakMap<CheckRecord, { gen: number; index: number; json: string }>();
+
+export function checkText(state: CatalogState, c: CheckRecord): string {
+  const hit = fragments.get(c);
+  if (hit && hit.index === c.modifyIndex && hit.gen === state.generation) return hit.json;
+  const json = JSON.stringify(checkJson(state, c));
+  fragments.set(c, { gen: state.generation, index: c.modifyIndex, json });
+  return json;
+}
+
 export function checkJson(state: CatalogState, c: CheckRecord): object {
   const d = c.def;
   const definition: Record<string, unknown> = {};

@@ -277,3 +277,25 @@ test('Weights and TaggedAddresses are stored and shown in agent, health and cata
   assert.equal((await c.put('/v1/agent/service/register', { Name: 'x', Port: 70000 })).status, 400);
   assert.equal((await c.put('/v1/agent/service/register', { Name: 'x', TaggedAddresses: { lan: 'a' } })).status, 400);
 });
+
+test('health/state/any reflects every change to a check (memoised JSON never goes stale)', async (t) => {
+  const c = await seeded(t);
+  const find = async () =>
+    (await c.get('/v1/health/state/any')).json.find((x: { CheckID: string }) => x.CheckID === 'c1');
+  const a = await find();
+  await c.put('/v1/agent/check/fail/c1?note=boom');
+  const b = await find();
+  assert.deepEqual([b.Status, b.Output], ['critical', 'boom']);
+  assert.ok(b.ModifyIndex > a.ModifyIndex);
+  await c.put('/v1/agent/service/register', {
+    ID: 'web-1',
+    Name: 'web',
+    Tags: ['retagged'],
+    Port: 8080,
+    Check: { CheckID: 'c1', TTL: '1h' },
+  });
+  assert.deepEqual((await find()).ServiceTags, ['retagged']);
+  c.setIndexForTest(2);
+  const d = await find();
+  assert.ok(d.ModifyIndex <= 2 && d.CreateIndex <= 2, JSON.stringify(d));
+});
