@@ -65,7 +65,12 @@ export function consulClientOptions(cfg: Config): ConsulClientOptions {
   if (cafile) ca.push(readFileSync(cafile, 'utf8'));
   const capath = cfg.str('registry.consul.tls.capath');
   if (capath) {
-    for (const f of readdirSync(capath)) if (/\.(pem|crt)$/i.test(f)) ca.push(readFileSync(join(capath, f), 'utf8'));
+    // Like Go's x509 pool from a directory: every certificate file in it (keys and other files skipped).
+    for (const f of readdirSync(capath)) {
+      if (!/\.(pem|crt|cer)$/i.test(f)) continue;
+      const pem = readFileSync(join(capath, f), 'utf8');
+      if (pem.includes('-----BEGIN CERTIFICATE-----')) ca.push(pem);
+    }
   }
   const certfile = cfg.str('registry.consul.tls.certfile');
   const keyfile = cfg.str('registry.consul.tls.keyfile');

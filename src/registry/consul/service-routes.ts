@@ -56,7 +56,7 @@ export interface ServiceRoutesResult {
 
 /** Sorts route lines in reverse byte order, as fabio does (sort.Reverse(sort.StringSlice)). */
 export function sortDescending(lines: string[]): string[] {
-  return lines.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  return lines.sort(cmpDesc);
 }
 
 export class ServiceRoutes {
@@ -66,7 +66,10 @@ export class ServiceRoutes {
   #cache = new Map<string, Cached>();
   #text = '';
   #warnings: readonly TagWarning[] = [];
-  #first = true;
+  /** Route lines of every cached service, in descending order, maintained incrementally. */
+  #sorted: string[] = [];
+  /** The published text may be stale: the next round re-sorts and publishes. */
+  #dirty = true;
 
   constructor(client: ConsulClient, opts: ServiceRoutesOptions, log: Logger) {
     this.#client = client;
@@ -77,7 +80,7 @@ export class ServiceRoutes {
   /** Forget the cache: the next update re-reads every healthy tagged service. */
   reset(): void {
     this.#cache = new Map();
-    this.#first = true;
+    this.#dirty = true;
   }
 
   /**
@@ -90,24 +93,27 @@ export class ServiceRoutes {
     if (healthy.size === 0 && this.#cache.size > 0 && !acceptEmpty) {
       throw new Error('empty health state without a known leader or filtered by ACLs; keeping the last routes');
     }
-    // After a failed round the text was never published: publish whatever this round yields.
-    let changed = this.#first;
-    for (const name of [...this.#cache.keys()]) {
-      if (!healthy.has(name)) {
-        this.#cache.delete(name);
-        changed = true;
-      }
-    }
+    // Lines that left and joined the sorted list this round.
+    const gone: (readonly string[])[] = [];
+    const came: (readonly string[])[] = [];
+    const replace = (name: string, next: Cached | undefined) => {
+      const prev = this.#cache.get(name);
+      if (prev) gone.push(prev.lines);
+      if (next) {
+        this.#cache.set(name, next);
+        came.push(next.lines);
+      } else this.#cache.delete(name);
+    };
+    for (const name of [...this.#cache.keys()]) if (!healthy.has(name)) replace(name, undefined);
     const stale: string[] = [];
     for (const [name, h] of healthy) {
       const c = this.#cache.get(name);
       if (c?.signature === h.signature) continue;
-      changed = true;
-      if (c && onlyRemovals(h.instances, c.members)) this.#cache.set(name, this.#translate(name, c.rows, h.instances, h.signature, false));
+      if (c && onlyRemovals(h.instances, c.members)) replace(name, this.#translate(name, c.rows, h.instances, h.signature, false));
       else stale.push(name);
     }
+    let failed: unknown;
     if (stale.length > 0) {
-      let failed: unknown;
       let next = 0;
       const worker = async () => {
         while (next < stale.length && failed === undefined) {
@@ -115,7 +121,7 @@ export class ServiceRoutes {
           const h = healthy.get(name);
           if (!h) continue;
           try {
-            this.#cache.set(name, await this.#read(name, h.instances, h.signature, signal));
+            replace(name, await this.#read(name, h.instances, h.signature, signal));
           } catch (err) {
             failed ??= err;
           }
@@ -123,20 +129,27 @@ export class ServiceRoutes {
       };
       const n = Math.min(stale.length, Math.max(1, this.#opts.monitors));
       await Promise.all(Array.from({ length: n }, worker));
-      if (failed !== undefined) {
-        this.#first = true;
-        throw failed;
-      }
     }
-    this.#first = false;
+    const changed = this.#dirty || gone.length > 0 || came.length > 0;
+    if (this.#dirty || gone.length + came.length > 64) {
+      // Many changes (first read, resync): one sort beats many splices.
+      const all: string[] = [];
+      for (const c of this.#cache.values()) for (const l of c.lines) all.push(l);
+      this.#sorted = sortDescending(all);
+    } else {
+      for (const ls of gone) for (const l of ls) removeSorted(this.#sorted, l);
+      for (const ls of came) for (const l of ls) insertSorted(this.#sorted, l);
+    }
+    if (failed !== undefined) {
+      // Part of the round is applied above; the retry publishes the text.
+      this.#dirty = true;
+      throw failed;
+    }
+    this.#dirty = false;
     if (changed) {
-      const lines: string[] = [];
       const warnings: TagWarning[] = [];
-      for (const c of this.#cache.values()) {
-        for (const l of c.lines) lines.push(l);
-        for (const w of c.warnings) warnings.push(w);
-      }
-      this.#text = sortDescending(lines).join('\n');
+      for (const c of this.#cache.values()) for (const w of c.warnings) warnings.push(w);
+      this.#text = this.#sorted.join('\n');
       this.#warnings = warnings;
     }
     return { changed, text: this.#text, warnings: this.#warnings, services: this.#cache.size };
@@ -178,6 +191,29 @@ export class ServiceRoutes {
     }
     return { signature, members, rows, lines, warnings };
   }
+}
+
+const cmpDesc = (a: string, b: string): number => (a < b ? 1 : a > b ? -1 : 0);
+
+/** First index whose line sorts at or after `l` in descending order. */
+function lowerBound(arr: readonly string[], l: string): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cmpDesc(arr[mid] as string, l) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function insertSorted(arr: string[], l: string): void {
+  arr.splice(lowerBound(arr, l), 0, l);
+}
+
+function removeSorted(arr: string[], l: string): void {
+  const i = lowerBound(arr, l);
+  if (arr[i] === l) arr.splice(i, 1);
 }
 
 /** True when every healthy instance was already healthy with the same tags (instances only left). */

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { memoryLogger } from '../../src/log/logger.ts';
+import type { ConsulClient } from '../../src/registry/consul/client.ts';
+import type { HealthCheck } from '../../src/registry/consul/health-filter.ts';
+import { ServiceRoutes, sortDescending } from '../../src/registry/consul/service-routes.ts';
+import { serviceRouteCommands } from '../../src/routes/index.ts';
+import { check, row } from './fake-consul.ts';
+
+/** A stub client serving catalog rows from a map and counting reads. */
+function stubClient(catalog: Map<string, unknown[]>, reads: string[]): ConsulClient {
+  return {
+    get: async (path: string) => {
+      const name = decodeURIComponent(path.slice('/v1/catalog/service/'.length));
+      reads.push(name);
+      return { status: 200, headers: {}, body: JSON.stringify(catalog.get(name) ?? []) };
+    },
+  } as unknown as ConsulClient;
+}
+
+function lcg(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+test('incremental sorted text equals a full sort after every round of random flaps', async () => {
+  const rnd = lcg(42);
+  const catalog = new Map<string, unknown[]>();
+  const inst: { svc: string; id: string; node: string; tags: string[]; addr: string; port: number }[] = [];
+  for (let s = 0; s < 30; s++) {
+    const tags = [`urlprefix-s${s}.example.com/${'p'.repeat(s % 3)}`, ...(s % 4 === 0 ? ['green'] : [])];
+    const rows: unknown[] = [];
+    for (let i = 0; i < 1 + (s % 3); i++) {
+      const x = { svc: `s${s}`, id: `s${s}-${i}`, node: `n${i}`, tags, addr: `10.0.${s}.${i}`, port: 8000 + i };
+      inst.push(x);
+      rows.push(row(x.node, x.id, x.svc, tags, x.addr, x.port));
+    }
+    catalog.set(`s${s}`, rows);
+  }
+  const reads: string[] = [];
+  const sr = new ServiceRoutes(stubClient(catalog, reads), { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: 'dc1', monitors: 3 }, memoryLogger());
+  const up = new Set<string>();
+  for (let round = 0; round < 300; round++) {
+    // Flip a few instances (sometimes many, to cross the full-sort threshold).
+    const flips = round % 50 === 0 ? 40 : 1 + Math.floor(rnd() * 3);
+    for (let k = 0; k < flips; k++) {
+      const x = inst[Math.floor(rnd() * inst.length)];
+      if (!x) continue;
+      if (up.has(x.id)) up.delete(x.id);
+      else up.add(x.id);
+    }
+    const checks = inst.map((x) => check(x.node, x.id, x.svc, x.tags, up.has(x.id) ? 'passing' : 'critical')) as HealthCheck[];
+    const r = await sr.update(checks);
+    const want: string[] = [];
+    for (const x of inst) {
+      if (up.has(x.id)) {
+        want.push(...serviceRouteCommands({ service: x.svc, addr: x.addr, port: x.port, tags: x.tags, tagPrefix: 'urlprefix-', env: { DC: 'dc1' } }).lines);
+      }
+    }
+    assert.equal(r.text, sortDescending(want).join('\n'), `round ${round}`);
+  }
+  assert.ok(reads.length > 0);
+});
+
+test('an unchanged health body is not a change and reads nothing', async () => {
+  const catalog = new Map<string, unknown[]>([['a', [row('n1', 'a1', 'a', ['urlprefix-/a'], '10.0.0.1', 1)]]]);
+  const reads: string[] = [];
+  const sr = new ServiceRoutes(stubClient(catalog, reads), { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: '', monitors: 1 }, memoryLogger());
+  const body = [check('n1', 'a1', 'a', ['urlprefix-/a'], 'passing')] as HealthCheck[];
+  assert.equal((await sr.update(body)).changed, true);
+  assert.equal((await sr.update(body)).changed, false);
+  assert.deepEqual(reads, ['a']);
+  sr.reset();
+  const r = await sr.update(body);
+  assert.equal(r.changed, true);
+  assert.deepEqual(reads, ['a', 'a'], 'reset forces a re-read');
+});
+
+test('a failed catalog read throws, and the next round publishes the complete text', async () => {
+  const catalog = new Map<string, unknown[]>([
+    ['a', [row('n1', 'a1', 'a', ['urlprefix-/a'], '10.0.0.1', 1)]],
+    ['b', [row('n1', 'b1', 'b', ['urlprefix-/b'], '10.0.0.2', 2)]],
+  ]);
+  let fail = false;
+  const client = {
+    get: async (path: string) => {
+      if (fail && path.endsWith('/b')) throw new Error('boom');
+      return { status: 200, headers: {}, body: JSON.stringify(catalog.get(path.slice(20)) ?? []) };
+    },
+  } as unknown as ConsulClient;
+  const sr = new ServiceRoutes(client, { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: '', monitors: 1 }, memoryLogger());
+  const a = check('n1', 'a1', 'a', ['urlprefix-/a'], 'passing');
+  const b = check('n1', 'b1', 'b', ['urlprefix-/b'], 'passing');
+  await sr.update([a] as HealthCheck[]);
+  fail = true;
+  await assert.rejects(sr.update([b] as HealthCheck[]), /boom/);
+  fail = false;
+  // b is now unhealthy again: only a's removal remains, and it must still be published.
+  const r = await sr.update([] as HealthCheck[]);
+  assert.equal(r.changed, true);
+  assert.equal(r.text, '');
+});
