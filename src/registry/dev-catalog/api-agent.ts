@@ -13,7 +13,7 @@ import {
 } from './http-util.ts';
 import { CHECK_STATUSES, type CheckStatus } from './model.ts';
 import { BadRequest, decodeCheck, decodeService } from './register-body.ts';
-import { agentSelfJson, agentServiceJson, checkJson } from './views.ts';
+import { agentSelfJson, agentServiceJson, checkText } from './views.ts';
 
 /** /v1/agent/*: the local agent's view (self, services, checks) and its write endpoints. */
 
@@ -118,9 +118,9 @@ export async function agentApi(d: AgentDeps, ctx: Ctx, method: string, path: str
         hashed(
           state.checksIndex,
           state.cached('agent:checks', state.checksIndex, () => {
-            const out: Record<string, object> = {};
-            for (const c of state.checks.values()) out[c.def.id] = checkJson(state, c);
-            return JSON.stringify(out);
+            const out: string[] = [];
+            for (const c of state.checks.values()) out.push(`${JSON.stringify(c.def.id)}:${checkText(state, c)}`);
+            return `{${out.join(',')}}`;
           }),
         ),
       );
