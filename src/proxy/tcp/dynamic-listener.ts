@@ -81,14 +81,14 @@ export async function startTcpDynamic(spec: ListenerSpec, deps: ProxyDeps): Prom
     for (const key of want) {
       if (open.has(key)) continue;
       const { host, port } = parseListenKey(key)!;
-      const p = ConnServer.listen(host, port, onConn, (e) => deps.log.error(`${spec.proto}: ${String(e)}`)).then(
+      const p: Promise<ConnServer | undefined> = ConnServer.listen(host, port, onConn, (e) => deps.log.error(`${spec.proto}: ${String(e)}`)).then(
         (cs) => {
           deps.log.info(`TCP-DYNAMIC proxy listening on ${formatAddr(host, port)}`);
           return cs;
         },
         (err: Error) => {
           deps.log.error(`tcp-dynamic: cannot listen on ${key}: ${err.message}`);
-          open.delete(key); // retried at the next swap or refresh
+          if (open.get(key) === p) open.delete(key); // retried at the next swap or refresh
           return undefined;
         },
       );
