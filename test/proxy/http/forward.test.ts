@@ -172,3 +172,12 @@ test('a throwing table costs one request (500), not the process', async (t) => {
   assert.equal(r.status, 500);
   assert.ok(p.log.lines.includes('[ERROR] http: boom'), p.log.lines.join('\n'));
 });
+
+test('two targets are balanced (rr) and each keeps its own pool', async (t) => {
+  const a = await backend(t, (_q, s) => s.end('a'));
+  const b = await backend(t, (_q, s) => s.end('b'));
+  const p = await proxy(t, `route add svc mysite.com:9999/ ${a.url}/\nroute add svc mysite.com:9999/ ${b.url}/`, { 'proxy.strategy': 'rr' });
+  const seen: string[] = [];
+  for (let i = 0; i < 6; i++) seen.push((await get(p.port, '/', { host: 'mysite.com:9999' })).text);
+  assert.deepEqual([...seen].sort(), ['a', 'a', 'a', 'b', 'b', 'b']);
+});
