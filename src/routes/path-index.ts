@@ -1,4 +1,5 @@
 import type { CRoute } from './compiled.ts';
+import { isGlob } from './glob.ts';
 import type { Matcher } from './types.ts';
 
 /**
@@ -18,7 +19,14 @@ interface RNode {
 }
 
 export interface PathIndex {
+  /** prefix/iprefix: radix tree root. */
   readonly root: RNode;
+  /** glob matcher: routes with a literal path (they match only that exact path) by path. */
+  readonly literal: ReadonlyMap<string, CRoute> | undefined;
+  /** glob matcher: routes whose path has glob syntax, in sort order. */
+  readonly globs: readonly CRoute[];
+  /** glob matcher: sort position of each route. */
+  readonly order: ReadonlyMap<CRoute, number> | undefined;
 }
 
 /** Below this many routes a linear scan is as fast (bench/lookup.ts). */
@@ -63,14 +71,39 @@ function insert(root: RNode, key: string, route: CRoute, pos: number): void {
 }
 
 export function buildPathIndex(routes: readonly CRoute[], matcher: Matcher): PathIndex | undefined {
-  if (matcher === 'glob' || routes.length < INDEX_MIN_ROUTES) return undefined;
+  if (routes.length < INDEX_MIN_ROUTES) return undefined;
   const root = node('');
+  if (matcher === 'glob') {
+    const literal = new Map<string, CRoute>();
+    const order = new Map<CRoute, number>();
+    const globs: CRoute[] = [];
+    routes.forEach((r, i) => {
+      order.set(r, i);
+      if (isGlob(r.path)) globs.push(r);
+      else if (!literal.has(r.path)) literal.set(r.path, r);
+    });
+    return { root, literal, globs, order };
+  }
   routes.forEach((r, i) => insert(root, matcher === 'iprefix' ? r.lowerPath : r.path, r, i));
-  return { root };
+  return { root, literal: undefined, globs: [], order: undefined };
+}
+
+/** glob matcher: the literal hit or the first matching glob route, whichever sorts first. */
+function probeGlob(ix: PathIndex, path: string): CRoute | undefined {
+  const lit = (ix.literal as ReadonlyMap<string, CRoute>).get(path);
+  const litPos = lit === undefined ? Number.MAX_SAFE_INTEGER : ((ix.order as ReadonlyMap<CRoute, number>).get(lit) as number);
+  const gs = ix.globs;
+  for (let i = 0; i < gs.length; i++) {
+    const g = gs[i] as CRoute;
+    if (((ix.order as ReadonlyMap<CRoute, number>).get(g) as number) > litPos) break;
+    if (g.glob !== undefined && g.glob(path)) return g;
+  }
+  return lit;
 }
 
 /** // hot path */
 export function probePath(ix: PathIndex, matcher: Matcher, path: string, lowerPath: string): CRoute | undefined {
+  if (matcher === 'glob') return probeGlob(ix, path);
   const p = matcher === 'iprefix' ? lowerPath : path;
   let n: RNode = ix.root;
   let best = n.route;

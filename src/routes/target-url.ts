@@ -27,14 +27,15 @@ export function defaultPort(scheme: string): number {
 }
 
 /** Parses a destination URL; throws Error with a Go-like reason. */
+function fail(raw: string, why: string): never {
+  throw new Error(`parse ${JSON.stringify(raw)}: ${why}`);
+}
+
 export function parseTargetURL(raw: string): ParsedURL {
-  const fail = (why: string): never => {
-    throw new Error(`parse ${JSON.stringify(raw)}: ${why}`);
-  };
-  if (RE_CTL.test(raw)) fail('net/url: invalid control character in URL');
-  if (raw.startsWith(':')) fail('missing protocol scheme');
+  if (RE_CTL.test(raw)) fail(raw, 'net/url: invalid control character in URL');
+  if (raw.startsWith(':')) fail(raw, 'missing protocol scheme');
   const m = RE_URL.exec(raw);
-  if (m === null) return fail('invalid URL');
+  if (m === null) return fail(raw, 'invalid URL');
   const scheme = (m[1] ?? '').toLowerCase();
   const host = m[2] ?? '';
   const path = m[3] ?? '';
@@ -45,10 +46,10 @@ export function parseTargetURL(raw: string): ParsedURL {
   const hp = at >= 0 ? host.slice(at + 1) : host;
   if (hp.startsWith('[')) {
     const close = hp.indexOf(']');
-    if (close < 0) fail(`missing ']' in host`);
+    if (close < 0) fail(raw, `missing ']' in host`);
     hostname = hp.slice(1, close);
     const rest = hp.slice(close + 1);
-    if (rest !== '' && !rest.startsWith(':')) fail(`invalid port ${JSON.stringify(rest)} after host`);
+    if (rest !== '' && !rest.startsWith(':')) fail(raw, `invalid port ${JSON.stringify(rest)} after host`);
     port = rest.slice(1);
   } else {
     const c = hp.lastIndexOf(':');
@@ -56,7 +57,7 @@ export function parseTargetURL(raw: string): ParsedURL {
     port = c >= 0 ? hp.slice(c + 1) : '';
   }
   // `$path` glued to the host (https://x$path) is a redirect form, not a port.
-  if (port !== '' && !/^\d*$/.test(port) && !port.includes('$')) fail(`invalid port ${JSON.stringify(`:${port}`)} after host`);
-  if (RE_BAD_ESCAPE.test(host) || RE_BAD_ESCAPE.test(path)) fail('invalid URL escape');
+  if (port !== '' && !/^\d*$/.test(port) && !port.includes('$')) fail(raw, `invalid port ${JSON.stringify(`:${port}`)} after host`);
+  if (RE_BAD_ESCAPE.test(host) || RE_BAD_ESCAPE.test(path)) fail(raw, 'invalid URL escape');
   return { scheme, host, hostname, port, path, query };
 }

@@ -7,23 +7,27 @@ import type { Target, Warning } from './types.ts';
  * Turns a parsed target into the frozen Target the data plane reads. Option problems (bad redirect
  * code, bad access rules) become warnings and leave the option without effect, as fabio does.
  */
+function warn(warnings: Warning[], t: MTarget, message: string): void {
+  warnings.push({ line: t.line, service: t.service, message });
+}
+
+// No closures in here: this runs once per target of a build (100k+ times).
 export function makeTarget(t: MTarget, weight: number, warnings: Warning[]): Target {
   const o = t.opts;
-  const warn = (message: string): void => {
-    warnings.push({ line: t.line, service: t.service, message });
-  };
   let redirectCode = 0;
   const rc = o.redirect;
   if (rc !== undefined) {
-    if (!/^[+-]?\d+$/.test(rc)) warn(`redirect status code should be numeric in 3xx range. Got: ${rc}`);
-    else if (Number(rc) < 300 || Number(rc) > 399) warn(`redirect status code should be in 3xx range. Got: ${rc}`);
+    if (!/^[+-]?\d+$/.test(rc)) warn(warnings, t, `redirect status code should be numeric in 3xx range. Got: ${rc}`);
+    else if (Number(rc) < 300 || Number(rc) > 399) warn(warnings, t, `redirect status code should be in 3xx range. Got: ${rc}`);
     else redirectCode = Number(rc);
   }
   let accessRules: Target['accessRules'];
-  try {
-    accessRules = parseAccessRules(o);
-  } catch (err) {
-    warn(`failed to process access rules: ${(err as Error).message}`);
+  if (o.allow !== undefined || o.deny !== undefined) {
+    try {
+      accessRules = parseAccessRules(o);
+    } catch (err) {
+      warn(warnings, t, `failed to process access rules: ${(err as Error).message}`);
+    }
   }
   const p = t.parsed;
   const port = p.port !== '' && /^\d+$/.test(p.port) ? Number(p.port) : defaultPort(p.scheme);

@@ -163,3 +163,14 @@ test('build: invalid target URL is a line error', () => {
   assert.throws(() => table('\nroute add s /x http://a:bad/'), /^RouteSyntaxError: line 2: route: invalid target\. parse "http:\/\/a:bad\/": invalid port/);
   assert.throws(() => table('route add s /x http://a/%zz'), /line 1: route: invalid target/);
 });
+
+test('lookup: glob matcher with the path index keeps fabio order between literal and glob paths', () => {
+  const filler = Array.from({ length: 10 }, (_, i) => `route add f /zz${i} http://f${i}/`);
+  const t = table([...filler, 'route add a /foo/* http://star/', 'route add b /foo/bar http://lit/', 'route add c /foo/{bar,baz} http://brace/'].join('\n'), { matcher: 'glob' });
+  // descending: "/foo/{bar,baz}" > "/foo/bar" > "/foo/*"
+  assert.equal(dst(t, 'h', '/foo/bar'), 'http://brace/');
+  assert.equal(dst(t, 'h', '/foo/qux'), 'http://star/');
+  const t2 = table([...filler, 'route add a /foo/* http://star/', 'route add b /foo/bar http://lit/'].join('\n'), { matcher: 'glob' });
+  assert.equal(dst(t2, 'h', '/foo/bar'), 'http://lit/');
+  assert.equal(dst(t2, 'h', '/zz3'), 'http://f3/');
+});
