@@ -13,23 +13,25 @@ import { buildRing, effectiveWeights } from './weights.ts';
 
 /** Shared one-slot ring (read-only by convention: rings are never written after build). */
 const ONE_SLOT = Uint32Array.of(0);
+const ONE: readonly number[] = Object.freeze([1]);
 
 function compileRoute(m: MRoute, opts: BuildOptions, warnings: Warning[]): CRoute {
   let targets: Target[];
   let ring: Uint32Array;
-  let slots: number[];
+  let slots: readonly number[];
   if (m.targets.length === 1) {
     // the common case, without the weight arrays
     targets = [makeTarget(m.targets[0] as MTarget, 1, warnings)];
     ring = ONE_SLOT;
-    slots = [1];
+    slots = ONE;
   } else {
     const fixed = m.targets.map((t) => t.fixedWeight);
     const weights = effectiveWeights(fixed);
     targets = m.targets.map((t, i) => makeTarget(t, weights[i] as number, warnings));
     ring = buildRing(fixed, weights);
-    slots = targets.map(() => 0);
-    for (const i of ring) slots[i] = (slots[i] as number) + 1;
+    const counts = targets.map(() => 0);
+    for (const i of ring) counts[i] = (counts[i] as number) + 1;
+    slots = counts;
   }
   const route: Route = Object.freeze({ host: m.host, path: m.path, targets: Object.freeze(targets) });
   const results: LookupResult[] = targets.map((target) => Object.freeze({ route, target }));
@@ -39,14 +41,15 @@ function compileRoute(m: MRoute, opts: BuildOptions, warnings: Warning[]): CRout
     route,
     host: m.host,
     path: m.path,
-    lowerPath: m.path.toLowerCase(),
+    lowerPath: opts.matcher === 'iprefix' ? m.path.toLowerCase() : m.path,
     glob,
     targets: route.targets,
     ring,
     results: Object.freeze(results),
     // kept only where a redirect needs it at lookup time (and for the dump's addr=)
     urls: Object.freeze(m.targets.map((t) => t.parsed)),
-    counterKey: `${m.host}${m.path}`,
+    // only multi-target routes ever touch a counter
+    counterKey: targets.length > 1 ? `${m.host}${m.path}` : '',
     slots: Object.freeze(slots),
   });
 }

@@ -33,16 +33,20 @@ export function parseWeight(s: string | undefined): number {
   return Number(s);
 }
 
+/** Shared empties: most commands have no tags or opts, and a build makes one per target. */
+const NO_TAGS: readonly string[] = Object.freeze([]);
+const NO_OPTS: Readonly<Record<string, string>> = Object.freeze({});
+
 /** Splits `a, b,c` into trimmed tags; '' gives no tags. */
-export function parseTags(s: string | undefined): string[] {
-  if (s === undefined || s === '') return [];
+export function parseTags(s: string | undefined): readonly string[] {
+  if (s === undefined || s === '') return NO_TAGS;
   return s.split(',').map((t) => t.trim());
 }
 
 /** Splits `k=v k2 k3=a=b` on whitespace; a bare key gets ''. Later keys win, as in a Go map. */
-export function parseOpts(s: string | undefined): Record<string, string> {
+export function parseOpts(s: string | undefined): Readonly<Record<string, string>> {
+  if (s === undefined || s === '') return NO_OPTS;
   const m: Record<string, string> = {};
-  if (s === undefined || s === '') return m;
   for (const f of s.split(/\s+/)) {
     if (f === '') continue;
     const i = f.indexOf('=');
@@ -55,7 +59,7 @@ export function parseOpts(s: string | undefined): Record<string, string> {
 function def(
   cmd: RouteDef['cmd'],
   line: number,
-  fields: { service?: string; src?: string; dst?: string; weight?: number; tags?: string[]; opts?: Record<string, string> },
+  fields: { service?: string; src?: string; dst?: string; weight?: number; tags?: readonly string[]; opts?: Readonly<Record<string, string>> },
 ): RouteDef {
   return {
     cmd,
@@ -63,8 +67,8 @@ function def(
     src: fields.src ?? '',
     dst: fields.dst ?? '',
     weight: fields.weight ?? 0,
-    tags: fields.tags ?? [],
-    opts: fields.opts ?? {},
+    tags: fields.tags ?? NO_TAGS,
+    opts: fields.opts ?? NO_OPTS,
     line,
   };
 }
