@@ -147,6 +147,9 @@ export function forward(job: ForwardJob): void {
           if (isHopByHopResponse(k) || (dropped !== undefined && dropped.includes(k))) continue;
           out[k] = headers[k] as string | string[];
         }
+        // Announced trailers are re-announced, as Go's ReverseProxy does (Trailer itself is hop-by-hop).
+        const announced = headers.trailer;
+        if (announced !== undefined && out['content-length'] === undefined) out.trailer = announced as string | string[];
         if (job.sts !== '') out['strict-transport-security'] = job.sts;
         // Go's ResponseWriter sniffs a missing Content-Type from the first bytes: wait for them.
         if (out['content-type'] === undefined && statusCode !== 204 && statusCode !== 304 && job.req.method !== 'HEAD') {
@@ -177,8 +180,16 @@ export function forward(job: ForwardJob): void {
           res.once('drain', () => c.resume());
         }
       },
-      onResponseEnd(c) {
+      onResponseEnd(c, trailers) {
         job.res.off('close', onClose);
+        if (trailers !== undefined && sink === (job.res as unknown)) {
+          let any = false;
+          for (const _ in trailers) {
+            any = true;
+            break;
+          }
+          if (any) (job.res as ServerResponse).addTrailers(trailers as Record<string, string>);
+        }
         if (pendingHead !== undefined) {
           // Empty body: nothing to sniff, Go adds no Content-Type either.
           const head = pendingHead;

@@ -181,3 +181,23 @@ test('two targets are balanced (rr) and each keeps its own pool', async (t) => {
   for (let i = 0; i < 6; i++) seen.push((await get(p.port, '/', { host: 'mysite.com:9999' })).text);
   assert.deepEqual([...seen].sort(), ['a', 'a', 'a', 'b', 'b', 'b']);
 });
+
+test('announced response trailers are forwarded', async (t) => {
+  const be = await backend(t, (_q, s) => {
+    s.writeHead(200, { trailer: 'x-checksum' });
+    s.write('body');
+    s.addTrailers({ 'x-checksum': 'abc' });
+    s.end();
+  });
+  const p = await proxy(t, `route add s / ${be.url}/`);
+  const { request } = await import('node:http');
+  const trailers = await new Promise<Record<string, string | undefined>>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: p.port, path: '/', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.trailers));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(trailers['x-checksum'], 'abc');
+});
