@@ -201,3 +201,23 @@ test('announced response trailers are forwarded', async (t) => {
   });
   assert.equal(trailers['x-checksum'], 'abc');
 });
+
+test('pipelined client requests are answered in order', async (t) => {
+  const be = await backend(t, (q, s) => {
+    // The first request is the slowest: order must still hold.
+    setTimeout(() => s.end(q.url), q.url === '/1' ? 100 : 0);
+  });
+  const p = await proxy(t, `route add s / ${be.url}/`);
+  const { connect } = await import('node:net');
+  const s = connect(p.port, '127.0.0.1');
+  s.on('error', () => {});
+  await new Promise((r) => s.once('connect', r));
+  s.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+  let out = '';
+  s.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  await new Promise((r) => s.once('close', r));
+  const bodies = out.split('HTTP/1.1 200 OK').slice(1).map((chunk) => chunk.slice(chunk.indexOf('\r\n\r\n') + 4));
+  assert.deepEqual(bodies, ['/1', '/2', '/3']);
+});
