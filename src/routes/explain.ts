@@ -8,9 +8,9 @@ import type { ExplainStep, Explanation, LookupRequest, LookupResult } from './ty
 /**
  * The lookup decision with every step recorded, in fabio's order: matching hosts, then for each
  * host (and finally the host-less routes) every route tried until one matches. It makes the same
- * picks as lookup (an rr pick advances the counter).
+ * picks as lookup (an rr pick advances the counter unless `advance` is false).
  */
-export function explainLookup(table: RouteTable, p: TableParts, req: LookupRequest): Explanation {
+export function explainLookup(table: RouteTable, p: TableParts, req: LookupRequest, advance: boolean): Explanation {
   const steps: ExplainStep[] = [];
   const hosts = table.candidates(normalizeHost(req.host, req.tls), req.tls);
   const names = hosts.map((h) => h.key);
@@ -30,7 +30,7 @@ export function explainLookup(table: RouteTable, p: TableParts, req: LookupReque
         continue outer;
       }
       steps.push({ kind: 'match', ...at, message: `Match ${r.host}${r.path}` });
-      const idx = table.pickIndex(r);
+      const idx = table.pickIndex(r, advance);
       const res = table.resultFor(r, idx, req);
       if (res === SKIP) {
         const t = r.targets[idx];

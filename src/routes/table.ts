@@ -79,12 +79,12 @@ export class RouteTable implements Table {
   }
 
   /** Picks the target index of a matched route (ring for rnd/rr). // hot path */
-  pickIndex(r: CRoute): number {
+  pickIndex(r: CRoute, advance = true): number {
     const n = r.ring.length;
     if (r.targets.length === 1 || n === 0) return 0;
     if (this.#p.strategy === 'rr') {
       const c = this.#p.counters.get(r.counterKey) ?? 0;
-      this.#p.counters.set(r.counterKey, c + 1 >= Number.MAX_SAFE_INTEGER ? 0 : c + 1);
+      if (advance) this.#p.counters.set(r.counterKey, c + 1 >= Number.MAX_SAFE_INTEGER ? 0 : c + 1);
       return r.ring[c % n] as number;
     }
     return r.ring[Math.floor(this.#p.random() * n) % n] as number;
@@ -157,8 +157,8 @@ export class RouteTable implements Table {
     return r.results[this.pickIndex(r)];
   }
 
-  explain(req: LookupRequest): Explanation {
-    return explainLookup(this, this.#p, req);
+  explain(req: LookupRequest, opts?: { readonly advance?: boolean }): Explanation {
+    return explainLookup(this, this.#p, req, opts?.advance ?? true);
   }
 
   print(): string {

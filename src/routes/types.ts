@@ -140,8 +140,12 @@ export interface Table {
   lookup(req: LookupRequest): LookupResult | undefined;
   /** Exact lookup by key for tcp / tcp+sni / tcp-dynamic (no glob, no host-less fallback). // hot path */
   lookupTcp(key: string): LookupResult | undefined;
-  /** The same decision as lookup, with every step recorded (Trace header, UI explain, route explain). */
-  explain(req: LookupRequest): Explanation;
+  /**
+   * The same decision as lookup, with every step recorded (Trace header, UI explain, route explain).
+   * An rr pick advances the shared counter like a real request, unless `opts.advance` is false
+   * (analysis that must not disturb balancing, e.g. the UI): then it peeks at the next slot.
+   */
+  explain(req: LookupRequest, opts?: { readonly advance?: boolean }): Explanation;
   /** Table text: one `route add` line per target with effective weights (section (b)). */
   print(): string;
   /** fabio's ASCII tree dump (log.routes.format=detail). */

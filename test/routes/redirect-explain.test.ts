@@ -78,3 +78,11 @@ test('trace id: capped at 16 characters (fabio cut >16 to 15)', () => {
   assert.equal(traceId('0123456789abcdef'), '0123456789abcdef');
   assert.equal(traceId('0123456789abcdefXYZ'), '0123456789abcdef');
 });
+
+test('explain: advance=false peeks at the rr counter without moving it', () => {
+  const t = table('route add a /x http://a/\nroute add b /x http://b/');
+  assert.equal(t.explain(req('h', '/x'), { advance: false }).result?.target.url, 'http://a/');
+  assert.equal(t.explain(req('h', '/x'), { advance: false }).result?.target.url, 'http://a/');
+  assert.equal(t.explain(req('h', '/x')).result?.target.url, 'http://a/');
+  assert.equal(t.lookup(req('h', '/x'))?.target.url, 'http://b/');
+});
