@@ -10,6 +10,7 @@
  * non-2xx) and misrouted ones (a body other than the stable backend's).
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -82,12 +83,32 @@ const cmd = [
   `-ui.addr=127.0.0.1:${uiPort}`,
   `-proxy.workers=${a.workers}`,
   '-registry.consul.register.enabled=false',
-  '-log.routes.format=all',
-  '-log.level=WARN',
+  // delta route logs at INFO: one 'Config updates' line per table swap, counted below (cheap to write)
+  '-log.routes.format=delta',
+  '-log.level=INFO',
 ];
 const proxy = pin
-  ? spawn('taskset', ['-c', '1', process.execPath, ...cmd], { stdio: ['ignore', 'ignore', 'inherit'] })
-  : spawn(process.execPath, cmd, { stdio: ['ignore', 'ignore', 'inherit'] });
+  ? spawn('taskset', ['-c', '1', process.execPath, ...cmd], { stdio: ['ignore', 'ignore', 'pipe'] })
+  : spawn(process.execPath, cmd, { stdio: ['ignore', 'ignore', 'pipe'] });
+let swaps = 0;
+let tail = '';
+proxy.stderr?.setEncoding('utf8');
+proxy.stderr?.on('data', (d: string) => {
+  const lines = (tail + d).split('\n');
+  tail = lines.pop() ?? '';
+  for (const l of lines) {
+    if (l.includes('[INFO] Config updates')) swaps++;
+    else if (/\[(WARN|ERROR|FATAL)\]/.test(l)) process.stderr.write(`proxy: ${l}\n`);
+  }
+});
+/** Peak RSS of the proxy process (taskset execs node, so the pid is the proxy's). */
+let peakRss = 0;
+const rssTimer = setInterval(() => {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.pid}/status`, 'utf8'));
+    if (m) peakRss = Math.max(peakRss, Number(m[1]) / 1024);
+  } catch {}
+}, 500);
 const target = `http://127.0.0.1:${proxyPort}/stable`;
 for (let i = 0; ; i++) {
   try {
@@ -99,6 +120,8 @@ for (let i = 0; ; i++) {
 }
 
 async function load(label: string, during?: () => () => void) {
+  peakRss = 0;
+  const swaps0 = swaps;
   const stop = during?.();
   const result = await autocannon({
     url: target,
@@ -117,16 +140,19 @@ async function load(label: string, during?: () => () => void) {
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     misrouted: result.mismatches,
+    swaps: swaps - swaps0,
+    rssMB: Math.round(peakRss),
   };
 }
 
 let changes = 0;
 function startChurn(): () => void {
   let i = 0;
-  let busy = false;
+  let busy = 0;
   const timer = setInterval(() => {
-    if (busy) return; // never queue: the rate is a ceiling
-    busy = true;
+    // up to 4 catalog writes in flight, so a slow answer does not lower the rate; never an unbounded queue
+    if (busy >= 4) return;
+    busy++;
     const n = i++ % 20;
     const op =
       i % 5 === 0
@@ -145,7 +171,7 @@ function startChurn(): () => void {
       () => changes++,
       () => {},
     ).finally(() => {
-      busy = false;
+      busy--;
     });
   }, 1000 / churnPerSec);
   return () => clearInterval(timer);
@@ -153,7 +179,12 @@ function startChurn(): () => void {
 
 const base = await load('no churn');
 const churned = await load(`churn ${churnPerSec}/s`, startChurn);
-const history = (await (await fetch(`http://127.0.0.1:${uiPort}/api/routes/history`)).json().catch(() => [])) as unknown[];
+const history = (await (
+  await fetch(`http://127.0.0.1:${uiPort}/api/routes/history`)
+)
+  .json()
+  .catch(() => [])) as unknown[];
+clearInterval(rssTimer);
 proxy.kill('SIGTERM');
 await new Promise((r) => proxy.once('exit', r));
 await catalog.close();
@@ -163,17 +194,19 @@ stable.closeAllConnections();
 
 const rows = [base, churned];
 if (a.json) {
-  console.log(JSON.stringify({ rows, changes, swapsInHistory: history.length }));
+  console.log(JSON.stringify({ rows, changes, swaps: churned.swaps, swapsInHistory: history.length }));
 } else {
-  console.log(`soak: ${seconds}s per run, ${a.connections} keep-alive connections, workers=${a.workers}, pinned=${pin}`);
-  console.log('run              req/s     p50 ms  p99 ms  requests   errors  non2xx  misrouted');
+  console.log(
+    `soak: ${seconds}s per run, ${a.connections} keep-alive connections, workers=${a.workers}, pinned=${pin}`,
+  );
+  console.log('run              req/s     p50 ms  p99 ms  requests   errors  non2xx  misrouted  swaps  RSS MB');
   for (const r of rows) {
     console.log(
-      `${r.label.padEnd(16)} ${String(r.rps).padStart(7)}  ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)}  ${String(r.requests).padStart(9)}  ${String(r.errors).padStart(7)} ${String(r.non2xx).padStart(7)} ${String(r.misrouted).padStart(10)}`,
+      `${r.label.padEnd(16)} ${String(r.rps).padStart(7)}  ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)}  ${String(r.requests).padStart(9)}  ${String(r.errors).padStart(7)} ${String(r.non2xx).padStart(7)} ${String(r.misrouted).padStart(10)} ${String(r.swaps).padStart(6)} ${String(r.rssMB).padStart(7)}`,
     );
   }
   console.log(
-    `catalog changes made: ${changes} (${(changes / seconds).toFixed(1)}/s); throughput ratio churn/no-churn = ${(churned.rps / base.rps).toFixed(3)}`,
+    `catalog changes made: ${changes} (${(changes / seconds).toFixed(1)}/s), table swaps in the proxy: ${churned.swaps} (${(churned.swaps / seconds).toFixed(1)}/s); throughput ratio churn/no-churn = ${(churned.rps / base.rps).toFixed(3)}`,
   );
 }
 process.exit(0);
