@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerSpec } from '../../config/types.ts';
 import { traceLines } from '../../routes/index.ts';
-import type { LookupResult, Table } from '../../routes/types.ts';
+import type { LookupResult, Table, Target } from '../../routes/types.ts';
 import { type AccessFormatter, type AccessRecord, compileAccessLog } from '../access-log.ts';
 import { goAddr, goIp } from '../client-ip.ts';
 import { classify, ProxyError, toResponse } from '../errors.ts';
@@ -19,6 +19,8 @@ import { tunnelWebsocket } from './websocket.ts';
 /** The auth checker of the tls helper (src/proxy/auth): only the part the handler calls. */
 export interface AuthChecker {
   check(scheme: string, authorizationHeader: string | undefined): { ok: boolean; challenge?: string };
+  /** Same answer without blocking the event loop (bcrypt); preferred when present. */
+  checkAsync?(scheme: string, authorizationHeader: string | undefined): Promise<{ ok: boolean; challenge?: string }>;
 }
 
 /** Replaceable parts, so unit tests can stub them (style habit 6). */
@@ -76,7 +78,12 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
   const auth = parts.auth;
 
   /** Shared front half of HTTP and websocket handling: fabio steps 1-6. Returns undefined when answered. */
-  const route = (req: Req, answer: (status: number, headers: Record<string, string>, body: string) => void) => {
+  /**
+   * Fabio steps 1-7 shared by HTTP and websocket handling: request id, path, lookup, access rules,
+   * auth, redirect, upstream URL. Calls `answer` when the request is answered here, else `next`
+   * (later, when a non-blocking auth check had to run).
+   */
+  const route = (req: Req, answer: Answer, next: (routed: Routed) => void): void => {
     const table: Table | undefined = deps.store.current; // one read per request (rule 3)
     const h = req.headers;
     const id = ridHeader !== '' ? makeId() : '';
@@ -99,7 +106,7 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
       metrics.notFound();
       const html = deps.noRouteHtml();
       answer(noRouteStatus, html !== '' ? { 'content-type': 'text/html; charset=utf-8' } : {}, html);
-      return undefined;
+      return;
     }
     const t = result.target;
     const sock = req.socket as TLSSocket;
@@ -107,29 +114,45 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
     if (t.accessRules !== undefined && !accessAllowed(t.accessRules, clientIp, h['x-forwarded-for'])) {
       const r = toResponse(new ProxyError('ACCESS_DENIED', 'access denied'));
       answer(r.status, TEXT, r.body);
-      return undefined;
+      return;
     }
-    if (t.authScheme !== '') {
-      const a = auth?.check(t.authScheme, h.authorization) ?? { ok: false };
-      if (!a.ok) {
-        const r = toResponse(new ProxyError('AUTH_FAILED', 'authorization failed'));
-        // fabio's basic auth challenges only requests that carried no (parsable) credentials.
-        const challenge = a.challenge !== undefined && !hasBasicCredentials(h.authorization);
-        answer(r.status, challenge ? { ...TEXT, 'www-authenticate': a.challenge as string } : TEXT, r.body);
-        return undefined;
+    const found = result;
+    const proceed = (): void => {
+      if (t.redirectCode !== 0) {
+        metrics.redirect(t.redirectCode);
+        const rr = redirectResponse(t.redirectCode, found.redirectURL ?? t.redirectURL, req.method ?? 'GET');
+        answer(rr.status, rr.headers, rr.body);
+        return;
       }
-    }
-    if (t.redirectCode !== 0) {
-      metrics.redirect(t.redirectCode);
-      const rr = redirectResponse(t.redirectCode, result.redirectURL ?? t.redirectURL, req.method ?? 'GET');
-      answer(rr.status, rr.headers, rr.body);
-      return undefined;
-    }
-    const upPath = escapePath(rewritePath(path, t.stripPath, t.prependPath));
-    const q = mergeQuery(t.urlQuery, query);
-    const upUri = q === '' ? upPath : `${upPath}?${q}`;
-    const hostHeader = t.host === 'dst' ? t.hostPort : t.host !== '' ? t.host : host;
-    return { result, t, id, path, query, host, clientIp, sock, upUri, hostHeader };
+      const upPath = escapePath(rewritePath(path, t.stripPath, t.prependPath));
+      const q = mergeQuery(t.urlQuery, query);
+      const upUri = q === '' ? upPath : `${upPath}?${q}`;
+      const hostHeader = t.host === 'dst' ? t.hostPort : t.host !== '' ? t.host : host;
+      next({ result: found, t, id, path, query, host, clientIp, sock, upUri, hostHeader });
+    };
+    if (t.authScheme === '') return proceed();
+    const authorization = h.authorization;
+    const settle = (a: { ok: boolean; challenge?: string }): void => {
+      if (a.ok) return proceed();
+      const r = toResponse(new ProxyError('AUTH_FAILED', 'authorization failed'));
+      // fabio's basic auth challenges only requests that carried no (parsable) credentials.
+      const challenge = a.challenge !== undefined && !hasBasicCredentials(authorization);
+      answer(r.status, challenge ? { ...TEXT, 'www-authenticate': a.challenge as string } : TEXT, r.body);
+    };
+    if (auth === undefined) return settle({ ok: false });
+    if (auth.checkAsync === undefined) return settle(auth.check(t.authScheme, authorization));
+    // bcrypt entries would block the event loop for every guess: check off the loop.
+    auth.checkAsync(t.authScheme, authorization).then(
+      (a) => {
+        try {
+          settle(a);
+        } catch (e) {
+          log.error(`http: ${(e as Error).message}`);
+          answer(500, {}, '');
+        }
+      },
+      () => settle({ ok: false }),
+    );
   };
 
   const request = (req: Req, res: Res): void => {
@@ -137,11 +160,16 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
     const startNs = accessFmt !== undefined ? nowNs() : 0n;
     const r = res as ServerResponse;
     // Answers before forwarding (no route, 403, 401, redirect) carry no STS: fabio sets it at step 10.
-    const routed = route(req, (status, headers, body) => {
+    route(req, (status, headers, body) => {
+      if (r.headersSent || r.destroyed) return;
       r.writeHead(status, headers);
       r.end(req.method === 'HEAD' ? undefined : body);
+    }, (routed) => {
+      if (!r.destroyed) proxyRequest(req, r, routed, t0, startNs);
     });
-    if (routed === undefined) return;
+  };
+
+  const proxyRequest = (req: Req, r: ServerResponse, routed: Routed, t0: bigint, startNs: bigint): void => {
     const { result, t, sock } = routed;
     const httpProto = req.httpVersionMajor === 2 ? 'http/2.0' : `http/${req.httpVersion}`;
     const ctx = {
@@ -163,7 +191,7 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
       path: routed.upUri,
       headers: up.headers,
       req,
-      res,
+      res: r,
       sts,
       gzip,
       gzipAllowed: gzip !== undefined && /gzip/.test(String(req.headers['accept-encoding'] ?? '')) && !String(accept ?? '').includes('text/event-stream'),
@@ -214,15 +242,19 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
     socket.on('error', () => socket.destroy());
     // Hold early client bytes (sent before the upstream's 101) until the splice starts.
     socket.pause();
-    const routed = route(req, (status, headers, body) => {
+    route(req, (status, headers, body) => {
       let s = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Status'}\r\n`;
       for (const k in headers) s += `${k}: ${headers[k]}\r\n`;
       s += `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
       socket.end(s);
       // The socket is paused: do not wait for the client's FIN, close once the answer is flushed.
       socket.once('finish', () => socket.destroy());
+    }, (routed) => {
+      if (!socket.destroyed) tunnel(req, socket, head, routed);
     });
-    if (routed === undefined) return;
+  };
+
+  const tunnel = (req: IncomingMessage, socket: Duplex, head: Buffer, routed: Routed): void => {
     const { t, sock } = routed;
     const up = upstreamHeaders(
       req.rawHeaders,
@@ -251,6 +283,22 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
   };
 
   return { request, upgrade, pools };
+}
+
+type Answer = (status: number, headers: Record<string, string>, body: string) => void;
+
+/** What steps 1-7 decided for a request that is to be proxied. */
+interface Routed {
+  readonly result: LookupResult;
+  readonly t: Target;
+  readonly id: string;
+  readonly path: string;
+  readonly query: string;
+  readonly host: string;
+  readonly clientIp: string;
+  readonly sock: TLSSocket;
+  readonly upUri: string;
+  readonly hostHeader: string;
 }
 
 const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' };

@@ -33,7 +33,8 @@ test('auth: 401 with challenge without credentials, 401 without challenge for ba
   const dir = await mkdtemp(join(tmpdir(), 'fabio-auth-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   // user "u", password "p" (SHA1 htpasswd form).
-  await writeFile(join(dir, 'h'), 'u:{SHA}UWuXg/ylF+7L0dBk2i0WUxCxl1k=\n');
+  const bcrypt = (await import('bcryptjs')).default;
+  await writeFile(join(dir, 'h'), `u:{SHA}UWuXg/ylF+7L0dBk2i0WUxCxl1k=\nb:${bcrypt.hashSync('pw', 4)}\n`);
   const be = await backend(t, echo);
   const p = await proxy(t, `route add s / ${be.url}/ opts "auth=mine"\nroute add s /other ${be.url}/ opts "auth=unknown"`, {
     'proxy.auth': `name=mine;type=basic;file=${join(dir, 'h')};realm=R`,
@@ -48,6 +49,9 @@ test('auth: 401 with challenge without credentials, 401 without challenge for ba
   const good = await get(p.port, '/', { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` });
   assert.equal(good.status, 200);
   assert.equal(good.json().headers.authorization, `Basic ${Buffer.from('u:p').toString('base64')}`);
+  // bcrypt entries are checked off the event loop (checkAsync) and still decide correctly.
+  assert.equal((await get(p.port, '/', { authorization: `Basic ${Buffer.from('b:pw').toString('base64')}` })).status, 200);
+  assert.equal((await get(p.port, '/', { authorization: `Basic ${Buffer.from('b:nope').toString('base64')}` })).status, 401);
   assert.equal((await get(p.port, '/other', { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` })).status, 401);
 });
 
