@@ -3,8 +3,9 @@
  * and 100k routes (exact hosts, glob hosts and host-less routes, path depths 1-6).
  * Run: npx tsx bench/lookup.ts            (add --expose-gc via NODE_OPTIONS for steadier heap figures)
  */
-import { buildTable } from '../src/routes/index.ts';
+
 import type { LookupRequest, Matcher } from '../src/routes/index.ts';
+import { buildTable } from '../src/routes/index.ts';
 
 /** Deterministic PRNG so every run benchmarks the same tables. */
 function rng(seed: number): () => number {
@@ -45,7 +46,8 @@ function makeRoutes(n: number, r: () => number, matcher: Matcher): { text: strin
       reqHost = `nohost${i % 50}.example.org`;
     }
     const targets = 1 + Math.floor(r() * 3);
-    for (let t = 0; t < targets; t++) lines.push(`route add svc${i % 200} ${host}${path} http://10.${(i >> 8) & 255}.${i & 255}.${t}:8080/`);
+    for (let t = 0; t < targets; t++)
+      lines.push(`route add svc${i % 200} ${host}${path} http://10.${(i >> 8) & 255}.${i & 255}.${t}:8080/`);
     // the glob matcher matches whole paths; the prefix matchers get a longer request path
     reqs.push({ host: reqHost, path: matcher === 'glob' ? path : `${path}/more/x`, tls: false });
   }
@@ -63,8 +65,22 @@ function median(xs: number[]): number {
 }
 
 const sizes = process.argv[3] ? [Number(process.argv[3])] : [10, 1_000, 10_000, 100_000];
-const matchers: Matcher[] = (process.argv[2] as Matcher | undefined) ? [process.argv[2] as Matcher] : ['prefix', 'glob'];
-const rows: string[][] = [['routes', 'matcher', 'build ms', 'build cpu ms', 'heap MB', 'lookup median ns', 'lookup cpu median ns', 'batch p99 ns', 'hit %']];
+const matchers: Matcher[] = (process.argv[2] as Matcher | undefined)
+  ? [process.argv[2] as Matcher]
+  : ['prefix', 'glob'];
+const rows: string[][] = [
+  [
+    'routes',
+    'matcher',
+    'build ms',
+    'build cpu ms',
+    'heap MB',
+    'lookup median ns',
+    'lookup cpu median ns',
+    'batch p99 ns',
+    'hit %',
+  ],
+];
 for (const matcher of matchers) {
   for (const n of sizes) {
     const { text, reqs } = makeRoutes(n, rng(n), matcher);
@@ -97,7 +113,17 @@ for (const matcher of matchers) {
       perCpu.push(((cu.user + cu.system) * 1e3) / sample.length);
     }
     const p99 = [...per].sort((a, b) => a - b)[Math.floor(per.length * 0.99)] as number;
-    rows.push([String(n), matcher, buildMs.toFixed(1), buildCpuMs.toFixed(1), heap.toFixed(1), median(per).toFixed(0), median(perCpu).toFixed(0), p99.toFixed(0), ((hits / sample.length) * 100).toFixed(0)]);
+    rows.push([
+      String(n),
+      matcher,
+      buildMs.toFixed(1),
+      buildCpuMs.toFixed(1),
+      heap.toFixed(1),
+      median(per).toFixed(0),
+      median(perCpu).toFixed(0),
+      p99.toFixed(0),
+      ((hits / sample.length) * 100).toFixed(0),
+    ]);
   }
 }
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));

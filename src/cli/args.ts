@@ -46,7 +46,8 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
     if (spec === undefined) throw new UsageError(`flag provided but not defined: -${name}`);
     if (spec.kind === 'bool') {
       const v = eq >= 0 ? body.slice(eq + 1) : 'true';
-      if (!/^(true|false|1|0|t|f|TRUE|FALSE|True|False|T|F)$/.test(v)) throw new UsageError(`invalid boolean value ${JSON.stringify(v)} for -${name}`);
+      if (!/^(true|false|1|0|t|f|TRUE|FALSE|True|False|T|F)$/.test(v))
+        throw new UsageError(`invalid boolean value ${JSON.stringify(v)} for -${name}`);
       add(name, /^(true|1|t)$/i.test(v) ? 'true' : 'false');
       continue;
     }

@@ -14,7 +14,8 @@ export function splitRequestURL(raw: string): RequestURL {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#.*)?$/s.exec(raw);
   if (m === null) throw new Error(`invalid URL ${JSON.stringify(raw)}: want scheme://host/path`);
   const scheme = (m[1] as string).toLowerCase();
-  if (scheme !== 'http' && scheme !== 'https') throw new Error(`invalid URL ${JSON.stringify(raw)}: scheme must be http or https`);
+  if (scheme !== 'http' && scheme !== 'https')
+    throw new Error(`invalid URL ${JSON.stringify(raw)}: scheme must be http or https`);
   const path = m[3] === '' ? '/' : (m[3] as string);
   return { tls: scheme === 'https', host: m[2] as string, path, query: m[4] ?? '' };
 }

@@ -1,7 +1,7 @@
-import { buildTable } from '../routes/index.ts';
 import type { Explanation, LookupRequest, LookupResult, Matcher, Strategy } from '../routes/index.ts';
-import { UsageError, boolFlag, flag, parseArgs } from './args.ts';
-import { type ToolIO, readSource, write } from './io.ts';
+import { buildTable } from '../routes/index.ts';
+import { boolFlag, flag, parseArgs, UsageError } from './args.ts';
+import { readSource, type ToolIO, write } from './io.ts';
 import { splitRequestURL } from './request-url.ts';
 import { EXPLAIN_USAGE } from './usage.ts';
 
@@ -13,7 +13,8 @@ export function pickJSON(r: LookupResult | undefined): unknown {
     target: {
       service: r.target.service,
       url: r.target.url,
-      redirect: r.target.redirectCode !== 0 ? { code: r.target.redirectCode, url: r.redirectURL ?? r.target.url } : null,
+      redirect:
+        r.target.redirectCode !== 0 ? { code: r.target.redirectCode, url: r.redirectURL ?? r.target.url } : null,
     },
   };
 }
@@ -44,11 +45,14 @@ export async function routeExplain(argv: readonly string[], io: ToolIO): Promise
     { name: 'why', kind: 'bool' },
     { name: 'json', kind: 'bool' },
   ]);
-  if (a.positional.length !== 1) throw new UsageError(`${a.positional.length === 0 ? 'missing URL' : 'too many arguments'}\n${EXPLAIN_USAGE}`);
+  if (a.positional.length !== 1)
+    throw new UsageError(`${a.positional.length === 0 ? 'missing URL' : 'too many arguments'}\n${EXPLAIN_USAGE}`);
   const matcher = flag(a, 'matcher') ?? 'prefix';
-  if (matcher !== 'prefix' && matcher !== 'glob' && matcher !== 'iprefix') throw new UsageError(`invalid matcher ${JSON.stringify(matcher)}\n${EXPLAIN_USAGE}`);
+  if (matcher !== 'prefix' && matcher !== 'glob' && matcher !== 'iprefix')
+    throw new UsageError(`invalid matcher ${JSON.stringify(matcher)}\n${EXPLAIN_USAGE}`);
   const strategy = flag(a, 'strategy') ?? 'rnd';
-  if (strategy !== 'rnd' && strategy !== 'rr') throw new UsageError(`invalid strategy ${JSON.stringify(strategy)}\n${EXPLAIN_USAGE}`);
+  if (strategy !== 'rnd' && strategy !== 'rr')
+    throw new UsageError(`invalid strategy ${JSON.stringify(strategy)}\n${EXPLAIN_USAGE}`);
   const repeatRaw = flag(a, 'repeat');
   if (repeatRaw !== undefined && (!/^\d+$/.test(repeatRaw) || Number(repeatRaw) < 1 || Number(repeatRaw) > 1_000_000)) {
     throw new UsageError(`--repeat must be a number from 1 to 1000000\n${EXPLAIN_USAGE}`);
@@ -89,7 +93,13 @@ export async function routeExplain(argv: readonly string[], io: ToolIO): Promise
     const ex = table.explain(req);
     if (json) {
       const j = pickJSON(ex.result);
-      picks.push(why && j !== null ? { ...(j as object), why: ex.steps.map((s) => s.message) } : why ? { route: null, why: ex.steps.map((s) => s.message) } : j);
+      picks.push(
+        why && j !== null
+          ? { ...(j as object), why: ex.steps.map((s) => s.message) }
+          : why
+            ? { route: null, why: ex.steps.map((s) => s.message) }
+            : j,
+      );
     } else {
       out += `${pickText(ex.result)}\n`;
       if (why) out += `${whyLines(ex).join('\n')}\n`;

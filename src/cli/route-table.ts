@@ -1,6 +1,6 @@
 import { buildTable } from '../routes/index.ts';
-import { UsageError, boolFlag, parseArgs } from './args.ts';
-import { type ToolIO, readSource, write } from './io.ts';
+import { boolFlag, parseArgs, UsageError } from './args.ts';
+import { readSource, type ToolIO, write } from './io.ts';
 import { TABLE_USAGE } from './usage.ts';
 
 /** `route table [FILE|-] [--dump]`: the table text (or tree dump) built from route commands. */

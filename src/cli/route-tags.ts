@@ -1,5 +1,5 @@
 import { serviceRouteCommands, sortRouteLines } from '../routes/index.ts';
-import { UsageError, flag, parseArgs } from './args.ts';
+import { flag, parseArgs, UsageError } from './args.ts';
 import { type ToolIO, write } from './io.ts';
 import { TAGS_USAGE } from './usage.ts';
 
@@ -21,7 +21,8 @@ export async function routeTags(argv: readonly string[], io: ToolIO): Promise<nu
   const port = flag(a, 'port');
   if (service === undefined || service === '') throw new UsageError(`missing --service\n${TAGS_USAGE}`);
   if (addr === undefined || addr === '') throw new UsageError(`missing --addr\n${TAGS_USAGE}`);
-  if (port === undefined || !/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new UsageError(`--port must be a number 0-65535\n${TAGS_USAGE}`);
+  if (port === undefined || !/^\d{1,5}$/.test(port) || Number(port) > 65535)
+    throw new UsageError(`--port must be a number 0-65535\n${TAGS_USAGE}`);
   const dc = flag(a, 'dc');
   const { lines, warnings } = serviceRouteCommands({
     service,

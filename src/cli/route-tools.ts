@@ -1,11 +1,10 @@
-import { RouteSyntaxError } from '../routes/index.ts';
+import { ROUTE_HELP, RouteSyntaxError } from '../routes/index.ts';
 import { UsageError } from './args.ts';
 import { type ToolIO, write } from './io.ts';
 import { routeExplain } from './route-explain.ts';
 import { routeTable } from './route-table.ts';
 import { routeTags } from './route-tags.ts';
 import { EXPLAIN_USAGE, ROUTE_USAGE, TABLE_USAGE, TAGS_USAGE } from './usage.ts';
-import { ROUTE_HELP } from '../routes/index.ts';
 
 export type { ToolIO } from './io.ts';
 

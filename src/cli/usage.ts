@@ -2,7 +2,8 @@
 export const TABLE_USAGE = 'usage: fabio-ts route table [FILE|-] [--dump]';
 export const EXPLAIN_USAGE =
   'usage: fabio-ts route explain [--routes FILE|-] [--matcher prefix|glob|iprefix] [--strategy rnd|rr] [--glob-disabled] [--header "Name: value"]... [--repeat N] [--why] [--json] URL';
-export const TAGS_USAGE = 'usage: fabio-ts route tags --service NAME --addr ADDR --port PORT [--tagprefix P] [--dc DC] TAG...';
+export const TAGS_USAGE =
+  'usage: fabio-ts route tags --service NAME --addr ADDR --port PORT [--tagprefix P] [--dc DC] TAG...';
 
 export const ROUTE_USAGE = `usage: fabio-ts route <tool> [arguments]
 

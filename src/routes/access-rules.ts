@@ -83,7 +83,7 @@ function contains(net: Net, ip: Uint32Array): boolean {
   if (net.words.length !== ip.length) return false;
   let bits = net.bits;
   for (let i = 0; i < ip.length && bits > 0; i++) {
-    const take = bits >= 32 ? 32 : bits;
+    const take = Math.min(bits, 32);
     const mask = take === 32 ? 0xffffffff : ~(0xffffffff >>> take) >>> 0;
     if (((ip[i] as number) & mask) >>> 0 !== ((net.words[i] as number) & mask) >>> 0) return false;
     bits -= take;
@@ -125,15 +125,23 @@ export function parseAccessRules(opts: Readonly<Record<string, string>>): Access
   const allow = opts.allow;
   const deny = opts.deny;
   if (allow === undefined && deny === undefined) return undefined;
-  if (allow !== undefined && deny !== undefined) throw new Error('access rules: allow and deny on the same route are mutually exclusive; rules ignored');
+  if (allow !== undefined && deny !== undefined)
+    throw new Error('access rules: allow and deny on the same route are mutually exclusive; rules ignored');
   const mode: 'allow' | 'deny' = allow !== undefined ? 'allow' : 'deny';
-  const list = (allow ?? deny ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const list = (allow ?? deny ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const nets = list.map(parseItem);
   const allowed = (ip: string): boolean => {
     const w = parseIP(ip);
     let hit = false;
     if (w !== undefined) {
-      for (const n of nets) if (contains(n, w)) { hit = true; break; }
+      for (const n of nets)
+        if (contains(n, w)) {
+          hit = true;
+          break;
+        }
     }
     return mode === 'allow' ? hit : !hit;
   };

@@ -1,9 +1,9 @@
 import type { CRoute, HostEntry } from './compiled.ts';
-import { GlobSyntaxError, compileGlob, isGlob, sharedGlobCache } from './glob.ts';
 import type { GlobMatcher } from './glob.ts';
+import { compileGlob, GlobSyntaxError, isGlob, sharedGlobCache } from './glob.ts';
 import { normalizeHost, sortHostsBySpecificity } from './host-order.ts';
-import { applyDefs } from './model.ts';
 import type { MRoute, MTarget } from './model.ts';
+import { applyDefs } from './model.ts';
 import { parseRouteText } from './parse.ts';
 import { buildPathIndex } from './path-index.ts';
 import { RouteTable } from './table.ts';
@@ -54,7 +54,8 @@ function compileRoute(m: MRoute, opts: BuildOptions, warnings: Warning[]): CRout
   });
 }
 
-const byPathDesc = (a: { path: string }, b: { path: string }): number => (a.path < b.path ? 1 : a.path > b.path ? -1 : 0);
+const byPathDesc = (a: { path: string }, b: { path: string }): number =>
+  a.path < b.path ? 1 : a.path > b.path ? -1 : 0;
 
 /**
  * Builds the frozen routing table from route text (fabio-reference (b) and (n)). Throws
@@ -90,7 +91,11 @@ export function buildTable(text: string, opts: BuildOptions): Table {
       } catch (err) {
         if (!(err instanceof GlobSyntaxError)) throw err;
         const firstLine = model.get(key)?.values().next().value?.targets[0]?.line ?? 0;
-        warnings.push({ line: firstLine, service: routes[0]?.targets[0]?.service ?? '', message: `${err.message}; host matched as plain text` });
+        warnings.push({
+          line: firstLine,
+          service: routes[0]?.targets[0]?.service ?? '',
+          message: `${err.message}; host matched as plain text`,
+        });
         matchPlain = matchTls = undefined;
       }
     }

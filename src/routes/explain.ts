@@ -1,5 +1,5 @@
-import { SKIP } from './compiled.ts';
 import type { CRoute } from './compiled.ts';
+import { SKIP } from './compiled.ts';
 import { normalizeHost } from './host-order.ts';
 import type { RouteTable, TableParts } from './table.ts';
 import { routeMatches } from './table.ts';
@@ -34,11 +34,21 @@ export function explainLookup(table: RouteTable, p: TableParts, req: LookupReque
       const res = table.resultFor(r, idx, req);
       if (res === SKIP) {
         const t = r.targets[idx];
-        steps.push({ kind: 'redirect-loop', ...at, message: 'Skipping redirect with same scheme, host and path', ...(t ? { target: t } : {}) });
+        steps.push({
+          kind: 'redirect-loop',
+          ...at,
+          message: 'Skipping redirect with same scheme, host and path',
+          ...(t ? { target: t } : {}),
+        });
         continue outer;
       }
       const why = res.redirectURL !== undefined ? ` (redirect ${res.target.redirectCode} ${res.redirectURL})` : '';
-      steps.push({ kind: 'pick', ...at, target: res.target, message: `Routing to service ${res.target.service} on ${res.target.url}${why}` });
+      steps.push({
+        kind: 'pick',
+        ...at,
+        target: res.target,
+        message: `Routing to service ${res.target.service} on ${res.target.url}${why}`,
+      });
       result = res;
       break outer;
     }

@@ -77,7 +77,10 @@ export function globToRegExpSource(pattern: string): string {
 
   const parseClass = (): string => {
     let negate = false;
-    if (chars[i] === '!') { negate = true; i++; }
+    if (chars[i] === '!') {
+      negate = true;
+      i++;
+    }
     let body = '';
     let last: string | undefined; // previous single character, a range may start from it
     while (true) {

@@ -22,22 +22,49 @@ export function goQuote(s: string): string {
   for (const ch of s) {
     const cp = ch.codePointAt(0) ?? 0;
     switch (ch) {
-      case '"': out += '\\"'; continue;
-      case '\\': out += '\\\\'; continue;
-      case '\x07': out += '\\a'; continue;
-      case '\b': out += '\\b'; continue;
-      case '\f': out += '\\f'; continue;
-      case '\n': out += '\\n'; continue;
-      case '\r': out += '\\r'; continue;
-      case '\t': out += '\\t'; continue;
-      case '\v': out += '\\v'; continue;
+      case '"':
+        out += '\\"';
+        continue;
+      case '\\':
+        out += '\\\\';
+        continue;
+      case '\x07':
+        out += '\\a';
+        continue;
+      case '\b':
+        out += '\\b';
+        continue;
+      case '\f':
+        out += '\\f';
+        continue;
+      case '\n':
+        out += '\\n';
+        continue;
+      case '\r':
+        out += '\\r';
+        continue;
+      case '\t':
+        out += '\\t';
+        continue;
+      case '\v':
+        out += '\\v';
+        continue;
     }
-    if (cp >= 0x20 && cp < 0x7f) { out += ch; continue; }
-    if (cp >= 0xd800 && cp <= 0xdfff) { out += '\\ufffd'; continue; } // lone surrogate = invalid UTF-8 in Go
-    if (cp >= 0x80 && PRINTABLE.test(ch)) { out += ch; continue; }
+    if (cp >= 0x20 && cp < 0x7f) {
+      out += ch;
+      continue;
+    }
+    if (cp >= 0xd800 && cp <= 0xdfff) {
+      out += '\\ufffd';
+      continue;
+    } // lone surrogate = invalid UTF-8 in Go
+    if (cp >= 0x80 && PRINTABLE.test(ch)) {
+      out += ch;
+      continue;
+    }
     if (cp < 0x80) out += `\\x${hex(cp, 2)}`;
     else if (cp < 0x10000) out += `\\u${hex(cp, 4)}`;
     else out += `\\U${hex(cp, 8)}`;
   }
-  return out + '"';
+  return `${out}"`;
 }

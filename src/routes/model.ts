@@ -1,7 +1,7 @@
 import { RouteSyntaxError } from './errors.ts';
 import { compileGlob } from './glob.ts';
-import { parseTargetURL } from './target-url.ts';
 import type { ParsedURL } from './target-url.ts';
+import { parseTargetURL } from './target-url.ts';
 import type { Matcher, RouteDef, Warning } from './types.ts';
 
 /**
@@ -78,7 +78,7 @@ function addRoute(m: Model, d: RouteDef, matcher: Matcher): void {
     if (routes === undefined) m.set(host, new Map([[path, r]]));
     else routes.set(path, r);
   }
-  const fixedWeight = d.weight > 0 ? d.weight : 0; // weight < 0 means dynamic, as does NaN
+  const fixedWeight = Math.max(d.weight, 0); // weight < 0 means dynamic, as does NaN
   for (const t of r.targets) {
     if (t.service === d.service && t.url === d.dst && t.fixedWeight === fixedWeight && sameTags(t.tags, d.tags)) return;
   }

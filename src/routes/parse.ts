@@ -10,11 +10,15 @@ const RE_IS_ADD = /^route[\t\n\f\r ]+add/;
 const RE_IS_DEL = /^route[\t\n\f\r ]+del/;
 const RE_IS_WEIGHT = /^route[\t\n\f\r ]+weight/;
 
-const RE_ADD = /^route[\t\n\f\r ]+add[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+))?([\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)")?([\t\n\f\r ]+opts[\t\n\f\r ]+"([^"]*)")?$/;
+const RE_ADD =
+  /^route[\t\n\f\r ]+add[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+))?([\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)")?([\t\n\f\r ]+opts[\t\n\f\r ]+"([^"]*)")?$/;
 const RE_DEL_TAGS = /^route[\t\n\f\r ]+del([\t\n\f\r ]+([^\t\n\f\r ]+))?[\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)"$/;
-const RE_DEL = /^route[\t\n\f\r ]+del[\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+([^\t\n\f\r ]+))?)?$/;
-const RE_WEIGHT_TAGS = /^route[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)"$/;
-const RE_WEIGHT = /^route[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)")?$/;
+const RE_DEL =
+  /^route[\t\n\f\r ]+del[\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+([^\t\n\f\r ]+))?)?$/;
+const RE_WEIGHT_TAGS =
+  /^route[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)"$/;
+const RE_WEIGHT =
+  /^route[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)")?$/;
 
 /** Go strconv.ParseFloat for the forms people write (decimal, exponent, inf, nan). */
 const RE_FLOAT = /^[+-]?(\d+(_\d+)*\.?(\d+(_\d+)*)?|\.\d+(_\d+)*)([eE][+-]?\d+)?$/;
@@ -59,7 +63,14 @@ export function parseOpts(s: string | undefined): Readonly<Record<string, string
 function def(
   cmd: RouteDef['cmd'],
   line: number,
-  fields: { service?: string; src?: string; dst?: string; weight?: number; tags?: readonly string[]; opts?: Readonly<Record<string, string>> },
+  fields: {
+    service?: string;
+    src?: string;
+    dst?: string;
+    weight?: number;
+    tags?: readonly string[];
+    opts?: Readonly<Record<string, string>>;
+  },
 ): RouteDef {
   return {
     cmd,
@@ -78,7 +89,12 @@ function parseLine(line: string, n: number): RouteDef {
     const m = RE_ADD.exec(line);
     if (!m) throw new Error("syntax error: 'route add' invalid");
     return def('route add', n, {
-      service: m[1], src: m[2], dst: m[3], weight: parseWeight(m[5]), tags: parseTags(m[7]), opts: parseOpts(m[9]),
+      service: m[1],
+      src: m[2],
+      dst: m[3],
+      weight: parseWeight(m[5]),
+      tags: parseTags(m[7]),
+      opts: parseOpts(m[9]),
     });
   }
   if (RE_IS_DEL.test(line)) {
@@ -92,7 +108,8 @@ function parseLine(line: string, n: number): RouteDef {
     let m = RE_WEIGHT_TAGS.exec(line);
     if (m) return def('route weight', n, { src: m[1], weight: parseWeight(m[2]), tags: parseTags(m[3]) });
     m = RE_WEIGHT.exec(line);
-    if (m) return def('route weight', n, { service: m[1], src: m[2], weight: parseWeight(m[3]), tags: parseTags(m[5]) });
+    if (m)
+      return def('route weight', n, { service: m[1], src: m[2], weight: parseWeight(m[3]), tags: parseTags(m[5]) });
     throw new Error("syntax error: 'route weight' invalid");
   }
   throw new Error("syntax error: 'route' expected");

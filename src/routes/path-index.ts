@@ -84,19 +84,23 @@ export function buildPathIndex(routes: readonly CRoute[], matcher: Matcher): Pat
     });
     return { root, literal, globs, order };
   }
-  routes.forEach((r, i) => insert(root, matcher === 'iprefix' ? r.lowerPath : r.path, r, i));
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i] as CRoute;
+    insert(root, matcher === 'iprefix' ? r.lowerPath : r.path, r, i);
+  }
   return { root, literal: undefined, globs: [], order: undefined };
 }
 
 /** glob matcher: the literal hit or the first matching glob route, whichever sorts first. */
 function probeGlob(ix: PathIndex, path: string): CRoute | undefined {
   const lit = (ix.literal as ReadonlyMap<string, CRoute>).get(path);
-  const litPos = lit === undefined ? Number.MAX_SAFE_INTEGER : ((ix.order as ReadonlyMap<CRoute, number>).get(lit) as number);
+  const litPos =
+    lit === undefined ? Number.MAX_SAFE_INTEGER : ((ix.order as ReadonlyMap<CRoute, number>).get(lit) as number);
   const gs = ix.globs;
   for (let i = 0; i < gs.length; i++) {
     const g = gs[i] as CRoute;
     if (((ix.order as ReadonlyMap<CRoute, number>).get(g) as number) > litPos) break;
-    if (g.glob !== undefined && g.glob(path)) return g;
+    if (g.glob?.(path)) return g;
   }
   return lit;
 }

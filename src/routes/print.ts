@@ -11,7 +11,11 @@ export function formatFixed(x: number, digits: number): string {
   const s = x.toFixed(digits);
   const scaled = x * 10 ** digits;
   // an exact binary tie (e.g. 0.03125 at 4 digits) is the only place they differ
-  if (Number.isFinite(scaled) && Math.abs(scaled) < 2 ** 52 && scaled - Math.trunc(scaled) === 0.5 * Math.sign(scaled)) {
+  if (
+    Number.isFinite(scaled) &&
+    Math.abs(scaled) < 2 ** 52 &&
+    scaled - Math.trunc(scaled) === 0.5 * Math.sign(scaled)
+  ) {
     const lo = Math.trunc(scaled);
     const even = lo % 2 === 0 ? lo : lo + Math.sign(scaled);
     return (even / 10 ** digits).toFixed(digits);
@@ -30,7 +34,10 @@ export function targetLine(host: string, path: string, t: Target): string {
 
 /** Table text: hosts descending with host-less last, paths descending, zero weights omitted. */
 export function printTable(byKey: ReadonlyMap<string, HostEntry>): string {
-  const hosts = [...byKey.keys()].filter((h) => h !== '').sort().reverse();
+  const hosts = [...byKey.keys()]
+    .filter((h) => h !== '')
+    .sort()
+    .reverse();
   hosts.push('');
   const lines: string[] = [];
   for (const h of hosts) {

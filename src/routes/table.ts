@@ -1,5 +1,5 @@
-import { SKIP } from './compiled.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
+import { SKIP } from './compiled.ts';
 import { explainLookup } from './explain.ts';
 import { normalizeHost } from './host-order.ts';
 import { probePath } from './path-index.ts';
@@ -38,11 +38,16 @@ const MEMO_MAX = 10_000;
 export function routeMatches(r: CRoute, matcher: Matcher, path: string, lowerPath: string): boolean {
   if (matcher === 'prefix') return path.startsWith(r.path);
   if (matcher === 'iprefix') return lowerPath.startsWith(r.lowerPath);
-  return r.glob !== undefined && r.glob(path);
+  return r.glob?.(path) === true;
 }
 
 /** First route of a host whose path matches, in path-descending order. // hot path */
-export function matchRoute(routes: readonly CRoute[], matcher: Matcher, path: string, lowerPath: string): CRoute | undefined {
+export function matchRoute(
+  routes: readonly CRoute[],
+  matcher: Matcher,
+  path: string,
+  lowerPath: string,
+): CRoute | undefined {
   if (matcher === 'prefix') {
     for (let i = 0; i < routes.length; i++) {
       const r = routes[i] as CRoute;
@@ -56,7 +61,7 @@ export function matchRoute(routes: readonly CRoute[], matcher: Matcher, path: st
   } else {
     for (let i = 0; i < routes.length; i++) {
       const r = routes[i] as CRoute;
-      if (r.glob !== undefined && r.glob(path)) return r;
+      if (r.glob?.(path)) return r;
     }
   }
   return undefined;
@@ -95,14 +100,20 @@ export class RouteTable implements Table {
     const res = r.results[idx] as LookupResult;
     const t = res.target;
     if (t.redirectCode === 0) return res;
-    const u = buildRedirect({ url: r.urls[idx] as ParsedURL, stripPath: t.stripPath, prependPath: t.prependPath }, req.host, req.path, req.query ?? '');
+    const u = buildRedirect(
+      { url: r.urls[idx] as ParsedURL, stripPath: t.stripPath, prependPath: t.prependPath },
+      req.host,
+      req.path,
+      req.query ?? '',
+    );
     if (u.scheme === (req.forwardedProto ?? '') && u.host === req.host && u.path === req.path) return SKIP;
     return { route: res.route, target: t, redirectURL: formatRedirect(u) };
   }
 
   #tryHost(e: HostEntry, req: LookupRequest, lowerPath: string): LookupResult | undefined {
     const m = this.#p.matcher;
-    const r = e.index !== undefined ? probePath(e.index, m, req.path, lowerPath) : matchRoute(e.routes, m, req.path, lowerPath);
+    const r =
+      e.index !== undefined ? probePath(e.index, m, req.path, lowerPath) : matchRoute(e.routes, m, req.path, lowerPath);
     if (r === undefined || r.targets.length === 0) return undefined;
     return this.resultFor(r, this.pickIndex(r), req);
   }
@@ -140,7 +151,7 @@ export class RouteTable implements Table {
         const out = [...exact];
         for (const g of p.globs) {
           const m = tls ? g.matchTls : g.matchPlain;
-          if (m !== undefined && m(host)) out.push(g);
+          if (m?.(host)) out.push(g);
         }
         c = out.length === 0 ? NONE : Object.freeze(out.sort((a, b) => a.rank - b.rank));
       }

@@ -43,8 +43,10 @@ export function goExpand(s: string, env: Readonly<Record<string, string>>): stri
         w = 3;
       } else {
         const close = rest.indexOf('}');
-        if (close === 1) w = 2; // "${}" is eaten
-        else if (close < 0) w = 1; // "${" is eaten
+        if (close === 1)
+          w = 2; // "${}" is eaten
+        else if (close < 0)
+          w = 1; // "${" is eaten
         else {
           name = rest.slice(1, close);
           w = close + 1;
@@ -66,7 +68,11 @@ export function goExpand(s: string, env: Readonly<Record<string, string>>): stri
 }
 
 /** Splits a route tag into the route source and its option string; undefined if not a route tag. */
-export function parseURLPrefixTag(tag: string, prefix: string, env: Readonly<Record<string, string>>): { route: string; opts: string } | undefined {
+export function parseURLPrefixTag(
+  tag: string,
+  prefix: string,
+  env: Readonly<Record<string, string>>,
+): { route: string; opts: string } | undefined {
   let s = tag.trim();
   if (!s.startsWith(prefix)) return undefined;
   s = s.slice(prefix.length).trim();
@@ -93,7 +99,8 @@ export function serviceRouteCommands(inst: ServiceInstance): { lines: string[]; 
   for (const raw of inst.tags) {
     const t = raw.trim();
     if (t.startsWith(inst.tagPrefix)) routeTags.push(t);
-    else if (RE_UNSAFE.test(t)) warnings.push({ tag: raw, message: 'service tag contains a quote or control character; tag ignored' });
+    else if (RE_UNSAFE.test(t))
+      warnings.push({ tag: raw, message: 'service tag contains a quote or control character; tag ignored' });
     else svcTags.push(t);
   }
   const lines: string[] = [];
@@ -143,7 +150,8 @@ function checkLine(line: string, service: string, src: string, dst: string, unsa
   if (unsafe) return 'route tag contains a quote or control character; tag skipped';
   try {
     const [d] = parseRouteText(line);
-    if (d === undefined || d.service !== service || d.src !== src || d.dst !== dst) return 'tag does not translate into a valid route command; tag skipped';
+    if (d === undefined || d.service !== service || d.src !== src || d.dst !== dst)
+      return 'tag does not translate into a valid route command; tag skipped';
   } catch (err) {
     return `tag does not translate into a valid route command (${(err as Error).message}); tag skipped`;
   }

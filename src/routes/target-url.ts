@@ -57,7 +57,8 @@ export function parseTargetURL(raw: string): ParsedURL {
     port = c >= 0 ? hp.slice(c + 1) : '';
   }
   // `$path` glued to the host (https://x$path) is a redirect form, not a port.
-  if (port !== '' && !/^\d*$/.test(port) && !port.includes('$')) fail(raw, `invalid port ${JSON.stringify(`:${port}`)} after host`);
+  if (port !== '' && !/^\d*$/.test(port) && !port.includes('$'))
+    fail(raw, `invalid port ${JSON.stringify(`:${port}`)} after host`);
   if (RE_BAD_ESCAPE.test(host) || RE_BAD_ESCAPE.test(path)) fail(raw, 'invalid URL escape');
   return { scheme, host, hostname, port, path, query };
 }

@@ -18,7 +18,8 @@ export function makeTarget(t: MTarget, weight: number, warnings: Warning[]): Tar
   const rc = o.redirect;
   if (rc !== undefined) {
     if (!/^[+-]?\d+$/.test(rc)) warn(warnings, t, `redirect status code should be numeric in 3xx range. Got: ${rc}`);
-    else if (Number(rc) < 300 || Number(rc) > 399) warn(warnings, t, `redirect status code should be in 3xx range. Got: ${rc}`);
+    else if (Number(rc) < 300 || Number(rc) > 399)
+      warn(warnings, t, `redirect status code should be in 3xx range. Got: ${rc}`);
     else redirectCode = Number(rc);
   }
   let accessRules: Target['accessRules'];

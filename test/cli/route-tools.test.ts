@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} is the tag syntax under test, not a template
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -60,7 +61,7 @@ test('table: stdin with - and without a file; --dump', async () => {
   assert.equal((await run(['table'], ROUTES)).out, (await run(['table', file])).out);
   const d = await run(['table', '--dump', file]);
   assert.equal(d.code, 0);
-  assert.match(d.out, /^\+-- host=\n\|   \|-- path=\/old\n/);
+  assert.match(d.out, /^\+-- host=\n\| {3}\|-- path=\/old\n/);
 });
 
 test('table: empty table prints nothing, exit 0', async () => {
@@ -77,7 +78,18 @@ test('table: invalid input → exit 1 with line N on stderr', async () => {
 });
 
 test('usage errors → exit 2', async () => {
-  for (const argv of [[], ['bogus'], ['table', '--nope'], ['table', 'a', 'b'], ['explain'], ['explain', '--matcher', 'x', 'http://a/'], ['explain', '--repeat', '0', 'http://a/'], ['explain', 'ftp://a/'], ['tags', '--addr', 'a', '--port', '1'], ['tags', '--service', 's', '--addr', 'a', '--port', 'x']]) {
+  for (const argv of [
+    [],
+    ['bogus'],
+    ['table', '--nope'],
+    ['table', 'a', 'b'],
+    ['explain'],
+    ['explain', '--matcher', 'x', 'http://a/'],
+    ['explain', '--repeat', '0', 'http://a/'],
+    ['explain', 'ftp://a/'],
+    ['tags', '--addr', 'a', '--port', '1'],
+    ['tags', '--service', 's', '--addr', 'a', '--port', 'x'],
+  ]) {
     const r = await run(argv, ROUTES);
     assert.equal(r.code, 2, argv.join(' '));
     assert.equal(r.out, '', argv.join(' '));
@@ -93,14 +105,38 @@ test('help → exit 0 with the route help', async () => {
 
 const explainCases: { name: string; argv: string[]; want: string }[] = [
   { name: 'target url', argv: ['http://example.com/x'], want: 'http://10.0.0.1:8080/\n' },
-  { name: 'host as written, :80 normalised by lookup', argv: ['http://EXAMPLE.com:80/x'], want: 'http://10.0.0.1:8080/\n' },
+  {
+    name: 'host as written, :80 normalised by lookup',
+    argv: ['http://EXAMPLE.com:80/x'],
+    want: 'http://10.0.0.1:8080/\n',
+  },
   { name: 'no route', argv: ['http://other.com/nothing'], want: 'no route\n' },
-  { name: 'redirect', argv: ['http://other.com/old/a%2Fb?q=1'], want: 'redirect 301 https://new.example.com/old/a%2Fb?q=1\n' },
-  { name: 'rr picks over the ring', argv: ['--strategy', 'rr', '--repeat', '3', 'http://example.com/'], want: 'http://10.0.0.1:8080/\nhttp://10.0.0.2:8080\nhttp://10.0.0.1:8080/\n' },
+  {
+    name: 'redirect',
+    argv: ['http://other.com/old/a%2Fb?q=1'],
+    want: 'redirect 301 https://new.example.com/old/a%2Fb?q=1\n',
+  },
+  {
+    name: 'rr picks over the ring',
+    argv: ['--strategy', 'rr', '--repeat', '3', 'http://example.com/'],
+    want: 'http://10.0.0.1:8080/\nhttp://10.0.0.2:8080\nhttp://10.0.0.1:8080/\n',
+  },
   { name: 'https means TLS: :443 normalised', argv: ['https://example.com:443/'], want: 'http://10.0.0.1:8080/\n' },
-  { name: 'Host header overrides', argv: ['--header', 'Host: example.com', 'http://1.2.3.4/'], want: 'http://10.0.0.1:8080/\n' },
-  { name: 'redirect loop guard with X-Forwarded-Proto', argv: ['--header', 'X-Forwarded-Proto: https', 'http://new.example.com/old'], want: 'no route\n' },
-  { name: 'no loop without X-Forwarded-Proto', argv: ['http://new.example.com/old'], want: 'redirect 301 https://new.example.com/old\n' },
+  {
+    name: 'Host header overrides',
+    argv: ['--header', 'Host: example.com', 'http://1.2.3.4/'],
+    want: 'http://10.0.0.1:8080/\n',
+  },
+  {
+    name: 'redirect loop guard with X-Forwarded-Proto',
+    argv: ['--header', 'X-Forwarded-Proto: https', 'http://new.example.com/old'],
+    want: 'no route\n',
+  },
+  {
+    name: 'no loop without X-Forwarded-Proto',
+    argv: ['http://new.example.com/old'],
+    want: 'redirect 301 https://new.example.com/old\n',
+  },
 ];
 for (const c of explainCases) {
   test(`explain: ${c.name}`, async () => {
@@ -112,14 +148,37 @@ for (const c of explainCases) {
 
 test('explain: --why adds the decision', async () => {
   const r = await run(['explain', '--routes', '-', '--strategy', 'rr', '--why', 'http://example.com/x'], ROUTES);
-  assert.equal(r.out, 'http://10.0.0.1:8080/\n  Matching hosts: [example.com]\n  Match example.com/\n  Routing to service web on http://10.0.0.1:8080/\n');
+  assert.equal(
+    r.out,
+    'http://10.0.0.1:8080/\n  Matching hosts: [example.com]\n  Match example.com/\n  Routing to service web on http://10.0.0.1:8080/\n',
+  );
 });
 
 test('explain: --json single pick, array with --repeat, null for no route', async () => {
   const one = await run(['explain', '--routes', file, '--json', 'http://x.com/old/p']);
-  assert.deepEqual(JSON.parse(one.out), { route: { host: '', path: '/old' }, target: { service: 'old', url: 'https://new.example.com/$path', redirect: { code: 301, url: 'https://new.example.com/old/p' } } });
-  const many = await run(['explain', '--routes', file, '--json', '--strategy', 'rr', '--repeat', '2', 'http://example.com/']);
-  assert.deepEqual(JSON.parse(many.out).map((p: { target: { url: string } }) => p.target.url), ['http://10.0.0.1:8080/', 'http://10.0.0.2:8080']);
+  assert.deepEqual(JSON.parse(one.out), {
+    route: { host: '', path: '/old' },
+    target: {
+      service: 'old',
+      url: 'https://new.example.com/$path',
+      redirect: { code: 301, url: 'https://new.example.com/old/p' },
+    },
+  });
+  const many = await run([
+    'explain',
+    '--routes',
+    file,
+    '--json',
+    '--strategy',
+    'rr',
+    '--repeat',
+    '2',
+    'http://example.com/',
+  ]);
+  assert.deepEqual(
+    JSON.parse(many.out).map((p: { target: { url: string } }) => p.target.url),
+    ['http://10.0.0.1:8080/', 'http://10.0.0.2:8080'],
+  );
   assert.equal((await run(['explain', '--routes', file, '--json', 'http://x.com/zzz'])).out, 'null\n');
 });
 
@@ -129,7 +188,21 @@ test('explain: invalid routes → exit 1', async () => {
 });
 
 test('tags: route commands of one instance, reverse sorted, $DC from --dc', async () => {
-  const r = await run(['tags', '--service', 'web', '--addr', '10.0.0.1', '--port', '8080', '--dc', 'dc7', 'urlprefix-/a strip=/a', 'urlprefix-${DC}.example.com/ proto=https', 'green', 'urlprefix-:9000 proto=tcp']);
+  const r = await run([
+    'tags',
+    '--service',
+    'web',
+    '--addr',
+    '10.0.0.1',
+    '--port',
+    '8080',
+    '--dc',
+    'dc7',
+    'urlprefix-/a strip=/a',
+    'urlprefix-${DC}.example.com/ proto=https',
+    'green',
+    'urlprefix-:9000 proto=tcp',
+  ]);
   assert.equal(r.code, 0);
   assert.equal(
     r.out,
@@ -143,7 +216,16 @@ test('tags: route commands of one instance, reverse sorted, $DC from --dc', asyn
 });
 
 test('tags: --tagprefix, untranslatable tag → stderr and exit 1', async () => {
-  const r = await run(['tags', '--service=s', '--addr=::1', '--port=80', '--tagprefix', 'p-', 'p-/x', 'p-/r redirect=301']);
+  const r = await run([
+    'tags',
+    '--service=s',
+    '--addr=::1',
+    '--port=80',
+    '--tagprefix',
+    'p-',
+    'p-/x',
+    'p-/r redirect=301',
+  ]);
   assert.equal(r.code, 1);
   assert.equal(r.out, 'route add s /x http://[::1]:80/\n');
   assert.match(r.err, /Invalid syntax for redirect/);

@@ -1,5 +1,5 @@
-import { buildTable } from '../../src/routes/index.ts';
 import type { BuildOptions, LookupRequest, Table } from '../../src/routes/index.ts';
+import { buildTable } from '../../src/routes/index.ts';
 
 export const OPTS: BuildOptions = { matcher: 'prefix', strategy: 'rr', globDisabled: false, globCacheSize: 100 };
 

@@ -56,7 +56,9 @@ test('lookup: a host whose routes do not match falls through to the next host', 
 });
 
 test('lookup: deleting every target of a route falls through (route removed)', () => {
-  const t = table('route add a abc.com/foo http://foo/\nroute add b abc.com/ http://abc/\nroute add c / http://root/\nroute del a');
+  const t = table(
+    'route add a abc.com/foo http://foo/\nroute add b abc.com/ http://abc/\nroute add c / http://root/\nroute del a',
+  );
   assert.equal(dst(t, 'abc.com', '/foo'), 'http://abc/');
   assert.equal(t.routes.length, 2);
 });
@@ -90,14 +92,24 @@ test('lookup: invalid path glob fails the build only with the glob matcher (quir
 });
 
 test('lookup: glob matching disabled compares strings', () => {
-  const t = table('route add a *.abc.com/ http://glob/\nroute add b x.abc.com/ http://x/\nroute add c / http://root/', { globDisabled: true });
+  const t = table('route add a *.abc.com/ http://glob/\nroute add b x.abc.com/ http://x/\nroute add c / http://root/', {
+    globDisabled: true,
+  });
   assert.equal(dst(t, 'y.abc.com', '/'), 'http://root/');
   assert.equal(dst(t, '*.abc.com', '/'), 'http://glob/');
   assert.equal(dst(t, 'X.abc.com:80', '/'), 'http://x/');
 });
 
 test('lookup: glob host syntax (?, [..], [!..], {a,b}, escapes)', () => {
-  const t = table(['route add a ?.q.com/ http://q/', 'route add b [ab].r.com/ http://r/', 'route add c [!ab].s.com/ http://s/', 'route add d {x,y}.t.com/ http://t/', 'route add e \\*.u.com/ http://u/'].join('\n'));
+  const t = table(
+    [
+      'route add a ?.q.com/ http://q/',
+      'route add b [ab].r.com/ http://r/',
+      'route add c [!ab].s.com/ http://s/',
+      'route add d {x,y}.t.com/ http://t/',
+      'route add e \\*.u.com/ http://u/',
+    ].join('\n'),
+  );
   assert.equal(dst(t, 'a.q.com', '/'), 'http://q/');
   assert.equal(dst(t, 'ab.q.com', '/'), undefined);
   assert.equal(dst(t, 'b.r.com', '/'), 'http://r/');
@@ -116,7 +128,9 @@ test('lookup: slash-less src is host + "/"', () => {
 });
 
 test('lookupTcp: exact key, lower-cased, no glob, no fallback', () => {
-  const t = table('route add db :3306 tcp://1.2.3.4:3306\nroute add s Sni.Example.com tcp://5.6.7.8:443\nroute add g *.x.com tcp://9.9.9.9:1\nroute add r / http://root/\nroute add ip 1.1.1.1:999 tcp://2.2.2.2:1');
+  const t = table(
+    'route add db :3306 tcp://1.2.3.4:3306\nroute add s Sni.Example.com tcp://5.6.7.8:443\nroute add g *.x.com tcp://9.9.9.9:1\nroute add r / http://root/\nroute add ip 1.1.1.1:999 tcp://2.2.2.2:1',
+  );
   assert.equal(t.lookupTcp(':3306')?.target.url, 'tcp://1.2.3.4:3306');
   assert.equal(t.lookupTcp('SNI.example.COM')?.target.url, 'tcp://5.6.7.8:443');
   assert.equal(t.lookupTcp('a.x.com'), undefined);
@@ -138,7 +152,10 @@ test('lookup: rr walks the ring in order and shares counters across builds', () 
 test('lookup: rnd uses the injected random source', () => {
   const vals = [0, 0.5, 0.99];
   let i = 0;
-  const t = table('route add a /x http://a/\nroute add b /x http://b/\nroute add c /x http://c/', { strategy: 'rnd', random: () => vals[i++ % 3]! });
+  const t = table('route add a /x http://a/\nroute add b /x http://b/\nroute add c /x http://c/', {
+    strategy: 'rnd',
+    random: () => vals[i++ % 3]!,
+  });
   assert.deepEqual([dst(t, 'h', '/x'), dst(t, 'h', '/x'), dst(t, 'h', '/x')], ['http://a/', 'http://b/', 'http://c/']);
 });
 
@@ -146,31 +163,82 @@ test('lookup: result objects are reused (no allocation) and the table is frozen'
   const t = table('route add a /x http://a/');
   const r1 = t.lookup(req('h', '/x'));
   assert.equal(r1, t.lookup(req('h', '/x')));
-  assert.ok(Object.isFrozen(t) && Object.isFrozen(t.routes) && Object.isFrozen(t.routes[0]) && Object.isFrozen(r1!.target) && Object.isFrozen(r1!.target.tags));
+  assert.ok(
+    Object.isFrozen(t) &&
+      Object.isFrozen(t.routes) &&
+      Object.isFrozen(t.routes[0]) &&
+      Object.isFrozen(r1!.target) &&
+      Object.isFrozen(r1!.target.tags),
+  );
 });
 
 test('target fields', () => {
-  const t = table('route add s /x https://[::1]/p?q=1 tags "a,b" opts "strip=/x prepend=/y host=dst auth=basic tlsskipverify=true pxyproto=true other"');
+  const t = table(
+    'route add s /x https://[::1]/p?q=1 tags "a,b" opts "strip=/x prepend=/y host=dst auth=basic tlsskipverify=true pxyproto=true other"',
+  );
   const tg = t.lookup(req('h', '/x'))!.target;
   assert.deepEqual(
-    { scheme: tg.scheme, hostPort: tg.hostPort, hostname: tg.hostname, port: tg.port, urlPath: tg.urlPath, urlQuery: tg.urlQuery, strip: tg.stripPath, prepend: tg.prependPath, host: tg.host, auth: tg.authScheme, skip: tg.tlsSkipVerify, pp: tg.proxyProto, key: tg.key, tags: [...tg.tags] },
-    { scheme: 'https', hostPort: '[::1]:443', hostname: '::1', port: 443, urlPath: '/p', urlQuery: 'q=1', strip: '/x', prepend: '/y', host: 'dst', auth: 'basic', skip: true, pp: true, key: 's\u0000https://[::1]/p?q=1', tags: ['a', 'b'] },
+    {
+      scheme: tg.scheme,
+      hostPort: tg.hostPort,
+      hostname: tg.hostname,
+      port: tg.port,
+      urlPath: tg.urlPath,
+      urlQuery: tg.urlQuery,
+      strip: tg.stripPath,
+      prepend: tg.prependPath,
+      host: tg.host,
+      auth: tg.authScheme,
+      skip: tg.tlsSkipVerify,
+      pp: tg.proxyProto,
+      key: tg.key,
+      tags: [...tg.tags],
+    },
+    {
+      scheme: 'https',
+      hostPort: '[::1]:443',
+      hostname: '::1',
+      port: 443,
+      urlPath: '/p',
+      urlQuery: 'q=1',
+      strip: '/x',
+      prepend: '/y',
+      host: 'dst',
+      auth: 'basic',
+      skip: true,
+      pp: true,
+      key: 's\u0000https://[::1]/p?q=1',
+      tags: ['a', 'b'],
+    },
   );
   assert.equal(tg.opts.other, '');
 });
 
 test('build: invalid target URL is a line error', () => {
-  assert.throws(() => table('\nroute add s /x http://a:bad/'), /^RouteSyntaxError: line 2: route: invalid target\. parse "http:\/\/a:bad\/": invalid port/);
+  assert.throws(
+    () => table('\nroute add s /x http://a:bad/'),
+    /^RouteSyntaxError: line 2: route: invalid target\. parse "http:\/\/a:bad\/": invalid port/,
+  );
   assert.throws(() => table('route add s /x http://a/%zz'), /line 1: route: invalid target/);
 });
 
 test('lookup: glob matcher with the path index keeps fabio order between literal and glob paths', () => {
   const filler = Array.from({ length: 10 }, (_, i) => `route add f /zz${i} http://f${i}/`);
-  const t = table([...filler, 'route add a /foo/* http://star/', 'route add b /foo/bar http://lit/', 'route add c /foo/{bar,baz} http://brace/'].join('\n'), { matcher: 'glob' });
+  const t = table(
+    [
+      ...filler,
+      'route add a /foo/* http://star/',
+      'route add b /foo/bar http://lit/',
+      'route add c /foo/{bar,baz} http://brace/',
+    ].join('\n'),
+    { matcher: 'glob' },
+  );
   // descending: "/foo/{bar,baz}" > "/foo/bar" > "/foo/*"
   assert.equal(dst(t, 'h', '/foo/bar'), 'http://brace/');
   assert.equal(dst(t, 'h', '/foo/qux'), 'http://star/');
-  const t2 = table([...filler, 'route add a /foo/* http://star/', 'route add b /foo/bar http://lit/'].join('\n'), { matcher: 'glob' });
+  const t2 = table([...filler, 'route add a /foo/* http://star/', 'route add b /foo/bar http://lit/'].join('\n'), {
+    matcher: 'glob',
+  });
   assert.equal(dst(t2, 'h', '/foo/bar'), 'http://lit/');
   assert.equal(dst(t2, 'h', '/zz3'), 'http://f3/');
 });

@@ -1,28 +1,86 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RouteSyntaxError, parseRouteText } from '../../src/routes/index.ts';
+import { parseRouteText, RouteSyntaxError } from '../../src/routes/index.ts';
 
 const pick = (d: ReturnType<typeof parseRouteText>[number]) => ({
-  cmd: d.cmd, service: d.service, src: d.src, dst: d.dst, weight: d.weight, tags: [...d.tags], opts: { ...d.opts },
+  cmd: d.cmd,
+  service: d.service,
+  src: d.src,
+  dst: d.dst,
+  weight: d.weight,
+  tags: [...d.tags],
+  opts: { ...d.opts },
 });
 
 const ok: { name: string; in: string; want: ReturnType<typeof pick> }[] = [
-  { name: 'add minimal', in: 'route add svc /foo http://a:1/', want: { cmd: 'route add', service: 'svc', src: '/foo', dst: 'http://a:1/', weight: 0, tags: [], opts: {} } },
+  {
+    name: 'add minimal',
+    in: 'route add svc /foo http://a:1/',
+    want: { cmd: 'route add', service: 'svc', src: '/foo', dst: 'http://a:1/', weight: 0, tags: [], opts: {} },
+  },
   {
     name: 'add all clauses',
     in: 'route add svc host/p http://a:1/ weight 0.5 tags "a, b,c" opts "strip=/p bare k=a=b"',
-    want: { cmd: 'route add', service: 'svc', src: 'host/p', dst: 'http://a:1/', weight: 0.5, tags: ['a', 'b', 'c'], opts: { strip: '/p', bare: '', k: 'a=b' } },
+    want: {
+      cmd: 'route add',
+      service: 'svc',
+      src: 'host/p',
+      dst: 'http://a:1/',
+      weight: 0.5,
+      tags: ['a', 'b', 'c'],
+      opts: { strip: '/p', bare: '', k: 'a=b' },
+    },
   },
-  { name: 'whitespace tolerance', in: '  route \t add   svc\t/foo   http://a:1/   weight\t0.1  ', want: { cmd: 'route add', service: 'svc', src: '/foo', dst: 'http://a:1/', weight: 0.1, tags: [], opts: {} } },
-  { name: 'exponent weight', in: 'route add svc /foo http://a:1/ weight 5e-2', want: { cmd: 'route add', service: 'svc', src: '/foo', dst: 'http://a:1/', weight: 0.05, tags: [], opts: {} } },
-  { name: 'del svc', in: 'route del svc', want: { cmd: 'route del', service: 'svc', src: '', dst: '', weight: 0, tags: [], opts: {} } },
-  { name: 'del svc src', in: 'route del svc /foo', want: { cmd: 'route del', service: 'svc', src: '/foo', dst: '', weight: 0, tags: [], opts: {} } },
-  { name: 'del svc src dst', in: 'route del svc /foo http://a:1/', want: { cmd: 'route del', service: 'svc', src: '/foo', dst: 'http://a:1/', weight: 0, tags: [], opts: {} } },
-  { name: 'del svc tags', in: 'route del svc tags "a,b"', want: { cmd: 'route del', service: 'svc', src: '', dst: '', weight: 0, tags: ['a', 'b'], opts: {} } },
-  { name: 'del tags', in: 'route del tags "a"', want: { cmd: 'route del', service: '', src: '', dst: '', weight: 0, tags: ['a'], opts: {} } },
-  { name: 'weight svc', in: 'route weight svc /foo weight 0.25', want: { cmd: 'route weight', service: 'svc', src: '/foo', dst: '', weight: 0.25, tags: [], opts: {} } },
-  { name: 'weight svc tags', in: 'route weight svc /foo weight 0.25 tags "v2"', want: { cmd: 'route weight', service: 'svc', src: '/foo', dst: '', weight: 0.25, tags: ['v2'], opts: {} } },
-  { name: 'weight svc-less', in: 'route weight /foo weight 0.25 tags "v2"', want: { cmd: 'route weight', service: '', src: '/foo', dst: '', weight: 0.25, tags: ['v2'], opts: {} } },
+  {
+    name: 'whitespace tolerance',
+    in: '  route \t add   svc\t/foo   http://a:1/   weight\t0.1  ',
+    want: { cmd: 'route add', service: 'svc', src: '/foo', dst: 'http://a:1/', weight: 0.1, tags: [], opts: {} },
+  },
+  {
+    name: 'exponent weight',
+    in: 'route add svc /foo http://a:1/ weight 5e-2',
+    want: { cmd: 'route add', service: 'svc', src: '/foo', dst: 'http://a:1/', weight: 0.05, tags: [], opts: {} },
+  },
+  {
+    name: 'del svc',
+    in: 'route del svc',
+    want: { cmd: 'route del', service: 'svc', src: '', dst: '', weight: 0, tags: [], opts: {} },
+  },
+  {
+    name: 'del svc src',
+    in: 'route del svc /foo',
+    want: { cmd: 'route del', service: 'svc', src: '/foo', dst: '', weight: 0, tags: [], opts: {} },
+  },
+  {
+    name: 'del svc src dst',
+    in: 'route del svc /foo http://a:1/',
+    want: { cmd: 'route del', service: 'svc', src: '/foo', dst: 'http://a:1/', weight: 0, tags: [], opts: {} },
+  },
+  {
+    name: 'del svc tags',
+    in: 'route del svc tags "a,b"',
+    want: { cmd: 'route del', service: 'svc', src: '', dst: '', weight: 0, tags: ['a', 'b'], opts: {} },
+  },
+  {
+    name: 'del tags',
+    in: 'route del tags "a"',
+    want: { cmd: 'route del', service: '', src: '', dst: '', weight: 0, tags: ['a'], opts: {} },
+  },
+  {
+    name: 'weight svc',
+    in: 'route weight svc /foo weight 0.25',
+    want: { cmd: 'route weight', service: 'svc', src: '/foo', dst: '', weight: 0.25, tags: [], opts: {} },
+  },
+  {
+    name: 'weight svc tags',
+    in: 'route weight svc /foo weight 0.25 tags "v2"',
+    want: { cmd: 'route weight', service: 'svc', src: '/foo', dst: '', weight: 0.25, tags: ['v2'], opts: {} },
+  },
+  {
+    name: 'weight svc-less',
+    in: 'route weight /foo weight 0.25 tags "v2"',
+    want: { cmd: 'route weight', service: '', src: '/foo', dst: '', weight: 0.25, tags: ['v2'], opts: {} },
+  },
 ];
 
 for (const c of ok) {
@@ -42,18 +100,35 @@ test('parse: comments and blank lines are skipped but counted', () => {
 const bad: { name: string; in: string; want: string }[] = [
   { name: 'not a route command', in: '# ok\nfoo bar', want: "line 2: syntax error: 'route' expected" },
   { name: 'bad add', in: 'route add svc /foo', want: "line 1: syntax error: 'route add' invalid" },
-  { name: 'clauses out of order', in: 'route add svc /foo http://a/ tags "a" weight 0.1', want: "line 1: syntax error: 'route add' invalid" },
-  { name: 'bad weight value', in: '\n\nroute add svc /foo http://a/ weight abc', want: 'line 3: syntax error: weight value invalid' },
+  {
+    name: 'clauses out of order',
+    in: 'route add svc /foo http://a/ tags "a" weight 0.1',
+    want: "line 1: syntax error: 'route add' invalid",
+  },
+  {
+    name: 'bad weight value',
+    in: '\n\nroute add svc /foo http://a/ weight abc',
+    want: 'line 3: syntax error: weight value invalid',
+  },
   { name: 'bad del', in: 'route del a b c d', want: "line 1: syntax error: 'route del' invalid" },
   { name: 'bad weight cmd', in: 'route weight svc /foo 0.1', want: "line 1: syntax error: 'route weight' invalid" },
-  { name: 'svc-less weight needs tags', in: 'route weight /foo weight 0.1', want: "line 1: syntax error: 'route weight' invalid" },
-  { name: 'bad weight in weight cmd', in: 'route weight svc /foo weight x', want: 'line 1: syntax error: weight value invalid' },
+  {
+    name: 'svc-less weight needs tags',
+    in: 'route weight /foo weight 0.1',
+    want: "line 1: syntax error: 'route weight' invalid",
+  },
+  {
+    name: 'bad weight in weight cmd',
+    in: 'route weight svc /foo weight x',
+    want: 'line 1: syntax error: weight value invalid',
+  },
 ];
 for (const c of bad) {
   test(`parse error: ${c.name}`, () => {
     assert.throws(
       () => parseRouteText(c.in),
-      (err: unknown) => err instanceof RouteSyntaxError && err.message === c.want && err.line === Number(/line (\d+)/.exec(c.want)![1]),
+      (err: unknown) =>
+        err instanceof RouteSyntaxError && err.message === c.want && err.line === Number(/line (\d+)/.exec(c.want)![1]),
     );
   });
 }

@@ -9,10 +9,34 @@ const redirects: { name: string; dst: string; opts?: string; path: string; query
   { name: '/$path', dst: 'https://foo.com/$path', path: '/abc', want: 'https://foo.com/abc' },
   { name: '$path glued to host', dst: 'https://foo.com$path', path: '/abc', want: 'https://foo.com/abc' },
   { name: 'prefix/$path', dst: 'https://foo.com/prefix/$path', path: '/abc', want: 'https://foo.com/prefix/abc' },
-  { name: 'request query appended', dst: 'https://foo.com/$path', path: '/abc', query: 'x=y', want: 'https://foo.com/abc?x=y' },
-  { name: 'target query wins', dst: 'https://foo.com/$path?foo=bar', path: '/abc', query: 'x=y', want: 'https://foo.com/abc?foo=bar' },
-  { name: 'strip applied', dst: 'https://foo.com/$path', opts: ' strip=/stripme', path: '/stripme/abc', want: 'https://foo.com/abc' },
-  { name: 'prepend applied', dst: 'https://foo.com/$path', opts: ' prepend=/pre', path: '/abc', want: 'https://foo.com/pre/abc' },
+  {
+    name: 'request query appended',
+    dst: 'https://foo.com/$path',
+    path: '/abc',
+    query: 'x=y',
+    want: 'https://foo.com/abc?x=y',
+  },
+  {
+    name: 'target query wins',
+    dst: 'https://foo.com/$path?foo=bar',
+    path: '/abc',
+    query: 'x=y',
+    want: 'https://foo.com/abc?foo=bar',
+  },
+  {
+    name: 'strip applied',
+    dst: 'https://foo.com/$path',
+    opts: ' strip=/stripme',
+    path: '/stripme/abc',
+    want: 'https://foo.com/abc',
+  },
+  {
+    name: 'prepend applied',
+    dst: 'https://foo.com/$path',
+    opts: ' prepend=/pre',
+    path: '/abc',
+    want: 'https://foo.com/pre/abc',
+  },
   { name: '$host replaced', dst: 'https://$host/$path', path: '/abc', want: 'https://req.example.com/abc' },
 ];
 for (const c of redirects) {
@@ -30,25 +54,39 @@ test('redirect: loop guard skips to the next host candidate', () => {
   const looped = t.lookup(req('foo.com', '/x', { forwardedProto: 'https' }));
   assert.equal(looped?.target.url, 'http://backend/');
   const ex = t.explain(req('foo.com', '/x', { forwardedProto: 'https' }));
-  assert.deepEqual(ex.steps.map((s) => s.kind), ['hosts', 'match', 'redirect-loop', 'match', 'pick']);
+  assert.deepEqual(
+    ex.steps.map((s) => s.kind),
+    ['hosts', 'match', 'redirect-loop', 'match', 'pick'],
+  );
 });
 
 test('redirect: code outside 3xx is ignored with a warning', () => {
   const t = table('route add r / https://x/ opts "redirect=200"\nroute add r2 /a https://x/ opts "redirect=abc"');
   assert.equal(t.lookup(req('h', '/'))?.target.redirectCode, 0);
-  assert.deepEqual(t.warnings.map((w) => w.message), ['redirect status code should be numeric in 3xx range. Got: abc', 'redirect status code should be in 3xx range. Got: 200']);
+  assert.deepEqual(
+    t.warnings.map((w) => w.message),
+    [
+      'redirect status code should be numeric in 3xx range. Got: abc',
+      'redirect status code should be in 3xx range. Got: 200',
+    ],
+  );
 });
 
 test('explain: hosts, tried routes and the pick', () => {
-  const t = table('route add a abc.com/foo http://a/\nroute add b abc.com/bar http://b/\nroute add c *.com/ http://c/\nroute add d / http://d/');
+  const t = table(
+    'route add a abc.com/foo http://a/\nroute add b abc.com/bar http://b/\nroute add c *.com/ http://c/\nroute add d / http://d/',
+  );
   const ex = t.explain(req('abc.com', '/zzz'));
-  assert.deepEqual(ex.steps.map((s) => s.message), [
-    'Matching hosts: [abc.com *.com]',
-    'No match abc.com/foo',
-    'No match abc.com/bar',
-    'Match *.com/',
-    'Routing to service c on http://c/',
-  ]);
+  assert.deepEqual(
+    ex.steps.map((s) => s.message),
+    [
+      'Matching hosts: [abc.com *.com]',
+      'No match abc.com/foo',
+      'No match abc.com/bar',
+      'Match *.com/',
+      'Routing to service c on http://c/',
+    ],
+  );
   assert.equal(ex.result?.target.url, 'http://c/');
   assert.deepEqual(traceLines('abc', ex), [
     'abc Tracing abc.com/zzz',
@@ -63,13 +101,24 @@ test('explain: hosts, tried routes and the pick', () => {
 test('explain: no route', () => {
   const ex = table('route add a abc.com/ http://a/').explain(req('x.com', '/'));
   assert.equal(ex.result, undefined);
-  assert.deepEqual(ex.steps.map((s) => s.kind), ['hosts', 'noroute']);
+  assert.deepEqual(
+    ex.steps.map((s) => s.kind),
+    ['hosts', 'noroute'],
+  );
   assert.deepEqual(traceLines('t', ex), ['t Tracing x.com/', 't Matching hosts: []']);
 });
 
 test('explain agrees with lookup', () => {
-  const t = table('route add a abc.com/foo http://a/\nroute add c *.com/ http://c/\nroute add d / http://d/\nroute add e /foo/bar http://e/');
-  for (const [h, p] of [['abc.com', '/foo/x'], ['x.com', '/'], ['y.org', '/foo/bar/1'], ['y.org', '/'], ['ABC.COM:80', '/foo']]) {
+  const t = table(
+    'route add a abc.com/foo http://a/\nroute add c *.com/ http://c/\nroute add d / http://d/\nroute add e /foo/bar http://e/',
+  );
+  for (const [h, p] of [
+    ['abc.com', '/foo/x'],
+    ['x.com', '/'],
+    ['y.org', '/foo/bar/1'],
+    ['y.org', '/'],
+    ['ABC.COM:80', '/foo'],
+  ]) {
     assert.equal(t.explain(req(h!, p!)).result?.target, t.lookup(req(h!, p!))?.target, `${h}${p}`);
   }
 });
