@@ -6,11 +6,16 @@
  * requests per health flap of a tagged and of an untagged service.
  *
  *   npx tsx bench/propagation.ts [--services 5000] [--instances 3] [--changes 100]
+ *
+ * The end-to-end figures include the catalog's own JSON encoding (in a child process) and the
+ * table build of the updater; the "registry CPU" line isolates this folder's share.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { memoryLogger } from '../src/log/logger.ts';
 import { ConsulBackend, type ConsulBackendOptions } from '../src/registry/consul/backend.ts';
+import type { ConsulClient } from '../src/registry/consul/client.ts';
+import { ServiceRoutes } from '../src/registry/consul/service-routes.ts';
 import { startDevCatalog } from '../src/registry/dev-catalog/index.ts';
 import { buildTable } from '../src/routes/index.ts';
 import { TableStore } from '../src/routes/table-store.ts';
@@ -219,10 +224,51 @@ async function run(label: string, services: number): Promise<void> {
   console.log(`  heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB`);
 }
 
+/**
+ * The registry's own CPU per health response at this scale, without network, catalog or table
+ * build: JSON.parse of the health body + health filter + incremental text for a one-instance flap.
+ */
+async function registryCpu(services: number, instances: number): Promise<void> {
+  const checks: Record<string, unknown>[] = [];
+  const rows = new Map<string, unknown[]>();
+  for (let s = 0; s < services; s++) {
+    const tags = [`urlprefix-svc${s}.example.com/p${s % 7}`, 'bulk'];
+    const r: unknown[] = [];
+    for (let i = 0; i < instances; i++) {
+      const id = `svc${s}-${i}`;
+      checks.push({ Node: 'node1', CheckID: `service:${id}`, Name: `Service 'svc${s}' check`, Status: 'passing', Notes: '', Output: '', ServiceID: id, ServiceName: `svc${s}`, ServiceTags: tags, Type: 'ttl', Namespace: 'default', Definition: {}, CreateIndex: 5, ModifyIndex: 5 });
+      r.push({ Node: 'node1', Address: '10.0.0.1', ServiceID: id, ServiceName: `svc${s}`, ServiceAddress: `10.1.${s & 255}.${i}`, ServicePort: 8000 + i, ServiceTags: tags });
+    }
+    rows.set(`svc${s}`, r);
+  }
+  const client = { get: async (p: string) => ({ status: 200, headers: {}, body: JSON.stringify(rows.get(p.slice(20)) ?? []) }) } as unknown as ConsulClient;
+  const sr = new ServiceRoutes(client, { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: 'dc1', monitors: 1 }, memoryLogger('ERROR'));
+  const first = JSON.stringify(checks);
+  let t = performance.now();
+  await sr.update(JSON.parse(first));
+  const initial = performance.now() - t;
+  const parse: number[] = [];
+  const upd: number[] = [];
+  const flip = checks[Math.floor(checks.length / 2)] as { Status: string };
+  for (let i = 0; i < 40; i++) {
+    flip.Status = i % 2 ? 'passing' : 'critical';
+    const body = JSON.stringify(checks);
+    t = performance.now();
+    const parsed = JSON.parse(body);
+    const t1 = performance.now();
+    await sr.update(parsed);
+    upd.push(performance.now() - t1);
+    parse.push(t1 - t);
+  }
+  console.log(`\nregistry CPU per health response, ${services} services x ${instances} (${checks.length} checks, ${(first.length / 2 ** 20).toFixed(1)} MB):`);
+  console.log(`  first update (all catalog reads stubbed) ${initial.toFixed(0)} ms; per flap: JSON.parse p50 ${pct(parse, 50).toFixed(1)} ms, filter+text p50 ${pct(upd, 50).toFixed(1)} ms, p90 ${pct(upd, 90).toFixed(1)} ms`);
+}
+
 if (process.argv.includes('--catalog-child')) {
   const cat = await startDevCatalog({ host: '127.0.0.1', port: 0, jitter: false });
   process.stdout.write(`${cat.url}\n`);
 } else {
+  if (SERVICES > 0) await registryCpu(SERVICES, INSTANCES);
   await run('empty catalog', 0);
   if (SERVICES > 0) await run('large catalog', SERVICES);
 }

@@ -118,17 +118,22 @@ export class ConsulBackend implements RegistryBackend {
       { tagPrefix: this.#o.tagPrefix, status: this.#o.status, checksRequired: this.#o.checksRequired, dc: this.#dc, monitors: this.#o.monitors },
       this.#log,
     );
+    let lastBody: string | undefined;
     this.#loops.push(
       blockingLoop(this.client, { ...loop, path: '/v1/health/state/any' }, {
         onResponse: async (res, index) => {
+          // A blocking read that timed out returns the same body: nothing to parse (4 MB at 15k checks).
+          if (res.body === lastBody) return;
           const checks = parseChecks(res);
           const r = await routes.update(checks, signal, vouched(res));
+          lastBody = res.body;
           if (!r.changed && this.#svc !== undefined) return;
           this.#svc = { text: r.text, warnings: r.warnings };
           this.#emit(sink, 'consul', index);
         },
         onReset: () => {
           this.#log.info('consul: Index went backwards; re-reading the catalog');
+          lastBody = undefined;
           routes.reset();
         },
         onError: (err, first) => {
