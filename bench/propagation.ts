@@ -91,7 +91,8 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 }
 
-const hasProbe = (t: Table | undefined) => t?.lookup({ host: 'probe.example.com', path: '/', tls: false }) !== undefined;
+const hasProbe = (t: Table | undefined) =>
+  t?.lookup({ host: 'probe.example.com', path: '/', tls: false }) !== undefined;
 
 async function run(label: string, services: number): Promise<void> {
   const cat = await startCatalogProcess();
@@ -204,13 +205,19 @@ async function run(label: string, services: number): Promise<void> {
       while (c.count('/v1/health/state/any') < h + 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
     }
   }
-  const untagged = { cat: c.count('/v1/catalog/service/') - b2.cat, health: c.count('/v1/health/state/any') - b2.health, all: c.count('/') - b2.all };
+  const untagged = {
+    cat: c.count('/v1/catalog/service/') - b2.cat,
+    health: c.count('/v1/health/state/any') - b2.health,
+    all: c.count('/') - b2.all,
+  };
 
   await backend.stop();
   updater.close?.();
   await cat.close();
   const f = (n: number) => n.toFixed(1).padStart(7);
-  console.log(`\n${label}: ${services} services x ${services ? INSTANCES : 0} instances (+2), ${first.routes.length} routes in the first table`);
+  console.log(
+    `\n${label}: ${services} services x ${services ? INSTANCES : 0} instances (+2), ${first.routes.length} routes in the first table`,
+  );
   console.log(`  registration ${(regMs / 1000).toFixed(1)} s, first table after watch() ${firstMs.toFixed(0)} ms`);
   console.log('  change                          p50 ms   p90 ms   p99 ms   max ms');
   const row = (name: string, xs: number[]) =>
@@ -219,8 +226,12 @@ async function run(label: string, services: number): Promise<void> {
   row('passing → live in the store', up);
   row('critical → text emitted', downEmit);
   row('critical → gone from the store', down);
-  console.log(`  per flap (down+up) of a tagged service:   ${(tagged.cat / 10).toFixed(1)} catalog reads, ${(tagged.all / 10).toFixed(1)} Consul requests`);
-  console.log(`  per flap (down+up) of an untagged service: ${(untagged.cat / 10).toFixed(1)} catalog reads, ${(untagged.all / 10).toFixed(1)} Consul requests`);
+  console.log(
+    `  per flap (down+up) of a tagged service:   ${(tagged.cat / 10).toFixed(1)} catalog reads, ${(tagged.all / 10).toFixed(1)} Consul requests`,
+  );
+  console.log(
+    `  per flap (down+up) of an untagged service: ${(untagged.cat / 10).toFixed(1)} catalog reads, ${(untagged.all / 10).toFixed(1)} Consul requests`,
+  );
   console.log(`  heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB`);
 }
 
@@ -236,13 +247,42 @@ async function registryCpu(services: number, instances: number): Promise<void> {
     const r: unknown[] = [];
     for (let i = 0; i < instances; i++) {
       const id = `svc${s}-${i}`;
-      checks.push({ Node: 'node1', CheckID: `service:${id}`, Name: `Service 'svc${s}' check`, Status: 'passing', Notes: '', Output: '', ServiceID: id, ServiceName: `svc${s}`, ServiceTags: tags, Type: 'ttl', Namespace: 'default', Definition: {}, CreateIndex: 5, ModifyIndex: 5 });
-      r.push({ Node: 'node1', Address: '10.0.0.1', ServiceID: id, ServiceName: `svc${s}`, ServiceAddress: `10.1.${s & 255}.${i}`, ServicePort: 8000 + i, ServiceTags: tags });
+      checks.push({
+        Node: 'node1',
+        CheckID: `service:${id}`,
+        Name: `Service 'svc${s}' check`,
+        Status: 'passing',
+        Notes: '',
+        Output: '',
+        ServiceID: id,
+        ServiceName: `svc${s}`,
+        ServiceTags: tags,
+        Type: 'ttl',
+        Namespace: 'default',
+        Definition: {},
+        CreateIndex: 5,
+        ModifyIndex: 5,
+      });
+      r.push({
+        Node: 'node1',
+        Address: '10.0.0.1',
+        ServiceID: id,
+        ServiceName: `svc${s}`,
+        ServiceAddress: `10.1.${s & 255}.${i}`,
+        ServicePort: 8000 + i,
+        ServiceTags: tags,
+      });
     }
     rows.set(`svc${s}`, r);
   }
-  const client = { get: async (p: string) => ({ status: 200, headers: {}, body: JSON.stringify(rows.get(p.slice(20)) ?? []) }) } as unknown as ConsulClient;
-  const sr = new ServiceRoutes(client, { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: 'dc1', monitors: 1 }, memoryLogger('ERROR'));
+  const client = {
+    get: async (p: string) => ({ status: 200, headers: {}, body: JSON.stringify(rows.get(p.slice(20)) ?? []) }),
+  } as unknown as ConsulClient;
+  const sr = new ServiceRoutes(
+    client,
+    { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: 'dc1', monitors: 1 },
+    memoryLogger('ERROR'),
+  );
   const first = JSON.stringify(checks);
   let t = performance.now();
   await sr.update(JSON.parse(first));
@@ -260,8 +300,12 @@ async function registryCpu(services: number, instances: number): Promise<void> {
     upd.push(performance.now() - t1);
     parse.push(t1 - t);
   }
-  console.log(`\nregistry CPU per health response, ${services} services x ${instances} (${checks.length} checks, ${(first.length / 2 ** 20).toFixed(1)} MB):`);
-  console.log(`  first update (all catalog reads stubbed) ${initial.toFixed(0)} ms; per flap: JSON.parse p50 ${pct(parse, 50).toFixed(1)} ms, filter+text p50 ${pct(upd, 50).toFixed(1)} ms, p90 ${pct(upd, 90).toFixed(1)} ms`);
+  console.log(
+    `\nregistry CPU per health response, ${services} services x ${instances} (${checks.length} checks, ${(first.length / 2 ** 20).toFixed(1)} MB):`,
+  );
+  console.log(
+    `  first update (all catalog reads stubbed) ${initial.toFixed(0)} ms; per flap: JSON.parse p50 ${pct(parse, 50).toFixed(1)} ms, filter+text p50 ${pct(upd, 50).toFixed(1)} ms, p90 ${pct(upd, 90).toFixed(1)} ms`,
+  );
 }
 
 if (process.argv.includes('--catalog-child')) {

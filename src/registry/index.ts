@@ -24,7 +24,11 @@ export function createBackend(cfg: Config, log: Logger): RegistryBackend {
       return new StaticBackend(cfg.str('registry.static.routes'), cfg.str('registry.static.noroutehtml'));
     case 'file':
       return new FileBackend(
-        { path: cfg.str('registry.file.path'), htmlPath: cfg.str('registry.file.noroutehtmlpath'), watch: cfg.bool('registry.file.watch') },
+        {
+          path: cfg.str('registry.file.path'),
+          htmlPath: cfg.str('registry.file.noroutehtmlpath'),
+          watch: cfg.bool('registry.file.watch'),
+        },
         log,
       );
     case 'custom': {

@@ -1,13 +1,25 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_BLOCKING, TokenBucket, blockingLoop, consulIndex, waitParam } from '../../src/registry/consul/blocking.ts';
+import {
+  blockingLoop,
+  consulIndex,
+  DEFAULT_BLOCKING,
+  TokenBucket,
+  waitParam,
+} from '../../src/registry/consul/blocking.ts';
 import { ConsulClient } from '../../src/registry/consul/client.ts';
 import { FakeConsul, until } from './fake-consul.ts';
 
 async function setup(t: { after(fn: () => unknown): void }, tune: Partial<typeof DEFAULT_BLOCKING> = {}) {
   const fake = new FakeConsul();
   await fake.start();
-  const client = new ConsulClient({ addr: fake.url, token: 'tok', namespace: '', consistency: 'consistent', connections: 4 });
+  const client = new ConsulClient({
+    addr: fake.url,
+    token: 'tok',
+    namespace: '',
+    consistency: 'consistent',
+    connections: 4,
+  });
   const ac = new AbortController();
   const seen: number[] = [];
   const events: string[] = [];
@@ -52,7 +64,12 @@ test('first read is non-blocking, then blocks on the returned index and wakes on
 test('a blocking read that times out re-blocks on the same index', async (t) => {
   const { fake, seen } = await setup(t, { waitMs: 100 });
   await until(() => healthReqs(fake).length >= 4, 3000, 'several timeouts');
-  assert.deepEqual(healthReqs(fake).slice(1, 4).map((r) => r.query.get('index')), ['10', '10', '10']);
+  assert.deepEqual(
+    healthReqs(fake)
+      .slice(1, 4)
+      .map((r) => r.query.get('index')),
+    ['10', '10', '10'],
+  );
   assert.ok(seen.every((i) => i === 10));
 });
 
@@ -93,8 +110,16 @@ test('errors are reported once per state change, retried from index 0, then reco
   assert.equal(events[0], 'error-first');
   assert.equal(events.filter((e) => e === 'error-first').length, 1);
   // Retries after an error are fresh reads (no index): a restarted Consul is read at once.
-  assert.ok(healthReqs(fake).slice(2).every((r) => !r.query.has('index') || r.query.get('index') === '10'));
-  assert.ok(healthReqs(fake).slice(2).some((r) => !r.query.has('index')));
+  assert.ok(
+    healthReqs(fake)
+      .slice(2)
+      .every((r) => !r.query.has('index') || r.query.get('index') === '10'),
+  );
+  assert.ok(
+    healthReqs(fake)
+      .slice(2)
+      .some((r) => !r.query.has('index')),
+  );
   assert.ok(seen.length >= 2);
 });
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { memoryLogger } from '../../src/log/logger.ts';
 import { ConsulBackend, type ConsulBackendOptions } from '../../src/registry/consul/backend.ts';
 import type { RouteTextUpdate } from '../../src/registry/types.ts';
-import { FakeConsul, check, row, serf, until } from './fake-consul.ts';
+import { check, FakeConsul, row, serf, until } from './fake-consul.ts';
 import { CATALOG_SERVICE_CONSUL, HEALTH_SERVICE_HTTPBACKEND } from './fixtures/consul-recorded.ts';
 
 type T = { after(fn: () => unknown): void };
@@ -22,7 +22,15 @@ function options(url: string, over: Partial<ConsulBackendOptions> = {}): ConsulB
     register: undefined,
     blocking: { retryMs: 20, maxRetryMs: 40, waitMs: 60_000 },
     ...over,
-    client: { addr: url, token: '', namespace: '', consistency: 'consistent', connections: 4, ...over.client, ...(url ? { addr: url } : {}) },
+    client: {
+      addr: url,
+      token: '',
+      namespace: '',
+      consistency: 'consistent',
+      connections: 4,
+      ...over.client,
+      ...(url ? { addr: url } : {}),
+    },
   };
 }
 
@@ -41,7 +49,8 @@ async function start(t: T, setup: (f: FakeConsul) => void = () => {}, over: Part
   await backend.connect();
   backend.watch({ routes: (u) => void updates.push(u), noRouteHtml: (h) => void html.push(h) });
   const last = () => updates.at(-1)?.text;
-  const waitText = (want: string, what = want) => until(() => (last() === want ? true : undefined), 3000, `text ${JSON.stringify(what)}`);
+  const waitText = (want: string, what = want) =>
+    until(() => (last() === want ? true : undefined), 3000, `text ${JSON.stringify(what)}`);
   return { fake, backend, log, updates, html, last, waitText };
 }
 
@@ -51,13 +60,16 @@ function webService(f: FakeConsul, status = 'passing') {
   f.catalog.set('web', [row('n1', 'web-1', 'web', WEB, '10.0.0.5', 8080)]);
 }
 
-test('connect reads the datacenter and logs fabio\'s line', async (t) => {
+test("connect reads the datacenter and logs fabio's line", async (t) => {
   const { log, backend, fake } = await start(t, (f) => (f.dc = 'east'));
   assert.equal(backend.datacenter, 'east');
-  assert.ok(log.lines.includes(`[INFO] consul: Connecting to "127.0.0.1:${fake.port}" in datacenter "east"`), log.lines.join('\n'));
+  assert.ok(
+    log.lines.includes(`[INFO] consul: Connecting to "127.0.0.1:${fake.port}" in datacenter "east"`),
+    log.lines.join('\n'),
+  );
 });
 
-test('connect retries until registry.timeout, then fails with fabio\'s message', async (t) => {
+test("connect retries until registry.timeout, then fails with fabio's message", async (t) => {
   const fake = new FakeConsul();
   fake.failStatus = 500;
   await fake.start();
@@ -78,7 +90,9 @@ test('service routes from health state and catalog; manual overrides appended', 
     webService(f);
     f.kv.set('fabio/config', { value: 'route weight web /web weight 0.5 tags "x"\n', modify: 3 });
   });
-  await waitText('route add web /web http://10.0.0.5:8080/\n# --- fabio/config\nroute weight web /web weight 0.5 tags "x"');
+  await waitText(
+    'route add web /web http://10.0.0.5:8080/\n# --- fabio/config\nroute weight web /web weight 0.5 tags "x"',
+  );
   assert.equal(updates.length, 1, 'first text waits for both parts');
   assert.equal(updates[0]?.cause, 'consul');
   assert.ok(updates[0]?.index === 10);
@@ -94,7 +108,10 @@ test('service routes from health state and catalog; manual overrides appended', 
 
 test('lines of all services are sorted descending; ServiceAddress falls back to the node Address', async (t) => {
   const { waitText } = await start(t, (f) => {
-    f.checks = [check('n1', 'a-1', 'a', ['urlprefix-/a'], 'passing'), check('n2', 'b-1', 'b', ['urlprefix-/b', 'green'], 'passing')];
+    f.checks = [
+      check('n1', 'a-1', 'a', ['urlprefix-/a'], 'passing'),
+      check('n2', 'b-1', 'b', ['urlprefix-/b', 'green'], 'passing'),
+    ];
     f.catalog.set('a', [row('n1', 'a-1', 'a', ['urlprefix-/a'], '', 1, '10.1.1.1')]);
     f.catalog.set('b', [row('n2', 'b-1', 'b', ['urlprefix-/b', 'green'], '10.2.2.2', 2)]);
   });
@@ -136,7 +153,11 @@ test('catalog reads: ten flaps of an untagged service cause none; a tagged flap 
   assert.equal(base, 1);
   for (let i = 0; i < 10; i++) {
     const n = fake.count('/v1/health/state/any');
-    fake.checks = [serf('n1'), check('n1', 'web-1', 'web', WEB, 'passing'), check('n1', 'db-1', 'db', ['primary'], i % 2 ? 'passing' : 'critical')];
+    fake.checks = [
+      serf('n1'),
+      check('n1', 'web-1', 'web', WEB, 'passing'),
+      check('n1', 'db-1', 'db', ['primary'], i % 2 ? 'passing' : 'critical'),
+    ];
     fake.bump();
     await until(() => fake.count('/v1/health/state/any') >= n + 1, 3000, 'health read');
   }
@@ -150,18 +171,29 @@ test('catalog reads: ten flaps of an untagged service cause none; a tagged flap 
   webService(fake, 'passing');
   fake.bump();
   await waitText('route add web /web http://10.0.0.5:8080/\n', 'route back');
-  assert.ok(fake.count('/v1/catalog/service/') - base <= 1, `tagged flap reads: ${fake.count('/v1/catalog/service/') - base}`);
+  assert.ok(
+    fake.count('/v1/catalog/service/') - base <= 1,
+    `tagged flap reads: ${fake.count('/v1/catalog/service/') - base}`,
+  );
 });
 
 test('a second instance turning healthy is read once; losing it needs no read', async (t) => {
   const { fake, waitText } = await start(t, webService);
   await waitText('route add web /web http://10.0.0.5:8080/\n');
   fake.checks = [serf('n1'), check('n1', 'web-1', 'web', WEB, 'passing'), check('n2', 'web-2', 'web', WEB, 'passing')];
-  fake.catalog.set('web', [row('n1', 'web-1', 'web', WEB, '10.0.0.5', 8080), row('n2', 'web-2', 'web', WEB, '10.0.0.6', 8080)]);
+  fake.catalog.set('web', [
+    row('n1', 'web-1', 'web', WEB, '10.0.0.5', 8080),
+    row('n2', 'web-2', 'web', WEB, '10.0.0.6', 8080),
+  ]);
   fake.bump();
   await waitText('route add web /web http://10.0.0.6:8080/\nroute add web /web http://10.0.0.5:8080/\n');
   assert.equal(fake.count('/v1/catalog/service/'), 2);
-  fake.checks = [serf('n1'), check('n1', 'web-1', 'web', WEB, 'passing'), serf('n2', 'critical'), check('n2', 'web-2', 'web', WEB, 'passing')];
+  fake.checks = [
+    serf('n1'),
+    check('n1', 'web-1', 'web', WEB, 'passing'),
+    serf('n2', 'critical'),
+    check('n2', 'web-2', 'web', WEB, 'passing'),
+  ];
   fake.bump();
   await waitText('route add web /web http://10.0.0.5:8080/\n', 'node n2 down');
   assert.equal(fake.count('/v1/catalog/service/'), 2);
@@ -179,14 +211,21 @@ test('zero passing services empties the service routes (fabio), manual part stay
 });
 
 test('flapping leader: an empty answer without a known leader or filtered by ACLs keeps the routes', async (t) => {
-  const headers: Record<string, string>[] = [{ 'x-consul-knownleader': 'false' }, { 'x-consul-results-filtered-by-acls': 'true' }];
+  const headers: Record<string, string>[] = [
+    { 'x-consul-knownleader': 'false' },
+    { 'x-consul-results-filtered-by-acls': 'true' },
+  ];
   for (const header of headers) {
     const { fake, waitText, updates, log } = await start(t, webService);
     await waitText('route add web /web http://10.0.0.5:8080/\n');
     fake.checks = [];
     fake.healthHeaders = header;
     fake.bump();
-    await until(() => log.lines.some((l) => l.includes('consul: Error fetching health state. empty health state')), 3000, 'refusal logged');
+    await until(
+      () => log.lines.some((l) => l.includes('consul: Error fetching health state. empty health state')),
+      3000,
+      'refusal logged',
+    );
     assert.equal(updates.length, 1, `no emission with ${JSON.stringify(header)}`);
     fake.healthHeaders = { 'x-consul-knownleader': 'true' };
     fake.bump();
@@ -278,7 +317,10 @@ test('manual store: paths, get, put with cas', async (t) => {
 
 test('recorded Consul JSON: a catalog row with empty ServiceAddress uses the node Address', async (t) => {
   const tags = ['urlprefix-/consul'];
-  const recorded = (JSON.parse(CATALOG_SERVICE_CONSUL) as Record<string, unknown>[]).map((r) => ({ ...r, ServiceTags: tags }));
+  const recorded = (JSON.parse(CATALOG_SERVICE_CONSUL) as Record<string, unknown>[]).map((r) => ({
+    ...r,
+    ServiceTags: tags,
+  }));
   const { waitText } = await start(t, (f) => {
     f.checks = [check('consul-1', 'consul', 'consul', tags, 'passing')];
     f.catalog.set('consul', recorded);
@@ -309,5 +351,9 @@ test('unreadable overrides do not hold back the first table', async (t) => {
   // Every KV read fails: the fake answers 403 only for /v1/kv/.
   fake.failPaths = ['/v1/kv/'];
   backend.watch({ routes: (u) => void updates.push(u), noRouteHtml: () => {} });
-  await until(() => updates.at(-1)?.text === 'route add web /web http://10.0.0.5:8080/\n' || undefined, 3000, 'first table');
+  await until(
+    () => updates.at(-1)?.text === 'route add web /web http://10.0.0.5:8080/\n' || undefined,
+    3000,
+    'first table',
+  );
 });

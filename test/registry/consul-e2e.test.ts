@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { memoryLogger } from '../../src/log/logger.ts';
@@ -50,9 +50,8 @@ async function put(url: string, body: unknown): Promise<void> {
   assert.equal(res.status, 200, `PUT ${url}`);
 }
 
-async function setup(t: T, port = 0, initialIndex?: number) {
-  const cat = await startDevCatalog({ host: '127.0.0.1', port, jitter: false, initialIndex });
-  return cat;
+function setup(_t: T, port = 0, initialIndex?: number): Promise<DevCatalog> {
+  return startDevCatalog({ host: '127.0.0.1', port, jitter: false, initialIndex });
 }
 
 async function watch(t: T, cat: DevCatalog, over: Partial<ConsulBackendOptions> = {}) {
@@ -108,14 +107,22 @@ test('catalog outage keeps the last text; after a restart with lower indexes a c
   const { text, updates, log } = await watch(t, cat);
   await until(() => text() === 'route add api /api http://127.0.0.1:1111/\n' || undefined, 3000, 'first route');
   await cat.close();
-  await until(() => log.lines.some((l) => l.startsWith('[WARN] consul: Error fetching health state.')) || undefined, 3000, 'outage noticed');
+  await until(
+    () => log.lines.some((l) => l.startsWith('[WARN] consul: Error fetching health state.')) || undefined,
+    3000,
+    'outage noticed',
+  );
   const n = updates.length;
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(updates.length, n, 'nothing emitted during the outage');
   cat = await setup(t, port, 1);
   await reg(cat, 2222);
   const t0 = performance.now();
-  await until(() => text() === 'route add api /api http://127.0.0.1:2222/\n' || undefined, 2000, 'change after restart');
+  await until(
+    () => text() === 'route add api /api http://127.0.0.1:2222/\n' || undefined,
+    2000,
+    'change after restart',
+  );
   assert.ok(performance.now() - t0 < 2000);
   assert.ok(log.lines.some((l) => l.includes('Health state fetched again')));
 });
@@ -134,7 +141,11 @@ test('index reset by the catalog (setIndexForTest) is handled and later changes 
     Tags: ['urlprefix-/b'],
     Check: { TTL: '30s', Status: 'passing' },
   });
-  await until(() => text() === 'route add b /b http://127.0.0.1:3333/\n' || undefined, 3000, 'change after index reset');
+  await until(
+    () => text() === 'route add b /b http://127.0.0.1:3333/\n' || undefined,
+    3000,
+    'change after index reset',
+  );
 });
 
 test('manual overrides through the catalog KV and self-registration against the catalog', async (t) => {

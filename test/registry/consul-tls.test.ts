@@ -29,7 +29,9 @@ test('https Consul: CA file verifies, insecureskipverify skips, no CA fails', as
     ['no CA', {}, false],
   ];
   for (const [name, extra, ok] of cases) {
-    const o = consulBackendOptions(testConfig({ 'registry.consul.addr': addr, 'registry.timeout': '300ms', 'registry.retry': '50ms', ...extra }));
+    const o = consulBackendOptions(
+      testConfig({ 'registry.consul.addr': addr, 'registry.timeout': '300ms', 'registry.retry': '50ms', ...extra }),
+    );
     const b = new ConsulBackend(o, memoryLogger());
     if (ok) {
       await b.connect();

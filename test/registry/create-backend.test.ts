@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { testConfig } from '../../src/config/index.ts';
 import { memoryLogger } from '../../src/log/logger.ts';
 import { consulBackendOptions } from '../../src/registry/consul/backend.ts';
-import { ConsulBackend, CustomBackend, FileBackend, StaticBackend, createBackend } from '../../src/registry/index.ts';
+import { ConsulBackend, CustomBackend, createBackend, FileBackend, StaticBackend } from '../../src/registry/index.ts';
 
 test('createBackend picks the backend named by registry.backend', async () => {
   const cases: [string, Record<string, string | boolean>, unknown][] = [
@@ -19,7 +19,7 @@ test('createBackend picks the backend named by registry.backend', async () => {
   }
 });
 
-test('unknown backend: fabio\'s message (main adds [FATAL])', () => {
+test("unknown backend: fabio's message (main adds [FATAL])", () => {
   const cfg = testConfig({});
   const bad = { ...cfg, str: (k: string) => (k === 'registry.backend' ? 'etcd' : cfg.str(k)) };
   assert.throws(() => createBackend(bad, memoryLogger()), { message: 'Unknown registry backend etcd' });

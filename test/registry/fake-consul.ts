@@ -1,4 +1,4 @@
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -77,7 +77,13 @@ export class FakeConsul {
     const u = new URL(req.url ?? '/', 'http://x');
     let body = '';
     for await (const chunk of req) body += chunk;
-    this.requests.push({ method: req.method ?? '', path: u.pathname, query: u.searchParams, headers: req.headers, body });
+    this.requests.push({
+      method: req.method ?? '',
+      path: u.pathname,
+      query: u.searchParams,
+      headers: req.headers,
+      body,
+    });
     res.on('error', () => {});
     if (this.failStatus !== undefined) {
       res.writeHead(this.failStatus, { 'content-type': 'text/plain' }).end('fake failure');
@@ -88,7 +94,11 @@ export class FakeConsul {
       return;
     }
     const q = u.searchParams;
-    if (req.method === 'GET' && q.has('index') && (u.pathname.startsWith('/v1/health/') || u.pathname.startsWith('/v1/kv/'))) {
+    if (
+      req.method === 'GET' &&
+      q.has('index') &&
+      (u.pathname.startsWith('/v1/health/') || u.pathname.startsWith('/v1/kv/'))
+    ) {
       const want = Number(q.get('index'));
       const waitMs = parseWait(q.get('wait') ?? '5m');
       if (want >= this.index) {
@@ -107,13 +117,17 @@ export class FakeConsul {
     }
     const idx = this.indexHeader ?? String(this.index);
     const json = (status: number, value: unknown, extra: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', 'x-consul-index': idx, ...extra }).end(JSON.stringify(value));
+      res
+        .writeHead(status, { 'content-type': 'application/json', 'x-consul-index': idx, ...extra })
+        .end(JSON.stringify(value));
     };
     const p = u.pathname;
     if (p === '/v1/agent/self') return json(200, { Config: { Datacenter: this.dc, NodeName: 'node1' } });
     if (p === '/v1/health/state/any') {
       if (this.healthBody !== undefined) {
-        res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': idx, ...this.healthHeaders }).end(this.healthBody);
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'x-consul-index': idx, ...this.healthHeaders })
+          .end(this.healthBody);
         return;
       }
       return json(200, this.checks, this.healthHeaders);
@@ -138,21 +152,39 @@ export class FakeConsul {
     if (method === 'PUT') {
       const cur = this.kv.get(key);
       const cas = q.get('cas');
-      if (cas !== null && Number(cas) !== (cur?.modify ?? 0)) return json(200, false);
+      if (cas !== null && Number(cas) !== (cur?.modify ?? 0)) {
+        json(200, false);
+        return;
+      }
       this.index++;
       this.kv.set(key, { value: body, modify: this.index });
       this.wake();
-      return json(200, true);
+      json(200, true);
+      return;
     }
     const keys = [...this.kv.keys()].sort();
-    const match = q.has('recurse') || q.has('keys') ? keys.filter((k) => k.startsWith(key)) : keys.filter((k) => k === key);
-    if (match.length === 0) return json(404, null);
-    if (q.has('keys')) return json(200, match);
+    const match =
+      q.has('recurse') || q.has('keys') ? keys.filter((k) => k.startsWith(key)) : keys.filter((k) => k === key);
+    if (match.length === 0) {
+      json(404, null);
+      return;
+    }
+    if (q.has('keys')) {
+      json(200, match);
+      return;
+    }
     json(
       200,
       match.map((k) => {
         const e = this.kv.get(k) as { value: string; modify: number };
-        return { Key: k, Value: Buffer.from(e.value).toString('base64'), ModifyIndex: e.modify, CreateIndex: e.modify, LockIndex: 0, Flags: 0 };
+        return {
+          Key: k,
+          Value: Buffer.from(e.value).toString('base64'),
+          ModifyIndex: e.modify,
+          CreateIndex: e.modify,
+          LockIndex: 0,
+          Flags: 0,
+        };
       }),
     );
   }
@@ -166,7 +198,14 @@ function parseWait(s: string): number {
 }
 
 /** A health check row as /v1/health/state/any returns it (with the live-only fields). */
-export function check(node: string, serviceID: string, name: string, tags: string[], status: string, checkID = `service:${serviceID}`) {
+export function check(
+  node: string,
+  serviceID: string,
+  name: string,
+  tags: string[],
+  status: string,
+  checkID = `service:${serviceID}`,
+) {
   return {
     Node: node,
     CheckID: checkID,
@@ -185,10 +224,22 @@ export function check(node: string, serviceID: string, name: string, tags: strin
   };
 }
 
-export const serf = (node: string, status = 'passing') => ({ ...check(node, '', '', [], status, 'serfHealth'), Name: 'Serf Health Status', Type: '' });
+export const serf = (node: string, status = 'passing') => ({
+  ...check(node, '', '', [], status, 'serfHealth'),
+  Name: 'Serf Health Status',
+  Type: '',
+});
 
 /** A /v1/catalog/service row. */
-export function row(node: string, serviceID: string, name: string, tags: string[], addr: string, port: number, nodeAddr = '10.0.0.1') {
+export function row(
+  node: string,
+  serviceID: string,
+  name: string,
+  tags: string[],
+  addr: string,
+  port: number,
+  nodeAddr = '10.0.0.1',
+) {
   return {
     ID: 'd23b9495-4caa-9ef2-a1d5-7f20aa39fd15',
     Node: node,

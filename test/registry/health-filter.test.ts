@@ -18,9 +18,17 @@ function healthy(checks: unknown[], o: Partial<typeof opts> | { checksRequired: 
 const cases: { name: string; checks: unknown[]; o?: Partial<typeof opts>; want: string[] }[] = [
   { name: 'one passing check', checks: [serf('n1'), check('n1', 'a1', 'a', T, 'passing')], want: ['a:n1/a1'] },
   { name: 'untagged service is ignored', checks: [check('n1', 'b1', 'b', ['web'], 'passing')], want: [] },
-  { name: 'tag prefix after trim', checks: [check('n1', 'a1', 'a', ['  urlprefix-/x '], 'passing')], want: ['a:n1/a1'] },
+  {
+    name: 'tag prefix after trim',
+    checks: [check('n1', 'a1', 'a', ['  urlprefix-/x '], 'passing')],
+    want: ['a:n1/a1'],
+  },
   { name: 'critical only', checks: [check('n1', 'a1', 'a', T, 'critical')], want: [] },
-  { name: 'one of two passing (one)', checks: [check('n1', 'a1', 'a', T, 'passing'), check('n1', 'a1', 'a', T, 'critical', 'c2')], want: ['a:n1/a1'] },
+  {
+    name: 'one of two passing (one)',
+    checks: [check('n1', 'a1', 'a', T, 'passing'), check('n1', 'a1', 'a', T, 'critical', 'c2')],
+    want: ['a:n1/a1'],
+  },
   {
     name: 'one of two passing (all)',
     checks: [check('n1', 'a1', 'a', T, 'passing'), check('n1', 'a1', 'a', T, 'critical', 'c2')],
@@ -34,9 +42,22 @@ const cases: { name: string; checks: unknown[]; o?: Partial<typeof opts>; want: 
     want: ['a:n1/a1'],
   },
   { name: 'warning not accepted by default', checks: [check('n1', 'a1', 'a', T, 'warning')], want: [] },
-  { name: 'warning accepted with status passing,warning', checks: [check('n1', 'a1', 'a', T, 'warning')], o: { status: ['passing', 'warning'] }, want: ['a:n1/a1'] },
-  { name: 'serfHealth critical excludes the node', checks: [serf('n1', 'critical'), check('n1', 'a1', 'a', T, 'passing')], want: [] },
-  { name: 'serfHealth critical on another node', checks: [serf('n2', 'critical'), check('n1', 'a1', 'a', T, 'passing')], want: ['a:n1/a1'] },
+  {
+    name: 'warning accepted with status passing,warning',
+    checks: [check('n1', 'a1', 'a', T, 'warning')],
+    o: { status: ['passing', 'warning'] },
+    want: ['a:n1/a1'],
+  },
+  {
+    name: 'serfHealth critical excludes the node',
+    checks: [serf('n1', 'critical'), check('n1', 'a1', 'a', T, 'passing')],
+    want: [],
+  },
+  {
+    name: 'serfHealth critical on another node',
+    checks: [serf('n2', 'critical'), check('n1', 'a1', 'a', T, 'passing')],
+    want: ['a:n1/a1'],
+  },
   {
     name: 'node maintenance excludes the node',
     checks: [{ ...serf('n1'), CheckID: '_node_maintenance', Status: 'critical' }, check('n1', 'a1', 'a', T, 'passing')],
@@ -61,13 +82,22 @@ const cases: { name: string; checks: unknown[]; o?: Partial<typeof opts>; want: 
     checks: [check('n1', 'a1', 'a', T, 'passing'), check('n1', 'a1', '', [], 'critical', '_service_maintenance:a1')],
     want: [],
   },
-  { name: 'node-level non-serf check ignored', checks: [check('n1', '', '', [], 'critical', 'disk'), check('n1', 'a1', 'a', T, 'passing')], want: ['a:n1/a1'] },
+  {
+    name: 'node-level non-serf check ignored',
+    checks: [check('n1', '', '', [], 'critical', 'disk'), check('n1', 'a1', 'a', T, 'passing')],
+    want: ['a:n1/a1'],
+  },
   {
     name: 'same service id on two nodes',
     checks: [check('n1', 'a1', 'a', T, 'passing'), check('n2', 'a1', 'a', T, 'critical')],
     want: ['a:n1/a1'],
   },
-  { name: 'custom tag prefix', checks: [check('n1', 'a1', 'a', ['p-/x'], 'passing')], o: { tagPrefix: 'p-' }, want: ['a:n1/a1'] },
+  {
+    name: 'custom tag prefix',
+    checks: [check('n1', 'a1', 'a', ['p-/x'], 'passing')],
+    o: { tagPrefix: 'p-' },
+    want: ['a:n1/a1'],
+  },
   { name: 'garbage rows do not throw', checks: [null, 1, {}, check('n1', 'a1', 'a', T, 'passing')], want: ['a:n1/a1'] },
 ];
 
@@ -82,7 +112,9 @@ test('signature changes with the instance set and with tags, not with check orde
   const s1 = healthyServices(a as HealthCheck[], opts).get('a')?.signature;
   const s2 = healthyServices([...a].reverse() as HealthCheck[], opts).get('a')?.signature;
   const s3 = healthyServices([a[0]] as HealthCheck[], opts).get('a')?.signature;
-  const s4 = healthyServices([check('n1', 'a1', 'a', [...T, 'v2'], 'passing'), a[1]] as HealthCheck[], opts).get('a')?.signature;
+  const s4 = healthyServices([check('n1', 'a1', 'a', [...T, 'v2'], 'passing'), a[1]] as HealthCheck[], opts).get(
+    'a',
+  )?.signature;
   assert.equal(s1, s2);
   assert.notEqual(s1, s3);
   assert.notEqual(s1, s4);

@@ -1,11 +1,26 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type KvEntry, ignoredSiblings, kvEntries, manualText, noRouteHtml, underPrefix } from '../../src/registry/consul/kv.ts';
+import {
+  ignoredSiblings,
+  type KvEntry,
+  kvEntries,
+  manualText,
+  noRouteHtml,
+  underPrefix,
+} from '../../src/registry/consul/kv.ts';
 
-const e = (Key: string, v: string | null, ModifyIndex = 1): KvEntry => ({ Key, Value: v === null ? null : Buffer.from(v).toString('base64'), ModifyIndex });
+const e = (Key: string, v: string | null, ModifyIndex = 1): KvEntry => ({
+  Key,
+  Value: v === null ? null : Buffer.from(v).toString('base64'),
+  ModifyIndex,
+});
 
 test('manual text: key comment, trimmed values, blank-line join, alphabetical', () => {
-  const entries = [e('fabio/config/b', '  route del b\n'), e('fabio/config', '\nroute add a /a http://a:1/\n\n'), e('fabio/config/a', '')];
+  const entries = [
+    e('fabio/config/b', '  route del b\n'),
+    e('fabio/config', '\nroute add a /a http://a:1/\n\n'),
+    e('fabio/config/a', ''),
+  ];
   assert.equal(
     manualText(entries, 'fabio/config'),
     '# --- fabio/config\nroute add a /a http://a:1/\n\n# --- fabio/config/a\n\n\n# --- fabio/config/b\nroute del b',
@@ -31,7 +46,10 @@ test('prefix rule table', () => {
 });
 
 test('no-route html joins trimmed values; null values are empty', () => {
-  assert.equal(noRouteHtml([e('fabio/noroute.html', ' <h1>x</h1> '), e('fabio/noroute.html/b', null)], 'fabio/noroute.html'), '<h1>x</h1>\n\n');
+  assert.equal(
+    noRouteHtml([e('fabio/noroute.html', ' <h1>x</h1> '), e('fabio/noroute.html/b', null)], 'fabio/noroute.html'),
+    '<h1>x</h1>\n\n',
+  );
 });
 
 test('kvEntries: 404 and null are empty, non-list is an error', () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { memoryLogger } from '../../src/log/logger.ts';
-import { CustomBackend, routeDefToCommand, routeDefsToText } from '../../src/registry/custom-backend.ts';
+import { CustomBackend, routeDefsToText, routeDefToCommand } from '../../src/registry/custom-backend.ts';
 import { FileBackend } from '../../src/registry/file-backend.ts';
 import { StaticBackend } from '../../src/registry/static-backend.ts';
 import type { RouteTextUpdate } from '../../src/registry/types.ts';
@@ -15,7 +15,11 @@ import { until } from './fake-consul.ts';
 function sink() {
   const updates: RouteTextUpdate[] = [];
   const html: string[] = [];
-  return { updates, html, s: { routes: (u: RouteTextUpdate) => void updates.push(u), noRouteHtml: (h: string) => void html.push(h) } };
+  return {
+    updates,
+    html,
+    s: { routes: (u: RouteTextUpdate) => void updates.push(u), noRouteHtml: (h: string) => void html.push(h) },
+  };
 }
 
 test('static backend emits its routes and HTML once', async () => {
@@ -32,13 +36,18 @@ test('static backend emits its routes and HTML once', async () => {
 test('file backend reads once; a missing file fails connect', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'reg-file-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  await assert.rejects(new FileBackend({ path: join(dir, 'nope'), htmlPath: '', watch: false }, memoryLogger()).connect());
+  await assert.rejects(
+    new FileBackend({ path: join(dir, 'nope'), htmlPath: '', watch: false }, memoryLogger()).connect(),
+  );
   writeFileSync(join(dir, 'routes'), 'route add a /a http://a:1/');
   const b = new FileBackend({ path: join(dir, 'routes'), htmlPath: '', watch: false }, memoryLogger());
   await b.connect();
   const k = sink();
   b.watch(k.s);
-  assert.deepEqual(k.updates.map((u) => [u.text, u.cause]), [['route add a /a http://a:1/', 'file']]);
+  assert.deepEqual(
+    k.updates.map((u) => [u.text, u.cause]),
+    [['route add a /a http://a:1/', 'file']],
+  );
   await b.stop();
 });
 
@@ -69,7 +78,15 @@ test('custom route definitions to route commands', () => {
   const cases: [Parameters<typeof routeDefToCommand>[0], string][] = [
     [{ cmd: 'route add', service: 's', src: '/a', dst: 'http://a:1/' }, 'route add s /a http://a:1/'],
     [
-      { cmd: 'route add', service: 's', src: 'h/a', dst: 'http://a:1/', weight: 0.25, tags: ['x', 'y'], opts: { strip: '/a', auth: 'b' } },
+      {
+        cmd: 'route add',
+        service: 's',
+        src: 'h/a',
+        dst: 'http://a:1/',
+        weight: 0.25,
+        tags: ['x', 'y'],
+        opts: { strip: '/a', auth: 'b' },
+      },
       'route add s h/a http://a:1/ weight 0.25 tags "x,y" opts "auth=b strip=/a"',
     ],
     [{ cmd: 'route del', service: 's' }, 'route del s'],
@@ -77,7 +94,10 @@ test('custom route definitions to route commands', () => {
     [{ cmd: 'route del', service: 's', src: '/a', dst: 'http://a:1/' }, 'route del s /a http://a:1/'],
     [{ cmd: 'route del', service: 's', tags: ['v1'] }, 'route del s tags "v1"'],
     [{ cmd: 'route del', tags: ['v1', 'v2'] }, 'route del tags "v1,v2"'],
-    [{ cmd: 'route weight', service: 's', src: '/a', weight: 0.1, tags: ['v2'] }, 'route weight s /a weight 0.1 tags "v2"'],
+    [
+      { cmd: 'route weight', service: 's', src: '/a', weight: 0.1, tags: ['v2'] },
+      'route weight s /a weight 0.1 tags "v2"',
+    ],
     [{ cmd: 'route weight', src: '/a', weight: 0.1, tags: ['v2'] }, 'route weight /a weight 0.1 tags "v2"'],
   ];
   for (const [def, want] of cases) assert.equal(routeDefToCommand(def), want);
@@ -94,7 +114,9 @@ test('custom route definitions to route commands', () => {
 
 test('custom backend polls, emits on change, keeps the last table on errors', async (t) => {
   let status = 200;
-  let body = JSON.stringify([{ cmd: 'route add', service: 's', src: '/a', dst: 'http://a:1/', weight: 0, tags: [], opts: {} }]);
+  let body = JSON.stringify([
+    { cmd: 'route add', service: 's', src: '/a', dst: 'http://a:1/', weight: 0, tags: [], opts: {} },
+  ]);
   const seen: string[] = [];
   const server = createServer((req, res) => {
     seen.push(req.url ?? '');
@@ -104,7 +126,13 @@ test('custom backend polls, emits on change, keeps the last table on errors', as
   const port = (server.address() as AddressInfo).port;
   const log = memoryLogger();
   const b = new CustomBackend(
-    { url: `http://127.0.0.1:${port}/routes?x=1`, timeoutMs: 1000, pollMs: 30, tlsSkipVerify: false, noRouteHtml: '<p>x</p>' },
+    {
+      url: `http://127.0.0.1:${port}/routes?x=1`,
+      timeoutMs: 1000,
+      pollMs: 30,
+      tlsSkipVerify: false,
+      noRouteHtml: '<p>x</p>',
+    },
     log,
   );
   t.after(async () => {
@@ -119,7 +147,11 @@ test('custom backend polls, emits on change, keeps the last table on errors', as
   assert.equal(seen[0], '/routes?x=1');
   assert.deepEqual(k.html, ['<p>x</p>']);
   status = 500;
-  await until(() => log.lines.some((l) => l.startsWith('[ERROR] error during update from custom back end - ')) || undefined, 3000, 'error log');
+  await until(
+    () => log.lines.some((l) => l.startsWith('[ERROR] error during update from custom back end - ')) || undefined,
+    3000,
+    'error log',
+  );
   status = 200;
   body = '[]';
   await until(() => k.updates.length >= 2 || undefined, 3000, 'change');

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { memoryLogger } from '../../src/log/logger.ts';
 import { ConsulClient } from '../../src/registry/consul/client.ts';
-import { type RegistrationOptions, SelfRegistration, goDuration, servicePayload, splitRegisterAddr } from '../../src/registry/consul/register.ts';
+import {
+  goDuration,
+  type RegistrationOptions,
+  SelfRegistration,
+  servicePayload,
+  splitRegisterAddr,
+} from '../../src/registry/consul/register.ts';
 import { FakeConsul, until } from './fake-consul.ts';
 
 const opts: RegistrationOptions = {
@@ -33,10 +39,21 @@ test('payload exactly as fabio sends it', () => {
 });
 
 test('payload variants: https check, IPv6 bracketed, namespace, auto IP for a name, default port', () => {
-  const p6 = servicePayload('fabio', { ...opts, addr: '[::1]:9000', https: true, namespace: 'ns1', checkTLSSkipVerify: true });
+  const p6 = servicePayload('fabio', {
+    ...opts,
+    addr: '[::1]:9000',
+    https: true,
+    namespace: 'ns1',
+    checkTLSSkipVerify: true,
+  });
   assert.equal(p6.Address, '::1');
   assert.equal(p6.Namespace, 'ns1');
-  assert.deepEqual(p6.Checks[1], { HTTP: 'https://[::1]:9000/health', Interval: '1s', Timeout: '3s', TLSSkipVerify: true });
+  assert.deepEqual(p6.Checks[1], {
+    HTTP: 'https://[::1]:9000/health',
+    Interval: '1s',
+    Timeout: '3s',
+    TLSSkipVerify: true,
+  });
   const auto = servicePayload('alias', { ...opts, addr: 'myhost:7000' }, '192.168.1.9');
   assert.equal(auto.Address, '192.168.1.9');
   assert.equal(auto.ID, 'alias-host1-7000');
@@ -47,14 +64,28 @@ test('splitRegisterAddr and goDuration tables', () => {
   assert.deepEqual(splitRegisterAddr(':9998', 1), { host: '', port: 9998 });
   assert.deepEqual(splitRegisterAddr('1.2.3.4', 5), { host: '1.2.3.4', port: 5 });
   assert.deepEqual(splitRegisterAddr('[fe80::1]:80', 5), { host: 'fe80::1', port: 80 });
-  const d: [number, string][] = [[0, '0s'], [500, '500ms'], [1000, '1s'], [1500, '1.5s'], [60_000, '1m0s'], [90_000, '1m30s'], [3_600_000, '1h0m0s']];
+  const d: [number, string][] = [
+    [0, '0s'],
+    [500, '500ms'],
+    [1000, '1s'],
+    [1500, '1.5s'],
+    [60_000, '1m0s'],
+    [90_000, '1m30s'],
+    [3_600_000, '1h0m0s'],
+  ];
   for (const [ms, s] of d) assert.equal(goDuration(ms), s);
 });
 
 test('registers, updates the TTL, re-registers when the agent lost it, syncs aliases, deregisters', async (t) => {
   const fake = new FakeConsul();
   await fake.start();
-  const client = new ConsulClient({ addr: fake.url, token: '', namespace: '', consistency: 'consistent', connections: 4 });
+  const client = new ConsulClient({
+    addr: fake.url,
+    token: '',
+    namespace: '',
+    consistency: 'consistent',
+    connections: 4,
+  });
   const log = memoryLogger();
   const reg = new SelfRegistration(client, { ...opts, refreshMs: 30 }, log);
   t.after(async () => {

@@ -41,7 +41,11 @@ test('incremental sorted text equals a full sort after every round of random fla
     catalog.set(`s${s}`, rows);
   }
   const reads: string[] = [];
-  const sr = new ServiceRoutes(stubClient(catalog, reads), { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: 'dc1', monitors: 3 }, memoryLogger());
+  const sr = new ServiceRoutes(
+    stubClient(catalog, reads),
+    { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: 'dc1', monitors: 3 },
+    memoryLogger(),
+  );
   const up = new Set<string>();
   for (let round = 0; round < 300; round++) {
     // Flip a few instances (sometimes many, to cross the full-sort threshold).
@@ -52,12 +56,23 @@ test('incremental sorted text equals a full sort after every round of random fla
       if (up.has(x.id)) up.delete(x.id);
       else up.add(x.id);
     }
-    const checks = inst.map((x) => check(x.node, x.id, x.svc, x.tags, up.has(x.id) ? 'passing' : 'critical')) as HealthCheck[];
+    const checks = inst.map((x) =>
+      check(x.node, x.id, x.svc, x.tags, up.has(x.id) ? 'passing' : 'critical'),
+    ) as HealthCheck[];
     const r = await sr.update(checks);
     const want: string[] = [];
     for (const x of inst) {
       if (up.has(x.id)) {
-        want.push(...serviceRouteCommands({ service: x.svc, addr: x.addr, port: x.port, tags: x.tags, tagPrefix: 'urlprefix-', env: { DC: 'dc1' } }).lines);
+        want.push(
+          ...serviceRouteCommands({
+            service: x.svc,
+            addr: x.addr,
+            port: x.port,
+            tags: x.tags,
+            tagPrefix: 'urlprefix-',
+            env: { DC: 'dc1' },
+          }).lines,
+        );
       }
     }
     assert.equal(r.text, sortDescending(want).join('\n'), `round ${round}`);
@@ -68,7 +83,11 @@ test('incremental sorted text equals a full sort after every round of random fla
 test('an unchanged health body is not a change and reads nothing', async () => {
   const catalog = new Map<string, unknown[]>([['a', [row('n1', 'a1', 'a', ['urlprefix-/a'], '10.0.0.1', 1)]]]);
   const reads: string[] = [];
-  const sr = new ServiceRoutes(stubClient(catalog, reads), { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: '', monitors: 1 }, memoryLogger());
+  const sr = new ServiceRoutes(
+    stubClient(catalog, reads),
+    { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: '', monitors: 1 },
+    memoryLogger(),
+  );
   const body = [check('n1', 'a1', 'a', ['urlprefix-/a'], 'passing')] as HealthCheck[];
   assert.equal((await sr.update(body)).changed, true);
   assert.equal((await sr.update(body)).changed, false);
@@ -91,7 +110,11 @@ test('a failed catalog read throws, and the next round publishes the complete te
       return { status: 200, headers: {}, body: JSON.stringify(catalog.get(path.slice(20)) ?? []) };
     },
   } as unknown as ConsulClient;
-  const sr = new ServiceRoutes(client, { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: '', monitors: 1 }, memoryLogger());
+  const sr = new ServiceRoutes(
+    client,
+    { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: '', monitors: 1 },
+    memoryLogger(),
+  );
   const a = check('n1', 'a1', 'a', ['urlprefix-/a'], 'passing');
   const b = check('n1', 'b1', 'b', ['urlprefix-/b'], 'passing');
   await sr.update([a] as HealthCheck[]);

@@ -1,7 +1,7 @@
 import type { Config } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { ManualStore, RegistryBackend, RegistrySink } from '../types.ts';
-import { type BlockingOptions, DEFAULT_BLOCKING, blockingLoop, sleep } from './blocking.ts';
+import { type BlockingOptions, blockingLoop, DEFAULT_BLOCKING, sleep } from './blocking.ts';
 import { ConsulClient, type ConsulClientOptions, type ConsulResponse, consulClientOptions } from './client.ts';
 import type { HealthCheck } from './health-filter.ts';
 import { ConsulManualStore, ignoredSiblings, kvEntries, kvKey, manualText, noRouteHtml } from './kv.ts';
@@ -37,7 +37,11 @@ export interface ConsulBackendOptions {
 }
 
 export function consulBackendOptions(cfg: Config): ConsulBackendOptions {
-  const status = cfg.str('registry.consul.service.status').split(',').map((s) => s.trim()).filter(Boolean);
+  const status = cfg
+    .str('registry.consul.service.status')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return {
     client: consulClientOptions(cfg),
     retryMs: cfg.num('registry.retry'),
@@ -54,7 +58,11 @@ export function consulBackendOptions(cfg: Config): ConsulBackendOptions {
           name: cfg.str('registry.consul.register.name'),
           addr: cfg.str('registry.consul.register.addr') || cfg.ui.addr,
           defaultPort: cfg.ui.port,
-          tags: cfg.str('registry.consul.register.tags').split(',').map((s) => s.trim()).filter(Boolean),
+          tags: cfg
+            .str('registry.consul.register.tags')
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
           namespace: cfg.str('registry.consul.namespace'),
           checkIntervalMs: cfg.num('registry.consul.register.checkInterval'),
           checkTimeoutMs: cfg.num('registry.consul.register.checkTimeout'),
@@ -97,15 +105,22 @@ export class ConsulBackend implements RegistryBackend {
     for (;;) {
       try {
         const left = Math.max(250, deadline - Date.now());
-        const res = await this.client.get('/v1/agent/self', { noConsistency: true, timeoutMs: left, signal: this.#abort.signal });
+        const res = await this.client.get('/v1/agent/self', {
+          noConsistency: true,
+          timeoutMs: left,
+          signal: this.#abort.signal,
+        });
         const self = JSON.parse(res.body) as { Config?: { Datacenter?: string } };
         this.#dc = String(self.Config?.Datacenter ?? '');
-        this.#log.info(`consul: Connecting to ${JSON.stringify(this.client.hostPort)} in datacenter ${JSON.stringify(this.#dc)}`);
+        this.#log.info(
+          `consul: Connecting to ${JSON.stringify(this.client.hostPort)} in datacenter ${JSON.stringify(this.#dc)}`,
+        );
         return;
       } catch (err) {
         this.#log.debug(`consul: Cannot connect to ${JSON.stringify(this.client.hostPort)}. ${(err as Error).message}`);
       }
-      if (this.#abort.signal.aborted || Date.now() + this.#o.retryMs > deadline) throw new Error('Timeout registering backend.');
+      if (this.#abort.signal.aborted || Date.now() + this.#o.retryMs > deadline)
+        throw new Error('Timeout registering backend.');
       await sleep(this.#o.retryMs, this.#abort.signal);
     }
   }
@@ -115,79 +130,101 @@ export class ConsulBackend implements RegistryBackend {
     const loop = { ...DEFAULT_BLOCKING, pollIntervalMs: this.#o.pollIntervalMs, ...this.#o.blocking };
     const routes = new ServiceRoutes(
       this.client,
-      { tagPrefix: this.#o.tagPrefix, status: this.#o.status, checksRequired: this.#o.checksRequired, dc: this.#dc, monitors: this.#o.monitors },
+      {
+        tagPrefix: this.#o.tagPrefix,
+        status: this.#o.status,
+        checksRequired: this.#o.checksRequired,
+        dc: this.#dc,
+        monitors: this.#o.monitors,
+      },
       this.#log,
     );
     let lastBody: string | undefined;
     this.#loops.push(
-      blockingLoop(this.client, { ...loop, path: '/v1/health/state/any' }, {
-        onResponse: async (res, index) => {
-          // A blocking read that timed out returns the same body: nothing to parse (4 MB at 15k checks).
-          if (res.body === lastBody) return;
-          const checks = parseChecks(res);
-          const r = await routes.update(checks, signal, vouched(res));
-          lastBody = res.body;
-          if (!r.changed && this.#svc !== undefined) return;
-          this.#svc = { text: r.text, warnings: r.warnings };
-          this.#emit(sink, 'consul', index);
+      blockingLoop(
+        this.client,
+        { ...loop, path: '/v1/health/state/any' },
+        {
+          onResponse: async (res, index) => {
+            // A blocking read that timed out returns the same body: nothing to parse (4 MB at 15k checks).
+            if (res.body === lastBody) return;
+            const checks = parseChecks(res);
+            const r = await routes.update(checks, signal, vouched(res));
+            lastBody = res.body;
+            if (!r.changed && this.#svc !== undefined) return;
+            this.#svc = { text: r.text, warnings: r.warnings };
+            this.#emit(sink, 'consul', index);
+          },
+          onReset: () => {
+            this.#log.info('consul: Index went backwards; re-reading the catalog');
+            lastBody = undefined;
+            routes.reset();
+          },
+          onError: (err, first) => {
+            if (first) this.#log.warn(`consul: Error fetching health state. ${errText(err)}`);
+            else this.#log.debug(`consul: Error fetching health state. ${errText(err)}`);
+          },
+          onRecover: () => this.#log.info('consul: Health state fetched again; routes are live'),
         },
-        onReset: () => {
-          this.#log.info('consul: Index went backwards; re-reading the catalog');
-          lastBody = undefined;
-          routes.reset();
-        },
-        onError: (err, first) => {
-          if (first) this.#log.warn(`consul: Error fetching health state. ${errText(err)}`);
-          else this.#log.debug(`consul: Error fetching health state. ${errText(err)}`);
-        },
-        onRecover: () => this.#log.info('consul: Health state fetched again; routes are live'),
-      }, signal),
+        signal,
+      ),
     );
     const manPrefix = kvKey(this.#o.kvpath);
     this.#loops.push(
-      blockingLoop(this.client, { ...loop, path: `/v1/kv/${manPrefix}`, query: { recurse: true }, allow: [404] }, {
-        onResponse: (res, index) => {
-          const entries = kvEntries(res);
-          const siblings = ignoredSiblings(entries, manPrefix).join(', ');
-          if (siblings !== '' && siblings !== this.#warnedSiblings) {
-            this.#log.warn(`consul: Ignoring keys next to ${this.#o.kvpath} (fabio would apply them): ${siblings}`);
-          }
-          this.#warnedSiblings = siblings;
-          const text = manualText(entries, manPrefix);
-          if (text === this.#man) return;
-          this.#man = text;
-          this.#emit(sink, 'kv', index);
+      blockingLoop(
+        this.client,
+        { ...loop, path: `/v1/kv/${manPrefix}`, query: { recurse: true }, allow: [404] },
+        {
+          onResponse: (res, index) => {
+            const entries = kvEntries(res);
+            const siblings = ignoredSiblings(entries, manPrefix).join(', ');
+            if (siblings !== '' && siblings !== this.#warnedSiblings) {
+              this.#log.warn(`consul: Ignoring keys next to ${this.#o.kvpath} (fabio would apply them): ${siblings}`);
+            }
+            this.#warnedSiblings = siblings;
+            const text = manualText(entries, manPrefix);
+            if (text === this.#man) return;
+            this.#man = text;
+            this.#emit(sink, 'kv', index);
+          },
+          onError: (err, first) => {
+            if (first) this.#log.warn(`consul: Error fetching config from ${this.#o.kvpath}. ${errText(err)}`);
+            // Unreadable overrides (e.g. an ACL without key:read) must not hold back the first table.
+            if (this.#man === undefined) {
+              this.#man = '';
+              this.#emit(sink, 'kv', 0);
+            }
+          },
+          onRecover: () => this.#log.info(`consul: Config from ${this.#o.kvpath} fetched again`),
         },
-        onError: (err, first) => {
-          if (first) this.#log.warn(`consul: Error fetching config from ${this.#o.kvpath}. ${errText(err)}`);
-          // Unreadable overrides (e.g. an ACL without key:read) must not hold back the first table.
-          if (this.#man === undefined) {
-            this.#man = '';
-            this.#emit(sink, 'kv', 0);
-          }
-        },
-        onRecover: () => this.#log.info(`consul: Config from ${this.#o.kvpath} fetched again`),
-      }, signal),
+        signal,
+      ),
     );
     const htmlPrefix = kvKey(this.#o.noroutePath);
     let html: string | undefined;
     this.#loops.push(
-      blockingLoop(this.client, { ...loop, path: `/v1/kv/${htmlPrefix}`, query: { recurse: true }, allow: [404] }, {
-        onResponse: (res) => {
-          const next = noRouteHtml(kvEntries(res), htmlPrefix);
-          if (next === html) return;
-          if (next === '' && html === undefined) {
+      blockingLoop(
+        this.client,
+        { ...loop, path: `/v1/kv/${htmlPrefix}`, query: { recurse: true }, allow: [404] },
+        {
+          onResponse: (res) => {
+            const next = noRouteHtml(kvEntries(res), htmlPrefix);
+            if (next === html) return;
+            if (next === '' && html === undefined) {
+              html = next;
+              return;
+            }
             html = next;
-            return;
-          }
-          html = next;
-          this.#log.info(next === '' ? 'Unset noroute HTML' : `Set noroute HTML (${Buffer.byteLength(next)} bytes)`);
-          sink.noRouteHtml(next);
+            this.#log.info(next === '' ? 'Unset noroute HTML' : `Set noroute HTML (${Buffer.byteLength(next)} bytes)`);
+            sink.noRouteHtml(next);
+          },
+          onError: (err, first) => {
+            if (first)
+              this.#log.warn(`consul: Error fetching noroute HTML from ${this.#o.noroutePath}. ${errText(err)}`);
+          },
         },
-        onError: (err, first) => {
-          if (first) this.#log.warn(`consul: Error fetching noroute HTML from ${this.#o.noroutePath}. ${errText(err)}`);
-        },
-      }, signal),
+        signal,
+      ),
     );
   }
 
@@ -238,7 +275,9 @@ function vouched(res: ConsulResponse): boolean {
 function errText(err: unknown): string {
   if (err instanceof Error) {
     const cause = (err as { cause?: unknown }).cause;
-    return cause instanceof Error && !err.message.includes(cause.message) ? `${err.message}: ${cause.message}` : err.message;
+    return cause instanceof Error && !err.message.includes(cause.message)
+      ? `${err.message}: ${cause.message}`
+      : err.message;
   }
   return String(err);
 }

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import type { Config } from '../../config/types.ts';
@@ -15,7 +15,12 @@ export interface ConsulClientOptions {
   readonly token: string;
   readonly namespace: string;
   readonly consistency: 'consistent' | 'stale' | 'default';
-  readonly tls?: { readonly ca?: string[]; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized: boolean };
+  readonly tls?: {
+    readonly ca?: string[];
+    readonly cert?: string;
+    readonly key?: string;
+    readonly rejectUnauthorized: boolean;
+  };
   /** Pool size; at least 4 (health watch, two KV watches, catalog reads, registration). */
   readonly connections: number;
 }
@@ -123,7 +128,11 @@ export class ConsulClient {
     });
   }
 
-  #path(path: string, query: Readonly<Record<string, string | number | true>> | undefined, consistency: boolean): string {
+  #path(
+    path: string,
+    query: Readonly<Record<string, string | number | true>> | undefined,
+    consistency: boolean,
+  ): string {
     const parts: string[] = [];
     for (const [k, v] of Object.entries(query ?? {})) {
       parts.push(v === true ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
@@ -138,7 +147,11 @@ export class ConsulClient {
   }
 
   /** Any request; resolves with status, headers and body text for every status (caller decides). */
-  async request(method: 'GET' | 'PUT', path: string, opts: GetOptions & { body?: string } = {}): Promise<ConsulResponse> {
+  async request(
+    method: 'GET' | 'PUT',
+    path: string,
+    opts: GetOptions & { body?: string } = {},
+  ): Promise<ConsulResponse> {
     this.requests.set(path, (this.requests.get(path) ?? 0) + 1);
     const full = this.#path(path, opts.query, method === 'GET' && !opts.noConsistency);
     const timeout = opts.timeoutMs ?? 30_000;
@@ -153,18 +166,24 @@ export class ConsulClient {
     });
     const body = await res.body.text();
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    for (const [k, v] of Object.entries(res.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     return { status: res.statusCode, headers, body };
   }
 
   /** GET that throws ConsulHttpError on a non-2xx status unless it is listed in `allow`. */
   async get(path: string, opts: GetOptions = {}, allow: readonly number[] = []): Promise<ConsulResponse> {
     const r = await this.request('GET', path, opts);
-    if ((r.status < 200 || r.status > 299) && !allow.includes(r.status)) throw new ConsulHttpError('GET', path, r.status, r.body);
+    if ((r.status < 200 || r.status > 299) && !allow.includes(r.status))
+      throw new ConsulHttpError('GET', path, r.status, r.body);
     return r;
   }
 
-  async put(path: string, body: unknown, query?: Readonly<Record<string, string | number | true>>): Promise<ConsulResponse> {
+  async put(
+    path: string,
+    body: unknown,
+    query?: Readonly<Record<string, string | number | true>>,
+  ): Promise<ConsulResponse> {
     const r = await this.request('PUT', path, {
       body: typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body),
       query,

@@ -85,7 +85,10 @@ function instanceHash(inst: HealthyInstance): [number, number] {
 }
 
 /** Healthy instances grouped by service name. */
-export function healthyServices(checks: readonly HealthCheck[], opts: HealthFilterOptions): Map<string, HealthyService> {
+export function healthyServices(
+  checks: readonly HealthCheck[],
+  opts: HealthFilterOptions,
+): Map<string, HealthyService> {
   const accepted = new Set(opts.status.map((s) => s.trim()).filter(Boolean));
   const serfCritical = new Set<string>();
   const nodeMaint = new Set<string>();
@@ -105,7 +108,8 @@ export function healthyServices(checks: readonly HealthCheck[], opts: HealthFilt
       continue;
     }
     const sid = typeof c.ServiceID === 'string' ? c.ServiceID : String(c.ServiceID ?? '');
-    if (id.startsWith(SVC_MAINT) && c.Status === 'critical') svcMaintCritical.add(instanceKey(node, id.slice(SVC_MAINT.length)));
+    if (id.startsWith(SVC_MAINT) && c.Status === 'critical')
+      svcMaintCritical.add(instanceKey(node, id.slice(SVC_MAINT.length)));
     // Node-level checks (no ServiceID) other than serfHealth do not count (fabio).
     if (sid === '' || !hasPrefixedTag(c.ServiceTags, opts.tagPrefix)) continue;
     const key = instanceKey(node, sid);

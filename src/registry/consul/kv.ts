@@ -30,7 +30,8 @@ export function kvEntries(res: ConsulResponse): KvEntry[] {
   return body as KvEntry[];
 }
 
-export const decodeValue = (v: string | null | undefined): string => (v ? Buffer.from(v, 'base64').toString('utf8') : '');
+export const decodeValue = (v: string | null | undefined): string =>
+  v ? Buffer.from(v, 'base64').toString('utf8') : '';
 
 /** True when `key` is the prefix key itself or lies below it. */
 export function underPrefix(key: string, prefix: string): boolean {
@@ -44,7 +45,9 @@ export function ignoredSiblings(entries: readonly KvEntry[], prefix: string): st
 }
 
 function sortedUnder(entries: readonly KvEntry[], prefix: string): KvEntry[] {
-  return entries.filter((e) => typeof e.Key === 'string' && underPrefix(e.Key, prefix)).sort((a, b) => (a.Key < b.Key ? -1 : a.Key > b.Key ? 1 : 0));
+  return entries
+    .filter((e) => typeof e.Key === 'string' && underPrefix(e.Key, prefix))
+    .sort((a, b) => (a.Key < b.Key ? -1 : a.Key > b.Key ? 1 : 0));
 }
 
 /** Manual override text: `# --- <key>` then the trimmed value, entries joined by a blank line. */

@@ -1,5 +1,5 @@
-import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import type { Logger } from '../../log/logger.ts';
 import type { ConsulClient } from './client.ts';
 
@@ -139,12 +139,17 @@ export class SelfRegistration {
       this.#log.info(`consul: Registered fabio as ${JSON.stringify(p.Name)}`);
       await this.#ttl(p);
     } catch (err) {
-      this.#log.error(`consul: Cannot register fabio as ${JSON.stringify(p.Name)} in Consul. ${(err as Error).message}`);
+      this.#log.error(
+        `consul: Cannot register fabio as ${JSON.stringify(p.Name)} in Consul. ${(err as Error).message}`,
+      );
     }
   }
 
   async #ttl(p: ServicePayload): Promise<void> {
-    await this.#client.put(`/v1/agent/check/update/${encodeURIComponent(`${p.ID}-ttl`)}`, { Status: 'passing', Output: '' });
+    await this.#client.put(`/v1/agent/check/update/${encodeURIComponent(`${p.ID}-ttl`)}`, {
+      Status: 'passing',
+      Output: '',
+    });
   }
 
   async #deregister(p: ServicePayload): Promise<void> {
@@ -152,7 +157,9 @@ export class SelfRegistration {
       await this.#client.put(`/v1/agent/service/deregister/${encodeURIComponent(p.ID)}`, undefined);
       this.#log.info(`consul: Deregistered fabio as ${JSON.stringify(p.Name)}`);
     } catch (err) {
-      this.#log.error(`consul: Cannot deregister fabio as ${JSON.stringify(p.Name)} from Consul. ${(err as Error).message}`);
+      this.#log.error(
+        `consul: Cannot deregister fabio as ${JSON.stringify(p.Name)} from Consul. ${(err as Error).message}`,
+      );
     }
   }
 
@@ -172,7 +179,9 @@ export class SelfRegistration {
           await this.#register(p);
           continue;
         }
-        await this.#ttl(p).catch((err: Error) => this.#log.warn(`consul: Cannot update TTL of ${JSON.stringify(p.Name)}. ${err.message}`));
+        await this.#ttl(p).catch((err: Error) =>
+          this.#log.warn(`consul: Cannot update TTL of ${JSON.stringify(p.Name)}. ${err.message}`),
+        );
       }
     });
     return this.#busy;

@@ -1,7 +1,13 @@
 import type { Logger } from '../../log/logger.ts';
 import { serviceRouteCommands } from '../../routes/index.ts';
 import type { ConsulClient } from './client.ts';
-import { type HealthCheck, type HealthFilterOptions, type HealthyInstance, healthyServices, instanceKey } from './health-filter.ts';
+import {
+  type HealthCheck,
+  type HealthFilterOptions,
+  type HealthyInstance,
+  healthyServices,
+  instanceKey,
+} from './health-filter.ts';
 
 /**
  * Turns health state into service route text. Unlike fabio, which re-reads the catalog of every
@@ -109,7 +115,8 @@ export class ServiceRoutes {
     for (const [name, h] of healthy) {
       const c = this.#cache.get(name);
       if (c?.signature === h.signature) continue;
-      if (c && onlyRemovals(h.instances, c.members)) replace(name, this.#translate(name, c.rows, h.instances, h.signature, false));
+      if (c && onlyRemovals(h.instances, c.members))
+        replace(name, this.#translate(name, c.rows, h.instances, h.signature, false));
       else stale.push(name);
     }
     let failed: unknown;
@@ -155,7 +162,12 @@ export class ServiceRoutes {
     return { changed, text: this.#text, warnings: this.#warnings, services: this.#cache.size };
   }
 
-  async #read(name: string, instances: readonly HealthyInstance[], signature: string, signal?: AbortSignal): Promise<Cached> {
+  async #read(
+    name: string,
+    instances: readonly HealthyInstance[],
+    signature: string,
+    signal?: AbortSignal,
+  ): Promise<Cached> {
     const res = await this.#client.get(`/v1/catalog/service/${encodeURIComponent(name)}`, { signal });
     const rows = JSON.parse(res.body) as CatalogRow[] | null;
     return this.#translate(name, Array.isArray(rows) ? rows : [], instances, signature, true);
@@ -186,7 +198,8 @@ export class ServiceRoutes {
       for (const l of out.lines) lines.push(l);
       for (const w of out.warnings) {
         warnings.push({ service: name, tag: w.tag, message: w.message });
-        if (logWarnings) this.#log.warn(`consul: Skipping tag ${JSON.stringify(w.tag)} of service "${name}": ${w.message}`);
+        if (logWarnings)
+          this.#log.warn(`consul: Skipping tag ${JSON.stringify(w.tag)} of service "${name}": ${w.message}`);
       }
     }
     return { signature, members, rows, lines, warnings };
