@@ -36,7 +36,8 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
   tlsServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => h.upgrade(req, socket, head));
   tlsServer.on('tlsClientError', noop);
   tlsServer.on('sessionError', noop);
-  if (spec.idleTimeout > 0) tlsServer.setTimeout(spec.idleTimeout);
+  // as the https listener: idle keep-alive connections end after it, else rt, else 2 minutes
+  tlsServer.setTimeout(spec.idleTimeout > 0 ? spec.idleTimeout : spec.readTimeout > 0 ? spec.readTimeout : 120_000);
 
   const o = spliceOptions(spec, deps, 'tcp_sni');
   const timeout = helloTimeout(spec.readTimeout);
