@@ -289,13 +289,15 @@ if (want('propagation')) {
     ],
     {},
   );
-  const ups = out.split('\n').filter((l) => l.includes('check passing'));
-  const last = ups[ups.length - 1]?.trim().split(/\s+/) ?? [];
+  // `  passing → live in the store   p50 p90 p99 max`; the last block is the large catalog
+  const ups = out.split('\n').filter((l) => l.includes('passing → live in the store'));
+  const nums = (ups[ups.length - 1] ?? '').match(/\d+(\.\d+)?/g) ?? [];
+  if (nums.length < 4) notes.push(`bench/propagation.ts gave no figures:\n${out.slice(-1500)}`);
   rows.push({
     bench: 'consul -> table (passing)',
     name: 'fabio-ts',
-    p50: Number(last[2]),
-    p99: Number(last[4]),
+    p50: Number(nums[0]),
+    p99: Number(nums[2]),
     errors: '0',
     ratios: `${full ? 5000 : 500} services registered`,
   });
