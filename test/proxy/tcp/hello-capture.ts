@@ -83,7 +83,7 @@ export function mangledTlsConnect(
         };
         next();
       } else {
-        raw.write(reframe(chunk, mode.reframe), cb);
+        raw.write(mode.reframe.length === 0 ? chunk : reframe(chunk, mode.reframe), cb);
       }
     },
     final(cb) {
