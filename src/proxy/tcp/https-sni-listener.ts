@@ -1,6 +1,7 @@
 import http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type net from 'node:net';
+import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { ListenerSpec } from '../../config/types.ts';
 import { createHttpHandler, type HttpListenerDeps } from '../http/index.ts';
@@ -38,6 +39,23 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
   tlsServer.on('sessionError', noop);
   // as the https listener: idle keep-alive connections end after it, else rt, else 2 minutes
   tlsServer.setTimeout(spec.idleTimeout > 0 ? spec.idleTimeout : spec.readTimeout > 0 ? spec.readTimeout : 120_000);
+
+  // Terminated connections, so that shutdown can end idle keep-alive ones instead of waiting for them.
+  const terminated = new Set<tls.TLSSocket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  tlsServer.on('secureConnection', (ts: tls.TLSSocket) => {
+    terminated.add(ts);
+    ts.once('close', () => terminated.delete(ts));
+  });
+  tlsServer.on('session', (ss: http2.ServerHttp2Session) => {
+    sessions.add(ss);
+    ss.once('close', () => sessions.delete(ss));
+  });
+  const endIdle = () => {
+    for (const ts of terminated) {
+      if (ts.alpnProtocol !== 'h2' && (ts as unknown as { _httpMessage?: unknown })._httpMessage == null) ts.end();
+    }
+  };
 
   const o = spliceOptions(spec, deps, 'tcp_sni');
   const timeout = helloTimeout(spec.readTimeout);
@@ -79,7 +97,13 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
     port: cs.port,
     async close(graceMs: number) {
       tlsServer.close();
+      // HTTP/2: GOAWAY, open streams finish; HTTP/1: idle connections end now, busy ones once idle
+      for (const ss of sessions) ss.close();
+      endIdle();
+      const sweep = setInterval(endIdle, 50);
+      sweep.unref();
       await cs.close(graceMs);
+      clearInterval(sweep);
       detach();
       auth?.close();
       if (shared === undefined) await h.pools?.close();

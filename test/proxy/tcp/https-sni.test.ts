@@ -101,3 +101,34 @@ test('tcp with cs=: TLS terminated by the listener, plaintext spliced to the tar
   assert.equal(got, 'plain:secret');
   assert.equal(metrics.counts['tcp.conn'], 1);
 });
+
+test('https+tcp+sni: shutdown ends idle keep-alive HTTP connections instead of waiting for the grace', async (t) => {
+  const { certs, ca, cleanup } = await makeCerts([['web.test']]);
+  t.after(cleanup);
+  const httpUp = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((r) => httpUp.listen(0, '127.0.0.1', r));
+  t.after(() => httpUp.close());
+  const cfg = testConfig({
+    'proxy.cs': `cs=c1;type=file;cert=${certs[0]!.certFile};key=${certs[0]!.keyFile}`,
+    'proxy.addr': '127.0.0.1:0;proto=https+tcp+sni;cs=c1',
+  });
+  const store = new TableStore();
+  store.swap(buildTable(`route add web web.test/ http://127.0.0.1:${(httpUp.address() as net.AddressInfo).port}/`, OPTS));
+  const deps: ProxyDeps = { cfg, store, log: memoryLogger('TRACE'), metrics: countingMetrics(), noRouteHtml: () => '', accessLog: undefined };
+  const l = await startHttpsTcpSni(cfg.listeners[0]!, deps);
+  const agent = new https.Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
+  const body = await new Promise<string>((resolve, reject) => {
+    https
+      .get({ port: l.port, host: '127.0.0.1', servername: 'web.test', headers: { host: 'web.test' }, ca: ca.pem, agent }, (res) => {
+        let d = '';
+        res.on('data', (c) => (d += c));
+        res.on('end', () => resolve(d));
+      })
+      .on('error', reject);
+  });
+  assert.equal(body, 'ok');
+  const t0 = Date.now();
+  await l.close(5000);
+  assert.ok(Date.now() - t0 < 2000, `close took ${Date.now() - t0}ms`);
+});
