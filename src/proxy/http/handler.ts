@@ -9,8 +9,16 @@ import { goAddr, goIp } from '../client-ip.ts';
 import { classify, ProxyError, toResponse } from '../errors.ts';
 import type { ProxyDeps } from '../types.ts';
 import { forward, type ForwardJob, type Req, type Res } from './forward.ts';
-import { type HeaderOptions, protectedHeaders, stsValue, tlsCipherId, tlsVersionName, upstreamHeaders } from './headers.ts';
+import {
+  type HeaderOptions,
+  protectedHeaders,
+  stsValue,
+  tlsCipherId,
+  tlsVersionName,
+  upstreamHeaders,
+} from './headers.ts';
 import { escapePath, mergeQuery, normalizePath, rewritePath, splitRequestTarget } from './path.ts';
+import { leanForward } from './lean-forward.ts';
 import { PoolCache } from './pools.ts';
 import { redirectResponse } from './redirect.ts';
 import { requestId as newRequestId } from './request-id.ts';
@@ -32,6 +40,11 @@ export interface HandlerParts {
   readonly requestId?: () => string;
   /** Wall clock in nanoseconds since the epoch (access log). */
   readonly nowNs?: () => bigint;
+  /**
+   * Lean HTTP/1.1 path for body-less GET/HEAD to plain-http targets (default on; the environment
+   * variable FABIO_TS_LEAN=0 turns it off for A/B benchmarks). Off when `forward` is stubbed.
+   */
+  readonly lean?: boolean;
 }
 
 export interface HttpHandler {
@@ -58,10 +71,18 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
   const ridHeader = hopts.requestIdHeader.toLowerCase();
   const traceHeader = cfg.str('proxy.header.trace').toLowerCase();
   const noRouteStatus = cfg.num('proxy.noroutestatus') || 404;
-  const sts = tls ? stsValue(cfg.num('proxy.header.sts.maxage'), cfg.bool('proxy.header.sts.subdomains'), cfg.bool('proxy.header.sts.preload')) : '';
+  const sts = tls
+    ? stsValue(
+        cfg.num('proxy.header.sts.maxage'),
+        cfg.bool('proxy.header.sts.subdomains'),
+        cfg.bool('proxy.header.sts.preload'),
+      )
+    : '';
   const gzipText = cfg.str('proxy.gzip.contenttype');
   const gzip = gzipText !== '' ? new RegExp(gzipText) : undefined;
-  const accessFmt: AccessFormatter | undefined = deps.accessLog ? compileAccessLog(cfg.str('log.access.format')) : undefined;
+  const accessFmt: AccessFormatter | undefined = deps.accessLog
+    ? compileAccessLog(cfg.str('log.access.format'))
+    : undefined;
   const writeTimeout = spec.writeTimeout;
   const pools =
     parts.pools ??
@@ -76,6 +97,11 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
   const makeId = parts.requestId ?? newRequestId;
   const nowNs = parts.nowNs ?? wallNs;
   const auth = parts.auth;
+  const leanOn =
+    parts.forward === undefined &&
+    (parts.lean ?? process.env.FABIO_TS_LEAN !== '0') &&
+    gzip === undefined &&
+    cfg.num('proxy.responseheadertimeout') <= 0;
 
   /** Shared front half of HTTP and websocket handling: fabio steps 1-6. Returns undefined when answered. */
   /**
@@ -160,13 +186,17 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
     const startNs = accessFmt !== undefined ? nowNs() : 0n;
     const r = res as ServerResponse;
     // Answers before forwarding (no route, 403, 401, redirect) carry no STS: fabio sets it at step 10.
-    route(req, (status, headers, body) => {
-      if (r.headersSent || r.destroyed) return;
-      r.writeHead(status, headers);
-      r.end(req.method === 'HEAD' ? undefined : body);
-    }, (routed) => {
-      if (!r.destroyed) proxyRequest(req, r, routed, t0, startNs);
-    });
+    route(
+      req,
+      (status, headers, body) => {
+        if (r.headersSent || r.destroyed) return;
+        r.writeHead(status, headers);
+        r.end(req.method === 'HEAD' ? undefined : body);
+      },
+      (routed) => {
+        if (!r.destroyed) proxyRequest(req, r, routed, t0, startNs);
+      },
+    );
   };
 
   const proxyRequest = (req: Req, r: ServerResponse, routed: Routed, t0: bigint, startNs: bigint): void => {
@@ -180,78 +210,114 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
       httpProto,
       requestId: routed.id,
     };
-    const up = upstreamHeaders(req.rawHeaders, routed.host, ctx, { host: routed.hostHeader, stripPath: t.stripPath, websocket: false }, hopts, protectedSet);
+    const up = upstreamHeaders(
+      req.rawHeaders,
+      routed.host,
+      ctx,
+      { host: routed.hostHeader, stripPath: t.stripPath, websocket: false },
+      hopts,
+      protectedSet,
+    );
     const accept = req.headers.accept;
     const sse = accept === 'text/event-stream';
+    const method = req.method ?? 'GET';
     let timer: NodeJS.Timeout | undefined;
     if (writeTimeout > 0) timer = setTimeout(() => r.destroy(), writeTimeout);
+    const fail = (err: ProxyError): number => {
+      const er = toResponse(err);
+      if (er.log) log.error(err.message);
+      if (!r.headersSent && !r.destroyed) {
+        const hs: Record<string, string> = er.body !== '' ? { ...TEXT } : {};
+        if (sts !== '') hs['strict-transport-security'] = sts;
+        r.writeHead(er.status, hs);
+        r.end(er.body);
+      }
+      return er.status;
+    };
+    if (
+      leanOn &&
+      (method === 'GET' || method === 'HEAD') &&
+      t.scheme === 'http' &&
+      !sse &&
+      req.httpVersionMajor === 1 &&
+      !hasRequestBody(req)
+    ) {
+      leanForward({
+        pool: pools.lean(t),
+        head: buildRequestHead(method, routed.upUri, up.headers),
+        isHead: method === 'HEAD',
+        res: r,
+        sts,
+        fail,
+        done,
+      });
+      return;
+    }
     doForward({
       pool: pools.get(t),
-      method: req.method ?? 'GET',
+      method,
       path: routed.upUri,
       headers: up.headers,
       req,
       res: r,
       sts,
       gzip,
-      gzipAllowed: gzip !== undefined && /gzip/.test(String(req.headers['accept-encoding'] ?? '')) && !String(accept ?? '').includes('text/event-stream'),
+      gzipAllowed:
+        gzip !== undefined &&
+        /gzip/.test(String(req.headers['accept-encoding'] ?? '')) &&
+        !String(accept ?? '').includes('text/event-stream'),
       sse,
-      fail: (err) => {
-        const er = toResponse(err);
-        if (er.log) log.error(err.message);
-        if (!r.headersSent && !r.destroyed) {
-          const hs: Record<string, string> = er.body !== '' ? { ...TEXT } : {};
-          if (sts !== '') hs['strict-transport-security'] = sts;
-          r.writeHead(er.status, hs);
-          r.end(er.body);
-        }
-        return er.status;
-      },
-      done: (status, bytes) => {
-        if (timer !== undefined) clearTimeout(timer);
-        const secs = Number(hr() - t0) / 1e9;
-        metrics.httpRequest(result.route, t, status, secs);
-        if (accessFmt !== undefined && status !== 0) {
-          const headers = up.headers;
-          const rec: AccessRecord = {
-            startNs,
-            durationNs: hr() - t0,
-            remoteAddr: goAddr(routed.clientIp, sock.remotePort),
-            method: req.method ?? '',
-            uri: req.url ?? '',
-            proto: `HTTP/${req.httpVersion}`,
-            host: routed.host,
-            scheme: up.scheme,
-            path: routed.path,
-            query: routed.query,
-            status,
-            bodySize: bytes,
-            upstreamAddr: t.hostPort,
-            upstreamScheme: t.scheme === 'wss' ? 'https' : t.scheme === 'ws' ? 'http' : t.scheme,
-            upstreamUri: routed.upUri,
-            service: t.service,
-            header: (name) => headerValue(headers, name),
-          };
-          deps.accessLog?.(accessFmt(rec));
-        }
-      },
+      fail,
+      done,
     });
+    function done(status: number, bytes: number): void {
+      if (timer !== undefined) clearTimeout(timer);
+      const secs = Number(hr() - t0) / 1e9;
+      metrics.httpRequest(result.route, t, status, secs);
+      if (accessFmt !== undefined && status !== 0) {
+        const headers = up.headers;
+        const rec: AccessRecord = {
+          startNs,
+          durationNs: hr() - t0,
+          remoteAddr: goAddr(routed.clientIp, sock.remotePort),
+          method: req.method ?? '',
+          uri: req.url ?? '',
+          proto: `HTTP/${req.httpVersion}`,
+          host: routed.host,
+          scheme: up.scheme,
+          path: routed.path,
+          query: routed.query,
+          status,
+          bodySize: bytes,
+          upstreamAddr: t.hostPort,
+          upstreamScheme: t.scheme === 'wss' ? 'https' : t.scheme === 'ws' ? 'http' : t.scheme,
+          upstreamUri: routed.upUri,
+          service: t.service,
+          header: (name) => headerValue(headers, name),
+        };
+        deps.accessLog?.(accessFmt(rec));
+      }
+    }
   };
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
     // Hold early client bytes (sent before the upstream's 101) until the splice starts.
     socket.pause();
-    route(req, (status, headers, body) => {
-      let s = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Status'}\r\n`;
-      for (const k in headers) s += `${k}: ${headers[k]}\r\n`;
-      s += `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
-      socket.end(s);
-      // The socket is paused: do not wait for the client's FIN, close once the answer is flushed.
-      socket.once('finish', () => socket.destroy());
-    }, (routed) => {
-      if (!socket.destroyed) tunnel(req, socket, head, routed);
-    });
+    route(
+      req,
+      (status, headers, body) => {
+        let s = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Status'}\r\n`;
+        for (const k in headers) s += `${k}: ${headers[k]}\r\n`;
+        s += `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+        socket.end(s);
+        // The socket is paused: do not wait for the client's FIN, close once the answer is flushed.
+        socket.once('finish', () => socket.destroy());
+      },
+      (routed) => {
+        if (!socket.destroyed) tunnel(req, socket, head, routed);
+      },
+    );
   };
 
   const tunnel = (req: IncomingMessage, socket: Duplex, head: Buffer, routed: Routed): void => {
@@ -302,7 +368,15 @@ interface Routed {
 }
 
 const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' };
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 301: 'Moved Permanently', 302: 'Found', 307: 'Temporary Redirect', 308: 'Permanent Redirect' };
+const STATUS_TEXT: Record<number, string> = {
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  301: 'Moved Permanently',
+  302: 'Found',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
+};
 
 function buildRequestHead(method: string, uri: string, headers: readonly string[]): string {
   let s = `${method} ${uri} HTTP/1.1\r\n`;
@@ -310,9 +384,18 @@ function buildRequestHead(method: string, uri: string, headers: readonly string[
   return `${s}\r\n`;
 }
 
+/** A request with a body (Content-Length other than 0, or any Transfer-Encoding) on HTTP/1.x. */
+function hasRequestBody(req: Req): boolean {
+  const h = req.headers;
+  if (h['transfer-encoding'] !== undefined) return true;
+  const cl = h['content-length'];
+  return cl !== undefined && cl !== '0';
+}
+
 function headerValue(flat: readonly string[], name: string): string {
   const lower = name.toLowerCase();
-  for (let i = 0; i < flat.length; i += 2) if ((flat[i] as string).toLowerCase() === lower) return flat[i + 1] as string;
+  for (let i = 0; i < flat.length; i += 2)
+    if ((flat[i] as string).toLowerCase() === lower) return flat[i + 1] as string;
   return '';
 }
 
@@ -320,7 +403,11 @@ function headerValue(flat: readonly string[], name: string): string {
  * fabio checks the peer address and then EVERY element of X-Forwarded-For (it cannot know which hops
  * to trust); any denied element denies the request. Unparsable elements are skipped.
  */
-export function accessAllowed(rules: { allowed(ip: string): boolean }, clientIp: string, xff: string | string[] | undefined): boolean {
+export function accessAllowed(
+  rules: { allowed(ip: string): boolean },
+  clientIp: string,
+  xff: string | string[] | undefined,
+): boolean {
   if (clientIp !== '' && !rules.allowed(clientIp)) return false;
   if (xff === undefined) return true;
   const all = Array.isArray(xff) ? xff.join(',') : xff;

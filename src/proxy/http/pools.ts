@@ -1,6 +1,7 @@
 import { Pool } from 'undici';
 import type { Table, Target } from '../../routes/types.ts';
 import type { TableStore } from '../../routes/table-store.ts';
+import { LeanPool } from './lean-pool.ts';
 
 /** Upstream transport settings from proxy.* keys (milliseconds). */
 export interface PoolSettings {
@@ -28,6 +29,8 @@ export class PoolCache {
   // WeakMap read with no string building.
   #byTarget = new WeakMap<Target, Pool>();
   #settings: PoolSettings;
+  #lean = new Map<string, LeanPool>();
+  #leanByTarget = new WeakMap<Target, LeanPool>();
   #unsubscribe: () => void;
 
   constructor(store: TableStore, settings: PoolSettings) {
@@ -42,6 +45,27 @@ export class PoolCache {
     const k = poolKey(t);
     const q = this.#pools.get(k) ?? this.#create(t, k);
     this.#byTarget.set(t, q);
+    return q;
+  }
+
+  /** The raw-socket pool of the lean path (plain http targets only), created on first use. // hot path */
+  lean(t: Target): LeanPool {
+    const p = this.#leanByTarget.get(t);
+    if (p !== undefined) return p;
+    const k = poolKey(t);
+    let q = this.#lean.get(k);
+    if (q === undefined) {
+      const s = this.#settings;
+      const idle = s.idleTimeout > 0 ? s.idleTimeout : 15_000;
+      q = new LeanPool(t.hostPort, {
+        dialTimeout: s.dialTimeout,
+        idleTimeout: Math.min(idle, 4_000),
+        maxIdle: s.maxConn > 0 ? s.maxConn : Number.POSITIVE_INFINITY,
+        tcpKeepAlive: s.tcpKeepAlive > 0 ? s.tcpKeepAlive : 15_000,
+      });
+      this.#lean.set(k, q);
+    }
+    this.#leanByTarget.set(t, q);
     return q;
   }
 
@@ -76,6 +100,12 @@ export class PoolCache {
   prune(table: Table): void {
     const live = new Set<string>();
     for (const r of table.routes) for (const t of r.targets) live.add(poolKey(t));
+    for (const [k, p] of this.#lean) {
+      if (!live.has(k)) {
+        this.#lean.delete(k);
+        p.close();
+      }
+    }
     for (const [k, p] of this.#pools) {
       if (!live.has(k)) {
         this.#pools.delete(k);
@@ -90,6 +120,8 @@ export class PoolCache {
 
   async close(): Promise<void> {
     this.#unsubscribe();
+    for (const p of this.#lean.values()) p.close();
+    this.#lean.clear();
     const all = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all(all.map((p) => p.destroy().catch(() => {})));

@@ -1,0 +1,403 @@
+import type { ServerResponse } from 'node:http';
+import { classify, ProxyError } from '../errors.ts';
+import { isHopByHopResponse } from './headers.ts';
+import type { LeanConn, LeanExchange, LeanPool } from './lean-pool.ts';
+import { sniffContentType } from './sniff.ts';
+
+/**
+ * The lean HTTP/1.1 path for the common request: GET or HEAD without a body to a plain-HTTP
+ * target. The pre-assembled request head is written to a pooled raw socket and the response is
+ * parsed here (status line, headers, Content-Length / chunked / until-close framing) and written to
+ * the client's ServerResponse with a flat header array. Per request this avoids undici's request
+ * object, header object conversions and its WASM parser round trips. Everything else (bodies,
+ * https targets, gzip, SSE, HTTP/2 clients, header timeouts) takes forward.ts.
+ */
+
+export interface LeanJob {
+  readonly pool: LeanPool;
+  /** Complete request head (request line, headers, blank line), latin1. */
+  readonly head: string;
+  readonly isHead: boolean;
+  readonly res: ServerResponse;
+  /** Strict-Transport-Security value ('' = none). */
+  readonly sts: string;
+  /** Called exactly once: status written (0 when none) and body bytes sent to the client. */
+  readonly done: (status: number, bytes: number, err: ProxyError | undefined) => void;
+  /** Error answer for failures before the response started. */
+  readonly fail: (err: ProxyError) => number;
+}
+
+const MAX_HEAD = 1 << 20;
+const MAX_LINE = 8192;
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+// Parser states.
+const S_HEAD = 0;
+const S_LEN = 1;
+const S_CHUNKSIZE = 2;
+const S_CHUNKDATA = 3;
+const S_CHUNKEND = 4;
+const S_TRAILERS = 5;
+const S_EOF = 6;
+const S_DONE = 7;
+
+export function leanForward(job: LeanJob): void {
+  new Exchange(job).start();
+}
+
+class Exchange implements LeanExchange {
+  readonly #job: LeanJob;
+  #conn: LeanConn | undefined;
+  #st: number = S_HEAD;
+  #buf: Buffer | undefined;
+  #got = false;
+  #retried = false;
+  #status = 0;
+  #bytes = 0;
+  #remaining = 0;
+  #reuse = true;
+  #line = '';
+  #pending: string[] | undefined;
+  #trailers: Record<string, string> | undefined;
+  #ended = false;
+  #finished = false;
+
+  constructor(job: LeanJob) {
+    this.#job = job;
+  }
+
+  start(): void {
+    this.#job.res.once('close', this.#onClientClose);
+    this.#send();
+  }
+
+  #send(): void {
+    const c = this.#job.pool.acquire(this);
+    this.#conn = c;
+    c.socket.write(this.#job.head, 'latin1');
+  }
+
+  readonly #onClientClose = (): void => {
+    if (this.#finished || this.#job.res.writableFinished) return;
+    this.#finished = true;
+    this.#st = S_DONE;
+    const c = this.#conn;
+    if (c !== undefined) {
+      c.exchange = undefined;
+      c.socket.destroy();
+    }
+    this.#job.done(499, this.#bytes, new ProxyError('CLIENT_GONE', 'client went away'));
+  };
+
+  onData(chunk: Buffer): void {
+    this.#got = true;
+    let off = 0;
+    if (this.#st === S_HEAD) {
+      const data = this.#buf === undefined ? chunk : Buffer.concat([this.#buf, chunk]);
+      off = this.#head(data);
+      if (off < 0 || this.#finished) return;
+      chunk = data;
+    }
+    this.#body(chunk, off);
+  }
+
+  /** Parses the response head; returns the body offset, or -1 when more bytes are needed or it failed. */
+  #head(data: Buffer): number {
+    let start = 0;
+    for (;;) {
+      const end = data.indexOf(CRLFCRLF, start);
+      if (end < 0) {
+        if (data.length > MAX_HEAD)
+          this.#error(Object.assign(new Error('response head too large'), { code: 'HPE_HEADER_OVERFLOW' }));
+        else this.#buf = start === 0 ? data : data.subarray(start);
+        return -1;
+      }
+      this.#buf = undefined;
+      const text = data.toString('latin1', start, end);
+      const lines = text.split('\r\n');
+      const sl = lines[0] as string;
+      const ok =
+        sl.length >= 12 &&
+        sl.startsWith('HTTP/1.') &&
+        sl.charCodeAt(8) === 32 &&
+        (sl.length === 12 || sl.charCodeAt(12) === 32);
+      const code = ok && /^[1-9]\d\d$/.test(sl.slice(9, 12)) ? Number(sl.slice(9, 12)) : 0;
+      if (code === 0) {
+        this.#error(Object.assign(new Error('malformed HTTP response'), { code: 'HPE_INVALID_CONSTANT' }));
+        return -1;
+      }
+      if (code < 200) {
+        if (code === 101) {
+          this.#error(Object.assign(new Error('unexpected protocol switch'), { code: 'HPE_INVALID_CONSTANT' }));
+          return -1;
+        }
+        start = end + 4; // 1xx informational: Node answers 100-continue itself
+        continue;
+      }
+      return this.#respond(code, sl.charCodeAt(7) === 48, lines, data, end + 4);
+    }
+  }
+
+  #respond(status: number, http10: boolean, lines: string[], data: Buffer, bodyOff: number): number {
+    const job = this.#job;
+    let cl = -1;
+    let chunked = false;
+    let te = false;
+    let conn: string | undefined;
+    let trailer: string | undefined;
+    let hasType = false;
+    const names: string[] = [];
+    const values: string[] = [];
+    for (let i = 1; i < lines.length; i++) {
+      const l = lines[i] as string;
+      const c = l.indexOf(':');
+      if (c <= 0 || l.charCodeAt(0) === 32 || l.charCodeAt(0) === 9) {
+        this.#error(Object.assign(new Error('malformed response header'), { code: 'HPE_INVALID_HEADER_TOKEN' }));
+        return -1;
+      }
+      const name = l.slice(0, c).toLowerCase();
+      const value = l.slice(c + 1).trim();
+      switch (name) {
+        case 'content-length': {
+          const n = /^\d{1,15}$/.test(value) ? Number(value) : -2;
+          if (n === -2 || (cl >= 0 && cl !== n)) {
+            this.#error(Object.assign(new Error('invalid content-length'), { code: 'HPE_UNEXPECTED_CONTENT_LENGTH' }));
+            return -1;
+          }
+          cl = n;
+          break;
+        }
+        case 'transfer-encoding':
+          te = true;
+          chunked = /(^|,)\s*chunked\s*$/i.test(value);
+          break;
+        case 'connection':
+          conn = conn === undefined ? value : `${conn}, ${value}`;
+          break;
+        case 'trailer':
+          trailer = trailer === undefined ? value : `${trailer}, ${value}`;
+          break;
+        case 'content-type':
+          hasType = true;
+          break;
+      }
+      names.push(name);
+      values.push(value);
+    }
+    let dropped: string[] | undefined;
+    let close = http10;
+    if (conn !== undefined) {
+      dropped = conn
+        .toLowerCase()
+        .split(',')
+        .map((s) => s.trim());
+      if (dropped.includes('close')) close = true;
+      else if (http10 && dropped.includes('keep-alive')) close = false;
+    }
+    if (close) this.#reuse = false;
+    const out: string[] = [];
+    let outCl = false;
+    for (let i = 0; i < names.length; i++) {
+      const k = names[i] as string;
+      if (isHopByHopResponse(k) || (dropped !== undefined && dropped.includes(k))) continue;
+      if (k === 'content-length') outCl = true;
+      out.push(k, values[i] as string);
+    }
+    // Announced trailers are re-announced, as Go's ReverseProxy does (Trailer itself is hop-by-hop).
+    if (trailer !== undefined && !outCl) out.push('trailer', trailer);
+    if (job.sts !== '') out.push('strict-transport-security', job.sts);
+    this.#status = status;
+    const noBody = job.isHead || status === 204 || status === 304;
+    if (noBody) this.#st = S_DONE;
+    else if (te) this.#st = chunked ? S_CHUNKSIZE : S_EOF;
+    else if (cl >= 0) {
+      this.#st = cl === 0 ? S_DONE : S_LEN;
+      this.#remaining = cl;
+    } else this.#st = S_EOF;
+    if (te && !chunked) this.#reuse = false;
+    // Go's ResponseWriter sniffs a missing Content-Type from the first bytes: wait for them.
+    if (!hasType && !noBody) {
+      if (this.#st === S_DONE) this.#writeHead(out);
+      else this.#pending = out;
+    } else if (!this.#writeHead(out)) return -1;
+    if (this.#st === S_DONE) {
+      if (bodyOff < data.length) this.#reuse = false;
+      this.#complete();
+    }
+    return bodyOff;
+  }
+
+  #writeHead(out: string[]): boolean {
+    try {
+      this.#job.res.writeHead(this.#status, out);
+      return true;
+    } catch (e) {
+      this.#error(e);
+      return false;
+    }
+  }
+
+  #emit(b: Buffer, last: boolean): void {
+    if (this.#pending !== undefined) {
+      const out = this.#pending;
+      this.#pending = undefined;
+      out.push('content-type', sniffContentType(b));
+      if (!this.#writeHead(out)) return;
+    }
+    this.#bytes += b.length;
+    const res = this.#job.res;
+    if (last && this.#trailers === undefined) {
+      this.#ended = true;
+      res.end(b);
+      return;
+    }
+    if (!res.write(b)) {
+      const s = (this.#conn as LeanConn).socket;
+      s.pause();
+      res.once('drain', () => s.resume());
+    }
+  }
+
+  #body(chunk: Buffer, off: number): void {
+    while (off < chunk.length && this.#st !== S_DONE) {
+      switch (this.#st) {
+        case S_LEN: {
+          const n = Math.min(this.#remaining, chunk.length - off);
+          this.#remaining -= n;
+          const last = this.#remaining === 0;
+          this.#emit(off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n), last);
+          off += n;
+          if (last && !this.#finished) {
+            if (off < chunk.length) this.#reuse = false;
+            this.#complete();
+          }
+          break;
+        }
+        case S_EOF:
+          this.#emit(off === 0 ? chunk : chunk.subarray(off), false);
+          off = chunk.length;
+          break;
+        case S_CHUNKDATA: {
+          const n = Math.min(this.#remaining, chunk.length - off);
+          this.#remaining -= n;
+          this.#emit(chunk.subarray(off, off + n), false);
+          off += n;
+          if (this.#remaining === 0) this.#st = S_CHUNKEND;
+          break;
+        }
+        default: {
+          const nl = chunk.indexOf(10, off);
+          const part = chunk.toString('latin1', off, nl < 0 ? chunk.length : nl);
+          if (nl < 0) {
+            this.#line += part;
+            if (this.#line.length > MAX_LINE)
+              this.#error(Object.assign(new Error('chunk line too long'), { code: 'HPE_INVALID_CHUNK_SIZE' }));
+            return;
+          }
+          off = nl + 1;
+          let line = this.#line + part;
+          this.#line = '';
+          if (line.endsWith('\r')) line = line.slice(0, -1);
+          if (!this.#chunkLine(line)) return;
+        }
+      }
+    }
+  }
+
+  /** One line of chunked framing (size line, CRLF after data, or a trailer line). */
+  #chunkLine(line: string): boolean {
+    if (this.#st === S_CHUNKEND) {
+      this.#st = S_CHUNKSIZE;
+      return true;
+    }
+    if (this.#st === S_CHUNKSIZE) {
+      const semi = line.indexOf(';');
+      const hex = (semi < 0 ? line : line.slice(0, semi)).trim();
+      if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) {
+        this.#error(Object.assign(new Error('invalid chunk size'), { code: 'HPE_INVALID_CHUNK_SIZE' }));
+        return false;
+      }
+      const size = Number.parseInt(hex, 16);
+      this.#remaining = size;
+      this.#st = size === 0 ? S_TRAILERS : S_CHUNKDATA;
+      return true;
+    }
+    // S_TRAILERS
+    if (line === '') {
+      this.#complete();
+      return true;
+    }
+    const c = line.indexOf(':');
+    if (c > 0) (this.#trailers ??= {})[line.slice(0, c).trim().toLowerCase()] = line.slice(c + 1).trim();
+    return true;
+  }
+
+  #complete(): void {
+    if (this.#finished) return;
+    this.#st = S_DONE;
+    const job = this.#job;
+    const res = job.res;
+    res.off('close', this.#onClientClose);
+    if (this.#pending !== undefined) {
+      // Empty body: nothing to sniff, Go adds no Content-Type either.
+      const out = this.#pending;
+      this.#pending = undefined;
+      if (!this.#writeHead(out)) return;
+    }
+    const c = this.#conn as LeanConn;
+    if (this.#reuse) job.pool.release(c);
+    else {
+      c.exchange = undefined;
+      c.socket.destroy();
+    }
+    if (!this.#ended) {
+      if (this.#trailers !== undefined) res.addTrailers(this.#trailers);
+      this.#ended = true;
+      res.end();
+    }
+    this.#finished = true;
+    job.done(this.#status, this.#bytes, undefined);
+  }
+
+  onClose(err: Error | undefined): void {
+    if (this.#finished) return;
+    if (this.#st === S_EOF && err === undefined) {
+      this.#reuse = false;
+      this.#complete();
+      return;
+    }
+    // A reused keep-alive connection the upstream closed just now: GET/HEAD are safe to send again.
+    if (this.#st === S_HEAD && !this.#got && !this.#retried && (this.#conn as LeanConn).uses > 0) {
+      this.#retried = true;
+      this.#send();
+      return;
+    }
+    this.#fail(err ?? Object.assign(new Error('upstream closed the connection'), { code: 'UND_ERR_SOCKET' }));
+  }
+
+  #error(e: unknown): void {
+    const c = this.#conn;
+    if (c !== undefined) {
+      c.exchange = undefined;
+      c.socket.destroy();
+    }
+    this.#fail(e);
+  }
+
+  #fail(e: unknown): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const job = this.#job;
+    job.res.off('close', this.#onClientClose);
+    const started = job.res.headersSent;
+    this.#st = S_DONE;
+    const err = classify(e);
+    if (!started) {
+      job.done(job.fail(err), 0, err);
+      return;
+    }
+    // Headers already went out: the only honest signal left is a broken connection.
+    job.res.destroy();
+    job.done(this.#status, this.#bytes, err);
+  }
+}
