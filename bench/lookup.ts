@@ -1,7 +1,10 @@
 /**
  * Route lookup micro-benchmark: build time, heap and median lookup time for tables of 10, 1k, 10k
  * and 100k routes (exact hosts, glob hosts and host-less routes, path depths 1-6).
- * Run: npx tsx bench/lookup.ts            (add --expose-gc via NODE_OPTIONS for steadier heap figures)
+ * Run: NODE_OPTIONS=--expose-gc npx tsx bench/lookup.ts [prefix|glob|iprefix] [N] [--builds R]
+ * --builds R builds each table R times (after a GC each) and reports the first build and the median
+ * of the rest, as CPU time of this process (user+sys), which is steadier than wall time on a shared
+ * machine. The first build of a process runs on colder code, the median is the steady state.
  */
 
 import type { LookupRequest, Matcher } from '../src/routes/index.ts';
@@ -64,16 +67,18 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-const sizes = process.argv[3] ? [Number(process.argv[3])] : [10, 1_000, 10_000, 100_000];
-const matchers: Matcher[] = (process.argv[2] as Matcher | undefined)
-  ? [process.argv[2] as Matcher]
-  : ['prefix', 'glob'];
+const bi = process.argv.indexOf('--builds');
+const builds = bi > 0 ? Math.max(1, Number(process.argv[bi + 1])) : 1;
+const args = bi > 0 ? process.argv.slice(2, bi).concat(process.argv.slice(bi + 2)) : process.argv.slice(2);
+const sizes = args[1] ? [Number(args[1])] : [10, 1_000, 10_000, 100_000];
+const matchers: Matcher[] = (args[0] as Matcher | undefined) ? [args[0] as Matcher] : ['prefix', 'glob'];
 const rows: string[][] = [
   [
     'routes',
     'matcher',
     'build ms',
     'build cpu ms',
+    `cpu median of ${builds > 1 ? builds - 1 : 1}`,
     'heap MB',
     'lookup median ns',
     'lookup cpu median ns',
@@ -93,6 +98,14 @@ for (const matcher of matchers) {
     // CPU time of this process (user+sys): steadier than wall time on a shared, loaded machine
     const buildCpuMs = (c1.user + c1.system) / 1000;
     const heap = heapMB() - before;
+    const cpus: number[] = [];
+    for (let b = 1; b < builds; b++) {
+      heapMB();
+      const c = process.cpuUsage();
+      buildTable(text, { matcher, strategy: 'rr', globDisabled: false, globCacheSize: 1000 });
+      const cu = process.cpuUsage(c);
+      cpus.push((cu.user + cu.system) / 1000);
+    }
     // let a concurrent GC of the build finish so it does not land in the lookup figures
     await new Promise((r) => setTimeout(r, 200));
     heapMB();
@@ -118,6 +131,7 @@ for (const matcher of matchers) {
       matcher,
       buildMs.toFixed(1),
       buildCpuMs.toFixed(1),
+      (cpus.length > 0 ? median(cpus) : buildCpuMs).toFixed(1),
       heap.toFixed(1),
       median(per).toFixed(0),
       median(perCpu).toFixed(0),

@@ -2,55 +2,60 @@ import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
 import { compileGlob, GlobSyntaxError, isGlob, sharedGlobCache } from './glob.ts';
 import { normalizeHost, sortHostsBySpecificity } from './host-order.ts';
-import type { MRoute, MTarget } from './model.ts';
-import { applyDefs } from './model.ts';
-import { parseRouteText } from './parse.ts';
+import type { Model, MRoute, MTarget } from './model.ts';
+import { applyDef, Names } from './model.ts';
+import { forEachRouteDef } from './parse.ts';
 import { buildPathIndex } from './path-index.ts';
 import { RouteTable } from './table.ts';
 import { makeTarget } from './target.ts';
+import type { ParsedURL } from './target-url.ts';
+import { parseTargetURL } from './target-url.ts';
 import type { BuildOptions, LookupResult, Route, Table, Target, Warning } from './types.ts';
-import { buildRing, effectiveWeights } from './weights.ts';
+import { buildRing, effectiveWeights, identityRing } from './weights.ts';
 
-/** Shared one-slot ring (read-only by convention: rings are never written after build). */
-const ONE_SLOT = Uint32Array.of(0);
-const ONE: readonly number[] = Object.freeze([1]);
-
-function compileRoute(m: MRoute, opts: BuildOptions, warnings: Warning[]): CRoute {
-  let targets: Target[];
+function compileRoute(m: MRoute, opts: BuildOptions, warnings: Warning[], names: Names): CRoute {
+  const mts = m.targets;
+  const n = mts.length;
+  const targets: Target[] = new Array(n);
   let ring: Uint32Array;
-  let slots: readonly number[];
-  if (m.targets.length === 1) {
+  if (n === 1) {
     // the common case, without the weight arrays
-    targets = [makeTarget(m.targets[0] as MTarget, 1, warnings)];
-    ring = ONE_SLOT;
-    slots = ONE;
+    const t = mts[0] as MTarget;
+    targets[0] = makeTarget(t, 1, warnings, names.keyPrefix(t.service));
+    ring = identityRing(1);
   } else {
-    const fixed = m.targets.map((t) => t.fixedWeight);
+    const fixed = mts.map((t) => t.fixedWeight);
     const weights = effectiveWeights(fixed);
-    targets = m.targets.map((t, i) => makeTarget(t, weights[i] as number, warnings));
+    for (let i = 0; i < n; i++) {
+      const t = mts[i] as MTarget;
+      targets[i] = makeTarget(t, weights[i] as number, warnings, names.keyPrefix(t.service));
+    }
     ring = buildRing(fixed, weights);
-    const counts = targets.map(() => 0);
-    for (const i of ring) counts[i] = (counts[i] as number) + 1;
-    slots = counts;
   }
   const route: Route = Object.freeze({ host: m.host, path: m.path, targets: Object.freeze(targets) });
-  const results: LookupResult[] = targets.map((target) => Object.freeze({ route, target }));
-  let glob: GlobMatcher | undefined;
-  if (opts.matcher === 'glob') glob = compileGlob(m.path); // validated while applying commands
+  const results: LookupResult[] = new Array(n);
+  let redirects: (ParsedURL | undefined)[] | undefined;
+  for (let i = 0; i < n; i++) {
+    const target = targets[i] as Target;
+    results[i] = Object.freeze({ route, target });
+    if (target.redirectCode !== 0) {
+      // rare: only redirect targets keep their parsed URL for building the Location at lookup
+      redirects ??= new Array<ParsedURL | undefined>(n).fill(undefined);
+      redirects[i] = parseTargetURL(target.url);
+    }
+  }
   return Object.freeze({
     route,
     host: m.host,
     path: m.path,
     lowerPath: opts.matcher === 'iprefix' ? m.path.toLowerCase() : m.path,
-    glob,
+    glob: opts.matcher === 'glob' ? compileGlob(m.path) : undefined, // validated while applying commands
     targets: route.targets,
     ring,
     results: Object.freeze(results),
-    // kept only where a redirect needs it at lookup time (and for the dump's addr=)
-    urls: Object.freeze(m.targets.map((t) => t.parsed)),
+    redirects: redirects === undefined ? undefined : Object.freeze(redirects),
     // only multi-target routes ever touch a counter
-    counterKey: targets.length > 1 ? `${m.host}${m.path}` : '',
-    slots: Object.freeze(slots),
+    counterKey: n > 1 ? `${m.host}${m.path}` : '',
   });
 }
 
@@ -65,7 +70,20 @@ const byPathDesc = (a: { path: string }, b: { path: string }): number =>
  */
 export function buildTable(text: string, opts: BuildOptions): Table {
   const warnings: Warning[] = [];
-  const model = applyDefs(parseRouteText(text), opts.matcher, warnings);
+  const model: Model = new Map();
+  const names = new Names();
+  // fabio parses the whole text before applying it, so a syntax error anywhere wins over an
+  // error applying an earlier command (a bad target URL): remember that one, keep parsing.
+  let applyError: unknown;
+  forEachRouteDef(text, (d) => {
+    if (applyError !== undefined) return;
+    try {
+      applyDef(model, d, opts.matcher, warnings, names);
+    } catch (err) {
+      applyError = err;
+    }
+  });
+  if (applyError !== undefined) throw applyError;
   const cache = sharedGlobCache(opts.globCacheSize);
 
   const order = sortHostsBySpecificity([...model.keys()]);
@@ -81,7 +99,9 @@ export function buildTable(text: string, opts: BuildOptions): Table {
   };
 
   order.forEach((key, rank) => {
-    const routes = [...(model.get(key)?.values() ?? [])].sort(byPathDesc).map((m) => compileRoute(m, opts, warnings));
+    const routes = [...(model.get(key)?.values() ?? [])]
+      .sort(byPathDesc)
+      .map((m) => compileRoute(m, opts, warnings, names));
     let matchPlain: GlobMatcher | undefined;
     let matchTls: GlobMatcher | undefined;
     if (!opts.globDisabled && isGlob(key)) {

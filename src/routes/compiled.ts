@@ -23,12 +23,10 @@ export interface CRoute {
   readonly ring: Uint32Array;
   /** Precomputed non-redirect results, one per target, so a lookup allocates nothing. */
   readonly results: readonly LookupResult[];
-  /** Parsed target URLs (redirect building), parallel to targets. */
-  readonly urls: readonly ParsedURL[];
+  /** Parsed target URLs of redirect targets (parallel to targets), undefined when the route has none. */
+  readonly redirects: readonly (ParsedURL | undefined)[] | undefined;
   /** Key for round-robin counters (host + path). */
   readonly counterKey: string;
-  /** Slots per target on the ring (for the dump). */
-  readonly slots: readonly number[];
 }
 
 export interface HostEntry {

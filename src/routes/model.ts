@@ -1,7 +1,7 @@
 import { RouteSyntaxError } from './errors.ts';
 import { compileGlob } from './glob.ts';
 import type { ParsedURL } from './target-url.ts';
-import { parseTargetURL } from './target-url.ts';
+import { defaultPort, parseTargetURL } from './target-url.ts';
 import type { Matcher, RouteDef, Warning } from './types.ts';
 
 /**
@@ -9,10 +9,19 @@ import type { Matcher, RouteDef, Warning } from './types.ts';
  * weighRoute). It is turned into the frozen Table afterwards; nothing here survives a build.
  */
 
+/**
+ * The destination URL is taken apart here, once, into the fields the frozen Target keeps, so the
+ * ParsedURL dies young instead of being carried (and copied by the GC) through the build.
+ */
 export interface MTarget {
   readonly service: string;
   readonly url: string;
-  readonly parsed: ParsedURL;
+  readonly scheme: string;
+  readonly hostname: string;
+  readonly port: number;
+  readonly hostPort: string;
+  readonly urlPath: string;
+  readonly urlQuery: string;
   readonly tags: readonly string[];
   readonly opts: Readonly<Record<string, string>>;
   fixedWeight: number;
@@ -27,6 +36,49 @@ export interface MRoute {
 
 /** host → path → route; Maps keep insertion order and make every command O(1) per route. */
 export type Model = Map<string, Map<string, MRoute>>;
+
+/**
+ * Interned strings of one build: service names and schemes repeat across thousands of targets,
+ * and one shared copy each keeps the table (and the GC's work while building it) smaller.
+ */
+export class Names {
+  readonly #m = new Map<string, string>();
+
+  readonly #keys = new Map<string, string>();
+
+  get(s: string): string {
+    const have = this.#m.get(s);
+    if (have !== undefined) return have;
+    this.#m.set(s, s);
+    return s;
+  }
+
+  /** `${service}\u0000`, the shared head of the Target.key of every target of the service. */
+  keyPrefix(service: string): string {
+    let k = this.#keys.get(service);
+    if (k === undefined) {
+      k = `${service}\u0000`;
+      this.#keys.set(service, k);
+    }
+    return k;
+  }
+}
+
+/** The frozen Target's address fields from a parsed destination (default port filled in). */
+function addressOf(p: ParsedURL): { port: number; hostPort: string } {
+  const port = p.port !== '' && /^\d+$/.test(p.port) ? Number(p.port) : defaultPort(p.scheme);
+  // `host:port` written canonically is already the answer: reuse that string, make no new one
+  if (
+    port > 0 &&
+    p.port.length <= 15 &&
+    p.port.charCodeAt(0) !== 48 && // '0'
+    p.host.length === p.hostname.length + p.port.length + 1 &&
+    !p.hostname.includes(':')
+  )
+    return { port, hostPort: p.host };
+  const bracketed = p.hostname.includes(':') ? `[${p.hostname}]` : p.hostname;
+  return { port, hostPort: port > 0 ? `${bracketed}:${port}` : bracketed };
+}
 
 /** Splits a route source into host and path: `:port` → (':port', ''), slash-less → (host, '/'). */
 export function hostPath(src: string): [string, string] {
@@ -52,7 +104,7 @@ function findRoute(m: Model, host: string, path: string): MRoute | undefined {
   return m.get(host)?.get(path);
 }
 
-function addRoute(m: Model, d: RouteDef, matcher: Matcher): void {
+function addRoute(m: Model, d: RouteDef, matcher: Matcher, names: Names): void {
   if (d.src === '') throw new RouteSyntaxError(d.line, 'route: prefix must not be empty');
   if (d.dst === '') throw new RouteSyntaxError(d.line, 'route: target must not be empty');
   const [host, path] = hostPath(d.src);
@@ -73,7 +125,7 @@ function addRoute(m: Model, d: RouteDef, matcher: Matcher): void {
         throw new RouteSyntaxError(d.line, (err as Error).message, { cause: err });
       }
     }
-    r = { host, path, targets: [] };
+    r = { host: names.get(host), path, targets: [] };
     const routes = m.get(host);
     if (routes === undefined) m.set(host, new Map([[path, r]]));
     else routes.set(path, r);
@@ -82,7 +134,21 @@ function addRoute(m: Model, d: RouteDef, matcher: Matcher): void {
   for (const t of r.targets) {
     if (t.service === d.service && t.url === d.dst && t.fixedWeight === fixedWeight && sameTags(t.tags, d.tags)) return;
   }
-  r.targets.push({ service: d.service, url: d.dst, parsed, tags: d.tags, opts: d.opts, fixedWeight, line: d.line });
+  const a = addressOf(parsed);
+  r.targets.push({
+    service: names.get(d.service),
+    url: d.dst,
+    scheme: names.get(parsed.scheme),
+    hostname: parsed.hostname,
+    port: a.port,
+    hostPort: a.hostPort,
+    urlPath: parsed.path,
+    urlQuery: parsed.query,
+    tags: d.tags,
+    opts: d.opts,
+    fixedWeight,
+    line: d.line,
+  });
 }
 
 function filterTargets(m: Model, only: MRoute | undefined, drop: (t: MTarget) => boolean): void {
@@ -135,16 +201,20 @@ function weighRoute(m: Model, d: RouteDef): string | undefined {
   return undefined;
 }
 
+/** Applies one command. Throws RouteSyntaxError (with the command's line) on a bad one. */
+export function applyDef(m: Model, d: RouteDef, matcher: Matcher, warnings: Warning[], names: Names): void {
+  if (d.cmd === 'route add') addRoute(m, d, matcher, names);
+  else if (d.cmd === 'route del') delRoute(m, d);
+  else {
+    const w = weighRoute(m, d);
+    if (w !== undefined) warnings.push({ line: d.line, service: d.service, message: w });
+  }
+}
+
 /** Applies the commands in order. Throws RouteSyntaxError (with the command's line) on a bad one. */
 export function applyDefs(defs: readonly RouteDef[], matcher: Matcher, warnings: Warning[]): Model {
   const m: Model = new Map();
-  for (const d of defs) {
-    if (d.cmd === 'route add') addRoute(m, d, matcher);
-    else if (d.cmd === 'route del') delRoute(m, d);
-    else {
-      const w = weighRoute(m, d);
-      if (w !== undefined) warnings.push({ line: d.line, service: d.service, message: w });
-    }
-  }
+  const names = new Names();
+  for (const d of defs) applyDef(m, d, matcher, warnings, names);
   return m;
 }

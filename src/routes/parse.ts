@@ -116,20 +116,32 @@ function parseLine(line: string, n: number): RouteDef {
 }
 
 /**
- * Parses route text into commands. Lines are trimmed; blank lines and lines starting with `#` or
- * `//` are skipped but counted. The first bad line throws RouteSyntaxError (`line N: ...`).
+ * Calls `fn` with each command of the route text, in order. Lines are trimmed; blank lines and
+ * lines starting with `#` or `//` are skipped but counted. The first bad line throws
+ * RouteSyntaxError (`line N: ...`). Streaming (no array of lines or commands) keeps a large build
+ * from holding every line and command alive across young-generation GCs.
  */
+export function forEachRouteDef(text: string, fn: (d: RouteDef) => void): void {
+  let start = 0;
+  for (let n = 1; start <= text.length; n++) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end).trim();
+    start = end + 1;
+    if (line === '' || line.startsWith('#') || line.startsWith('//')) continue;
+    let d: RouteDef;
+    try {
+      d = parseLine(line, n);
+    } catch (err) {
+      throw new RouteSyntaxError(n, (err as Error).message, { cause: err });
+    }
+    fn(d);
+  }
+}
+
+/** Parses route text into commands (see forEachRouteDef). */
 export function parseRouteText(text: string): RouteDef[] {
   const defs: RouteDef[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = (lines[i] ?? '').trim();
-    if (line === '' || line.startsWith('#') || line.startsWith('//')) continue;
-    try {
-      defs.push(parseLine(line, i + 1));
-    } catch (err) {
-      throw new RouteSyntaxError(i + 1, (err as Error).message, { cause: err });
-    }
-  }
+  forEachRouteDef(text, (d) => defs.push(d));
   return defs;
 }

@@ -1,5 +1,6 @@
 import type { HostEntry } from './compiled.ts';
 import { goQuote } from './go-quote.ts';
+import { parseTargetURL } from './target-url.ts';
 import type { Target } from './types.ts';
 
 /**
@@ -61,10 +62,13 @@ export function dumpTable(byKey: ReadonlyMap<string, HostEntry>): string {
       out += `${p0}${lastRoute ? '+-- ' : '|-- '}path=${r.path}\n`;
       const p1 = lastRoute ? '    ' : '|    ';
       const total = r.ring.length;
-      const shown = r.targets.map((t, k) => ({ t, n: r.slots[k] ?? 0 })).filter((x) => x.n > 0);
+      const slots = r.targets.map(() => 0);
+      for (const i of r.ring) slots[i] = (slots[i] as number) + 1;
+      const shown = r.targets.map((t, k) => ({ t, n: slots[k] ?? 0 })).filter((x) => x.n > 0);
       shown.forEach(({ t, n }, k) => {
         const p2 = k === shown.length - 1 ? '+-- ' : '|-- ';
-        const addr = r.urls[r.targets.indexOf(t)]?.host ?? '';
+        // the authority as written (the table keeps no parsed URL for non-redirect targets)
+        const addr = parseTargetURL(t.url).host;
         out += `${p0}${p1}${p2}addr=${addr} weight ${formatFixed(n / total, 2)} slots ${n}/${total}\n`;
       });
     });

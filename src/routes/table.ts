@@ -101,7 +101,7 @@ export class RouteTable implements Table {
     const t = res.target;
     if (t.redirectCode === 0) return res;
     const u = buildRedirect(
-      { url: r.urls[idx] as ParsedURL, stripPath: t.stripPath, prependPath: t.prependPath },
+      { url: r.redirects?.[idx] as ParsedURL, stripPath: t.stripPath, prependPath: t.prependPath },
       req.host,
       req.path,
       req.query ?? '',

@@ -1,6 +1,5 @@
 import { parseAccessRules } from './access-rules.ts';
 import type { MTarget } from './model.ts';
-import { defaultPort } from './target-url.ts';
 import type { Target, Warning } from './types.ts';
 
 /**
@@ -12,7 +11,7 @@ function warn(warnings: Warning[], t: MTarget, message: string): void {
 }
 
 // No closures in here: this runs once per target of a build (100k+ times).
-export function makeTarget(t: MTarget, weight: number, warnings: Warning[]): Target {
+export function makeTarget(t: MTarget, weight: number, warnings: Warning[], keyPrefix: string): Target {
   const o = t.opts;
   let redirectCode = 0;
   const rc = o.redirect;
@@ -30,18 +29,15 @@ export function makeTarget(t: MTarget, weight: number, warnings: Warning[]): Tar
       warn(warnings, t, `failed to process access rules: ${(err as Error).message}`);
     }
   }
-  const p = t.parsed;
-  const port = p.port !== '' && /^\d+$/.test(p.port) ? Number(p.port) : defaultPort(p.scheme);
-  const bracketed = p.hostname.includes(':') ? `[${p.hostname}]` : p.hostname;
   const target: Target = {
     service: t.service,
     url: t.url,
-    scheme: p.scheme,
-    hostPort: port > 0 ? `${bracketed}:${port}` : bracketed,
-    hostname: p.hostname,
-    port,
-    urlPath: p.path,
-    urlQuery: p.query,
+    scheme: t.scheme,
+    hostPort: t.hostPort,
+    hostname: t.hostname,
+    port: t.port,
+    urlPath: t.urlPath,
+    urlQuery: t.urlQuery,
     // the parser made these for this command alone, so they are frozen in place, not copied
     tags: Object.freeze(t.tags),
     opts: Object.freeze(o),
@@ -56,7 +52,7 @@ export function makeTarget(t: MTarget, weight: number, warnings: Warning[]): Tar
     tlsSkipVerify: o.tlsskipverify === 'true',
     proxyProto: o.pxyproto === 'true',
     accessRules,
-    key: `${t.service}\u0000${t.url}`,
+    key: keyPrefix + t.url,
   };
   return Object.freeze(target);
 }

@@ -25,12 +25,28 @@ export function effectiveWeights(fixed: readonly number[]): number[] {
   return fixed.map((f) => (f > 0 ? f * scale : dynamic));
 }
 
+const IDENTITY: Uint32Array[] = [];
+
+/**
+ * The ring 0..n-1, shared by every route with n unweighted targets (rings are never written after
+ * a build, so one copy serves all tables; most routes have no fixed weights).
+ */
+export function identityRing(n: number): Uint32Array {
+  let r = IDENTITY[n];
+  if (r === undefined) {
+    r = new Uint32Array(n);
+    for (let i = 0; i < n; i++) r[i] = i;
+    if (n <= 256) IDENTITY[n] = r;
+  }
+  return r;
+}
+
 /**
  * The weighted ring as target indexes. With no fixed weight every target gets one slot in
  * insertion order (fabio uses the target list itself as the ring).
  */
 export function buildRing(fixed: readonly number[], weights: readonly number[]): Uint32Array {
-  if (!fixed.some((f) => f > 0)) return Uint32Array.from(weights.keys());
+  if (!fixed.some((f) => f > 0)) return identityRing(weights.length);
   const counts = weights.map((w, i) => {
     let n = Math.trunc(MAX_SLOTS * w);
     if (n === 0 && w > 0) n = 1;

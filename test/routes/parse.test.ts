@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseRouteText, RouteSyntaxError } from '../../src/routes/index.ts';
+import { buildTable, parseRouteText, RouteSyntaxError } from '../../src/routes/index.ts';
 
 const pick = (d: ReturnType<typeof parseRouteText>[number]) => ({
   cmd: d.cmd,
@@ -129,6 +129,29 @@ for (const c of bad) {
       () => parseRouteText(c.in),
       (err: unknown) =>
         err instanceof RouteSyntaxError && err.message === c.want && err.line === Number(/line (\d+)/.exec(c.want)![1]),
+    );
+  });
+}
+
+// buildTable streams the text (parse and apply line by line) but must report like fabio, which
+// parses everything first: a syntax error anywhere wins over an earlier command that fails to apply.
+const buildErrors: { name: string; in: string; want: string }[] = [
+  {
+    name: 'syntax error after a bad target',
+    in: 'route add a /x http://h:bad/\nroute add b /y http://b/\nfoo',
+    want: "line 3: syntax error: 'route' expected",
+  },
+  {
+    name: 'bad target alone',
+    in: 'route add b /y http://b/\nroute add a /x http://h:bad/\nroute add c /z http://c/',
+    want: 'line 2: route: invalid target. parse "http://h:bad/": invalid port ":bad" after host',
+  },
+];
+for (const c of buildErrors) {
+  test(`build error precedence: ${c.name}`, () => {
+    assert.throws(
+      () => buildTable(c.in, { matcher: 'prefix', strategy: 'rr', globDisabled: false, globCacheSize: 10 }),
+      (err: unknown) => err instanceof RouteSyntaxError && err.message === c.want,
     );
   });
 }
