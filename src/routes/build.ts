@@ -2,37 +2,42 @@ import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
 import { compileGlob, GlobSyntaxError, isGlob, sharedGlobCache } from './glob.ts';
 import { normalizeHost, sortHostsBySpecificity } from './host-order.ts';
-import type { Model, MRoute, MTarget } from './model.ts';
+import type { ApplyState, Model, MRoute } from './model.ts';
 import { applyDef, Names } from './model.ts';
 import { forEachRouteDef } from './parse.ts';
 import { buildPathIndex } from './path-index.ts';
 import { RouteTable } from './table.ts';
-import { makeTarget } from './target.ts';
+import type { TargetDraft } from './target.ts';
 import type { ParsedURL } from './target-url.ts';
 import { parseTargetURL } from './target-url.ts';
-import type { BuildOptions, LookupResult, Route, Table, Target, Warning } from './types.ts';
+import type { BuildOptions, LookupResult, Route, Table, Target } from './types.ts';
 import { buildRing, effectiveWeights, identityRing } from './weights.ts';
 
-function compileRoute(m: MRoute, opts: BuildOptions, warnings: Warning[], names: Names): CRoute {
-  const mts = m.targets;
-  const n = mts.length;
-  const targets: Target[] = new Array(n);
+function compileRoute(m: MRoute, opts: BuildOptions, st: ApplyState): CRoute {
+  const drafts = m.targets;
+  const n = drafts.length;
   let ring: Uint32Array;
   if (n === 1) {
-    // the common case, without the weight arrays
-    const t = mts[0] as MTarget;
-    targets[0] = makeTarget(t, 1, warnings, names.keyPrefix(t.service));
+    (drafts[0] as TargetDraft).weight = 1; // the common case, without the weight arrays
     ring = identityRing(1);
   } else {
-    const fixed = mts.map((t) => t.fixedWeight);
+    const fixed = drafts.map((t) => t.fixedWeight);
     const weights = effectiveWeights(fixed);
-    for (let i = 0; i < n; i++) {
-      const t = mts[i] as MTarget;
-      targets[i] = makeTarget(t, weights[i] as number, warnings, names.keyPrefix(t.service));
-    }
+    for (let i = 0; i < n; i++) (drafts[i] as TargetDraft).weight = weights[i] as number;
     ring = buildRing(fixed, weights);
   }
-  const route: Route = Object.freeze({ host: m.host, path: m.path, targets: Object.freeze(targets) });
+  for (let i = 0; i < n; i++) {
+    const t = drafts[i] as TargetDraft;
+    Object.freeze(t);
+    if (st.problems.size > 0) {
+      const p = st.problems.get(t);
+      if (p !== undefined)
+        for (const message of p.messages) st.warnings.push({ line: p.line, service: t.service, message });
+    }
+  }
+  // the drafts array was made for this route alone: frozen in place as Route.targets
+  const targets: readonly Target[] = Object.freeze(drafts);
+  const route: Route = Object.freeze({ host: m.host, path: m.path, targets });
   const results: LookupResult[] = new Array(n);
   let redirects: (ParsedURL | undefined)[] | undefined;
   for (let i = 0; i < n; i++) {
@@ -69,16 +74,16 @@ const byPathDesc = (a: { path: string }, b: { path: string }): number =>
  * codes, invalid host globs) are in `table.warnings`.
  */
 export function buildTable(text: string, opts: BuildOptions): Table {
-  const warnings: Warning[] = [];
   const model: Model = new Map();
-  const names = new Names();
+  const st: ApplyState = { matcher: opts.matcher, warnings: [], names: new Names(), problems: new Map() };
+  const warnings = st.warnings;
   // fabio parses the whole text before applying it, so a syntax error anywhere wins over an
   // error applying an earlier command (a bad target URL): remember that one, keep parsing.
   let applyError: unknown;
   forEachRouteDef(text, (d) => {
     if (applyError !== undefined) return;
     try {
-      applyDef(model, d, opts.matcher, warnings, names);
+      applyDef(model, d, st);
     } catch (err) {
       applyError = err;
     }
@@ -101,7 +106,7 @@ export function buildTable(text: string, opts: BuildOptions): Table {
   order.forEach((key, rank) => {
     const routes = [...(model.get(key)?.values() ?? [])]
       .sort(byPathDesc)
-      .map((m) => compileRoute(m, opts, warnings, names));
+      .map((m) => compileRoute(m, opts, st));
     let matchPlain: GlobMatcher | undefined;
     let matchTls: GlobMatcher | undefined;
     if (!opts.globDisabled && isGlob(key)) {
@@ -110,7 +115,7 @@ export function buildTable(text: string, opts: BuildOptions): Table {
         matchTls = cache.get(normalizeHost(key, true));
       } catch (err) {
         if (!(err instanceof GlobSyntaxError)) throw err;
-        const firstLine = model.get(key)?.values().next().value?.targets[0]?.line ?? 0;
+        const firstLine = model.get(key)?.values().next().value?.line ?? 0;
         warnings.push({
           line: firstLine,
           service: routes[0]?.targets[0]?.service ?? '',

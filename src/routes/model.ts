@@ -1,7 +1,9 @@
 import { RouteSyntaxError } from './errors.ts';
 import { compileGlob } from './glob.ts';
 import type { ParsedURL } from './target-url.ts';
-import { defaultPort, parseTargetURL } from './target-url.ts';
+import { parseTargetURL } from './target-url.ts';
+import type { TargetDraft } from './target.ts';
+import { draftTarget } from './target.ts';
 import type { Matcher, RouteDef, Warning } from './types.ts';
 
 /**
@@ -9,33 +11,30 @@ import type { Matcher, RouteDef, Warning } from './types.ts';
  * weighRoute). It is turned into the frozen Table afterwards; nothing here survives a build.
  */
 
-/**
- * The destination URL is taken apart here, once, into the fields the frozen Target keeps, so the
- * ParsedURL dies young instead of being carried (and copied by the GC) through the build.
- */
-export interface MTarget {
-  readonly service: string;
-  readonly url: string;
-  readonly scheme: string;
-  readonly hostname: string;
-  readonly port: number;
-  readonly hostPort: string;
-  readonly urlPath: string;
-  readonly urlQuery: string;
-  readonly tags: readonly string[];
-  readonly opts: Readonly<Record<string, string>>;
-  fixedWeight: number;
-  readonly line: number;
-}
-
 export interface MRoute {
   readonly host: string;
   readonly path: string;
-  targets: MTarget[];
+  targets: TargetDraft[];
+  /** Line of the `route add` that created the route (for warnings about its host). */
+  readonly line: number;
+}
+
+/** Option problems of a target, reported by the build only if the target survives. Rare. */
+export interface Problems {
+  readonly line: number;
+  readonly messages: string[];
 }
 
 /** host → path → route; Maps keep insertion order and make every command O(1) per route. */
 export type Model = Map<string, Map<string, MRoute>>;
+
+/** What applying commands needs besides the model. */
+export interface ApplyState {
+  readonly matcher: Matcher;
+  readonly warnings: Warning[];
+  readonly names: Names;
+  readonly problems: Map<TargetDraft, Problems>;
+}
 
 /**
  * Interned strings of one build: service names and schemes repeat across thousands of targets,
@@ -64,21 +63,6 @@ export class Names {
   }
 }
 
-/** The frozen Target's address fields from a parsed destination (default port filled in). */
-function addressOf(p: ParsedURL): { port: number; hostPort: string } {
-  const port = p.port !== '' && /^\d+$/.test(p.port) ? Number(p.port) : defaultPort(p.scheme);
-  // `host:port` written canonically is already the answer: reuse that string, make no new one
-  if (
-    port > 0 &&
-    p.port.length <= 15 &&
-    p.port.charCodeAt(0) !== 48 && // '0'
-    p.host.length === p.hostname.length + p.port.length + 1 &&
-    !p.hostname.includes(':')
-  )
-    return { port, hostPort: p.host };
-  const bracketed = p.hostname.includes(':') ? `[${p.hostname}]` : p.hostname;
-  return { port, hostPort: port > 0 ? `${bracketed}:${port}` : bracketed };
-}
 
 /** Splits a route source into host and path: `:port` → (':port', ''), slash-less → (host, '/'). */
 export function hostPath(src: string): [string, string] {
@@ -104,7 +88,8 @@ function findRoute(m: Model, host: string, path: string): MRoute | undefined {
   return m.get(host)?.get(path);
 }
 
-function addRoute(m: Model, d: RouteDef, matcher: Matcher, names: Names): void {
+function addRoute(m: Model, d: RouteDef, st: ApplyState): void {
+  const names = st.names;
   if (d.src === '') throw new RouteSyntaxError(d.line, 'route: prefix must not be empty');
   if (d.dst === '') throw new RouteSyntaxError(d.line, 'route: target must not be empty');
   const [host, path] = hostPath(d.src);
@@ -118,14 +103,14 @@ function addRoute(m: Model, d: RouteDef, matcher: Matcher, names: Names): void {
   if (r === undefined) {
     // fabio compiles every path as a glob and fails the table on a bad one even with the prefix
     // matcher (quirk P8); we only fail when the glob is actually used (docs/compat-routes.md).
-    if (matcher === 'glob') {
+    if (st.matcher === 'glob') {
       try {
         compileGlob(path);
       } catch (err) {
         throw new RouteSyntaxError(d.line, (err as Error).message, { cause: err });
       }
     }
-    r = { host: names.get(host), path, targets: [] };
+    r = { host: names.get(host), path, targets: [], line: d.line };
     const routes = m.get(host);
     if (routes === undefined) m.set(host, new Map([[path, r]]));
     else routes.set(path, r);
@@ -134,24 +119,26 @@ function addRoute(m: Model, d: RouteDef, matcher: Matcher, names: Names): void {
   for (const t of r.targets) {
     if (t.service === d.service && t.url === d.dst && t.fixedWeight === fixedWeight && sameTags(t.tags, d.tags)) return;
   }
-  const a = addressOf(parsed);
-  r.targets.push({
-    service: names.get(d.service),
-    url: d.dst,
-    scheme: names.get(parsed.scheme),
-    hostname: parsed.hostname,
-    port: a.port,
-    hostPort: a.hostPort,
-    urlPath: parsed.path,
-    urlQuery: parsed.query,
-    tags: d.tags,
-    opts: d.opts,
-    fixedWeight,
-    line: d.line,
-  });
+  const problems: string[] = [];
+  const service = names.get(d.service);
+  const t = draftTarget(
+    {
+      service,
+      url: d.dst,
+      parsed,
+      scheme: names.get(parsed.scheme),
+      tags: d.tags,
+      opts: d.opts,
+      fixedWeight,
+      keyPrefix: names.keyPrefix(service),
+    },
+    problems,
+  );
+  if (problems.length > 0) st.problems.set(t, { line: d.line, messages: problems });
+  r.targets.push(t);
 }
 
-function filterTargets(m: Model, only: MRoute | undefined, drop: (t: MTarget) => boolean): void {
+function filterTargets(m: Model, only: MRoute | undefined, drop: (t: TargetDraft) => boolean): void {
   const visit = (rs: Map<string, MRoute>, r: MRoute): void => {
     r.targets = r.targets.filter((t) => !drop(t));
     // routes left without targets are removed, then hosts without routes (fabio's delRoute)
@@ -202,19 +189,11 @@ function weighRoute(m: Model, d: RouteDef): string | undefined {
 }
 
 /** Applies one command. Throws RouteSyntaxError (with the command's line) on a bad one. */
-export function applyDef(m: Model, d: RouteDef, matcher: Matcher, warnings: Warning[], names: Names): void {
-  if (d.cmd === 'route add') addRoute(m, d, matcher, names);
+export function applyDef(m: Model, d: RouteDef, st: ApplyState): void {
+  if (d.cmd === 'route add') addRoute(m, d, st);
   else if (d.cmd === 'route del') delRoute(m, d);
   else {
     const w = weighRoute(m, d);
-    if (w !== undefined) warnings.push({ line: d.line, service: d.service, message: w });
+    if (w !== undefined) st.warnings.push({ line: d.line, service: d.service, message: w });
   }
-}
-
-/** Applies the commands in order. Throws RouteSyntaxError (with the command's line) on a bad one. */
-export function applyDefs(defs: readonly RouteDef[], matcher: Matcher, warnings: Warning[]): Model {
-  const m: Model = new Map();
-  const names = new Names();
-  for (const d of defs) applyDef(m, d, matcher, warnings, names);
-  return m;
 }

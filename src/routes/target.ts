@@ -1,24 +1,53 @@
 import { parseAccessRules } from './access-rules.ts';
-import type { MTarget } from './model.ts';
-import type { Target, Warning } from './types.ts';
+import type { ParsedURL } from './target-url.ts';
+import { defaultPort } from './target-url.ts';
+import type { Target } from './types.ts';
 
 /**
- * Turns a parsed target into the frozen Target the data plane reads. Option problems (bad redirect
- * code, bad access rules) become warnings and leave the option without effect, as fabio does.
+ * The Target the data plane reads, made once per `route add` as a mutable draft (a later
+ * `route weight` changes fixedWeight; the build sets the effective weight) and frozen in place by
+ * the build: no intermediate per-target object is carried through a build of 100k+ targets.
+ * Option problems (bad redirect code, bad access rules) leave the option without effect, as in
+ * fabio; they are returned so the build reports them only for targets that survive `route del`.
  */
-function warn(warnings: Warning[], t: MTarget, message: string): void {
-  warnings.push({ line: t.line, service: t.service, message });
+export type TargetDraft = { -readonly [K in keyof Target]: Target[K] };
+
+/** The address fields from a parsed destination (default port filled in). */
+function hostPortOf(p: ParsedURL, port: number): string {
+  // `host:port` written canonically is already the answer: reuse that string, make no new one
+  if (
+    port > 0 &&
+    p.port.length <= 15 &&
+    p.port.charCodeAt(0) !== 48 && // '0'
+    p.host.length === p.hostname.length + p.port.length + 1 &&
+    !p.hostname.includes(':')
+  )
+    return p.host;
+  const bracketed = p.hostname.includes(':') ? `[${p.hostname}]` : p.hostname;
+  return port > 0 ? `${bracketed}:${port}` : bracketed;
+}
+
+/** The first problem with the target's options goes into `problems` (created on demand). */
+export interface DraftInput {
+  readonly service: string;
+  readonly url: string;
+  readonly parsed: ParsedURL;
+  readonly scheme: string;
+  readonly tags: readonly string[];
+  readonly opts: Readonly<Record<string, string>>;
+  readonly fixedWeight: number;
+  readonly keyPrefix: string;
 }
 
 // No closures in here: this runs once per target of a build (100k+ times).
-export function makeTarget(t: MTarget, weight: number, warnings: Warning[], keyPrefix: string): Target {
+export function draftTarget(t: DraftInput, problems: string[]): TargetDraft {
   const o = t.opts;
   let redirectCode = 0;
   const rc = o.redirect;
   if (rc !== undefined) {
-    if (!/^[+-]?\d+$/.test(rc)) warn(warnings, t, `redirect status code should be numeric in 3xx range. Got: ${rc}`);
+    if (!/^[+-]?\d+$/.test(rc)) problems.push(`redirect status code should be numeric in 3xx range. Got: ${rc}`);
     else if (Number(rc) < 300 || Number(rc) > 399)
-      warn(warnings, t, `redirect status code should be in 3xx range. Got: ${rc}`);
+      problems.push(`redirect status code should be in 3xx range. Got: ${rc}`);
     else redirectCode = Number(rc);
   }
   let accessRules: Target['accessRules'];
@@ -26,18 +55,20 @@ export function makeTarget(t: MTarget, weight: number, warnings: Warning[], keyP
     try {
       accessRules = parseAccessRules(o);
     } catch (err) {
-      warn(warnings, t, `failed to process access rules: ${(err as Error).message}`);
+      problems.push(`failed to process access rules: ${(err as Error).message}`);
     }
   }
-  const target: Target = {
+  const p = t.parsed;
+  const port = p.port !== '' && /^\d+$/.test(p.port) ? Number(p.port) : defaultPort(t.scheme);
+  return {
     service: t.service,
     url: t.url,
     scheme: t.scheme,
-    hostPort: t.hostPort,
-    hostname: t.hostname,
-    port: t.port,
-    urlPath: t.urlPath,
-    urlQuery: t.urlQuery,
+    hostPort: hostPortOf(p, port),
+    hostname: p.hostname,
+    port,
+    urlPath: p.path,
+    urlQuery: p.query,
     // the parser made these for this command alone, so they are frozen in place, not copied
     tags: Object.freeze(t.tags),
     opts: Object.freeze(o),
@@ -48,11 +79,11 @@ export function makeTarget(t: MTarget, weight: number, warnings: Warning[], keyP
     redirectCode,
     redirectURL: redirectCode !== 0 ? t.url : '',
     fixedWeight: t.fixedWeight,
-    weight,
+    // NaN, not 0: a double field from the start, so setting 0.3333 later does not change its shape
+    weight: Number.NaN,
     tlsSkipVerify: o.tlsskipverify === 'true',
     proxyProto: o.pxyproto === 'true',
     accessRules,
-    key: keyPrefix + t.url,
+    key: t.keyPrefix + t.url,
   };
-  return Object.freeze(target);
 }
