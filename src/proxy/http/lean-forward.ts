@@ -114,14 +114,22 @@ class Exchange implements LeanExchange {
       }
       this.#buf = undefined;
       const text = data.toString('latin1', start, end);
-      const lines = text.split('\r\n');
-      const sl = lines[0] as string;
+      // Status line `HTTP/1.x NNN[ reason]`, checked by char codes (no split, no regexp).
+      const d1 = text.charCodeAt(9) - 48;
+      const d2 = text.charCodeAt(10) - 48;
+      const d3 = text.charCodeAt(11) - 48;
       const ok =
-        sl.length >= 12 &&
-        sl.startsWith('HTTP/1.') &&
-        sl.charCodeAt(8) === 32 &&
-        (sl.length === 12 || sl.charCodeAt(12) === 32);
-      const code = ok && /^[1-9]\d\d$/.test(sl.slice(9, 12)) ? Number(sl.slice(9, 12)) : 0;
+        text.startsWith('HTTP/1.') &&
+        text.charCodeAt(8) === 32 &&
+        d1 >= 1 &&
+        d1 <= 9 &&
+        d2 >= 0 &&
+        d2 <= 9 &&
+        d3 >= 0 &&
+        d3 <= 9;
+      let sle = text.indexOf('\r\n');
+      if (sle < 0) sle = text.length;
+      const code = ok && (sle === 12 || text.charCodeAt(12) === 32) ? d1 * 100 + d2 * 10 + d3 : 0;
       if (code === 0) {
         this.#error(Object.assign(new Error('malformed HTTP response'), { code: 'HPE_INVALID_CONSTANT' }));
         return -1;
@@ -134,11 +142,11 @@ class Exchange implements LeanExchange {
         start = end + 4; // 1xx informational: Node answers 100-continue itself
         continue;
       }
-      return this.#respond(code, sl.charCodeAt(7) === 48, lines, data, end + 4);
+      return this.#respond(code, text.charCodeAt(7) === 48, text, sle + 2, data, end + 4);
     }
   }
 
-  #respond(status: number, http10: boolean, lines: string[], data: Buffer, bodyOff: number): number {
+  #respond(status: number, http10: boolean, text: string, pos: number, data: Buffer, bodyOff: number): number {
     const job = this.#job;
     let cl = -1;
     let chunked = false;
@@ -146,17 +154,21 @@ class Exchange implements LeanExchange {
     let conn: string | undefined;
     let trailer: string | undefined;
     let hasType = false;
-    const names: string[] = [];
-    const values: string[] = [];
-    for (let i = 1; i < lines.length; i++) {
-      const l = lines[i] as string;
-      const c = l.indexOf(':');
-      if (c <= 0 || l.charCodeAt(0) === 32 || l.charCodeAt(0) === 9) {
+    let outCl = false;
+    let out: string[] = [];
+    // One scan over the header lines: framing facts collected, end-to-end headers copied. // hot path
+    while (pos < text.length) {
+      let e = text.indexOf('\r\n', pos);
+      if (e < 0) e = text.length;
+      const c = text.indexOf(':', pos);
+      const first = text.charCodeAt(pos);
+      if (c <= pos || c > e || first === 32 || first === 9) {
         this.#error(Object.assign(new Error('malformed response header'), { code: 'HPE_INVALID_HEADER_TOKEN' }));
         return -1;
       }
-      const name = l.slice(0, c).toLowerCase();
-      const value = l.slice(c + 1).trim();
+      const name = text.slice(pos, c).toLowerCase();
+      const value = text.slice(c + 1, e).trim();
+      pos = e + 2;
       switch (name) {
         case 'content-length': {
           const n = /^\d{1,15}$/.test(value) ? Number(value) : -2;
@@ -165,44 +177,42 @@ class Exchange implements LeanExchange {
             return -1;
           }
           cl = n;
+          outCl = true;
           break;
         }
         case 'transfer-encoding':
           te = true;
           chunked = /(^|,)\s*chunked\s*$/i.test(value);
-          break;
+          continue;
         case 'connection':
           conn = conn === undefined ? value : `${conn}, ${value}`;
-          break;
+          continue;
         case 'trailer':
           trailer = trailer === undefined ? value : `${trailer}, ${value}`;
-          break;
+          continue;
         case 'content-type':
           hasType = true;
           break;
+        default:
+          if (isHopByHopResponse(name)) continue;
       }
-      names.push(name);
-      values.push(value);
+      out.push(name, value);
     }
-    let dropped: string[] | undefined;
     let close = http10;
     if (conn !== undefined) {
-      dropped = conn
-        .toLowerCase()
-        .split(',')
-        .map((s) => s.trim());
+      const dropped = conn.toLowerCase().split(',').map((s) => s.trim());
       if (dropped.includes('close')) close = true;
       else if (http10 && dropped.includes('keep-alive')) close = false;
+      // Headers named by Connection are hop-by-hop too (rare: filter after the fact).
+      if (dropped.some((d) => d !== 'close' && d !== 'keep-alive' && d !== '')) {
+        const kept: string[] = [];
+        for (let i = 0; i < out.length; i += 2) if (!dropped.includes(out[i] as string)) kept.push(out[i] as string, out[i + 1] as string);
+        out = kept;
+        outCl = kept.includes('content-length');
+        hasType = kept.includes('content-type');
+      }
     }
     if (close) this.#reuse = false;
-    const out: string[] = [];
-    let outCl = false;
-    for (let i = 0; i < names.length; i++) {
-      const k = names[i] as string;
-      if (isHopByHopResponse(k) || (dropped !== undefined && dropped.includes(k))) continue;
-      if (k === 'content-length') outCl = true;
-      out.push(k, values[i] as string);
-    }
     // Announced trailers are re-announced, as Go's ReverseProxy does (Trailer itself is hop-by-hop).
     if (trailer !== undefined && !outCl) out.push('trailer', trailer);
     if (job.sts !== '') out.push('strict-transport-security', job.sts);
