@@ -64,6 +64,18 @@ function compileRoute(m: MRoute, opts: BuildOptions, st: ApplyState): CRoute {
   });
 }
 
+/**
+ * Drops the round-robin counters of routes that are not in the new table (BuildOptions.counters
+ * is shared by every build of a process, so without this it would keep one entry per route that
+ * ever existed). Counters of routes still present keep their position: a swap does not reset
+ * balancing.
+ */
+function pruneCounters(counters: Map<string, number>, byKey: ReadonlyMap<string, HostEntry>): void {
+  const live = new Set<string>();
+  for (const e of byKey.values()) for (const r of e.routes) if (r.counterKey !== '') live.add(r.counterKey);
+  for (const k of counters.keys()) if (!live.has(k)) counters.delete(k);
+}
+
 const byPathDesc = (a: { path: string }, b: { path: string }): number =>
   a.path < b.path ? 1 : a.path > b.path ? -1 : 0;
 
@@ -146,6 +158,9 @@ export function buildTable(text: string, opts: BuildOptions): Table {
   const routes: Route[] = [];
   for (const h of hostsAsc) for (const r of byKey.get(h)?.routes ?? []) routes.push(r.route);
 
+  const counters = opts.counters ?? new Map<string, number>();
+  if (counters.size > 0) pruneCounters(counters, byKey);
+
   return Object.freeze(
     new RouteTable({
       source: text,
@@ -155,7 +170,7 @@ export function buildTable(text: string, opts: BuildOptions): Table {
       strategy: opts.strategy,
       globDisabled: opts.globDisabled,
       random: opts.random ?? Math.random,
-      counters: opts.counters ?? new Map(),
+      counters,
       byKey,
       exactPlain,
       exactTls,

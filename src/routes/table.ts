@@ -1,6 +1,7 @@
 import type { CRoute, HostEntry } from './compiled.ts';
 import { SKIP } from './compiled.ts';
 import { explainLookup } from './explain.ts';
+import { HostCandidates } from './host-candidates.ts';
 import { normalizeHost } from './host-order.ts';
 import { probePath } from './path-index.ts';
 import { dumpTable, printTable } from './print.ts';
@@ -31,8 +32,6 @@ export interface TableParts {
   readonly tcp: ReadonlyMap<string, CRoute>;
 }
 
-const NONE: readonly HostEntry[] = Object.freeze([]);
-const MEMO_MAX = 10_000;
 
 /** Whether one route's path matches the request path. */
 export function routeMatches(r: CRoute, matcher: Matcher, path: string, lowerPath: string): boolean {
@@ -73,14 +72,14 @@ export class RouteTable implements Table {
   readonly warnings: readonly Warning[];
   readonly routes: readonly Route[];
   readonly #p: TableParts;
-  readonly #memoPlain = new Map<string, readonly HostEntry[]>();
-  readonly #memoTls = new Map<string, readonly HostEntry[]>();
+  readonly #hosts: HostCandidates;
 
   constructor(parts: TableParts) {
     this.#p = parts;
     this.source = parts.source;
     this.warnings = parts.warnings;
     this.routes = parts.routes;
+    this.#hosts = new HostCandidates(parts.exactPlain, parts.exactTls, parts.globs);
   }
 
   /** Picks the target index of a matched route (ring for rnd/rr). // hot path */
@@ -135,30 +134,14 @@ export class RouteTable implements Table {
     return undefined;
   }
 
-  /**
-   * Host keys matching a normalised request host, most specific first (no host-less fallback).
-   * Memoised per host: real traffic uses few distinct Host values, and the glob scan is the
-   * expensive part of a lookup. The memo is bounded and cleared when full.
-   */
+  /** Host keys matching a normalised request host, most specific first (no host-less fallback). */
   candidates(host: string, tls: boolean): readonly HostEntry[] {
-    const memo = tls ? this.#memoTls : this.#memoPlain;
-    let c = memo.get(host);
-    if (c === undefined) {
-      const p = this.#p;
-      const exact = (tls ? p.exactTls : p.exactPlain).get(host) ?? NONE;
-      if (p.globs.length === 0) c = exact;
-      else {
-        const out = [...exact];
-        for (const g of p.globs) {
-          const m = tls ? g.matchTls : g.matchPlain;
-          if (m?.(host)) out.push(g);
-        }
-        c = out.length === 0 ? NONE : Object.freeze(out.sort((a, b) => a.rank - b.rank));
-      }
-      if (memo.size >= MEMO_MAX) memo.clear();
-      memo.set(host, c);
-    }
-    return c;
+    return this.#hosts.get(host, tls);
+  }
+
+  /** Memoised request hosts (tests: the memo stays bounded). */
+  get hostMemoSize(): number {
+    return this.#hosts.memoSize;
   }
 
   lookupTcp(key: string): LookupResult | undefined {
