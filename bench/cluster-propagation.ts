@@ -85,6 +85,7 @@ const proc: ChildProcess = spawn(
   ],
   { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
 );
+process.on('exit', () => proc.kill('SIGKILL'));
 const acks: number[] = [];
 let tail = '';
 proc.stderr?.setEncoding('utf8');

@@ -52,6 +52,12 @@ backend.keepAliveTimeout = 120_000;
 await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
 const bport = (backend.address() as AddressInfo).port;
 
+// Whatever happens here, no proxy outlives this process (an orphan would also hold our stderr open).
+const procs = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of procs) p.kill('SIGKILL');
+});
+
 async function startProxy(workers: number): Promise<{ proc: ChildProcess; port: number }> {
   const [port, ui] = [await freePort(), await freePort()];
   const proc = spawn(
@@ -67,6 +73,8 @@ async function startProxy(workers: number): Promise<{ proc: ChildProcess; port: 
     ],
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
   );
+  procs.add(proc);
+  proc.once('exit', () => procs.delete(proc));
   for (let i = 0; ; i++) {
     try {
       const r = await fetch(`http://127.0.0.1:${port}/`);

@@ -4,7 +4,8 @@
  *   npm run bench                 short durations (about 3 minutes)
  *   npm run bench -- --full       the issue's durations: 3 rounds of HTTP/TCP/SNI, 60 s soak
  *   npm run bench -- --only http,tcp,soak,rss,cluster,lookup,propagation   a subset
- *   npm run bench -- --no-build   use dist/ as it is
+ *   npm run bench -- --in-place   benchmark the working tree (default: a clean build of HEAD in a temp dir)
+ *   npm run bench -- --in-place --no-build   ... and use its dist/ as it is
  *
  * HTTP, TCP and SNI run the shared side-by-side scripts (../shared/bench/run-http.sh, run-tcp.sh,
  * read-only, invoked as they are with PROJECT_CMD): backend direct, nginx, haproxy, caddy and
@@ -15,21 +16,41 @@
  * gets the same priority). Ratios are the figures to quote; absolute numbers move with the machine.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, parseHttpLines, parseTcpLines, type Sample } from './cluster-parse.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SHARED = join(ROOT, '..', 'shared', 'bench');
+const SHARED = process.env.FABIO_BENCH_SHARED ?? join(ROOT, '..', 'shared', 'bench');
 const argv = process.argv.slice(2);
+
+// The working tree may hold other people's unfinished edits: unless --in-place, benchmark a clean
+// snapshot of the last commit (git archive HEAD, built in a temporary directory) and run this very
+// script from there.
+if (!argv.includes('--in-place') && !process.env.FABIO_BENCH_SNAPSHOT) {
+  const snap = mkdtempSync(join(tmpdir(), 'fabio-bench-head-'));
+  const head = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  process.stderr.write(`[bench] snapshot of HEAD ${head} in ${snap} (--in-place benchmarks the working tree)\n`);
+  execFileSync('sh', ['-c', `git -C '${ROOT}' archive HEAD | tar -x -C '${snap}'`]);
+  symlinkSync(join(ROOT, 'node_modules'), join(snap, 'node_modules'));
+  // a type error somewhere still emits JavaScript; the benchmarks say whether it runs
+  spawnSync('npm', ['run', 'build'], { cwd: snap, stdio: ['ignore', 'ignore', 'inherit'] });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(snap, 'bench', 'run-all.ts'), ...argv, '--no-build'], {
+    stdio: 'inherit',
+    env: { ...process.env, FABIO_BENCH_SNAPSHOT: head, FABIO_BENCH_SHARED: SHARED },
+  });
+  process.exit(r.status ?? 1);
+}
 const full = argv.includes('--full');
 const onlyArg = argv.find((a) => a.startsWith('--only'))?.split('=')[1] ?? argv[argv.indexOf('--only') + 1];
 const only = argv.some((a) => a.startsWith('--only')) && onlyArg ? new Set(onlyArg.split(',')) : undefined;
 const want = (k: string) => !only || only.has(k);
 const rounds = full ? 3 : 1;
 const tmp = mkdtempSync(join(tmpdir(), 'fabio-bench-'));
+/** Every benchmark's own output, for the figures behind the summary. */
+const rawLog = join(tmp, 'raw.log');
 
 const isRoot = process.getuid?.() === 0;
 const netns = isRoot && spawnSync('unshare', ['-n', 'true']).status === 0;
@@ -64,10 +85,17 @@ function run(cmd: string[], env: Record<string, string>, pidFile?: string): Prom
         if (m) rss = Math.max(rss, Number(m[1]) / 1024);
       } catch {}
     }, 250);
-    c.on('close', () => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
       clearInterval(t);
+      appendFileSync(rawLog, `\n$ ${cmd.join(' ')}\n${out}`);
       resolve({ out, rssMB: rss });
-    });
+    };
+    c.on('close', finish);
+    // a grandchild that outlives the benchmark would keep the pipes open: do not wait for it
+    c.on('exit', () => setTimeout(finish, 1000).unref());
   });
 }
 
@@ -276,7 +304,7 @@ if (want('cluster')) {
 }
 
 if (want('propagation')) {
-  log('propagation (bench/propagation.ts --services 500 --changes 20)');
+  log(`propagation: tsx bench/propagation.ts --services ${full ? 5000 : 500} --changes ${full ? 100 : 20}`);
   const { out } = await run(
     [
       'npx',
@@ -320,9 +348,10 @@ const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => (t[i]
 const line = (cells: string[]) =>
   cells.map((c, i) => (i < 2 || i === 8 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
 console.log(
-  `\nfabio-ts benchmark summary (${full ? 'full' : 'short'}; ${rounds} round(s), medians; proxy pinned to core 1, load on core 0${netns ? ', private netns' : ''}${isRoot ? ', nice -15' : ''})`,
+  `\nfabio-ts benchmark summary, commit ${process.env.FABIO_BENCH_SNAPSHOT ?? 'working tree'} (${full ? 'full' : 'short'}; ${rounds} round(s), medians; proxy pinned to core 1, load on core 0${netns ? ', private netns' : ''}${isRoot ? ', nice -15' : ''})`,
 );
 console.log(line(header));
 for (const t of table) console.log(line(t));
 console.log('errors: socket errors/timeouts as wrk prints them per round; soak: errors+non2xx+misrouted');
+console.log(`raw output of every benchmark: ${rawLog}`);
 for (const n of notes) console.log(`\nNOTE ${n}`);
