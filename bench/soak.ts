@@ -13,6 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startDevCatalog } from '../src/registry/dev-catalog/index.ts';
@@ -77,7 +78,8 @@ const free = async () => {
 const proxyPort = await free();
 const uiPort = await free();
 const cmd = [
-  'dist/cli.js',
+  // the dist/ next to this script (run-all runs it from a clean snapshot of HEAD)
+  fileURLToPath(new URL('../dist/cli.js', import.meta.url)),
   `-registry.consul.addr=${catalog.url.replace(/^http:\/\//, '')}`,
   `-proxy.addr=127.0.0.1:${proxyPort}`,
   `-ui.addr=127.0.0.1:${uiPort}`,
