@@ -5,12 +5,13 @@
  * an empty catalog and then with 5,000 services × 3 instances registered. Also counts Consul
  * requests per health flap of a tagged and of an untagged service.
  *
- *   npx tsx bench/propagation.ts [--services 5000] [--instances 3] [--changes 100]
+ *   npx tsx bench/propagation.ts [--services 5000] [--instances 3] [--changes 100] [--watch state|service]
  *
  * The end-to-end figures include the catalog's own JSON encoding (in a child process) and the
  * table build of the updater; the "registry CPU" line isolates this folder's share.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { memoryLogger } from '../src/log/logger.ts';
 import { ConsulBackend, type ConsulBackendOptions } from '../src/registry/consul/backend.ts';
@@ -29,6 +30,9 @@ const arg = (name: string, def: number): number => {
 const SERVICES = arg('services', 5000);
 const INSTANCES = arg('instances', 3);
 const CHANGES = arg('changes', 100);
+const WATCH: 'state' | 'service' = process.argv.includes('--watch')
+  ? (process.argv[process.argv.indexOf('--watch') + 1] as 'state' | 'service')
+  : 'state';
 
 async function put(url: string, body?: unknown): Promise<void> {
   const res = await fetch(url, { method: 'PUT', body: body === undefined ? undefined : JSON.stringify(body) });
@@ -38,8 +42,26 @@ async function put(url: string, body?: unknown): Promise<void> {
 
 interface Catalog {
   readonly url: string;
+  /** CPU time (user + system) the catalog process used so far, in ms. */
+  cpuMs(): number;
   close(): Promise<void>;
 }
+
+/** utime + stime of a process from /proc (Linux), in ms; NaN elsewhere. */
+function procCpuMs(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const after = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return ((Number(after[11]) + Number(after[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const selfCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 /**
  * The catalog runs in a child process, as Consul does in production: its own JSON encoding of a
@@ -55,6 +77,7 @@ async function startCatalogProcess(): Promise<Catalog> {
   });
   return {
     url: line.trim(),
+    cpuMs: () => procCpuMs(child.pid),
     close: async () => {
       child.kill();
       await new Promise((r) => child.once('exit', r));
@@ -117,8 +140,11 @@ async function run(label: string, services: number): Promise<void> {
   });
 
   const log = memoryLogger('WARN');
+  let buildMs = 0;
+  let updaterMs = 0;
   const opts: ConsulBackendOptions = {
-    client: { addr: cat.url, token: '', namespace: '', consistency: 'consistent', connections: 5 },
+    client: { addr: cat.url, token: '', namespace: '', consistency: 'consistent', connections: WATCH === 'service' ? 0 : 5 },
+    watchMode: WATCH,
     retryMs: 100,
     timeoutMs: 5000,
     kvpath: '/fabio/config',
@@ -136,7 +162,14 @@ async function run(label: string, services: number): Promise<void> {
     store,
     log,
     routesFormat: 'delta',
-    build: (text) => buildTable(text, { matcher: 'prefix', strategy: 'rnd', globDisabled: false, globCacheSize: 1000 }),
+    build: (text) => {
+      const t = performance.now();
+      try {
+        return buildTable(text, { matcher: 'prefix', strategy: 'rnd', globDisabled: false, globCacheSize: 1000 });
+      } finally {
+        buildMs += performance.now() - t;
+      }
+    },
   });
   await backend.connect();
   const tw = performance.now();
@@ -146,6 +179,7 @@ async function run(label: string, services: number): Promise<void> {
     routes: (u) => {
       emitted = { at: performance.now(), probe: u.text.includes('route add probe ') };
       updater.update(u);
+      updaterMs += performance.now() - emitted.at;
     },
     noRouteHtml: () => {},
   });
@@ -167,6 +201,7 @@ async function run(label: string, services: number): Promise<void> {
 
   const up: number[] = [];
   const down: number[] = [];
+  const cpu0 = { cat: cat.cpuMs(), self: selfCpuMs(), build: buildMs, updater: updaterMs };
   const upEmit: number[] = [];
   const downEmit: number[] = [];
   for (let i = 0; i < CHANGES; i++) {
@@ -184,9 +219,18 @@ async function run(label: string, services: number): Promise<void> {
     if (!emitted.probe) downEmit.push(emitted.at - s);
   }
 
+  const n = 2 * CHANGES;
+  const cpu = {
+    cat: (cat.cpuMs() - cpu0.cat) / n,
+    self: (selfCpuMs() - cpu0.self) / n,
+    build: (buildMs - cpu0.build) / n,
+    updater: (updaterMs - cpu0.updater) / n,
+  };
+
   // Consul requests per flap (down + up), tagged and untagged.
   const c = backend.client;
-  const before = { cat: c.count('/v1/catalog/service/'), health: c.count('/v1/health/state/any'), all: c.count('/') };
+  const healthPath = WATCH === 'service' ? '/v1/health/service/' : '/v1/health/state/any';
+  const before = { cat: c.count('/v1/catalog/service/'), health: c.count(healthPath), all: c.count('/') };
   for (let i = 0; i < 10; i++) {
     const live = waitFor(true);
     await put(`${cat.url}/v1/agent/check/pass/probe-ttl`);
@@ -196,18 +240,19 @@ async function run(label: string, services: number): Promise<void> {
     await gone;
   }
   const tagged = { cat: c.count('/v1/catalog/service/') - before.cat, all: c.count('/') - before.all };
-  const b2 = { cat: c.count('/v1/catalog/service/'), health: c.count('/v1/health/state/any'), all: c.count('/') };
+  const b2 = { cat: c.count('/v1/catalog/service/'), health: c.count(healthPath), all: c.count('/') };
   for (let i = 0; i < 10; i++) {
     for (const st of ['fail', 'pass']) {
-      const h = c.count('/v1/health/state/any');
+      const h = c.count(healthPath);
       await put(`${cat.url}/v1/agent/check/${st}/plain-ttl`);
-      const end = Date.now() + 5000;
-      while (c.count('/v1/health/state/any') < h + 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
+      // The service watch does not watch untagged services: there is no request to wait for.
+      const end = Date.now() + (WATCH === 'service' ? 100 : 5000);
+      while (c.count(healthPath) < h + 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
     }
   }
   const untagged = {
     cat: c.count('/v1/catalog/service/') - b2.cat,
-    health: c.count('/v1/health/state/any') - b2.health,
+    health: c.count(healthPath) - b2.health,
     all: c.count('/') - b2.all,
   };
 
@@ -216,7 +261,7 @@ async function run(label: string, services: number): Promise<void> {
   await cat.close();
   const f = (n: number) => n.toFixed(1).padStart(7);
   console.log(
-    `\n${label}: ${services} services x ${services ? INSTANCES : 0} instances (+2), ${first.routes.length} routes in the first table`,
+    `\n${label} (watch=${WATCH}): ${services} services x ${services ? INSTANCES : 0} instances (+2), ${first.routes.length} routes in the first table`,
   );
   console.log(`  registration ${(regMs / 1000).toFixed(1)} s, first table after watch() ${firstMs.toFixed(0)} ms`);
   console.log('  change                          p50 ms   p90 ms   p99 ms   max ms');
@@ -231,6 +276,9 @@ async function run(label: string, services: number): Promise<void> {
   );
   console.log(
     `  per flap (down+up) of an untagged service: ${(untagged.cat / 10).toFixed(1)} catalog reads, ${(untagged.all / 10).toFixed(1)} Consul requests`,
+  );
+  console.log(
+    `  CPU per change: catalog process ${cpu.cat.toFixed(1)} ms; fabio-ts process ${cpu.self.toFixed(1)} ms, buildTable ${cpu.build.toFixed(1)} ms, updater.update() inline ${cpu.updater.toFixed(1)} ms`,
   );
   console.log(`  heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB`);
 }

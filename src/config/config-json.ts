@@ -109,6 +109,7 @@ export function configJson(cfg: Config): Record<string, unknown> {
         ChecksRequired: s('registry.consul.checksRequired'),
         ServiceMonitors: n('registry.consul.serviceMonitors'),
         PollInterval: d('registry.consul.pollinterval'),
+        Watch: s('registry.consul.watch'),
         RequireConsistent: b('registry.consul.requireConsistent'),
         AllowStale: b('registry.consul.allowStale'),
         TLS: {

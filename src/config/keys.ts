@@ -90,6 +90,7 @@ export const KEYS: readonly KeyDef[] = [
   k('registry', 'registry.consul.service.status', 'string', 'passing', 'Comma list of check statuses counted as healthy: passing, warning, critical, unknown.'),
   k('registry', 'registry.consul.checksRequired', 'string', 'one', 'one: one healthy check makes an instance healthy; all: every check must be healthy.'),
   k('registry', 'registry.consul.serviceMonitors', 'int', '1', 'Maximum concurrent catalog reads per table rebuild.'),
+  k('registry', 'registry.consul.watch', 'string', 'state', 'How routes follow Consul health. state: one blocking query on /v1/health/state/any (fabio). service: one on /v1/catalog/services plus one per routed service on /v1/health/service/<name>; a change transfers only that service (large clusters), but holds one connection per routed service (raise Consul limits.http_max_conns_per_client, default 200).', { fabioTs: true }),
   k('registry', 'registry.consul.pollinterval', 'duration', '0s', '0 = blocking queries; > 0 = poll Consul at this interval.'),
   k('registry', 'registry.consul.requireConsistent', 'bool', 'true', 'Add ?consistent to Consul reads.'),
   k('registry', 'registry.consul.allowStale', 'bool', 'false', 'Add ?stale to Consul reads (excludes requireConsistent).'),

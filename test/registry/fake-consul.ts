@@ -29,6 +29,10 @@ export class FakeConsul {
   failStatus: number | undefined;
   /** Requests to paths starting with one of these answer 403 (ACL denial of a part of the API). */
   failPaths: string[] = [];
+  /** Raw bodies of /v1/health/service/<name> (per-service watch), served verbatim. */
+  healthService = new Map<string, string>();
+  /** Body of /v1/catalog/services (name → tags). */
+  catalogServices: Record<string, string[]> = {};
   /** Raw body for /v1/health/state/any instead of JSON of `checks`. */
   healthBody: string | undefined;
   readonly requests: Recorded[] = [];
@@ -97,7 +101,9 @@ export class FakeConsul {
     if (
       req.method === 'GET' &&
       q.has('index') &&
-      (u.pathname.startsWith('/v1/health/') || u.pathname.startsWith('/v1/kv/'))
+      (u.pathname.startsWith('/v1/health/') ||
+        u.pathname.startsWith('/v1/kv/') ||
+        u.pathname === '/v1/catalog/services')
     ) {
       const want = Number(q.get('index'));
       const waitMs = parseWait(q.get('wait') ?? '5m');
@@ -132,6 +138,14 @@ export class FakeConsul {
       }
       return json(200, this.checks, this.healthHeaders);
     }
+    if (p.startsWith('/v1/health/service/')) {
+      const raw = this.healthService.get(decodeURIComponent(p.slice(19))) ?? '[]';
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'x-consul-index': idx, ...this.healthHeaders })
+        .end(raw);
+      return;
+    }
+    if (p === '/v1/catalog/services') return json(200, this.catalogServices, this.healthHeaders);
     if (p.startsWith('/v1/catalog/service/')) return json(200, this.catalog.get(decodeURIComponent(p.slice(20))) ?? []);
     if (p.startsWith('/v1/kv/')) return this.#kv(req.method ?? 'GET', decodeURIComponent(p.slice(7)), q, body, json);
     if (p === '/v1/agent/service/register' && req.method === 'PUT') {

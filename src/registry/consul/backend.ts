@@ -7,6 +7,7 @@ import type { HealthCheck } from './health-filter.ts';
 import { ConsulManualStore, ignoredSiblings, kvEntries, kvKey, manualText, noRouteHtml } from './kv.ts';
 import { type RegistrationOptions, SelfRegistration } from './register.ts';
 import { ServiceRoutes, type TagWarning } from './service-routes.ts';
+import { ServiceWatch, vouched } from './service-watch.ts';
 
 /**
  * The Consul backend: connect through /v1/agent/self, then three blocking watches (health state →
@@ -32,6 +33,11 @@ export interface ConsulBackendOptions {
   readonly monitors: number;
   readonly pollIntervalMs: number;
   readonly register: RegistrationOptions | undefined;
+  /**
+   * state (default, fabio's): one blocking query on /v1/health/state/any; service: one on
+   * /v1/catalog/services plus one per routed service on /v1/health/service/<name> (service-watch.ts).
+   */
+  readonly watchMode?: 'state' | 'service';
   /** Loop tuning (tests shorten wait and retry). */
   readonly blocking?: Partial<Omit<BlockingOptions, 'path'>>;
 }
@@ -42,8 +48,12 @@ export function consulBackendOptions(cfg: Config): ConsulBackendOptions {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  const watchMode = cfg.str('registry.consul.watch') === 'service' ? 'service' : 'state';
+  const client = consulClientOptions(cfg);
   return {
-    client: consulClientOptions(cfg),
+    // One parked request per routed service: the pool must not cap them (0 = no limit).
+    client: watchMode === 'service' ? { ...client, connections: 0 } : client,
+    watchMode,
     retryMs: cfg.num('registry.retry'),
     timeoutMs: cfg.num('registry.timeout'),
     kvpath: cfg.str('registry.consul.kvpath'),
@@ -128,6 +138,39 @@ export class ConsulBackend implements RegistryBackend {
   watch(sink: RegistrySink): void {
     const signal = this.#abort.signal;
     const loop = { ...DEFAULT_BLOCKING, pollIntervalMs: this.#o.pollIntervalMs, ...this.#o.blocking };
+    if (this.#o.watchMode === 'service') this.#loops.push(this.#watchServices(sink, loop, signal));
+    else this.#watchState(sink, loop, signal);
+    this.#watchKv(sink, loop, signal);
+  }
+
+  #watchServices(sink: RegistrySink, loop: Omit<BlockingOptions, 'path'>, signal: AbortSignal): Promise<void> {
+    const w = new ServiceWatch(
+      this.client,
+      {
+        tagPrefix: this.#o.tagPrefix,
+        status: this.#o.status,
+        checksRequired: this.#o.checksRequired,
+        dc: this.#dc,
+        loop,
+      },
+      this.#log,
+      {
+        publish: (text, warnings, index) => {
+          this.#svc = { text, warnings };
+          this.#emit(sink, 'consul', index);
+        },
+        error: (err, first) => {
+          if (first) this.#log.warn(`consul: Error fetching health state. ${errText(err)}`);
+          else this.#log.debug(`consul: Error fetching health state. ${errText(err)}`);
+        },
+        recovered: () => this.#log.info('consul: Health state fetched again; routes are live'),
+        reset: () => this.#log.info('consul: Index went backwards; re-reading the catalog'),
+      },
+    );
+    return w.run(signal);
+  }
+
+  #watchState(sink: RegistrySink, loop: Omit<BlockingOptions, 'path'>, signal: AbortSignal): void {
     const routes = new ServiceRoutes(
       this.client,
       {
@@ -169,6 +212,9 @@ export class ConsulBackend implements RegistryBackend {
         signal,
       ),
     );
+  }
+
+  #watchKv(sink: RegistrySink, loop: Omit<BlockingOptions, 'path'>, signal: AbortSignal): void {
     const manPrefix = kvKey(this.#o.kvpath);
     this.#loops.push(
       blockingLoop(
@@ -260,16 +306,6 @@ function parseChecks(res: ConsulResponse): HealthCheck[] {
   if (body === null) return [];
   if (!Array.isArray(body)) throw new Error('health state response is not a list');
   return body as HealthCheck[];
-}
-
-/**
- * Whether Consul vouches for an empty answer: a leader is known and ACLs did not filter the result
- * (an agent token without service:read gets 200 with an empty list and this header on Consul ≥ 1.13).
- */
-function vouched(res: ConsulResponse): boolean {
-  if (res.headers['x-consul-knownleader'] === 'false') return false;
-  if (res.headers['x-consul-results-filtered-by-acls'] === 'true') return false;
-  return true;
 }
 
 function errText(err: unknown): string {

@@ -21,7 +21,10 @@ export interface ConsulClientOptions {
     readonly key?: string;
     readonly rejectUnauthorized: boolean;
   };
-  /** Pool size; at least 4 (health watch, two KV watches, catalog reads, registration). */
+  /**
+   * Pool size; at least 4 (health watch, two KV watches, catalog reads, registration). 0 = no
+   * limit (the per-service watch parks one request per routed service).
+   */
   readonly connections: number;
 }
 
@@ -119,7 +122,7 @@ export class ConsulClient {
     this.hostPort = hostPort;
     this.scheme = scheme;
     this.#pool = new Pool(`${scheme}://${hostPort}`, {
-      connections: Math.max(4, opts.connections),
+      connections: opts.connections === 0 ? null : Math.max(4, opts.connections),
       // Blocking reads set their own timeouts per request; these cover the short calls.
       headersTimeout: 30_000,
       bodyTimeout: 30_000,

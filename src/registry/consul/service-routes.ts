@@ -1,5 +1,4 @@
 import type { Logger } from '../../log/logger.ts';
-import { serviceRouteCommands } from '../../routes/index.ts';
 import type { ConsulClient } from './client.ts';
 import {
   type HealthCheck,
@@ -8,6 +7,9 @@ import {
   healthyServices,
   instanceKey,
 } from './health-filter.ts';
+import { type CatalogRow, RouteLineSet, type TagWarning, translateRows } from './route-lines.ts';
+
+export { type CatalogRow, sortDescending, type TagWarning } from './route-lines.ts';
 
 /**
  * Turns health state into service route text. Unlike fabio, which re-reads the catalog of every
@@ -18,22 +20,6 @@ import {
  * flap (down, up) costs one catalog read. Services that lost every healthy instance are dropped from
  * the cache (and read again when they come back). reset() forgets everything (index reset).
  */
-
-export interface CatalogRow {
-  readonly Node: string;
-  readonly Address: string;
-  readonly ServiceID: string;
-  readonly ServiceName: string;
-  readonly ServiceAddress: string;
-  readonly ServicePort: number;
-  readonly ServiceTags: readonly string[] | null;
-}
-
-export interface TagWarning {
-  readonly service: string;
-  readonly tag: string;
-  readonly message: string;
-}
 
 interface Cached {
   readonly signature: string;
@@ -60,21 +46,14 @@ export interface ServiceRoutesResult {
   readonly services: number;
 }
 
-/** Sorts route lines in reverse byte order, as fabio does (sort.Reverse(sort.StringSlice)). */
-export function sortDescending(lines: string[]): string[] {
-  return lines.sort(cmpDesc);
-}
-
 export class ServiceRoutes {
   readonly #client: ConsulClient;
   readonly #opts: ServiceRoutesOptions;
   readonly #log: Logger;
   #cache = new Map<string, Cached>();
-  #text = '';
-  #warnings: readonly TagWarning[] = [];
-  /** Route lines of every cached service, in descending order, maintained incrementally. */
-  #sorted: string[] = [];
-  /** The published text may be stale: the next round re-sorts and publishes. */
+  /** Route lines of every cached service, in fabio's order, maintained incrementally. */
+  readonly #lines = new RouteLineSet();
+  /** The published text may be stale: the next round publishes. */
   #dirty = true;
 
   constructor(client: ConsulClient, opts: ServiceRoutesOptions, log: Logger) {
@@ -86,6 +65,7 @@ export class ServiceRoutes {
   /** Forget the cache: the next update re-reads every healthy tagged service. */
   reset(): void {
     this.#cache = new Map();
+    this.#lines.clear();
     this.#dirty = true;
   }
 
@@ -99,16 +79,11 @@ export class ServiceRoutes {
     if (healthy.size === 0 && this.#cache.size > 0 && !acceptEmpty) {
       throw new Error('empty health state without a known leader or filtered by ACLs; keeping the last routes');
     }
-    // Lines that left and joined the sorted list this round.
-    const gone: (readonly string[])[] = [];
-    const came: (readonly string[])[] = [];
+    let changed = this.#dirty;
     const replace = (name: string, next: Cached | undefined) => {
-      const prev = this.#cache.get(name);
-      if (prev) gone.push(prev.lines);
-      if (next) {
-        this.#cache.set(name, next);
-        came.push(next.lines);
-      } else this.#cache.delete(name);
+      if (next) this.#cache.set(name, next);
+      else this.#cache.delete(name);
+      if (this.#lines.set(name, next)) changed = true;
     };
     for (const name of [...this.#cache.keys()]) if (!healthy.has(name)) replace(name, undefined);
     const stale: string[] = [];
@@ -137,29 +112,13 @@ export class ServiceRoutes {
       const n = Math.min(stale.length, Math.max(1, this.#opts.monitors));
       await Promise.all(Array.from({ length: n }, worker));
     }
-    const changed = this.#dirty || gone.length > 0 || came.length > 0;
-    if (this.#dirty || gone.length + came.length > 64) {
-      // Many changes (first read, resync): one sort beats many splices.
-      const all: string[] = [];
-      for (const c of this.#cache.values()) for (const l of c.lines) all.push(l);
-      this.#sorted = sortDescending(all);
-    } else {
-      for (const ls of gone) for (const l of ls) removeSorted(this.#sorted, l);
-      for (const ls of came) for (const l of ls) insertSorted(this.#sorted, l);
-    }
     if (failed !== undefined) {
       // Part of the round is applied above; the retry publishes the text.
       this.#dirty = true;
       throw failed;
     }
     this.#dirty = false;
-    if (changed) {
-      const warnings: TagWarning[] = [];
-      for (const c of this.#cache.values()) for (const w of c.warnings) warnings.push(w);
-      this.#text = this.#sorted.join('\n');
-      this.#warnings = warnings;
-    }
-    return { changed, text: this.#text, warnings: this.#warnings, services: this.#cache.size };
+    return { changed, text: this.#lines.text(), warnings: this.#lines.warnings(), services: this.#cache.size };
   }
 
   async #read(
@@ -182,51 +141,9 @@ export class ServiceRoutes {
   ): Cached {
     const members = new Map<string, string>();
     for (const i of instances) members.set(instanceKey(i.node, i.id), i.tags.join('\u0001'));
-    const lines: string[] = [];
-    const warnings: TagWarning[] = [];
-    for (const row of rows) {
-      if (!row || typeof row !== 'object') continue;
-      if (!members.has(instanceKey(String(row.Node), String(row.ServiceID)))) continue;
-      const out = serviceRouteCommands({
-        service: String(row.ServiceName ?? name),
-        addr: row.ServiceAddress || row.Address,
-        port: Number(row.ServicePort) || 0,
-        tags: (row.ServiceTags ?? []).map(String),
-        tagPrefix: this.#opts.tagPrefix,
-        env: { DC: this.#opts.dc },
-      });
-      for (const l of out.lines) lines.push(l);
-      for (const w of out.warnings) {
-        warnings.push({ service: name, tag: w.tag, message: w.message });
-        if (logWarnings)
-          this.#log.warn(`consul: Skipping tag ${JSON.stringify(w.tag)} of service "${name}": ${w.message}`);
-      }
-    }
-    return { signature, members, rows, lines, warnings };
+    const out = translateRows(name, rows, members, instanceKey, this.#opts, logWarnings ? this.#log : undefined);
+    return { signature, members, rows, lines: out.lines, warnings: out.warnings };
   }
-}
-
-const cmpDesc = (a: string, b: string): number => (a < b ? 1 : a > b ? -1 : 0);
-
-/** First index whose line sorts at or after `l` in descending order. */
-function lowerBound(arr: readonly string[], l: string): number {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (cmpDesc(arr[mid] as string, l) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function insertSorted(arr: string[], l: string): void {
-  arr.splice(lowerBound(arr, l), 0, l);
-}
-
-function removeSorted(arr: string[], l: string): void {
-  const i = lowerBound(arr, l);
-  if (arr[i] === l) arr.splice(i, 1);
 }
 
 /** True when every healthy instance was already healthy with the same tags (instances only left). */
