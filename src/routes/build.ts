@@ -35,8 +35,8 @@ function compileRoute(m: MRoute, opts: BuildOptions, st: ApplyState): CRoute {
         for (const message of p.messages) st.warnings.push({ line: p.line, service: t.service, message });
     }
   }
-  // the drafts array was made for this route alone: frozen in place as Route.targets
-  const targets: readonly Target[] = Object.freeze(drafts);
+  // exact-size copy: the draft array grew by push and has spare capacity
+  const targets: readonly Target[] = Object.freeze(drafts.slice());
   const route: Route = Object.freeze({ host: m.host, path: m.path, targets });
   const results: LookupResult[] = new Array(n);
   let redirects: (ParsedURL | undefined)[] | undefined;

@@ -88,6 +88,9 @@ function findRoute(m: Model, host: string, path: string): MRoute | undefined {
   return m.get(host)?.get(path);
 }
 
+/** Shared, always empty: only targets with redirect/allow/deny options can have problems. */
+const NO_PROBLEMS: string[] = [];
+
 function addRoute(m: Model, d: RouteDef, st: ApplyState): void {
   const names = st.names;
   if (d.src === '') throw new RouteSyntaxError(d.line, 'route: prefix must not be empty');
@@ -119,7 +122,8 @@ function addRoute(m: Model, d: RouteDef, st: ApplyState): void {
   for (const t of r.targets) {
     if (t.service === d.service && t.url === d.dst && t.fixedWeight === fixedWeight && sameTags(t.tags, d.tags)) return;
   }
-  const problems: string[] = [];
+  const o = d.opts;
+  const problems = o.redirect !== undefined || o.allow !== undefined || o.deny !== undefined ? [] : NO_PROBLEMS;
   const service = names.get(d.service);
   const t = draftTarget(
     {
@@ -134,7 +138,7 @@ function addRoute(m: Model, d: RouteDef, st: ApplyState): void {
     },
     problems,
   );
-  if (problems.length > 0) st.problems.set(t, { line: d.line, messages: problems });
+  if (problems !== NO_PROBLEMS && problems.length > 0) st.problems.set(t, { line: d.line, messages: problems });
   r.targets.push(t);
 }
 
