@@ -116,13 +116,16 @@ interface Row {
 const rows: Row[] = [];
 const notes: string[] = [];
 
+/** Median over rounds of fabio-ts / peer within the same round (contenders of one round ran back to back). */
 function ratioText(samples: Sample[], metric: 'rps' | 'gbps', peers: string[]): string {
-  const med = (n: string) => median(samples.filter((s) => s.name === n).map((s) => s[metric] ?? 0));
-  const p = med('project');
-  return peers
-    .filter((n) => samples.some((s) => s.name === n) && med(n) > 0)
-    .map((n) => `${n} ${(p / med(n)).toFixed(2)}x`)
-    .join(', ');
+  const at = (n: string, r: number) => samples.find((s) => s.name === n && s.round === r)?.[metric] ?? 0;
+  const roundsSeen = [...new Set(samples.map((s) => s.round))];
+  const out: string[] = [];
+  for (const n of peers) {
+    const rs = roundsSeen.filter((r) => at(n, r) > 0).map((r) => at('project', r) / at(n, r));
+    if (rs.length > 0) out.push(`${n} ${median(rs).toFixed(2)}x`);
+  }
+  return out.join(', ');
 }
 
 function addRows(bench: string, samples: Sample[], metric: 'rps' | 'gbps', peers: string[], rssMB: number) {
