@@ -1,6 +1,6 @@
 import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
-import { compileGlob, GlobSyntaxError, isGlob, sharedGlobCache } from './glob.ts';
+import { GlobSyntaxError, isGlob, sharedGlobCache } from './glob.ts';
 import { normalizeHost, sortHostsBySpecificity } from './host-order.ts';
 import type { ApplyState, Model, MRoute } from './model.ts';
 import { applyDef, Names } from './model.ts';
@@ -54,7 +54,7 @@ function compileRoute(m: MRoute, opts: BuildOptions, st: ApplyState): CRoute {
     host: m.host,
     path: m.path,
     lowerPath: opts.matcher === 'iprefix' ? m.path.toLowerCase() : m.path,
-    glob: opts.matcher === 'glob' ? compileGlob(m.path) : undefined, // validated while applying commands
+    glob: m.glob, // compiled while applying commands; undefined for a literal path
     targets: route.targets,
     ring,
     results: Object.freeze(results),
@@ -87,7 +87,7 @@ const byPathDesc = (a: { path: string }, b: { path: string }): number =>
  */
 export function buildTable(text: string, opts: BuildOptions): Table {
   const model: Model = new Map();
-  const st: ApplyState = { matcher: opts.matcher, warnings: [], names: new Names(), problems: new Map() };
+  const st: ApplyState = { matcher: opts.matcher, warnings: [], names: new Names(), problems: new Map(), pathGlobs: new Map() };
   const warnings = st.warnings;
   // fabio parses the whole text before applying it, so a syntax error anywhere wins over an
   // error applying an earlier command (a bad target URL): remember that one, keep parsing.

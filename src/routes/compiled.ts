@@ -16,7 +16,7 @@ export interface CRoute {
   readonly host: string;
   readonly path: string;
   readonly lowerPath: string;
-  /** Compiled path glob (matcher=glob only). */
+  /** Compiled path glob (matcher=glob and a path with glob syntax; a literal path matches by ===). */
   readonly glob: GlobMatcher | undefined;
   readonly targets: readonly Target[];
   /** Weighted ring as target indexes (length 0 when there is no target). */

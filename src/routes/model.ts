@@ -1,5 +1,6 @@
 import { RouteSyntaxError } from './errors.ts';
-import { compileGlob } from './glob.ts';
+import type { GlobMatcher } from './glob.ts';
+import { compileGlob, isGlob } from './glob.ts';
 import type { ParsedURL } from './target-url.ts';
 import { parseTargetURL } from './target-url.ts';
 import type { TargetDraft } from './target.ts';
@@ -17,6 +18,8 @@ export interface MRoute {
   targets: TargetDraft[];
   /** Line of the `route add` that created the route (for warnings about its host). */
   readonly line: number;
+  /** matcher=glob and a path with glob syntax: its compiled matcher. */
+  readonly glob: GlobMatcher | undefined;
 }
 
 /** Option problems of a target, reported by the build only if the target survives. Rare. */
@@ -34,6 +37,8 @@ export interface ApplyState {
   readonly warnings: Warning[];
   readonly names: Names;
   readonly problems: Map<TargetDraft, Problems>;
+  /** Compiled path globs of this build by pattern (matcher=glob). */
+  readonly pathGlobs: Map<string, GlobMatcher>;
 }
 
 /**
@@ -106,14 +111,21 @@ function addRoute(m: Model, d: RouteDef, st: ApplyState): void {
   if (r === undefined) {
     // fabio compiles every path as a glob and fails the table on a bad one even with the prefix
     // matcher (quirk P8); we only fail when the glob is actually used (docs/compat-routes.md).
-    if (st.matcher === 'glob') {
-      try {
-        compileGlob(path);
-      } catch (err) {
-        throw new RouteSyntaxError(d.line, (err as Error).message, { cause: err });
+    // A literal path needs no matcher (compared with ===); a glob path is compiled once per
+    // distinct pattern per build, here, and reused by the build.
+    let glob: GlobMatcher | undefined;
+    if (st.matcher === 'glob' && isGlob(path)) {
+      glob = st.pathGlobs.get(path);
+      if (glob === undefined) {
+        try {
+          glob = compileGlob(path);
+        } catch (err) {
+          throw new RouteSyntaxError(d.line, (err as Error).message, { cause: err });
+        }
+        st.pathGlobs.set(path, glob);
       }
     }
-    r = { host: names.get(host), path, targets: [], line: d.line };
+    r = { host: names.get(host), path, targets: [], line: d.line, glob };
     const routes = m.get(host);
     if (routes === undefined) m.set(host, new Map([[path, r]]));
     else routes.set(path, r);

@@ -1,5 +1,4 @@
 import type { CRoute } from './compiled.ts';
-import { isGlob } from './glob.ts';
 import type { Matcher } from './types.ts';
 
 /**
@@ -79,7 +78,7 @@ export function buildPathIndex(routes: readonly CRoute[], matcher: Matcher): Pat
     const globs: CRoute[] = [];
     routes.forEach((r, i) => {
       order.set(r, i);
-      if (isGlob(r.path)) globs.push(r);
+      if (r.glob !== undefined) globs.push(r);
       else if (!literal.has(r.path)) literal.set(r.path, r);
     });
     return { root, literal, globs, order };

@@ -37,7 +37,7 @@ export interface TableParts {
 export function routeMatches(r: CRoute, matcher: Matcher, path: string, lowerPath: string): boolean {
   if (matcher === 'prefix') return path.startsWith(r.path);
   if (matcher === 'iprefix') return lowerPath.startsWith(r.lowerPath);
-  return r.glob?.(path) === true;
+  return r.glob === undefined ? path === r.path : r.glob(path);
 }
 
 /** First route of a host whose path matches, in path-descending order. // hot path */
@@ -60,7 +60,7 @@ export function matchRoute(
   } else {
     for (let i = 0; i < routes.length; i++) {
       const r = routes[i] as CRoute;
-      if (r.glob?.(path)) return r;
+      if (r.glob === undefined ? path === r.path : r.glob(path)) return r;
     }
   }
   return undefined;
