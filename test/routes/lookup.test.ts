@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { INDEX_MIN_ROUTES } from '../../src/routes/path-index.ts';
 import { dst, req, table } from './helpers.ts';
 
 const T1 = `
@@ -73,7 +74,7 @@ test('lookup: iprefix matcher', () => {
 test('lookup: iprefix keeps fabio order, not longest match', () => {
   // descending byte order: "/a" (0x61) before "/Ab" (0x41), both match "/ab" case-insensitively
   const lines = ['route add a /a http://a/', 'route add b /Ab http://ab/'];
-  for (let i = 0; i < 10; i++) lines.push(`route add f /zz${i} http://f${i}/`); // enough routes for the path index
+  for (let i = 0; i < INDEX_MIN_ROUTES; i++) lines.push(`route add f /zz${i} http://f${i}/`); // enough routes for the path index
   const t = table(lines.join('\n'), { matcher: 'iprefix' });
   assert.equal(dst(t, 'h', '/ab'), 'http://a/');
 });
@@ -223,7 +224,7 @@ test('build: invalid target URL is a line error', () => {
 });
 
 test('lookup: glob matcher with the path index keeps fabio order between literal and glob paths', () => {
-  const filler = Array.from({ length: 10 }, (_, i) => `route add f /zz${i} http://f${i}/`);
+  const filler = Array.from({ length: INDEX_MIN_ROUTES }, (_, i) => `route add f /zz${i} http://f${i}/`);
   const t = table(
     [
       ...filler,
