@@ -2,8 +2,8 @@ import type { Config } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { ManualStore, RegistryBackend, RegistrySink } from '../types.ts';
 import { type BlockingOptions, blockingLoop, DEFAULT_BLOCKING, sleep } from './blocking.ts';
-import { ConsulClient, type ConsulClientOptions, type ConsulResponse, consulClientOptions } from './client.ts';
-import type { HealthCheck } from './health-filter.ts';
+import { ConsulClient, type ConsulClientOptions, consulClientOptions } from './client.ts';
+import { HealthState } from './health-state.ts';
 import { ConsulManualStore, ignoredSiblings, kvEntries, kvKey, manualText, noRouteHtml } from './kv.ts';
 import { type RegistrationOptions, SelfRegistration } from './register.ts';
 import { ServiceRoutes, type TagWarning } from './service-routes.ts';
@@ -182,6 +182,11 @@ export class ConsulBackend implements RegistryBackend {
       },
       this.#log,
     );
+    const health = new HealthState({
+      tagPrefix: this.#o.tagPrefix,
+      status: this.#o.status,
+      checksRequired: this.#o.checksRequired,
+    });
     let lastBody: string | undefined;
     this.#loops.push(
       blockingLoop(
@@ -191,8 +196,7 @@ export class ConsulBackend implements RegistryBackend {
           onResponse: async (res, index) => {
             // A blocking read that timed out returns the same body: nothing to parse (4 MB at 15k checks).
             if (res.body === lastBody) return;
-            const checks = parseChecks(res);
-            const r = await routes.update(checks, signal, vouched(res));
+            const r = await routes.update(health.read(res.body).healthy, signal, vouched(res));
             lastBody = res.body;
             if (!r.changed && this.#svc !== undefined) return;
             this.#svc = { text: r.text, warnings: r.warnings };
@@ -201,6 +205,7 @@ export class ConsulBackend implements RegistryBackend {
           onReset: () => {
             this.#log.info('consul: Index went backwards; re-reading the catalog');
             lastBody = undefined;
+            health.reset();
             routes.reset();
           },
           onError: (err, first) => {
@@ -299,13 +304,6 @@ export class ConsulBackend implements RegistryBackend {
     await this.#registration?.deregisterAll().catch(() => {});
     await this.client.close().catch(() => {});
   }
-}
-
-function parseChecks(res: ConsulResponse): HealthCheck[] {
-  const body = JSON.parse(res.body) as unknown;
-  if (body === null) return [];
-  if (!Array.isArray(body)) throw new Error('health state response is not a list');
-  return body as HealthCheck[];
 }
 
 function errText(err: unknown): string {

@@ -4,6 +4,7 @@ import {
   type HealthCheck,
   type HealthFilterOptions,
   type HealthyInstance,
+  type HealthyService,
   healthyServices,
   instanceKey,
 } from './health-filter.ts';
@@ -74,8 +75,13 @@ export class ServiceRoutes {
    * acceptEmpty=false a body without any healthy tagged service is refused (throws) while routes
    * exist, and the cache is left untouched.
    */
-  async update(checks: readonly HealthCheck[], signal?: AbortSignal, acceptEmpty = true): Promise<ServiceRoutesResult> {
-    const healthy = healthyServices(checks, this.#opts);
+  async update(
+    checks: readonly HealthCheck[] | ReadonlyMap<string, HealthyService>,
+    signal?: AbortSignal,
+    acceptEmpty = true,
+  ): Promise<ServiceRoutesResult> {
+    // A map is the filter's result already (HealthState reads the body incrementally).
+    const healthy = checks instanceof Map ? checks : healthyServices(checks as readonly HealthCheck[], this.#opts);
     if (healthy.size === 0 && this.#cache.size > 0 && !acceptEmpty) {
       throw new Error('empty health state without a known leader or filtered by ACLs; keeping the last routes');
     }

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { type HealthyService, healthyServices } from '../../src/registry/consul/health-filter.ts';
+import { HealthState } from '../../src/registry/consul/health-state.ts';
+import { check, serf } from './fake-consul.ts';
+
+/**
+ * HealthState must always give exactly healthyServices(JSON.parse(body)), whatever changed between
+ * two bodies, while parsing only the checks that changed.
+ */
+
+const OPTS = { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one' as const };
+type Check = ReturnType<typeof check>;
+
+const view = (m: ReadonlyMap<string, HealthyService>) =>
+  [...m]
+    .map(([name, h]) => `${name} ${h.signature} ${h.instances.map((i) => `${i.node}/${i.id}/${i.tags.join(',')}`).sort().join(' ')}`)
+    .sort();
+
+function cluster(): Check[] {
+  const out: Check[] = [serf('n1'), serf('n2')];
+  for (let s = 0; s < 8; s++) {
+    const tags = s % 3 === 2 ? ['plain'] : [`urlprefix-/s${s}`];
+    for (let i = 0; i < 1 + (s % 3); i++) out.push(check(i % 2 ? 'n2' : 'n1', `s${s}-${i}`, `s${s}`, tags, 'passing'));
+  }
+  return out;
+}
+
+const STATUS = ['passing', 'warning', 'critical'];
+const mutation = fc.oneof(
+  fc.record({ kind: fc.constant('status' as const), at: fc.nat(), status: fc.constantFrom(...STATUS) }),
+  fc.record({ kind: fc.constant('output' as const), at: fc.nat(), text: fc.constantFrom('},{"Node":"x"', 'ok', '\\"}]') }),
+  fc.record({ kind: fc.constant('remove' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('add' as const), s: fc.nat(9), node: fc.constantFrom('n1', 'n2', 'n3') }),
+  fc.record({ kind: fc.constant('serf' as const), node: fc.constantFrom('n1', 'n2'), status: fc.constantFrom(...STATUS) }),
+  fc.record({ kind: fc.constant('svcmaint' as const), s: fc.nat(7), on: fc.boolean() }),
+  fc.record({ kind: fc.constant('nodemaint' as const), on: fc.boolean() }),
+);
+type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
+
+let added = 0;
+function apply(cs: Check[], m: Mutation): void {
+  const at = (n: number) => n % cs.length;
+  switch (m.kind) {
+    case 'status':
+      if (cs.length) (cs[at(m.at)] as Check).Status = m.status;
+      return;
+    case 'output':
+      if (cs.length) (cs[at(m.at)] as Check).Output = m.text;
+      return;
+    case 'remove':
+      if (cs.length) cs.splice(at(m.at), 1);
+      return;
+    case 'add':
+      // Node + CheckID is unique in Consul.
+      cs.push(check(m.node, `s${m.s}-x${++added}`, `s${m.s}`, [`urlprefix-/s${m.s}`], 'passing'));
+      return;
+    case 'serf': {
+      const c = cs.find((x) => x.CheckID === 'serfHealth' && x.Node === m.node);
+      if (c) c.Status = m.status;
+      return;
+    }
+    case 'svcmaint': {
+      const id = `_service_maintenance:s${m.s}-0`;
+      const i = cs.findIndex((x) => x.CheckID === id);
+      if (m.on && i < 0) cs.push(check('n1', `s${m.s}-0`, `s${m.s}`, [`urlprefix-/s${m.s}`], 'critical', id));
+      if (!m.on && i >= 0) cs.splice(i, 1);
+      return;
+    }
+    case 'nodemaint': {
+      const i = cs.findIndex((x) => x.CheckID === '_node_maintenance');
+      if (m.on && i < 0) cs.push({ ...serf('n2', 'critical'), CheckID: '_node_maintenance' });
+      if (!m.on && i >= 0) cs.splice(i, 1);
+      return;
+    }
+  }
+}
+
+test('HealthState equals a full parse and filter after any sequence of changes', () => {
+  fc.assert(
+    fc.property(fc.array(mutation, { minLength: 1, maxLength: 25 }), fc.constantFrom('one', 'all'), (ms, req) => {
+      const opts = { ...OPTS, checksRequired: req as 'one' | 'all' };
+      const hs = new HealthState(opts);
+      const cs = cluster();
+      for (const m of [undefined, ...ms]) {
+        if (m) apply(cs, m);
+        const body = JSON.stringify(cs);
+        const r = hs.read(body);
+        assert.deepEqual(view(r.healthy), view(healthyServices(JSON.parse(body), opts)), JSON.stringify(m));
+        if (cs.length > 0) assert.equal(r.mode, 'incremental');
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('only changed checks are parsed; unchanged bodies reuse everything', () => {
+  const hs = new HealthState(OPTS);
+  const cs = cluster();
+  assert.equal(hs.read(JSON.stringify(cs)).parsed, cs.length);
+  assert.equal(hs.read(JSON.stringify(cs)).parsed, 0);
+  (cs[3] as Check).Status = 'critical';
+  const r = hs.read(JSON.stringify(cs));
+  assert.equal(r.parsed, 1);
+  assert.equal(r.mode, 'incremental');
+});
+
+test('bodies it cannot split fall back to a full parse with the same result', () => {
+  const cases: [string, string][] = [
+    ['pretty printed', JSON.stringify(cluster(), null, 2)],
+    ['other key order', JSON.stringify(cluster().map(({ CheckID, ...rest }) => ({ CheckID, ...rest })))],
+    ['empty list', '[]'],
+    ['null', 'null'],
+  ];
+  for (const [what, body] of cases) {
+    const hs = new HealthState(OPTS);
+    hs.read(JSON.stringify(cluster()));
+    const r = hs.read(body);
+    assert.equal(r.mode, 'full', what);
+    assert.deepEqual(view(r.healthy), view(healthyServices(JSON.parse(body) ?? [], OPTS)), what);
+  }
+  assert.throws(() => new HealthState(OPTS).read('{"a":1}'), /not a list/);
+  assert.throws(() => new HealthState(OPTS).read('[{"Node":'), SyntaxError);
+});
