@@ -2,7 +2,7 @@ import { notFoundOrMethod } from './api-agent.ts';
 import type { CatalogState } from './catalog-state.ts';
 import { type BlockingPolicy, blocking, type Ctx, HttpError, isTrue, json, type Reply } from './http-util.ts';
 import type { ServiceRecord } from './model.ts';
-import { catalogRowJson, checkJson, checkText, healthServiceJson, nodeJson } from './views.ts';
+import { catalogRowJson, checkJson, checkListBytes, healthServiceJson, nodeJson } from './views.ts';
 
 /**
  * /v1/health/*, /v1/catalog/* and /v1/status/*: the cluster-wide reads. Each answer is
@@ -86,11 +86,12 @@ export async function readApi(d: ReadDeps, ctx: Ctx, method: string, path: strin
       if (!STATES.has(arg)) throw new HttpError(400, `Invalid state: "${arg}"`);
       return blocking(ctx, onTopic('checks'), () => {
         const index = state.checksIndex;
-        const body = state.cached(`health:state:${arg}`, index, () => {
-          const out: string[] = [];
-          for (const c of state.checks.values()) if (arg === 'any' || c.status === arg) out.push(checkText(state, c));
-          return `[${out.join(',')}]`;
-        });
+        const body = state.cached(`health:state:${arg}`, index, () =>
+          checkListBytes(
+            state,
+            arg === 'any' ? state.checks.values() : [...state.checks.values()].filter((c) => c.status === arg),
+          ),
+        );
         return { status: 200, index, body };
       });
     }

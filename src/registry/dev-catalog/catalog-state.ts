@@ -73,10 +73,11 @@ export class CatalogState {
    * Body serialised and UTF-8 encoded once per (key, index): many watchers woken by one write
    * share the same bytes (health/state/any is ~5 MB at 15k instances).
    */
-  cached(key: string, index: number, build: () => string): Buffer {
+  cached(key: string, index: number, build: () => string | Buffer): Buffer {
     const hit = this.#cache.get(key);
     if (hit && hit.index === index) return hit.body;
-    const body = Buffer.from(build());
+    const built = build();
+    const body = typeof built === 'string' ? Buffer.from(built) : built;
     // Keys include names from request paths: bound the map so odd clients cannot grow it forever.
     if (this.#cache.size >= 20_000) this.#cache.clear();
     this.#cache.set(key, { index, body });

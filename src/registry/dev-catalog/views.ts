@@ -9,14 +9,44 @@ import type { CheckRecord, ServiceRecord } from './model.ts';
  * check bumps it) or the indexes are reset: health/state/any at 15k checks becomes a join of
  * cached strings instead of 15k object builds and one big stringify.
  */
-const fragments = new WeakMap<CheckRecord, { gen: number; index: number; json: string }>();
+const fragments = new WeakMap<CheckRecord, { gen: number; index: number; json: string; bytes?: Buffer }>();
+
+function fragment(state: CatalogState, c: CheckRecord): { json: string; bytes?: Buffer } {
+  const hit = fragments.get(c);
+  if (hit && hit.index === c.modifyIndex && hit.gen === state.generation) return hit;
+  const f = { gen: state.generation, index: c.modifyIndex, json: JSON.stringify(checkJson(state, c)) };
+  fragments.set(c, f);
+  return f;
+}
 
 export function checkText(state: CatalogState, c: CheckRecord): string {
-  const hit = fragments.get(c);
-  if (hit && hit.index === c.modifyIndex && hit.gen === state.generation) return hit.json;
-  const json = JSON.stringify(checkJson(state, c));
-  fragments.set(c, { gen: state.generation, index: c.modifyIndex, json });
-  return json;
+  return fragment(state, c).json;
+}
+
+/** The same JSON, UTF-8 encoded once per change of the check. */
+export function checkBytes(state: CatalogState, c: CheckRecord): Buffer {
+  const f = fragment(state, c);
+  f.bytes ??= Buffer.from(f.json);
+  return f.bytes;
+}
+
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
+/**
+ * A JSON list of checks as bytes: a concatenation of the memoised per-check bytes, so a flap costs
+ * the encoding of one check plus a 4.4 MB memcpy at 15k checks, not a join and a re-encoding.
+ */
+export function checkListBytes(state: CatalogState, checks: Iterable<CheckRecord>): Buffer {
+  const parts: Buffer[] = [OPEN];
+  let n = 0;
+  for (const c of checks) {
+    if (n++ > 0) parts.push(COMMA);
+    parts.push(checkBytes(state, c));
+  }
+  parts.push(CLOSE);
+  return Buffer.concat(parts);
 }
 
 export function checkJson(state: CatalogState, c: CheckRecord): object {
