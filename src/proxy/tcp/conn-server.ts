@@ -31,14 +31,22 @@ export class ConnServer {
 
   /** Listens on host:port; `onConn` receives every accepted socket, already tracked and guarded. */
   static listen(host: string, port: number, onConn: (s: net.Socket) => void, onError: (e: unknown) => void = noop): Promise<ConnServer> {
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: ACCEPT_KEEPALIVE_MS });
+    const server = net.createServer({ allowHalfOpen: true });
     const cs = new ConnServer(server);
     cs.#onError = onError;
+    let perSocket = true;
+    const forget = function (this: net.Socket) {
+      cs.#conns.delete(this);
+    };
     server.on('connection', (s) => {
       // a misbehaving peer costs one connection: errors are ignored here, close follows
       s.on('error', noop);
+      if (perSocket) {
+        s.setNoDelay(true);
+        s.setKeepAlive(true, ACCEPT_KEEPALIVE_MS);
+      }
       cs.#conns.add(s);
-      s.once('close', () => cs.#conns.delete(s));
+      s.on('close', forget);
       try {
         onConn(s);
       } catch (e) {
@@ -50,6 +58,7 @@ export class ConnServer {
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: host === '' ? undefined : host, port }, () => {
+        perSocket = !inheritSocketOptions(server);
         server.removeListener('error', reject);
         server.on('error', noop);
         resolve(cs);
@@ -92,6 +101,24 @@ export class ConnServer {
 }
 
 function noop(): void {}
+
+interface OptionHandle {
+  setNoDelay?: (on: boolean) => number;
+  setKeepAlive?: (on: boolean, delaySeconds: number) => number;
+}
+
+/**
+ * TCP_NODELAY and keep-alive (as fabio's listeners set them) go on the listening socket once: Linux
+ * (and the BSDs) copy them to every accepted socket, which saves five setsockopt calls per
+ * connection. Uses the server's libuv handle (the same calls Node makes per accepted socket);
+ * false when that is not available, and the options are then set on each socket.
+ */
+function inheritSocketOptions(server: net.Server): boolean {
+  if (process.platform !== 'linux' && process.platform !== 'freebsd' && process.platform !== 'darwin') return false;
+  const h = (server as unknown as { _handle?: OptionHandle | null })._handle;
+  if (h == null || typeof h.setNoDelay !== 'function' || typeof h.setKeepAlive !== 'function') return false;
+  return h.setNoDelay(true) === 0 && h.setKeepAlive(true, ACCEPT_KEEPALIVE_MS / 1000) === 0;
+}
 
 /**
  * The addresses of an accepted socket; with listener pxyproto, the remote (and local) address come

@@ -2,6 +2,8 @@ import net from 'node:net';
 import type { LookupResult } from '../../routes/types.ts';
 import type { ProxyDeps } from '../types.ts';
 import { proxyV1Header } from '../proxy-protocol.ts';
+import { keepAliveLater, keepAliveForget } from './keepalive.ts';
+import { Relay, releaseBuffer } from './relay.ts';
 
 /** Addresses of one accepted connection as the proxy sees them (after an inbound PROXY header). */
 export interface ConnAddrs {
@@ -61,7 +63,9 @@ export function splice(
   }
   let up: net.Socket;
   try {
-    up = net.connect({ host: target.hostname, port: target.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: o.keepAlive, allowHalfOpen: true });
+    // TCP keep-alive (4 setsockopt calls) is set later, only on connections that live a few
+    // seconds: keepalive.ts. No-delay is set at connect, as Go does.
+    up = net.connect({ host: target.hostname, port: target.port, noDelay: true, allowHalfOpen: true });
   } catch {
     // e.g. a port out of range in a hand-written route: costs this connection only
     deps.log.warn(`${o.prefix}: cannot connect to upstream ${target.hostPort}`);
@@ -72,9 +76,15 @@ export function splice(
   let connected = false;
   let preamble = 0;
   let open = 2;
+  let toUp: Relay | undefined;
+  let toClient: Relay | undefined;
   // One handler per event and socket: listener bookkeeping is a visible share of a short connection.
   const finish = () => {
-    if (--open === 0 && connected) deps.metrics.routeBytes(route, target, up.bytesRead, up.bytesWritten - preamble);
+    if (--open !== 0) return;
+    // both sockets closed: no pending write can still reference the bulk buffers
+    releaseBuffer(toUp?.buffer);
+    releaseBuffer(toClient?.buffer);
+    if (connected) deps.metrics.routeBytes(route, target, up.bytesRead, up.bytesWritten - preamble);
   };
   // Errors are always followed by 'close' (with hadError), which tears the other side down.
   up.on('error', () => {
@@ -90,43 +100,48 @@ export function splice(
   // A side that closed cleanly has ended both its directions; the other side finishes its pending
   // writes and closes by itself unless it is still sending to nobody. A client that leaves while
   // we dial takes the dial with it.
-  client.once('close', (hadError) => {
+  client.on('close', (hadError) => {
     if (hadError || !connected || !up.readableEnded) up.destroy();
     finish();
   });
-  up.once('close', (hadError) => {
+  up.on('close', (hadError) => {
+    if (connected) keepAliveForget(up);
     if (hadError || !client.readableEnded) client.destroy();
     finish();
   });
-  up.once('connect', () => {
+  up.on('connect', () => {
     connected = true;
     up.setTimeout(0);
     if (client.destroyed) return void up.destroy();
+    keepAliveLater(up, o.keepAlive);
     if (target.proxyProto) {
       const a = addrs ?? socketAddrs(client);
       const h = proxyV1Header(a.remote, a.local);
       preamble = Buffer.byteLength(h);
-      up.write(h);
-    }
-    if (head !== undefined && head.length > 0) up.write(head);
-    pump(client, up, o);
+      // one write (one segment) for header and replayed hello
+      up.write(head !== undefined && head.length > 0 ? Buffer.concat([Buffer.from(h, 'latin1'), head]) : h);
+    } else if (head !== undefined && head.length > 0) up.write(head);
+    toUp = new Relay(client, up, readDeadline(client, o));
+    toClient = new Relay(up, client);
+    idleDeadline(client, o);
   });
 }
 
 const DIAL_TIMEOUT = new Error('dial timeout');
 
-/** Both directions with half-close: a FIN from one side ends the other side's writes only. */
-function pump(client: net.Socket, up: net.Socket, o: SpliceOptions): void {
-  client.pipe(up);
-  up.pipe(client);
-  if (o.readTimeout > 0) {
-    const t = setTimeout(() => client.destroy(), o.readTimeout);
-    t.unref();
-    client.on('data', () => t.refresh());
-    client.once('close', () => clearTimeout(t));
-    client.once('end', () => clearTimeout(t));
-  }
-  // wt and it both end up as inactivity of the client socket (Node has no per-write deadline)
+/** Listener rt: the client must send something every rt ms; refreshed per chunk by the relay. */
+function readDeadline(client: net.Socket, o: SpliceOptions): (() => void) | undefined {
+  if (o.readTimeout <= 0) return undefined;
+  const t = setTimeout(() => client.destroy(), o.readTimeout);
+  t.unref();
+  const stop = () => clearTimeout(t);
+  client.on('close', stop);
+  client.on('end', stop);
+  return () => void t.refresh();
+}
+
+/** wt and it both end up as inactivity of the client socket (Node has no per-write deadline). */
+function idleDeadline(client: net.Socket, o: SpliceOptions): void {
   const idle = o.writeTimeout > 0 && o.idleTimeout > 0 ? Math.min(o.writeTimeout, o.idleTimeout) : o.writeTimeout || o.idleTimeout;
   if (idle > 0) {
     client.setTimeout(idle);
