@@ -5,7 +5,7 @@
  * an empty catalog and then with 5,000 services × 3 instances registered. Also counts Consul
  * requests per health flap of a tagged and of an untagged service.
  *
- *   npx tsx bench/propagation.ts [--services 5000] [--instances 3] [--changes 100] [--watch state|service]
+ *   npx tsx bench/propagation.ts [--services 5000] [--instances 3] [--changes 100] [--watch state|service] [--gap ms]
  *
  * The end-to-end figures include the catalog's own JSON encoding (in a child process) and the
  * table build of the updater; the "registry CPU" line isolates this folder's share.
@@ -31,6 +31,8 @@ const arg = (name: string, def: number): number => {
 const SERVICES = arg('services', 5000);
 const INSTANCES = arg('instances', 3);
 const CHANGES = arg('changes', 100);
+/** Idle time before each change (0 = back to back: a change within 20 ms of the last build waits for the updater's coalescing window). */
+const GAP = arg('gap', 0);
 const WATCH: 'state' | 'service' = process.argv.includes('--watch')
   ? (process.argv[process.argv.indexOf('--watch') + 1] as 'state' | 'service')
   : 'state';
@@ -68,8 +70,9 @@ const selfCpuMs = () => {
  * The catalog runs in a child process, as Consul does in production: its own JSON encoding of a
  * 5 MB health state must not be billed to fabio-ts's event loop.
  */
-async function startCatalogProcess(): Promise<Catalog> {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--catalog-child'], {
+async function startCatalogProcess(preload: number): Promise<Catalog> {
+  const script = new URL(import.meta.url).pathname;
+  const child = spawn(process.execPath, ['--import', 'tsx', script, '--catalog-child', String(preload), String(INSTANCES)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
@@ -86,21 +89,21 @@ async function startCatalogProcess(): Promise<Catalog> {
   };
 }
 
+/** Registration body of instance i of bulk service s. */
+const bulkBody = (s: number, i: number) => ({
+  ID: `svc${s}-${i}`,
+  Name: `svc${s}`,
+  Address: `10.${(s >> 8) & 255}.${s & 255}.${i + 1}`,
+  Port: 8000 + i,
+  Tags: [`urlprefix-svc${s}.example.com/p${s % 7}`, 'bulk'],
+  Check: { TTL: '1h', Status: 'passing' },
+});
+
+/** --http-register: over HTTP, 32 concurrent (slow: 10-20 s for 15k); otherwise the child preloads them. */
 async function registerMany(cat: Catalog, services: number, instances: number): Promise<void> {
   const jobs: (() => Promise<void>)[] = [];
   for (let s = 0; s < services; s++) {
-    for (let i = 0; i < instances; i++) {
-      jobs.push(() =>
-        put(`${cat.url}/v1/agent/service/register`, {
-          ID: `svc${s}-${i}`,
-          Name: `svc${s}`,
-          Address: `10.${(s >> 8) & 255}.${s & 255}.${i + 1}`,
-          Port: 8000 + i,
-          Tags: [`urlprefix-svc${s}.example.com/p${s % 7}`, 'bulk'],
-          Check: { TTL: '1h', Status: 'passing' },
-        }),
-      );
-    }
+    for (let i = 0; i < instances; i++) jobs.push(() => put(`${cat.url}/v1/agent/service/register`, bulkBody(s, i)));
   }
   let next = 0;
   await Promise.all(
@@ -119,9 +122,10 @@ const hasProbe = (t: Table | undefined) =>
   t?.lookup({ host: 'probe.example.com', path: '/', tls: false }) !== undefined;
 
 async function run(label: string, services: number): Promise<void> {
-  const cat = await startCatalogProcess();
+  const viaHttp = process.argv.includes('--http-register');
   const t0 = performance.now();
-  if (services > 0) await registerMany(cat, services, INSTANCES);
+  const cat = await startCatalogProcess(viaHttp ? 0 : services);
+  if (services > 0 && viaHttp) await registerMany(cat, services, INSTANCES);
   const regMs = performance.now() - t0;
   await put(`${cat.url}/v1/agent/service/register`, {
     ID: 'probe-1',
@@ -205,13 +209,16 @@ async function run(label: string, services: number): Promise<void> {
   const cpu0 = { cat: cat.cpuMs(), self: selfCpuMs(), build: buildMs, updater: updaterMs };
   const upEmit: number[] = [];
   const downEmit: number[] = [];
+  const idle = () => (GAP > 0 ? new Promise((r) => setTimeout(r, GAP)) : Promise.resolve());
   for (let i = 0; i < CHANGES; i++) {
+    await idle();
     let s = performance.now();
     const live = waitFor(true);
     await put(`${cat.url}/v1/agent/check/pass/probe-ttl`);
     await live;
     up.push(performance.now() - s);
     if (emitted.probe) upEmit.push(emitted.at - s);
+    await idle();
     s = performance.now();
     const gone = waitFor(false);
     await put(`${cat.url}/v1/agent/check/fail/probe-ttl`);
@@ -262,9 +269,9 @@ async function run(label: string, services: number): Promise<void> {
   await cat.close();
   const f = (n: number) => n.toFixed(1).padStart(7);
   console.log(
-    `\n${label} (watch=${WATCH}): ${services} services x ${services ? INSTANCES : 0} instances (+2), ${first.routes.length} routes in the first table`,
+    `\n${label} (watch=${WATCH}${GAP ? `, ${GAP} ms between changes` : ''}): ${services} services x ${services ? INSTANCES : 0} instances (+2), ${first.routes.length} routes in the first table`,
   );
-  console.log(`  registration ${(regMs / 1000).toFixed(1)} s, first table after watch() ${firstMs.toFixed(0)} ms`);
+  console.log(`  registration ${(regMs / 1000).toFixed(1)} s (${viaHttp ? 'over HTTP' : 'preloaded in the catalog process'}), first table after watch() ${firstMs.toFixed(0)} ms`);
   console.log('  change                          p50 ms   p90 ms   p99 ms   max ms');
   const row = (name: string, xs: number[]) =>
     console.log(`  ${name.padEnd(30)}${f(pct(xs, 50))}  ${f(pct(xs, 90))}  ${f(pct(xs, 99))}  ${f(Math.max(...xs))}`);
@@ -375,7 +382,11 @@ async function registryCpu(services: number, instances: number): Promise<void> {
 if (process.argv.includes('--cpu-only')) {
   await registryCpu(SERVICES, INSTANCES);
 } else if (process.argv.includes('--catalog-child')) {
+  const at = process.argv.indexOf('--catalog-child');
+  const [n, per] = [Number(process.argv[at + 1]), Number(process.argv[at + 2])];
   const cat = await startDevCatalog({ host: '127.0.0.1', port: 0, jitter: false });
+  // Same decoder and semantics as PUT /v1/agent/service/register, without 15k HTTP round trips.
+  for (let s = 0; s < n; s++) for (let i = 0; i < per; i++) cat.registerServiceForTest(bulkBody(s, i));
   process.stdout.write(`${cat.url}\n`);
 } else {
   if (SERVICES > 0) await registryCpu(SERVICES, INSTANCES);
