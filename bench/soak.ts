@@ -92,6 +92,8 @@ const cmd = [
 const proxy = pin
   ? spawn('taskset', ['-c', '1', process.execPath, ...cmd], { stdio: ['ignore', 'ignore', 'pipe'] })
   : spawn(process.execPath, cmd, { stdio: ['ignore', 'ignore', 'pipe'] });
+// no proxy outlives this script, even when it fails
+process.on('exit', () => proxy.kill('SIGKILL'));
 let swaps = 0;
 let tail = '';
 proxy.stderr?.setEncoding('utf8');
