@@ -87,7 +87,13 @@ const byPathDesc = (a: { path: string }, b: { path: string }): number =>
  */
 export function buildTable(text: string, opts: BuildOptions): Table {
   const model: Model = new Map();
-  const st: ApplyState = { matcher: opts.matcher, warnings: [], names: new Names(), problems: new Map(), pathGlobs: new Map() };
+  const st: ApplyState = {
+    matcher: opts.matcher,
+    warnings: [],
+    names: new Names(),
+    problems: new Map(),
+    pathGlobs: new Map(),
+  };
   const warnings = st.warnings;
   // fabio parses the whole text before applying it, so a syntax error anywhere wins over an
   // error applying an earlier command (a bad target URL): remember that one, keep parsing.
@@ -116,9 +122,7 @@ export function buildTable(text: string, opts: BuildOptions): Table {
   };
 
   order.forEach((key, rank) => {
-    const routes = [...(model.get(key)?.values() ?? [])]
-      .sort(byPathDesc)
-      .map((m) => compileRoute(m, opts, st));
+    const routes = [...(model.get(key)?.values() ?? [])].sort(byPathDesc).map((m) => compileRoute(m, opts, st));
     let matchPlain: GlobMatcher | undefined;
     let matchTls: GlobMatcher | undefined;
     if (!opts.globDisabled && isGlob(key)) {

@@ -1,10 +1,10 @@
 import { RouteSyntaxError } from './errors.ts';
 import type { GlobMatcher } from './glob.ts';
 import { compileGlob, isGlob } from './glob.ts';
-import type { ParsedURL } from './target-url.ts';
-import { parseTargetURL } from './target-url.ts';
 import type { TargetDraft } from './target.ts';
 import { draftTarget } from './target.ts';
+import type { ParsedURL } from './target-url.ts';
+import { parseTargetURL } from './target-url.ts';
 import type { Matcher, RouteDef, Warning } from './types.ts';
 
 /**
@@ -67,7 +67,6 @@ export class Names {
     return k;
   }
 }
-
 
 /** Splits a route source into host and path: `:port` → (':port', ''), slash-less → (host, '/'). */
 export function hostPath(src: string): [string, string] {

@@ -32,7 +32,6 @@ export interface TableParts {
   readonly tcp: ReadonlyMap<string, CRoute>;
 }
 
-
 /** Whether one route's path matches the request path. */
 export function routeMatches(r: CRoute, matcher: Matcher, path: string, lowerPath: string): boolean {
   if (matcher === 'prefix') return path.startsWith(r.path);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { MEMO_MAX_ENTRIES, MEMO_MAX_KEY } from '../../src/routes/host-candidates.ts';
 import type { Table } from '../../src/routes/index.ts';
 import { compileGlob, normalizeHost, sortHostsBySpecificity } from '../../src/routes/index.ts';
-import { MEMO_MAX_ENTRIES, MEMO_MAX_KEY } from '../../src/routes/host-candidates.ts';
 import { dst, req, table } from './helpers.ts';
 
 /** The table's memoised request hosts (RouteTable exposes it for these tests only). */
