@@ -61,6 +61,12 @@ class Exchange implements LeanExchange {
   #trailers: Record<string, string> | undefined;
   #ended = false;
   #finished = false;
+  #paused = false;
+
+  readonly #onDrain = (): void => {
+    this.#paused = false;
+    this.#conn?.socket.resume();
+  };
 
   constructor(job: LeanJob) {
     this.#job = job;
@@ -261,10 +267,10 @@ class Exchange implements LeanExchange {
       res.end(b);
       return;
     }
-    if (!res.write(b)) {
-      const s = (this.#conn as LeanConn).socket;
-      s.pause();
-      res.once('drain', () => s.resume());
+    if (!res.write(b) && !this.#paused) {
+      this.#paused = true;
+      (this.#conn as LeanConn).socket.pause();
+      res.once('drain', this.#onDrain);
     }
   }
 
@@ -355,6 +361,12 @@ class Exchange implements LeanExchange {
       if (!this.#writeHead(out)) return;
     }
     const c = this.#conn as LeanConn;
+    if (this.#paused) {
+      // The response may end before the client drained: the pooled socket must not stay paused.
+      this.#paused = false;
+      res.off('drain', this.#onDrain);
+      c.socket.resume();
+    }
     if (this.#reuse) job.pool.release(c);
     else {
       c.exchange = undefined;

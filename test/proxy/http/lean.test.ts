@@ -120,3 +120,21 @@ test('lean path: client gone mid-body is a 499 and the upstream connection is dr
   assert.deepEqual(p.metrics.requests, [{ service: 's', status: 499 }]);
   assert.equal(sockets[0]?.destroyed, true);
 });
+
+test('lean path: a large body under back-pressure leaves the pooled connection usable', async (t) => {
+  const { backend } = await import('./harness.ts');
+  const big = Buffer.alloc(1 << 20, 'z');
+  const be = await backend(t, (req, res) => {
+    if (req.url === '/chunked') {
+      res.write(big.subarray(0, big.length >> 1));
+      setImmediate(() => res.end(big.subarray(big.length >> 1)));
+    } else res.end(req.method === 'HEAD' ? undefined : 'small');
+  });
+  const p = await proxy(t, `route add s / ${be.url}/`);
+  for (let i = 0; i < 3; i++) {
+    const r = await get(p.port, '/chunked');
+    assert.equal(r.body.length, big.length);
+    assert.equal((await get(p.port, '/next', {}, 'HEAD')).status, 200);
+    assert.equal((await get(p.port, '/next')).text, 'small');
+  }
+});
