@@ -194,3 +194,26 @@ test('an empty health/service answer Consul does not vouch for keeps the routes;
   await until(() => text() === '\n' || undefined, 3000, 'vouched critical answer removes the route');
   assert.ok(log.lines.some((l) => l.includes('Health state fetched again')));
 });
+
+test('outage: one WARN, routes kept; after a restart with lower indexes a change is live within 2 s', async (t) => {
+  let cat = await startDevCatalog({ host: '127.0.0.1', port: 0, jitter: false, initialIndex: 5000 });
+  const port = cat.port;
+  t.after(() => cat.close());
+  const reg = (c: DevCatalog, p: number) => c.registerServiceForTest(svc('api-1', 'api', p, ['urlprefix-/api']));
+  reg(cat, 1111);
+  const { text, log, updates } = await watch(t, cat.url);
+  await until(() => text() === 'route add api /api http://10.0.0.1:1111/\n' || undefined, 3000, 'first route');
+  await cat.close();
+  await until(() => log.lines.some((l) => l.startsWith('[WARN] consul: Error fetching health state.')) || undefined, 3000, 'outage');
+  const n = updates.length;
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(updates.length, n, 'nothing emitted during the outage');
+  const warns = log.lines.filter((l) => l.startsWith('[WARN] consul: Error fetching health state.'));
+  assert.equal(warns.length, 1, 'one WARN for the catalog/services and every health/service watch');
+  cat = await startDevCatalog({ host: '127.0.0.1', port, jitter: false, initialIndex: 1 });
+  reg(cat, 2222);
+  const t0 = performance.now();
+  await until(() => text() === 'route add api /api http://10.0.0.1:2222/\n' || undefined, 2000, 'change after restart');
+  assert.ok(performance.now() - t0 < 2000);
+  await until(() => log.lines.some((l) => l.includes('Health state fetched again')) || undefined, 2000, 'recovered line');
+});

@@ -208,7 +208,11 @@ export class ServiceWatch {
           lastBody = res.body;
           if (this.#unread.delete(name) && this.#unread.size === 0) this.#schedule();
         },
-        onError: (err) => this.#failed(name, err),
+        onError: (err) => {
+          this.#failed(name, err);
+          // A service that cannot be read must not hold back the first table of all the others.
+          if (this.#unread.delete(name) && this.#unread.size === 0) this.#schedule();
+        },
         onRecover: () => this.#recovered(name),
       },
       abort.signal,
