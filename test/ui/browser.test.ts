@@ -86,13 +86,11 @@ describe('admin UI in chromium', { skip }, () => {
     await page.fill('#filter', '');
 
     // Live: a new table shows up without a reload.
-    await page.evaluate(() => {
-      (window as unknown as { __marker: number }).__marker = 42;
-    });
+    await page.evaluate('window.__marker = 42');
     await page.waitForSelector('#live.on');
     a.store.swap(await makeTable(`${ROUTES}\nroute add newsvc new.example/ http://10.0.0.7:80/`));
-    await page.waitForFunction(() => document.querySelector('#routes tbody')?.textContent?.includes('newsvc'), undefined, { timeout: 2000 });
-    assert.equal(await page.evaluate(() => (window as unknown as { __marker: number }).__marker), 42, 'no reload happened');
+    await page.locator('#routes tbody tr', { hasText: 'newsvc' }).waitFor({ timeout: 2000 });
+    assert.equal(await page.evaluate('window.__marker'), 42, 'no reload happened');
     assert.equal(await rows.count(), 5);
     await page.screenshot({ path: join(tmpdir(), 'fabio-ts-ui-routes.png'), fullPage: true });
     assert.deepEqual(errors, []);
@@ -127,6 +125,7 @@ describe('admin UI in chromium', { skip }, () => {
     await page.waitForSelector('body[data-ready="true"]');
     assert.equal(await page.inputValue('#manual-value'), 'route del legacy');
     await page.click('#manual-help');
+    await page.waitForSelector('#manual-helptext:not([hidden])');
     assert.match((await page.textContent('#manual-helptext')) ?? '', /route add/);
     await page.fill('#manual-value', 'route weight web example.com/ weight 0.1 tags "blue"');
     await page.click('#manual-save');
@@ -190,7 +189,7 @@ describe('admin UI in chromium', { skip }, () => {
     await page.goto(`${a.url}/manual`);
     await page.waitForSelector('body[data-ready="true"]');
     assert.equal(await page.inputValue('#manual-value'), '</textarea><script>window.__xss=6</script>');
-    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+    assert.equal(await page.evaluate('window.__xss'), undefined);
     assert.deepEqual(dialogs, []);
     assert.deepEqual(errors, []);
   });
