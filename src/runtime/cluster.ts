@@ -3,6 +3,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { loadConfig } from '../config/index.ts';
 import { createLogger, fdSink, type Logger, parseLevel } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
+import { mergeTrafficSnapshots, type TrafficReport, type TrafficSnapshot } from '../metrics/traffic.ts';
 import { startListeners } from '../proxy/listeners.ts';
 import { buildTable } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
@@ -15,20 +16,23 @@ import { buildOptionsFrom } from './serve.ts';
  * the workers (SCHED_NONE: no hand-off through the primary). A worker that dies is restarted; the
  * others keep serving.
  *
- * Messages primary → worker: {t:'routes', seq, text}, {t:'noroute', html}, {t:'metrics', id}, {t:'shutdown', graceMs}.
- * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'listening'}, {t:'metrics', id, data}.
+ * Messages primary → worker: {t:'routes', seq, text}, {t:'noroute', html}, {t:'collect', id, what}, {t:'shutdown', graceMs}.
+ * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'listening'}, {t:'collected', id, data}.
+ * `collect` asks for the worker's prom-client metrics as JSON (what: 'metrics') or its traffic
+ * ring buffers (what: 'traffic'); the primary merges the answers.
  */
 
 type ToWorker =
   | { t: 'routes'; seq: number; text: string }
   | { t: 'noroute'; html: string }
-  | { t: 'metrics'; id: number }
+  | { t: 'collect'; id: number; what: Collect }
   | { t: 'shutdown'; graceMs: number };
 type ToPrimary =
   | { t: 'hello' }
   | { t: 'swapped'; seq: number }
   | { t: 'listening' }
-  | { t: 'metrics'; id: number; data: unknown };
+  | { t: 'collected'; id: number; data: unknown };
+type Collect = 'metrics' | 'traffic';
 
 const WORKER_ENV = 'FABIO_TS_WORKER';
 
@@ -41,6 +45,8 @@ export interface WorkerPool {
   close(graceMs: number): Promise<void>;
   /** Prometheus text aggregated over all live workers. */
   metricsText(): Promise<{ contentType: string; body: string }>;
+  /** Per-route traffic (the admin UI's charts) merged over all live workers. */
+  trafficReport(): Promise<TrafficReport>;
   /** Milliseconds from a route text being sent to the last worker acknowledging its swap (recent samples). */
   propagation(): readonly number[];
   pids(): number[];
@@ -66,8 +72,8 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   let lastText = o.currentRoutes();
   const sentAt = new Map<number, { at: number; pending: Set<number> }>();
   const samples: number[] = [];
-  const metricWaits = new Map<number, { need: number; got: unknown[]; done: (v: unknown[]) => void }>();
-  let metricId = 0;
+  const collectWaits = new Map<number, { need: number; got: unknown[]; done: (v: unknown[]) => void }>();
+  let collectId = 0;
   const workers = new Set<Worker>();
 
   const send = (w: Worker, m: ToWorker) => {
@@ -105,8 +111,8 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
           if (samples.length > 1000) samples.shift();
           sentAt.delete(m.seq);
         }
-      } else if (m.t === 'metrics') {
-        const wait = metricWaits.get(m.id);
+      } else if (m.t === 'collected') {
+        const wait = collectWaits.get(m.id);
         if (wait) {
           wait.got.push(m.data);
           if (wait.got.length >= wait.need) wait.done(wait.got);
@@ -141,20 +147,30 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   await allListening;
   o.log.info(`${o.count} worker processes serving`);
 
+  /** Asks every live worker for `what`; answers after all replied or 2 s (a stuck worker is left out). */
+  const collect = async (what: Collect): Promise<unknown[]> => {
+    const live = [...workers].filter((w) => w.isConnected());
+    const id = ++collectId;
+    const got = await new Promise<unknown[]>((done) => {
+      if (live.length === 0) return done([]);
+      collectWaits.set(id, { need: live.length, got: [], done });
+      for (const w of live) send(w, { t: 'collect', id, what });
+      setTimeout(() => done(collectWaits.get(id)?.got ?? []), 2000).unref();
+    });
+    collectWaits.delete(id);
+    return got;
+  };
+
   return {
     pids: () => [...workers].map((w) => w.process.pid ?? 0),
     propagation: () => samples,
     async metricsText() {
-      const live = [...workers].filter((w) => w.isConnected());
-      const id = ++metricId;
-      const got = await new Promise<unknown[]>((done) => {
-        metricWaits.set(id, { need: live.length, got: [], done });
-        for (const w of live) send(w, { t: 'metrics', id });
-        setTimeout(() => done(metricWaits.get(id)?.got ?? []), 2000).unref();
-      });
-      metricWaits.delete(id);
+      const got = await collect('metrics');
       const reg = AggregatorRegistry.aggregate(got as Parameters<typeof AggregatorRegistry.aggregate>[0]);
       return { contentType: reg.contentType, body: await reg.metrics() };
+    },
+    async trafficReport() {
+      return mergeTrafficSnapshots((await collect('traffic')) as TrafficSnapshot[]);
     },
     async close(graceMs) {
       stopping = true;
@@ -204,11 +220,13 @@ export async function runWorker(): Promise<number | undefined> {
       if (store.current) firstResolve();
     } else if (m.t === 'noroute') {
       noRouteHtml = m.html;
-    } else if (m.t === 'metrics') {
-      metrics.registry
-        .getMetricsAsJSON()
-        .then((data) => send({ t: 'metrics', id: m.id, data }))
-        .catch(() => send({ t: 'metrics', id: m.id, data: [] }));
+    } else if (m.t === 'collect') {
+      if (m.what === 'traffic') send({ t: 'collected', id: m.id, data: metrics.traffic.snapshot() });
+      else
+        metrics.registry
+          .getMetricsAsJSON()
+          .then((data) => send({ t: 'collected', id: m.id, data }))
+          .catch(() => send({ t: 'collected', id: m.id, data: [] }));
     } else if (m.t === 'shutdown') {
       Promise.allSettled((listeners ?? []).map((l) => l.close(m.graceMs))).finally(() => {
         log.flush();

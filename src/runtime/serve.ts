@@ -118,7 +118,17 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
 
   const workers = workerCount(cfg);
   let pool: WorkerPool | undefined;
+  let adminTls: Parameters<typeof startAdmin>[0]['tls'];
+  if (cfg.ui.cs) {
+    // ui.addr with cs=: the admin port terminates TLS with that certificate source (fabio does the same).
+    const tlsMod = await import('../proxy/tls/index.ts');
+    const source = cfg.certSources.get(cfg.ui.cs);
+    if (!source) throw new Error(`unknown certificate source "${cfg.ui.cs}"`);
+    const store = await tlsMod.createCertStore(source, log);
+    adminTls = tlsMod.createTlsTermination(cfg.ui, store, { alpn: ['http/1.1'] }).serverOptions();
+  }
   const admin = await startAdmin({
+    tls: adminTls,
     cfg,
     store,
     log,
@@ -127,6 +137,8 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
     manual: backend.manual,
     // With workers, traffic metrics live in the workers: aggregate them on each scrape.
     metricsText: () => (pool ? pool.metricsText() : metrics.text()),
+    traffic: { report: () => (pool ? pool.trafficReport() : metrics.traffic.report()) },
+    configJson: () => redactedConfig(cfg),
   });
 
   let aliases = '';
