@@ -67,7 +67,18 @@ try {
   ]);
   await Promise.all([waitUp(be), waitUp(hp), waitUp(fx)]);
   const wrk = (port: number) => {
-    const out = execFileSync('taskset', ['-c', '0', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', 'Host: bench.local', `http://127.0.0.1:${port}/`]).toString();
+    const out = execFileSync('taskset', [
+      '-c',
+      '0',
+      'wrk',
+      '-t1',
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '--latency',
+      '-H',
+      'Host: bench.local',
+      `http://127.0.0.1:${port}/`,
+    ]).toString();
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
     const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '?';
     const errs = /Non-2xx[^\n]*|Socket errors[^\n]*/.exec(out)?.[0] ?? '';
@@ -79,7 +90,9 @@ try {
     const h = wrk(hp);
     const f = wrk(fx);
     ratios.push(f.rps / h.rps);
-    console.log(`round=${r} direct rps=${d.rps} p99=${d.p99} | http-proxy rps=${h.rps} p99=${h.p99} ${h.errs} | fabio-ts rps=${f.rps} p99=${f.p99} ${f.errs}`);
+    console.log(
+      `round=${r} direct rps=${d.rps} p99=${d.p99} | http-proxy rps=${h.rps} p99=${h.p99} ${h.errs} | fabio-ts rps=${f.rps} p99=${f.p99} ${f.errs}`,
+    );
   }
   ratios.sort((a, b) => a - b);
   console.log(`median ratio fabio-ts/http-proxy = ${ratios[Math.floor(ratios.length / 2)]?.toFixed(2)}`);

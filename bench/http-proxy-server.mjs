@@ -10,4 +10,6 @@ proxy.on('error', (_err, _req, res) => {
   if (res && 'writeHead' in res && !res.headersSent) res.writeHead(502);
   res?.end();
 });
-http.createServer((req, res) => proxy.web(req, res)).listen(Number(port), '127.0.0.1', () => process.stdout.write('listening\n'));
+http
+  .createServer((req, res) => proxy.web(req, res))
+  .listen(Number(port), '127.0.0.1', () => process.stdout.write('listening\n'));

@@ -18,7 +18,14 @@ store.swap(buildTable(routes, { matcher: 'prefix', strategy: 'rnd', globDisabled
 const log = createLogger('WARN');
 const spec = cfg.listeners[0];
 if (spec === undefined) throw new Error('no listener');
-const l = await startHttpListener(spec, { cfg, store, log, metrics: noopMetrics, noRouteHtml: () => '', accessLog: undefined });
+const l = await startHttpListener(spec, {
+  cfg,
+  store,
+  log,
+  metrics: noopMetrics,
+  noRouteHtml: () => '',
+  accessLog: undefined,
+});
 process.stdout.write(`listening ${l.port}\n`);
 process.on('SIGTERM', () => void l.close(0).then(() => process.exit(0)));
 process.on('SIGINT', () => void l.close(0).then(() => process.exit(0)));

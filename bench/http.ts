@@ -58,7 +58,10 @@ async function run(name: string, port: number, path: string, method: 'GET' | 'PO
 }
 
 const be = await start(['bench/backend.ts', String(BE)], 0);
-const px = await start(['bench/http-proxy-standalone.ts', `127.0.0.1:${PX}`, `route add bench bench.local/ http://127.0.0.1:${BE}/`], 1);
+const px = await start(
+  ['bench/http-proxy-standalone.ts', `127.0.0.1:${PX}`, `route add bench bench.local/ http://127.0.0.1:${BE}/`],
+  1,
+);
 const post = Buffer.alloc(64 * 1024, 97);
 const cases: [string, string, 'GET' | 'POST', Buffer | undefined][] = [
   ['GET small', '/', 'GET', undefined],
@@ -69,8 +72,13 @@ const lines: string[] = [];
 for (const [name, path, method, body] of cases) {
   const direct = await run(`${name} direct`, BE, path, method, body);
   const proxied = await run(`${name} fabio-ts`, PX, path, method, body);
-  for (const r of [direct, proxied]) lines.push(`${r.name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}`);
-  lines.push(`${name.padEnd(22)} ratio fabio-ts/direct ${(proxied.rps / direct.rps).toFixed(2)}  p99 ratio ${(proxied.p99 / Math.max(direct.p99, 1)).toFixed(2)}`);
+  for (const r of [direct, proxied])
+    lines.push(
+      `${r.name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}`,
+    );
+  lines.push(
+    `${name.padEnd(22)} ratio fabio-ts/direct ${(proxied.rps / direct.rps).toFixed(2)}  p99 ratio ${(proxied.p99 / Math.max(direct.p99, 1)).toFixed(2)}`,
+  );
 }
 console.log(lines.join('\n'));
 be.kill();

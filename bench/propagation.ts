@@ -72,9 +72,13 @@ const selfCpuMs = () => {
  */
 async function startCatalogProcess(preload: number): Promise<Catalog> {
   const script = new URL(import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, '--catalog-child', String(preload), String(INSTANCES)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', script, '--catalog-child', String(preload), String(INSTANCES)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (c) => reject(new Error(`catalog exited ${c}`)));
@@ -148,7 +152,13 @@ async function run(label: string, services: number): Promise<void> {
   let buildMs = 0;
   let updaterMs = 0;
   const opts: ConsulBackendOptions = {
-    client: { addr: cat.url, token: '', namespace: '', consistency: 'consistent', connections: WATCH === 'service' ? 0 : 5 },
+    client: {
+      addr: cat.url,
+      token: '',
+      namespace: '',
+      consistency: 'consistent',
+      connections: WATCH === 'service' ? 0 : 5,
+    },
     watchMode: WATCH,
     retryMs: 100,
     timeoutMs: 5000,
@@ -271,7 +281,9 @@ async function run(label: string, services: number): Promise<void> {
   console.log(
     `\n${label} (watch=${WATCH}${GAP ? `, ${GAP} ms between changes` : ''}): ${services} services x ${services ? INSTANCES : 0} instances (+2), ${first.routes.length} routes in the first table`,
   );
-  console.log(`  registration ${(regMs / 1000).toFixed(1)} s (${viaHttp ? 'over HTTP' : 'preloaded in the catalog process'}), first table after watch() ${firstMs.toFixed(0)} ms`);
+  console.log(
+    `  registration ${(regMs / 1000).toFixed(1)} s (${viaHttp ? 'over HTTP' : 'preloaded in the catalog process'}), first table after watch() ${firstMs.toFixed(0)} ms`,
+  );
   console.log('  change                          p50 ms   p90 ms   p99 ms   max ms');
   const row = (name: string, xs: number[]) =>
     console.log(`  ${name.padEnd(30)}${f(pct(xs, 50))}  ${f(pct(xs, 90))}  ${f(pct(xs, 99))}  ${f(Math.max(...xs))}`);

@@ -10,7 +10,7 @@
  *
  *   npx tsx bench/tcp.ts [seconds=3] [concurrency=32]
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { pipeline } from 'node:stream';
@@ -47,9 +47,33 @@ async function main() {
   const taskset = spawnSync('taskset', ['-c', '1', 'true']).status === 0;
   const rows: string[][] = [['proxy', 'bulk MB/s', 'cpu ms/GB', 'conn/s', 'cpu us/conn']];
   const variants: [string, (bulkPort: number, connPort: number) => string[][]][] = [
-    ['fabio-ts', (b, c) => [[process.execPath, '--import', 'tsx', `${here}tcp-proxy-standalone.ts`, `127.0.0.1:${b};proto=tcp,127.0.0.1:${c};proto=tcp`, `route add a :${b} tcp://127.0.0.1:${sinkPort}\nroute add b :${c} tcp://127.0.0.1:${okPort}`]]],
-    ['pipe', (b, c) => [[process.execPath, `${here}tcp.ts`, '--bare', 'pipe', String(b), String(sinkPort)], [process.execPath, `${here}tcp.ts`, '--bare', 'pipe', String(c), String(okPort)]]],
-    ['pipeline', (b, c) => [[process.execPath, `${here}tcp.ts`, '--bare', 'pipeline', String(b), String(sinkPort)], [process.execPath, `${here}tcp.ts`, '--bare', 'pipeline', String(c), String(okPort)]]],
+    [
+      'fabio-ts',
+      (b, c) => [
+        [
+          process.execPath,
+          '--import',
+          'tsx',
+          `${here}tcp-proxy-standalone.ts`,
+          `127.0.0.1:${b};proto=tcp,127.0.0.1:${c};proto=tcp`,
+          `route add a :${b} tcp://127.0.0.1:${sinkPort}\nroute add b :${c} tcp://127.0.0.1:${okPort}`,
+        ],
+      ],
+    ],
+    [
+      'pipe',
+      (b, c) => [
+        [process.execPath, `${here}tcp.ts`, '--bare', 'pipe', String(b), String(sinkPort)],
+        [process.execPath, `${here}tcp.ts`, '--bare', 'pipe', String(c), String(okPort)],
+      ],
+    ],
+    [
+      'pipeline',
+      (b, c) => [
+        [process.execPath, `${here}tcp.ts`, '--bare', 'pipeline', String(b), String(sinkPort)],
+        [process.execPath, `${here}tcp.ts`, '--bare', 'pipeline', String(c), String(okPort)],
+      ],
+    ],
   ];
   const d1 = await bulk(sinkPort, secs);
   const d2 = await conns(okPort, secs, conc);
@@ -58,7 +82,10 @@ async function main() {
     const b = await freePort();
     const c = await freePort();
     const kids: ChildProcess[] = cmds(b, c).map((argv) =>
-      spawn(taskset ? 'taskset' : argv[0]!, taskset ? ['-c', '1', ...argv] : argv.slice(1), { stdio: 'ignore', env: { ...process.env, NODE_OPTIONS: name === 'fabio-ts' ? '' : '--import tsx' } }),
+      spawn(taskset ? 'taskset' : argv[0]!, taskset ? ['-c', '1', ...argv] : argv.slice(1), {
+        stdio: 'ignore',
+        env: { ...process.env, NODE_OPTIONS: name === 'fabio-ts' ? '' : '--import tsx' },
+      }),
     );
     await waitPort(b);
     await waitPort(c);
@@ -68,7 +95,13 @@ async function main() {
     const cpu1 = kids.reduce((a, k) => a + cpuMs(k.pid!), 0);
     const r2 = await conns(c, secs, conc);
     const cpu2 = kids.reduce((a, k) => a + cpuMs(k.pid!), 0);
-    rows.push([name, r1.mbps.toFixed(0), ((cpu1 - cpu0) / (r1.bytes / 1e9)).toFixed(0), r2.rate.toFixed(0), (((cpu2 - cpu1) * 1000) / r2.n).toFixed(0)]);
+    rows.push([
+      name,
+      r1.mbps.toFixed(0),
+      ((cpu1 - cpu0) / (r1.bytes / 1e9)).toFixed(0),
+      r2.rate.toFixed(0),
+      (((cpu2 - cpu1) * 1000) / r2.n).toFixed(0),
+    ]);
     for (const k of kids) k.kill();
   }
   for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(10) : x.padStart(12))).join(''));
@@ -151,7 +184,9 @@ async function conns(port: number, secs: number, conc: number): Promise<{ rate: 
   const t0 = Date.now();
   const one = () =>
     new Promise<void>((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      const s = net.connect({ port, host: '127.0.0.1', noDelay: true }, () =>
+        s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      );
       s.on('error', () => {});
       s.resume();
       s.on('close', () => resolve());

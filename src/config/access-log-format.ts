@@ -52,7 +52,10 @@ export function resolveAccessLogFormat(format: string): string {
 }
 
 /** One piece of a parsed template: literal text, a field, or a request header. */
-export type AccessLogPart = { kind: 'text'; text: string } | { kind: 'field'; name: string } | { kind: 'header'; name: string };
+export type AccessLogPart =
+  | { kind: 'text'; text: string }
+  | { kind: 'field'; name: string }
+  | { kind: 'header'; name: string };
 
 /**
  * Split a template into parts. Fields are `$` + `[A-Za-z0-9_-]+`, headers `$header.<Name>`; a `$`

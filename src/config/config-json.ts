@@ -26,7 +26,10 @@ function certSourceJson(cs: CertSourceSpec | undefined) {
     ClientCAPath: cs?.clientCA ?? '',
     CAUpgradeCN: cs?.caUpgCN ?? '',
     Refresh: ns(cs?.refresh ?? 0),
-    Header: cs && Object.keys(cs.header).length > 0 ? Object.fromEntries(Object.entries(cs.header).map(([k, v]) => [k, [v]])) : null,
+    Header:
+      cs && Object.keys(cs.header).length > 0
+        ? Object.fromEntries(Object.entries(cs.header).map(([k, v]) => [k, [v]]))
+        : null,
     VaultFetchToken: cs?.vaultFetchToken ?? '',
   };
 }
@@ -76,9 +79,16 @@ export function configJson(cfg: Config): Record<string, unknown> {
       TLSHeaderValue: s('proxy.header.tls.value'),
       GZIPContentTypes: s('proxy.gzip.contenttype') || null,
       RequestID: s('proxy.header.requestid'),
-      STSHeader: { MaxAge: n('proxy.header.sts.maxage'), Subdomains: b('proxy.header.sts.subdomains'), Preload: b('proxy.header.sts.preload') },
+      STSHeader: {
+        MaxAge: n('proxy.header.sts.maxage'),
+        Subdomains: b('proxy.header.sts.subdomains'),
+        Preload: b('proxy.header.sts.preload'),
+      },
       AuthSchemes: Object.fromEntries(
-        [...cfg.authSchemes].map(([name, a]) => [name, { Name: a.name, Type: a.type, Basic: { File: a.file, Realm: a.realm, Refresh: ns(a.refresh) } }]),
+        [...cfg.authSchemes].map(([name, a]) => [
+          name,
+          { Name: a.name, Type: a.type, Basic: { File: a.file, Realm: a.realm, Refresh: ns(a.refresh) } },
+        ]),
       ),
       GRPCMaxRxMsgSize: n('proxy.grpcmaxrxmsgsize'),
       GRPCMaxTxMsgSize: n('proxy.grpcmaxtxmsgsize'),

@@ -1,7 +1,7 @@
+import { VERSION } from '../version.ts';
 import { ConfigError, ConfigExit } from './errors.ts';
 import { KEY_BY_NAME } from './keys.ts';
 import { usage } from './usage.ts';
-import { VERSION } from '../version.ts';
 
 /** Result of reading the command line the way fabio does (config/load.go `parse` + Go's flag package). */
 export interface ParsedArgs {

@@ -7,8 +7,8 @@
 const UNIT_NS: Readonly<Record<string, number>> = {
   ns: 1,
   us: 1e3,
-  'µs': 1e3, // U+00B5 micro sign
-  'μs': 1e3, // U+03BC Greek mu
+  µs: 1e3, // U+00B5 micro sign
+  μs: 1e3, // U+03BC Greek mu
   ms: 1e6,
   s: 1e9,
   m: 60e9,
@@ -50,7 +50,7 @@ export function parseDuration(orig: string): number {
     s = s.slice(u);
     totalNs += Number(`${intPart || '0'}.${fracPart || '0'}`) * mult;
     // Go's int64 nanoseconds overflow at ~292 years.
-    if (totalNs > 9223372036854775807) throw new Error(`time: invalid duration ${goQuote(orig)}`);
+    if (totalNs > 2 ** 63 - 1) throw new Error(`time: invalid duration ${goQuote(orig)}`);
   }
   // Go truncates to whole nanoseconds.
   const ns = Math.floor(totalNs);

@@ -16,7 +16,18 @@ import { ConfigError } from './errors.ts';
 
 type Tok = { t: 'text' | 'eq' | 'semi' | 'comma'; v: string };
 
-const ESC: Readonly<Record<string, string>> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"' };
+const ESC: Readonly<Record<string, string>> = {
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+};
 
 /** Unquote the body of a quoted string with Go escapes. */
 function unescape(body: string, quote: string): string {
@@ -71,7 +82,10 @@ function lex(s: string): Tok[] {
     else if (c === '"' || c === "'") {
       let j = i + 1;
       while (j < s.length && s[j] !== c) j += s[j] === '\\' ? 2 : 1;
-      if (j >= s.length) throw new ConfigError(s[s.length - 1] === '\\' && j === s.length + 1 ? 'unterminated escape sequence' : 'unbalanced quotes');
+      if (j >= s.length)
+        throw new ConfigError(
+          s[s.length - 1] === '\\' && j === s.length + 1 ? 'unterminated escape sequence' : 'unbalanced quotes',
+        );
       toks.push({ t: 'text', v: unescape(s.slice(i + 1, j), c) });
       i = j + 1;
       continue;
@@ -119,11 +133,13 @@ export function parseKVList(input: string): Map<string, string>[] {
           if (key !== '') m.set('', key);
           if (tok.t === 'comma') flush();
           state = tok.t === 'comma' ? 'firstKey' : 'key';
-        } else throw new ConfigError(`invalid value ${JSON.stringify(input)}: unexpected text after ${JSON.stringify(key)}`);
+        } else
+          throw new ConfigError(`invalid value ${JSON.stringify(input)}: unexpected text after ${JSON.stringify(key)}`);
         break;
       case 'eq':
         // fabio fails here with the bare token (',' or ';') as its message; name the key instead
-        if (tok.t !== 'eq') throw new ConfigError(`invalid value ${JSON.stringify(input)}: missing '=' after ${JSON.stringify(key)}`);
+        if (tok.t !== 'eq')
+          throw new ConfigError(`invalid value ${JSON.stringify(input)}: missing '=' after ${JSON.stringify(key)}`);
         state = 'val';
         break;
       case 'val':
@@ -139,7 +155,8 @@ export function parseKVList(input: string): Map<string, string>[] {
   }
   // fabio silently drops a trailing key without '=' (`:443;strictmatch`); we report it like the
   // same mistake in the middle of the value.
-  if (state === 'eq') throw new ConfigError(`invalid value ${JSON.stringify(input)}: missing '=' after ${JSON.stringify(key)}`);
+  if (state === 'eq')
+    throw new ConfigError(`invalid value ${JSON.stringify(input)}: missing '=' after ${JSON.stringify(key)}`);
   if (state === 'val') m.set(key, val);
   else if (state === 'afterFirst' && key !== '') m.set('', key);
   flush();

@@ -11,23 +11,44 @@ export interface ListenerDefaults {
   readonly certSources?: ReadonlyMap<string, CertSourceSpec>;
 }
 
-const PROTOS: readonly string[] = ['http', 'https', 'tcp', 'tcp+sni', 'tcp-dynamic', 'https+tcp+sni', 'grpc', 'grpcs', 'prometheus'];
+const PROTOS: readonly string[] = [
+  'http',
+  'https',
+  'tcp',
+  'tcp+sni',
+  'tcp-dynamic',
+  'https+tcp+sni',
+  'grpc',
+  'grpcs',
+  'prometheus',
+];
 const CS_PROTOS: readonly string[] = ['https', 'tcp', 'tcp-dynamic', 'https+tcp+sni', 'prometheus', 'grpcs'];
 
-const TLS_NAMES: Readonly<Record<string, string>> = { tls10: 'TLSv1', tls11: 'TLSv1.1', tls12: 'TLSv1.2', tls13: 'TLSv1.3' };
-const TLS_NUMBERS: Readonly<Record<number, string>> = { 0x0301: 'TLSv1', 0x0302: 'TLSv1.1', 0x0303: 'TLSv1.2', 0x0304: 'TLSv1.3' };
+const TLS_NAMES: Readonly<Record<string, string>> = {
+  tls10: 'TLSv1',
+  tls11: 'TLSv1.1',
+  tls12: 'TLSv1.2',
+  tls13: 'TLSv1.3',
+};
+const TLS_NUMBERS: Readonly<Record<number, string>> = { 769: 'TLSv1', 770: 'TLSv1.1', 771: 'TLSv1.2', 772: 'TLSv1.3' };
 /** fabio's docs show `tlsmin=10`; fabio parses it as protocol number 10. We read it as the version the docs mean. */
 const TLS_SHORT: Readonly<Record<number, string>> = { 10: 'TLSv1', 11: 'TLSv1.1', 12: 'TLSv1.2', 13: 'TLSv1.3' };
 
 /** Node SecureVersion → the numeric TLS version fabio shows in /api/config. */
-export const TLS_VERSION_NUMBER: Readonly<Record<string, number>> = { TLSv1: 0x0301, 'TLSv1.1': 0x0302, 'TLSv1.2': 0x0303, 'TLSv1.3': 0x0304 };
+export const TLS_VERSION_NUMBER: Readonly<Record<string, number>> = {
+  TLSv1: 0x0301,
+  'TLSv1.1': 0x0302,
+  'TLSv1.2': 0x0303,
+  'TLSv1.3': 0x0304,
+};
 
 /** tlsmin/tlsmax value → Node SecureVersion. `ssl30` is rejected as in fabio 1.7.3. */
 export function parseTLSVersion(v: string): string {
   const s = v.trim().toLowerCase();
   const named = TLS_NAMES[s];
   if (named) return named;
-  if (!/^(0x[0-9a-f]+|0o?[0-7]*|[1-9][0-9]*|0b[01]+)$/.test(s)) throw new ConfigError(`strconv.ParseUint: parsing ${goQuote(s)}: invalid syntax`);
+  if (!/^(0x[0-9a-f]+|0o?[0-7]*|[1-9][0-9]*|0b[01]+)$/.test(s))
+    throw new ConfigError(`strconv.ParseUint: parsing ${goQuote(s)}: invalid syntax`);
   const n = Number(s.startsWith('0') && /^0[0-7]+$/.test(s) ? `0o${s.slice(1)}` : s);
   if (n > 65536) throw new ConfigError(`${n} out of range: [0..65535]`);
   const ver = TLS_NUMBERS[n] ?? TLS_SHORT[n];
@@ -112,7 +133,10 @@ export function listenerFromMap(cfg: ReadonlyMap<string, string>, defaults: List
         tlsMax = parseTLSVersion(v);
         break;
       case 'tlsciphers':
-        tlsCiphers = v.split(',').map((c) => c.trim()).filter((c) => c !== '');
+        tlsCiphers = v
+          .split(',')
+          .map((c) => c.trim())
+          .filter((c) => c !== '');
         break;
       case 'pxyproto':
         proxyProto = v === 'true';
@@ -132,7 +156,9 @@ export function listenerFromMap(cfg: ReadonlyMap<string, string>, defaults: List
   if (proto === '') proto = cs !== '' ? 'https' : 'http';
   if (addr === '') throw new ConfigError('need listening host:port');
   if (cs !== '' && !CS_PROTOS.includes(proto)) {
-    throw new ConfigError("cert source requires proto 'https', 'tcp', 'tcp-dynamic', 'https+tcp+sni', 'prometheus', or 'grpcs'");
+    throw new ConfigError(
+      "cert source requires proto 'https', 'tcp', 'tcp-dynamic', 'https+tcp+sni', 'prometheus', or 'grpcs'",
+    );
   }
   if (cs === '' && (proto === 'https' || proto === 'grpcs' || proto === 'https+tcp+sni')) {
     throw new ConfigError(`proto '${proto}' requires cert source`);
@@ -164,7 +190,10 @@ export function listenerFromMap(cfg: ReadonlyMap<string, string>, defaults: List
 /** Parse one proxy.addr/ui.addr entry such as `:443;cs=name;tlsmin=tls12`. */
 export function parseListener(entry: string, defaults: ListenerDefaults = {}): ListenerSpec {
   const maps = parseKVList(entry);
-  if (maps.length !== 1) throw new ConfigError(maps.length === 0 ? 'need listening host:port' : `expected one listener in ${goQuote(entry)}`);
+  if (maps.length !== 1)
+    throw new ConfigError(
+      maps.length === 0 ? 'need listening host:port' : `expected one listener in ${goQuote(entry)}`,
+    );
   return listenerFromMap(maps[0] as Map<string, string>, defaults);
 }
 

@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
+import { parseLevel } from '../log/logger.ts';
 import { validateAccessLogFormat } from './access-log-format.ts';
 import { ConfigError } from './errors.ts';
 import { parseArgs } from './flags.ts';
-import { KEYS, KEY_BY_NAME, type KeyDef } from './keys.ts';
+import { KEY_BY_NAME, KEYS, type KeyDef } from './keys.ts';
 import { parseKVList } from './kv-list.ts';
 import { listenerFromMap, parseListeners } from './listener.ts';
-import { parseProperties, type Properties } from './properties.ts';
+import { type Properties, parseProperties } from './properties.ts';
 import { localIP, renderSockaddr } from './sockaddr.ts';
 import { parseAuthSchemes, parseCertSources } from './sources.ts';
 import type { Config } from './types.ts';
 import { type RawValue, typedValue } from './values.ts';
-import { parseLevel } from '../log/logger.ts';
 
 export interface LoadOptions {
   /** Reads the -cfg file (tests inject it). */
@@ -24,14 +24,21 @@ const METRICS_TARGETS = ['stdout', 'flat', 'label', 'graphite', 'statsd_raw', 'd
 
 function readProps(path: string, env: Env, readFile: (p: string) => string): Properties {
   if (/^https?:\/\//i.test(path)) {
-    throw new ConfigError(`-cfg ${path}: loading the configuration from a URL is not supported by fabio-ts; download it and pass the file`);
+    throw new ConfigError(
+      `-cfg ${path}: loading the configuration from a URL is not supported by fabio-ts; download it and pass the file`,
+    );
   }
   let text: string;
   try {
     text = readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file or directory'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : (err as Error).message;
     throw new ConfigError(`open ${path}: ${why}`, { cause: err });
   }
   return parseProperties(text, env);
@@ -60,7 +67,9 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
   const upperEnv = new Map<string, [string, string]>();
   for (const [k, v] of Object.entries(env)) if (v !== undefined) upperEnv.set(k.toUpperCase(), [k, v]);
 
-  const props = args.cfgPath ? readProps(args.cfgPath, env, opts.readFile ?? ((p) => readFileSync(p, 'utf8'))) : undefined;
+  const props = args.cfgPath
+    ? readProps(args.cfgPath, env, opts.readFile ?? ((p) => readFileSync(p, 'utf8')))
+    : undefined;
 
   for (const def of KEYS) {
     if (raw.has(def.name)) continue;
@@ -98,7 +107,8 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
   }
 
   // ---- post-processing, in fabio's order
-  if (raw.has('proxy.log.routes')) warnings.push("proxy.log.routes has been deprecated. Please use 'log.routes.format' instead");
+  if (raw.has('proxy.log.routes'))
+    warnings.push("proxy.log.routes has been deprecated. Please use 'log.routes.format' instead");
   if (values['proxy.log.routes'] !== '') values['log.routes.format'] = values['proxy.log.routes'] as string;
   if (!ROUTE_FORMATS.includes(values['log.routes.format'] as string)) {
     warnings.push(`Invalid route format ${JSON.stringify(values['log.routes.format'])}. Using "delta"`);
@@ -149,9 +159,11 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
 
   // Checks fabio makes later in main (printed there as [FATAL] ...).
   const backend = values['registry.backend'] as string;
-  if (!['consul', 'static', 'file', 'custom'].includes(backend)) throw new ConfigError(`Unknown registry backend ${backend}`);
+  if (!['consul', 'static', 'file', 'custom'].includes(backend))
+    throw new ConfigError(`Unknown registry backend ${backend}`);
   const accessTarget = values['log.access.target'] as string;
-  if (accessTarget !== '' && accessTarget !== 'stdout') throw new ConfigError(`Invalid access log target ${accessTarget}`);
+  if (accessTarget !== '' && accessTarget !== 'stdout')
+    throw new ConfigError(`Invalid access log target ${accessTarget}`);
   if (accessTarget === 'stdout') {
     try {
       validateAccessLogFormat(values['log.access.format'] as string);
@@ -159,7 +171,10 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
       throw new ConfigError(`Invalid log format: ${(err as Error).message}`);
     }
   }
-  for (const t of (values['metrics.target'] as string).split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const t of (values['metrics.target'] as string)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     if (t === 'statsd') throw new ConfigError('statsd support has been removed in favor of statsd_raw');
     if (!METRICS_TARGETS.includes(t)) throw new ConfigError(`invalid metrics backend ${t}`);
     if (t !== 'prometheus') unsupported.push(`metrics.target=${t}`);

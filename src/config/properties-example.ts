@@ -51,7 +51,7 @@ export function propertiesExample(): string {
     out.push('', ...wrap(k.help));
     const n = note(k);
     if (n) out.push('#', ...wrap(n));
-    out.push("#", `# ${k.name} =${k.def === "" ? "" : ` ${k.def}`}`);
+    out.push('#', `# ${k.name} =${k.def === '' ? '' : ` ${k.def}`}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -94,7 +94,8 @@ export function parseProperties(text: string, env: Readonly<Record<string, strin
   const resolved = new Map<string, string>();
   const expand = (key: string, value: string, seen: string[]): string =>
     value.replace(/\$\{([^}]*)\}/g, (_m, name: string) => {
-      if (seen.includes(name)) throw new ConfigError(`circular reference in property ${key}: ${[...seen, name].join(' -> ')}`);
+      if (seen.includes(name))
+        throw new ConfigError(`circular reference in property ${key}: ${[...seen, name].join(' -> ')}`);
       const inner = raw.get(name);
       if (inner !== undefined) return expand(name, inner, [...seen, name]);
       return env[name] ?? '';

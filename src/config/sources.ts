@@ -19,7 +19,8 @@ const dur = (v: string): number => {
 };
 
 /** Canonical MIME header key, as Go's http.Header.Set stores it (content-type → Content-Type). */
-const canonicalHeader = (k: string) => k.replace(/[A-Za-z0-9]+/g, (w) => w[0]?.toUpperCase() + w.slice(1).toLowerCase());
+const canonicalHeader = (k: string) =>
+  k.replace(/[A-Za-z0-9]+/g, (w) => w[0]?.toUpperCase() + w.slice(1).toLowerCase());
 
 export function certSourceFromMap(cfg: ReadonlyMap<string, string>): CertSourceSpec {
   let name = '';

@@ -1,6 +1,6 @@
 import { hostname as osHostname } from 'node:os';
-import client from 'prom-client';
 import type { Counter, Gauge, Histogram, MetricObjectWithValues, MetricValue } from 'prom-client';
+import client from 'prom-client';
 import type { Config } from '../config/types.ts';
 import type { Route, Table, Target } from '../routes/types.ts';
 import { fullName, namespace, parseBuckets } from './names.ts';
@@ -62,7 +62,11 @@ class HistCell {
     }
     this.#child.observe(v);
     this.#rec = undefined;
-    const map = (this.#hist as unknown as { hashMap?: Record<string, { labels: unknown; sum: number; count: number; bucketValues: Record<string, number> }> }).hashMap;
+    const map = (
+      this.#hist as unknown as {
+        hashMap?: Record<string, { labels: unknown; sum: number; count: number; bucketValues: Record<string, number> }>;
+      }
+    ).hashMap;
     if (map === undefined) return;
     for (const k in map) {
       const rec = map[k];
@@ -101,7 +105,10 @@ export interface PrometheusOptions {
 }
 
 export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {}): PrometheusMetrics {
-  const ns = namespace(cfg.str('metrics.prefix'), { Hostname: opts.hostname ?? osHostname(), Exec: opts.exec ?? 'fabio' });
+  const ns = namespace(cfg.str('metrics.prefix'), {
+    Hostname: opts.hostname ?? osHostname(),
+    Exec: opts.exec ?? 'fabio',
+  });
   const sub = cfg.str('metrics.prometheus.subsystem');
   const name = (n: string) => fullName(ns, sub, n);
   let buckets = parseBuckets(cfg.str('metrics.prometheus.buckets'));
@@ -110,13 +117,50 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
   const registers = [registry];
   const routeLabels: RouteLabels[] = ['service', 'host', 'path', 'target'];
 
-  const routeHist = new client.Histogram({ name: name('route'), help: 'Proxied HTTP requests per route target (seconds).', labelNames: routeLabels, buckets, registers });
-  const rx = new client.Counter({ name: name('route.rx'), help: 'TCP bytes upstream to client per route target.', labelNames: routeLabels, registers });
-  const tx = new client.Counter({ name: name('route.tx'), help: 'TCP bytes client to upstream per route target.', labelNames: routeLabels, registers });
-  const notfound = new client.Counter({ name: name('notfound'), help: 'Requests and connections without a route.', registers });
-  const requests = new client.Histogram({ name: name('requests'), help: 'Proxied HTTP requests per service (seconds).', labelNames: ['service'], buckets, registers });
-  const httpStatus = new client.Histogram({ name: name('http.status'), help: 'HTTP responses per status code (seconds).', labelNames: ['code', 'service'], buckets, registers });
-  const redirect = new client.Counter({ name: name('http.redirect.count'), help: 'Redirects per status code.', labelNames: ['code'], registers });
+  const routeHist = new client.Histogram({
+    name: name('route'),
+    help: 'Proxied HTTP requests per route target (seconds).',
+    labelNames: routeLabels,
+    buckets,
+    registers,
+  });
+  const rx = new client.Counter({
+    name: name('route.rx'),
+    help: 'TCP bytes upstream to client per route target.',
+    labelNames: routeLabels,
+    registers,
+  });
+  const tx = new client.Counter({
+    name: name('route.tx'),
+    help: 'TCP bytes client to upstream per route target.',
+    labelNames: routeLabels,
+    registers,
+  });
+  const notfound = new client.Counter({
+    name: name('notfound'),
+    help: 'Requests and connections without a route.',
+    registers,
+  });
+  const requests = new client.Histogram({
+    name: name('requests'),
+    help: 'Proxied HTTP requests per service (seconds).',
+    labelNames: ['service'],
+    buckets,
+    registers,
+  });
+  const httpStatus = new client.Histogram({
+    name: name('http.status'),
+    help: 'HTTP responses per status code (seconds).',
+    labelNames: ['code', 'service'],
+    buckets,
+    registers,
+  });
+  const redirect = new client.Counter({
+    name: name('http.redirect.count'),
+    help: 'Redirects per status code.',
+    labelNames: ['code'],
+    registers,
+  });
   const ws: Gauge = new client.Gauge({ name: name('ws.conn'), help: 'Open websocket tunnels.', registers });
   const tcp = {
     tcp: {
@@ -126,8 +170,16 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
     },
     tcp_sni: {
       conn: new client.Counter({ name: name('tcp_sni.conn'), help: 'TCP+SNI connections proxied.', registers }),
-      fail: new client.Counter({ name: name('tcp_sni.connfail'), help: 'TCP+SNI upstream connection failures.', registers }),
-      noroute: new client.Counter({ name: name('tcp_sni.noroute'), help: 'TCP+SNI connections without a route.', registers }),
+      fail: new client.Counter({
+        name: name('tcp_sni.connfail'),
+        help: 'TCP+SNI upstream connection failures.',
+        registers,
+      }),
+      noroute: new client.Counter({
+        name: name('tcp_sni.noroute'),
+        help: 'TCP+SNI connections without a route.',
+        registers,
+      }),
     },
   };
   ws.set(0);

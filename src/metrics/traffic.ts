@@ -27,8 +27,15 @@ export interface TrafficSnapshot {
   readonly slotMs: number;
   readonly slots: number;
   readonly entries: readonly {
-    id: string; service: string; host: string; path: string; url: string;
-    epoch: number[]; req: number[]; err: number[]; lat: number[];
+    id: string;
+    service: string;
+    host: string;
+    path: string;
+    url: string;
+    epoch: number[];
+    req: number[];
+    err: number[];
+    lat: number[];
   }[];
 }
 
@@ -50,7 +57,9 @@ export interface TrafficReport {
   readonly slotSeconds: number;
   readonly slots: number;
   readonly routes: readonly (TrafficFigures & {
-    service: string; host: string; path: string;
+    service: string;
+    host: string;
+    path: string;
     targets: readonly (TrafficFigures & { url: string })[];
   })[];
 }
@@ -94,8 +103,15 @@ export class TrafficStats implements TrafficSource {
     if (!e) {
       const s = this.#slots;
       e = {
-        id, service: target.service, host: route.host, path: route.path, url: target.url,
-        epoch: new Float64Array(s).fill(-1), req: new Uint32Array(s), err: new Uint32Array(s), lat: new Uint32Array(s * NB),
+        id,
+        service: target.service,
+        host: route.host,
+        path: route.path,
+        url: target.url,
+        epoch: new Float64Array(s).fill(-1),
+        req: new Uint32Array(s),
+        err: new Uint32Array(s),
+        lat: new Uint32Array(s * NB),
       };
       this.#byId.set(id, e);
     }
@@ -134,8 +150,15 @@ export class TrafficStats implements TrafficSource {
       slotMs: this.#slotMs,
       slots: this.#slots,
       entries: [...this.#byId.values()].map((e) => ({
-        id: e.id, service: e.service, host: e.host, path: e.path, url: e.url,
-        epoch: [...e.epoch], req: [...e.req], err: [...e.err], lat: [...e.lat],
+        id: e.id,
+        service: e.service,
+        host: e.host,
+        path: e.path,
+        url: e.url,
+        epoch: [...e.epoch],
+        req: [...e.req],
+        err: [...e.err],
+        lat: [...e.lat],
       })),
     };
   }
@@ -148,8 +171,15 @@ export class TrafficStats implements TrafficSource {
       if (!e) {
         const n = this.#slots;
         e = {
-          id: s.id, service: s.service, host: s.host, path: s.path, url: s.url,
-          epoch: new Float64Array(n).fill(-1), req: new Uint32Array(n), err: new Uint32Array(n), lat: new Uint32Array(n * NB),
+          id: s.id,
+          service: s.service,
+          host: s.host,
+          path: s.path,
+          url: s.url,
+          epoch: new Float64Array(n).fill(-1),
+          req: new Uint32Array(n),
+          err: new Uint32Array(n),
+          lat: new Uint32Array(n * NB),
         };
         this.#byId.set(s.id, e);
       }
@@ -191,7 +221,11 @@ export class TrafficStats implements TrafficSource {
     const total = requests.reduce((a, b) => a + b, 0);
     const totalErrors = errors.reduce((a, b) => a + b, 0);
     return {
-      requests, errors, p99, total, totalErrors,
+      requests,
+      errors,
+      p99,
+      total,
+      totalErrors,
       rps: total / ((n * this.#slotMs) / 1000),
       errorRate: total === 0 ? 0 : totalErrors / total,
       p99All: p99Of(all, 0),
@@ -209,7 +243,9 @@ export class TrafficStats implements TrafficSource {
       else groups.set(k, [e]);
     }
     const routes = [...groups.values()].map((g) => ({
-      service: g[0]!.service, host: g[0]!.host, path: g[0]!.path,
+      service: g[0]!.service,
+      host: g[0]!.host,
+      path: g[0]!.path,
       ...this.#figures(g, cur),
       targets: g.map((e) => ({ url: e.url, ...this.#figures([e], cur) })),
     }));

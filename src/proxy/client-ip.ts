@@ -6,7 +6,8 @@
 /** Strips the IPv4-mapped IPv6 prefix. */
 export function goIp(ip: string | undefined): string {
   if (!ip) return '';
-  if (ip.length > 7 && ip.charCodeAt(0) === 58 /* : */ && ip.startsWith('::ffff:') && ip.indexOf('.') > 0) return ip.slice(7);
+  if (ip.length > 7 && ip.charCodeAt(0) === 58 /* : */ && ip.startsWith('::ffff:') && ip.indexOf('.') > 0)
+    return ip.slice(7);
   return ip;
 }
 

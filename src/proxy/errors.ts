@@ -74,7 +74,8 @@ export function classify(err: unknown): ProxyError {
   if (EOF_CODES.has(code)) return new ProxyError('UPSTREAM_EOF', msg, { cause: err });
   if (UNREACHABLE_CODES.has(code)) return new ProxyError('UPSTREAM_UNREACHABLE', msg, { cause: err });
   if (TLS_CODE.test(code)) return new ProxyError('UPSTREAM_TLS', msg, { cause: err });
-  if (code.startsWith('HPE_') || code.startsWith('UND_ERR_')) return new ProxyError('UPSTREAM_UNREACHABLE', msg, { cause: err });
+  if (code.startsWith('HPE_') || code.startsWith('UND_ERR_'))
+    return new ProxyError('UPSTREAM_UNREACHABLE', msg, { cause: err });
   return new ProxyError('INTERNAL', msg, { cause: err });
 }
 

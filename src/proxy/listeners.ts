@@ -32,12 +32,20 @@ export async function startListeners(deps: ProxyDeps & { prometheus?: Prometheus
   if (running.length > 0) {
     // Pools close after the last listener: wrap the last close.
     const last = running[running.length - 1] as RunningListener;
-    running[running.length - 1] = { spec: last.spec, port: last.port, close: (g) => last.close(g).finally(() => pools.close()) };
+    running[running.length - 1] = {
+      spec: last.spec,
+      port: last.port,
+      close: (g) => last.close(g).finally(() => pools.close()),
+    };
   }
   return running;
 }
 
-async function startOne(spec: ListenerSpec, deps: ProxyDeps & { prometheus?: PrometheusText }, pools: PoolCache): Promise<RunningListener | undefined> {
+async function startOne(
+  spec: ListenerSpec,
+  deps: ProxyDeps & { prometheus?: PrometheusText },
+  pools: PoolCache,
+): Promise<RunningListener | undefined> {
   switch (spec.proto) {
     case 'http':
     case 'https':

@@ -10,7 +10,9 @@ export class History {
   }
 
   add(entry: HistoryEntry): void {
-    this.#entries.push(Object.freeze({ ...entry, added: Object.freeze([...entry.added]), removed: Object.freeze([...entry.removed]) }));
+    this.#entries.push(
+      Object.freeze({ ...entry, added: Object.freeze([...entry.added]), removed: Object.freeze([...entry.removed]) }),
+    );
     if (this.#entries.length > this.#limit) this.#entries.splice(0, this.#entries.length - this.#limit);
   }
 

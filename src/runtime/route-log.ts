@@ -59,7 +59,10 @@ function lcsOps(a: string[], b: string[], ops: ['+' | '-', string][]): void {
   const lcs = new Uint32Array((n + 1) * w);
   for (let i = n - 1; i >= 0; i--) {
     for (let j = m - 1; j >= 0; j--) {
-      lcs[i * w + j] = a[i] === b[j] ? (lcs[(i + 1) * w + j + 1] as number) + 1 : Math.max(lcs[(i + 1) * w + j] as number, lcs[i * w + j + 1] as number);
+      lcs[i * w + j] =
+        a[i] === b[j]
+          ? (lcs[(i + 1) * w + j + 1] as number) + 1
+          : Math.max(lcs[(i + 1) * w + j] as number, lcs[i * w + j + 1] as number);
     }
   }
   let i = 0;
@@ -97,7 +100,12 @@ function multisetOps(a: string[], b: string[], ops: ['+' | '-', string][]): void
  * The log message (without `[INFO] `) for a new table, or undefined when nothing is to be logged
  * (delta format with no changed line).
  */
-export function routeLogMessage(format: RoutesFormat, diff: LineDiff, text: string, dump: () => string): string | undefined {
+export function routeLogMessage(
+  format: RoutesFormat,
+  diff: LineDiff,
+  text: string,
+  dump: () => string,
+): string | undefined {
   switch (format) {
     case 'all':
       return `Updated config to\n${text}`;

@@ -3,7 +3,7 @@ import type { HistoryEntry, RouteTextUpdate } from '../registry/types.ts';
 import type { TableStore } from '../routes/table-store.ts';
 import type { Table, Warning } from '../routes/types.ts';
 import { History } from './history.ts';
-import { lineDiff, routeLogMessage, type RoutesFormat } from './route-log.ts';
+import { lineDiff, type RoutesFormat, routeLogMessage } from './route-log.ts';
 
 export interface TableUpdaterOptions {
   readonly store: TableStore;
@@ -82,10 +82,13 @@ export class TableUpdater {
       this.flush();
       return;
     }
-    this.#timer ??= setTimeout(() => {
-      this.#timer = undefined;
-      this.flush();
-    }, Math.max(0, wait));
+    this.#timer ??= setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.flush();
+      },
+      Math.max(0, wait),
+    );
   }
 
   /** Apply a pending update now (tests, shutdown). */
@@ -112,7 +115,14 @@ export class TableUpdater {
       const message = err instanceof Error ? err.message : String(err);
       this.#buildError = message;
       this.#o.log.warn(message);
-      const entry: HistoryEntry = { time: now.toISOString(), cause: u.cause, index: u.index, added: diff.added, removed: diff.removed, error: message };
+      const entry: HistoryEntry = {
+        time: now.toISOString(),
+        cause: u.cause,
+        index: u.index,
+        added: diff.added,
+        removed: diff.removed,
+        error: message,
+      };
       this.#history.add(entry);
       this.#emit({ entry, table: this.#o.store.current });
       return;
@@ -129,7 +139,13 @@ export class TableUpdater {
     this.#logWarnings(table.warnings);
     const msg = routeLogMessage(this.#o.routesFormat, diff, u.text, () => table.dump());
     if (msg !== undefined) this.#o.log.info(msg);
-    const entry: HistoryEntry = { time: now.toISOString(), cause: u.cause, index: u.index, added: diff.added, removed: diff.removed };
+    const entry: HistoryEntry = {
+      time: now.toISOString(),
+      cause: u.cause,
+      index: u.index,
+      added: diff.added,
+      removed: diff.removed,
+    };
     this.#history.add(entry);
     this.#resolveFirst(table);
     this.#emit({ entry, table });
@@ -142,7 +158,8 @@ export class TableUpdater {
       const k = `${w.service}\u0000${w.tag}\u0000${w.message}`;
       seen.add(k);
       // log each problem tag once while it persists, not on every Consul change
-      if (!this.#loggedTags.has(k)) this.#o.log.warn(`Skipping tag ${JSON.stringify(w.tag)} of service ${JSON.stringify(w.service)}: ${w.message}`);
+      if (!this.#loggedTags.has(k))
+        this.#o.log.warn(`Skipping tag ${JSON.stringify(w.tag)} of service ${JSON.stringify(w.service)}: ${w.message}`);
     }
     this.#loggedTags = seen;
   }

@@ -28,7 +28,8 @@ export function allWarnings(deps: AdminDeps) {
     if (set.buildError) out.push({ kind: 'build', service: '', message: `route table not updated: ${set.buildError}` });
     for (const w of set.tags) out.push({ kind: 'tag', ...w });
   }
-  for (const w of table?.warnings ?? []) out.push({ kind: 'table', service: w.service, message: w.message, line: w.line });
+  for (const w of table?.warnings ?? [])
+    out.push({ kind: 'table', service: w.service, message: w.message, line: w.line });
   for (const s of shadowedRoutes(table)) out.push({ kind: 'shadowed', service: s.service, message: s.message });
   return out;
 }
@@ -56,7 +57,12 @@ async function manual(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
     return sendError(res, 400, 'bad request');
   }
   const b = body as { value?: unknown; version?: unknown } | null;
-  if (!b || typeof b !== 'object' || typeof b.value !== 'string' || (b.version !== undefined && typeof b.version !== 'string')) {
+  if (
+    !b ||
+    typeof b !== 'object' ||
+    typeof b.value !== 'string' ||
+    (b.version !== undefined && typeof b.version !== 'string')
+  ) {
     return sendError(res, 400, 'bad request: want {"value":"...","version":"<string>"}');
   }
   if (!deps.manual) return sendError(res, 409, 'version mismatch');
@@ -72,7 +78,12 @@ async function manual(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   }
 }
 
-async function explainRoute(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
+async function explainRoute(
+  ctx: ApiContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  q: URLSearchParams,
+): Promise<void> {
   let url = q.get('url') ?? '';
   let headers = parseHeaderLines(q.getAll('header'));
   if (req.method === 'POST') {
@@ -93,7 +104,13 @@ async function explainRoute(ctx: ApiContext, req: IncomingMessage, res: ServerRe
 }
 
 /** Handles `rest` = path after <p>/api (e.g. '/routes'). Returns false when no API route matched. */
-export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, rest: string, q: URLSearchParams): Promise<boolean> {
+export async function handleApi(
+  ctx: ApiContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rest: string,
+  q: URLSearchParams,
+): Promise<boolean> {
   const { deps } = ctx;
   const pretty = q.has('pretty');
   if (rest === '/manual' || rest.startsWith('/manual/')) {

@@ -80,6 +80,10 @@ export function explanationJson(ex: Explanation) {
 export function explain(table: Table | undefined, input: ExplainInput): { status: number; body: unknown } {
   const req = toLookupRequest(input);
   if (typeof req === 'string') return { status: 400, body: { error: req } };
-  if (!table) return { status: 200, body: { request: req, steps: [{ kind: 'noroute', message: 'no routing table yet' }], result: null } };
+  if (!table)
+    return {
+      status: 200,
+      body: { request: req, steps: [{ kind: 'noroute', message: 'no routing table yet' }], result: null },
+    };
   return { status: 200, body: explanationJson(table.explain(req)) };
 }

@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { handleApi, type ApiContext } from './api.ts';
+import { type ApiContext, handleApi } from './api.ts';
 import { EventHub } from './events.ts';
 import { sendError, sendHtml, sendText } from './http-util.ts';
-import { manualPage, routesPage, type PageOptions } from './pages.ts';
+import { manualPage, type PageOptions, routesPage } from './pages.ts';
 import { serveAsset } from './static-assets.ts';
 import type { AdminDeps, RunningAdmin } from './types.ts';
 

@@ -70,7 +70,10 @@ ${main}
 }
 
 export function routesPage(cfg: Config, o: PageOptions): string {
-  const overrides = o.access === 'rw' ? '<select id="overrides" aria-label="Overrides"><option value="">Overrides…</option></select>' : '';
+  const overrides =
+    o.access === 'rw'
+      ? '<select id="overrides" aria-label="Overrides"><option value="">Overrides…</option></select>'
+      : '';
   return shell(
     cfg,
     o,

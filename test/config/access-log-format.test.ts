@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseAccessLogFormat, validateAccessLogFormat, ACCESS_LOG_FIELDS } from '../../src/config/access-log-format.ts';
+import {
+  ACCESS_LOG_FIELDS,
+  parseAccessLogFormat,
+  validateAccessLogFormat,
+} from '../../src/config/access-log-format.ts';
 
 test('access log format: named formats and every field validate', () => {
   validateAccessLogFormat('common');

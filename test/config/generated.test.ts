@@ -46,11 +46,14 @@ test('configJson: fabio field names, durations in nanoseconds', () => {
     'registry.consul.addr': 'https://Consul:8501',
     'registry.consul.register.tags': 'a, b',
   });
+  // biome-ignore lint/suspicious/noExplicitAny: walks the nested Go-shaped JSON freely
   const j = configJson(c) as any;
   assert.equal(j.Proxy.Strategy, 'rnd');
   assert.equal(j.Proxy.DialTimeout, 30_000_000_000);
   assert.equal(j.Proxy.GZIPContentTypes, null);
-  assert.deepEqual(j.Proxy.AuthSchemes, { n: { Name: 'n', Type: 'basic', Basic: { File: '/h', Realm: 'n', Refresh: 0 } } });
+  assert.deepEqual(j.Proxy.AuthSchemes, {
+    n: { Name: 'n', Type: 'basic', Basic: { File: '/h', Realm: 'n', Refresh: 0 } },
+  });
   assert.deepEqual(j.Registry.Consul.Addr, 'consul:8501');
   assert.deepEqual(j.Registry.Consul.Scheme, 'https');
   assert.deepEqual(j.Registry.Consul.ServiceTags, ['a', 'b']);
@@ -69,7 +72,17 @@ test('configJson: fabio field names, durations in nanoseconds', () => {
 
 test('configJson covers every key (listed keys are shown through Listen/AuthSchemes/CertSource instead)', () => {
   const src = readFileSync(new URL('src/config/config-json.ts', root), 'utf8');
-  const indirect = new Set(['proxy.addr', 'proxy.cs', 'proxy.auth', 'ui.addr', 'proxy.readtimeout', 'proxy.writetimeout', 'proxy.log.routes', 'aws.apigw.cert.cn', 'bgp.peers']);
+  const indirect = new Set([
+    'proxy.addr',
+    'proxy.cs',
+    'proxy.auth',
+    'ui.addr',
+    'proxy.readtimeout',
+    'proxy.writetimeout',
+    'proxy.log.routes',
+    'aws.apigw.cert.cn',
+    'bgp.peers',
+  ]);
   const missing = KEYS.filter((k) => !indirect.has(k.name) && !src.includes(`'${k.name}'`)).map((k) => k.name);
   assert.deepEqual(missing, []);
 });

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatDuration, goMapString, goQuote, parseBool, parseDuration, parseGoInt } from '../../src/config/go-values.ts';
+import {
+  formatDuration,
+  goMapString,
+  goQuote,
+  parseBool,
+  parseDuration,
+  parseGoInt,
+} from '../../src/config/go-values.ts';
 
 test('parseDuration: Go syntax', () => {
   const cases: [string, number][] = [
@@ -69,12 +76,22 @@ test('parseGoInt: base 0', () => {
     ['1_000', 1000],
   ];
   for (const [s, n] of ok) assert.equal(parseGoInt(s), n, s);
-  for (const s of ['', '1.5', 'abc', '08', '1__0', '10_', '0x', ' 1']) assert.throws(() => parseGoInt(s), /parse error/, s);
+  for (const s of ['', '1.5', 'abc', '08', '1__0', '10_', '0x', ' 1'])
+    assert.throws(() => parseGoInt(s), /parse error/, s);
   assert.throws(() => parseGoInt('9223372036854775808'), /value out of range/);
 });
 
 test('goQuote and goMapString', () => {
   assert.equal(goQuote('a"b\\c\n'), '"a\\"b\\\\c\\n"');
   assert.equal(goQuote('\x01'), '"\\x01"');
-  assert.equal(goMapString(new Map([['type', 'file'], ['cert', 'x'], ['', 'first']])), 'map[:first cert:x type:file]');
+  assert.equal(
+    goMapString(
+      new Map([
+        ['type', 'file'],
+        ['cert', 'x'],
+        ['', 'first'],
+      ]),
+    ),
+    'map[:first cert:x type:file]',
+  );
 });

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import { parseListener, parseListeners, parseTLSVersion } from '../../src/config/listener.ts';
 import { parseCertSources } from '../../src/config/sources.ts';
 
-const certSources = parseCertSources('cs=some-name;type=file;cert=/c.pem,cs=consul-cs;type=consul;cert=http://localhost:8500/v1/kv/certs,cs=pki;type=vault-pki;cert=pki/issue/r');
+const certSources = parseCertSources(
+  'cs=some-name;type=file;cert=/c.pem,cs=consul-cs;type=consul;cert=http://localhost:8500/v1/kv/certs,cs=pki;type=vault-pki;cert=pki/issue/r',
+);
 const d = { certSources, readTimeout: 1000, writeTimeout: 2000 };
 
 test('parseListener: the examples of section (d)', () => {
@@ -16,7 +18,10 @@ test('parseListener: the examples of section (d)', () => {
       { proto: 'https', cs: 'some-name', tlsMin: 'TLSv1.2', tlsCiphers: ['0xc02b', '0xc02f'], strictMatch: true },
     ],
     [':1234;proto=tcp', { proto: 'tcp', port: 1234 }],
-    [':443;proto=tcp+sni;pxyproto=true;pxytimeout=500ms', { proto: 'tcp+sni', proxyProto: true, proxyProtoTimeout: 500 }],
+    [
+      ':443;proto=tcp+sni;pxyproto=true;pxytimeout=500ms',
+      { proto: 'tcp+sni', proxyProto: true, proxyProtoTimeout: 500 },
+    ],
     [':443;proto=tcp+sni;pxyproto=true', { proxyProto: true, proxyProtoTimeout: 250 }],
     [':443;proto=tcp+sni;pxyproto=TRUE', { proxyProto: false, proxyProtoTimeout: 0 }],
     [':443;cs=some-name;strictmatch=1', { strictMatch: false }],
@@ -53,7 +58,10 @@ test('parseListener: fabio error messages', () => {
     [';proto=http', 'need listening host:port'],
     [':1;proto=udp', 'unknown protocol "udp"'],
     [':1;cs=nope', 'unknown certificate source "nope"'],
-    [':1;proto=http;cs=some-name', "cert source requires proto 'https', 'tcp', 'tcp-dynamic', 'https+tcp+sni', 'prometheus', or 'grpcs'"],
+    [
+      ':1;proto=http;cs=some-name',
+      "cert source requires proto 'https', 'tcp', 'tcp-dynamic', 'https+tcp+sni', 'prometheus', or 'grpcs'",
+    ],
     [':1;proto=https', "proto 'https' requires cert source"],
     [':1;proto=grpcs', "proto 'grpcs' requires cert source"],
     [':1;rt=3', 'time: missing unit in duration "3"'],
@@ -62,7 +70,8 @@ test('parseListener: fabio error messages', () => {
     ['::1:9999', 'address ::1:9999: too many colons in address'],
     [':99999', 'address :99999: invalid port'],
   ];
-  for (const [entry, msg] of cases) assert.throws(() => parseListener(entry, d), { name: 'ConfigError', message: msg }, entry);
+  for (const [entry, msg] of cases)
+    assert.throws(() => parseListener(entry, d), { name: 'ConfigError', message: msg }, entry);
 });
 
 test('parseTLSVersion', () => {

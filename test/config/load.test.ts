@@ -20,7 +20,10 @@ test('defaults: every key has a valid default and the documented value', () => {
   assert.equal(c.bool('registry.consul.requireConsistent'), true);
   assert.equal(c.num('proxy.noroutestatus'), 404);
   assert.equal(c.str('log.routes.format'), 'delta');
-  assert.deepEqual(c.listeners.map((l) => [l.addr, l.proto]), [[':9999', 'http']]);
+  assert.deepEqual(
+    c.listeners.map((l) => [l.addr, l.proto]),
+    [[':9999', 'http']],
+  );
   assert.equal(c.ui.port, 9998);
   assert.deepEqual(c.unsupported, []);
   assert.deepEqual(c.warnings, []);
@@ -65,7 +68,10 @@ test('flag errors use Go messages', () => {
     [['-tracing.TracingEnabled=true'], 'flag provided but not defined: -tracing.TracingEnabled'],
     [['-proxy.dialtimeout=x'], 'invalid value "x" for flag -proxy.dialtimeout: parse error'],
     [['-proxy.maxconn=1.5'], 'invalid value "1.5" for flag -proxy.maxconn: parse error'],
-    [['-proxy.maxconn=99999999999999999999'], 'invalid value "99999999999999999999" for flag -proxy.maxconn: value out of range'],
+    [
+      ['-proxy.maxconn=99999999999999999999'],
+      'invalid value "99999999999999999999" for flag -proxy.maxconn: value out of range',
+    ],
     [['-insecure=yes'], 'invalid boolean value "yes" for -insecure: parse error'],
     [['-proxy.addr'], 'flag needs an argument: -proxy.addr'],
     [['---x'], 'bad flag syntax: ---x'],
@@ -77,7 +83,16 @@ test('flag errors use Go messages', () => {
     [['-cfg', '/missing.properties'], 'open /missing.properties: no such file or directory'],
   ];
   for (const [argv, msg] of cases) {
-    assert.throws(() => load(argv), (err: unknown) => err instanceof ConfigError && !(err instanceof ConfigExit) && err.message === msg && err.exitCode === 1 && err.stdout === '', argv.join(' '));
+    assert.throws(
+      () => load(argv),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        !(err instanceof ConfigExit) &&
+        err.message === msg &&
+        err.exitCode === 1 &&
+        err.stdout === '',
+      argv.join(' '),
+    );
   }
 });
 
@@ -86,7 +101,12 @@ test('-v / -version / --version and -h / -help / --help', () => {
     assert.throws(
       () => load(['-proxy.strategy=bad', a]),
       (e: unknown) =>
-        e instanceof ConfigExit && e instanceof ConfigError && e.kind === 'version' && e.exitCode === 0 && /^\d+\.\d+\.\d+ node\d+.*\n$/.test(e.stdout) && e.message === '',
+        e instanceof ConfigExit &&
+        e instanceof ConfigError &&
+        e.kind === 'version' &&
+        e.exitCode === 0 &&
+        /^\d+\.\d+\.\d+ node\d+.*\n$/.test(e.stdout) &&
+        e.message === '',
       a,
     );
   }
@@ -94,7 +114,12 @@ test('-v / -version / --version and -h / -help / --help', () => {
     assert.throws(
       () => load([a]),
       (e: unknown) =>
-        e instanceof ConfigExit && e.kind === 'help' && e.exitCode === 0 && e.stdout === '' && e.message.includes('  -proxy.dialtimeout duration') && e.output.includes('(default 30s)'),
+        e instanceof ConfigExit &&
+        e.kind === 'help' &&
+        e.exitCode === 0 &&
+        e.stdout === '' &&
+        e.message.includes('  -proxy.dialtimeout duration') &&
+        e.output.includes('(default 30s)'),
       a,
     );
   }
@@ -115,12 +140,18 @@ test('precedence: command line > FABIO_ env > bare env > properties file > defau
 });
 
 test('env: camelCase keys match case-insensitively; fabio-ts-only keys need the FABIO_ prefix', () => {
-  assert.equal(load([], { REGISTRY_CONSUL_ALLOWSTALE: 'true', registry_consul_requireconsistent: 'false' }).bool('registry.consul.allowStale'), true);
+  assert.equal(
+    load([], { REGISTRY_CONSUL_ALLOWSTALE: 'true', registry_consul_requireconsistent: 'false' }).bool(
+      'registry.consul.allowStale',
+    ),
+    true,
+  );
   assert.equal(load([], { DEV: 'true' }).bool('dev'), false);
   assert.equal(load([], { FABIO_DEV: 'true' }).bool('dev'), true);
   assert.equal(load([], { INSECURE: 'true' }).bool('insecure'), true);
   assert.throws(() => load([], { FABIO_PROXY_DIALTIMEOUT: '5' }), {
-    message: 'invalid value "5" for flag -proxy.dialtimeout: parse error (from environment variable FABIO_PROXY_DIALTIMEOUT)',
+    message:
+      'invalid value "5" for flag -proxy.dialtimeout: parse error (from environment variable FABIO_PROXY_DIALTIMEOUT)',
   });
 });
 
@@ -142,7 +173,9 @@ test('properties file: case-sensitive keys, unknown keys and tracing.* are warni
     '/p2: unknown key made.up ignored',
   ]);
   files['/p3'] = 'proxy.shutdownwait = soon';
-  assert.throws(() => load(['-cfg', '/p3']), { message: 'invalid value "soon" for flag -proxy.shutdownwait: parse error (from file /p3)' });
+  assert.throws(() => load(['-cfg', '/p3']), {
+    message: 'invalid value "soon" for flag -proxy.shutdownwait: parse error (from file /p3)',
+  });
 });
 
 test('-cfg with a URL is reported as unsupported', () => {
@@ -150,7 +183,10 @@ test('-cfg with a URL is reported as unsupported', () => {
 });
 
 test('unsupported keys are listed once; ignored keys are silent', () => {
-  const c = load(['-bgp.enabled=true', '-metrics.interval=10s', '-runtime.gogc=50', '-metrics.target=prometheus,graphite'], { FABIO_PROFILE_MODE: 'cpu' });
+  const c = load(
+    ['-bgp.enabled=true', '-metrics.interval=10s', '-runtime.gogc=50', '-metrics.target=prometheus,graphite'],
+    { FABIO_PROFILE_MODE: 'cpu' },
+  );
   assert.deepEqual(c.unsupported, ['metrics.interval', 'profile.mode', 'bgp.enabled', 'metrics.target=graphite']);
 });
 
@@ -164,9 +200,20 @@ test('deprecated proxy.log.routes is used as log.routes.format with a warning', 
 });
 
 test('post-processing: serviceMonitors <= 0 is 1, proxy.readtimeout/writetimeout feed listeners but not the ui', () => {
-  const c = load(['-registry.consul.serviceMonitors=-3', '-proxy.readtimeout=3s', '-proxy.writetimeout=4s', '-proxy.addr=:1,:2;rt=1s']);
+  const c = load([
+    '-registry.consul.serviceMonitors=-3',
+    '-proxy.readtimeout=3s',
+    '-proxy.writetimeout=4s',
+    '-proxy.addr=:1,:2;rt=1s',
+  ]);
   assert.equal(c.num('registry.consul.serviceMonitors'), 1);
-  assert.deepEqual(c.listeners.map((l) => [l.readTimeout, l.writeTimeout]), [[3000, 4000], [1000, 4000]]);
+  assert.deepEqual(
+    c.listeners.map((l) => [l.readTimeout, l.writeTimeout]),
+    [
+      [3000, 4000],
+      [1000, 4000],
+    ],
+  );
   assert.equal(c.ui.readTimeout, 0);
   assert.ok(typeof c.values['proxy.localip'] === 'string');
 });
@@ -178,9 +225,15 @@ test('startup validation: every message of section (c)', () => {
     [['-ui.access=rx'], 'invalid ui.access: rx'],
     [['-proxy.noroutestatus=99'], 'proxy.noroutestatus must be between 100 and 999'],
     [['-proxy.noroutestatus=1000'], 'proxy.noroutestatus must be between 100 and 999'],
-    [['-registry.consul.allowStale=true'], 'registry.consul.allowStale and registry.consul.requireConsistent cannot both be true'],
+    [
+      ['-registry.consul.allowStale=true'],
+      'registry.consul.allowStale and registry.consul.requireConsistent cannot both be true',
+    ],
     [['-ui.addr=:1,:2'], 'ui.addr must contain only one listener'],
-    [['-proxy.gzip.contenttype=^text/(html'], 'invalid expression for content types: Invalid regular expression: /^text/(html/: Unterminated group'],
+    [
+      ['-proxy.gzip.contenttype=^text/(html'],
+      'invalid expression for content types: Invalid regular expression: /^text/(html/: Unterminated group',
+    ],
     [['-proxy.addr=:1;proto=x'], 'unknown protocol "x"'],
     [['-proxy.addr=:1;cs=x'], 'unknown certificate source "x"'],
     [['-proxy.cs=type=file;cert=c'], "missing 'cs' in map[cert:c type:file]"],
@@ -201,7 +254,11 @@ test('startup validation: every message of section (c)', () => {
     [['-log.level=LOUD'], 'invalid log level: LOUD'],
   ];
   for (const [argv, msg] of cases) {
-    assert.throws(() => load(argv), (e: unknown) => e instanceof ConfigError && e.message === msg, `${argv.join(' ')} → ${msg}`);
+    assert.throws(
+      () => load(argv),
+      (e: unknown) => e instanceof ConfigError && e.message === msg,
+      `${argv.join(' ')} → ${msg}`,
+    );
   }
 });
 

@@ -40,7 +40,12 @@ test('property: parseKVList never throws anything but ConfigError', () => {
 
 test('property: a properties value written with escapes reads back unchanged', () => {
   const escape = (v: string) =>
-    v.replace(/[\\\n\r\t\f]|^[ ]|[ ]$/g, (c) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\f': '\\f', ' ': '\\ ' })[c] ?? c).replace(/\$\{/g, '$\\{');
+    v
+      .replace(
+        /[\\\n\r\t\f]|^[ ]|[ ]$/g,
+        (c) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\f': '\\f', ' ': '\\ ' })[c] ?? c,
+      )
+      .replace(/\$\{/g, '$\\{');
   fc.assert(
     fc.property(fc.string(), (v) => {
       if (v.includes('${')) return;
@@ -51,6 +56,10 @@ test('property: a properties value written with escapes reads back unchanged', (
 });
 
 test('gen-properties-example --check passes on the committed file', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/gen-properties-example.ts', '--check'], { cwd: new URL('../../', import.meta.url), encoding: 'utf8', timeout: 30000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/gen-properties-example.ts', '--check'], {
+    cwd: new URL('../../', import.meta.url),
+    encoding: 'utf8',
+    timeout: 30000,
+  });
   assert.equal(r.status, 0, r.stderr);
 });

@@ -39,7 +39,10 @@ test('properties: escapes and continuation lines', () => {
 });
 
 test('properties: ${var} expansion from the file, then the environment', () => {
-  assert.deepEqual(all('host = 10.0.0.1\nproxy.addr = ${host}:9999'), { host: '10.0.0.1', 'proxy.addr': '10.0.0.1:9999' });
+  assert.deepEqual(all('host = 10.0.0.1\nproxy.addr = ${host}:9999'), {
+    host: '10.0.0.1',
+    'proxy.addr': '10.0.0.1:9999',
+  });
   assert.deepEqual(all('a = ${HOME}/x', { HOME: '/home/u' }), { a: '/home/u/x' });
   assert.deepEqual(all('a = ${nope}x'), { a: 'x' });
   assert.deepEqual(all('a = ${b}\nb = ${c}\nc = z'), { a: 'z', b: 'z', c: 'z' });

@@ -3,7 +3,14 @@ import { test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
 import { type Interfaces, localIP, renderSockaddr } from '../../src/config/sockaddr.ts';
 
-const nic = (address: string, internal = false) => ({ address, netmask: '255.0.0.0', family: 'IPv4' as const, mac: '00:00:00:00:00:00', internal, cidr: `${address}/8` });
+const nic = (address: string, internal = false) => ({
+  address,
+  netmask: '255.0.0.0',
+  family: 'IPv4' as const,
+  mac: '00:00:00:00:00:00',
+  internal,
+  cidr: `${address}/8`,
+});
 const ifs: Interfaces = {
   lo: [nic('127.0.0.1', true)],
   eth0: [nic('203.0.113.7')],
@@ -31,5 +38,8 @@ test('localIP: first non-loopback IPv4', () => {
 
 test('registry.consul.register.addr defaults to ui.addr', () => {
   assert.equal(loadConfig(['-ui.addr=127.0.0.1:9000'], {}).str('registry.consul.register.addr'), '127.0.0.1:9000');
-  assert.equal(loadConfig(['-ui.addr=:9000', '-registry.consul.register.addr=1.2.3.4:1'], {}).str('registry.consul.register.addr'), '1.2.3.4:1');
+  assert.equal(
+    loadConfig(['-ui.addr=:9000', '-registry.consul.register.addr=1.2.3.4:1'], {}).str('registry.consul.register.addr'),
+    '1.2.3.4:1',
+  );
 });

@@ -11,7 +11,17 @@ test('parseCertSources: types, refresh defaults, header', () => {
       'cs=e;type=http;cert=https://h/list;refresh=1m',
   );
   assert.deepEqual([...cs.keys()], ['a', 'b', 'c', 'd', 'e']);
-  assert.deepEqual(cs.get('a'), { name: 'a', type: 'file', cert: '/c.pem', key: '/k.pem', clientCA: '/ca.pem', caUpgCN: '', refresh: 0, header: {}, vaultFetchToken: '' });
+  assert.deepEqual(cs.get('a'), {
+    name: 'a',
+    type: 'file',
+    cert: '/c.pem',
+    key: '/k.pem',
+    clientCA: '/ca.pem',
+    caUpgCN: '',
+    refresh: 0,
+    header: {},
+    vaultFetchToken: '',
+  });
   assert.equal(cs.get('b')?.refresh, 3000);
   assert.deepEqual(cs.get('b')?.header, { 'X-Token': 'abc' });
   assert.equal(cs.get('b')?.caUpgCN, 'AWS');
@@ -33,8 +43,16 @@ test('parseCertSources: fabio error messages', () => {
 });
 
 test('parseAuthSchemes', () => {
-  const as = parseAuthSchemes('name=mybasic;type=basic;file=/etc/htpasswd,name=b2;type=basic;file=/x;realm=R;refresh=100ms');
-  assert.deepEqual(as.get('mybasic'), { name: 'mybasic', type: 'basic', file: '/etc/htpasswd', realm: 'mybasic', refresh: 0 });
+  const as = parseAuthSchemes(
+    'name=mybasic;type=basic;file=/etc/htpasswd,name=b2;type=basic;file=/x;realm=R;refresh=100ms',
+  );
+  assert.deepEqual(as.get('mybasic'), {
+    name: 'mybasic',
+    type: 'basic',
+    file: '/etc/htpasswd',
+    realm: 'mybasic',
+    refresh: 0,
+  });
   assert.deepEqual(as.get('b2'), { name: 'b2', type: 'basic', file: '/x', realm: 'R', refresh: 1000 });
   assert.equal(parseAuthSchemes('').size, 0);
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { request as httpsRequest } from 'node:https';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { test } from 'node:test';
 import { makeCerts } from '../helpers/certs.ts';
 import { freePort, startFabio, until } from '../helpers/proc.ts';
@@ -39,7 +39,10 @@ interface TrafficJson {
 
 test('a scrape after HTTP and TCP traffic shows fabio metric names and labels; /api/traffic counts the requests', async (t) => {
   const tcpPort = await freePort();
-  const f = await startDevFabio(['-metrics.prefix=fabio'], ({ http }) => `127.0.0.1:${http},127.0.0.1:${tcpPort};proto=tcp`);
+  const f = await startDevFabio(
+    ['-metrics.prefix=fabio'],
+    ({ http }) => `127.0.0.1:${http},127.0.0.1:${tcpPort};proto=tcp`,
+  );
   t.after(() => f.stop());
   const web = await backend('web');
   const up = await echo();
@@ -48,8 +51,18 @@ test('a scrape after HTTP and TCP traffic shows fabio metric names and labels; /
     up.close();
   });
   // Like fabio, only services with a passing check get routes.
-  await f.register({ Name: 'web', Port: web.port, Tags: ['urlprefix-/web'], Check: { TCP: `127.0.0.1:${web.port}`, Interval: '1s' } });
-  await f.register({ Name: 'db', Port: up.port, Tags: [`urlprefix-:${tcpPort} proto=tcp`], Check: { TCP: `127.0.0.1:${up.port}`, Interval: '1s' } });
+  await f.register({
+    Name: 'web',
+    Port: web.port,
+    Tags: ['urlprefix-/web'],
+    Check: { TCP: `127.0.0.1:${web.port}`, Interval: '1s' },
+  });
+  await f.register({
+    Name: 'db',
+    Port: up.port,
+    Tags: [`urlprefix-:${tcpPort} proto=tcp`],
+    Check: { TCP: `127.0.0.1:${up.port}`, Interval: '1s' },
+  });
   await until(async () => {
     const raw = await f.routesRaw();
     return raw.includes('route add web /web') && raw.includes(`route add db :${tcpPort} tcp://`);
@@ -78,14 +91,23 @@ test('a scrape after HTTP and TCP traffic shows fabio metric names and labels; /
   assert.ok(line(/^fabio_http_status_count\{code="200",service="web"\} 3$/), 'status per code');
   assert.ok(line(/^fabio_notfound 1$/), 'notfound counter');
   assert.ok(line(/^fabio_tcp_conn 1$/), 'tcp connections');
-  assert.ok(line(new RegExp(`^fabio_route_rx\\{service="db",host=":${tcpPort}",path="",target="${dbTarget}"\\} 13$`)), body);
-  assert.ok(line(new RegExp(`^fabio_route_tx\\{service="db",host=":${tcpPort}",path="",target="${dbTarget}"\\} 13$`)), 'tx bytes');
+  assert.ok(
+    line(new RegExp(`^fabio_route_rx\\{service="db",host=":${tcpPort}",path="",target="${dbTarget}"\\} 13$`)),
+    body,
+  );
+  assert.ok(
+    line(new RegExp(`^fabio_route_tx\\{service="db",host=":${tcpPort}",path="",target="${dbTarget}"\\} 13$`)),
+    'tx bytes',
+  );
   assert.ok(line(/^process_resident_memory_bytes \d+/), 'process metrics');
 
   const traffic = (await (await fetch(`${f.ui}/api/traffic`)).json()) as TrafficJson;
   const route = traffic.routes.find((r) => r.service === 'web');
   assert.equal(route?.total, 3);
-  assert.deepEqual(route?.targets.map((x) => [x.url, x.total]), [[webTarget, 3]]);
+  assert.deepEqual(
+    route?.targets.map((x) => [x.url, x.total]),
+    [[webTarget, 3]],
+  );
 });
 
 test('with two worker processes /api/traffic and /metrics add up the requests of every worker', async (t) => {
@@ -93,7 +115,12 @@ test('with two worker processes /api/traffic and /metrics add up the requests of
   t.after(() => f.stop());
   const web = await backend('web');
   t.after(() => web.close());
-  await f.register({ Name: 'web', Port: web.port, Tags: ['urlprefix-/web'], Check: { TCP: `127.0.0.1:${web.port}`, Interval: '1s' } });
+  await f.register({
+    Name: 'web',
+    Port: web.port,
+    Tags: ['urlprefix-/web'],
+    Check: { TCP: `127.0.0.1:${web.port}`, Interval: '1s' },
+  });
   await until(async () => (await f.routesRaw()).includes('route add web /web'), 10000);
   // Each request on a new connection, so the kernel may hand them to either worker.
   const n = 20;
@@ -104,7 +131,11 @@ test('with two worker processes /api/traffic and /metrics add up the requests of
   const traffic = (await (await fetch(`${f.ui}/api/traffic`)).json()) as TrafficJson;
   const m = await (await fetch(`${f.ui}/metrics`)).text();
   const counts = m.split('\n').filter((l) => l.includes('requests_count'));
-  assert.equal(traffic.routes.find((r) => r.service === 'web')?.total, n, `${JSON.stringify(traffic)}\n${counts.join('\n')}`);
+  assert.equal(
+    traffic.routes.find((r) => r.service === 'web')?.total,
+    n,
+    `${JSON.stringify(traffic)}\n${counts.join('\n')}`,
+  );
   assert.match(m, new RegExp(`^fabio_requests_count\\{service="web"\\} ${n}$`, 'm'));
 });
 
@@ -126,14 +157,17 @@ test('ui.addr with cs= serves the admin API over TLS; /api/config masks the Cons
   await f.waitFor(/proxy listening on/, 30000);
   const get = (path: string) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpsRequest({ host: '127.0.0.1', port: ui, path, ca: certs.ca.pem, servername: 'localhost' }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          body += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = httpsRequest(
+        { host: '127.0.0.1', port: ui, path, ca: certs.ca.pem, servername: 'localhost' },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            body += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on('error', reject);
       req.end();
     });

@@ -1,4 +1,4 @@
-import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Fabio, freePort, startFabio } from '../helpers/proc.ts';
 
@@ -14,7 +14,10 @@ export interface DevFabio {
   stop(): Promise<number | null>;
 }
 
-export async function startDevFabio(extra: string[] = [], listeners?: (p: { http: number }) => string): Promise<DevFabio> {
+export async function startDevFabio(
+  extra: string[] = [],
+  listeners?: (p: { http: number }) => string,
+): Promise<DevFabio> {
   const [catalogPort, uiPort, http] = [await freePort(), await freePort(), await freePort()];
   const addr = listeners ? listeners({ http }) : `127.0.0.1:${http}`;
   const fabio = startFabio([

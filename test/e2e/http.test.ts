@@ -2,15 +2,19 @@
 // balanced over two instances, Trace-header lines, an HTTPS upstream with tlsskipverify reached
 // over plain HTTP, and the common-format access log on stdout.
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { request } from 'node:http';
 import { test } from 'node:test';
 import { makeCerts } from '../helpers/certs.ts';
 import { until } from '../helpers/proc.ts';
 import { backend, startDevFabio } from './fixtures.ts';
 
-function get(port: number, host: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function get(
+  port: number,
+  host: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/', headers: { Host: host, ...headers } }, (res) => {
       let body = '';
@@ -31,7 +35,10 @@ test('mysite.com:9999 over two instances, Trace lines, https upstream, access lo
   const a = await backend('instance-a');
   const b = await backend('instance-b');
   t.after(() => Promise.all([a.close(), b.close()]));
-  for (const [id, be] of [['mysite-a', a], ['mysite-b', b]] as const) {
+  for (const [id, be] of [
+    ['mysite-a', a],
+    ['mysite-b', b],
+  ] as const) {
     await f.register({
       ID: id,
       Name: 'mysite',
@@ -57,7 +64,11 @@ test('mysite.com:9999 over two instances, Trace lines, https upstream, access lo
   await f.fabio.waitFor(/\[TRACE\] abc Routing to service mysite on http:\/\/127\.0\.0\.1:\d+\//, 5000, 'stderr');
 
   // Common-format access log on stdout.
-  await f.fabio.waitFor(/^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/ HTTP\/1\.1" 200 \d+$/, 5000, 'stdout');
+  await f.fabio.waitFor(
+    /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/ HTTP\/1\.1" 200 \d+$/,
+    5000,
+    'stdout',
+  );
 
   // HTTPS upstream with a self-signed certificate, reached through plain HTTP.
   const certs = await makeCerts([['mysite-https.com']]);
@@ -76,7 +87,10 @@ test('mysite.com:9999 over two instances, Trace lines, https upstream, access lo
     Tags: ['urlprefix-mysite-https.com:9999/ proto=https tlsskipverify=true'],
     Check: { TCP: `127.0.0.1:${tlsPort}`, Interval: '1s' },
   });
-  await until(async () => (await f.routesRaw()).includes('route add mysite-https mysite-https.com:9999/ https://'), 8000);
+  await until(
+    async () => (await f.routesRaw()).includes('route add mysite-https mysite-https.com:9999/ https://'),
+    8000,
+  );
   const r = await get(f.http, 'mysite-https.com:9999');
   assert.equal(r.status, 200);
   assert.equal(r.body, 'tls backend');

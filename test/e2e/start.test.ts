@@ -46,7 +46,12 @@ test('-dev: /health, the demo route, and a service registered by curl follows it
   web = await backend('web', undefined);
   if (web.port !== port) {
     // The old port was taken by someone else; re-register on the new one.
-    await f.register({ Name: 'web', Port: web.port, Tags: ['urlprefix-/web'], Check: { HTTP: `http://127.0.0.1:${web.port}/`, Interval: '1s' } });
+    await f.register({
+      Name: 'web',
+      Port: web.port,
+      Tags: ['urlprefix-/web'],
+      Check: { HTTP: `http://127.0.0.1:${web.port}/`, Interval: '1s' },
+    });
   }
   t.after(() => web.close());
   await until(async () => (await f.routesRaw()).includes('route add web /web '), 8000);

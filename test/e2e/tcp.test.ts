@@ -29,8 +29,9 @@ function httpsGet(port: number, servername: string): Promise<string> {
 
 test('tcp route to a TLS backend, two SNI names on one port, unknown name closed', async (t) => {
   const [tcpPort, sniPort] = [await freePort(), await freePort()];
-  const f = await startDevFabio([], ({ http }) =>
-    `127.0.0.1:${http};proto=http,127.0.0.1:${tcpPort};proto=tcp,127.0.0.1:${sniPort};proto=tcp+sni`,
+  const f = await startDevFabio(
+    [],
+    ({ http }) => `127.0.0.1:${http};proto=http,127.0.0.1:${tcpPort};proto=tcp,127.0.0.1:${sniPort};proto=tcp+sni`,
   );
   t.after(() => f.stop());
   const certs = await makeCerts([['tcp-backend.test'], ['mysite-sni-1.com'], ['mysite-sni-2.com']]);
@@ -50,7 +51,11 @@ test('tcp route to a TLS backend, two SNI names on one port, unknown name closed
     }
   });
   const port = (i: number) => (servers[i]!.address() as AddressInfo).port;
-  const tags = [`urlprefix-:${tcpPort} proto=tcp`, 'urlprefix-mysite-sni-1.com/ proto=tcp+sni', 'urlprefix-mysite-sni-2.com/ proto=tcp+sni'];
+  const tags = [
+    `urlprefix-:${tcpPort} proto=tcp`,
+    'urlprefix-mysite-sni-1.com/ proto=tcp+sni',
+    'urlprefix-mysite-sni-2.com/ proto=tcp+sni',
+  ];
   for (let i = 0; i < 3; i++) {
     await f.register({
       Name: `svc-${i}`,

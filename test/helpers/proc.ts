@@ -77,7 +77,11 @@ export function startFabio(args: string[], env: Record<string, string> = {}): Fa
         waiters.add(w);
         const t = setTimeout(() => {
           waiters.delete(w);
-          reject(new Error(`timeout waiting for ${re}\n--- stderr:\n${stderr.join('\n')}\n--- stdout:\n${stdout.join('\n')}`));
+          reject(
+            new Error(
+              `timeout waiting for ${re}\n--- stderr:\n${stderr.join('\n')}\n--- stdout:\n${stdout.join('\n')}`,
+            ),
+          );
         }, timeoutMs);
         exited.then(() => {
           if (waiters.has(w)) {
@@ -105,7 +109,11 @@ export function startFabio(args: string[], env: Record<string, string> = {}): Fa
 }
 
 /** Polls fn until it returns a truthy value or the deadline passes. */
-export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10000, stepMs = 25): Promise<T> {
+export async function until<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10000,
+  stepMs = 25,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -24,10 +24,16 @@ describe('names', () => {
   ];
   for (const [i, o] of cases) test(`clean(${JSON.stringify(i)}) = ${o}`, () => assert.equal(clean(i), o));
   test('prefix template', () => {
-    assert.equal(renderPrefix('{{clean .Hostname}}.{{clean .Exec}}', { Hostname: 'Web-1.dc', Exec: 'fabio' }), 'web_1_dc.fabio');
+    assert.equal(
+      renderPrefix('{{clean .Hostname}}.{{clean .Exec}}', { Hostname: 'Web-1.dc', Exec: 'fabio' }),
+      'web_1_dc.fabio',
+    );
     assert.equal(renderPrefix('default', { Hostname: 'h', Exec: 'fabio' }), 'h.fabio');
     assert.equal(renderPrefix('x.{{.Hostname}}', { Hostname: 'H', Exec: 'fabio' }), 'x.H');
-    assert.equal(namespace('{{clean .Hostname}}.{{clean .Exec}}', { Hostname: 'my-host', Exec: 'fabio' }), 'my_host_fabio');
+    assert.equal(
+      namespace('{{clean .Hostname}}.{{clean .Exec}}', { Hostname: 'my-host', Exec: 'fabio' }),
+      'my_host_fabio',
+    );
     assert.equal(fullName('ns', '', 'http.status'), 'ns_http_status');
     assert.equal(fullName('ns', 'Sub', 'route.rx'), 'ns_sub_route_rx');
     assert.deepEqual(parseBuckets('.5, .005,x,1'), [0.005, 0.5, 1]);
@@ -36,7 +42,10 @@ describe('names', () => {
 
 describe('prometheus metrics', () => {
   test('fabio names and labels, no _total suffix, pruning', async () => {
-    const m = createPrometheusMetrics(fakeConfig({ 'metrics.prometheus.buckets': '.1,1' }), { hostname: 'my-host', collectDefault: false });
+    const m = createPrometheusMetrics(fakeConfig({ 'metrics.prometheus.buckets': '.1,1' }), {
+      hostname: 'my-host',
+      collectDefault: false,
+    });
     assert.equal(m.prefix, 'my_host_fabio_');
     const t1 = target('svc', 'http://10.0.0.1:80/');
     const t2 = target('svc', 'http://10.0.0.2:80/');
@@ -85,10 +94,16 @@ describe('prometheus metrics', () => {
     assert.ok(!after.includes('route_rx{'));
     // A target that comes back is counted again from zero.
     m.httpRequest(r, t2, 200, 0.01);
-    assert.ok((await m.text()).body.includes('my_host_fabio_route_count{service="svc",host="example.com",path="/",target="http://10.0.0.2:80/"} 1'));
+    assert.ok(
+      (await m.text()).body.includes(
+        'my_host_fabio_route_count{service="svc",host="example.com",path="/",target="http://10.0.0.2:80/"} 1',
+      ),
+    );
   });
   test('subsystem and default process metrics', async () => {
-    const m = createPrometheusMetrics(fakeConfig({ 'metrics.prefix': 'fabio', 'metrics.prometheus.subsystem': 'Edge' }));
+    const m = createPrometheusMetrics(
+      fakeConfig({ 'metrics.prefix': 'fabio', 'metrics.prometheus.subsystem': 'Edge' }),
+    );
     const body = (await m.text()).body;
     assert.match(body, /^fabio_edge_notfound 0$/m);
     assert.match(body, /^process_cpu_user_seconds_total /m);

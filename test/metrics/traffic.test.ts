@@ -25,7 +25,10 @@ test('slots roll over, figures per route and target', () => {
   assert.equal(x.rps, 101 / 5);
   assert.ok(x.p99[3]! >= 0.001 && x.p99[3]! < 0.002, String(x.p99[3]));
   assert.ok(x.p99[4]! >= 0.2 && x.p99[4]! < 0.3, String(x.p99[4]));
-  assert.deepEqual(x.targets.map((y) => y.total), [100, 1]);
+  assert.deepEqual(
+    x.targets.map((y) => y.total),
+    [100, 1],
+  );
   // Five slots later the old data is gone, even though the ring still holds it.
   now += 5000;
   rep = ts.report();
@@ -47,7 +50,16 @@ test('prune drops targets that left; snapshot/absorb merges processes', () => {
   const primary = new TrafficStats({ now: () => now });
   primary.absorb(w1.snapshot());
   primary.absorb(JSON.parse(JSON.stringify(w2.snapshot())));
-  assert.deepEqual(primary.report().routes[0]!.targets.map((x) => [x.url, x.total]), [['http://a/', 2], ['http://b/', 1]]);
+  assert.deepEqual(
+    primary.report().routes[0]!.targets.map((x) => [x.url, x.total]),
+    [
+      ['http://a/', 2],
+      ['http://b/', 1],
+    ],
+  );
   primary.prune({ routes: [r('/', [a])] } as unknown as Table);
-  assert.deepEqual(primary.report().routes[0]!.targets.map((x) => x.url), ['http://a/']);
+  assert.deepEqual(
+    primary.report().routes[0]!.targets.map((x) => x.url),
+    ['http://a/'],
+  );
 });

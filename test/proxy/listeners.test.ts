@@ -8,18 +8,31 @@ import { buildTable } from '../../src/routes/index.ts';
 import { TableStore } from '../../src/routes/table-store.ts';
 
 test('startListeners dispatches by proto; grpc is logged and skipped', async (t) => {
-  const cfg = testConfig({ 'proxy.addr': '127.0.0.1:0,127.0.0.1:0;proto=tcp,127.0.0.1:0;proto=grpc,127.0.0.1:0;proto=prometheus' });
+  const cfg = testConfig({
+    'proxy.addr': '127.0.0.1:0,127.0.0.1:0;proto=tcp,127.0.0.1:0;proto=grpc,127.0.0.1:0;proto=prometheus',
+  });
   const store = new TableStore();
   store.swap(buildTable('', { matcher: 'prefix', strategy: 'rnd', globDisabled: false, globCacheSize: 10 }));
   const log = memoryLogger('INFO');
-  const ls = await startListeners({ cfg, store, log, metrics: noopMetrics, noRouteHtml: () => '', accessLog: undefined, prometheus: async () => ({ contentType: 'text/plain', body: '' }) });
+  const ls = await startListeners({
+    cfg,
+    store,
+    log,
+    metrics: noopMetrics,
+    noRouteHtml: () => '',
+    accessLog: undefined,
+    prometheus: async () => ({ contentType: 'text/plain', body: '' }),
+  });
   t.after(() => Promise.all(ls.map((l) => l.close(0))));
   assert.deepEqual(
     ls.map((l) => l.spec.proto),
     ['http', 'tcp', 'prometheus'],
   );
   for (const l of ls) assert.ok(l.port > 0);
-  assert.ok(log.lines.some((l) => l.startsWith('[ERROR] grpc listener on 127.0.0.1:0: gRPC listeners are not supported yet')), log.lines.join('\n'));
+  assert.ok(
+    log.lines.some((l) => l.startsWith('[ERROR] grpc listener on 127.0.0.1:0: gRPC listeners are not supported yet')),
+    log.lines.join('\n'),
+  );
   assert.ok(log.lines.includes('[INFO] HTTP proxy listening on 127.0.0.1:0'));
 });
 
@@ -31,5 +44,15 @@ test('startListeners closes what it started when one listener fails', async (t) 
   const port = (blocker.address() as { port: number }).port;
   const cfg = testConfig({ 'proxy.addr': `127.0.0.1:0,127.0.0.1:${port}` });
   const store = new TableStore();
-  await assert.rejects(startListeners({ cfg, store, log: memoryLogger(), metrics: noopMetrics, noRouteHtml: () => '', accessLog: undefined }), /EADDRINUSE/);
+  await assert.rejects(
+    startListeners({
+      cfg,
+      store,
+      log: memoryLogger(),
+      metrics: noopMetrics,
+      noRouteHtml: () => '',
+      accessLog: undefined,
+    }),
+    /EADDRINUSE/,
+  );
 });

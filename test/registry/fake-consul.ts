@@ -140,9 +140,7 @@ export class FakeConsul {
     }
     if (p.startsWith('/v1/health/service/')) {
       const raw = this.healthService.get(decodeURIComponent(p.slice(19))) ?? '[]';
-      res
-        .writeHead(200, { 'content-type': 'application/json', 'x-consul-index': idx, ...this.healthHeaders })
-        .end(raw);
+      res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': idx, ...this.healthHeaders }).end(raw);
       return;
     }
     if (p === '/v1/catalog/services') return json(200, this.catalogServices, this.healthHeaders);

@@ -15,7 +15,13 @@ type Check = ReturnType<typeof check>;
 
 const view = (m: ReadonlyMap<string, HealthyService>) =>
   [...m]
-    .map(([name, h]) => `${name} ${h.signature} ${h.instances.map((i) => `${i.node}/${i.id}/${i.tags.join(',')}`).sort().join(' ')}`)
+    .map(
+      ([name, h]) =>
+        `${name} ${h.signature} ${h.instances
+          .map((i) => `${i.node}/${i.id}/${i.tags.join(',')}`)
+          .sort()
+          .join(' ')}`,
+    )
     .sort();
 
 function cluster(): Check[] {
@@ -30,10 +36,18 @@ function cluster(): Check[] {
 const STATUS = ['passing', 'warning', 'critical'];
 const mutation = fc.oneof(
   fc.record({ kind: fc.constant('status' as const), at: fc.nat(), status: fc.constantFrom(...STATUS) }),
-  fc.record({ kind: fc.constant('output' as const), at: fc.nat(), text: fc.constantFrom('},{"Node":"x"', 'ok', '\\"}]') }),
+  fc.record({
+    kind: fc.constant('output' as const),
+    at: fc.nat(),
+    text: fc.constantFrom('},{"Node":"x"', 'ok', '\\"}]'),
+  }),
   fc.record({ kind: fc.constant('remove' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('add' as const), s: fc.nat(9), node: fc.constantFrom('n1', 'n2', 'n3') }),
-  fc.record({ kind: fc.constant('serf' as const), node: fc.constantFrom('n1', 'n2'), status: fc.constantFrom(...STATUS) }),
+  fc.record({
+    kind: fc.constant('serf' as const),
+    node: fc.constantFrom('n1', 'n2'),
+    status: fc.constantFrom(...STATUS),
+  }),
   fc.record({ kind: fc.constant('svcmaint' as const), s: fc.nat(7), on: fc.boolean() }),
   fc.record({ kind: fc.constant('nodemaint' as const), on: fc.boolean() }),
 );

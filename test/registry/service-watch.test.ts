@@ -78,20 +78,65 @@ test('service and state watches produce the same text over a table of catalog ch
   const state = await watch(t, cat.url, { watchMode: 'state', client: { ...options(cat.url).client, connections: 4 } });
   const service = await watch(t, cat.url);
   const steps: [string, () => unknown, string[]][] = [
-    ['initial', () => {}, ['route add d /d http://10.0.0.1:6/ opts "strip=/d"', 'route add b b.com/ http://10.0.0.1:3/ tags "other"', 'route add a /a http://10.0.0.1:1/']],
-    ['second instance passes', () => cat.setCheckStatusForTest('a-2-ttl', 'passing'), ['route add d /d http://10.0.0.1:6/ opts "strip=/d"', 'route add b b.com/ http://10.0.0.1:3/ tags "other"', 'route add a /a http://10.0.0.1:2/', 'route add a /a http://10.0.0.1:1/']],
-    ['service maintenance', () => fetch(`${cat.url}/v1/agent/service/maintenance/b-1?enable=true`, { method: 'PUT' }), ['route add d /d http://10.0.0.1:6/ opts "strip=/d"', 'route add a /a http://10.0.0.1:2/', 'route add a /a http://10.0.0.1:1/']],
-    ['untagged turns tagged', () => cat.registerServiceForTest(svc('c-1', 'c', 5, ['urlprefix-/c'])), ['route add d /d http://10.0.0.1:6/ opts "strip=/d"', 'route add c /c http://10.0.0.1:5/', 'route add a /a http://10.0.0.1:2/', 'route add a /a http://10.0.0.1:1/']],
-    ['deregistered', () => fetch(`${cat.url}/v1/agent/service/deregister/d-1`, { method: 'PUT' }), ['route add c /c http://10.0.0.1:5/', 'route add a /a http://10.0.0.1:2/', 'route add a /a http://10.0.0.1:1/']],
+    [
+      'initial',
+      () => {},
+      [
+        'route add d /d http://10.0.0.1:6/ opts "strip=/d"',
+        'route add b b.com/ http://10.0.0.1:3/ tags "other"',
+        'route add a /a http://10.0.0.1:1/',
+      ],
+    ],
+    [
+      'second instance passes',
+      () => cat.setCheckStatusForTest('a-2-ttl', 'passing'),
+      [
+        'route add d /d http://10.0.0.1:6/ opts "strip=/d"',
+        'route add b b.com/ http://10.0.0.1:3/ tags "other"',
+        'route add a /a http://10.0.0.1:2/',
+        'route add a /a http://10.0.0.1:1/',
+      ],
+    ],
+    [
+      'service maintenance',
+      () => fetch(`${cat.url}/v1/agent/service/maintenance/b-1?enable=true`, { method: 'PUT' }),
+      [
+        'route add d /d http://10.0.0.1:6/ opts "strip=/d"',
+        'route add a /a http://10.0.0.1:2/',
+        'route add a /a http://10.0.0.1:1/',
+      ],
+    ],
+    [
+      'untagged turns tagged',
+      () => cat.registerServiceForTest(svc('c-1', 'c', 5, ['urlprefix-/c'])),
+      [
+        'route add d /d http://10.0.0.1:6/ opts "strip=/d"',
+        'route add c /c http://10.0.0.1:5/',
+        'route add a /a http://10.0.0.1:2/',
+        'route add a /a http://10.0.0.1:1/',
+      ],
+    ],
+    [
+      'deregistered',
+      () => fetch(`${cat.url}/v1/agent/service/deregister/d-1`, { method: 'PUT' }),
+      ['route add c /c http://10.0.0.1:5/', 'route add a /a http://10.0.0.1:2/', 'route add a /a http://10.0.0.1:1/'],
+    ],
     ['serfHealth critical', () => cat.setCheckStatusForTest('serfHealth', 'critical'), []],
-    ['serfHealth passing', () => cat.setCheckStatusForTest('serfHealth', 'passing'), ['route add c /c http://10.0.0.1:5/', 'route add a /a http://10.0.0.1:2/', 'route add a /a http://10.0.0.1:1/']],
+    [
+      'serfHealth passing',
+      () => cat.setCheckStatusForTest('serfHealth', 'passing'),
+      ['route add c /c http://10.0.0.1:5/', 'route add a /a http://10.0.0.1:2/', 'route add a /a http://10.0.0.1:1/'],
+    ],
     ['node maintenance', () => fetch(`${cat.url}/v1/agent/maintenance?enable=true`, { method: 'PUT' }), []],
   ];
   for (const [what, act, lines] of steps) {
     const res = act();
     if (res instanceof Promise) assert.equal((await res).status, 200, what);
     const want = `${lines.join('\n')}\n`;
-    for (const [mode, w] of [['state', state], ['service', service]] as const) {
+    for (const [mode, w] of [
+      ['state', state],
+      ['service', service],
+    ] as const) {
       await until(() => w.text() === want || undefined, 3000, `${mode}: ${what}`).catch((err: Error) => {
         throw new Error(`${err.message}; text ${JSON.stringify(w.text())}`);
       });
@@ -106,7 +151,11 @@ test('a flap of a tagged service costs two small health/service reads and no cat
   const { backend, text } = await watch(t, cat.url);
   await until(() => text()?.split('\n').length === 21 || undefined, 5000, 'first table');
   const c = backend.client;
-  const count = () => ({ health: c.count('/v1/health/'), catalogRows: c.count('/v1/catalog/service/'), all: c.count('/') });
+  const count = () => ({
+    health: c.count('/v1/health/'),
+    catalogRows: c.count('/v1/catalog/service/'),
+    all: c.count('/'),
+  });
   const before = count();
   for (let i = 0; i < 10; i++) {
     cat.setCheckStatusForTest('plain-1-ttl', i % 2 ? 'passing' : 'critical');
@@ -149,7 +198,13 @@ test('recorded Consul health/service JSON: serfHealth-only entries route nothing
   assert.equal(healthyServices(healthEntries('httpbackend', recorded).checks, opts).size, 0);
   for (const e of recorded) {
     e.Service.Tags = ['urlprefix-/hb'];
-    e.Checks.push({ Node: 'ignored', CheckID: 'service:x', Status: 'passing', ServiceID: 'x', ServiceName: 'httpbackend' });
+    e.Checks.push({
+      Node: 'ignored',
+      CheckID: 'service:x',
+      Status: 'passing',
+      ServiceID: 'x',
+      ServiceName: 'httpbackend',
+    });
   }
   const { checks, rows } = healthEntries('httpbackend', recorded);
   const healthy = healthyServices(checks, opts).get('httpbackend');
@@ -186,7 +241,11 @@ test('an empty health/service answer Consul does not vouch for keeps the routes;
   fake.healthService.set('web', '[]');
   fake.healthHeaders = { 'X-Consul-KnownLeader': 'false' };
   fake.bump();
-  await until(() => log.lines.some((l) => l.startsWith('[WARN] consul: Error fetching health state.')) || undefined, 3000, 'refused');
+  await until(
+    () => log.lines.some((l) => l.startsWith('[WARN] consul: Error fetching health state.')) || undefined,
+    3000,
+    'refused',
+  );
   assert.equal(text(), 'route add web /web http://10.0.0.5:8080/\n');
   fake.healthHeaders = {};
   fake.healthService.set('web', entry('critical'));
@@ -204,7 +263,11 @@ test('outage: one WARN, routes kept; after a restart with lower indexes a change
   const { text, log, updates } = await watch(t, cat.url);
   await until(() => text() === 'route add api /api http://10.0.0.1:1111/\n' || undefined, 3000, 'first route');
   await cat.close();
-  await until(() => log.lines.some((l) => l.startsWith('[WARN] consul: Error fetching health state.')) || undefined, 3000, 'outage');
+  await until(
+    () => log.lines.some((l) => l.startsWith('[WARN] consul: Error fetching health state.')) || undefined,
+    3000,
+    'outage',
+  );
   const n = updates.length;
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(updates.length, n, 'nothing emitted during the outage');
@@ -215,5 +278,9 @@ test('outage: one WARN, routes kept; after a restart with lower indexes a change
   const t0 = performance.now();
   await until(() => text() === 'route add api /api http://10.0.0.1:2222/\n' || undefined, 2000, 'change after restart');
   assert.ok(performance.now() - t0 < 2000);
-  await until(() => log.lines.some((l) => l.includes('Health state fetched again')) || undefined, 2000, 'recovered line');
+  await until(
+    () => log.lines.some((l) => l.includes('Health state fetched again')) || undefined,
+    2000,
+    'recovered line',
+  );
 });

@@ -12,7 +12,11 @@ test('with the real route engine: detail log is the table dump, a syntax error k
   const store = new TableStore();
   const log = memoryLogger('INFO');
   const u = new TableUpdater({ store, log, build: (t) => buildTable(t, opts), routesFormat: 'detail', coalesceMs: 0 });
-  u.update({ text: 'route add a abc.com/ http://foo.com:1000\nroute add b /foo http://foo.com:900', cause: 'static', index: 0 });
+  u.update({
+    text: 'route add a abc.com/ http://foo.com:1000\nroute add b /foo http://foo.com:900',
+    cause: 'static',
+    index: 0,
+  });
   const t = store.current;
   assert.ok(t);
   assert.equal(log.lines[0], `[INFO] Updated config to\n${t.dump()}`);

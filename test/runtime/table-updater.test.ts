@@ -29,7 +29,14 @@ function setup(over: Partial<TableUpdaterOptions> = {}) {
     if (text.includes('BAD')) throw new Error('line 2: route: invalid command');
     return fakeTable(text);
   };
-  const u = new TableUpdater({ store, log, build, routesFormat: 'delta', now: () => new Date('2026-01-02T03:04:05.000Z'), ...over });
+  const u = new TableUpdater({
+    store,
+    log,
+    build,
+    routesFormat: 'delta',
+    now: () => new Date('2026-01-02T03:04:05.000Z'),
+    ...over,
+  });
   return { store, log, builds, u };
 }
 
@@ -44,7 +51,13 @@ test('first update is applied at once, logged as delta, resolves firstTable', as
   assert.deepEqual(log.lines, ['[INFO] Config updates\n+ route add a /a http://a:1/\n+ route add b /b http://b:1/']);
   const h = u.history();
   assert.equal(h.length, 1);
-  assert.deepEqual(h[0], { time: '2026-01-02T03:04:05.000Z', cause: 'consul', index: 1, added: ['route add a /a http://a:1/', 'route add b /b http://b:1/'], removed: [] });
+  assert.deepEqual(h[0], {
+    time: '2026-01-02T03:04:05.000Z',
+    cause: 'consul',
+    index: 1,
+    added: ['route add a /a http://a:1/', 'route add b /b http://b:1/'],
+    removed: [],
+  });
 });
 
 test('identical text never rebuilds', () => {
@@ -61,7 +74,9 @@ test('delta shows removed and added raw lines; unchanged delta logs nothing', ()
   u.update(up('route add a /a http://a:1/ weight 0.5\nroute add b /b http://b:1/'));
   log.lines.length = 0;
   u.update(up('route add b /b http://b:1/\nroute add c /c http://c:1/ tags "x"'));
-  assert.deepEqual(log.lines, ['[INFO] Config updates\n- route add a /a http://a:1/ weight 0.5\n+ route add c /c http://c:1/ tags "x"']);
+  assert.deepEqual(log.lines, [
+    '[INFO] Config updates\n- route add a /a http://a:1/ weight 0.5\n+ route add c /c http://c:1/ tags "x"',
+  ]);
   log.lines.length = 0;
   u.update(up('route add b /b http://b:1/\n\nroute add c /c http://c:1/ tags "x"'));
   assert.deepEqual(log.lines, [], 'only a blank line changed');

@@ -15,7 +15,13 @@ route add svc-c example.com/api http://10.0.0.4:8080/ weight 0.25
 
 async function get(url: string, init: RequestInit = {}) {
   const r = await fetch(url, { redirect: 'manual', ...init });
-  return { status: r.status, type: r.headers.get('content-type') ?? '', location: r.headers.get('location'), body: await r.text(), headers: r.headers };
+  return {
+    status: r.status,
+    type: r.headers.get('content-type') ?? '',
+    location: r.headers.get('location'),
+    body: await r.text(),
+    headers: r.headers,
+  };
 }
 
 // The access matrix of fabio's admin/server_test.go, plus the fabio-ts additions.
@@ -48,7 +54,10 @@ for (const prefix of ['', '/fabio']) {
     describe(`access matrix ui.access=${access} ui.path=${prefix || '(none)'}`, () => {
       for (const [path, ro, rw] of MATRIX) {
         test(`GET ${prefix}${path} → ${access === 'ro' ? ro : rw}`, async (t) => {
-          const a = await startTestAdmin(t, { cfg: { 'ui.access': access, 'ui.path': prefix }, table: await makeTable(ROUTES) });
+          const a = await startTestAdmin(t, {
+            cfg: { 'ui.access': access, 'ui.path': prefix },
+            table: await makeTable(ROUTES),
+          });
           const r = await get(a.url + prefix + path);
           assert.equal(r.status, access === 'ro' ? ro : rw, r.body);
           if (r.status === 303) assert.equal(r.location, `${prefix}/routes`);
@@ -67,7 +76,11 @@ for (const prefix of ['', '/fabio']) {
       });
       test('write paths', async (t) => {
         const a = await startTestAdmin(t, { cfg: { 'ui.access': access, 'ui.path': prefix } });
-        const put = await get(`${a.url}${prefix}/api/manual`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: 'route del x', version: '11' }) });
+        const put = await get(`${a.url}${prefix}/api/manual`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ value: 'route del x', version: '11' }),
+        });
         assert.equal(put.status, access === 'ro' ? 403 : 200, put.body);
       });
     });
@@ -90,17 +103,52 @@ describe('/api/routes', () => {
     assert.equal(r.status, 200);
     assert.match(r.type, /^application\/json/);
     const rows = JSON.parse(r.body) as Record<string, unknown>[];
-    assert.deepEqual(rows.map((x) => `${x.src} ${x.dst}`), [
-      '/foo http://10.0.0.1:8080/',
-      'example.com/api http://10.0.0.4:8080/',
-      'example.com/ http://10.0.0.2:8080/',
-      'example.com/ http://10.0.0.3:8080/',
+    assert.deepEqual(
+      rows.map((x) => `${x.src} ${x.dst}`),
+      [
+        '/foo http://10.0.0.1:8080/',
+        'example.com/api http://10.0.0.4:8080/',
+        'example.com/ http://10.0.0.2:8080/',
+        'example.com/ http://10.0.0.3:8080/',
+      ],
+    );
+    assert.deepEqual(Object.keys(rows[0]!), [
+      'service',
+      'host',
+      'path',
+      'src',
+      'dst',
+      'opts',
+      'cmd',
+      'weight',
+      'rate1',
+      'pct99',
     ]);
-    assert.deepEqual(Object.keys(rows[0]!), ['service', 'host', 'path', 'src', 'dst', 'opts', 'cmd', 'weight', 'rate1', 'pct99']);
-    assert.deepEqual(Object.keys(rows[2]!), ['service', 'host', 'path', 'src', 'dst', 'opts', 'cmd', 'tags', 'weight', 'rate1', 'pct99']);
+    assert.deepEqual(Object.keys(rows[2]!), [
+      'service',
+      'host',
+      'path',
+      'src',
+      'dst',
+      'opts',
+      'cmd',
+      'tags',
+      'weight',
+      'rate1',
+      'pct99',
+    ]);
     assert.deepEqual(rows[2], {
-      service: 'svc-b', host: 'example.com', path: '/', src: 'example.com/', dst: 'http://10.0.0.2:8080/',
-      opts: 'proto=https strip=/x', cmd: 'route add', tags: ['t1', 't2'], weight: 0.5, rate1: 0, pct99: 0,
+      service: 'svc-b',
+      host: 'example.com',
+      path: '/',
+      src: 'example.com/',
+      dst: 'http://10.0.0.2:8080/',
+      opts: 'proto=https strip=/x',
+      cmd: 'route add',
+      tags: ['t1', 't2'],
+      weight: 0.5,
+      rate1: 0,
+      pct99: 0,
     });
     assert.equal(rows[1]!.weight, 1);
   });
@@ -118,10 +166,15 @@ describe('/api/routes', () => {
     const raw = await get(`${a.url}/api/routes?raw`);
     assert.match(raw.type, /^text\/plain/);
     assert.equal(raw.body, `${table.print()}\n`);
-    assert.match(raw.body, /route add svc-b example.com\/ http:\/\/10.0.0.2:8080\/ weight 0.5000 tags "t1,t2" opts "proto=https strip=\/x"/);
+    assert.match(
+      raw.body,
+      /route add svc-b example.com\/ http:\/\/10.0.0.2:8080\/ weight 0.5000 tags "t1,t2" opts "proto=https strip=\/x"/,
+    );
   });
   test('HTML-significant characters are escaped in JSON like Go does', async (t) => {
-    const a = await startTestAdmin(t, { table: await makeTable('route add x<y>&z /p http://1.2.3.4:80/ tags "<script>"') });
+    const a = await startTestAdmin(t, {
+      table: await makeTable('route add x<y>&z /p http://1.2.3.4:80/ tags "<script>"'),
+    });
     const r = await get(`${a.url}/api/routes`);
     assert.ok(!/[<>&]/.test(r.body), r.body);
     assert.match(r.body, /\\u003cscript\\u003e/);
@@ -157,17 +210,44 @@ describe('/api/paths and /api/manual', () => {
   });
   const J = { 'content-type': 'application/json' };
   const cases: { name: string; init: RequestInit; status: number; body?: string; fail?: boolean }[] = [
-    { name: 'CAS ok', init: { method: 'PUT', headers: J, body: '{"value":"route del a","version":"11"}' }, status: 200, body: '' },
-    { name: 'stale version', init: { method: 'PUT', headers: J, body: '{"value":"x","version":"5"}' }, status: 409, body: 'version mismatch\n' },
+    {
+      name: 'CAS ok',
+      init: { method: 'PUT', headers: J, body: '{"value":"route del a","version":"11"}' },
+      status: 200,
+      body: '',
+    },
+    {
+      name: 'stale version',
+      init: { method: 'PUT', headers: J, body: '{"value":"x","version":"5"}' },
+      status: 409,
+      body: 'version mismatch\n',
+    },
     { name: 'version as number', init: { method: 'PUT', headers: J, body: '{"value":"x","version":11}' }, status: 400 },
     { name: 'bad JSON', init: { method: 'PUT', headers: J, body: '{"value":' }, status: 400 },
     { name: 'value missing', init: { method: 'PUT', headers: J, body: '{"version":"11"}' }, status: 400 },
-    { name: 'not JSON content type', init: { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: '{"value":"x","version":"11"}' }, status: 415 },
-    { name: 'cross-origin (Origin)', init: { method: 'PUT', headers: { ...J, origin: 'http://evil.example' }, body: '{"value":"x","version":"11"}' }, status: 403 },
-    { name: 'cross-site (Sec-Fetch-Site)', init: { method: 'PUT', headers: { ...J, 'sec-fetch-site': 'cross-site' }, body: '{"value":"x","version":"11"}' }, status: 403 },
+    {
+      name: 'not JSON content type',
+      init: { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: '{"value":"x","version":"11"}' },
+      status: 415,
+    },
+    {
+      name: 'cross-origin (Origin)',
+      init: { method: 'PUT', headers: { ...J, origin: 'http://evil.example' }, body: '{"value":"x","version":"11"}' },
+      status: 403,
+    },
+    {
+      name: 'cross-site (Sec-Fetch-Site)',
+      init: { method: 'PUT', headers: { ...J, 'sec-fetch-site': 'cross-site' }, body: '{"value":"x","version":"11"}' },
+      status: 403,
+    },
     { name: 'POST not allowed', init: { method: 'POST', headers: J, body: '{}' }, status: 405, body: 'not allowed\n' },
     { name: 'DELETE not allowed', init: { method: 'DELETE' }, status: 405 },
-    { name: 'store error', init: { method: 'PUT', headers: J, body: '{"value":"x","version":"11"}' }, status: 500, fail: true },
+    {
+      name: 'store error',
+      init: { method: 'PUT', headers: J, body: '{"value":"x","version":"11"}' },
+      status: 500,
+      fail: true,
+    },
   ];
   for (const c of cases) {
     test(`PUT /api/manual: ${c.name} → ${c.status}`, async (t) => {
@@ -182,7 +262,11 @@ describe('/api/paths and /api/manual', () => {
   test('same-origin browser write is accepted, and the new version is served', async (t) => {
     const a = await startTestAdmin(t);
     const origin = a.url;
-    const r = await get(`${a.url}/api/manual/sub`, { method: 'PUT', headers: { 'content-type': 'application/json; charset=utf-8', origin, 'sec-fetch-site': 'same-origin' }, body: '{"value":"route del b","version":"0"}' });
+    const r = await get(`${a.url}/api/manual/sub`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json; charset=utf-8', origin, 'sec-fetch-site': 'same-origin' },
+      body: '{"value":"route del b","version":"0"}',
+    });
     assert.equal(r.status, 200);
     const g = JSON.parse((await get(`${a.url}/api/manual/sub`)).body) as { value: string; version: string };
     assert.equal(g.value, 'route del b');
@@ -222,30 +306,55 @@ describe('pages', () => {
 describe('fabio-ts additions', () => {
   test('/api/explain GET and POST return the steps', async (t) => {
     const a = await startTestAdmin(t, { table: await makeTable(ROUTES) });
-    const g = JSON.parse((await get(`${a.url}/api/explain?url=${encodeURIComponent('http://example.com/api/x?q=1')}`)).body);
+    const g = JSON.parse(
+      (await get(`${a.url}/api/explain?url=${encodeURIComponent('http://example.com/api/x?q=1')}`)).body,
+    );
     assert.equal(g.result.route.path, '/api');
     assert.equal(g.result.target.service, 'svc-c');
     assert.ok(g.steps.length >= 2);
     assert.deepEqual(g.request, { host: 'example.com', path: '/api/x', query: 'q=1', tls: false });
-    const p = await get(`${a.url}/api/explain`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: 'http://other/foo/bar', headers: { Host: 'example.com' } }) });
+    const p = await get(`${a.url}/api/explain`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'http://other/foo/bar', headers: { Host: 'example.com' } }),
+    });
     const pj = JSON.parse(p.body);
     assert.equal(pj.result.target.service, 'svc-b');
     assert.equal(pj.request.host, 'example.com');
     const none = JSON.parse((await get(`${a.url}/api/explain?url=http://nowhere.example/zzz`)).body);
     assert.equal(none.result, null);
     assert.equal((await get(`${a.url}/api/explain?url=ftp://x/`)).status, 400);
-    assert.equal((await get(`${a.url}/api/explain`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' })).status, 415);
+    assert.equal(
+      (await get(`${a.url}/api/explain`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' }))
+        .status,
+      415,
+    );
   });
   test('/api/routes/history and /api/warnings (updater, table and shadowed routes)', async (t) => {
-    const a = await startTestAdmin(t, { table: await makeTable(`${ROUTES}\nroute add svc-d /api http://10.0.0.9:1/\nroute weight nosuch /x weight 0.5`) });
-    a.updater.hist.push({ time: '2026-01-01T00:00:00Z', cause: 'consul', index: 7, added: ['route add a /b http://c:1/'], removed: [] });
+    const a = await startTestAdmin(t, {
+      table: await makeTable(`${ROUTES}\nroute add svc-d /api http://10.0.0.9:1/\nroute weight nosuch /x weight 0.5`),
+    });
+    a.updater.hist.push({
+      time: '2026-01-01T00:00:00Z',
+      cause: 'consul',
+      index: 7,
+      added: ['route add a /b http://c:1/'],
+      removed: [],
+    });
     a.updater.warns.push({ service: 'bad', tag: 'urlprefix-"', message: 'tag contains a quote' });
     assert.deepEqual(JSON.parse((await get(`${a.url}/api/routes/history`)).body), a.updater.hist);
-    const w = JSON.parse((await get(`${a.url}/api/warnings`)).body) as { kind: string; service: string; message: string }[];
+    const w = JSON.parse((await get(`${a.url}/api/warnings`)).body) as {
+      kind: string;
+      service: string;
+      message: string;
+    }[];
     assert.deepEqual(w[0], { kind: 'tag', service: 'bad', tag: 'urlprefix-"', message: 'tag contains a quote' });
     const sh = w.filter((x) => x.kind === 'shadowed');
     assert.deepEqual(sh.map((x) => x.service).sort(), ['svc-a', 'svc-d']);
-    assert.ok(sh.some((x) => x.message.includes('example.com/api') && x.message.includes('svc-c')), JSON.stringify(sh));
+    assert.ok(
+      sh.some((x) => x.message.includes('example.com/api') && x.message.includes('svc-c')),
+      JSON.stringify(sh),
+    );
   });
   test('/api/events sends a routes event after a table swap and after an updater change', async (t) => {
     const a = await startTestAdmin(t, { table: await makeTable(ROUTES) });
@@ -278,7 +387,10 @@ describe('fabio-ts additions', () => {
     assert.deepEqual(events, ['hello', 'routes', 'routes']);
   });
   test('/metrics on the admin port', async (t) => {
-    const a = await startTestAdmin(t, { cfg: { 'ui.path': '/fabio' }, extra: { metricsText: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x_notfound 0\n' }) } });
+    const a = await startTestAdmin(t, {
+      cfg: { 'ui.path': '/fabio' },
+      extra: { metricsText: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x_notfound 0\n' }) },
+    });
     for (const p of ['/metrics', '/fabio/metrics']) {
       const r = await get(a.url + p);
       assert.equal(r.body, 'x_notfound 0\n');

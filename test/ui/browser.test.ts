@@ -53,7 +53,15 @@ describe('admin UI in chromium', { skip }, () => {
     ctx = await chromium.launchPersistentContext(dir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
   });
   after(async () => {
@@ -62,15 +70,32 @@ describe('admin UI in chromium', { skip }, () => {
   });
 
   test('routes page: columns, filter kept in ?filter=, live update without reload', async (t) => {
-    const a = await startTestAdmin(t, { cfg: { 'ui.title': 'prod', 'ui.color': 'indigo' }, table: await makeTable(ROUTES) });
+    const a = await startTestAdmin(t, {
+      cfg: { 'ui.title': 'prod', 'ui.color': 'indigo' },
+      table: await makeTable(ROUTES),
+    });
     const { page, errors } = await newPage();
     t.after(() => page.close());
     await page.goto(`${a.url}/routes`);
     await page.waitForSelector('body[data-ready="true"]');
     const rows = page.locator('#routes tbody tr');
     assert.equal(await rows.count(), 4);
-    assert.deepEqual(await rows.nth(0).locator('td').allTextContents(), ['1', 'legacy', '/old', 'http://10.0.0.5:8080/', '', '100.00%']);
-    assert.deepEqual(await rows.nth(1).locator('td').allTextContents(), ['2', 'api', 'example.com/api', 'http://10.0.0.4:8080/', '', '100.00%']);
+    assert.deepEqual(await rows.nth(0).locator('td').allTextContents(), [
+      '1',
+      'legacy',
+      '/old',
+      'http://10.0.0.5:8080/',
+      '',
+      '100.00%',
+    ]);
+    assert.deepEqual(await rows.nth(1).locator('td').allTextContents(), [
+      '2',
+      'api',
+      'example.com/api',
+      'http://10.0.0.4:8080/',
+      '',
+      '100.00%',
+    ]);
     assert.equal(await rows.nth(2).locator('td').nth(4).textContent(), 'tags=blue');
     assert.equal(await rows.nth(2).locator('td').nth(5).textContent(), '50.00%');
     assert.equal(await page.title(), 'fabio-ts - prod');
@@ -107,7 +132,10 @@ describe('admin UI in chromium', { skip }, () => {
     await page.fill('#explain-url', 'http://example.com/api/users?x=1');
     await page.click('#explain-form button[type=submit]');
     await page.waitForSelector('#explain-result.ok');
-    assert.match((await page.textContent('#explain-result')) ?? '', /example\.com\/api .*service api on http:\/\/10\.0\.0\.4:8080\//);
+    assert.match(
+      (await page.textContent('#explain-result')) ?? '',
+      /example\.com\/api .*service api on http:\/\/10\.0\.0\.4:8080\//,
+    );
     assert.ok((await page.locator('#explain-steps li').count()) >= 2);
     await page.fill('#explain-url', 'http://nowhere.example/');
     await page.fill('#explain-headers', 'Host: nowhere.too');
@@ -146,7 +174,11 @@ describe('admin UI in chromium', { skip }, () => {
     await page.waitForSelector('body[data-ready="true"]');
     assert.equal(await page.locator('#overrides').count(), 0);
     const status = await page.evaluate(async () => {
-      const r = await fetch('/api/manual', { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: '{"value":"x","version":"0"}' });
+      const r = await fetch('/api/manual', {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"value":"x","version":"0"}',
+      });
       return r.status;
     });
     assert.equal(status, 403);
@@ -158,7 +190,13 @@ describe('admin UI in chromium', { skip }, () => {
       cfg: { 'ui.routingtable.source.linkenabled': true, 'ui.title': '<img src=x onerror=window.__xss=5>' },
       table: await makeTable(`${ROUTES}\n${EVIL_TEXT}\nroute add ${EVIL_SVC} /<b>x http://10.9.9.8:80/`),
     });
-    a.updater.hist.push({ time: '2026-01-01T00:00:00Z', cause: 'consul', index: 3, added: [EVIL_TEXT], removed: [`route add ${EVIL_SVC} /x http://h:1/`] });
+    a.updater.hist.push({
+      time: '2026-01-01T00:00:00Z',
+      cause: 'consul',
+      index: 3,
+      added: [EVIL_TEXT],
+      removed: [`route add ${EVIL_SVC} /x http://h:1/`],
+    });
     a.updater.warns.push({ service: EVIL_SVC, tag: EVIL_TAG, message: `cannot translate ${EVIL_TAG}` });
     a.manual!.data.set('', { value: `</textarea><script>window.__xss=6</script>`, index: 30 });
     const { page, dialogs, errors } = await newPage();

@@ -12,12 +12,32 @@ function parseDur(s: string): number {
 export function fakeConfig(over: Record<string, string | boolean | number> = {}): Config {
   const values: Record<string, string | number | boolean> = {};
   for (const k of KEYS) {
-    values[k.name] = k.type === 'bool' ? k.def === 'true' : k.type === 'string' ? k.def : k.type === 'duration' ? parseDur(k.def) : Number(k.def);
+    values[k.name] =
+      k.type === 'bool'
+        ? k.def === 'true'
+        : k.type === 'string'
+          ? k.def
+          : k.type === 'duration'
+            ? parseDur(k.def)
+            : Number(k.def);
   }
   Object.assign(values, over);
   const ui: ListenerSpec = {
-    addr: '127.0.0.1:0', host: '127.0.0.1', port: 0, proto: 'http', cs: '', readTimeout: 0, writeTimeout: 0, idleTimeout: 0,
-    strictMatch: false, tlsMin: undefined, tlsMax: undefined, tlsCiphers: [], proxyProto: false, proxyProtoTimeout: 0, refresh: 0,
+    addr: '127.0.0.1:0',
+    host: '127.0.0.1',
+    port: 0,
+    proto: 'http',
+    cs: '',
+    readTimeout: 0,
+    writeTimeout: 0,
+    idleTimeout: 0,
+    strictMatch: false,
+    tlsMin: undefined,
+    tlsMax: undefined,
+    tlsCiphers: [],
+    proxyProto: false,
+    proxyProtoTimeout: 0,
+    refresh: 0,
   };
   return {
     str: (k) => String(values[k] ?? ''),
@@ -32,4 +52,3 @@ export function fakeConfig(over: Record<string, string | boolean | number> = {})
     warnings: [],
   };
 }
-

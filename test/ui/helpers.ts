@@ -3,14 +3,20 @@ import { memoryLogger } from '../../src/log/logger.ts';
 import type { HistoryEntry, ManualStore } from '../../src/registry/types.ts';
 import { TableStore } from '../../src/routes/table-store.ts';
 import type { BuildOptions, Table } from '../../src/routes/types.ts';
+import { type AdminDeps, startAdmin, type UpdaterView, type UpdaterWarning } from '../../src/ui/index.ts';
 import { fakeConfig } from './fake-config.ts';
-import { startAdmin, type AdminDeps, type UpdaterView, type UpdaterWarning } from '../../src/ui/index.ts';
 
 export { fakeConfig };
 
 /** Test helpers for the admin server: fakes for updater and KV, an admin server on port 0. */
 
-export const BUILD: BuildOptions = { matcher: 'prefix', strategy: 'rnd', globDisabled: false, globCacheSize: 1000, random: () => 0 };
+export const BUILD: BuildOptions = {
+  matcher: 'prefix',
+  strategy: 'rnd',
+  globDisabled: false,
+  globCacheSize: 1000,
+  random: () => 0,
+};
 
 /** buildTable from the route engine. */
 export async function makeTable(text: string, opts: Partial<BuildOptions> = {}): Promise<Table> {
@@ -42,7 +48,9 @@ export function fakeUpdater(): UpdaterView & { hist: HistoryEntry[]; warns: Upda
 }
 
 /** An in-memory KV with Consul's CAS semantics (version = modify index as a string). */
-export function fakeManual(initial: Record<string, string> = { '': '' }): ManualStore & { data: Map<string, { value: string; index: number }>; fail: boolean } {
+export function fakeManual(
+  initial: Record<string, string> = { '': '' },
+): ManualStore & { data: Map<string, { value: string; index: number }>; fail: boolean } {
   let index = 10;
   const data = new Map(Object.entries(initial).map(([k, v]) => [k, { value: v, index: ++index }]));
   return {
@@ -80,7 +88,12 @@ export interface TestAdmin {
 
 export async function startTestAdmin(
   t: TestContext,
-  opts: { cfg?: Record<string, string | boolean | number>; table?: Table; manual?: boolean; extra?: Partial<AdminDeps> } = {},
+  opts: {
+    cfg?: Record<string, string | boolean | number>;
+    table?: Table;
+    manual?: boolean;
+    extra?: Partial<AdminDeps>;
+  } = {},
 ): Promise<TestAdmin> {
   const cfg = fakeConfig(opts.cfg);
   const store = new TableStore();
@@ -92,5 +105,14 @@ export async function startTestAdmin(
   const admin = await startAdmin(deps);
   t.after(() => admin.close(0));
   const url = `http://127.0.0.1:${admin.port}`;
-  return { url, base: url + cfg.str('ui.path').replace(/\/$/, ''), port: admin.port, store, updater, manual, log, deps };
+  return {
+    url,
+    base: url + cfg.str('ui.path').replace(/\/$/, ''),
+    port: admin.port,
+    store,
+    updater,
+    manual,
+    log,
+    deps,
+  };
 }

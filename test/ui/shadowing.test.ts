@@ -19,7 +19,10 @@ test('a host-less route losing to several host routes is one warning naming the 
   assert.deepEqual(sh[0]!.forHosts, ['a.com', 'b.com', 'c.com', 'd.com']);
   assert.deepEqual(sh[0]!.by, ['a.com/', 'b.com/', 'c.com/', 'd.com/api']);
   assert.equal(sh[0]!.service, 'api');
-  assert.match(sh[0]!.message, /^requests for \/api on 4 hosts go to .*not to \/api: a\.com\/ \(a\), b\.com\/ \(b\), c\.com\/ \(c\), and 1 more$/);
+  assert.match(
+    sh[0]!.message,
+    /^requests for \/api on 4 hosts go to .*not to \/api: a\.com\/ \(a\), b\.com\/ \(b\), c\.com\/ \(c\), and 1 more$/,
+  );
 });
 
 test('TCP, TCP+SNI and dynamic TCP routes are never reported as shadowed or shadowing', async () => {
@@ -35,7 +38,8 @@ test('TCP, TCP+SNI and dynamic TCP routes are never reported as shadowed or shad
 });
 
 test('explaining for the warnings does not move round-robin counters', async () => {
-  const text = 'route add api /api http://10.0.0.1:1/\nroute add a a.com/ http://10.0.0.2:1/\nroute add a a.com/ http://10.0.0.3:1/';
+  const text =
+    'route add api /api http://10.0.0.1:1/\nroute add a a.com/ http://10.0.0.2:1/\nroute add a a.com/ http://10.0.0.3:1/';
   const t = await makeTable(text, { strategy: 'rr', counters: new Map() });
   const first = t.lookup({ host: 'a.com', path: '/', tls: false })?.target.url;
   assert.equal(shadowedRoutes(t).length, 1);

@@ -142,17 +142,27 @@ export function forward(job: ForwardJob): void {
         const out: Record<string, string | string[]> = {};
         let dropped: string[] | undefined;
         const conn = headers.connection;
-        if (conn !== undefined) dropped = String(conn).toLowerCase().split(',').map((s) => s.trim());
+        if (conn !== undefined)
+          dropped = String(conn)
+            .toLowerCase()
+            .split(',')
+            .map((s) => s.trim());
         for (const k in headers) {
-          if (isHopByHopResponse(k) || (dropped !== undefined && dropped.includes(k))) continue;
+          if (isHopByHopResponse(k) || dropped?.includes(k)) continue;
           out[k] = headers[k] as string | string[];
         }
         // Announced trailers are re-announced, as Go's ReverseProxy does (Trailer itself is hop-by-hop).
         const announced = headers.trailer;
-        if (announced !== undefined && out['content-length'] === undefined) out.trailer = announced as string | string[];
+        if (announced !== undefined && out['content-length'] === undefined)
+          out.trailer = announced as string | string[];
         if (job.sts !== '') out['strict-transport-security'] = job.sts;
         // Go's ResponseWriter sniffs a missing Content-Type from the first bytes: wait for them.
-        if (out['content-type'] === undefined && statusCode !== 204 && statusCode !== 304 && job.req.method !== 'HEAD') {
+        if (
+          out['content-type'] === undefined &&
+          statusCode !== 204 &&
+          statusCode !== 304 &&
+          job.req.method !== 'HEAD'
+        ) {
           pendingHead = out;
           return;
         }
@@ -226,7 +236,16 @@ export function forward(job: ForwardJob): void {
       },
     };
     try {
-      job.pool.dispatch({ path: job.path, method: job.method, headers: job.headers, body: bodyStream, idempotent: body === null && IDEMPOTENT.has(job.method) }, handler);
+      job.pool.dispatch(
+        {
+          path: job.path,
+          method: job.method,
+          headers: job.headers,
+          body: bodyStream,
+          idempotent: body === null && IDEMPOTENT.has(job.method),
+        },
+        handler,
+      );
     } catch (e) {
       job.res.off('close', onClose);
       const err = classify(e);

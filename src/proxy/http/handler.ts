@@ -8,7 +8,7 @@ import { type AccessFormatter, type AccessRecord, compileAccessLog } from '../ac
 import { goAddr, goIp } from '../client-ip.ts';
 import { classify, ProxyError, toResponse } from '../errors.ts';
 import type { ProxyDeps } from '../types.ts';
-import { forward, type ForwardJob, type Req, type Res } from './forward.ts';
+import { type ForwardJob, forward, type Req, type Res } from './forward.ts';
 import {
   type HeaderOptions,
   protectedHeaders,
@@ -17,8 +17,8 @@ import {
   tlsVersionName,
   upstreamHeaders,
 } from './headers.ts';
-import { escapePath, mergeQuery, normalizePath, rewritePath, splitRequestTarget } from './path.ts';
 import { leanForward } from './lean-forward.ts';
+import { escapePath, mergeQuery, normalizePath, rewritePath, splitRequestTarget } from './path.ts';
 import { PoolCache } from './pools.ts';
 import { redirectResponse } from './redirect.ts';
 import { requestId as newRequestId } from './request-id.ts';

@@ -49,7 +49,15 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-const BASE_PROTECTED = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-prefix', 'x-real-ip'];
+const BASE_PROTECTED = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-proto',
+  'x-forwarded-prefix',
+  'x-real-ip',
+];
 
 /** Protected header names (lower-case): a client's Connection header may not make the proxy drop them. */
 export function protectedHeaders(o: HeaderOptions): ReadonlySet<string> {
@@ -59,7 +67,12 @@ export function protectedHeaders(o: HeaderOptions): ReadonlySet<string> {
 }
 
 /** fabio's scheme(): X-Forwarded-Proto alone, Forwarded proto= alone, else from the connection. */
-export function detectScheme(xfp: string | undefined, forwarded: string | undefined, tls: boolean, upgrade: string | undefined): string {
+export function detectScheme(
+  xfp: string | undefined,
+  forwarded: string | undefined,
+  tls: boolean,
+  upgrade: string | undefined,
+): string {
   const hasXfp = xfp !== undefined && xfp !== '';
   const hasFwd = forwarded !== undefined && forwarded !== '';
   if (hasXfp && !hasFwd) return xfp;
@@ -126,7 +139,8 @@ export function upstreamHeaders(
         else if (name.toLowerCase() === 'x-real-ip') hasRealIp = true;
         break;
       case 10:
-        if (name.toLowerCase() === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+        if (name.toLowerCase() === 'connection')
+          connection = connection === undefined ? value : `${connection}, ${value}`;
         break;
       case 15:
         if (name.toLowerCase() === 'x-forwarded-for') xff = xff === undefined ? value : `${xff}, ${value}`;
@@ -222,7 +236,12 @@ export function stsValue(maxAge: number, subdomains: boolean, preload: boolean):
   return `max-age=${maxAge}${subdomains ? '; includeSubdomains' : ''}${preload ? '; preload' : ''}`;
 }
 
-const TLS_VERSIONS: Record<string, string> = { TLSv1: 'tls10', 'TLSv1.1': 'tls11', 'TLSv1.2': 'tls12', 'TLSv1.3': 'tls13' };
+const TLS_VERSIONS: Record<string, string> = {
+  TLSv1: 'tls10',
+  'TLSv1.1': 'tls11',
+  'TLSv1.2': 'tls12',
+  'TLSv1.3': 'tls13',
+};
 export function tlsVersionName(protocol: string | null | undefined): string {
   if (!protocol) return '';
   return TLS_VERSIONS[protocol] ?? protocol;

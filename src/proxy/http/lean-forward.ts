@@ -206,13 +206,17 @@ class Exchange implements LeanExchange {
     }
     let close = http10;
     if (conn !== undefined) {
-      const dropped = conn.toLowerCase().split(',').map((s) => s.trim());
+      const dropped = conn
+        .toLowerCase()
+        .split(',')
+        .map((s) => s.trim());
       if (dropped.includes('close')) close = true;
       else if (http10 && dropped.includes('keep-alive')) close = false;
       // Headers named by Connection are hop-by-hop too (rare: filter after the fact).
       if (dropped.some((d) => d !== 'close' && d !== 'keep-alive' && d !== '')) {
         const kept: string[] = [];
-        for (let i = 0; i < out.length; i += 2) if (!dropped.includes(out[i] as string)) kept.push(out[i] as string, out[i + 1] as string);
+        for (let i = 0; i < out.length; i += 2)
+          if (!dropped.includes(out[i] as string)) kept.push(out[i] as string, out[i + 1] as string);
         out = kept;
         outCl = kept.includes('content-length');
         hasType = kept.includes('content-type');

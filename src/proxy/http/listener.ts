@@ -3,9 +3,9 @@ import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ListenerSpec } from '../../config/types.ts';
-import type { ProxyDeps, PrometheusText, RunningListener } from '../types.ts';
+import type { PrometheusText, ProxyDeps, RunningListener } from '../types.ts';
 import { type AuthChecker, createHttpHandler } from './handler.ts';
-import { PoolCache } from './pools.ts';
+import type { PoolCache } from './pools.ts';
 
 export interface HttpListenerDeps extends ProxyDeps {
   readonly prometheus?: PrometheusText;
@@ -208,9 +208,17 @@ function shadowPeer(sock: Socket, src: { address: string; port: number }): void 
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.on('error', () => {});
   const s = socket as Socket;
-  if (err.code !== 'ECONNRESET' && s.writable && !(s as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+  if (
+    err.code !== 'ECONNRESET' &&
+    s.writable &&
+    !(s as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent
+  ) {
     const status =
-      err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
     s.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   }
   s.destroy();

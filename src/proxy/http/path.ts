@@ -25,7 +25,7 @@ function needsClean(p: string): boolean {
  * drop what a second URL parse would treat as query or fragment, clean, keep a trailing slash.
  */
 export function normalizePath(rawPath: string): string {
-  if (rawPath === '' ) return '/';
+  if (rawPath === '') return '/';
   if (!needsClean(rawPath)) return rawPath;
   let p = decode(decode(rawPath));
   // fabio parses the once-decoded path as a URL again: `?` and `#` end the path there.
@@ -64,7 +64,8 @@ export function mergeQuery(targetQuery: string, reqQuery: string): string {
 
 // Go's shouldEscape(c, encodePath): unreserved and $&+,/:;=@ stay, everything else is %XX.
 const KEEP = new Uint8Array(128);
-for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~$&+,/:;=@') KEEP[ch.charCodeAt(0)] = 1;
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~$&+,/:;=@')
+  KEEP[ch.charCodeAt(0)] = 1;
 
 /** Escapes a decoded path the way Go's URL.EscapedPath does for a path without RawPath. // hot path */
 export function escapePath(p: string): string {

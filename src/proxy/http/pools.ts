@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
-import type { Table, Target } from '../../routes/types.ts';
 import type { TableStore } from '../../routes/table-store.ts';
+import type { Table, Target } from '../../routes/types.ts';
 import { LeanPool } from './lean-pool.ts';
 
 /** Upstream transport settings from proxy.* keys (milliseconds). */

@@ -4,7 +4,25 @@
  * common cases are kept: HTML, XML, PDF, PNG, GIF, JPEG, ZIP, gzip, plain text vs binary.
  */
 const WS = new Set([0x09, 0x0a, 0x0c, 0x0d, 0x20]);
-const HTML = ['<!DOCTYPE HTML', '<HTML', '<HEAD', '<SCRIPT', '<IFRAME', '<H1', '<DIV', '<FONT', '<TABLE', '<A', '<STYLE', '<TITLE', '<B', '<BODY', '<BR', '<P', '<!--'];
+const HTML = [
+  '<!DOCTYPE HTML',
+  '<HTML',
+  '<HEAD',
+  '<SCRIPT',
+  '<IFRAME',
+  '<H1',
+  '<DIV',
+  '<FONT',
+  '<TABLE',
+  '<A',
+  '<STYLE',
+  '<TITLE',
+  '<B',
+  '<BODY',
+  '<BR',
+  '<P',
+  '<!--',
+];
 const MAGIC: [number[], string][] = [
   [[0x25, 0x50, 0x44, 0x46, 0x2d], 'application/pdf'],
   [[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'image/png'],
@@ -34,7 +52,8 @@ export function sniffContentType(chunk: Buffer): string {
   if (head.startsWith('<?XML')) return 'text/xml; charset=utf-8';
   for (const [sig, type] of MAGIC) if (startsWith(b, 0, sig)) return type;
   for (const c of b) {
-    if (c <= 0x08 || c === 0x0b || (c >= 0x0e && c <= 0x1a) || (c >= 0x1c && c <= 0x1f)) return 'application/octet-stream';
+    if (c <= 0x08 || c === 0x0b || (c >= 0x0e && c <= 0x1a) || (c >= 0x1c && c <= 0x1f))
+      return 'application/octet-stream';
   }
   return 'text/plain; charset=utf-8';
 }

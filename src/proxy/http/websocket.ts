@@ -32,7 +32,12 @@ export function tunnelWebsocket(job: TunnelJob): void {
   const secure = t.scheme === 'https' || t.scheme === 'wss';
   const sni = t.host !== '' && t.host !== 'dst' ? t.host : t.hostname;
   const upstream: Socket = secure
-    ? tlsConnect({ host: t.hostname, port: t.port, servername: isIp(sni) ? undefined : sni, rejectUnauthorized: !t.tlsSkipVerify })
+    ? tlsConnect({
+        host: t.hostname,
+        port: t.port,
+        servername: isIp(sni) ? undefined : sni,
+        rejectUnauthorized: !t.tlsSkipVerify,
+      })
     : netConnect({ host: t.hostname, port: t.port });
   const client = job.client;
   let counted = false;

@@ -12,7 +12,11 @@
 export type HelloFailure = 'need-more' | 'not-tls' | 'too-large' | 'no-sni' | 'malformed';
 
 export type HelloResult =
-  | { readonly ok: true; readonly sni: string; /** bytes of the records that carried the hello */ readonly length: number }
+  | {
+      readonly ok: true;
+      readonly sni: string /** bytes of the records that carried the hello */;
+      readonly length: number;
+    }
   | { readonly ok: false; readonly reason: HelloFailure };
 
 /** Default bound on the bytes buffered while looking for the ClientHello. */

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { ProxyDeps } from '../types.ts';
 import { readProxyHeader } from '../proxy-protocol.ts';
+import type { ProxyDeps } from '../types.ts';
 import type { ConnAddrs, SpliceOptions } from './splice.ts';
 
 /** TCP keep-alive on accepted sockets, as fabio's listeners set it. */
@@ -30,7 +30,12 @@ export class ConnServer {
   }
 
   /** Listens on host:port; `onConn` receives every accepted socket, already tracked and guarded. */
-  static listen(host: string, port: number, onConn: (s: net.Socket) => void, onError: (e: unknown) => void = noop): Promise<ConnServer> {
+  static listen(
+    host: string,
+    port: number,
+    onConn: (s: net.Socket) => void,
+    onError: (e: unknown) => void = noop,
+  ): Promise<ConnServer> {
     const server = net.createServer({ allowHalfOpen: true });
     const cs = new ConnServer(server);
     cs.#onError = onError;

@@ -2,8 +2,8 @@ import type net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
 import type { Table } from '../../routes/types.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
-import { ConnServer, acceptAddrs, formatAddr, noRoute, spliceOptions } from './conn-server.ts';
-import { goIp, splice, type ConnAddrs } from './splice.ts';
+import { acceptAddrs, ConnServer, formatAddr, noRoute, spliceOptions } from './conn-server.ts';
+import { type ConnAddrs, goIp, splice } from './splice.ts';
 
 /** The longest timer Node accepts: retired listeners let their connections run until shutdown. */
 const NO_DEADLINE = 2 ** 31 - 1;
@@ -70,9 +70,15 @@ export async function startTcpDynamic(spec: ListenerSpec, deps: ProxyDeps): Prom
   };
   const onConn = (s: net.Socket) => {
     deps.metrics.tcpConn('tcp');
-    const plain = { remote: { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, local: { address: s.localAddress ?? '', port: s.localPort ?? 0 } };
+    const plain = {
+      remote: { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 },
+      local: { address: s.localAddress ?? '', port: s.localPort ?? 0 },
+    };
     if (!spec.proxyProto) route(s, plain);
-    else void acceptAddrs(s, spec, deps.log).then((a) => route(s, a && { remote: a.remote, local: plain.local })).catch(() => s.destroy());
+    else
+      void acceptAddrs(s, spec, deps.log)
+        .then((a) => route(s, a && { remote: a.remote, local: plain.local }))
+        .catch(() => s.destroy());
   };
 
   const reconcile = () => {
@@ -81,7 +87,9 @@ export async function startTcpDynamic(spec: ListenerSpec, deps: ProxyDeps): Prom
     for (const key of want) {
       if (open.has(key)) continue;
       const { host, port } = parseListenKey(key)!;
-      const p: Promise<ConnServer | undefined> = ConnServer.listen(host, port, onConn, (e) => deps.log.error(`${spec.proto}: ${String(e)}`)).then(
+      const p: Promise<ConnServer | undefined> = ConnServer.listen(host, port, onConn, (e) =>
+        deps.log.error(`${spec.proto}: ${String(e)}`),
+      ).then(
         (cs) => {
           deps.log.info(`TCP-DYNAMIC proxy listening on ${formatAddr(host, port)}`);
           return cs;

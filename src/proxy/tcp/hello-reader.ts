@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { MAX_HELLO_BYTES, readClientHello, type HelloFailure } from './client-hello.ts';
+import { type HelloFailure, MAX_HELLO_BYTES, readClientHello } from './client-hello.ts';
 
 /** How long a client may take to send its whole ClientHello (unless the listener's rt is shorter). */
 export const HELLO_TIMEOUT_MS = 5000;
@@ -15,7 +15,11 @@ const EMPTY: Buffer = Buffer.alloc(0);
  * read are returned (to replay upstream or unshift into a TLS server) and the socket is left
  * paused, so nothing is lost between here and the splice. Never rejects.
  */
-export function readSocketHello(s: net.Socket, timeoutMs: number, maxBytes: number = MAX_HELLO_BYTES): Promise<SocketHello> {
+export function readSocketHello(
+  s: net.Socket,
+  timeoutMs: number,
+  maxBytes: number = MAX_HELLO_BYTES,
+): Promise<SocketHello> {
   return new Promise((resolve) => {
     // Grown by doubling, so a hello dribbled in 1-byte segments costs O(n) copies, not O(n²).
     let buf: Buffer = EMPTY;
@@ -35,7 +39,9 @@ export function readSocketHello(s: net.Socket, timeoutMs: number, maxBytes: numb
         len = chunk.length;
       } else {
         if (!owned || len + chunk.length > buf.length) {
-          const grown = Buffer.allocUnsafe(Math.max(len + chunk.length, Math.min(2 * Math.max(buf.length, 2048), maxBytes + chunk.length)));
+          const grown = Buffer.allocUnsafe(
+            Math.max(len + chunk.length, Math.min(2 * Math.max(buf.length, 2048), maxBytes + chunk.length)),
+          );
           buf.copy(grown, 0, 0, len);
           buf = grown;
           owned = true;

@@ -1,15 +1,15 @@
-import http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import http2 from 'node:http2';
 import type net from 'node:net';
-import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import type tls from 'node:tls';
 import type { ListenerSpec } from '../../config/types.ts';
 import { createHttpHandler, type HttpListenerDeps } from '../http/index.ts';
 import { createCertStore, createTlsTermination } from '../tls/index.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
-import { ConnServer, acceptAddrs, formatAddr, spliceOptions } from './conn-server.ts';
+import { acceptAddrs, ConnServer, formatAddr, spliceOptions } from './conn-server.ts';
 import { helloTimeout, readSocketHello } from './hello-reader.ts';
-import { splice, type ConnAddrs } from './splice.ts';
+import { type ConnAddrs, splice } from './splice.ts';
 
 /**
  * proto=https+tcp+sni: one port for TLS passthrough and TLS termination. The ClientHello is read
@@ -23,7 +23,10 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
   if (source === undefined) throw new Error(`unknown certificate source "${spec.cs}"`);
   const store = await createCertStore(source, deps.log);
   const term = createTlsTermination(spec, store);
-  const auth = deps.cfg.authSchemes.size > 0 ? (await import('../auth/index.ts')).createAuth(deps.cfg.authSchemes, deps.log) : undefined;
+  const auth =
+    deps.cfg.authSchemes.size > 0
+      ? (await import('../auth/index.ts')).createAuth(deps.cfg.authSchemes, deps.log)
+      : undefined;
   const shared = (deps as Partial<HttpListenerDeps>).pools;
   const h = createHttpHandler(spec, deps, { tls: true, auth, pools: shared });
 
@@ -74,7 +77,7 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
     const hello = await readSocketHello(s, timeout);
     if (hello.ok) {
       const res = deps.store.current?.lookupTcp(hello.sni);
-      if (res !== undefined && (res.target.scheme === 'tcp' || res.target.opts['proto'] === 'tcp')) {
+      if (res !== undefined && (res.target.scheme === 'tcp' || res.target.opts.proto === 'tcp')) {
         deps.metrics.tcpConn('tcp_sni');
         splice(s, res, hello.bytes, addrs, deps, o);
         return;
@@ -82,15 +85,21 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
       return terminate(s, hello.bytes, addrs);
     }
     // No SNI or not quite a hello: the TLS server answers it (default certificate or alert).
-    if (hello.reason === 'no-sni' || hello.reason === 'not-tls' || hello.reason === 'malformed') return terminate(s, hello.bytes, addrs);
+    if (hello.reason === 'no-sni' || hello.reason === 'not-tls' || hello.reason === 'malformed')
+      return terminate(s, hello.bytes, addrs);
     s.destroy();
   };
 
-  const cs = await ConnServer.listen(spec.host, spec.port, (s) =>
-    void handle(s).catch((e: unknown) => {
-      deps.log.error(`${spec.proto}: ${String(e)}`);
-      s.destroy();
-    }), (e) => deps.log.error(`${spec.proto}: ${String(e)}`));
+  const cs = await ConnServer.listen(
+    spec.host,
+    spec.port,
+    (s) =>
+      void handle(s).catch((e: unknown) => {
+        deps.log.error(`${spec.proto}: ${String(e)}`);
+        s.destroy();
+      }),
+    (e) => deps.log.error(`${spec.proto}: ${String(e)}`),
+  );
   deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
   return {
     spec,

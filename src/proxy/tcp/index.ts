@@ -6,10 +6,10 @@
 import type { ListenerSpec } from '../../config/types.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
 
-export { startTcpListener } from './tcp-listener.ts';
+export { type HelloFailure, type HelloResult, MAX_HELLO_BYTES, readClientHello } from './client-hello.ts';
+export { dynamicKeys, parseListenKey, startTcpDynamic } from './dynamic-listener.ts';
 export { startSniListener } from './sni-listener.ts';
-export { startTcpDynamic, dynamicKeys, parseListenKey } from './dynamic-listener.ts';
-export { readClientHello, MAX_HELLO_BYTES, type HelloResult, type HelloFailure } from './client-hello.ts';
+export { startTcpListener } from './tcp-listener.ts';
 
 /**
  * proto=https+tcp+sni. Loaded on first use so that TCP-only deployments never load the TLS

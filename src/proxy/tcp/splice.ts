@@ -1,8 +1,8 @@
 import net from 'node:net';
 import type { LookupResult } from '../../routes/types.ts';
-import type { ProxyDeps } from '../types.ts';
 import { proxyV1Header } from '../proxy-protocol.ts';
-import { keepAliveLater, keepAliveForget } from './keepalive.ts';
+import type { ProxyDeps } from '../types.ts';
+import { keepAliveForget, keepAliveLater } from './keepalive.ts';
 import { Relay, releaseBuffer } from './relay.ts';
 
 /** Addresses of one accepted connection as the proxy sees them (after an inbound PROXY header). */
@@ -57,7 +57,9 @@ export function splice(
   const { route, target } = res;
   const rules = target.accessRules;
   if (rules !== undefined && !rules.allowed(goIp((addrs ?? socketAddrs(client)).remote.address))) {
-    deps.log.info(`route rules denied access from ${goIp((addrs ?? socketAddrs(client)).remote.address)} to ${target.url}`);
+    deps.log.info(
+      `route rules denied access from ${goIp((addrs ?? socketAddrs(client)).remote.address)} to ${target.url}`,
+    );
     client.destroy();
     return;
   }
@@ -142,7 +144,8 @@ function readDeadline(client: net.Socket, o: SpliceOptions): (() => void) | unde
 
 /** wt and it both end up as inactivity of the client socket (Node has no per-write deadline). */
 function idleDeadline(client: net.Socket, o: SpliceOptions): void {
-  const idle = o.writeTimeout > 0 && o.idleTimeout > 0 ? Math.min(o.writeTimeout, o.idleTimeout) : o.writeTimeout || o.idleTimeout;
+  const idle =
+    o.writeTimeout > 0 && o.idleTimeout > 0 ? Math.min(o.writeTimeout, o.idleTimeout) : o.writeTimeout || o.idleTimeout;
   if (idle > 0) {
     client.setTimeout(idle);
     client.on('timeout', () => client.destroy());

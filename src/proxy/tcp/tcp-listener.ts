@@ -2,8 +2,8 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { ListenerSpec } from '../../config/types.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
-import { ConnServer, acceptAddrs, formatAddr, noRoute, spliceOptions } from './conn-server.ts';
-import { splice, type ConnAddrs } from './splice.ts';
+import { acceptAddrs, ConnServer, formatAddr, noRoute, spliceOptions } from './conn-server.ts';
+import { type ConnAddrs, splice } from './splice.ts';
 
 /**
  * proto=tcp: every connection is routed by the key `:<listen port>` (exact, no host-less fallback).
@@ -26,17 +26,24 @@ export async function startTcpListener(spec: ListenerSpec, deps: ProxyDeps): Pro
       deps.metrics.tcpConn('tcp');
       // hot path: no promise when there is no PROXY header to wait for
       if (!spec.proxyProto) route(s, null);
-      else void acceptAddrs(s, spec, deps.log).then((a) => route(s, a)).catch(() => s.destroy());
+      else
+        void acceptAddrs(s, spec, deps.log)
+          .then((a) => route(s, a))
+          .catch(() => s.destroy());
     };
   } else {
     const t = await tlsFront(spec, deps, (clear, addrs) => route(clear, addrs));
     stopTls = t.stop;
     onConn = (s) => {
       deps.metrics.tcpConn('tcp');
-      void acceptAddrs(s, spec, deps.log).then((a) => a && t.accept(s, a)).catch(() => s.destroy());
+      void acceptAddrs(s, spec, deps.log)
+        .then((a) => a && t.accept(s, a))
+        .catch(() => s.destroy());
     };
   }
-  const cs = await ConnServer.listen(spec.host, spec.port, onConn, (e) => deps.log.error(`${spec.proto}: ${String(e)}`));
+  const cs = await ConnServer.listen(spec.host, spec.port, onConn, (e) =>
+    deps.log.error(`${spec.proto}: ${String(e)}`),
+  );
   key = `:${cs.port}`; // port 0 binds a free port; routes name the bound one
   deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
   return {
@@ -51,7 +58,10 @@ export async function startTcpListener(spec: ListenerSpec, deps: ProxyDeps): Pro
 
 /** TLS termination in front of the TCP proxy (proto=tcp with cs=), without ALPN. */
 async function tlsFront(spec: ListenerSpec, deps: ProxyDeps, onClear: (s: tls.TLSSocket, a: ConnAddrs) => void) {
-  const [{ createCertStore, createTlsTermination }, { TLSSocket }] = await Promise.all([import('../tls/index.ts'), import('node:tls')]);
+  const [{ createCertStore, createTlsTermination }, { TLSSocket }] = await Promise.all([
+    import('../tls/index.ts'),
+    import('node:tls'),
+  ]);
   const source = deps.cfg.certSources.get(spec.cs);
   if (source === undefined) throw new Error(`unknown certificate source "${spec.cs}"`);
   const store = await createCertStore(source, deps.log);

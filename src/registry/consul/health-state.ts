@@ -1,9 +1,4 @@
-import {
-  type HealthCheck,
-  type HealthFilterOptions,
-  type HealthyService,
-  healthyServices,
-} from './health-filter.ts';
+import { type HealthCheck, type HealthFilterOptions, type HealthyService, healthyServices } from './health-filter.ts';
 
 /**
  * Incremental reading of /v1/health/state/any. At 15,000 checks the body is 4.4 MB and a health

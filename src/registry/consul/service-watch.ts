@@ -67,7 +67,10 @@ const hasPrefixedTag = (tags: readonly unknown[], prefix: string) =>
  * Turns a health/service body into health-state checks and catalog rows, so that the same filter
  * and translation as the state watch apply. Service checks take the tags of the entry's Service.
  */
-export function healthEntries(name: string, entries: readonly HealthEntry[]): { checks: HealthCheck[]; rows: CatalogRow[] } {
+export function healthEntries(
+  name: string,
+  entries: readonly HealthEntry[],
+): { checks: HealthCheck[]; rows: CatalogRow[] } {
   const checks: HealthCheck[] = [];
   const rows: CatalogRow[] = [];
   for (const e of entries) {

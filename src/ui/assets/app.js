@@ -33,7 +33,9 @@ function sourceCell(src) {
 }
 
 function routeRow(r, i) {
-  const dst = /^https?:\/\//i.test(r.dst) ? el('a', { href: safeHref(r.dst), rel: 'noopener noreferrer' }, r.dst) : r.dst;
+  const dst = /^https?:\/\//i.test(r.dst)
+    ? el('a', { href: safeHref(r.dst), rel: 'noopener noreferrer' }, r.dst)
+    : r.dst;
   const tr = el(
     'tr',
     {},
@@ -62,7 +64,9 @@ function applyFilter() {
     tr.hidden = !ok;
     if (ok) shown++;
   }
-  document.getElementById('route-count').textContent = words.length ? `${shown} of ${rows.length}` : `${rows.length} routes`;
+  document.getElementById('route-count').textContent = words.length
+    ? `${shown} of ${rows.length}`
+    : `${rows.length} routes`;
   const u = new URL(location.href);
   if (words.length) u.searchParams.set('filter', f.value);
   else u.searchParams.delete('filter');
@@ -114,10 +118,16 @@ async function runExplain(ev) {
     res.className = 'result bad';
     return;
   }
-  out.replaceChildren(...body.steps.map((s) => el('li', { className: `step step-${s.kind}` }, el('span', { className: 'kind' }, s.kind), ' ', s.message)));
+  out.replaceChildren(
+    ...body.steps.map((s) =>
+      el('li', { className: `step step-${s.kind}` }, el('span', { className: 'kind' }, s.kind), ' ', s.message),
+    ),
+  );
   if (body.result) {
     const t = body.result.target;
-    const where = body.result.redirectURL ? `redirect ${t.redirectCode} to ${body.result.redirectURL}` : `service ${t.service} on ${t.url}`;
+    const where = body.result.redirectURL
+      ? `redirect ${t.redirectCode} to ${body.result.redirectURL}`
+      : `service ${t.service} on ${t.url}`;
     res.textContent = `Route ${body.result.route.host}${body.result.route.path} → ${where}`;
     res.className = 'result ok';
   } else {
@@ -130,21 +140,41 @@ async function runExplain(ev) {
 
 async function loadHistory() {
   const h = (await getJson(api('/routes/history'))) ?? [];
-  const rows = [...h].sort((a, b) => String(b.time).localeCompare(String(a.time))).map((e) => {
-    const change = el('div', { className: 'diff' });
-    for (const l of e.added ?? []) change.append(el('div', { className: 'add' }, `+ ${l}`));
-    for (const l of e.removed ?? []) change.append(el('div', { className: 'del' }, `- ${l}`));
-    if (e.error) change.append(el('div', { className: 'err' }, `build failed, previous table kept: ${e.error}`));
-    return el('tr', {}, el('td', { className: 'nowrap' }, e.time), el('td', {}, e.cause), el('td', { className: 'num' }, String(e.index)), el('td', {}, change));
-  });
+  const rows = [...h]
+    .sort((a, b) => String(b.time).localeCompare(String(a.time)))
+    .map((e) => {
+      const change = el('div', { className: 'diff' });
+      for (const l of e.added ?? []) change.append(el('div', { className: 'add' }, `+ ${l}`));
+      for (const l of e.removed ?? []) change.append(el('div', { className: 'del' }, `- ${l}`));
+      if (e.error) change.append(el('div', { className: 'err' }, `build failed, previous table kept: ${e.error}`));
+      return el(
+        'tr',
+        {},
+        el('td', { className: 'nowrap' }, e.time),
+        el('td', {}, e.cause),
+        el('td', { className: 'num' }, String(e.index)),
+        el('td', {}, change),
+      );
+    });
   document.querySelector('#history tbody').replaceChildren(...rows);
 }
 
 async function loadWarnings() {
   const w = (await getJson(api('/warnings'))) ?? [];
-  document.querySelector('#warnings tbody').replaceChildren(
-    ...w.map((x) => el('tr', {}, el('td', {}, x.kind), el('td', {}, x.service ?? ''), el('td', { className: 'num' }, x.line ? String(x.line) : ''), el('td', {}, x.tag ? `${x.message} (tag ${x.tag})` : x.message))),
-  );
+  document
+    .querySelector('#warnings tbody')
+    .replaceChildren(
+      ...w.map((x) =>
+        el(
+          'tr',
+          {},
+          el('td', {}, x.kind),
+          el('td', {}, x.service ?? ''),
+          el('td', { className: 'num' }, x.line ? String(x.line) : ''),
+          el('td', {}, x.tag ? `${x.message} (tag ${x.tag})` : x.message),
+        ),
+      ),
+    );
   document.getElementById('warn-count').textContent = w.length ? String(w.length) : '';
 }
 
@@ -171,7 +201,9 @@ function trafficRow(f, label, service, cls) {
 async function loadTraffic() {
   const t = await getJson(api('/traffic'));
   const hint = document.getElementById('traffic-hint');
-  hint.textContent = t.slots ? `Last ${Math.round((t.slots * t.slotSeconds) / 60)} minutes in ${t.slotSeconds}-second slots.` : 'Traffic statistics are not available.';
+  hint.textContent = t.slots
+    ? `Last ${Math.round((t.slots * t.slotSeconds) / 60)} minutes in ${t.slotSeconds}-second slots.`
+    : 'Traffic statistics are not available.';
   const rows = [];
   for (const r of t.routes) {
     rows.push(trafficRow(r, `${r.host}${r.path}`, r.service, 'route'));
@@ -211,9 +243,11 @@ async function initRoutes() {
   const f = document.getElementById('filter');
   f.value = new URL(location.href).searchParams.get('filter') ?? '';
   f.addEventListener('input', applyFilter);
-  document.getElementById('explain-form').addEventListener('submit', (e) => runExplain(e).catch((err) => {
-    document.getElementById('explain-result').textContent = String(err);
-  }));
+  document.getElementById('explain-form').addEventListener('submit', (e) =>
+    runExplain(e).catch((err) => {
+      document.getElementById('explain-result').textContent = String(err);
+    }),
+  );
   window.addEventListener('hashchange', showView);
   showView();
   loadOverrides(document.getElementById('overrides'), null);
@@ -250,7 +284,10 @@ async function initManual() {
       status.className = 'ok';
     } else {
       const why = (await r.text()).trim();
-      status.textContent = r.status === 409 ? `Not saved: ${why}. Someone else changed it; reload to see their version.` : `Not saved: ${r.status} ${why}`;
+      status.textContent =
+        r.status === 409
+          ? `Not saved: ${why}. Someone else changed it; reload to see their version.`
+          : `Not saved: ${r.status} ${why}`;
       status.className = 'bad';
     }
   });

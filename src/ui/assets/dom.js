@@ -52,7 +52,9 @@ export function sparkline(values, { width = 120, height = 24, format = (v) => St
         svg.append(r);
       });
     } else {
-      const pts = values.map((v, i) => `${(i * step + step / 2).toFixed(1)},${(height - 1 - (v / max) * (height - 2)).toFixed(1)}`);
+      const pts = values.map(
+        (v, i) => `${(i * step + step / 2).toFixed(1)},${(height - 1 - (v / max) * (height - 2)).toFixed(1)}`,
+      );
       const p = document.createElementNS(SVG, 'polyline');
       p.setAttribute('points', pts.join(' '));
       svg.append(p);
@@ -78,10 +80,27 @@ export async function getText(url) {
 
 /** Materialize colour names (fabio's ui.color) to CSS colours; lighten-N/darken-N approximated. */
 const COLORS = {
-  red: '#f44336', pink: '#e91e63', purple: '#9c27b0', 'deep-purple': '#673ab7', indigo: '#3f51b5',
-  blue: '#2196f3', 'light-blue': '#03a9f4', cyan: '#00bcd4', teal: '#009688', green: '#4caf50',
-  'light-green': '#8bc34a', lime: '#cddc39', yellow: '#ffeb3b', amber: '#ffc107', orange: '#ff9800',
-  'deep-orange': '#ff5722', brown: '#795548', grey: '#9e9e9e', 'blue-grey': '#607d8b', black: '#000000', white: '#ffffff',
+  red: '#f44336',
+  pink: '#e91e63',
+  purple: '#9c27b0',
+  'deep-purple': '#673ab7',
+  indigo: '#3f51b5',
+  blue: '#2196f3',
+  'light-blue': '#03a9f4',
+  cyan: '#00bcd4',
+  teal: '#009688',
+  green: '#4caf50',
+  'light-green': '#8bc34a',
+  lime: '#cddc39',
+  yellow: '#ffeb3b',
+  amber: '#ffc107',
+  orange: '#ff9800',
+  'deep-orange': '#ff5722',
+  brown: '#795548',
+  grey: '#9e9e9e',
+  'blue-grey': '#607d8b',
+  black: '#000000',
+  white: '#ffffff',
 };
 
 export function materializeColor(spec) {

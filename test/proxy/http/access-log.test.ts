@@ -62,11 +62,18 @@ const fields: [string, string][] = [
   ['$upstream_service', 'svc-a'],
   ['x $remote_host y', 'x 2.2.2.2 y'],
 ];
-for (const [f, want] of fields) test(`access log field ${f}`, () => assert.equal(compileAccessLog(f)(rec), `${want}\n`));
+for (const [f, want] of fields)
+  test(`access log field ${f}`, () => assert.equal(compileAccessLog(f)(rec), `${want}\n`));
 
 test('common and combined formats', () => {
-  assert.equal(compileAccessLog('common')(rec), '2.2.2.2 - - [01/Jan/2016:00:00:01 +0000] "GET /?q=x HTTP/1.1" 200 1234\n');
-  assert.equal(compileAccessLog('combined')(rec), '2.2.2.2 - - [01/Jan/2016:00:00:01 +0000] "GET /?q=x HTTP/1.1" 200 1234 "ref" "ua"\n');
+  assert.equal(
+    compileAccessLog('common')(rec),
+    '2.2.2.2 - - [01/Jan/2016:00:00:01 +0000] "GET /?q=x HTTP/1.1" 200 1234\n',
+  );
+  assert.equal(
+    compileAccessLog('combined')(rec),
+    '2.2.2.2 - - [01/Jan/2016:00:00:01 +0000] "GET /?q=x HTTP/1.1" 200 1234 "ref" "ua"\n',
+  );
 });
 
 test('IPv6 remote host loses its brackets', () => {

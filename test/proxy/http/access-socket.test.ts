@@ -5,24 +5,60 @@ import { test } from 'node:test';
 import { backend, echo, get, proxy, until } from './harness.ts';
 
 const FIELDS = [
-  'remote_addr', 'remote_host', 'remote_port', 'request', 'request_args', 'request_host', 'request_method', 'request_proto',
-  'request_scheme', 'request_uri', 'request_url', 'response_status', 'response_body_size', 'response_time_ms', 'response_time_us',
-  'response_time_ns', 'time_rfc3339', 'time_rfc3339_ms', 'time_rfc3339_us', 'time_rfc3339_ns', 'time_unix_ms', 'time_unix_us',
-  'time_unix_ns', 'time_common', 'upstream_addr', 'upstream_host', 'upstream_port', 'upstream_request_scheme', 'upstream_request_uri',
-  'upstream_request_url', 'upstream_service', 'header.X-Request-Id', 'header.User-Agent',
+  'remote_addr',
+  'remote_host',
+  'remote_port',
+  'request',
+  'request_args',
+  'request_host',
+  'request_method',
+  'request_proto',
+  'request_scheme',
+  'request_uri',
+  'request_url',
+  'response_status',
+  'response_body_size',
+  'response_time_ms',
+  'response_time_us',
+  'response_time_ns',
+  'time_rfc3339',
+  'time_rfc3339_ms',
+  'time_rfc3339_us',
+  'time_rfc3339_ns',
+  'time_unix_ms',
+  'time_unix_us',
+  'time_unix_ns',
+  'time_common',
+  'upstream_addr',
+  'upstream_host',
+  'upstream_port',
+  'upstream_request_scheme',
+  'upstream_request_uri',
+  'upstream_request_url',
+  'upstream_service',
+  'header.X-Request-Id',
+  'header.User-Agent',
 ];
 
 test('access log: every field on a real request', async (t) => {
   const be = await backend(t, echo);
   const format = FIELDS.map((f) => `${f}=$${f}`).join('|');
-  const p = await proxy(t, `route add svc-x a.com:9999/api ${be.url}/ opts "strip=/api"`, { 'log.access.format': format, 'proxy.header.requestid': 'X-Request-Id' });
+  const p = await proxy(t, `route add svc-x a.com:9999/api ${be.url}/ opts "strip=/api"`, {
+    'log.access.format': format,
+    'proxy.header.requestid': 'X-Request-Id',
+  });
   const before = Date.now();
   const r = await get(p.port, '/api/v1?k=v', { host: 'a.com:9999', 'user-agent': 'ua/1' });
   assert.equal(r.status, 200);
   await until(() => p.access.length === 1);
   const line = p.access[0] ?? '';
   assert.ok(line.endsWith('\n'));
-  const m = new Map(line.trimEnd().split('|').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
+  const m = new Map(
+    line
+      .trimEnd()
+      .split('|')
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const),
+  );
   const be_ = `127.0.0.1:${be.port}`;
   assert.match(m.get('remote_addr') ?? '', /^127\.0\.0\.1:\d+$/);
   assert.equal(m.get('remote_host'), '127.0.0.1');

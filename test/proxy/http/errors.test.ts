@@ -1,15 +1,33 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classify, ProxyError, toResponse } from '../../../src/proxy/errors.ts';
 import { goAddr, goIp, splitHostPort } from '../../../src/proxy/client-ip.ts';
+import { classify, ProxyError, toResponse } from '../../../src/proxy/errors.ts';
 
 const cases: [string, unknown, number, string, boolean][] = [
   ['connect refused', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 502, '', true],
   ['reset', Object.assign(new Error('x'), { code: 'ECONNRESET' }), 502, '', true],
   ['undici socket', Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }), 502, '', true],
-  ['connect timeout', Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), 504, '', true],
-  ['headers timeout', Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), 504, '', true],
-  ['tls verify', Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), 500, '', true],
+  [
+    'connect timeout',
+    Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' }),
+    504,
+    '',
+    true,
+  ],
+  [
+    'headers timeout',
+    Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' }),
+    504,
+    '',
+    true,
+  ],
+  [
+    'tls verify',
+    Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }),
+    500,
+    '',
+    true,
+  ],
   ['client gone', new ProxyError('CLIENT_GONE', 'gone'), 499, '', false],
   ['abort', Object.assign(new Error('aborted'), { code: 'UND_ERR_ABORTED' }), 499, '', false],
   ['access denied', new ProxyError('ACCESS_DENIED', 'x'), 403, 'access denied\n', false],

@@ -21,19 +21,90 @@ test('forwards a request with fabio headers, normalised path and merged query', 
   assert.equal(p.metrics.requests.length, 1);
   assert.deepEqual(p.metrics.requests[0], { service: 'svc', status: 200 });
   await until(() => p.access.length === 1);
-  assert.match(p.access[0] ?? '', /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/x%2F\.\.%2Fy\/\/z\/\?q=2 HTTP\/1\.1" 200 \d+\n$/);
+  assert.match(
+    p.access[0] ?? '',
+    /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/x%2F\.\.%2Fy\/\/z\/\?q=2 HTTP\/1\.1" 200 \d+\n$/,
+  );
 });
 
-const rows: { name: string; route: (u: string) => string; path: string; headers?: Record<string, string>; want: (j: { url: string; headers: Record<string, string> }) => void }[] = [
-  { name: 'strip sets X-Forwarded-Prefix', route: (u) => `route add s /foo ${u}/ opts "strip=/foo"`, path: '/foo/bar', want: (j) => { assert.equal(j.url, '/bar'); assert.equal(j.headers['x-forwarded-prefix'], '/foo'); } },
-  { name: 'prepend', route: (u) => `route add s /foo ${u}/ opts "prepend=/v1"`, path: '/foo/bar', want: (j) => assert.equal(j.url, '/v1/foo/bar') },
-  { name: 'strip then prepend', route: (u) => `route add s /foo ${u}/ opts "strip=/foo prepend=/v1"`, path: '/foo/bar', want: (j) => assert.equal(j.url, '/v1/bar') },
-  { name: 'host=dst', route: (u) => `route add s /h ${u}/ opts "host=dst"`, path: '/h', want: (j) => assert.match(j.headers.host ?? '', /^127\.0\.0\.1:\d+$/) },
-  { name: 'host=name', route: (u) => `route add s /h ${u}/ opts "host=example.org"`, path: '/h', want: (j) => assert.equal(j.headers.host, 'example.org') },
-  { name: 'client host forwarded', route: (u) => `route add s /h ${u}/`, path: '/h', headers: { host: 'x.y:8080' }, want: (j) => { assert.equal(j.headers.host, 'x.y:8080'); assert.equal(j.headers['x-forwarded-port'], '8080'); } },
-  { name: 'client XFP and X-Real-Ip trusted', route: (u) => `route add s /h ${u}/`, path: '/h', headers: { 'x-forwarded-proto': 'https', 'x-real-ip': '7.7.7.7' }, want: (j) => { assert.equal(j.headers['x-forwarded-proto'], 'https'); assert.equal(j.headers['x-real-ip'], '7.7.7.7'); assert.equal(j.headers.forwarded, 'for=127.0.0.1; proto=https; by=10.0.0.9; httpproto=http/1.1'); } },
-  { name: 'Connection-named header dropped, protected kept', route: (u) => `route add s /h ${u}/`, path: '/h', headers: { connection: 'x-drop, x-real-ip', 'x-drop': '1', 'x-real-ip': '5.5.5.5' }, want: (j) => { assert.equal(j.headers['x-drop'], undefined); assert.equal(j.headers['x-real-ip'], '5.5.5.5'); } },
-  { name: 'User-Agent passed through', route: (u) => `route add s /h ${u}/`, path: '/h', headers: { 'user-agent': 'curl/8.0' }, want: (j) => assert.equal(j.headers['user-agent'], 'curl/8.0') },
+const rows: {
+  name: string;
+  route: (u: string) => string;
+  path: string;
+  headers?: Record<string, string>;
+  want: (j: { url: string; headers: Record<string, string> }) => void;
+}[] = [
+  {
+    name: 'strip sets X-Forwarded-Prefix',
+    route: (u) => `route add s /foo ${u}/ opts "strip=/foo"`,
+    path: '/foo/bar',
+    want: (j) => {
+      assert.equal(j.url, '/bar');
+      assert.equal(j.headers['x-forwarded-prefix'], '/foo');
+    },
+  },
+  {
+    name: 'prepend',
+    route: (u) => `route add s /foo ${u}/ opts "prepend=/v1"`,
+    path: '/foo/bar',
+    want: (j) => assert.equal(j.url, '/v1/foo/bar'),
+  },
+  {
+    name: 'strip then prepend',
+    route: (u) => `route add s /foo ${u}/ opts "strip=/foo prepend=/v1"`,
+    path: '/foo/bar',
+    want: (j) => assert.equal(j.url, '/v1/bar'),
+  },
+  {
+    name: 'host=dst',
+    route: (u) => `route add s /h ${u}/ opts "host=dst"`,
+    path: '/h',
+    want: (j) => assert.match(j.headers.host ?? '', /^127\.0\.0\.1:\d+$/),
+  },
+  {
+    name: 'host=name',
+    route: (u) => `route add s /h ${u}/ opts "host=example.org"`,
+    path: '/h',
+    want: (j) => assert.equal(j.headers.host, 'example.org'),
+  },
+  {
+    name: 'client host forwarded',
+    route: (u) => `route add s /h ${u}/`,
+    path: '/h',
+    headers: { host: 'x.y:8080' },
+    want: (j) => {
+      assert.equal(j.headers.host, 'x.y:8080');
+      assert.equal(j.headers['x-forwarded-port'], '8080');
+    },
+  },
+  {
+    name: 'client XFP and X-Real-Ip trusted',
+    route: (u) => `route add s /h ${u}/`,
+    path: '/h',
+    headers: { 'x-forwarded-proto': 'https', 'x-real-ip': '7.7.7.7' },
+    want: (j) => {
+      assert.equal(j.headers['x-forwarded-proto'], 'https');
+      assert.equal(j.headers['x-real-ip'], '7.7.7.7');
+      assert.equal(j.headers.forwarded, 'for=127.0.0.1; proto=https; by=10.0.0.9; httpproto=http/1.1');
+    },
+  },
+  {
+    name: 'Connection-named header dropped, protected kept',
+    route: (u) => `route add s /h ${u}/`,
+    path: '/h',
+    headers: { connection: 'x-drop, x-real-ip', 'x-drop': '1', 'x-real-ip': '5.5.5.5' },
+    want: (j) => {
+      assert.equal(j.headers['x-drop'], undefined);
+      assert.equal(j.headers['x-real-ip'], '5.5.5.5');
+    },
+  },
+  {
+    name: 'User-Agent passed through',
+    route: (u) => `route add s /h ${u}/`,
+    path: '/h',
+    headers: { 'user-agent': 'curl/8.0' },
+    want: (j) => assert.equal(j.headers['user-agent'], 'curl/8.0'),
+  },
 ];
 for (const row of rows) {
   test(`socket: ${row.name}`, async (t) => {
@@ -47,7 +118,12 @@ for (const row of rows) {
 
 test('socket: clientip, tls header removal and request id on real sockets', async (t) => {
   const be = await backend(t, echo);
-  const p = await proxy(t, `route add s / ${be.url}/`, { 'proxy.header.clientip': 'X-Client-Ip', 'proxy.header.tls': 'X-Tls', 'proxy.header.tls.value': 'on', 'proxy.header.requestid': 'X-Rid' });
+  const p = await proxy(t, `route add s / ${be.url}/`, {
+    'proxy.header.clientip': 'X-Client-Ip',
+    'proxy.header.tls': 'X-Tls',
+    'proxy.header.tls.value': 'on',
+    'proxy.header.requestid': 'X-Rid',
+  });
   const j = (await get(p.port, '/', { 'x-tls': 'spoof', 'x-rid': 'mine', 'x-client-ip': '6.6.6.6' })).json();
   assert.equal(j.headers['x-client-ip'], '127.0.0.1');
   assert.equal(j.headers['x-tls'], undefined);
@@ -63,7 +139,12 @@ test('POST body streamed upstream', async (t) => {
 });
 
 test('no route: noroutestatus, HTML body, WARN line, metric, no access log', async (t) => {
-  const p = await proxy(t, 'route add s a.com/ http://127.0.0.1:1/', { 'proxy.noroutestatus': 503 }, { noRouteHtml: () => '<h1>none</h1>' });
+  const p = await proxy(
+    t,
+    'route add s a.com/ http://127.0.0.1:1/',
+    { 'proxy.noroutestatus': 503 },
+    { noRouteHtml: () => '<h1>none</h1>' },
+  );
   const r = await get(p.port, '/nope?x=1', { host: 'b.com' });
   assert.equal(r.status, 503);
   assert.equal(r.text, '<h1>none</h1>');
@@ -84,7 +165,10 @@ test('redirect: Location, Go body, metric, no access log', async (t) => {
 
 test('access rules: 403 for denied peer and for a denied X-Forwarded-For element', async (t) => {
   const be = await backend(t, echo);
-  const p = await proxy(t, `route add s /deny ${be.url}/ opts "deny=ip:127.0.0.0/8"\nroute add s /allow ${be.url}/ opts "allow=ip:127.0.0.1"`);
+  const p = await proxy(
+    t,
+    `route add s /deny ${be.url}/ opts "deny=ip:127.0.0.0/8"\nroute add s /allow ${be.url}/ opts "allow=ip:127.0.0.1"`,
+  );
   const d = await get(p.port, '/deny');
   assert.equal(d.status, 403);
   assert.equal(d.text, 'access denied\n');
@@ -99,7 +183,11 @@ test('upstream errors: 502 refused, 504 header timeout, 500 TLS verification, 49
   });
   const p = await proxy(
     t,
-    ['route add s /refused http://127.0.0.1:1/', `route add s /slow ${slow.url}/`, `route add s /tls https://127.0.0.1:${slow.port}/`].join('\n'),
+    [
+      'route add s /refused http://127.0.0.1:1/',
+      `route add s /slow ${slow.url}/`,
+      `route add s /tls https://127.0.0.1:${slow.port}/`,
+    ].join('\n'),
     { 'proxy.responseheadertimeout': '200ms' },
   );
   const r1 = await get(p.port, '/refused');
@@ -145,7 +233,10 @@ test('Trace header logs fabio TRACE lines; requests without it log none', async 
   assert.ok(tr.includes('[TRACE] abc Tracing a.com/bar/baz'), tr.join('\n'));
   assert.ok(tr.includes('[TRACE] abc No match a.com/bang'), tr.join('\n'));
   assert.ok(tr.includes('[TRACE] abc Match a.com/'), tr.join('\n'));
-  assert.ok(tr.some((l) => l.startsWith('[TRACE] abc Routing to service s on ')), tr.join('\n'));
+  assert.ok(
+    tr.some((l) => l.startsWith('[TRACE] abc Routing to service s on ')),
+    tr.join('\n'),
+  );
 });
 
 test('response hop-by-hop headers removed, others passed, status kept', async (t) => {
@@ -167,7 +258,16 @@ test('a throwing table costs one request (500), not the process', async (t) => {
   const boom = () => {
     throw new Error('boom');
   };
-  p.store.swap({ source: 'x', warnings: [], routes: [], lookup: boom, lookupTcp: boom, explain: boom, print: () => '', dump: () => '' });
+  p.store.swap({
+    source: 'x',
+    warnings: [],
+    routes: [],
+    lookup: boom,
+    lookupTcp: boom,
+    explain: boom,
+    print: () => '',
+    dump: () => '',
+  });
   const r = await get(p.port, '/');
   assert.equal(r.status, 500);
   assert.ok(p.log.lines.includes('[ERROR] http: boom'), p.log.lines.join('\n'));
@@ -176,7 +276,9 @@ test('a throwing table costs one request (500), not the process', async (t) => {
 test('two targets are balanced (rr) and each keeps its own pool', async (t) => {
   const a = await backend(t, (_q, s) => s.end('a'));
   const b = await backend(t, (_q, s) => s.end('b'));
-  const p = await proxy(t, `route add svc mysite.com:9999/ ${a.url}/\nroute add svc mysite.com:9999/ ${b.url}/`, { 'proxy.strategy': 'rr' });
+  const p = await proxy(t, `route add svc mysite.com:9999/ ${a.url}/\nroute add svc mysite.com:9999/ ${b.url}/`, {
+    'proxy.strategy': 'rr',
+  });
   const seen: string[] = [];
   for (let i = 0; i < 6; i++) seen.push((await get(p.port, '/', { host: 'mysite.com:9999' })).text);
   assert.deepEqual([...seen].sort(), ['a', 'a', 'a', 'b', 'b', 'b']);
@@ -212,12 +314,17 @@ test('pipelined client requests are answered in order', async (t) => {
   const s = connect(p.port, '127.0.0.1');
   s.on('error', () => {});
   await new Promise((r) => s.once('connect', r));
-  s.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+  s.write(
+    'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+  );
   let out = '';
   s.on('data', (d: Buffer) => {
     out += d.toString();
   });
   await new Promise((r) => s.once('close', r));
-  const bodies = out.split('HTTP/1.1 200 OK').slice(1).map((chunk) => chunk.slice(chunk.indexOf('\r\n\r\n') + 4));
+  const bodies = out
+    .split('HTTP/1.1 200 OK')
+    .slice(1)
+    .map((chunk) => chunk.slice(chunk.indexOf('\r\n\r\n') + 4));
   assert.deepEqual(bodies, ['/1', '/2', '/3']);
 });

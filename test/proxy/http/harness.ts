@@ -11,7 +11,10 @@ import { buildTable } from '../../../src/routes/index.ts';
 import { TableStore } from '../../../src/routes/table-store.ts';
 
 /** A backend on 127.0.0.1:0, closed after the test. */
-export async function backend(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; port: number; url: string }> {
+export async function backend(
+  t: TestContext,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ server: Server; port: number; url: string }> {
   const server = createServer(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -31,7 +34,15 @@ export function echo(req: IncomingMessage, res: ServerResponse): void {
   });
   req.on('end', () => {
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, bodyLength: n }));
+    res.end(
+      JSON.stringify({
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        bodyLength: n,
+      }),
+    );
   });
 }
 
@@ -87,7 +98,12 @@ export async function proxy(
   cfgOverrides: Record<string, string | number | boolean> = {},
   extra: Partial<ProxyDeps> = {},
 ): Promise<Proxy> {
-  const cfg = testConfig({ 'proxy.addr': '127.0.0.1:0', 'log.access.target': 'stdout', 'proxy.localip': '10.0.0.9', ...cfgOverrides });
+  const cfg = testConfig({
+    'proxy.addr': '127.0.0.1:0',
+    'log.access.target': 'stdout',
+    'proxy.localip': '10.0.0.9',
+    ...cfgOverrides,
+  });
   const store = new TableStore();
   const opts = {
     matcher: (cfg.str('proxy.matcher') || 'prefix') as 'prefix',
@@ -112,7 +128,16 @@ export async function proxy(
     ...extra,
   });
   t.after(() => listener.close(0));
-  return { port: listener.port, url: `http://127.0.0.1:${listener.port}`, store, log, metrics, access, listener, routes: set };
+  return {
+    port: listener.port,
+    url: `http://127.0.0.1:${listener.port}`,
+    store,
+    log,
+    metrics,
+    access,
+    listener,
+    routes: set,
+  };
 }
 
 export interface Reply {
@@ -124,14 +149,26 @@ export interface Reply {
 }
 
 /** One request with a fresh connection (agent: false). */
-export function get(port: number, path: string, headers: Record<string, string> = {}, method = 'GET', body?: string | Buffer): Promise<Reply> {
+export function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+  body?: string | Buffer,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => {
         const b = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b, text: b.toString(), json: () => JSON.parse(b.toString()) });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: b,
+          text: b.toString(),
+          json: () => JSON.parse(b.toString()),
+        });
       });
       res.on('error', reject);
     });

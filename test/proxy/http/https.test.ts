@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { connect as h2connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
-import { mkdir, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
@@ -35,13 +35,30 @@ test('HTTPS listener: path source serves two names, HTTP/1.1 and HTTP/2, TLS hea
   }
   // HTTP/1.1 over TLS.
   const h1 = await new Promise<{ status: number; sts: string | undefined; body: string }>((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port: p.port, path: '/x', servername: 'a.test', ca: set.ca.pem, headers: { host: 'a.test' }, agent: false }, (res) => {
-      let b = '';
-      res.on('data', (d: Buffer) => {
-        b += d.toString();
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, sts: res.headers['strict-transport-security'] as string | undefined, body: b }));
-    });
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port: p.port,
+        path: '/x',
+        servername: 'a.test',
+        ca: set.ca.pem,
+        headers: { host: 'a.test' },
+        agent: false,
+      },
+      (res) => {
+        let b = '';
+        res.on('data', (d: Buffer) => {
+          b += d.toString();
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            sts: res.headers['strict-transport-security'] as string | undefined,
+            body: b,
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -51,7 +68,10 @@ test('HTTPS listener: path source serves two names, HTTP/1.1 and HTTP/2, TLS hea
   assert.equal(j1.headers['x-forwarded-proto'], 'https');
   assert.equal(j1.headers['x-forwarded-port'], '443');
   assert.equal(j1.headers['x-tls'], 'yes');
-  assert.match(j1.headers.forwarded ?? '', /^for=127\.0\.0\.1; proto=https; by=10\.0\.0\.9; httpproto=http\/1\.1; tlsver=tls1[23]; tlscipher=0x[0-9a-f]{4}$/);
+  assert.match(
+    j1.headers.forwarded ?? '',
+    /^for=127\.0\.0\.1; proto=https; by=10\.0\.0\.9; httpproto=http\/1\.1; tlsver=tls1[23]; tlscipher=0x[0-9a-f]{4}$/,
+  );
   // HTTP/2.
   const session = h2connect(`https://127.0.0.1:${p.port}`, { ca: set.ca.pem, servername: 'b.test' });
   t.after(() => session.close());
@@ -125,7 +145,15 @@ test('HTTPS listener: websocket over TLS and graceful close of an HTTP/2 session
   });
   // wss through the TLS listener.
   const ws = await new Promise<string>((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port: p.port, path: '/ws', servername: 'a.test', ca: set.ca.pem, agent: false, headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+    const req = httpsRequest({
+      host: '127.0.0.1',
+      port: p.port,
+      path: '/ws',
+      servername: 'a.test',
+      ca: set.ca.pem,
+      agent: false,
+      headers: { connection: 'Upgrade', upgrade: 'websocket' },
+    });
     req.on('upgrade', (_res, socket) => {
       socket.write('ping');
       socket.once('data', (d: Buffer) => {

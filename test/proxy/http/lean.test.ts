@@ -43,30 +43,93 @@ async function rawUpstream(t: TestContext, pieces: (n: number) => (string | Buff
   return { port: (server.address() as AddressInfo).port, conns: () => conns, heads };
 }
 
-const cases: { name: string; pieces: (string | Buffer)[]; end?: boolean; method?: string; status: number; body: string; headers?: Record<string, string | undefined> }[] = [
-  { name: 'content-length split across writes', pieces: ['HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Le', 'ngth: 5\r\n\r\nhe', 'llo'], status: 200, body: 'hello', headers: { 'content-length': '5' } },
+const cases: {
+  name: string;
+  pieces: (string | Buffer)[];
+  end?: boolean;
+  method?: string;
+  status: number;
+  body: string;
+  headers?: Record<string, string | undefined>;
+}[] = [
+  {
+    name: 'content-length split across writes',
+    pieces: ['HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Le', 'ngth: 5\r\n\r\nhe', 'llo'],
+    status: 200,
+    body: 'hello',
+    headers: { 'content-length': '5' },
+  },
   {
     name: 'chunked with extensions, split inside a size line',
-    pieces: ['HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n1', '0\r\n0123456789abcdef\r\n0\r\n\r\n'],
+    pieces: [
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n1',
+      '0\r\n0123456789abcdef\r\n0\r\n\r\n',
+    ],
     status: 200,
     body: 'abc0123456789abcdef',
     headers: { 'transfer-encoding': 'chunked' },
   },
-  { name: 'body until close', pieces: ['HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nto the', ' end'], end: true, status: 200, body: 'to the end' },
-  { name: '1xx before the answer is skipped', pieces: ['HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok'], status: 201, body: 'ok' },
-  { name: 'missing content-type is sniffed', pieces: ['HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n<html><b>x</b>.'], status: 200, body: '<html><b>x</b>.', headers: { 'content-type': 'text/html; charset=utf-8' } },
-  { name: 'empty body gets no content-type', pieces: ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'], status: 200, body: '', headers: { 'content-type': undefined } },
-  { name: 'HEAD answer has no body', method: 'HEAD', pieces: ['HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 99\r\n\r\n'], status: 200, body: '', headers: { 'content-length': '99' } },
-  { name: '204 without framing', pieces: ['HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n'], status: 204, body: '', headers: { 'x-a': '1' } },
+  {
+    name: 'body until close',
+    pieces: ['HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nto the', ' end'],
+    end: true,
+    status: 200,
+    body: 'to the end',
+  },
+  {
+    name: '1xx before the answer is skipped',
+    pieces: [
+      'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok',
+    ],
+    status: 201,
+    body: 'ok',
+  },
+  {
+    name: 'missing content-type is sniffed',
+    pieces: ['HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n<html><b>x</b>.'],
+    status: 200,
+    body: '<html><b>x</b>.',
+    headers: { 'content-type': 'text/html; charset=utf-8' },
+  },
+  {
+    name: 'empty body gets no content-type',
+    pieces: ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'],
+    status: 200,
+    body: '',
+    headers: { 'content-type': undefined },
+  },
+  {
+    name: 'HEAD answer has no body',
+    method: 'HEAD',
+    pieces: ['HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 99\r\n\r\n'],
+    status: 200,
+    body: '',
+    headers: { 'content-length': '99' },
+  },
+  {
+    name: '204 without framing',
+    pieces: ['HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n'],
+    status: 204,
+    body: '',
+    headers: { 'x-a': '1' },
+  },
   {
     name: 'hop-by-hop and Connection-named headers dropped',
-    pieces: ['HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: x-secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: yes\r\nContent-Length: 1\r\n\r\n.'],
+    pieces: [
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: x-secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: yes\r\nContent-Length: 1\r\n\r\n.',
+    ],
     status: 200,
     body: '.',
     headers: { 'x-secret': undefined, 'keep-alive': undefined, 'x-kept': 'yes' },
   },
   { name: 'malformed status line: 502', pieces: ['HTTX/1.1 200 OK\r\n\r\n'], end: true, status: 502, body: '' },
-  { name: 'invalid content-length: 502', pieces: ['HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n'], end: true, status: 502, body: '' },
+  {
+    name: 'invalid content-length: 502',
+    pieces: ['HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n'],
+    end: true,
+    status: 502,
+    body: '',
+  },
   { name: 'closed before the head: 502', pieces: ['HTTP/1.1 200 OK\r\nContent-'], end: true, status: 502, body: '' },
 ];
 
@@ -78,12 +141,17 @@ for (const c of cases) {
     assert.equal(r.status, c.status);
     assert.equal(r.text, c.body);
     for (const [k, v] of Object.entries(c.headers ?? {})) assert.equal(r.headers[k], v, k);
-    assert.match(up.heads[0] ?? '', new RegExp(`^${c.method ?? 'GET'} /x\\?q=1 HTTP/1\\.1\r\nHost: 127\\.0\\.0\\.1:\\d+\r\n`));
+    assert.match(
+      up.heads[0] ?? '',
+      new RegExp(`^${c.method ?? 'GET'} /x\\?q=1 HTTP/1\\.1\r\nHost: 127\\.0\\.0\\.1:\\d+\r\n`),
+    );
   });
 }
 
 test('lean path: keep-alive connection reused, Connection: close is not', async (t) => {
-  const up = await rawUpstream(t, (n) => [`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n${n === 2 ? 'Connection: close\r\n' : ''}\r\n${n}`]);
+  const up = await rawUpstream(t, (n) => [
+    `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n${n === 2 ? 'Connection: close\r\n' : ''}\r\n${n}`,
+  ]);
   const p = await proxy(t, `route add s / http://127.0.0.1:${up.port}/`);
   assert.equal((await get(p.port, '/')).text, '1');
   assert.equal((await get(p.port, '/')).text, '2');
@@ -116,7 +184,8 @@ test('lean path: client gone mid-body is a 499 and the upstream connection is dr
     req.end();
   });
   const deadline = Date.now() + 3000;
-  while (!(p.metrics.requests.length > 0 && sockets[0]?.destroyed) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while (!(p.metrics.requests.length > 0 && sockets[0]?.destroyed) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(p.metrics.requests, [{ service: 's', status: 499 }]);
   assert.equal(sockets[0]?.destroyed, true);
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { connect, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -36,9 +36,13 @@ test('auth: 401 with challenge without credentials, 401 without challenge for ba
   const bcrypt = (await import('bcryptjs')).default;
   await writeFile(join(dir, 'h'), `u:{SHA}UWuXg/ylF+7L0dBk2i0WUxCxl1k=\nb:${bcrypt.hashSync('pw', 4)}\n`);
   const be = await backend(t, echo);
-  const p = await proxy(t, `route add s / ${be.url}/ opts "auth=mine"\nroute add s /other ${be.url}/ opts "auth=unknown"`, {
-    'proxy.auth': `name=mine;type=basic;file=${join(dir, 'h')};realm=R`,
-  });
+  const p = await proxy(
+    t,
+    `route add s / ${be.url}/ opts "auth=mine"\nroute add s /other ${be.url}/ opts "auth=unknown"`,
+    {
+      'proxy.auth': `name=mine;type=basic;file=${join(dir, 'h')};realm=R`,
+    },
+  );
   const none = await get(p.port, '/');
   assert.equal(none.status, 401);
   assert.equal(none.text, 'authorization failed\n');
@@ -50,9 +54,18 @@ test('auth: 401 with challenge without credentials, 401 without challenge for ba
   assert.equal(good.status, 200);
   assert.equal(good.json().headers.authorization, `Basic ${Buffer.from('u:p').toString('base64')}`);
   // bcrypt entries are checked off the event loop (checkAsync) and still decide correctly.
-  assert.equal((await get(p.port, '/', { authorization: `Basic ${Buffer.from('b:pw').toString('base64')}` })).status, 200);
-  assert.equal((await get(p.port, '/', { authorization: `Basic ${Buffer.from('b:nope').toString('base64')}` })).status, 401);
-  assert.equal((await get(p.port, '/other', { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` })).status, 401);
+  assert.equal(
+    (await get(p.port, '/', { authorization: `Basic ${Buffer.from('b:pw').toString('base64')}` })).status,
+    200,
+  );
+  assert.equal(
+    (await get(p.port, '/', { authorization: `Basic ${Buffer.from('b:nope').toString('base64')}` })).status,
+    401,
+  );
+  assert.equal(
+    (await get(p.port, '/other', { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` })).status,
+    401,
+  );
 });
 
 test('https upstream: tlsskipverify and SNI from host=, 500 on verification failure', async (t) => {
@@ -72,7 +85,13 @@ test('https upstream: tlsskipverify and SNI from host=, 500 on verification fail
     up.close();
   });
   const port = (up.address() as AddressInfo).port;
-  const p = await proxy(t, [`route add s /skip https://127.0.0.1:${port}/ opts "tlsskipverify=true host=up.test"`, `route add s /strict https://127.0.0.1:${port}/`].join('\n'));
+  const p = await proxy(
+    t,
+    [
+      `route add s /skip https://127.0.0.1:${port}/ opts "tlsskipverify=true host=up.test"`,
+      `route add s /strict https://127.0.0.1:${port}/`,
+    ].join('\n'),
+  );
   const ok = await get(p.port, '/skip');
   assert.equal(ok.status, 200);
   assert.equal(ok.text, 'ok up.test');
@@ -117,7 +136,9 @@ test('graceful close: requests still running after grace are cut', async (t) => 
 });
 
 test('prometheus listener serves the exposition and redirects other paths with 308', async (t) => {
-  const p = await proxy(t, '', { 'proxy.addr': '127.0.0.1:0;proto=prometheus' }, { prometheus: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x 1\n' }) } as never);
+  const p = await proxy(t, '', { 'proxy.addr': '127.0.0.1:0;proto=prometheus' }, {
+    prometheus: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x 1\n' }),
+  } as never);
   const m = await get(p.port, '/metrics');
   assert.equal(m.status, 200);
   assert.equal(m.text, 'x 1\n');

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { escapePath, mergeQuery, normalizePath, rewritePath, splitRequestTarget } from '../../../src/proxy/http/path.ts';
+import {
+  escapePath,
+  mergeQuery,
+  normalizePath,
+  rewritePath,
+  splitRequestTarget,
+} from '../../../src/proxy/http/path.ts';
 
 const norm: [string, string][] = [
   ['/foo%2Fbar', '/foo/bar'],
@@ -27,7 +33,8 @@ const rw: [string, string, string, string][] = [
   ['/foo/bar', '/foo', '/pre', '/pre/bar'],
   ['/x', '', 'pre', '/pre/x'],
 ];
-for (const [p, s, pre, want] of rw) test(`rewritePath(${p}, strip=${s}, prepend=${pre})`, () => assert.equal(rewritePath(p, s, pre), want));
+for (const [p, s, pre, want] of rw)
+  test(`rewritePath(${p}, strip=${s}, prepend=${pre})`, () => assert.equal(rewritePath(p, s, pre), want));
 
 test('mergeQuery puts the target query first', () => {
   assert.equal(mergeQuery('a=1', 'b=2'), 'a=1&b=2');

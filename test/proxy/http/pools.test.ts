@@ -12,7 +12,12 @@ test('pool cache: one pool per target and transport options, pruned on swap', as
   const pools = new PoolCache(store, SETTINGS);
   t.after(() => pools.close());
   const t1 = buildTable(
-    ['route add a /a http://127.0.0.1:1/', 'route add b /b http://127.0.0.1:2/', 'route add b /c https://127.0.0.1:2/ opts "tlsskipverify=true"', 'route add b /d https://127.0.0.1:2/'].join('\n'),
+    [
+      'route add a /a http://127.0.0.1:1/',
+      'route add b /b http://127.0.0.1:2/',
+      'route add b /c https://127.0.0.1:2/ opts "tlsskipverify=true"',
+      'route add b /d https://127.0.0.1:2/',
+    ].join('\n'),
     OPTS,
   );
   store.swap(t1);
@@ -26,6 +31,9 @@ test('pool cache: one pool per target and transport options, pruned on swap', as
   assert.equal(pools.size, 1);
   const a2 = t2.routes[0]?.targets[0];
   assert.ok(a2);
-  assert.equal(pools.get(a2), got.find((_, i) => targets[i]?.service === 'a'));
+  assert.equal(
+    pools.get(a2),
+    got.find((_, i) => targets[i]?.service === 'a'),
+  );
   assert.equal(got[1]?.closed, true);
 });

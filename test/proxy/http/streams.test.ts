@@ -17,9 +17,18 @@ test('websocket: upgrade tunnel echoes both ways, ws.conn gauge, no access log',
     socket.pipe(socket);
   });
   const p = await proxy(t, `route add s /ws ${be.url}/ opts "strip=/ws"`);
-  const req = request({ host: '127.0.0.1', port: p.port, path: '/ws/chat', agent: false, headers: { connection: 'Upgrade', upgrade: 'websocket', host: 'a.com' } });
+  const req = request({
+    host: '127.0.0.1',
+    port: p.port,
+    path: '/ws/chat',
+    agent: false,
+    headers: { connection: 'Upgrade', upgrade: 'websocket', host: 'a.com' },
+  });
   req.end();
-  const [res, socket] = (await once(req, 'upgrade')) as [import('node:http').IncomingMessage, import('node:net').Socket];
+  const [res, socket] = (await once(req, 'upgrade')) as [
+    import('node:http').IncomingMessage,
+    import('node:net').Socket,
+  ];
   assert.equal(res.statusCode, 101);
   socket.write('hello');
   const [data] = (await once(socket, 'data')) as [Buffer];
@@ -36,7 +45,13 @@ test('websocket: upgrade tunnel echoes both ways, ws.conn gauge, no access log',
 test('websocket: upstream that does not answer 101 closes the client', async (t) => {
   const be = await backend(t, (_req, res) => res.end('no'));
   const p = await proxy(t, `route add s / ${be.url}/`);
-  const req = request({ host: '127.0.0.1', port: p.port, path: '/', agent: false, headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+  const req = request({
+    host: '127.0.0.1',
+    port: p.port,
+    path: '/',
+    agent: false,
+    headers: { connection: 'Upgrade', upgrade: 'websocket' },
+  });
   req.end();
   // Node's client sees a normal response (the upstream's first bytes) and no upgrade.
   const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
@@ -57,7 +72,13 @@ test('SSE: events arrive before the response ends', async (t) => {
     res.end('data: two\n\n');
   });
   const p = await proxy(t, `route add s / ${be.url}/`);
-  const req = request({ host: '127.0.0.1', port: p.port, path: '/', agent: false, headers: { accept: 'text/event-stream' } });
+  const req = request({
+    host: '127.0.0.1',
+    port: p.port,
+    path: '/',
+    agent: false,
+    headers: { accept: 'text/event-stream' },
+  });
   req.end();
   const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
   const [first] = (await once(res, 'data')) as [Buffer];
@@ -74,7 +95,10 @@ test('SSE: events arrive before the response ends', async (t) => {
 test('gzip: matching content type compressed with Vary, others untouched', async (t) => {
   const body = 'hello world '.repeat(1000);
   const be = await backend(t, (req, res) => {
-    res.writeHead(200, { 'content-type': req.url === '/json' ? 'application/json' : 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(200, {
+      'content-type': req.url === '/json' ? 'application/json' : 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   });
   const p = await proxy(t, `route add s / ${be.url}/`, { 'proxy.gzip.contenttype': '^text/plain' });
@@ -129,13 +153,23 @@ test('100 MB upload and 100 MB download stream with bounded memory', async (t) =
   }, 20);
   t.after(() => clearInterval(sampler));
   const up = await new Promise<string>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: p.port, path: '/', method: 'POST', agent: false, headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-      let s = '';
-      res.on('data', (d: Buffer) => {
-        s += d.toString();
-      });
-      res.on('end', () => resolve(s));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: p.port,
+        path: '/',
+        method: 'POST',
+        agent: false,
+        headers: { 'transfer-encoding': 'chunked' },
+      },
+      (res) => {
+        let s = '';
+        res.on('data', (d: Buffer) => {
+          s += d.toString();
+        });
+        res.on('end', () => resolve(s));
+      },
+    );
     req.on('error', reject);
     source(100 * MB).pipe(req);
   });
@@ -170,8 +204,10 @@ test('garbage: 10,000 bad connections do not disturb good traffic', async (t) =>
       s.on('connect', () => {
         const kind = i % 4;
         if (kind === 0) s.end(Buffer.from(Array.from({ length: 64 }, () => Math.floor(Math.random() * 256))));
-        else if (kind === 1) s.end('GET / HTTP/1.1\r\nHost: a\r\n'); // half request, then FIN
-        else if (kind === 2) s.end(`GET / HTTP/1.1\r\nX: ${'a'.repeat(20000)}\r\n\r\n`); // oversized header
+        else if (kind === 1)
+          s.end('GET / HTTP/1.1\r\nHost: a\r\n'); // half request, then FIN
+        else if (kind === 2)
+          s.end(`GET / HTTP/1.1\r\nX: ${'a'.repeat(20000)}\r\n\r\n`); // oversized header
         else s.destroy(); // connect and vanish
       });
     });
@@ -220,17 +256,34 @@ test('aborted uploads and upstream resets mid-body cost one request, not the pro
   const p = await proxy(t, `route add s / ${be.url}/`);
   // Upstream resets while the body is flowing.
   const reset = await new Promise<number | string>((resolve) => {
-    const req = request({ host: '127.0.0.1', port: p.port, path: '/reset', method: 'POST', agent: false, headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: p.port,
+        path: '/reset',
+        method: 'POST',
+        agent: false,
+        headers: { 'transfer-encoding': 'chunked' },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('error', () => resolve('error'));
     source(8 * MB).pipe(req);
   });
   assert.ok(reset === 502 || reset === 'error', String(reset));
   // Client vanishes mid-upload.
   await new Promise<void>((resolve) => {
-    const req = request({ host: '127.0.0.1', port: p.port, path: '/slow', method: 'POST', agent: false, headers: { 'content-length': String(10 * MB) } });
+    const req = request({
+      host: '127.0.0.1',
+      port: p.port,
+      path: '/slow',
+      method: 'POST',
+      agent: false,
+      headers: { 'content-length': String(10 * MB) },
+    });
     req.on('error', () => resolve());
     req.write(Buffer.alloc(64 * 1024));
     setTimeout(() => {

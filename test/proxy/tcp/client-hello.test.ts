@@ -51,7 +51,12 @@ test('ClientHello: failures are typed', async () => {
     ['no SNI extension', noSni, undefined, 'no-sni'],
     ['oversized: announced length beyond the bound', big, 1024, 'too-large'],
     ['extensions length past the end', badExtLen, undefined, 'malformed'],
-    ['second record not a handshake', Buffer.concat([reframe(hello, [40]).subarray(0, 45), Buffer.from([0x17, 3, 3, 0, 1, 0])]), undefined, 'malformed'],
+    [
+      'second record not a handshake',
+      Buffer.concat([reframe(hello, [40]).subarray(0, 45), Buffer.from([0x17, 3, 3, 0, 1, 0])]),
+      undefined,
+      'malformed',
+    ],
   ];
   for (const [name, bytes, max, reason] of cases) {
     assert.deepEqual(readClientHello(bytes, max), { ok: false, reason }, name);
@@ -65,22 +70,40 @@ test('ClientHello: never throws on random or mutated input (fuzz, 100k inputs)',
     const r = readClientHello(b, 4096);
     assert.ok(r.ok ? typeof r.sni === 'string' && r.sni.length > 0 : REASONS.has(r.reason));
   };
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (b) => check(b)), { numRuns: 40_000 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 600 }), (b) => check(b)),
+    { numRuns: 40_000 },
+  );
   // random bytes behind a plausible record header reach the deeper parser
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 4, maxLength: 600 }), (b) => {
-      const h = Buffer.from([0x16, 3, 1, b.length >> 8, b.length & 0xff, 1, 0, (b.length - 4) >> 8, (b.length - 4) & 0xff]);
+      const h = Buffer.from([
+        0x16,
+        3,
+        1,
+        b.length >> 8,
+        b.length & 0xff,
+        1,
+        0,
+        (b.length - 4) >> 8,
+        (b.length - 4) & 0xff,
+      ]);
       check(Buffer.concat([h, b]));
     }),
     { numRuns: 30_000 },
   );
   // real hellos with random byte mutations and truncations
   fc.assert(
-    fc.property(fc.boolean(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.nat(), (useTwo, muts, cut) => {
-      const b = Buffer.from(useTwo ? two : hello);
-      for (const [i, v] of muts) b[i % b.length] = v;
-      check(b.subarray(0, b.length - (cut % 8 === 0 ? cut % b.length : 0)));
-    }),
+    fc.property(
+      fc.boolean(),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+      fc.nat(),
+      (useTwo, muts, cut) => {
+        const b = Buffer.from(useTwo ? two : hello);
+        for (const [i, v] of muts) b[i % b.length] = v;
+        check(b.subarray(0, b.length - (cut % 8 === 0 ? cut % b.length : 0)));
+      },
+    ),
     { numRuns: 30_000 },
   );
 });

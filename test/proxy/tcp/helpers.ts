@@ -38,25 +38,64 @@ export function fakeTable(routes: Record<string, FakeTarget[]>): Table {
 function fakeTarget(t: FakeTarget): Target {
   const u = new URL(t.url);
   return {
-    service: 'svc', url: t.url, scheme: u.protocol.slice(0, -1), hostPort: u.host, hostname: u.hostname.replace(/^\[|\]$/g, ''),
-    port: Number(u.port), urlPath: u.pathname, urlQuery: '', tags: [], opts: t.opts ?? {}, stripPath: '', prependPath: '', host: '',
-    authScheme: '', redirectCode: 0, redirectURL: '', fixedWeight: 0, weight: 1, tlsSkipVerify: false,
-    proxyProto: t.proxyProto ?? false, accessRules: t.accessRules, key: `svc\u0000${t.url}`,
+    service: 'svc',
+    url: t.url,
+    scheme: u.protocol.slice(0, -1),
+    hostPort: u.host,
+    hostname: u.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(u.port),
+    urlPath: u.pathname,
+    urlQuery: '',
+    tags: [],
+    opts: t.opts ?? {},
+    stripPath: '',
+    prependPath: '',
+    host: '',
+    authScheme: '',
+    redirectCode: 0,
+    redirectURL: '',
+    fixedWeight: 0,
+    weight: 1,
+    tlsSkipVerify: false,
+    proxyProto: t.proxyProto ?? false,
+    accessRules: t.accessRules,
+    key: `svc\u0000${t.url}`,
   };
 }
 
 export function fakeConfig(nums: Record<string, number> = {}): Config {
   const n: Record<string, number> = { 'proxy.dialtimeout': 2000, 'proxy.keepalivetimeout': 0, ...nums };
   return {
-    str: () => '', num: (k) => n[k] ?? 0, bool: () => false, values: {}, listeners: [], ui: spec(),
-    certSources: new Map(), authSchemes: new Map(), unsupported: [], warnings: [],
+    str: () => '',
+    num: (k) => n[k] ?? 0,
+    bool: () => false,
+    values: {},
+    listeners: [],
+    ui: spec(),
+    certSources: new Map(),
+    authSchemes: new Map(),
+    unsupported: [],
+    warnings: [],
   };
 }
 
 export function spec(over: Partial<ListenerSpec> = {}): ListenerSpec {
   return {
-    addr: '127.0.0.1:0', host: '127.0.0.1', port: 0, proto: 'tcp', cs: '', readTimeout: 0, writeTimeout: 0, idleTimeout: 0,
-    strictMatch: false, tlsMin: undefined, tlsMax: undefined, tlsCiphers: [], proxyProto: false, proxyProtoTimeout: 250, refresh: 0,
+    addr: '127.0.0.1:0',
+    host: '127.0.0.1',
+    port: 0,
+    proto: 'tcp',
+    cs: '',
+    readTimeout: 0,
+    writeTimeout: 0,
+    idleTimeout: 0,
+    strictMatch: false,
+    tlsMin: undefined,
+    tlsMax: undefined,
+    tlsCiphers: [],
+    proxyProto: false,
+    proxyProtoTimeout: 250,
+    refresh: 0,
     ...over,
   };
 }
@@ -68,8 +107,12 @@ export function countingMetrics(): Counted {
   const inc = (k: string) => void (counts[k] = (counts[k] ?? 0) + 1);
   const bytes: { rx: number; tx: number; key: string }[] = [];
   return {
-    counts, bytes,
-    httpRequest() {}, redirect() {}, wsConn() {}, pruneTargets() {},
+    counts,
+    bytes,
+    httpRequest() {},
+    redirect() {},
+    wsConn() {},
+    pruneTargets() {},
     notFound: () => inc('notfound'),
     tcpConn: (k) => inc(`${k}.conn`),
     tcpConnFail: (k) => inc(`${k}.connfail`),
@@ -83,7 +126,14 @@ export function makeDeps(table: Table | undefined, cfgNums: Record<string, numbe
   if (table) store.swap(table);
   const log = memoryLogger('TRACE');
   const metrics = countingMetrics();
-  const deps: ProxyDeps = { cfg: fakeConfig(cfgNums), store, log, metrics, noRouteHtml: () => '', accessLog: undefined };
+  const deps: ProxyDeps = {
+    cfg: fakeConfig(cfgNums),
+    store,
+    log,
+    metrics,
+    noRouteHtml: () => '',
+    accessLog: undefined,
+  };
   return { deps, store, log, metrics };
 }
 
@@ -102,11 +152,24 @@ export async function echoServer(opts: { halfOpen?: boolean } = {}) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
-  return { server, port, received, close: () => new Promise<void>((r) => { server.close(() => r()); for (const s of socks) s.destroy(); }) };
+  return {
+    server,
+    port,
+    received,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        for (const s of socks) s.destroy();
+      }),
+  };
 }
 
 /** Connects, writes `data`, half-closes, and resolves with everything read until the peer closed. */
-export function roundTrip(port: number, data: string | Buffer, timeoutMs = 3000): Promise<{ data: Buffer; error?: Error }> {
+export function roundTrip(
+  port: number,
+  data: string | Buffer,
+  timeoutMs = 3000,
+): Promise<{ data: Buffer; error?: Error }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => s.end(data));

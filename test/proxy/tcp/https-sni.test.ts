@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import tls from 'node:tls';
 import { test } from 'node:test';
+import tls from 'node:tls';
 import { testConfig } from '../../../src/config/index.ts';
 import { memoryLogger } from '../../../src/log/logger.ts';
 import { startHttpsTcpSni, startTcpListener } from '../../../src/proxy/tcp/index.ts';
 import type { ProxyDeps } from '../../../src/proxy/types.ts';
-import { TableStore, buildTable } from '../../../src/routes/index.ts';
+import { buildTable, TableStore } from '../../../src/routes/index.ts';
 import { makeCerts } from '../../helpers/certs.ts';
 import { countingMetrics } from './helpers.ts';
 
@@ -36,7 +36,12 @@ test('https+tcp+sni: a passthrough route and a terminated HTTP route on one port
     'proxy.addr': '127.0.0.1:0;proto=https+tcp+sni;cs=c1',
   });
   const store = new TableStore();
-  store.swap(buildTable(`route add pass pass.test tcp://127.0.0.1:${pTls}\nroute add web web.test/ http://127.0.0.1:${pHttp}/`, OPTS));
+  store.swap(
+    buildTable(
+      `route add pass pass.test tcp://127.0.0.1:${pTls}\nroute add web web.test/ http://127.0.0.1:${pHttp}/`,
+      OPTS,
+    ),
+  );
   const log = memoryLogger('TRACE');
   const metrics = countingMetrics();
   const deps: ProxyDeps = { cfg, store, log, metrics, noRouteHtml: () => '', accessLog: undefined };
@@ -60,15 +65,27 @@ test('https+tcp+sni: a passthrough route and a terminated HTTP route on one port
   });
   assert.equal(web, `http backend /hello host=web.test`);
   assert.equal(metrics.counts['tcp_sni.conn'], 1);
-  assert.ok(log.lines.some((x) => /^\[INFO\] HTTPS\+TCP\+SNI proxy listening on 127\.0\.0\.1:\d+$/.test(x)), log.lines.join('\n'));
+  assert.ok(
+    log.lines.some((x) => /^\[INFO\] HTTPS\+TCP\+SNI proxy listening on 127\.0\.0\.1:\d+$/.test(x)),
+    log.lines.join('\n'),
+  );
 });
 
-function https_get(port: number, host: string, path: string, ca: string, resolve: (s: string) => void, reject: (e: Error) => void) {
-  return https.request({ port, host: '127.0.0.1', servername: host, path, ca, headers: { host }, agent: false }, (res) => {
-    let d = '';
-    res.on('data', (c) => (d += c));
-    res.on('end', () => resolve(d));
-  }).on('error', reject);
+function https_get(
+  port: number,
+  host: string,
+  path: string,
+  ca: string,
+  resolve: (s: string) => void,
+  reject: (e: Error) => void,
+) {
+  return https
+    .request({ port, host: '127.0.0.1', servername: host, path, ca, headers: { host }, agent: false }, (res) => {
+      let d = '';
+      res.on('data', (c) => (d += c));
+      res.on('end', () => resolve(d));
+    })
+    .on('error', reject);
 }
 
 test('tcp with cs=: TLS terminated by the listener, plaintext spliced to the target', async (t) => {
@@ -92,7 +109,9 @@ test('tcp with cs=: TLS terminated by the listener, plaintext spliced to the tar
   t.after(() => l.close(0));
   store.swap(buildTable(`route add e :${l.port} tcp://127.0.0.1:${(echo.address() as net.AddressInfo).port}`, OPTS));
   const got = await new Promise<string>((resolve, reject) => {
-    const s = tls.connect({ port: l.port, host: '127.0.0.1', servername: 'tcp.test', ca: ca.pem }, () => s.write('secret'));
+    const s = tls.connect({ port: l.port, host: '127.0.0.1', servername: 'tcp.test', ca: ca.pem }, () =>
+      s.write('secret'),
+    );
     let d = '';
     s.on('data', (c) => (d += c));
     s.on('error', reject);
@@ -113,18 +132,30 @@ test('https+tcp+sni: shutdown ends idle keep-alive HTTP connections instead of w
     'proxy.addr': '127.0.0.1:0;proto=https+tcp+sni;cs=c1',
   });
   const store = new TableStore();
-  store.swap(buildTable(`route add web web.test/ http://127.0.0.1:${(httpUp.address() as net.AddressInfo).port}/`, OPTS));
-  const deps: ProxyDeps = { cfg, store, log: memoryLogger('TRACE'), metrics: countingMetrics(), noRouteHtml: () => '', accessLog: undefined };
+  store.swap(
+    buildTable(`route add web web.test/ http://127.0.0.1:${(httpUp.address() as net.AddressInfo).port}/`, OPTS),
+  );
+  const deps: ProxyDeps = {
+    cfg,
+    store,
+    log: memoryLogger('TRACE'),
+    metrics: countingMetrics(),
+    noRouteHtml: () => '',
+    accessLog: undefined,
+  };
   const l = await startHttpsTcpSni(cfg.listeners[0]!, deps);
   const agent = new https.Agent({ keepAlive: true });
   t.after(() => agent.destroy());
   const body = await new Promise<string>((resolve, reject) => {
     https
-      .get({ port: l.port, host: '127.0.0.1', servername: 'web.test', headers: { host: 'web.test' }, ca: ca.pem, agent }, (res) => {
-        let d = '';
-        res.on('data', (c) => (d += c));
-        res.on('end', () => resolve(d));
-      })
+      .get(
+        { port: l.port, host: '127.0.0.1', servername: 'web.test', headers: { host: 'web.test' }, ca: ca.pem, agent },
+        (res) => {
+          let d = '';
+          res.on('data', (c) => (d += c));
+          res.on('end', () => resolve(d));
+        },
+      )
       .on('error', reject);
   });
   assert.equal(body, 'ok');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { type TestContext, test } from 'node:test';
 import tls from 'node:tls';
-import { test, type TestContext } from 'node:test';
 import { startSniListener, startTcpListener } from '../../../src/proxy/tcp/index.ts';
 import { makeCerts } from '../../helpers/certs.ts';
 import { echoServer, fakeTable, makeDeps, spec, until } from './helpers.ts';
@@ -24,7 +24,9 @@ async function tcpWithPxy(t: TestContext, pxyIn: boolean, pxyOut: boolean) {
   t.after(() => l.close(0));
   const seen: string[] = [];
   const accessRules = { mode: 'allow' as const, allowed: (ip: string) => (seen.push(ip), true) };
-  env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${echo.port}`, proxyProto: pxyOut, accessRules }] }));
+  env.store.swap(
+    fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${echo.port}`, proxyProto: pxyOut, accessRules }] }),
+  );
   return { ...env, echo, l, seen };
 }
 
@@ -45,14 +47,33 @@ function send(port: number, data: Buffer | string): Promise<{ data: Buffer; loca
 
 test('PROXY protocol: v1 and v2 in (listener pxyproto), v1 out (route pxyproto=true)', async (t) => {
   const cases: [string, Buffer, string, string][] = [
-    ['v1 in', Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 1111 2222\r\n'), '1.2.3.4', 'PROXY TCP4 1.2.3.4 5.6.7.8 1111 2222\r\n'],
-    ['v2 in', v2Header(['10.0.0.1', 4000], ['10.0.0.2', 5000]), '10.0.0.1', 'PROXY TCP4 10.0.0.1 10.0.0.2 4000 5000\r\n'],
-    ['v1 in, IPv6', Buffer.from('PROXY TCP6 2001:db8::1 2001:db8::2 1 2\r\n'), '2001:db8::1', 'PROXY TCP6 2001:db8::1 2001:db8::2 1 2\r\n'],
+    [
+      'v1 in',
+      Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 1111 2222\r\n'),
+      '1.2.3.4',
+      'PROXY TCP4 1.2.3.4 5.6.7.8 1111 2222\r\n',
+    ],
+    [
+      'v2 in',
+      v2Header(['10.0.0.1', 4000], ['10.0.0.2', 5000]),
+      '10.0.0.1',
+      'PROXY TCP4 10.0.0.1 10.0.0.2 4000 5000\r\n',
+    ],
+    [
+      'v1 in, IPv6',
+      Buffer.from('PROXY TCP6 2001:db8::1 2001:db8::2 1 2\r\n'),
+      '2001:db8::1',
+      'PROXY TCP6 2001:db8::1 2001:db8::2 1 2\r\n',
+    ],
   ];
   for (const [name, header, clientIp, upstreamHeader] of cases) {
     const { l, echo, seen } = await tcpWithPxy(t, true, true);
     const r = await send(l.port, Buffer.concat([header, Buffer.from('payload')]));
-    assert.equal(r.data.toString(), `${upstreamHeader}payload`, `${name}: the upstream got a v1 header from the client of record`);
+    assert.equal(
+      r.data.toString(),
+      `${upstreamHeader}payload`,
+      `${name}: the upstream got a v1 header from the client of record`,
+    );
     assert.deepEqual(seen, [clientIp], `${name}: access rules see the PROXY source`);
     await until(() => echo.received.length === 1);
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { type TestContext, test } from 'node:test';
 import tls from 'node:tls';
-import { test, type TestContext } from 'node:test';
 import fc from 'fast-check';
 import { startSniListener } from '../../../src/proxy/tcp/index.ts';
 import { makeCerts } from '../../helpers/certs.ts';
@@ -40,7 +40,9 @@ async function setup(t: TestContext, over = {}) {
   const l = await startSniListener(spec({ proto: 'tcp+sni', ...over }), env.deps);
   t.after(() => l.close(0));
   // a proto=tcp+sni tag leaves an http:// destination: the SNI listener dials host:port anyway
-  env.store.swap(fakeTable({ 'a.test': [{ url: `http://127.0.0.1:${pa}/` }], 'b.test': [{ url: `tcp://127.0.0.1:${pb}` }] }));
+  env.store.swap(
+    fakeTable({ 'a.test': [{ url: `http://127.0.0.1:${pa}/` }], 'b.test': [{ url: `tcp://127.0.0.1:${pb}` }] }),
+  );
   return { ...env, l, ca: ca.pem };
 }
 

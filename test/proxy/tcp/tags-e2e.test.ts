@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
 import { test } from 'node:test';
+import tls from 'node:tls';
 import { startSniListener, startTcpListener } from '../../../src/proxy/tcp/index.ts';
 import { buildTable, serviceRouteCommands } from '../../../src/routes/index.ts';
 import { makeCerts } from '../../helpers/certs.ts';
@@ -31,7 +31,8 @@ test('walkthrough: urlprefix-:PORT proto=tcp and urlprefix-NAME/ proto=tcp+sni t
   const sniL = await startSniListener(spec({ proto: 'tcp+sni' }), envSni.deps);
   t.after(() => sniL.close(0));
 
-  const inst = (service: string, port: number, tags: string[]) => serviceRouteCommands({ service, addr: '127.0.0.1', port, tags, tagPrefix: 'urlprefix-', env: {} });
+  const inst = (service: string, port: number, tags: string[]) =>
+    serviceRouteCommands({ service, addr: '127.0.0.1', port, tags, tagPrefix: 'urlprefix-', env: {} });
   const lines = [
     ...inst('tls-svc', p3, [`urlprefix-:${tcpL.port} proto=tcp`]).lines,
     ...inst('sni-1', p1, ['urlprefix-mysite-sni-1.com/ proto=tcp+sni']).lines,

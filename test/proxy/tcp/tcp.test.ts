@@ -4,7 +4,11 @@ import { test } from 'node:test';
 import { startTcpListener } from '../../../src/proxy/tcp/index.ts';
 import { echoServer, fakeTable, makeDeps, roundTrip, spec, until } from './helpers.ts';
 
-async function setup(t: import('node:test').TestContext, routesFor: (echoPort: number, listenPort: number) => Record<string, { url: string; proxyProto?: boolean }[]>, over = {}) {
+async function setup(
+  t: import('node:test').TestContext,
+  routesFor: (echoPort: number, listenPort: number) => Record<string, { url: string; proxyProto?: boolean }[]>,
+  over = {},
+) {
   const echo = await echoServer();
   t.after(echo.close);
   const env = makeDeps(undefined);
@@ -21,9 +25,16 @@ test('tcp: echo through the listener, routed by :<listen port>, bytes counted', 
   assert.equal(r.error, undefined);
   assert.deepEqual(r.data, payload);
   await until(() => metrics.bytes.length === 1);
-  assert.deepEqual(metrics.bytes[0], { rx: payload.length, tx: payload.length, key: `svc\u0000${metrics.bytes[0]!.key.split('\u0000')[1]}` });
+  assert.deepEqual(metrics.bytes[0], {
+    rx: payload.length,
+    tx: payload.length,
+    key: `svc\u0000${metrics.bytes[0]!.key.split('\u0000')[1]}`,
+  });
   assert.equal(metrics.counts['tcp.conn'], 1);
-  assert.ok(log.lines.some((x) => /^\[INFO\] TCP proxy listening on 127\.0\.0\.1:\d+$/.test(x)), log.lines.join('\n'));
+  assert.ok(
+    log.lines.some((x) => /^\[INFO\] TCP proxy listening on 127\.0\.0\.1:\d+$/.test(x)),
+    log.lines.join('\n'),
+  );
 });
 
 test('tcp: no route closes the connection, counts noroute and notfound, logs a WARN', async (t) => {
@@ -31,11 +42,11 @@ test('tcp: no route closes the connection, counts noroute and notfound, logs a W
   const r = await roundTrip(l.port, 'hello');
   assert.equal(r.data.length, 0);
   assert.equal(metrics.counts['tcp.noroute'], 1);
-  assert.equal(metrics.counts['notfound'], 1);
+  assert.equal(metrics.counts.notfound, 1);
   assert.ok(log.lines.includes(`[WARN] tcp: no route for :${l.port}`), log.lines.join('\n'));
 });
 
-test('tcp: dial failure closes the connection with fabio\'s log line and connfail', async (t) => {
+test("tcp: dial failure closes the connection with fabio's log line and connfail", async (t) => {
   const dead = net.createServer();
   await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
   const deadPort = (dead.address() as net.AddressInfo).port;
@@ -66,7 +77,10 @@ test('tcp: half-close keeps the other direction open', async (t) => {
 });
 
 test('tcp: allow/deny rules by client address', async (t) => {
-  for (const [allowed, expectEcho] of [[true, true], [false, false]] as const) {
+  for (const [allowed, expectEcho] of [
+    [true, true],
+    [false, false],
+  ] as const) {
     const echo = await echoServer();
     t.after(echo.close);
     const env = makeDeps(undefined);
@@ -85,33 +99,39 @@ test('tcp: allow/deny rules by client address', async (t) => {
 
 test('tcp: rt, wt and it close a connection that stays silent', async (t) => {
   for (const over of [{ readTimeout: 150 }, { writeTimeout: 150 }, { idleTimeout: 150 }]) {
-  const echo = await echoServer();
-  t.after(echo.close);
-  const env = makeDeps(undefined);
-  const l = await startTcpListener(spec(over), env.deps);
-  t.after(() => l.close(0));
-  env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${echo.port}` }] }));
-  const started = Date.now();
-  const closed = await new Promise<number>((resolve) => {
-    const s = net.connect(l.port, '127.0.0.1', () => s.write('x'));
-    s.on('error', () => {});
-    s.resume();
-    s.on('close', () => resolve(Date.now() - started));
-  });
-  assert.ok(closed >= 140 && closed < 2000, `${JSON.stringify(over)}: closed after ${closed}ms`);
+    const echo = await echoServer();
+    t.after(echo.close);
+    const env = makeDeps(undefined);
+    const l = await startTcpListener(spec(over), env.deps);
+    t.after(() => l.close(0));
+    env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${echo.port}` }] }));
+    const started = Date.now();
+    const closed = await new Promise<number>((resolve) => {
+      const s = net.connect(l.port, '127.0.0.1', () => s.write('x'));
+      s.on('error', () => {});
+      s.resume();
+      s.on('close', () => resolve(Date.now() - started));
+    });
+    assert.ok(closed >= 140 && closed < 2000, `${JSON.stringify(over)}: closed after ${closed}ms`);
   }
 });
 
 test('tcp: close(grace) waits for open connections, then destroys them', async (t) => {
   const echo = await echoServer();
   t.after(echo.close);
-  for (const [grace, expectForced] of [[100, true], [5000, false]] as const) {
+  for (const [grace, expectForced] of [
+    [100, true],
+    [5000, false],
+  ] as const) {
     const env = makeDeps(undefined);
     const l = await startTcpListener(spec(), env.deps);
     env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${echo.port}` }] }));
     const s = net.connect(l.port, '127.0.0.1');
     s.on('error', () => {});
-    await new Promise<void>((r) => { s.write('x'); s.once('data', () => r()); });
+    await new Promise<void>((r) => {
+      s.write('x');
+      s.once('data', () => r());
+    });
     const t0 = Date.now();
     const closing = l.close(grace);
     if (!expectForced) setTimeout(() => s.end(), 50);
@@ -120,7 +140,15 @@ test('tcp: close(grace) waits for open connections, then destroys them', async (
     if (expectForced) assert.ok(took >= 90 && took < 1000, `forced after ${took}`);
     else assert.ok(took < 2000, `returned after the last connection ended (${took}ms), not after the full grace`);
     // no new connections accepted
-    await assert.rejects(new Promise((res, rej) => { const c = net.connect(l.port, '127.0.0.1', () => { c.destroy(); res(0); }); c.on('error', rej); }));
+    await assert.rejects(
+      new Promise((res, rej) => {
+        const c = net.connect(l.port, '127.0.0.1', () => {
+          c.destroy();
+          res(0);
+        });
+        c.on('error', rej);
+      }),
+    );
     s.destroy();
   }
 });
@@ -134,9 +162,12 @@ test('tcp: a broken route or a throwing table costs one connection, never the pr
   const badPort = { ...r0, target: { ...r0.target, port: 99999, hostPort: '127.0.0.1:99999' } };
   const cases: [string, import('../../../src/routes/types.ts').Table['lookupTcp']][] = [
     ['target port out of range', () => badPort],
-    ['lookup throws', () => {
-      throw new Error('engine bug');
-    }],
+    [
+      'lookup throws',
+      () => {
+        throw new Error('engine bug');
+      },
+    ],
   ];
   for (const [name, lookupTcp] of cases) {
     env.store.swap({ ...base, lookupTcp });
