@@ -14,6 +14,34 @@ export function formatAddr(host: string, port: number): string {
 }
 
 /**
+ * ConnServer.listen for a listener spec: errors on a connection's path are logged with the
+ * listener's proto, an async handler's failure closes that connection only, and fabio's
+ * `<PROTO> proxy listening on <addr>` line is written once the port is bound.
+ */
+export async function listenSpec(
+  spec: ListenerSpec,
+  log: Logger,
+  onConn: (s: net.Socket) => void | Promise<void>,
+): Promise<ConnServer> {
+  const fail = (e: unknown) => log.error(`${spec.proto}: ${String(e)}`);
+  const cs = await ConnServer.listen(
+    spec.host,
+    spec.port,
+    (s) => {
+      const p = onConn(s);
+      if (p !== undefined)
+        p.catch((e: unknown) => {
+          fail(e);
+          s.destroy();
+        });
+    },
+    fail,
+  );
+  log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
+  return cs;
+}
+
+/**
  * One listening socket plus the set of its open client connections, so that close(graceMs) can
  * stop accepting, wait for the connections to finish (never longer than graceMs) and then destroy
  * what is left. Unlike fabio, which always sleeps the whole shutdownwait, close returns as soon as

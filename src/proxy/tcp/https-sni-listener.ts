@@ -7,7 +7,7 @@ import type { ListenerSpec } from '../../config/types.ts';
 import { createHttpHandler, type HttpListenerDeps } from '../http/index.ts';
 import { createCertStore, createTlsTermination } from '../tls/index.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
-import { acceptAddrs, ConnServer, formatAddr, spliceOptions } from './conn-server.ts';
+import { acceptAddrs, listenSpec, spliceOptions } from './conn-server.ts';
 import { helloTimeout, readSocketHello } from './hello-reader.ts';
 import { type ConnAddrs, splice } from './splice.ts';
 
@@ -90,17 +90,7 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
     s.destroy();
   };
 
-  const cs = await ConnServer.listen(
-    spec.host,
-    spec.port,
-    (s) =>
-      void handle(s).catch((e: unknown) => {
-        deps.log.error(`${spec.proto}: ${String(e)}`);
-        s.destroy();
-      }),
-    (e) => deps.log.error(`${spec.proto}: ${String(e)}`),
-  );
-  deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
+  const cs = await listenSpec(spec, deps.log, handle);
   return {
     spec,
     port: cs.port,

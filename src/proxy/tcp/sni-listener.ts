@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
-import { acceptAddrs, ConnServer, formatAddr, noRoute, spliceOptions } from './conn-server.ts';
+import { acceptAddrs, listenSpec, noRoute, spliceOptions } from './conn-server.ts';
 import { helloTimeout, readSocketHello } from './hello-reader.ts';
 import { splice } from './splice.ts';
 
@@ -30,16 +30,6 @@ export async function startSniListener(spec: ListenerSpec, deps: ProxyDeps): Pro
     if (res === undefined) return noRoute(s, deps, 'tcp_sni', h.sni);
     splice(s, res, h.bytes, addrs, deps, o);
   };
-  const cs = await ConnServer.listen(
-    spec.host,
-    spec.port,
-    (s) =>
-      void handle(s).catch((e: unknown) => {
-        deps.log.error(`${spec.proto}: ${String(e)}`);
-        s.destroy();
-      }),
-    (e) => deps.log.error(`${spec.proto}: ${String(e)}`),
-  );
-  deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
+  const cs = await listenSpec(spec, deps.log, handle);
   return { spec, port: cs.port, close: (graceMs) => cs.close(graceMs) };
 }

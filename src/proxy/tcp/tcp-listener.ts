@@ -2,7 +2,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { ListenerSpec } from '../../config/types.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
-import { acceptAddrs, ConnServer, formatAddr, noRoute, spliceOptions } from './conn-server.ts';
+import { acceptAddrs, listenSpec, noRoute, spliceOptions } from './conn-server.ts';
 import { type ConnAddrs, splice } from './splice.ts';
 
 /**
@@ -41,11 +41,8 @@ export async function startTcpListener(spec: ListenerSpec, deps: ProxyDeps): Pro
         .catch(() => s.destroy());
     };
   }
-  const cs = await ConnServer.listen(spec.host, spec.port, onConn, (e) =>
-    deps.log.error(`${spec.proto}: ${String(e)}`),
-  );
+  const cs = await listenSpec(spec, deps.log, onConn);
   key = `:${cs.port}`; // port 0 binds a free port; routes name the bound one
-  deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
   return {
     spec,
     port: cs.port,
