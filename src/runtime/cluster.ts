@@ -17,21 +17,25 @@ import { buildOptionsFrom } from './serve.ts';
  * others keep serving.
  *
  * Messages primary → worker: {t:'routes', seq, text}, {t:'noroute', html}, {t:'collect', id, what}, {t:'shutdown', graceMs}.
- * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'listening'}, {t:'collected', id, data}.
+ * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'listening'}, {t:'collected', id, data},
+ * {t:'scrape', id}.
  * `collect` asks for the worker's prom-client metrics as JSON (what: 'metrics') or its traffic
- * ring buffers (what: 'traffic'); the primary merges the answers.
+ * ring buffers (what: 'traffic'); the primary merges the answers. `scrape` is a worker's
+ * proto=prometheus listener asking for the merged exposition, answered with {t:'scraped', id, ...}.
  */
 
 type ToWorker =
   | { t: 'routes'; seq: number; text: string }
   | { t: 'noroute'; html: string }
   | { t: 'collect'; id: number; what: Collect }
+  | { t: 'scraped'; id: number; contentType: string; body: string; error?: string }
   | { t: 'shutdown'; graceMs: number };
 type ToPrimary =
   | { t: 'hello' }
   | { t: 'swapped'; seq: number }
   | { t: 'listening' }
-  | { t: 'collected'; id: number; data: unknown };
+  | { t: 'collected'; id: number; data: unknown }
+  | { t: 'scrape'; id: number };
 type Collect = 'metrics' | 'traffic';
 
 const WORKER_ENV = 'FABIO_TS_WORKER';
@@ -90,6 +94,25 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
     resolveFirst = r;
   });
 
+  /** Asks every live worker for `what`; answers after all replied or 2 s (a stuck worker is left out). */
+  const collect = async (what: Collect): Promise<unknown[]> => {
+    const live = [...workers].filter((w) => w.isConnected());
+    const id = ++collectId;
+    const got = await new Promise<unknown[]>((done) => {
+      if (live.length === 0) return done([]);
+      collectWaits.set(id, { need: live.length, got: [], done });
+      for (const w of live) send(w, { t: 'collect', id, what });
+      setTimeout(() => done(collectWaits.get(id)?.got ?? []), 2000).unref();
+    });
+    collectWaits.delete(id);
+    return got;
+  };
+  const metricsText = async () => {
+    const got = await collect('metrics');
+    const reg = AggregatorRegistry.aggregate(got as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+    return { contentType: reg.contentType, body: await reg.metrics() };
+  };
+
   const fork = () => {
     const w = cluster.fork({ ...o.env, [WORKER_ENV]: '1' });
     workers.add(w);
@@ -111,6 +134,11 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
           if (samples.length > 1000) samples.shift();
           sentAt.delete(m.seq);
         }
+      } else if (m.t === 'scrape') {
+        metricsText().then(
+          (r) => send(w, { t: 'scraped', id: m.id, ...r }),
+          (e: unknown) => send(w, { t: 'scraped', id: m.id, contentType: '', body: '', error: String(e) }),
+        );
       } else if (m.t === 'collected') {
         const wait = collectWaits.get(m.id);
         if (wait) {
@@ -147,28 +175,10 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   await allListening;
   o.log.info(`${o.count} worker processes serving`);
 
-  /** Asks every live worker for `what`; answers after all replied or 2 s (a stuck worker is left out). */
-  const collect = async (what: Collect): Promise<unknown[]> => {
-    const live = [...workers].filter((w) => w.isConnected());
-    const id = ++collectId;
-    const got = await new Promise<unknown[]>((done) => {
-      if (live.length === 0) return done([]);
-      collectWaits.set(id, { need: live.length, got: [], done });
-      for (const w of live) send(w, { t: 'collect', id, what });
-      setTimeout(() => done(collectWaits.get(id)?.got ?? []), 2000).unref();
-    });
-    collectWaits.delete(id);
-    return got;
-  };
-
   return {
     pids: () => [...workers].map((w) => w.process.pid ?? 0),
     propagation: () => samples,
-    async metricsText() {
-      const got = await collect('metrics');
-      const reg = AggregatorRegistry.aggregate(got as Parameters<typeof AggregatorRegistry.aggregate>[0]);
-      return { contentType: reg.contentType, body: await reg.metrics() };
-    },
+    metricsText,
     async trafficReport() {
       return mergeTrafficSnapshots((await collect('traffic')) as TrafficSnapshot[]);
     },
@@ -198,6 +208,24 @@ export async function runWorker(): Promise<number | undefined> {
   const send = (m: ToPrimary) => process.send?.(m);
   let noRouteHtml = '';
   let listeners: Awaited<ReturnType<typeof startListeners>> | undefined;
+  // proto=prometheus listeners answer with the exposition of all workers, merged by the primary
+  const scrapes = new Map<number, (r: { contentType: string; body: string; error?: string }) => void>();
+  let scrapeId = 0;
+  const scrape = () =>
+    new Promise<{ contentType: string; body: string }>((resolve, reject) => {
+      const id = ++scrapeId;
+      const t = setTimeout(() => {
+        scrapes.delete(id);
+        reject(new Error('no metrics from the primary within 5 s'));
+      }, 5000);
+      scrapes.set(id, (r) => {
+        clearTimeout(t);
+        scrapes.delete(id);
+        if (r.error !== undefined) reject(new Error(r.error));
+        else resolve(r);
+      });
+      send({ t: 'scrape', id });
+    });
 
   let firstResolve: () => void = () => {};
   const first = new Promise<void>((r) => {
@@ -220,6 +248,8 @@ export async function runWorker(): Promise<number | undefined> {
       if (store.current) firstResolve();
     } else if (m.t === 'noroute') {
       noRouteHtml = m.html;
+    } else if (m.t === 'scraped') {
+      scrapes.get(m.id)?.(m);
     } else if (m.t === 'collect') {
       if (m.what === 'traffic') send({ t: 'collected', id: m.id, data: metrics.traffic.snapshot() });
       else
@@ -245,7 +275,7 @@ export async function runWorker(): Promise<number | undefined> {
     metrics,
     noRouteHtml: () => noRouteHtml,
     accessLog: accessSink ? (line: string) => accessSink.write(line) : undefined,
-    prometheus: () => metrics.text(),
+    prometheus: scrape,
   });
   send({ t: 'listening' });
   return undefined;

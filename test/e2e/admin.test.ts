@@ -110,8 +110,12 @@ test('a scrape after HTTP and TCP traffic shows fabio metric names and labels; /
   );
 });
 
-test('with two worker processes /api/traffic and /metrics add up the requests of every worker', async (t) => {
-  const f = await startDevFabio(['-proxy.workers=2', '-metrics.prefix=fabio']);
+test('with two worker processes /api/traffic, /metrics and a proto=prometheus listener add up every worker', async (t) => {
+  const prom = await freePort();
+  const f = await startDevFabio(
+    ['-proxy.workers=2', '-metrics.prefix=fabio'],
+    ({ http }) => `127.0.0.1:${http},127.0.0.1:${prom};proto=prometheus`,
+  );
   t.after(() => f.stop());
   const web = await backend('web');
   t.after(() => web.close());
@@ -137,6 +141,11 @@ test('with two worker processes /api/traffic and /metrics add up the requests of
     `${JSON.stringify(traffic)}\n${counts.join('\n')}`,
   );
   assert.match(m, new RegExp(`^fabio_requests_count\\{service="web"\\} ${n}$`, 'm'));
+  // the listener lives in a worker, but answers for all of them
+  for (let i = 0; i < 4; i++) {
+    const p = await (await fetch(`http://127.0.0.1:${prom}/metrics`, { headers: { connection: 'close' } })).text();
+    assert.match(p, new RegExp(`^fabio_requests_count\\{service="web"\\} ${n}$`, 'm'));
+  }
 });
 
 test('ui.addr with cs= serves the admin API over TLS; /api/config masks the Consul token', async (t) => {
