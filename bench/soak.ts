@@ -209,9 +209,21 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 50));
 }
 
+/** utime + stime of a process in ms, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const after = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return ((Number(after[11]) + Number(after[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function load(label: string, during?: () => () => void) {
   peakRss = 0;
   const swaps0 = swaps;
+  const cpu0 = cpuMs(proxy.pid);
   const stop = during?.();
   const result = await autocannon({
     url: target,
@@ -221,8 +233,12 @@ async function load(label: string, during?: () => () => void) {
     expectBody: 'stable',
   });
   stop?.();
+  const cpu = cpuMs(proxy.pid) - cpu0;
   return {
     label,
+    /** The proxy's CPU time per request (µs) and its share of its one core: whether it was the bottleneck. */
+    cpuUsPerReq: Math.round(((cpu * 1000) / result.requests.total) * 10) / 10,
+    proxyCore: Math.round((cpu / (seconds * 1000)) * 100) / 100,
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -267,10 +283,12 @@ if (a.json) {
   console.log(
     `soak: ${seconds}s per run, ${a.connections} keep-alive connections, workers=${a.workers}, pinned=${pin}`,
   );
-  console.log('run              req/s     p50 ms  p99 ms  requests   errors  non2xx  misrouted  swaps  RSS MB');
+  console.log(
+    'run              req/s     p50 ms  p99 ms  requests   errors  non2xx  misrouted  swaps  RSS MB  proxy µs/req  proxy core',
+  );
   for (const r of rows) {
     console.log(
-      `${r.label.padEnd(16)} ${String(r.rps).padStart(7)}  ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)}  ${String(r.requests).padStart(9)}  ${String(r.errors).padStart(7)} ${String(r.non2xx).padStart(7)} ${String(r.misrouted).padStart(10)} ${String(r.swaps).padStart(6)} ${String(r.rssMB).padStart(7)}`,
+      `${r.label.padEnd(16)} ${String(r.rps).padStart(7)}  ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)}  ${String(r.requests).padStart(9)}  ${String(r.errors).padStart(7)} ${String(r.non2xx).padStart(7)} ${String(r.misrouted).padStart(10)} ${String(r.swaps).padStart(6)} ${String(r.rssMB).padStart(7)} ${String(r.cpuUsPerReq).padStart(13)} ${String(r.proxyCore).padStart(11)}`,
     );
   }
   console.log(
