@@ -1,10 +1,11 @@
+import type { BuildMemo, HostLines, LineEntry } from './build-memo.ts';
+import { forEachMemoLine, hostOrders } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
 import { GlobSyntaxError, isGlob, sharedGlobCache } from './glob.ts';
-import { normalizeHost, sortHostsBySpecificity } from './host-order.ts';
-import type { ApplyState, Model, MRoute } from './model.ts';
+import { normalizeHost } from './host-order.ts';
+import type { ApplyState, Model, MRoute, Preparsed } from './model.ts';
 import { applyDef, Names } from './model.ts';
-import { forEachRouteDef } from './parse.ts';
 import { buildPathIndex } from './path-index.ts';
 import { RouteTable } from './table.ts';
 import type { TargetDraft } from './target.ts';
@@ -12,6 +13,60 @@ import type { ParsedURL } from './target-url.ts';
 import { parseTargetURL } from './target-url.ts';
 import type { BuildOptions, LookupResult, Route, Table, Target } from './types.ts';
 import { buildRing, effectiveWeights, identityRing } from './weights.ts';
+
+/** Option problems of the route's surviving targets become warnings (in target order). */
+function reportProblems(drafts: readonly TargetDraft[], st: ApplyState): void {
+  if (st.problems.size === 0) return;
+  for (const t of drafts) {
+    const p = st.problems.get(t);
+    if (p !== undefined)
+      for (const message of p.messages) st.warnings.push({ line: p.line, service: t.service, message });
+  }
+}
+
+function sameOpts(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i] as string;
+    if (k !== kb[i] || a[k] !== b[k]) return false;
+  }
+  return true;
+}
+
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Whether a previous build's compiled route is what compileRoute would make of `m` now: same host
+ * and path (the caller's), and the same targets in the same order with the same service, URL,
+ * tags, options and fixed weight. Everything else in a CRoute (effective weights, ring, redirect
+ * codes, access rules, host and port) is derived from these and the matcher.
+ */
+function sameRoute(c: CRoute, m: MRoute): boolean {
+  const a = c.targets;
+  const b = m.targets;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as Target;
+    const y = b[i] as TargetDraft;
+    if (
+      x.url !== y.url ||
+      x.service !== y.service ||
+      !Object.is(x.fixedWeight, y.fixedWeight) ||
+      !sameTags(x.tags, y.tags) ||
+      !sameOpts(x.opts, y.opts)
+    )
+      return false;
+  }
+  return true;
+}
 
 function compileRoute(m: MRoute, opts: BuildOptions, st: ApplyState): CRoute {
   const drafts = m.targets;
@@ -26,15 +81,8 @@ function compileRoute(m: MRoute, opts: BuildOptions, st: ApplyState): CRoute {
     for (let i = 0; i < n; i++) (drafts[i] as TargetDraft).weight = weights[i] as number;
     ring = buildRing(fixed, weights);
   }
-  for (let i = 0; i < n; i++) {
-    const t = drafts[i] as TargetDraft;
-    Object.freeze(t);
-    if (st.problems.size > 0) {
-      const p = st.problems.get(t);
-      if (p !== undefined)
-        for (const message of p.messages) st.warnings.push({ line: p.line, service: t.service, message });
-    }
-  }
+  for (let i = 0; i < n; i++) Object.freeze(drafts[i]);
+  reportProblems(drafts, st);
   // exact-size copy: the draft array grew by push and has spare capacity
   const targets: readonly Target[] = Object.freeze(drafts.slice());
   const route: Route = Object.freeze({ host: m.host, path: m.path, targets });
@@ -79,13 +127,62 @@ function pruneCounters(counters: Map<string, number>, byKey: ReadonlyMap<string,
 const byPathDesc = (a: { path: string }, b: { path: string }): number =>
   a.path < b.path ? 1 : a.path > b.path ? -1 : 0;
 
+/** The previous table's memo when it was built with the same matcher and glob setting. */
+function usableMemo(prev: Table | undefined, opts: BuildOptions): BuildMemo | undefined {
+  if (!(prev instanceof RouteTable)) return undefined;
+  const m = prev.buildMemo;
+  return m !== undefined && m.matcher === opts.matcher && m.globDisabled === opts.globDisabled ? m : undefined;
+}
+
+/** The compiled routes of one host (path descending), reusing the previous build's where unchanged. */
+function compileHost(
+  rs: Map<string, MRoute>,
+  prev: HostEntry | undefined,
+  opts: BuildOptions,
+  st: ApplyState,
+): CRoute[] {
+  const sorted = [...rs.values()].sort(byPathDesc);
+  if (prev === undefined) return sorted.map((m) => compileRoute(m, opts, st));
+  const old = prev.routes;
+  const out: CRoute[] = new Array(sorted.length);
+  let j = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const m = sorted[i] as MRoute;
+    // both lists are path-descending: walk the old one alongside
+    while (j < old.length && (old[j] as CRoute).path > m.path) j++;
+    const c = old[j];
+    if (c !== undefined && c.path === m.path && sameRoute(c, m)) {
+      reportProblems(m.targets, st);
+      out[i] = c;
+    } else out[i] = compileRoute(m, opts, st);
+  }
+  return out;
+}
+
+function applyLine(model: Model, e: LineEntry, line: number, st: ApplyState): void {
+  applyDef(model, e.d, st, line, e.pre);
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Builds the frozen routing table from route text (fabio-reference (b) and (n)). Throws
  * RouteSyntaxError (`line N: ...`) when the text is invalid; the caller keeps its previous table.
  * Problems that do not stop the build (unmatched `route weight`, bad access rules or redirect
  * codes, invalid host globs) are in `table.warnings`.
+ *
+ * With `prev` (the live table, built with the same options) the build is incremental: lines seen
+ * by the previous build are not parsed again, new hosts are merged into the previous host order,
+ * and routes whose targets are unchanged keep their compiled form (and hosts whose routes are all
+ * unchanged their path index). The result is the same as without `prev` (test/routes/incremental.test.ts).
  */
-export function buildTable(text: string, opts: BuildOptions): Table {
+export function buildTable(text: string, opts: BuildOptions, prev?: Table): Table {
+  const memo = usableMemo(prev, opts);
   const model: Model = new Map();
   const st: ApplyState = {
     matcher: opts.matcher,
@@ -93,23 +190,54 @@ export function buildTable(text: string, opts: BuildOptions): Table {
     names: new Names(),
     problems: new Map(),
     pathGlobs: new Map(),
+    prevPathGlobs: memo?.pathGlobs,
   };
   const warnings = st.warnings;
-  // fabio parses the whole text before applying it, so a syntax error anywhere wins over an
-  // error applying an earlier command (a bad target URL): remember that one, keep parsing.
-  let applyError: unknown;
-  forEachRouteDef(text, (d) => {
-    if (applyError !== undefined) return;
-    try {
-      applyDef(model, d, st);
-    } catch (err) {
-      applyError = err;
+  const lines = new Map<string, LineEntry>();
+  // Pass 1 parses every line (a syntax error anywhere is the build's error, as in fabio, which
+  // parses the whole text before applying it) and groups the lines by host while they are all
+  // plain `route add`s: then a host's routes depend only on its own lines, and a host whose lines
+  // are those of the previous build keeps its compiled routes without applying them again.
+  let hosts: Map<string, HostLines> | undefined = new Map();
+  forEachMemoLine(text, memo?.lines, lines, opts.matcher, (e, n) => {
+    if (hosts === undefined) return;
+    if (!e.plain) {
+      hosts = undefined;
+      return;
+    }
+    const host = (e.pre as Preparsed).host;
+    const g = hosts.get(host);
+    if (g === undefined) hosts.set(host, { entries: [e], nums: [n] });
+    else {
+      g.entries.push(e);
+      g.nums.push(n);
     }
   });
-  if (applyError !== undefined) throw applyError;
+  const prevHosts = memo?.hosts;
+  const keep = new Set<string>();
+  if (hosts !== undefined) {
+    for (const [host, g] of hosts) {
+      const was = prevHosts?.get(host);
+      if (was !== undefined && sameList(was.entries, g.entries) && memo?.byKey.has(host)) keep.add(host);
+      else
+        for (let i = 0; i < g.entries.length; i++) applyLine(model, g.entries[i] as LineEntry, g.nums[i] as number, st);
+    }
+  } else {
+    // Pass 2, the general case: every command in order; the first one that fails is the error.
+    let applyError: unknown;
+    forEachMemoLine(text, lines, new Map(), opts.matcher, (e, n) => {
+      if (applyError !== undefined) return;
+      try {
+        applyLine(model, e, n, st);
+      } catch (err) {
+        applyError = err;
+      }
+    });
+    if (applyError !== undefined) throw applyError;
+  }
   const cache = sharedGlobCache(opts.globCacheSize);
 
-  const order = sortHostsBySpecificity([...model.keys()]);
+  const { order, asc } = hostOrders(hosts ?? model, memo);
   const byKey = new Map<string, HostEntry>();
   const exactPlain = new Map<string, HostEntry[]>();
   const exactTls = new Map<string, HostEntry[]>();
@@ -121,8 +249,12 @@ export function buildTable(text: string, opts: BuildOptions): Table {
     else l.push(e);
   };
 
-  order.forEach((key, rank) => {
-    const routes = [...(model.get(key)?.values() ?? [])].sort(byPathDesc).map((m) => compileRoute(m, opts, st));
+  for (let rank = 0; rank < order.length; rank++) {
+    const key = (order[rank] as { h: string }).h;
+    const rs = model.get(key);
+    const prevEntry = memo?.byKey.get(key);
+    const routes =
+      rs === undefined ? ((prevEntry as HostEntry).routes as CRoute[]) : compileHost(rs, prevEntry, opts, st);
     let matchPlain: GlobMatcher | undefined;
     let matchTls: GlobMatcher | undefined;
     if (!opts.globDisabled && isGlob(key)) {
@@ -131,7 +263,8 @@ export function buildTable(text: string, opts: BuildOptions): Table {
         matchTls = cache.get(normalizeHost(key, true));
       } catch (err) {
         if (!(err instanceof GlobSyntaxError)) throw err;
-        const firstLine = model.get(key)?.values().next().value?.line ?? 0;
+        // the line of the host's first route (its first line when the lines were grouped)
+        const firstLine = (rs !== undefined ? rs.values().next().value?.line : hosts?.get(key)?.nums[0]) ?? 0;
         warnings.push({
           line: firstLine,
           service: routes[0]?.targets[0]?.service ?? '',
@@ -140,14 +273,24 @@ export function buildTable(text: string, opts: BuildOptions): Table {
         matchPlain = matchTls = undefined;
       }
     }
-    const entry: HostEntry = Object.freeze({
-      key,
-      rank,
-      routes: Object.freeze(routes),
-      index: buildPathIndex(routes, opts.matcher),
-      matchPlain,
-      matchTls,
-    });
+    let entry: HostEntry;
+    if (prevEntry !== undefined && sameList(prevEntry.routes, routes)) {
+      // unchanged routes: the same frozen list and path index; a new entry only when the rank
+      // (position among the hosts) or the host glob changed
+      entry =
+        prevEntry.rank === rank && prevEntry.matchPlain === matchPlain && prevEntry.matchTls === matchTls
+          ? prevEntry
+          : Object.freeze({ key, rank, routes: prevEntry.routes, index: prevEntry.index, matchPlain, matchTls });
+    } else {
+      entry = Object.freeze({
+        key,
+        rank,
+        routes: Object.freeze(routes),
+        index: buildPathIndex(routes, opts.matcher),
+        matchPlain,
+        matchTls,
+      });
+    }
     byKey.set(key, entry);
     if (matchPlain !== undefined) globs.push(entry);
     else {
@@ -156,11 +299,10 @@ export function buildTable(text: string, opts: BuildOptions): Table {
     }
     const tcpRoute = routes.find((r) => '/'.startsWith(r.path));
     if (tcpRoute !== undefined) tcp.set(key, tcpRoute);
-  });
+  }
 
-  const hostsAsc = [...byKey.keys()].sort();
   const routes: Route[] = [];
-  for (const h of hostsAsc) for (const r of byKey.get(h)?.routes ?? []) routes.push(r.route);
+  for (const h of asc) for (const r of byKey.get(h)?.routes ?? []) routes.push(r.route);
 
   const counters = opts.counters ?? new Map<string, number>();
   if (counters.size > 0) pruneCounters(counters, byKey);
@@ -181,6 +323,16 @@ export function buildTable(text: string, opts: BuildOptions): Table {
       globs: Object.freeze(globs),
       fallback: byKey.get(''),
       tcp,
+      memo: {
+        matcher: opts.matcher,
+        globDisabled: opts.globDisabled,
+        lines,
+        order,
+        asc,
+        byKey,
+        pathGlobs: st.pathGlobs,
+        hosts,
+      },
     }),
   );
 }

@@ -32,10 +32,20 @@ export function reverseHostPort(s: string): string {
   return r.includes(':') ? `[${r}]:${p}` : `${r}:${p}`;
 }
 
+/** A host with its reverseHostPort key, as the specificity order compares them. */
+export interface KeyedHost {
+  readonly h: string;
+  readonly k: string;
+}
+
+/** The most-specific-first order: reversed keys descending, then hosts descending. */
+export const bySpecificity = (a: KeyedHost, b: KeyedHost): number =>
+  a.k < b.k ? 1 : a.k > b.k ? -1 : a.h < b.h ? 1 : a.h > b.h ? -1 : 0;
+
 /** Sorts host keys most specific first (returns a new array). */
 export function sortHostsBySpecificity(hosts: readonly string[]): string[] {
   const keyed = hosts.map((h) => ({ h, k: reverseHostPort(h) }));
-  keyed.sort((a, b) => (a.k < b.k ? 1 : a.k > b.k ? -1 : a.h < b.h ? 1 : a.h > b.h ? -1 : 0));
+  keyed.sort(bySpecificity);
   return keyed.map((x) => x.h);
 }
 

@@ -39,6 +39,17 @@ export interface ApplyState {
   readonly problems: Map<TargetDraft, Problems>;
   /** Compiled path globs of this build by pattern (matcher=glob). */
   readonly pathGlobs: Map<string, GlobMatcher>;
+  /** The previous build's path globs (same matcher), reused instead of compiling again. */
+  readonly prevPathGlobs?: ReadonlyMap<string, GlobMatcher> | undefined;
+}
+
+/** What a `route add` line yields before it is applied (the same for every build: memoised). */
+export interface Preparsed {
+  /** hostPath(d.src). */
+  readonly host: string;
+  readonly path: string;
+  /** The parsed target URL; undefined when it does not parse (applying reports the error). */
+  readonly url: ParsedURL | undefined;
 }
 
 /**
@@ -95,16 +106,24 @@ function findRoute(m: Model, host: string, path: string): MRoute | undefined {
 /** Shared, always empty: only targets with redirect/allow/deny options can have problems. */
 const NO_PROBLEMS: string[] = [];
 
-function addRoute(m: Model, d: RouteDef, st: ApplyState): void {
+function addRoute(m: Model, d: RouteDef, st: ApplyState, line: number, pre: Preparsed | undefined): void {
   const names = st.names;
-  if (d.src === '') throw new RouteSyntaxError(d.line, 'route: prefix must not be empty');
-  if (d.dst === '') throw new RouteSyntaxError(d.line, 'route: target must not be empty');
-  const [host, path] = hostPath(d.src);
+  if (d.src === '') throw new RouteSyntaxError(line, 'route: prefix must not be empty');
+  if (d.dst === '') throw new RouteSyntaxError(line, 'route: target must not be empty');
+  let host: string;
+  let path: string;
   let parsed: ParsedURL;
-  try {
-    parsed = parseTargetURL(d.dst);
-  } catch (err) {
-    throw new RouteSyntaxError(d.line, `route: invalid target. ${(err as Error).message}`, { cause: err });
+  if (pre?.url !== undefined) {
+    host = pre.host;
+    path = pre.path;
+    parsed = pre.url;
+  } else {
+    [host, path] = hostPath(d.src);
+    try {
+      parsed = parseTargetURL(d.dst);
+    } catch (err) {
+      throw new RouteSyntaxError(line, `route: invalid target. ${(err as Error).message}`, { cause: err });
+    }
   }
   let r = findRoute(m, host, path);
   if (r === undefined) {
@@ -116,15 +135,18 @@ function addRoute(m: Model, d: RouteDef, st: ApplyState): void {
     if (st.matcher === 'glob' && isGlob(path)) {
       glob = st.pathGlobs.get(path);
       if (glob === undefined) {
-        try {
-          glob = compileGlob(path);
-        } catch (err) {
-          throw new RouteSyntaxError(d.line, (err as Error).message, { cause: err });
+        glob = st.prevPathGlobs?.get(path);
+        if (glob === undefined) {
+          try {
+            glob = compileGlob(path);
+          } catch (err) {
+            throw new RouteSyntaxError(line, (err as Error).message, { cause: err });
+          }
         }
         st.pathGlobs.set(path, glob);
       }
     }
-    r = { host: names.get(host), path, targets: [], line: d.line, glob };
+    r = { host: names.get(host), path, targets: [], line, glob };
     const routes = m.get(host);
     if (routes === undefined) m.set(host, new Map([[path, r]]));
     else routes.set(path, r);
@@ -149,7 +171,7 @@ function addRoute(m: Model, d: RouteDef, st: ApplyState): void {
     },
     problems,
   );
-  if (problems !== NO_PROBLEMS && problems.length > 0) st.problems.set(t, { line: d.line, messages: problems });
+  if (problems !== NO_PROBLEMS && problems.length > 0) st.problems.set(t, { line, messages: problems });
   r.targets.push(t);
 }
 
@@ -168,7 +190,7 @@ function filterTargets(m: Model, only: MRoute | undefined, drop: (t: TargetDraft
   for (const [host, rs] of m) if (rs.size === 0) m.delete(host);
 }
 
-function delRoute(m: Model, d: RouteDef): void {
+function delRoute(m: Model, d: RouteDef, line: number): void {
   if (d.tags.length > 0) {
     filterTargets(m, undefined, (t) => (d.service === '' || t.service === d.service) && containsAll(t.tags, d.tags));
     return;
@@ -185,7 +207,7 @@ function delRoute(m: Model, d: RouteDef): void {
   try {
     parseTargetURL(d.dst);
   } catch (err) {
-    throw new RouteSyntaxError(d.line, `route: invalid target. ${(err as Error).message}`, { cause: err });
+    throw new RouteSyntaxError(line, `route: invalid target. ${(err as Error).message}`, { cause: err });
   }
   if (r !== undefined) filterTargets(m, r, (t) => t.service === d.service && t.url === d.dst);
 }
@@ -203,12 +225,16 @@ function weighRoute(m: Model, d: RouteDef): string | undefined {
   return undefined;
 }
 
-/** Applies one command. Throws RouteSyntaxError (with the command's line) on a bad one. */
-export function applyDef(m: Model, d: RouteDef, st: ApplyState): void {
-  if (d.cmd === 'route add') addRoute(m, d, st);
-  else if (d.cmd === 'route del') delRoute(m, d);
+/**
+ * Applies one command. Throws RouteSyntaxError (with the command's line) on a bad one. `line`
+ * overrides d.line (a memoised command is shared by every line with the same text); `pre` holds
+ * the command's source split and parsed target URL when they are already known.
+ */
+export function applyDef(m: Model, d: RouteDef, st: ApplyState, line = d.line, pre?: Preparsed): void {
+  if (d.cmd === 'route add') addRoute(m, d, st, line, pre);
+  else if (d.cmd === 'route del') delRoute(m, d, line);
   else {
     const w = weighRoute(m, d);
-    if (w !== undefined) st.warnings.push({ line: d.line, service: d.service, message: w });
+    if (w !== undefined) st.warnings.push({ line, service: d.service, message: w });
   }
 }

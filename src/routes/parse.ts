@@ -84,7 +84,8 @@ function def(
   };
 }
 
-function parseLine(line: string, n: number): RouteDef {
+/** Parses one trimmed, non-comment line; throws Error with the reason (no line number). */
+export function parseLine(line: string, n: number): RouteDef {
   if (RE_IS_ADD.test(line)) {
     const m = RE_ADD.exec(line);
     if (!m) throw new Error("syntax error: 'route add' invalid");

@@ -1,3 +1,4 @@
+import type { BuildMemo } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import { SKIP } from './compiled.ts';
 import { explainLookup } from './explain.ts';
@@ -30,6 +31,8 @@ export interface TableParts {
   readonly fallback: HostEntry | undefined;
   /** Per host key: the route lookupTcp answers with (first route whose path prefixes '/'). */
   readonly tcp: ReadonlyMap<string, CRoute>;
+  /** What the next build may reuse (incremental builds). */
+  readonly memo?: BuildMemo | undefined;
 }
 
 /** Whether one route's path matches the request path. */
@@ -136,6 +139,11 @@ export class RouteTable implements Table {
   /** Host keys matching a normalised request host, most specific first (no host-less fallback). */
   candidates(host: string, tls: boolean): readonly HostEntry[] {
     return this.#hosts.get(host, tls);
+  }
+
+  /** What the next build with the same options may reuse (build.ts). */
+  get buildMemo(): BuildMemo | undefined {
+    return this.#p.memo;
   }
 
   /** Memoised request hosts (tests: the memo stays bounded). */

@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { BuildOptions, LookupRequest, Matcher, Table } from '../../src/routes/index.ts';
+import { buildTable } from '../../src/routes/index.ts';
+import { OPTS, req } from './helpers.ts';
+
+/**
+ * buildTable(text, opts, prev) reuses the previous table's parsed lines, host order and compiled
+ * routes; it must be indistinguishable from buildTable(text, opts) for every text.
+ */
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const HOSTS = ['a.com', 'b.com:8080', 'X.a.com', '*.a.com', '*.c.org', '[bad.glob', '', ':1234', 'd.net'];
+const PATHS = ['/', '/p', '/p/q', '/P', '/p*', '/x/'];
+const OPTS_POOL = ['', 'strip=/p', 'redirect=301', 'redirect=200', 'allow=ip:10.0.0.0/8', 'deny=bogus', 'host=dst'];
+
+function pick<T>(r: () => number, xs: readonly T[]): T {
+  return xs[Math.floor(r() * xs.length)] as T;
+}
+
+/** One service's lines: a few `route add`s, sometimes with weights, tags and options. */
+function serviceBlock(r: () => number, id: number): string[] {
+  const svc = `svc${id % 7}`;
+  const host = pick(r, HOSTS);
+  const path = host.startsWith(':') ? '' : pick(r, PATHS);
+  const n = 1 + Math.floor(r() * 3);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const scheme = host.startsWith(':') ? 'tcp' : pick(r, ['http', 'https']);
+    out.push(`route add ${svc} ${host}${path} ${scheme}://10.0.${id % 5}.${i}:${8000 + (id % 3)}/${suffix(r)}`);
+  }
+  return out;
+}
+
+/** Optional weight, tags and opts clauses. */
+function suffix(r: () => number): string {
+  let s = '';
+  if (r() < 0.2) s += ` weight ${pick(r, ['0.5', '0.2', '0', '1.5'])}`;
+  if (r() < 0.3) s += ` tags "${pick(r, ['t1', 't1,t2', 't2'])}"`;
+  const o = pick(r, OPTS_POOL);
+  if (o !== '' && r() < 0.3) s += ` opts "${o}"`;
+  return s;
+}
+
+/** The same target with other weight, tags or options (the route's URLs stay as they are). */
+function retouch(r: () => number, line: string): string {
+  const base = line.replace(/ (weight|tags|opts) .*$/, '');
+  for (;;) {
+    const s = `${base}${suffix(r)}`;
+    if (s !== line || r() < 0.1) return s;
+  }
+}
+
+/** A command that changes other services' routes (or a comment / blank line). */
+function otherLine(r: () => number): string {
+  const host = pick(r, HOSTS);
+  const src = host.startsWith(':') ? host : `${host}${pick(r, PATHS)}`;
+  const svc = `svc${Math.floor(r() * 7)}`;
+  return pick(r, [
+    `route del ${svc}`,
+    `route del ${svc} ${src}`,
+    `route del ${svc} ${src} http://10.0.1.0:8001/`,
+    'route del tags "t2"',
+    `route weight ${svc} ${src} weight 0.25`,
+    `route weight ${src} weight 0.5 tags "t1"`,
+    '# a comment',
+    '',
+  ]);
+}
+
+/** Everything a caller can see of a table, as plain data (access rules are closures: their mode). */
+function observe(t: Table, reqs: readonly LookupRequest[]): unknown {
+  const plain = (x: unknown) =>
+    JSON.parse(JSON.stringify(x, (k, v) => (k === 'accessRules' ? (v === undefined ? null : v.mode) : v)));
+  return {
+    print: t.print(),
+    dump: t.dump(),
+    source: t.source,
+    warnings: plain(t.warnings),
+    routes: plain(t.routes),
+    explain: reqs.map((q) => plain(t.explain(q, { advance: false }))),
+    tcp: [':1234', ':9', 'a.com'].map((k) => t.lookupTcp(k)?.target.key),
+  };
+}
+
+const REQS: LookupRequest[] = [];
+for (const h of ['a.com', 'b.com:8080', 'b.com', 'x.a.com', 'y.a.com', 'z.c.org', '[bad.glob', 'd.net', 'other'])
+  for (const p of ['/', '/p', '/p/q/r', '/P', '/pz', '/x/y', '/q'])
+    for (const tls of [false, true]) REQS.push(req(h, p, { tls, forwardedProto: tls ? 'https' : 'http' }));
+
+function attempt(text: string, opts: BuildOptions, prev?: Table): Table | string {
+  try {
+    return buildTable(text, opts, prev);
+  } catch (err) {
+    return `${(err as Error).constructor.name}: ${(err as Error).message}`;
+  }
+}
+
+for (const matcher of ['prefix', 'iprefix', 'glob'] as Matcher[]) {
+  test(`incremental build equals a fresh build over random changes (matcher=${matcher})`, () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const r = rng(seed * 7919 + matcher.length);
+      const incCounters = new Map<string, number>();
+      const freshCounters = new Map<string, number>();
+      const incOpts: BuildOptions = { ...OPTS, matcher, counters: incCounters };
+      const freshOpts: BuildOptions = { ...OPTS, matcher, counters: freshCounters };
+      const blocks: string[][] = [];
+      let extra: string[] = [];
+      let nextId = 0;
+      let prev: Table | undefined;
+      for (let step = 0; step < 40; step++) {
+        const roll = r();
+        if (roll < 0.35 || blocks.length === 0) blocks.push(serviceBlock(r, nextId++));
+        else if (roll < 0.55) blocks.splice(Math.floor(r() * blocks.length), 1);
+        else if (roll < 0.62) {
+          const b = pick(r, blocks);
+          b[Math.floor(r() * b.length)] = pick(r, serviceBlock(r, nextId++));
+        } else if (roll < 0.7) {
+          const b = pick(r, blocks);
+          const i = Math.floor(r() * b.length);
+          b[i] = retouch(r, b[i] as string);
+        } else if (roll < 0.8) blocks.splice(Math.floor(r() * (blocks.length + 1)), 0, serviceBlock(r, nextId++));
+        else if (roll < 0.9) extra = r() < 0.3 ? [] : [...extra, otherLine(r)];
+        else if (roll < 0.94)
+          extra.push('route add broken'); // a syntax error: no table
+        else if (roll < 0.97)
+          extra.push('route add s a.com/ ht^tp://x/'); // a bad target: no table
+        else blocks.reverse();
+        if (extra.some((l) => l.includes('broken') || l.includes('ht^tp')) && r() < 0.5)
+          extra = extra.filter((l) => !l.includes('broken') && !l.includes('ht^tp'));
+        const text = [...blocks.flat(), ...extra].join('\n');
+        const inc = attempt(text, incOpts, prev);
+        const fresh = attempt(text, freshOpts);
+        if (typeof fresh === 'string' || typeof inc === 'string') {
+          assert.equal(inc, fresh, `seed ${seed} step ${step}: the same error`);
+          continue; // the caller keeps its table, as the updater does
+        }
+        const ctx = `seed ${seed} step ${step}\n${text}`;
+        assert.deepEqual(observe(inc, REQS), observe(fresh, REQS), ctx);
+        // rr with counters carried across swaps: the same picks in both worlds
+        for (let k = 0; k < 3; k++)
+          for (const q of REQS) assert.equal(inc.lookup(q)?.target.key, fresh.lookup(q)?.target.key, ctx);
+        assert.deepEqual([...incCounters].sort(), [...freshCounters].sort(), ctx);
+        prev = inc;
+      }
+    }
+  });
+}
+
+test('an unchanged host keeps its compiled routes; a changed one does not', () => {
+  const a = 'route add a a.com/ http://10.0.0.1:80/';
+  const b1 = 'route add b b.com/ http://10.0.0.2:80/';
+  const b2 = 'route add b b.com/ http://10.0.0.3:80/';
+  const t1 = buildTable(`${a}\n${b1}`, OPTS);
+  const t2 = buildTable(`${b2}\n# moved down a line\n${a}`, OPTS, t1);
+  // lookups answer precomputed result objects of the compiled route: the very same object
+  assert.equal(t2.lookup(req('a.com', '/')), t1.lookup(req('a.com', '/')));
+  assert.notEqual(t2.lookup(req('b.com', '/')), t1.lookup(req('b.com', '/')));
+  assert.equal(t2.lookup(req('b.com', '/'))?.target.url, 'http://10.0.0.3:80/');
+  // with a route del in the text lines are applied one by one, and unchanged routes still reused
+  const t3 = buildTable(`${a}\n${b2}\nroute add c c.com/ http://10.0.0.4:80/\nroute del c`, OPTS, t2);
+  assert.equal(t3.lookup(req('a.com', '/')), t1.lookup(req('a.com', '/')));
+  assert.equal(t3.lookup(req('b.com', '/')), t2.lookup(req('b.com', '/')));
+  // another matcher: nothing reused
+  const t4 = buildTable(`${a}\n${b2}`, { ...OPTS, matcher: 'iprefix' }, t3);
+  assert.notEqual(t4.lookup(req('a.com', '/')), t1.lookup(req('a.com', '/')));
+});
+
+test('round robin keeps alternating across incremental swaps', () => {
+  const counters = new Map<string, number>();
+  const opts: BuildOptions = { ...OPTS, strategy: 'rr', counters };
+  const two = 'route add s a.com/ http://10.0.0.1:80/\nroute add s a.com/ http://10.0.0.2:80/';
+  let t = buildTable(two, opts);
+  const seen: (string | undefined)[] = [];
+  for (let i = 0; i < 6; i++) {
+    seen.push(t.lookup(req('a.com', '/x'))?.target.url);
+    // an unrelated service comes and goes between every two requests
+    t = buildTable(i % 2 === 0 ? `${two}\nroute add o o.com/ http://10.0.0.9:80/` : two, opts, t);
+  }
+  assert.deepEqual(seen, [
+    'http://10.0.0.1:80/',
+    'http://10.0.0.2:80/',
+    'http://10.0.0.1:80/',
+    'http://10.0.0.2:80/',
+    'http://10.0.0.1:80/',
+    'http://10.0.0.2:80/',
+  ]);
+});
+
+test('warnings keep the line numbers of the current text when routes are reused', () => {
+  const bad = 'route add r a.com/ http://10.0.0.1:80/ opts "redirect=200"';
+  const glob = 'route add g [x.com/ http://10.0.0.2:80/';
+  const t1 = buildTable(`${bad}\n${glob}`, OPTS);
+  const t2 = buildTable(`# one\n# two\n${bad}\n${glob}`, OPTS, t1);
+  assert.deepEqual(
+    t2.warnings.map((w) => w.line),
+    t1.warnings.map((w) => w.line + 2),
+  );
+  assert.deepEqual(t2.warnings, buildTable(t2.source, OPTS).warnings);
+});
