@@ -5,7 +5,7 @@
  * an empty catalog and then with 5,000 services × 3 instances registered. Also counts Consul
  * requests per health flap of a tagged and of an untagged service.
  *
- *   npx tsx bench/propagation.ts [--services 5000] [--instances 3] [--changes 100] [--watch state|service] [--gap ms]
+ *   npx tsx bench/propagation.ts [--services 5000] [--instances 3] [--changes 100] [--watch state|service] [--gap ms] [--full]
  *
  * The end-to-end figures include the catalog's own JSON encoding (in a child process) and the
  * table build of the updater; the "registry CPU" line isolates this folder's share.
@@ -33,6 +33,9 @@ const INSTANCES = arg('instances', 3);
 const CHANGES = arg('changes', 100);
 /** Idle time before each change (0 = back to back: a change within 20 ms of the last build waits for the updater's coalescing window). */
 const GAP = arg('gap', 0);
+/** --full: build every table from scratch (no previous table), as before incremental builds. */
+const FULL = process.argv.includes('--full');
+const BUILD_OPTS = { matcher: 'prefix', strategy: 'rnd', globDisabled: false, globCacheSize: 1000 } as const;
 const WATCH: 'state' | 'service' = process.argv.includes('--watch')
   ? (process.argv[process.argv.indexOf('--watch') + 1] as 'state' | 'service')
   : 'state';
@@ -177,10 +180,11 @@ async function run(label: string, services: number): Promise<void> {
     store,
     log,
     routesFormat: 'delta',
-    build: (text) => {
+    build: (text, prev) => {
       const t = performance.now();
       try {
-        return buildTable(text, { matcher: 'prefix', strategy: 'rnd', globDisabled: false, globCacheSize: 1000 });
+        // incremental, as serve.ts builds (--full: every build from scratch, as before)
+        return buildTable(text, BUILD_OPTS, FULL ? undefined : prev);
       } finally {
         buildMs += performance.now() - t;
       }

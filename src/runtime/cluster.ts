@@ -239,7 +239,7 @@ export async function runWorker(): Promise<number | undefined> {
     if (m.t === 'routes') {
       if (store.current?.source !== m.text) {
         try {
-          store.swap(buildTable(m.text, opts));
+          store.swap(buildTable(m.text, opts, store.current));
         } catch (err) {
           log.warn(String(err instanceof Error ? err.message : err));
         }

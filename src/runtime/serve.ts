@@ -99,7 +99,7 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
   const updater = new TableUpdater({
     store,
     log,
-    build: (text: string) => buildTable(text, buildOpts),
+    build: (text, prev) => buildTable(text, buildOpts, prev),
     routesFormat: fmt === 'all' || fmt === 'detail' ? fmt : 'delta',
   });
   let noRouteHtml = '';

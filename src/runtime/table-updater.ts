@@ -8,8 +8,11 @@ import { lineDiff, type RoutesFormat, routeLogMessage } from './route-log.ts';
 export interface TableUpdaterOptions {
   readonly store: TableStore;
   readonly log: Logger;
-  /** Route text → table; main passes a closure over routes.buildTable with its BuildOptions. Throws on invalid text. */
-  readonly build: (text: string) => Table;
+  /**
+   * Route text → table; main passes a closure over routes.buildTable with its BuildOptions. Throws
+   * on invalid text. `prev` is the store's live table, for an incremental build (same options).
+   */
+  readonly build: (text: string, prev: Table | undefined) => Table;
   readonly routesFormat: RoutesFormat;
   readonly onSwap?: (t: Table) => void;
   readonly now?: () => Date;
@@ -110,7 +113,7 @@ export class TableUpdater {
     const diff = lineDiff(this.#liveText, u.text);
     let table: Table;
     try {
-      table = this.#o.build(u.text);
+      table = this.#o.build(u.text, this.#o.store.current);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.#buildError = message;
