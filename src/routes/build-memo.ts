@@ -12,69 +12,197 @@ import type { Matcher, RouteDef } from './types.ts';
 
 /**
  * What one build leaves for the next (incremental builds). A registry change usually touches a few
- * lines of a text of thousands (bench/propagation.ts: 5,000 services × 3 instances, 15,000 lines),
- * so the next build parses only the lines it has not seen, and sorts only the hosts that are new.
- * Everything here is immutable once the build that made it returns; it is only read by the next
- * build with the same matcher and glob setting.
+ * lines of a text of thousands (bench/propagation.ts: 5,000 services × 3 instances, 15,000 lines).
+ * When the text is only `route add` lines, a host's routes depend on nothing but its own lines, in
+ * order; so the next build groups its lines by host (finding the host with a scan, not a parse),
+ * and a host whose lines are exactly those of the previous build keeps its compiled routes without
+ * parsing or applying them. Only the new hosts are sorted into the previous host order. The memo
+ * is small on purpose (offsets into the table's own text, no parsed lines): it lives as long as
+ * its table. It is only read by the next build with the same matcher and glob setting.
  */
 
-/** A parsed line, shared by every build whose text contains the same line. */
+/** A parsed line (for the build that parsed it only). */
 export interface LineEntry {
-  /** The line text (a private copy: see ownCopy). */
-  readonly key: string;
-  /** The command; its `line` is where it was first seen, the build passes the current one. */
+  /** The command; its `line` is where it was parsed, the build passes the current one. */
   readonly d: RouteDef;
   /** `route add` only: source split and parsed target URL. */
   readonly pre: Preparsed | undefined;
-  /**
-   * A `route add` whose result depends on nothing but the text of its host's lines: it cannot fail
-   * to apply (prefix, target and path glob are valid) and has no option that can warn (redirect,
-   * allow, deny), so no warning carries its line number.
-   */
-  readonly plain: boolean;
+  /** A `route add` that fails to apply (bad target URL or path glob). */
+  readonly fatal: boolean;
+  /** A `route add` with an option that can warn (redirect, allow, deny): warnings carry its line. */
+  readonly warns: boolean;
 }
 
-/** The `route add` lines of one host in a text of only `route add` lines, in order. */
-export interface HostLines {
-  readonly entries: LineEntry[];
-  readonly nums: number[];
+/** One host's lines as a chain through LineIndex.nexts. */
+export interface Chain {
+  readonly head: number;
+  tail: number;
+  count: number;
+  /** Some line warns (see LineEntry.warns): the host is rebuilt every time, for the line numbers. */
+  pinned: boolean;
+}
+
+/** The lines of a text of only `route add` lines, grouped by host. */
+export interface LineIndex {
+  readonly text: string;
+  /** Line i is text.slice(starts[i], ends[i]) (untrimmed). */
+  readonly starts: number[];
+  readonly ends: number[];
+  /** The next line of the same host, -1 after the last. */
+  readonly nexts: number[];
+  readonly hosts: Map<string, Chain>;
 }
 
 export interface BuildMemo {
   readonly matcher: Matcher;
   readonly globDisabled: boolean;
-  /** Lines of the build, by text: bounded by that build's text. */
-  readonly lines: ReadonlyMap<string, LineEntry>;
+  /** Undefined when the text had other commands than `route add` (or no lines were grouped). */
+  readonly lines: LineIndex | undefined;
   /** Host keys most specific first, with their reversed keys. */
   readonly order: readonly KeyedHost[];
   /** Host keys ascending. */
   readonly asc: readonly string[];
   readonly byKey: ReadonlyMap<string, HostEntry>;
   readonly pathGlobs: ReadonlyMap<string, GlobMatcher>;
-  /** Lines by host when every line was a plain `route add`, else undefined. */
-  readonly hosts: ReadonlyMap<string, HostLines> | undefined;
+}
+
+export function newLineIndex(text: string): LineIndex {
+  return { text, starts: [], ends: [], nexts: [], hosts: new Map() };
+}
+
+/** Appends line [start, end) of host `host`; returns the host's chain. */
+export function addLine(ix: LineIndex, host: string, start: number, end: number): Chain {
+  const i = ix.starts.length;
+  ix.starts.push(start);
+  ix.ends.push(end);
+  ix.nexts.push(-1);
+  let c = ix.hosts.get(host);
+  if (c === undefined) {
+    c = { head: i, tail: i, count: 1, pinned: false };
+    ix.hosts.set(host, c);
+  } else {
+    ix.nexts[c.tail] = i;
+    c.tail = i;
+    c.count++;
+  }
+  return c;
+}
+
+/** Length of the longest common prefix of a and b (binary search over native comparisons). */
+function commonPrefix(a: string, b: string): number {
+  let lo = 0;
+  let hi = Math.min(a.length, b.length);
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (a.startsWith(b.slice(lo, mid), lo)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Length of the longest common suffix of a and b. */
+function commonSuffix(a: string, b: string): number {
+  let lo = 0;
+  let hi = Math.min(a.length, b.length);
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (a.endsWith(b.slice(b.length - mid, b.length - lo), a.length - lo)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * Compares the chains of two line indexes. A change usually sits in one place of the text: lines
+ * inside the common prefix (same offset) or common suffix (same distance from the end) of the two
+ * texts are equal without comparing them.
+ */
+export class ChainComparer {
+  readonly #a: LineIndex;
+  readonly #b: LineIndex;
+  readonly #prefix: number;
+  readonly #suffix: number;
+
+  constructor(a: LineIndex, b: LineIndex) {
+    this.#a = a;
+    this.#b = b;
+    this.#prefix = commonPrefix(a.text, b.text);
+    this.#suffix = commonSuffix(a.text, b.text);
+  }
+
+  /** Whether chain ca of a and chain cb of b hold the same line texts in the same order. */
+  same(ca: Chain, cb: Chain): boolean {
+    if (ca.count !== cb.count) return false;
+    const a = this.#a;
+    const b = this.#b;
+    const aLen = a.text.length;
+    const bLen = b.text.length;
+    for (let i = ca.head, j = cb.head; i >= 0; i = a.nexts[i] as number, j = b.nexts[j] as number) {
+      const as = a.starts[i] as number;
+      const ae = a.ends[i] as number;
+      const bs = b.starts[j] as number;
+      const be = b.ends[j] as number;
+      if (be - bs !== ae - as) return false;
+      if (as === bs && ae <= this.#prefix) continue;
+      if (aLen - as === bLen - bs && aLen - as <= this.#suffix) continue;
+      if (!a.text.startsWith(b.text.slice(bs, be), as)) return false;
+    }
+    return true;
+  }
+}
+
+const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 12 || c === 13;
+
+/**
+ * The source of a `route add` line (`route add <service> <src> ...`), found by a scan; undefined
+ * when the line does not start like one. Lines a build groups by it are parsed for real unless
+ * the previous build had the very same line (which then parsed, with this source).
+ */
+export function addSource(line: string): string | undefined {
+  if (!line.startsWith('route')) return undefined;
+  const n = line.length;
+  let i = 5;
+  let s = i;
+  while (i < n && isSpace(line.charCodeAt(i))) i++;
+  if (i === s || !line.startsWith('add', i)) return undefined;
+  i += 3;
+  s = i;
+  while (i < n && isSpace(line.charCodeAt(i))) i++;
+  if (i === s) return undefined;
+  while (i < n && !isSpace(line.charCodeAt(i))) i++; // the service
+  s = i;
+  while (i < n && isSpace(line.charCodeAt(i))) i++;
+  if (i === s) return undefined;
+  s = i;
+  while (i < n && !isSpace(line.charCodeAt(i))) i++;
+  return i > s ? line.slice(s, i) : undefined;
 }
 
 /**
  * A copy of a line that does not share memory with the text it was cut from. V8 keeps a slice (and
- * the regex captures of a slice) pointing into its parent string: a memo entry kept across builds
- * would otherwise keep alive every route text that ever introduced a line. The concatenation is
- * flattened by the slice, which then points into this small copy only.
+ * the regex captures of a slice) pointing into its parent string: compiled routes reused across
+ * builds would otherwise keep alive every route text that introduced one of their lines. The
+ * concatenation is flattened by the slice, which then points into this small copy only.
  */
 function ownCopy(line: string): string {
   return ` ${line}`.slice(1);
 }
 
-function parseEntry(line: string, n: number, matcher: Matcher): LineEntry {
-  const key = ownCopy(line);
+/**
+ * Parses line `n`; throws RouteSyntaxError. `copy`: parse a copy of the line (see ownCopy), for
+ * the incremental builds, which may reuse what they compile for many builds. A full build does
+ * not copy: at most the text of the one build without a previous table stays referenced that way.
+ */
+export function parseEntry(line: string, n: number, matcher: Matcher, copy: boolean): LineEntry {
   let d: RouteDef;
   try {
-    d = parseLine(key, n);
+    d = parseLine(copy ? ownCopy(line) : line, n);
   } catch (err) {
     throw new RouteSyntaxError(n, (err as Error).message, { cause: err });
   }
   let pre: Preparsed | undefined;
-  let plain = false;
+  let fatal = false;
+  let warns = false;
   if (d.cmd === 'route add' && d.src !== '' && d.dst !== '') {
     const [host, path] = hostPath(d.src);
     let url: Preparsed['url'];
@@ -85,40 +213,33 @@ function parseEntry(line: string, n: number, matcher: Matcher): LineEntry {
     }
     pre = { host, path, url };
     const o = d.opts;
-    plain = url !== undefined && o.redirect === undefined && o.allow === undefined && o.deny === undefined;
-    if (plain && matcher === 'glob' && isGlob(path)) {
+    fatal = url === undefined;
+    warns = o.redirect !== undefined || o.allow !== undefined || o.deny !== undefined;
+    if (!fatal && matcher === 'glob' && isGlob(path)) {
       try {
         compileGlob(path);
       } catch {
-        plain = false;
+        fatal = true;
       }
     }
   }
-  return { key, d, pre, plain };
+  return { d, pre, fatal, warns };
 }
 
 /**
- * forEachRouteDef with a memo: same lines, same skipping of blanks and comments, same first error;
- * a line already in `prev` is not parsed again. Every line of the text ends up in `next`.
+ * Calls `fn` with each command line of the text (trimmed), its number and its untrimmed span,
+ * skipping blank lines and lines starting with `#` or `//`, as forEachRouteDef does.
  */
-export function forEachMemoLine(
-  text: string,
-  prev: ReadonlyMap<string, LineEntry> | undefined,
-  next: Map<string, LineEntry>,
-  matcher: Matcher,
-  fn: (e: LineEntry, line: number) => void,
-): void {
+export function forEachLine(text: string, fn: (line: string, n: number, start: number, end: number) => void): void {
   let start = 0;
   for (let n = 1; start <= text.length; n++) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
     const line = text.slice(start, end).trim();
+    const s = start;
     start = end + 1;
     if (line === '' || line.startsWith('#') || line.startsWith('//')) continue;
-    let e = prev?.get(line) ?? next.get(line);
-    if (e === undefined) e = parseEntry(line, n, matcher);
-    next.set(e.key, e);
-    fn(e, n);
+    fn(line, n, s, end);
   }
 }
 

@@ -1,11 +1,11 @@
-import type { BuildMemo, HostLines, LineEntry } from './build-memo.ts';
-import { forEachMemoLine, hostOrders } from './build-memo.ts';
+import type { BuildMemo, Chain, LineEntry, LineIndex } from './build-memo.ts';
+import { addLine, addSource, ChainComparer, forEachLine, hostOrders, newLineIndex, parseEntry } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
 import { GlobSyntaxError, isGlob, sharedGlobCache } from './glob.ts';
 import { normalizeHost } from './host-order.ts';
-import type { ApplyState, Model, MRoute, Preparsed } from './model.ts';
-import { applyDef, Names } from './model.ts';
+import type { ApplyState, Model, MRoute } from './model.ts';
+import { applyDef, hostPath, Names } from './model.ts';
 import { buildPathIndex } from './path-index.ts';
 import { RouteTable } from './table.ts';
 import type { TargetDraft } from './target.ts';
@@ -159,10 +159,6 @@ function compileHost(
   return out;
 }
 
-function applyLine(model: Model, e: LineEntry, line: number, st: ApplyState): void {
-  applyDef(model, e.d, st, line, e.pre);
-}
-
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
@@ -176,10 +172,11 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
  * Problems that do not stop the build (unmatched `route weight`, bad access rules or redirect
  * codes, invalid host globs) are in `table.warnings`.
  *
- * With `prev` (the live table, built with the same options) the build is incremental: lines seen
- * by the previous build are not parsed again, new hosts are merged into the previous host order,
- * and routes whose targets are unchanged keep their compiled form (and hosts whose routes are all
- * unchanged their path index). The result is the same as without `prev` (test/routes/incremental.test.ts).
+ * With `prev` (the live table, built with the same options) the build is incremental: in a text
+ * of `route add` lines only, a host whose lines are those of the previous build is neither parsed
+ * nor applied again; new hosts are merged into the previous host order; routes whose targets are
+ * unchanged keep their compiled form, and hosts whose routes are all unchanged their path index
+ * (see build-memo.ts). The result is the same as without `prev` (test/routes/incremental.test.ts).
  */
 export function buildTable(text: string, opts: BuildOptions, prev?: Table): Table {
   const memo = usableMemo(prev, opts);
@@ -193,51 +190,84 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
     prevPathGlobs: memo?.pathGlobs,
   };
   const warnings = st.warnings;
-  const lines = new Map<string, LineEntry>();
-  // Pass 1 parses every line (a syntax error anywhere is the build's error, as in fabio, which
-  // parses the whole text before applying it) and groups the lines by host while they are all
-  // plain `route add`s: then a host's routes depend only on its own lines, and a host whose lines
-  // are those of the previous build keeps its compiled routes without applying them again.
-  let hosts: Map<string, HostLines> | undefined = new Map();
-  forEachMemoLine(text, memo?.lines, lines, opts.matcher, (e, n) => {
-    if (hosts === undefined) return;
-    if (!e.plain) {
-      hosts = undefined;
+  // fabio parses the whole text before applying it, so a syntax error anywhere wins over an
+  // error applying an earlier command (a bad target URL): remember that one, keep parsing.
+  let applyError: unknown;
+  const apply = (e: LineEntry, n: number): void => {
+    if (applyError !== undefined) return;
+    try {
+      applyDef(model, e.d, st, n, e.pre);
+    } catch (err) {
+      applyError = err;
+    }
+  };
+  // The lines grouped by host, for the next build (undefined: not only `route add` lines).
+  let ix: LineIndex | undefined = newLineIndex(text);
+  // Without a usable previous build every line is parsed and applied in order, as always.
+  // With one, the first pass only groups the lines by host (see build-memo.ts).
+  const eager = memo === undefined;
+  const lineTexts: string[] = [];
+  const nums: number[] = [];
+  let general = false;
+  forEachLine(text, (line, n, start, end) => {
+    if (eager) {
+      const e = parseEntry(line, n, opts.matcher, false);
+      apply(e, n);
+      if (ix === undefined) return;
+      if (e.pre === undefined) ix = undefined;
+      else {
+        const c = addLine(ix, e.pre.host, start, end);
+        if (e.warns) c.pinned = true;
+      }
       return;
     }
-    const host = (e.pre as Preparsed).host;
-    const g = hosts.get(host);
-    if (g === undefined) hosts.set(host, { entries: [e], nums: [n] });
+    if (general) return;
+    const src = addSource(line);
+    if (src === undefined) general = true;
     else {
-      g.entries.push(e);
-      g.nums.push(n);
+      addLine(ix as LineIndex, hostPath(src)[0], start, end);
+      lineTexts.push(line);
+      nums.push(n);
     }
   });
-  const prevHosts = memo?.hosts;
-  const keep = new Set<string>();
-  if (hosts !== undefined) {
-    for (const [host, g] of hosts) {
-      const was = prevHosts?.get(host);
-      if (was !== undefined && sameList(was.entries, g.entries) && memo?.byKey.has(host)) keep.add(host);
-      else
-        for (let i = 0; i < g.entries.length; i++) applyLine(model, g.entries[i] as LineEntry, g.nums[i] as number, st);
+  const prevIx = memo?.lines;
+  if (!eager && !general) {
+    const cur = ix as LineIndex;
+    // the lines of the hosts that changed (or warn): parsed, checked, then applied
+    const todo: number[] = [];
+    const cmp = prevIx !== undefined ? new ChainComparer(cur, prevIx) : undefined;
+    for (const [host, c] of cur.hosts) {
+      const p = prevIx?.hosts.get(host);
+      if (p !== undefined && !p.pinned && memo.byKey.has(host) && cmp?.same(c, p)) continue;
+      for (let i = c.head; i >= 0; i = cur.nexts[i] as number) todo.push(i);
     }
-  } else {
-    // Pass 2, the general case: every command in order; the first one that fails is the error.
-    let applyError: unknown;
-    forEachMemoLine(text, lines, new Map(), opts.matcher, (e, n) => {
-      if (applyError !== undefined) return;
+    const ents: LineEntry[] = [];
+    for (const i of todo) {
+      let e: LineEntry;
       try {
-        applyLine(model, e, n, st);
-      } catch (err) {
-        applyError = err;
+        e = parseEntry(lineTexts[i] as string, nums[i] as number, opts.matcher, true);
+      } catch {
+        general = true; // a syntax error: the general case finds the first one
+        break;
       }
-    });
-    if (applyError !== undefined) throw applyError;
+      if (e.fatal || e.pre === undefined) {
+        general = true;
+        break;
+      }
+      if (e.warns) (cur.hosts.get(e.pre.host) as Chain).pinned = true;
+      ents.push(e);
+    }
+    if (!general) for (let k = 0; k < ents.length; k++) apply(ents[k] as LineEntry, nums[todo[k] as number] as number);
   }
+  if (general) {
+    // the general case: every command in order; the first syntax error, else the first failure
+    ix = undefined;
+    forEachLine(text, (line, n) => apply(parseEntry(line, n, opts.matcher, true), n));
+  }
+  if (applyError !== undefined) throw applyError;
   const cache = sharedGlobCache(opts.globCacheSize);
 
-  const { order, asc } = hostOrders(hosts ?? model, memo);
+  const { order, asc } = hostOrders(!eager && ix !== undefined ? ix.hosts : model, memo);
   const byKey = new Map<string, HostEntry>();
   const exactPlain = new Map<string, HostEntry[]>();
   const exactTls = new Map<string, HostEntry[]>();
@@ -264,7 +294,8 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
       } catch (err) {
         if (!(err instanceof GlobSyntaxError)) throw err;
         // the line of the host's first route (its first line when the lines were grouped)
-        const firstLine = (rs !== undefined ? rs.values().next().value?.line : hosts?.get(key)?.nums[0]) ?? 0;
+        const head = ix?.hosts.get(key)?.head;
+        const firstLine = (rs !== undefined ? rs.values().next().value?.line : nums[head as number]) ?? 0;
         warnings.push({
           line: firstLine,
           service: routes[0]?.targets[0]?.service ?? '',
@@ -326,12 +357,11 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
       memo: {
         matcher: opts.matcher,
         globDisabled: opts.globDisabled,
-        lines,
         order,
         asc,
         byKey,
         pathGlobs: st.pathGlobs,
-        hosts,
+        lines: ix,
       },
     }),
   );

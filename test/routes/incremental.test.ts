@@ -208,3 +208,23 @@ test('warnings keep the line numbers of the current text when routes are reused'
   );
   assert.deepEqual(t2.warnings, buildTable(t2.source, OPTS).warnings);
 });
+
+test('a change of one character at either end of a line is seen', () => {
+  const head = 'route add a a.com/ http://10.0.0.1:80/';
+  const t1 = buildTable(`${head}\nroute add b b.com/ http://10.0.0.2:81\nroute add c c.com/ http://10.0.0.3:80/`, OPTS);
+  // the last character of b's line: everything before it is the texts' common prefix
+  const t2 = buildTable(
+    `${head}\nroute add b b.com/ http://10.0.0.2:82\nroute add c c.com/ http://10.0.0.3:80/`,
+    OPTS,
+    t1,
+  );
+  assert.equal(t2.print(), buildTable(t2.source, OPTS).print());
+  // the first character that differs is the service name: everything after it is the common suffix
+  const t3 = buildTable(
+    `${head}\nroute add x b.com/ http://10.0.0.2:82\nroute add c c.com/ http://10.0.0.3:80/`,
+    OPTS,
+    t2,
+  );
+  assert.equal(t3.print(), buildTable(t3.source, OPTS).print());
+  assert.equal(t3.lookup(req('b.com', '/'))?.target.service, 'x');
+});
