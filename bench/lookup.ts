@@ -5,6 +5,8 @@
  * --builds R builds each table R times (after a GC each) and reports the first build and the median
  * of the rest, as CPU time of this process (user+sys), which is steadier than wall time on a shared
  * machine. The first build of a process runs on colder code, the median is the steady state.
+ * --incremental adds a column: median CPU of 9 incremental builds (buildTable with the previous
+ * table), each after changing the target of one route line of the text.
  */
 
 import type { LookupRequest, Matcher } from '../src/routes/index.ts';
@@ -67,9 +69,11 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-const bi = process.argv.indexOf('--builds');
-const builds = bi > 0 ? Math.max(1, Number(process.argv[bi + 1])) : 1;
-const args = bi > 0 ? process.argv.slice(2, bi).concat(process.argv.slice(bi + 2)) : process.argv.slice(2);
+const INCREMENTAL = process.argv.includes('--incremental');
+const argv = process.argv.filter((a) => a !== '--incremental');
+const bi = argv.indexOf('--builds');
+const builds = bi > 0 ? Math.max(1, Number(argv[bi + 1])) : 1;
+const args = bi > 0 ? argv.slice(2, bi).concat(argv.slice(bi + 2)) : argv.slice(2);
 const sizes = args[1] ? [Number(args[1])] : [10, 1_000, 10_000, 100_000];
 const matchers: Matcher[] = (args[0] as Matcher | undefined) ? [args[0] as Matcher] : ['prefix', 'glob'];
 const rows: string[][] = [
@@ -84,6 +88,7 @@ const rows: string[][] = [
     'lookup cpu median ns',
     'batch p99 ns',
     'hit %',
+    ...(INCREMENTAL ? ['incr cpu median ms'] : []),
   ],
 ];
 for (const matcher of matchers) {
@@ -105,6 +110,22 @@ for (const matcher of matchers) {
       buildTable(text, { matcher, strategy: 'rr', globDisabled: false, globCacheSize: 1000 });
       const cu = process.cpuUsage(c);
       cpus.push((cu.user + cu.system) / 1000);
+    }
+    // incremental: one route line changes per build, the previous table is passed
+    const incr: number[] = [];
+    if (INCREMENTAL) {
+      const lines = text.split('\n');
+      let prev = table;
+      for (let b = 0; b < 9; b++) {
+        const k = (b * 7919) % lines.length;
+        lines[k] = (lines[k] as string).replace(/:8080\/$/, `:${9000 + b}/`);
+        const next = lines.join('\n');
+        heapMB();
+        const c = process.cpuUsage();
+        prev = buildTable(next, { matcher, strategy: 'rr', globDisabled: false, globCacheSize: 1000 }, prev);
+        const cu = process.cpuUsage(c);
+        incr.push((cu.user + cu.system) / 1000);
+      }
     }
     // let a concurrent GC of the build finish so it does not land in the lookup figures
     await new Promise((r) => setTimeout(r, 200));
@@ -137,6 +158,7 @@ for (const matcher of matchers) {
       median(perCpu).toFixed(0),
       p99.toFixed(0),
       ((hits / sample.length) * 100).toFixed(0),
+      ...(INCREMENTAL ? [median(incr).toFixed(1)] : []),
     ]);
   }
 }
