@@ -3,6 +3,8 @@ import type { ListenerSpec } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
 import { readProxyHeader } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
+import { rawSwitch, rawTcp, type RawTcp, type TcpHandle } from './raw-handle.ts';
+import { RawConn } from './raw-splice.ts';
 import type { ConnAddrs, SpliceOptions } from './splice.ts';
 
 /** TCP keep-alive on accepted sockets, as fabio's listeners set it. */
@@ -22,6 +24,7 @@ export async function listenSpec(
   spec: ListenerSpec,
   log: Logger,
   onConn: (s: net.Socket) => void | Promise<void>,
+  onRaw?: RawConnHandler,
 ): Promise<ConnServer> {
   const fail = (e: unknown) => log.error(`${spec.proto}: ${String(e)}`);
   const cs = await ConnServer.listen(
@@ -36,10 +39,19 @@ export async function listenSpec(
         });
     },
     fail,
+    onRaw,
   );
   log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
   return cs;
 }
+
+/** What a ConnServer tracks: an accepted net.Socket or a raw-handle connection. */
+interface Tracked {
+  destroy(): void;
+}
+
+/** Handler of a connection accepted as a bare libuv handle (raw-splice.ts); see ConnServer.listen. */
+export type RawConnHandler = (c: RawConn) => void;
 
 /**
  * One listening socket plus the set of its open client connections, so that close(graceMs) can
@@ -49,27 +61,34 @@ export async function listenSpec(
  */
 export class ConnServer {
   readonly server: net.Server;
-  readonly #conns = new Set<net.Socket>();
+  readonly #conns = new Set<Tracked>();
   #closing: Promise<void> | undefined;
+  /** Set while closing: called when the last connection ended. */
+  #drained: (() => void) | undefined;
   #onError: (e: unknown) => void = noop;
 
   private constructor(server: net.Server) {
     this.server = server;
   }
 
-  /** Listens on host:port; `onConn` receives every accepted socket, already tracked and guarded. */
+  /**
+   * Listens on host:port; `onConn` receives every accepted socket, already tracked and guarded.
+   * With `onRaw` (and the raw handle API available, raw-handle.ts), accepted connections skip
+   * net.Socket entirely and go to `onRaw` as a RawConn instead.
+   */
   static listen(
     host: string,
     port: number,
     onConn: (s: net.Socket) => void,
     onError: (e: unknown) => void = noop,
+    onRaw?: RawConnHandler,
   ): Promise<ConnServer> {
     const server = net.createServer({ allowHalfOpen: true });
     const cs = new ConnServer(server);
     cs.#onError = onError;
     let perSocket = true;
     const forget = function (this: net.Socket) {
-      cs.#conns.delete(this);
+      cs.#untrack(this);
     };
     server.on('connection', (s) => {
       // a misbehaving peer costs one connection: errors are ignored here, close follows
@@ -94,9 +113,40 @@ export class ConnServer {
         perSocket = !inheritSocketOptions(server);
         server.removeListener('error', reject);
         server.on('error', noop);
+        if (onRaw !== undefined && rawTcp !== undefined && rawSwitch.on) cs.#acceptRaw(rawTcp, onRaw, () => perSocket);
         resolve(cs);
       });
     });
+  }
+
+  /**
+   * Takes over the accept callback of the listening handle (net.Server installs it on the handle it
+   * listens with, in a cluster worker too): each accepted handle becomes a RawConn, and no
+   * net.Socket is ever built for it.
+   */
+  #acceptRaw(raw: RawTcp, onRaw: RawConnHandler, perSocket: () => boolean): void {
+    const h = (this.server as unknown as { _handle?: { onconnection?: unknown } | null })._handle;
+    if (h == null || typeof h.onconnection !== 'function') return;
+    const untrack = (c: RawConn) => this.#untrack(c);
+    h.onconnection = (err: number, client: TcpHandle | undefined) => {
+      if (err !== 0 || client === undefined) return; // e.g. EMFILE: the next accept may work
+      if (perSocket()) {
+        client.setNoDelay(true);
+        client.setKeepAlive(true, ACCEPT_KEEPALIVE_MS / 1000);
+      }
+      const c = new RawConn(raw, client, untrack);
+      this.#conns.add(c);
+      try {
+        onRaw(c);
+      } catch (e) {
+        c.destroy();
+        this.#onError(e);
+      }
+    };
+  }
+
+  #untrack(c: Tracked): void {
+    if (this.#conns.delete(c) && this.#conns.size === 0) this.#drained?.();
   }
 
   get port(): number {
@@ -117,17 +167,12 @@ export class ConnServer {
     this.#closing ??= new Promise<void>((resolve) => {
       this.server.close();
       if (this.#conns.size === 0) return resolve();
-      let left = this.#conns.size;
       const timer = setTimeout(() => this.destroyAll(), Math.min(Math.max(0, graceMs), 2 ** 31 - 1));
       timer.unref(); // the open connections keep the process alive, not the deadline
-      for (const s of this.#conns) {
-        s.once('close', () => {
-          if (--left === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      }
+      this.#drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
     });
     return this.#closing;
   }
@@ -192,7 +237,7 @@ export function spliceOptions(spec: ListenerSpec, deps: ProxyDeps, kind: 'tcp' |
 }
 
 /** Counts and logs a connection without a route, then closes it. */
-export function noRoute(s: net.Socket, deps: ProxyDeps, kind: 'tcp' | 'tcp_sni', key: string): void {
+export function noRoute(s: { destroy(): void }, deps: ProxyDeps, kind: 'tcp' | 'tcp_sni', key: string): void {
   deps.metrics.tcpNoRoute(kind);
   deps.metrics.notFound();
   deps.log.warn(`${kind === 'tcp' ? 'tcp' : 'tcp+sni'}: no route for ${key}`);

@@ -1,4 +1,8 @@
-import type net from 'node:net';
+/** A net.Socket, or a raw-handle connection (raw-splice.ts) standing for its upstream socket. */
+export interface KeepAliveSocket {
+  readonly destroyed: boolean;
+  setKeepAlive(on: boolean, delayMs: number): unknown;
+}
 
 /**
  * TCP keep-alive for upstream sockets, set only on connections that live a few seconds. Setting it
@@ -12,8 +16,8 @@ import type net from 'node:net';
  */
 const PERIOD_MS = 2500;
 
-let fresh = new Map<net.Socket, number>();
-let older = new Map<net.Socket, number>();
+let fresh = new Map<KeepAliveSocket, number>();
+let older = new Map<KeepAliveSocket, number>();
 let timer: NodeJS.Timeout | undefined;
 
 function sweep(): void {
@@ -27,7 +31,7 @@ function sweep(): void {
 }
 
 /** Enables keep-alive (initial delay `delayMs`) on `s` if it is still open after one or two periods. */
-export function keepAliveLater(s: net.Socket, delayMs: number): void {
+export function keepAliveLater(s: KeepAliveSocket, delayMs: number): void {
   fresh.set(s, delayMs);
   if (timer === undefined) {
     timer = setInterval(sweep, PERIOD_MS);
@@ -36,6 +40,6 @@ export function keepAliveLater(s: net.Socket, delayMs: number): void {
 }
 
 /** The socket closed: nothing to enable. */
-export function keepAliveForget(s: net.Socket): void {
+export function keepAliveForget(s: KeepAliveSocket): void {
   if (!fresh.delete(s)) older.delete(s);
 }

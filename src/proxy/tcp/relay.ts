@@ -35,8 +35,16 @@ type Internal = net.Socket & Record<symbol, unknown> & { _handle?: UserBufferHan
 const pool: Buffer[] = [];
 const POOL_MAX = 64;
 
-/** How many directions switched to bulk mode (tests check that the mode is really used). */
-export const relayStats = { bulk: 0 };
+/**
+ * How many directions switched to bulk mode, and how many connections were spliced on bare
+ * handles (raw-splice.ts): tests check that the modes are really used.
+ */
+export const relayStats = { bulk: 0, raw: 0 };
+
+/** A bulk buffer from the pool, or a new one. */
+export function takeBuffer(): Buffer {
+  return pool.pop() ?? Buffer.allocUnsafeSlow(BUF_BYTES);
+}
 
 export function releaseBuffer(b: Buffer | undefined): void {
   if (b !== undefined && pool.length < POOL_MAX) pool.push(b);
@@ -89,7 +97,7 @@ export class Relay {
     // only between reads with nothing queued in the stream, so byte order is kept
     if (h == null || typeof h.useUserBuffer !== 'function' || s.readableLength !== 0 || s[kBufferGen!] != null) return;
     if ((s as { encrypted?: boolean }).encrypted === true) return; // TLS-terminated: not a plain TCP handle
-    const buf = pool.pop() ?? Buffer.allocUnsafeSlow(BUF_BYTES);
+    const buf = takeBuffer();
     this.buffer = buf;
     relayStats.bulk++;
     s[kBuffer!] = buf;

@@ -1,7 +1,8 @@
 import type net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
-import { acceptAddrs, listenSpec, noRoute, spliceOptions } from './conn-server.ts';
+import { MAX_HELLO_BYTES } from './client-hello.ts';
+import { acceptAddrs, listenSpec, noRoute, type RawConnHandler, spliceOptions } from './conn-server.ts';
 import { helloTimeout, readSocketHello } from './hello-reader.ts';
 import { splice } from './splice.ts';
 
@@ -19,10 +20,7 @@ export async function startSniListener(spec: ListenerSpec, deps: ProxyDeps): Pro
     if (addrs === undefined) return;
     const h = await readSocketHello(s, timeout);
     if (!h.ok) {
-      deps.log.debug(
-        h.reason === 'no-sni' ? 'tcp+sni: server_name missing' : `tcp+sni: TLS handshake failed (${h.reason})`,
-      );
-      deps.metrics.tcpConnFail('tcp_sni');
+      helloFailed(h.reason, deps);
       s.destroy();
       return;
     }
@@ -30,6 +28,27 @@ export async function startSniListener(spec: ListenerSpec, deps: ProxyDeps): Pro
     if (res === undefined) return noRoute(s, deps, 'tcp_sni', h.sni);
     splice(s, res, h.bytes, addrs, deps, o);
   };
-  const cs = await listenSpec(spec, deps.log, handle);
+  // hot path: without a PROXY header to read first, connections are read and spliced on bare handles
+  const onRaw: RawConnHandler | undefined = spec.proxyProto
+    ? undefined
+    : (c) => {
+        deps.metrics.tcpConn('tcp_sni');
+        c.readHello(timeout, MAX_HELLO_BYTES, (h) => {
+          if (!h.ok) {
+            helloFailed(h.reason, deps);
+            return c.destroy();
+          }
+          const res = deps.store.current?.lookupTcp(h.sni);
+          if (res === undefined) return noRoute(c, deps, 'tcp_sni', h.sni);
+          c.splice(res, h.bytes, deps, o);
+        });
+      };
+  const cs = await listenSpec(spec, deps.log, handle, onRaw);
   return { spec, port: cs.port, close: (graceMs) => cs.close(graceMs) };
+}
+
+/** fabio's debug line and the connfail count for a ClientHello that did not give a server name. */
+function helloFailed(reason: string, deps: ProxyDeps): void {
+  deps.log.debug(reason === 'no-sni' ? 'tcp+sni: server_name missing' : `tcp+sni: TLS handshake failed (${reason})`);
+  deps.metrics.tcpConnFail('tcp_sni');
 }

@@ -2,7 +2,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { ListenerSpec } from '../../config/types.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
-import { acceptAddrs, listenSpec, noRoute, spliceOptions } from './conn-server.ts';
+import { acceptAddrs, listenSpec, noRoute, type RawConnHandler, spliceOptions } from './conn-server.ts';
 import { type ConnAddrs, splice } from './splice.ts';
 
 /**
@@ -20,8 +20,17 @@ export async function startTcpListener(spec: ListenerSpec, deps: ProxyDeps): Pro
     splice(s, res, undefined, addrs, deps, o);
   };
   let onConn: (s: net.Socket) => void;
+  let onRaw: RawConnHandler | undefined;
   let stopTls = () => {};
   if (spec.cs === '') {
+    // hot path: without a PROXY header or TLS to handle, connections are spliced on bare handles
+    if (!spec.proxyProto)
+      onRaw = (c) => {
+        deps.metrics.tcpConn('tcp');
+        const res = deps.store.current?.lookupTcp(key);
+        if (res === undefined) return noRoute(c, deps, 'tcp', key);
+        c.splice(res, undefined, deps, o);
+      };
     onConn = (s) => {
       deps.metrics.tcpConn('tcp');
       // hot path: no promise when there is no PROXY header to wait for
@@ -41,7 +50,7 @@ export async function startTcpListener(spec: ListenerSpec, deps: ProxyDeps): Pro
         .catch(() => s.destroy());
     };
   }
-  const cs = await listenSpec(spec, deps.log, onConn);
+  const cs = await listenSpec(spec, deps.log, onConn, onRaw);
   key = `:${cs.port}`; // port 0 binds a free port; routes name the bound one
   return {
     spec,

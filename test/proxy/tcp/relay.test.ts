@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { test } from 'node:test';
 import { startTcpListener } from '../../../src/proxy/tcp/index.ts';
+import { rawSwitch, rawTcp } from '../../../src/proxy/tcp/raw-handle.ts';
 import { BULK_BYTES, relayStats } from '../../../src/proxy/tcp/relay.ts';
 import { fakeTable, makeDeps, spec, until } from './helpers.ts';
 
@@ -43,42 +44,51 @@ const cases = [
   { name: 'just below the bulk switch', up: BULK_BYTES - 1, down: BULK_BYTES - 100 },
 ];
 
-for (const c of cases) {
-  test(`tcp relay: ${c.name}: every byte in order, half-close, exact rx/tx`, async (t) => {
-    const reply = randomBytes(c.down);
-    const sink = await slowSink(reply);
-    t.after(() => sink.server.close());
-    const env = makeDeps(undefined);
-    const l = await startTcpListener(spec(), env.deps);
-    t.after(() => l.close(0));
-    env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${sink.port}` }] }));
-    const payload = randomBytes(c.up);
-    const bulk0 = relayStats.bulk;
-    // a slow client reader too, so the upstream→client direction backs up as well
-    const got = await new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      const s = net.connect({ port: l.port, host: '127.0.0.1', allowHalfOpen: true }, () => s.end(payload));
-      s.setTimeout(20_000, () => s.destroy(new Error('test timeout')));
-      let n = 0;
-      s.on('data', (d: Buffer) => {
-        chunks.push(d);
-        if (++n % 16 === 0) {
-          s.pause();
-          setTimeout(() => s.resume(), 1);
-        }
+// Both splices: bare libuv handles (raw-splice.ts, the default where Node offers them) and net.Socket.
+const modes = rawTcp !== undefined ? (['raw', 'net'] as const) : (['net'] as const);
+
+for (const mode of modes)
+  for (const c of cases) {
+    test(`tcp relay (${mode}): ${c.name}: every byte in order, half-close, exact rx/tx`, async (t) => {
+      const reply = randomBytes(c.down);
+      const sink = await slowSink(reply);
+      t.after(() => sink.server.close());
+      const env = makeDeps(undefined);
+      rawSwitch.on = mode === 'raw';
+      const l = await startTcpListener(spec(), env.deps).finally(() => {
+        rawSwitch.on = true;
       });
-      s.on('error', reject);
-      s.on('close', () => resolve(Buffer.concat(chunks)));
+      t.after(() => l.close(0));
+      const raw0 = relayStats.raw;
+      env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${sink.port}` }] }));
+      const payload = randomBytes(c.up);
+      const bulk0 = relayStats.bulk;
+      // a slow client reader too, so the upstream→client direction backs up as well
+      const got = await new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const s = net.connect({ port: l.port, host: '127.0.0.1', allowHalfOpen: true }, () => s.end(payload));
+        s.setTimeout(20_000, () => s.destroy(new Error('test timeout')));
+        let n = 0;
+        s.on('data', (d: Buffer) => {
+          chunks.push(d);
+          if (++n % 16 === 0) {
+            s.pause();
+            setTimeout(() => s.resume(), 1);
+          }
+        });
+        s.on('error', reject);
+        s.on('close', () => resolve(Buffer.concat(chunks)));
+      });
+      const nl = got.indexOf(0x0a);
+      assert.equal(got.subarray(0, nl).toString(), sha(payload), 'upstream received exactly the client bytes');
+      assert.equal(got.length - nl - 1, reply.length);
+      assert.ok(got.subarray(nl + 1).equals(reply), 'client received exactly the upstream bytes');
+      await until(() => env.metrics.bytes.length === 1);
+      assert.equal(env.metrics.bytes[0]!.tx, payload.length);
+      assert.equal(env.metrics.bytes[0]!.rx, got.length);
+      const expected = (c.up >= 2 * BULK_BYTES ? 1 : 0) + (c.down >= 2 * BULK_BYTES ? 1 : 0);
+      assert.equal(relayStats.raw - raw0, mode === 'raw' ? 1 : 0, 'the splice under test handled the connection');
+      if (expected === 0) assert.equal(relayStats.bulk - bulk0, 0, 'small transfers stay in stream mode');
+      else assert.ok(relayStats.bulk - bulk0 >= expected, `bulk mode used: ${relayStats.bulk - bulk0} < ${expected}`);
     });
-    const nl = got.indexOf(0x0a);
-    assert.equal(got.subarray(0, nl).toString(), sha(payload), 'upstream received exactly the client bytes');
-    assert.equal(got.length - nl - 1, reply.length);
-    assert.ok(got.subarray(nl + 1).equals(reply), 'client received exactly the upstream bytes');
-    await until(() => env.metrics.bytes.length === 1);
-    assert.equal(env.metrics.bytes[0]!.tx, payload.length);
-    assert.equal(env.metrics.bytes[0]!.rx, got.length);
-    const expected = (c.up >= 2 * BULK_BYTES ? 1 : 0) + (c.down >= 2 * BULK_BYTES ? 1 : 0);
-    if (expected === 0) assert.equal(relayStats.bulk - bulk0, 0, 'small transfers stay in stream mode');
-    else assert.ok(relayStats.bulk - bulk0 >= expected, `bulk mode used: ${relayStats.bulk - bulk0} < ${expected}`);
-  });
-}
+  }

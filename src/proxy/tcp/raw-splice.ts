@@ -1,0 +1,360 @@
+import { lookup } from 'node:dns';
+import net from 'node:net';
+import type { LookupResult } from '../../routes/types.ts';
+import { proxyV1Header } from '../proxy-protocol.ts';
+import type { ProxyDeps } from '../types.ts';
+import { HelloBuffer, type SocketHello } from './hello-reader.ts';
+import { keepAliveForget, keepAliveLater } from './keepalive.ts';
+import { handleAddr, type RawTcp, type TcpHandle, type WriteReq } from './raw-handle.ts';
+import { BULK_BYTES, relayStats, releaseBuffer, takeBuffer } from './relay.ts';
+import { type ConnAddrs, goIp, type SpliceOptions } from './splice.ts';
+
+/**
+ * One proxied connection on bare libuv handles (raw-handle.ts): the same behaviour as splice.ts
+ * plus relay.ts over net.Socket — access rules, PROXY v1 to the upstream, the replayed ClientHello,
+ * half-close, back-pressure, bulk mode, rt/wt/it and dial deadlines, rx/tx per route, fabio's log
+ * lines — without a stream object per socket.
+ *
+ * Life cycle: accepted (client handle only; nothing is read until a route is known) → optionally
+ * readHello() → splice() dials the target → both directions relayed → each direction's FIN becomes
+ * a shutdown(2) of the other socket → both handles closed. Any error closes both. The owner
+ * (ConnServer) is told once through `onClosed`, so graceful shutdown can wait for it.
+ */
+export class RawConn {
+  readonly #raw: RawTcp;
+  readonly #client: TcpHandle;
+  #up: TcpHandle | undefined;
+  #closed = false;
+  #handlesOpen = 0;
+  readonly #onClosed: (c: RawConn) => void;
+  #connected = false;
+  #toUp: Pipe | undefined;
+  #toClient: Pipe | undefined;
+  /** Directions whose FIN has been passed on (shutdown completed). */
+  #shut = 0;
+  #timers: NodeJS.Timeout[] | undefined;
+  /** The listener rt deadline (client reads), stopped by the client's FIN. */
+  #rt: NodeJS.Timeout | undefined;
+  #done: (() => void) | undefined;
+
+  constructor(raw: RawTcp, client: TcpHandle, onClosed: (c: RawConn) => void) {
+    this.#raw = raw;
+    this.#client = client;
+    this.#handlesOpen = 1;
+    this.#onClosed = onClosed;
+    relayStats.raw++;
+  }
+
+  get destroyed(): boolean {
+    return this.#closed;
+  }
+
+  /** Client address (getpeername / getsockname of the accepted socket). */
+  addrs(): ConnAddrs {
+    return { remote: handleAddr(this.#client, true), local: handleAddr(this.#client, false) };
+  }
+
+  /** Closes both sockets now (errors, deadlines, the shutdown deadline of the listener). */
+  destroy(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timers !== undefined) for (const t of this.#timers) clearTimeout(t);
+    const closed = () => {
+      if (--this.#handlesOpen === 0) this.#final();
+    };
+    this.#client.onread = ignoreRead;
+    this.#client.close(closed);
+    const up = this.#up;
+    if (up !== undefined) {
+      up.onread = ignoreRead;
+      up.close(closed);
+      if (this.#connected) keepAliveForget(this);
+    }
+    this.#onClosed(this);
+  }
+
+  /** keepalive.ts: upstream TCP keep-alive, switched on for connections that live a few seconds. */
+  setKeepAlive(on: boolean, delayMs: number): void {
+    if (!this.#closed) this.#up?.setKeepAlive(on, Math.floor(delayMs / 1000));
+  }
+
+  #final(): void {
+    // no pending write can reference the bulk buffers any more
+    releaseBuffer(this.#toUp?.buffer);
+    releaseBuffer(this.#toClient?.buffer);
+    this.#done?.();
+  }
+
+  #timer(ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    (this.#timers ??= []).push(t);
+    return t;
+  }
+
+  /**
+   * Reads the ClientHello (bounded by maxBytes and timeoutMs); `cb` gets the result with reading
+   * stopped, so the bytes can be replayed upstream. Not called when the connection was destroyed.
+   */
+  readHello(timeoutMs: number, maxBytes: number, cb: (h: SocketHello) => void): void {
+    const raw = this.#raw;
+    const c = this.#client;
+    const acc = new HelloBuffer(maxBytes);
+    let finished = false;
+    const finish = (h: SocketHello) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(t);
+      c.readStop();
+      c.onread = ignoreRead;
+      if (!this.#closed) cb(h);
+    };
+    const t = this.#timer(timeoutMs, () => finish(acc.failed('timeout')));
+    c.onread = (ab) => {
+      const n = raw.readBytes();
+      if (n > 0) {
+        const r = acc.push(Buffer.from(ab as ArrayBuffer, raw.readOffset(), n));
+        if (r !== undefined) finish(r);
+      } else if (n < 0) finish(acc.failed('closed'));
+    };
+    if (c.readStart() !== 0) finish(acc.failed('closed'));
+  }
+
+  /** Dials the route's target and relays both ways; `head` (a replayed ClientHello) is sent first. */
+  splice(res: LookupResult, head: Buffer | undefined, deps: ProxyDeps, o: SpliceOptions): void {
+    if (this.#closed) return;
+    const { route, target } = res;
+    const rules = target.accessRules;
+    if (rules !== undefined) {
+      const ip = goIp(handleAddr(this.#client, true).address);
+      if (!rules.allowed(ip)) {
+        deps.log.info(`route rules denied access from ${ip} to ${target.url}`);
+        return this.destroy();
+      }
+    }
+    this.#done = () => {
+      if (this.#connected)
+        deps.metrics.routeBytes(
+          route,
+          target,
+          this.#toClient?.bytes ?? 0,
+          (this.#toUp?.bytes ?? 0) + (head?.length ?? 0),
+        );
+    };
+    const host = target.hostname;
+    const family = net.isIP(host);
+    if (family !== 0) return this.#dial(host, family, res, head, deps, o);
+    // a name rather than an address (rare: Consul hands out addresses): resolve, then dial
+    lookup(host, (err, address, fam) => {
+      if (err !== null) this.#dialFailed(deps, o, target.hostPort);
+      else this.#dial(address, fam, res, head, deps, o);
+    });
+  }
+
+  #dialFailed(deps: ProxyDeps, o: SpliceOptions, hostPort: string): void {
+    if (this.#closed) return;
+    deps.log.warn(`${o.prefix}: cannot connect to upstream ${hostPort}`);
+    deps.metrics.tcpConnFail(o.kind);
+    this.destroy();
+  }
+
+  #dial(
+    address: string,
+    family: number,
+    res: LookupResult,
+    head: Buffer | undefined,
+    deps: ProxyDeps,
+    o: SpliceOptions,
+  ): void {
+    if (this.#closed) return;
+    const raw = this.#raw;
+    const target = res.target;
+    const up = raw.newSocket();
+    this.#up = up;
+    this.#handlesOpen++;
+    const req = raw.newConnect();
+    req.address = address;
+    req.port = target.port;
+    const dialTimer = this.#timer(o.dialTimeout, () => {
+      if (!this.#connected) this.#dialFailed(deps, o, target.hostPort);
+    });
+    req.oncomplete = (status: number) => {
+      clearTimeout(dialTimer);
+      if (this.#closed) return;
+      if (status < 0) return this.#dialFailed(deps, o, target.hostPort);
+      this.#connected = true;
+      up.setNoDelay(true);
+      keepAliveLater(this, o.keepAlive);
+      this.#start(res, head, o);
+    };
+    let err: number;
+    try {
+      err = family === 6 ? up.connect6(req, address, target.port) : up.connect(req, address, target.port);
+    } catch {
+      err = -1; // e.g. a port out of range in a hand-written route
+    }
+    if (err !== 0) this.#dialFailed(deps, o, target.hostPort);
+  }
+
+  #start(res: LookupResult, head: Buffer | undefined, o: SpliceOptions): void {
+    const up = this.#up as TcpHandle;
+    let first = head !== undefined && head.length > 0 ? head : undefined;
+    if (res.target.proxyProto) {
+      const a = this.addrs();
+      const h = Buffer.from(proxyV1Header(a.remote, a.local), 'latin1');
+      first = first !== undefined ? Buffer.concat([h, first]) : h; // one segment for both
+    }
+    let tickRead: (() => void) | undefined;
+    let tickAny: (() => void) | undefined;
+    if (o.readTimeout > 0) {
+      const t = this.#timer(o.readTimeout, () => this.destroy());
+      this.#rt = t;
+      tickRead = () => void t.refresh();
+    }
+    // wt and it both end up as inactivity of the client socket, as on the net.Socket path
+    const idle =
+      o.writeTimeout > 0 && o.idleTimeout > 0
+        ? Math.min(o.writeTimeout, o.idleTimeout)
+        : o.writeTimeout || o.idleTimeout;
+    if (idle > 0) {
+      const t = this.#timer(idle, () => this.destroy());
+      tickAny = () => void t.refresh();
+    }
+    const clientTick =
+      tickRead !== undefined && tickAny !== undefined
+        ? () => {
+            tickRead();
+            tickAny();
+          }
+        : (tickRead ?? tickAny);
+    const clientEof = this.#rt !== undefined ? () => clearTimeout(this.#rt) : undefined;
+    this.#toUp = new Pipe(this, this.#raw, this.#client, up, clientTick, clientEof);
+    this.#toClient = new Pipe(this, this.#raw, up, this.#client, tickAny, undefined);
+    if (first !== undefined && !this.#toUp.write(first)) return;
+    this.#toUp.start();
+    this.#toClient.start();
+  }
+
+  /** A direction passed its FIN on. */
+  shutDone(): void {
+    if (++this.#shut === 2) this.destroy();
+  }
+
+  /**
+   * `pipe` saw its FIN: when the other direction has already been shut and `pipe` has no write
+   * pending, close() sends the FIN itself and the shutdown(2) would be a wasted syscall.
+   */
+  canCloseAtEof(pipe: Pipe): boolean {
+    return this.#shut === 1 && !pipe.pendingOnDst;
+  }
+}
+
+/** One direction: bytes read from `src` are written to `dst`; src's FIN becomes dst's shutdown. */
+class Pipe {
+  readonly #conn: RawConn;
+  readonly #raw: RawTcp;
+  readonly #src: TcpHandle;
+  readonly #dst: TcpHandle;
+  readonly #tick: (() => void) | undefined;
+  readonly #onEof: (() => void) | undefined;
+  bytes = 0;
+  /** Bulk-mode buffer (reads go into it); undefined in ArrayBuffer-per-read mode. */
+  buffer: Buffer | undefined;
+  /** A write of this direction is still pending on dst (the kernel did not take it at once). */
+  pendingOnDst = false;
+  /** src sent its FIN. */
+  #ended = false;
+
+  constructor(
+    conn: RawConn,
+    raw: RawTcp,
+    src: TcpHandle,
+    dst: TcpHandle,
+    tick: (() => void) | undefined,
+    onEof: (() => void) | undefined,
+  ) {
+    this.#conn = conn;
+    this.#raw = raw;
+    this.#src = src;
+    this.#dst = dst;
+    this.#tick = tick;
+    this.#onEof = onEof;
+  }
+
+  start(): void {
+    this.#src.onread = this.#onRead;
+    if (this.#src.readStart() !== 0) this.#conn.destroy();
+  }
+
+  // hot path
+  readonly #onRead = (ab: ArrayBuffer | undefined): void => {
+    const raw = this.#raw;
+    const n = raw.readBytes();
+    if (n > 0) {
+      this.#tick?.();
+      const b =
+        this.buffer !== undefined ? this.buffer.subarray(0, n) : Buffer.from(ab as ArrayBuffer, raw.readOffset(), n);
+      this.bytes += n;
+      if (!this.write(b)) return;
+      if (this.pendingOnDst) this.#src.readStop();
+      else if (this.buffer === undefined && this.bytes >= BULK_BYTES) this.#toBulk();
+      return;
+    }
+    if (n === raw.UV_EOF) return this.#eof();
+    if (n < 0) this.#conn.destroy();
+  };
+
+  /** Writes b to dst; false when the connection had to be closed. */
+  write(b: Uint8Array): boolean {
+    const req = this.#raw.newWrite();
+    req.handle = this.#dst;
+    req.oncomplete = Pipe.#written;
+    req.buffer = b;
+    req.pipe = this;
+    const err = this.#dst.writeBuffer(req, b);
+    if (err !== 0) {
+      this.#conn.destroy();
+      return false;
+    }
+    if (this.#raw.lastWriteAsync()) this.pendingOnDst = true;
+    return true;
+  }
+
+  /** Write completion; `this` is the request (one shared function, no closure per write). */
+  static readonly #written = function (this: WriteReq, status: number): void {
+    (this.pipe as Pipe).#afterWrite(status);
+  };
+
+  #afterWrite(status: number): void {
+    if (this.#conn.destroyed) return;
+    if (status < 0) return this.#conn.destroy();
+    this.pendingOnDst = false;
+    if (!this.#ended && this.#src.readStart() !== 0) this.#conn.destroy();
+  }
+
+  #eof(): void {
+    this.#ended = true;
+    this.#src.readStop();
+    this.#onEof?.();
+    const conn = this.#conn;
+    if (conn.canCloseAtEof(this)) return conn.destroy();
+    const req = this.#raw.newShutdown();
+    req.handle = this.#dst;
+    req.oncomplete = (status: number) => {
+      if (conn.destroyed) return;
+      if (status < 0) return conn.destroy();
+      conn.shutDone();
+    };
+    if (this.#dst.shutdown(req) !== 0) conn.destroy();
+  }
+
+  #toBulk(): void {
+    const buf = takeBuffer();
+    this.buffer = buf;
+    relayStats.bulk++;
+    this.#src.useUserBuffer(buf);
+  }
+}
+
+/** onread must always be a function (the binding asserts it): what a closed or paused handle gets. */
+function ignoreRead(): void {}
