@@ -241,11 +241,14 @@ export class RawConn {
   }
 
   /**
-   * `pipe` saw its FIN: when the other direction has already been shut and `pipe` has no write
-   * pending, close() sends the FIN itself and the shutdown(2) would be a wasted syscall.
+   * A direction saw its FIN. When the other direction has ended too and neither has a write still
+   * queued in libuv, every byte is in the kernel already and close() sends both FINs itself: the
+   * shutdown(2) of this direction (and one still pending for the other) would be wasted syscalls.
    */
-  canCloseAtEof(pipe: Pipe): boolean {
-    return this.#shut === 1 && !pipe.pendingOnDst;
+  canCloseAtEof(): boolean {
+    const a = this.#toUp as Pipe;
+    const b = this.#toClient as Pipe;
+    return a.ended && b.ended && !a.pendingOnDst && !b.pendingOnDst;
   }
 }
 
@@ -263,7 +266,7 @@ class Pipe {
   /** A write of this direction is still pending on dst (the kernel did not take it at once). */
   pendingOnDst = false;
   /** src sent its FIN. */
-  #ended = false;
+  ended = false;
 
   constructor(
     conn: RawConn,
@@ -329,15 +332,15 @@ class Pipe {
     if (this.#conn.destroyed) return;
     if (status < 0) return this.#conn.destroy();
     this.pendingOnDst = false;
-    if (!this.#ended && this.#src.readStart() !== 0) this.#conn.destroy();
+    if (!this.ended && this.#src.readStart() !== 0) this.#conn.destroy();
   }
 
   #eof(): void {
-    this.#ended = true;
+    this.ended = true;
     this.#src.readStop();
     this.#onEof?.();
     const conn = this.#conn;
-    if (conn.canCloseAtEof(this)) return conn.destroy();
+    if (conn.canCloseAtEof()) return conn.destroy();
     const req = this.#raw.newShutdown();
     req.handle = this.#dst;
     req.oncomplete = (status: number) => {
