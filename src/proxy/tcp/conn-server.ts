@@ -3,7 +3,7 @@ import type { ListenerSpec } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
 import { readProxyHeader } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
-import { rawSwitch, rawTcp, type RawTcp, type TcpHandle } from './raw-handle.ts';
+import { type RawTcp, rawSwitch, rawTcp, type TcpHandle } from './raw-handle.ts';
 import { RawConn } from './raw-splice.ts';
 import type { ConnAddrs, SpliceOptions } from './splice.ts';
 

@@ -177,3 +177,47 @@ test('tcp: a broken route or a throwing table costs one connection, never the pr
   assert.ok(env.log.lines.includes('[WARN] tcp: cannot connect to upstream 127.0.0.1:99999'), env.log.lines.join('\n'));
   assert.ok(env.log.lines.includes('[ERROR] tcp: Error: engine bug'), env.log.lines.join('\n'));
 });
+
+test('tcp: clients that reset at once or mid-transfer, and an upstream that drops them, leave no connection behind', async (t) => {
+  const echo = await echoServer();
+  t.after(echo.close);
+  // an upstream that reads nothing and drops every connection after 50 ms
+  const slow = net.createServer({ pauseOnConnect: true }, (s) => {
+    s.on('error', () => {});
+    setTimeout(() => s.destroy(), 50);
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  t.after(() => slow.close());
+  for (const [name, port] of [
+    ['echo', echo.port],
+    ['slow', (slow.address() as net.AddressInfo).port],
+  ] as const) {
+    const env = makeDeps(undefined);
+    const l = await startTcpListener(spec(), env.deps);
+    env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${port}` }] }));
+    const clients = Array.from(
+      { length: 150 },
+      (_, i) =>
+        new Promise<void>((resolve) => {
+          const s = net.connect(l.port, '127.0.0.1');
+          s.on('error', () => {});
+          s.on('close', () => resolve());
+          s.on('connect', () => {
+            if (i % 3 === 0) s.resetAndDestroy();
+            else {
+              s.write(Buffer.alloc(100_000, i));
+              s.once('data', () => s.resetAndDestroy());
+              setTimeout(() => s.resetAndDestroy(), 100);
+            }
+          });
+        }),
+    );
+    await Promise.all(clients);
+    // close(grace) returns when the last connection ended; a leaked one would hold it for 10 s
+    const t0 = Date.now();
+    await l.close(10_000);
+    assert.ok(Date.now() - t0 < 5_000, `${name}: connections left open for ${Date.now() - t0} ms`);
+    const ok = await roundTrip(echo.port, 'still fine');
+    assert.equal(ok.data.toString(), 'still fine');
+  }
+});
