@@ -160,7 +160,7 @@ if (want('lookup')) {
     bench: 'lookup 10k routes',
     name: 'fabio-ts',
     errors: '0',
-    ratios: `median ${cols[5] ?? '?'} ns/lookup, build ${cols[2] ?? '?'} ms`,
+    ratios: `median ${cols[6] ?? '?'} ns/lookup, build ${cols[2] ?? '?'} ms`,
   });
 }
 
