@@ -177,8 +177,17 @@ function tcpProbe(c: CheckRecord, signal: AbortSignal): Promise<Probe> {
   const addr = c.def.tcp;
   const m = /^\[(.*)\]:(\d+)$/.exec(addr) ?? /^([^:]*):(\d+)$/.exec(addr);
   if (!m) return Promise.resolve({ status: 'critical', output: `dial tcp ${addr}: missing port in address` });
+  if (signal.aborted) return Promise.resolve({ status: 'critical', output: `dial tcp ${addr}: canceled` });
   return new Promise<Probe>((resolve) => {
-    const sock = net.connect({ host: m[1] || '127.0.0.1', port: Number(m[2]), signal });
+    // Not net.connect({ signal }): Node 20 never removes that abort listener, so every probe would
+    // leave a listener (and this socket) on the runner's long-lived signal.
+    const sock = net.connect({ host: m[1] || '127.0.0.1', port: Number(m[2]) });
+    const abort = () => sock.destroy();
+    signal.addEventListener('abort', abort, { once: true });
+    sock.once('close', () => {
+      signal.removeEventListener('abort', abort);
+      resolve({ status: 'critical', output: `dial tcp ${addr}: canceled` }); // no-op once settled
+    });
     sock.setTimeout(c.def.timeoutMs);
     sock.once('connect', () => {
       sock.destroy();

@@ -225,3 +225,29 @@ test('deregistering stops the check runner (no further probes)', async (t) => {
   await new Promise((r) => setTimeout(r, 150));
   assert.equal(hits, after);
 });
+
+test('TCP checks leave no abort listener behind (Node 20 net.connect({ signal }) never removes its own)', async (t) => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => void warnings.push(w.name);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const c = await catalog(t);
+  const srv = net.createServer((s) => s.destroy());
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => srv.close(() => r())));
+  const port = (srv.address() as AddressInfo).port;
+  let probes = 0;
+  srv.on('connection', () => probes++);
+  await c.put('/v1/agent/service/register', {
+    ID: 'w',
+    Name: 'web',
+    Check: { CheckID: 'tcp', TCP: `127.0.0.1:${port}`, Interval: '10ms' },
+  });
+  // the eleventh listener left on the runner's signal would raise MaxListenersExceededWarning
+  await until(async () => probes >= 15 || undefined, 5000, '15 probes');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(
+    warnings.filter((w) => w === 'MaxListenersExceededWarning'),
+    [],
+  );
+});
