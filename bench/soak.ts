@@ -4,6 +4,7 @@
  * catalog, and a manual weight override rewritten), then the same load without churn for comparison.
  *
  *   npm run build && npx tsx bench/soak.ts [--seconds 60] [--churn 50] [--connections 32] [--workers 1]
+ *   FABIO_SOAK_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" ... profiles the proxy (written when it exits on SIGTERM)
  *
  * The proxy runs as its own process (from dist/) pinned to core 1 when taskset exists; this process
  * (load generator and backends) and a child process (the embedded catalog and the churn driver, so
@@ -164,6 +165,8 @@ const free = async () => {
 const proxyPort = await free();
 const uiPort = await free();
 const cmd = [
+  // FABIO_SOAK_NODE_ARGS: node flags for the proxy, e.g. '--cpu-prof --cpu-prof-dir=/tmp/p' (profile of the soak)
+  ...(process.env.FABIO_SOAK_NODE_ARGS?.split(' ').filter((x) => x !== '') ?? []),
   // the dist/ next to this script (run-all runs it from a clean snapshot of HEAD)
   fileURLToPath(new URL('../dist/cli.js', import.meta.url)),
   `-registry.consul.addr=${catalog.url.replace(/^http:\/\//, '')}`,
