@@ -89,7 +89,7 @@ export function addLine(ix: LineIndex, host: string, start: number, end: number)
 }
 
 /** Length of the longest common prefix of a and b (binary search over native comparisons). */
-function commonPrefix(a: string, b: string): number {
+export function commonPrefix(a: string, b: string): number {
   let lo = 0;
   let hi = Math.min(a.length, b.length);
   while (lo < hi) {
@@ -101,7 +101,7 @@ function commonPrefix(a: string, b: string): number {
 }
 
 /** Length of the longest common suffix of a and b. */
-function commonSuffix(a: string, b: string): number {
+export function commonSuffix(a: string, b: string): number {
   let lo = 0;
   let hi = Math.min(a.length, b.length);
   while (lo < hi) {

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { commonLines, diffLines, lineDiff, split } from '../../src/runtime/route-log.ts';
+
+// Texts made of a few distinct lines, so prefixes, suffixes and repeats are common.
+const line = fc.constantFrom('route add a /a http://1/', 'route add b /b http://2/', '', 'x', '# c', 'y\r');
+const text = fc.array(line, { maxLength: 12 }).map((ls) => ls.join('\n'));
+
+test('commonLines covers only whole lines the two texts share at the start and the end', () => {
+  fc.assert(
+    fc.property(text, text, (a, b) => {
+      const { start, end } = commonLines(a, b);
+      assert.ok(start + end <= Math.min(a.length, b.length));
+      const pre = a.slice(0, start);
+      const suf = a.slice(a.length - end);
+      assert.equal(b.slice(0, start), pre, 'same prefix');
+      assert.equal(b.slice(b.length - end), suf, 'same suffix');
+      assert.ok(pre === '' || pre.endsWith('\n'), `prefix ends at a line boundary: ${JSON.stringify(pre)}`);
+      assert.ok(suf === '' || suf.startsWith('\n'), `suffix starts at a line boundary: ${JSON.stringify(suf)}`);
+      // the shortcut changes nothing: the same diff as splitting the whole texts
+      assert.deepEqual(lineDiff(a, b), diffLines(split(a), split(b)));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('lineDiff of a one-line change in a 15,000-line text names just that line', () => {
+  const lines = Array.from({ length: 15_000 }, (_, i) => `route add s${i} s${i}.com/ http://10.0.0.${i % 250}:80/`);
+  const after = lines.slice();
+  after[7_321] = 'route add s7321 s7321.com/ http://10.0.0.99:81/';
+  after.splice(12_000, 1);
+  const d = lineDiff(lines.join('\n'), after.join('\n'));
+  assert.deepEqual(d.removed, [lines[7_321], lines[12_000]]);
+  assert.deepEqual(d.added, [after[7_321]]);
+});
