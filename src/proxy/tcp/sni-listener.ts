@@ -38,9 +38,15 @@ export async function startSniListener(spec: ListenerSpec, deps: ProxyDeps): Pro
             helloFailed(h.reason, deps);
             return c.destroy();
           }
-          const res = deps.store.current?.lookupTcp(h.sni);
-          if (res === undefined) return noRoute(c, deps, 'tcp_sni', h.sni);
-          c.splice(res, h.bytes, deps, o);
+          try {
+            const res = deps.store.current?.lookupTcp(h.sni);
+            if (res === undefined) return noRoute(c, deps, 'tcp_sni', h.sni);
+            c.splice(res, h.bytes, deps, o);
+          } catch (e) {
+            // called from a socket read, outside ConnServer's guard: a bug costs this connection only
+            deps.log.error(`${spec.proto}: ${String(e)}`);
+            c.destroy();
+          }
         });
       };
   const cs = await listenSpec(spec, deps.log, handle, onRaw);

@@ -128,3 +128,20 @@ test('tcp+sni: random first bytes on real sockets: routed or cleanly closed, nev
   const ok = await readAll(tls.connect({ port: l.port, host: '127.0.0.1', servername: 'a.test', ca }));
   assert.equal(ok.text, 'hello from A');
 });
+
+test('tcp+sni: a throwing table costs that connection only; the next one is routed', async (t) => {
+  const { l, ca, store, log } = await setup(t);
+  const good = store.current!;
+  store.swap({
+    ...good,
+    lookupTcp: () => {
+      throw new Error('engine bug');
+    },
+  });
+  const get = (servername: string) => readAll(tls.connect({ port: l.port, host: '127.0.0.1', servername, ca }));
+  const bad = await get('a.test');
+  assert.equal(bad.text, '');
+  assert.ok(log.lines.includes('[ERROR] tcp+sni: Error: engine bug'), log.lines.join('\n'));
+  store.swap(good);
+  assert.equal((await get('a.test')).text, 'hello from A');
+});
