@@ -66,6 +66,11 @@ export interface StartWorkersOptions {
   currentNoRouteHtml(): string;
   /** Extra environment for the workers (config the primary changed, e.g. -dev listeners, as FABIO_* variables). */
   env?: Record<string, string>;
+  /**
+   * Called with the pool as soon as the workers are forked, before they all listen: the first
+   * worker may already serve traffic then, and /metrics and /api/traffic must include it.
+   */
+  onForked?: (pool: WorkerPool) => void;
 }
 
 export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> {
@@ -171,11 +176,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
     for (const w of workers) send(w, { t: 'noroute', html });
   });
 
-  for (let i = 0; i < o.count; i++) fork();
-  await allListening;
-  o.log.info(`${o.count} worker processes serving`);
-
-  return {
+  const pool: WorkerPool = {
     pids: () => [...workers].map((w) => w.process.pid ?? 0),
     propagation: () => samples,
     metricsText,
@@ -196,6 +197,11 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
       await Promise.all(exits);
     },
   };
+  for (let i = 0; i < o.count; i++) fork();
+  o.onForked?.(pool);
+  await allListening;
+  o.log.info(`${o.count} worker processes serving`);
+  return pool;
 }
 
 /** Worker process: build tables from the primary's route text and serve the listeners. */

@@ -174,6 +174,10 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
       onNoRouteHtml: (fn) => noRouteSubs.push(fn),
       currentNoRouteHtml: () => noRouteHtml,
       env: cfg.str('proxy.addr') === userCfg.str('proxy.addr') ? {} : { FABIO_proxy_addr: cfg.str('proxy.addr') },
+      // the admin server merges the workers' metrics from the first fork on, not only once all listen
+      onForked: (p) => {
+        pool = p;
+      },
     });
     listeners = [pool];
   } else {
