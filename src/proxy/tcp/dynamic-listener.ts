@@ -2,7 +2,7 @@ import type net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
 import type { Table } from '../../routes/types.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
-import { acceptAddrs, ConnServer, formatAddr, noRoute, spliceOptions } from './conn-server.ts';
+import { acceptAddrs, ConnServer, formatAddr, noRoute, type RawConnHandler, spliceOptions } from './conn-server.ts';
 import { type ConnAddrs, goIp, splice } from './splice.ts';
 
 /** The longest timer Node accepts: retired listeners let their connections run until shutdown. */
@@ -58,16 +58,29 @@ export async function startTcpDynamic(spec: ListenerSpec, deps: ProxyDeps): Prom
   const retired = new Set<ConnServer>();
   let closed = false;
 
-  const route = (s: net.Socket, a: ConnAddrs | undefined) => {
-    if (a === undefined) return;
-    const ip = goIp(a.local.address);
-    const port = s.localPort ?? 0;
+  /** `ip:port` of the local address first, then `:port`; the key to report when neither matches. */
+  const lookup = (localAddress: string, port: number) => {
+    const ip = goIp(localAddress);
     const t = deps.store.current;
     const exact = `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
-    const res = t?.lookupTcp(exact) ?? t?.lookupTcp(`:${port}`);
+    return { exact, res: t?.lookupTcp(exact) ?? t?.lookupTcp(`:${port}`) };
+  };
+  const route = (s: net.Socket, a: ConnAddrs | undefined) => {
+    if (a === undefined) return;
+    const { exact, res } = lookup(a.local.address, s.localPort ?? 0);
     if (res === undefined) return noRoute(s, deps, 'tcp', exact);
     splice(s, res, undefined, a, deps, o);
   };
+  // hot path: without a PROXY header to read, connections are spliced on bare handles
+  const onRaw: RawConnHandler | undefined = spec.proxyProto
+    ? undefined
+    : (c) => {
+        deps.metrics.tcpConn('tcp');
+        const local = c.local();
+        const { exact, res } = lookup(local.address, local.port);
+        if (res === undefined) return noRoute(c, deps, 'tcp', exact);
+        c.splice(res, undefined, deps, o);
+      };
   const onConn = (s: net.Socket) => {
     deps.metrics.tcpConn('tcp');
     const plain = {
@@ -87,8 +100,12 @@ export async function startTcpDynamic(spec: ListenerSpec, deps: ProxyDeps): Prom
     for (const key of want) {
       if (open.has(key)) continue;
       const { host, port } = parseListenKey(key)!;
-      const p: Promise<ConnServer | undefined> = ConnServer.listen(host, port, onConn, (e) =>
-        deps.log.error(`${spec.proto}: ${String(e)}`),
+      const p: Promise<ConnServer | undefined> = ConnServer.listen(
+        host,
+        port,
+        onConn,
+        (e) => deps.log.error(`${spec.proto}: ${String(e)}`),
+        onRaw,
       ).then(
         (cs) => {
           deps.log.info(`TCP-DYNAMIC proxy listening on ${formatAddr(host, port)}`);

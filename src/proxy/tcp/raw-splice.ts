@@ -51,7 +51,12 @@ export class RawConn {
 
   /** Client address (getpeername / getsockname of the accepted socket). */
   addrs(): ConnAddrs {
-    return { remote: handleAddr(this.#client, true), local: handleAddr(this.#client, false) };
+    return { remote: handleAddr(this.#client, true), local: this.local() };
+  }
+
+  /** The local address the client connected to (getsockname). */
+  local(): { address: string; port: number } {
+    return handleAddr(this.#client, false);
   }
 
   /** Closes both sockets now (errors, deadlines, the shutdown deadline of the listener). */
