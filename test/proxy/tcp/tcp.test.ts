@@ -221,3 +221,28 @@ test('tcp: clients that reset at once or mid-transfer, and an upstream that drop
     assert.equal(ok.data.toString(), 'still fine');
   }
 });
+
+test('tcp: an IPv6 listener and upstream, and a target given by host name', async (t) => {
+  const v6 = net.createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => v6.listen(0, '::1', r));
+  t.after(() => v6.close());
+  const echo = await echoServer();
+  t.after(echo.close);
+  for (const [url, listenHost] of [
+    [`tcp://[::1]:${(v6.address() as net.AddressInfo).port}`, '::1'],
+    [`tcp://localhost:${echo.port}`, '127.0.0.1'],
+  ] as const) {
+    const env = makeDeps(undefined);
+    const l = await startTcpListener(spec({ host: listenHost }), env.deps);
+    t.after(() => l.close(0));
+    env.store.swap(fakeTable({ [`:${l.port}`]: [{ url }] }));
+    const got = await new Promise<string>((resolve, reject) => {
+      const c = net.connect({ host: listenHost, port: l.port, allowHalfOpen: true }, () => c.end('hello'));
+      let d = '';
+      c.on('data', (b) => (d += b));
+      c.on('close', () => resolve(d));
+      c.on('error', reject);
+    });
+    assert.equal(got, 'hello', `${url} via ${listenHost}`);
+  }
+});
