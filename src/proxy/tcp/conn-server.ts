@@ -5,7 +5,7 @@ import { readProxyHeader } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
 import { type RawTcp, rawSwitch, rawTcp, type TcpHandle } from './raw-handle.ts';
 import { RawConn } from './raw-splice.ts';
-import type { ConnAddrs, SpliceOptions } from './splice.ts';
+import { type ConnAddrs, clientIdleMs, type SpliceOptions } from './splice.ts';
 
 /** TCP keep-alive on accepted sockets, as fabio's listeners set it. */
 const ACCEPT_KEEPALIVE_MS = 3 * 60 * 1000;
@@ -233,6 +233,7 @@ export function spliceOptions(spec: ListenerSpec, deps: ProxyDeps, kind: 'tcp' |
     readTimeout: spec.readTimeout,
     writeTimeout: spec.writeTimeout,
     idleTimeout: spec.idleTimeout,
+    clientIdle: clientIdleMs(spec.writeTimeout, spec.idleTimeout),
   };
 }
 

@@ -7,7 +7,7 @@ import { HelloBuffer, type SocketHello } from './hello-reader.ts';
 import { keepAliveForget, keepAliveLater } from './keepalive.ts';
 import { handleAddr, type RawTcp, type TcpHandle, type WriteReq } from './raw-handle.ts';
 import { BULK_BYTES, relayStats, releaseBuffer, takeBuffer } from './relay.ts';
-import { type ConnAddrs, goIp, type SpliceOptions } from './splice.ts';
+import { accessOk, type ConnAddrs, dialFailure, goIp, type SpliceOptions } from './splice.ts';
 
 /**
  * One proxied connection on bare libuv handles (raw-handle.ts): the same behaviour as splice.ts
@@ -129,14 +129,8 @@ export class RawConn {
   splice(res: LookupResult, head: Buffer | undefined, deps: ProxyDeps, o: SpliceOptions): void {
     if (this.#closed) return;
     const { route, target } = res;
-    const rules = target.accessRules;
-    if (rules !== undefined) {
-      const ip = goIp(handleAddr(this.#client, true).address);
-      if (!rules.allowed(ip)) {
-        deps.log.info(`route rules denied access from ${ip} to ${target.url}`);
-        return this.destroy();
-      }
-    }
+    if (target.accessRules !== undefined && !accessOk(target, goIp(handleAddr(this.#client, true).address), deps))
+      return this.destroy();
     this.#done = () => {
       if (this.#connected)
         deps.metrics.routeBytes(
@@ -158,8 +152,7 @@ export class RawConn {
 
   #dialFailed(deps: ProxyDeps, o: SpliceOptions, hostPort: string): void {
     if (this.#closed) return;
-    deps.log.warn(`${o.prefix}: cannot connect to upstream ${hostPort}`);
-    deps.metrics.tcpConnFail(o.kind);
+    dialFailure(deps, o, hostPort);
     this.destroy();
   }
 
@@ -216,13 +209,8 @@ export class RawConn {
       this.#rt = t;
       tickRead = () => void t.refresh();
     }
-    // wt and it both end up as inactivity of the client socket, as on the net.Socket path
-    const idle =
-      o.writeTimeout > 0 && o.idleTimeout > 0
-        ? Math.min(o.writeTimeout, o.idleTimeout)
-        : o.writeTimeout || o.idleTimeout;
-    if (idle > 0) {
-      const t = this.#timer(idle, () => this.destroy());
+    if (o.clientIdle > 0) {
+      const t = this.#timer(o.clientIdle, () => this.destroy());
       tickAny = () => void t.refresh();
     }
     const clientTick =

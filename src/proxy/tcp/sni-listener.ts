@@ -1,9 +1,10 @@
 import type net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
+import type { LookupResult } from '../../routes/types.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
 import { MAX_HELLO_BYTES } from './client-hello.ts';
 import { acceptAddrs, listenSpec, noRoute, type RawConnHandler, spliceOptions } from './conn-server.ts';
-import { helloTimeout, readSocketHello } from './hello-reader.ts';
+import { helloTimeout, readSocketHello, type SocketHello } from './hello-reader.ts';
 import { splice } from './splice.ts';
 
 /**
@@ -18,15 +19,7 @@ export async function startSniListener(spec: ListenerSpec, deps: ProxyDeps): Pro
     deps.metrics.tcpConn('tcp_sni');
     const addrs = spec.proxyProto ? await acceptAddrs(s, spec, deps.log) : null;
     if (addrs === undefined) return;
-    const h = await readSocketHello(s, timeout);
-    if (!h.ok) {
-      helloFailed(h.reason, deps);
-      s.destroy();
-      return;
-    }
-    const res = deps.store.current?.lookupTcp(h.sni);
-    if (res === undefined) return noRoute(s, deps, 'tcp_sni', h.sni);
-    splice(s, res, h.bytes, addrs, deps, o);
+    routeHello(await readSocketHello(s, timeout), s, deps, (res, bytes) => splice(s, res, bytes, addrs, deps, o));
   };
   // hot path: without a PROXY header to read first, connections are read and spliced on bare handles
   const onRaw: RawConnHandler | undefined = spec.proxyProto
@@ -34,14 +27,8 @@ export async function startSniListener(spec: ListenerSpec, deps: ProxyDeps): Pro
     : (c) => {
         deps.metrics.tcpConn('tcp_sni');
         c.readHello(timeout, MAX_HELLO_BYTES, (h) => {
-          if (!h.ok) {
-            helloFailed(h.reason, deps);
-            return c.destroy();
-          }
           try {
-            const res = deps.store.current?.lookupTcp(h.sni);
-            if (res === undefined) return noRoute(c, deps, 'tcp_sni', h.sni);
-            c.splice(res, h.bytes, deps, o);
+            routeHello(h, c, deps, (res, bytes) => c.splice(res, bytes, deps, o));
           } catch (e) {
             // called from a socket read, outside ConnServer's guard: a bug costs this connection only
             deps.log.error(`${spec.proto}: ${String(e)}`);
@@ -53,8 +40,24 @@ export async function startSniListener(spec: ListenerSpec, deps: ProxyDeps): Pro
   return { spec, port: cs.port, close: (graceMs) => cs.close(graceMs) };
 }
 
-/** fabio's debug line and the connfail count for a ClientHello that did not give a server name. */
-function helloFailed(reason: string, deps: ProxyDeps): void {
-  deps.log.debug(reason === 'no-sni' ? 'tcp+sni: server_name missing' : `tcp+sni: TLS handshake failed (${reason})`);
-  deps.metrics.tcpConnFail('tcp_sni');
+/**
+ * After the ClientHello (either splice): a hello without a server name is closed with fabio's
+ * debug line and connfail, an unknown name with the no-route line, a known one goes to `go`.
+ */
+function routeHello(
+  h: SocketHello,
+  conn: { destroy(): void },
+  deps: ProxyDeps,
+  go: (res: LookupResult, bytes: Buffer) => void,
+): void {
+  if (!h.ok) {
+    deps.log.debug(
+      h.reason === 'no-sni' ? 'tcp+sni: server_name missing' : `tcp+sni: TLS handshake failed (${h.reason})`,
+    );
+    deps.metrics.tcpConnFail('tcp_sni');
+    return conn.destroy();
+  }
+  const res = deps.store.current?.lookupTcp(h.sni);
+  if (res === undefined) return noRoute(conn, deps, 'tcp_sni', h.sni);
+  go(res, h.bytes);
 }

@@ -25,6 +25,27 @@ export interface SpliceOptions {
   readonly writeTimeout: number;
   /** Listener it: no bytes in either direction for it ms closes the connection (fabio ignores it on TCP). */
   readonly idleTimeout: number;
+  /** wt and it both end up as inactivity of the client socket (Node has no per-write deadline): the smaller one set, 0 = none. */
+  readonly clientIdle: number;
+}
+
+/** The client idle deadline of a listener: the smaller of wt and it that is set (0 = none). */
+export function clientIdleMs(writeTimeout: number, idleTimeout: number): number {
+  return writeTimeout > 0 && idleTimeout > 0 ? Math.min(writeTimeout, idleTimeout) : writeTimeout || idleTimeout;
+}
+
+/** Access rules of the target against the client ip; false (and fabio's INFO line) when denied. */
+export function accessOk(target: LookupResult['target'], ip: string, deps: ProxyDeps): boolean {
+  const rules = target.accessRules;
+  if (rules === undefined || rules.allowed(ip)) return true;
+  deps.log.info(`route rules denied access from ${ip} to ${target.url}`);
+  return false;
+}
+
+/** fabio's line and the connfail count for an upstream that could not be dialled. */
+export function dialFailure(deps: ProxyDeps, o: SpliceOptions, hostPort: string): void {
+  deps.log.warn(`${o.prefix}: cannot connect to upstream ${hostPort}`);
+  deps.metrics.tcpConnFail(o.kind);
 }
 
 /** The peer and local address of a socket as they are (no PROXY header). */
@@ -55,11 +76,10 @@ export function splice(
   o: SpliceOptions,
 ): void {
   const { route, target } = res;
-  const rules = target.accessRules;
-  if (rules !== undefined && !rules.allowed(goIp((addrs ?? socketAddrs(client)).remote.address))) {
-    deps.log.info(
-      `route rules denied access from ${goIp((addrs ?? socketAddrs(client)).remote.address)} to ${target.url}`,
-    );
+  if (
+    target.accessRules !== undefined &&
+    !accessOk(target, goIp((addrs ?? socketAddrs(client)).remote.address), deps)
+  ) {
     client.destroy();
     return;
   }
@@ -70,8 +90,7 @@ export function splice(
     up = net.connect({ host: target.hostname, port: target.port, noDelay: true, allowHalfOpen: true });
   } catch {
     // e.g. a port out of range in a hand-written route: costs this connection only
-    deps.log.warn(`${o.prefix}: cannot connect to upstream ${target.hostPort}`);
-    deps.metrics.tcpConnFail(o.kind);
+    dialFailure(deps, o, target.hostPort);
     client.destroy();
     return;
   }
@@ -90,10 +109,7 @@ export function splice(
   };
   // Errors are always followed by 'close' (with hadError), which tears the other side down.
   up.on('error', () => {
-    if (!connected) {
-      deps.log.warn(`${o.prefix}: cannot connect to upstream ${target.hostPort}`);
-      deps.metrics.tcpConnFail(o.kind);
-    }
+    if (!connected) dialFailure(deps, o, target.hostPort);
   });
   up.setTimeout(o.dialTimeout);
   up.on('timeout', () => {
@@ -142,12 +158,10 @@ function readDeadline(client: net.Socket, o: SpliceOptions): (() => void) | unde
   return () => void t.refresh();
 }
 
-/** wt and it both end up as inactivity of the client socket (Node has no per-write deadline). */
+/** The client idle deadline (wt/it, see SpliceOptions.clientIdle). */
 function idleDeadline(client: net.Socket, o: SpliceOptions): void {
-  const idle =
-    o.writeTimeout > 0 && o.idleTimeout > 0 ? Math.min(o.writeTimeout, o.idleTimeout) : o.writeTimeout || o.idleTimeout;
-  if (idle > 0) {
-    client.setTimeout(idle);
+  if (o.clientIdle > 0) {
+    client.setTimeout(o.clientIdle);
     client.on('timeout', () => client.destroy());
   }
 }
