@@ -71,6 +71,7 @@ export function configJson(cfg: Config): Record<string, unknown> {
       ResponseHeaderTimeout: d('proxy.responseheadertimeout'),
       KeepAliveTimeout: d('proxy.keepalivetimeout'),
       IdleConnTimeout: d('proxy.idleconntimeout'),
+      LingerTimeout: d('proxy.lingertimeout'),
       FlushInterval: d('proxy.flushinterval'),
       GlobalFlushInterval: d('proxy.globalflushinterval'),
       LocalIP: s('proxy.localip'),

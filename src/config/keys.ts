@@ -110,6 +110,14 @@ export const KEYS: readonly KeyDef[] = [
   k('proxy', 'proxy.maxconn', 'int', '10000', 'Maximum idle pooled connections per upstream target.'),
   k(
     'proxy',
+    'proxy.lingertimeout',
+    'duration',
+    '5s',
+    'Once one side of a TCP, SNI, tcp-dynamic or websocket connection has ended, how long the other side may still send before both are closed (0 = close both at once, as fabio).',
+    { fabioTs: true },
+  ),
+  k(
+    'proxy',
     'proxy.localip',
     'string',
     '',
