@@ -1,4 +1,4 @@
-import { VERSION } from '../version.ts';
+import { versionString } from '../version.ts';
 import { ConfigError, ConfigExit } from './errors.ts';
 import { KEY_BY_NAME } from './keys.ts';
 import { usage } from './usage.ts';
@@ -16,7 +16,7 @@ export interface ParsedArgs {
 const INVALID_CFG = 'invalid or missing path to config file';
 
 export function versionLine(): string {
-  return `${VERSION} node${process.versions.node}`;
+  return `${versionString()} node${process.versions.node}`;
 }
 
 /** Pass 1 (fabio's own pre-parse): -v, -cfg, -test.* are taken out before the flag package runs. */

@@ -2,7 +2,7 @@ import { runRouteTool } from '../cli/route-tools.ts';
 import { ConfigError, loadConfig } from '../config/index.ts';
 import type { Config } from '../config/types.ts';
 import { createLogger, parseLevel } from '../log/logger.ts';
-import { VERSION } from '../version.ts';
+import { versionString } from '../version.ts';
 import { isWorker, runWorker } from './cluster.ts';
 import { serve } from './serve.ts';
 
@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     throw err;
   }
   const log = createLogger(parseLevel(cfg.str('log.level')) ?? 'INFO');
-  log.info(`Version ${VERSION} starting`);
+  log.info(`Version ${versionString()} starting`);
   log.info(`Node runtime is ${process.version}`);
   return serve(cfg, log);
 }

@@ -14,7 +14,7 @@ import { buildTable } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
 import type { BuildOptions, Matcher, Strategy, Table } from '../routes/types.ts';
 import { startAdmin } from '../ui/index.ts';
-import { VERSION } from '../version.ts';
+import { versionString } from '../version.ts';
 import { startWorkers, type WorkerPool } from './cluster.ts';
 import { withOverrides } from './config-overrides.ts';
 import { installSignals } from './signals.ts';
@@ -132,7 +132,7 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
     cfg,
     store,
     log,
-    version: VERSION,
+    version: versionString(),
     updater,
     manual: backend.manual,
     // With workers, traffic metrics live in the workers: aggregate them on each scrape.

@@ -105,7 +105,7 @@ test('-v / -version / --version and -h / -help / --help', () => {
         e instanceof ConfigError &&
         e.kind === 'version' &&
         e.exitCode === 0 &&
-        /^\d+\.\d+\.\d+ node\d+.*\n$/.test(e.stdout) &&
+        /^\d+\.\d+\.\d+\+([0-9a-f]{12}|unknown) node\d+.*\n$/.test(e.stdout) &&
         e.message === '',
       a,
     );

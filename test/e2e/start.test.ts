@@ -66,5 +66,5 @@ test('unknown flag exits 1 naming it; -v prints the version', async () => {
   assert.match(bad.stderr.join('\n'), /no\.such\.flag/);
   const v = startFabio(['-v']);
   assert.equal(await v.exited, 0);
-  assert.match(v.stdout.join('\n'), /^\d+\.\d+\.\d+ /);
+  assert.match(v.stdout.join('\n'), /^\d+\.\d+\.\d+\+([0-9a-f]{12}|unknown) node/);
 });
