@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { isSea } from 'node:sea';
 import { AggregatorRegistry } from 'prom-client';
 import { loadConfig } from '../config/index.ts';
 import { createLogger, fdSink, type Logger, parseLevel } from '../log/logger.ts';
@@ -40,6 +41,20 @@ type Collect = 'metrics' | 'traffic';
 
 const WORKER_ENV = 'FABIO_TS_WORKER';
 
+/**
+ * Node starts a worker as `<execPath> <exec> <args>`. In the single executable (release/, built by
+ * scripts/build-binary.mjs) execPath is the executable itself, there is no script to name as `exec`,
+ * and the worker sees `<exe> <exe> <exec> <args>`: the primary names this placeholder and the worker
+ * drops it (workerArgv), so the worker reads the same flags as the primary.
+ */
+const SEA_WORKER_EXEC = '--fabio-ts-worker';
+
+/** The command-line arguments of this worker, as the primary received them. */
+function workerArgv(): string[] {
+  const a = process.argv.slice(2);
+  return isSea() && a[0] === SEA_WORKER_EXEC ? a.slice(1) : a;
+}
+
 export function isWorker(): boolean {
   return cluster.isWorker && process.env[WORKER_ENV] === '1';
 }
@@ -75,7 +90,8 @@ export interface StartWorkersOptions {
 
 export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
-  cluster.setupPrimary({ exec: process.argv[1], args: process.argv.slice(2), silent: false });
+  const exec = isSea() ? SEA_WORKER_EXEC : process.argv[1];
+  cluster.setupPrimary({ exec, args: process.argv.slice(2), silent: false });
   let stopping = false;
   let seq = 0;
   let lastText = o.currentRoutes();
@@ -206,7 +222,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
 
 /** Worker process: build tables from the primary's route text and serve the listeners. */
 export async function runWorker(): Promise<number | undefined> {
-  const cfg = loadConfig(process.argv.slice(2), process.env);
+  const cfg = loadConfig(workerArgv(), process.env);
   const log = createLogger(parseLevel(cfg.str('log.level')) ?? 'INFO');
   const metrics = createPrometheusMetrics(cfg);
   const store = new TableStore();

@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
+import { EMBEDDED_ASSETS } from './embedded-assets.ts';
 import { CSP } from './http-util.ts';
 
 /**
  * Serves src/ui/assets (dist/ui/assets after the build): resolved relative to this module so it
- * works from both. Only plain file names with a known extension under the folder are served.
+ * works from both. Only plain file names with a known extension under the folder are served. In the
+ * single executable the files are compiled in (EMBEDDED_ASSETS) and there is no module URL to
+ * resolve against, so the folder is never looked at.
  */
-const ASSETS = new URL('./assets/', import.meta.url);
+const ASSETS = EMBEDDED_ASSETS ? undefined : new URL('./assets/', import.meta.url);
 
 const TYPES: Readonly<Record<string, string>> = {
   js: 'text/javascript; charset=utf-8',
@@ -25,8 +28,9 @@ export async function serveAsset(name: string, res: ServerResponse): Promise<boo
   const ext = name.slice(name.lastIndexOf('.') + 1);
   const type = TYPES[ext];
   if (!type) return false;
-  let body = cache.get(name);
+  let body = EMBEDDED_ASSETS ? EMBEDDED_ASSETS.get(name) : cache.get(name);
   if (!body) {
+    if (!ASSETS) return false;
     try {
       body = await readFile(new URL(name, ASSETS));
     } catch {
