@@ -1,6 +1,6 @@
 /**
- * Parsers for the output of the shared side-by-side scripts (../shared/bench/run-http.sh and
- * run-tcp.sh), used by bench/run-all.ts. Latencies come back in milliseconds.
+ * Parsers for the output of the side-by-side scripts (bench/side-by-side-http.sh and
+ * side-by-side-tcp.sh), used by bench/run-all.ts. Latencies come back in milliseconds.
  */
 export interface Sample {
   bench: 'http' | 'bulk' | 'conn' | 'sni';

@@ -1,5 +1,5 @@
 /**
- * Should fabio-ts use http-proxy? One run, same machine, same pinning as ../shared/bench/run-http.sh:
+ * Should fabio-ts use http-proxy? One run, same machine, same pinning as bench/side-by-side-http.sh:
  * nginx `return 200` backend and wrk on core 0; the proxy under test alone on core 1.
  *   npm run build && npx tsx bench/http-proxy-compare.ts [seconds=8] [connections=64] [rounds=3]
  * Prints req/s and p99 per round for: backend direct, http-proxy (keep-alive agent), fabio-ts

@@ -1,7 +1,7 @@
 /**
  * One fabio-ts HTTP listener with a static table, ProxyDeps built by hand (no registry, no admin).
  *   npx tsx bench/http-proxy-standalone.ts [listen=127.0.0.1:19999] [route text]
- * Default route: `route add bench bench.local/ http://127.0.0.1:18080/` (shared/bench/run-http.sh).
+ * Default route: `route add bench bench.local/ http://127.0.0.1:18080/` (bench/side-by-side-http.sh).
  */
 import { testConfig } from '../src/config/index.ts';
 import { createLogger } from '../src/log/logger.ts';

@@ -7,8 +7,8 @@
  *   npm run bench -- --in-place   benchmark the working tree (default: a clean build of HEAD in a temp dir)
  *   npm run bench -- --in-place --no-build   ... and use its dist/ as it is
  *
- * HTTP, TCP and SNI run the shared side-by-side scripts (../shared/bench/run-http.sh, run-tcp.sh,
- * read-only, invoked as they are with PROJECT_CMD): backend direct, nginx, haproxy, caddy and
+ * HTTP, TCP and SNI run the side-by-side scripts bench/side-by-side-http.sh and side-by-side-tcp.sh
+ * (with PROJECT_CMD, as a user would run them): backend direct, nginx, haproxy, caddy and
  * fabio-ts with -proxy.workers=1, the proxy under test alone on core 1, load and backends on core 0.
  * When this runs as root it wraps each script in a private network namespace (`unshare -n`, so the
  * scripts' fixed ports never collide with another run on the machine) and at `nice -n -15` (so other
@@ -23,7 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { median, parseHttpLines, parseTcpLines, type Sample } from './cluster-parse.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SHARED = process.env.FABIO_BENCH_SHARED ?? join(ROOT, '..', 'shared', 'bench');
+/** The side-by-side scripts (bench/side-by-side-*.sh); FABIO_BENCH_HARNESS points at another copy. */
+const HARNESS = process.env.FABIO_BENCH_HARNESS ?? join(ROOT, 'bench');
 const argv = process.argv.slice(2);
 
 // The working tree may hold other people's unfinished edits: unless --in-place, benchmark a clean
@@ -39,7 +40,7 @@ if (!argv.includes('--in-place') && !process.env.FABIO_BENCH_SNAPSHOT) {
   spawnSync('npm', ['run', 'build'], { cwd: snap, stdio: ['ignore', 'ignore', 'inherit'] });
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(snap, 'bench', 'run-all.ts'), ...argv, '--no-build'], {
     stdio: 'inherit',
-    env: { ...process.env, FABIO_BENCH_SNAPSHOT: head, FABIO_BENCH_SHARED: SHARED },
+    env: { ...process.env, FABIO_BENCH_SNAPSHOT: head },
   });
   process.exit(r.status ?? 1);
 }
@@ -171,14 +172,14 @@ if (want('http')) {
     `-proxy.addr=127.0.0.1:19999 -ui.addr=127.0.0.1:19998 -registry.static.routes='route add bench bench.local/ http://127.0.0.1:18080/'`,
   );
   const D = full ? 10 : 4;
-  log(`http keep-alive: run-http.sh D=${D} ROUNDS=${rounds}`);
+  log(`http keep-alive: side-by-side-http.sh D=${D} ROUNDS=${rounds}`);
   const r = await run(
-    [...prefix, 'bash', '-c', inNs(join(SHARED, 'run-http.sh'))],
+    [...prefix, 'bash', '-c', inNs(join(HARNESS, 'side-by-side-http.sh'))],
     { D: String(D), ROUNDS: String(rounds), PROJECT_CMD: cmd },
     pid,
   );
   const s = parseHttpLines(r.out);
-  if (s.length === 0) notes.push(`run-http.sh gave no figures:\n${r.out}`);
+  if (s.length === 0) notes.push(`side-by-side-http.sh gave no figures:\n${r.out}`);
   addRows('http keep-alive', s, 'rps', ['nginx', 'haproxy', 'caddy', 'direct'], r.rssMB);
 }
 
@@ -195,14 +196,14 @@ route add c sni-a.test tcp://127.0.0.1:18443'`;
   const all: Sample[] = [];
   let rss = 0;
   for (let i = 1; i <= rounds; i++) {
-    log(`tcp/sni: run-tcp.sh D=${D} round ${i}/${rounds}`);
+    log(`tcp/sni: side-by-side-tcp.sh D=${D} round ${i}/${rounds}`);
     const r = await run(
-      [...prefix, 'bash', '-c', inNs(join(SHARED, 'run-tcp.sh'))],
+      [...prefix, 'bash', '-c', inNs(join(HARNESS, 'side-by-side-tcp.sh'))],
       { D: String(D), PROJECT_CMD: cmd },
       pid,
     );
     const s = parseTcpLines(r.out, i);
-    if (s.length === 0) notes.push(`run-tcp.sh gave no figures:\n${r.out}`);
+    if (s.length === 0) notes.push(`side-by-side-tcp.sh gave no figures:\n${r.out}`);
     all.push(...s);
     rss = Math.max(rss, r.rssMB);
   }

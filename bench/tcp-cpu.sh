@@ -7,7 +7,7 @@
 #   ROUNDS=3 D=5 C=32 DIST=/tmp/x/dist bash bench/tcp-cpu.sh
 #   FABIO_CMD="node --cpu-prof --cpu-prof-dir=/tmp/prof dist/cli.js ..." bash bench/tcp-cpu.sh
 #
-# Same layout as ../shared/bench/run-tcp.sh: core 0 runs clients and backends (nginx, iperf3), core 1
+# Same layout as bench/side-by-side-tcp.sh: core 0 runs clients and backends (nginx, iperf3), core 1
 # the proxy under test alone. As root it re-runs itself in a private network namespace (fixed ports
 # never collide with another run) at nice -15. Output: one line per proxy, test and round, then the
 # medians and the fabio-ts/haproxy ratios.

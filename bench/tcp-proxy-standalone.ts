@@ -1,10 +1,10 @@
 /**
- * A standalone fabio-ts TCP data plane for benchmarks (../shared/bench/run-tcp.sh PROJECT_CMD):
+ * A standalone fabio-ts TCP data plane for benchmarks (bench/side-by-side-tcp.sh PROJECT_CMD):
  * the tcp listeners of src/proxy/tcp with a static route table, no registry, no admin server.
  *
  *   node --import tsx bench/tcp-proxy-standalone.ts [PROXY_ADDR] [ROUTE_TEXT]
  *
- * Defaults match run-tcp.sh: three listeners on 19997/19998 (tcp) and 19996 (tcp+sni).
+ * Defaults match bench/side-by-side-tcp.sh: three listeners on 19997/19998 (tcp) and 19996 (tcp+sni).
  */
 import { testConfig } from '../src/config/index.ts';
 import { createLogger } from '../src/log/logger.ts';

@@ -3,7 +3,7 @@
  * implemented. `fabio.properties.example`, `--help` and `/api/config` are generated from it, so a key
  * cannot exist in one place and not in another.
  *
- * Names, defaults and meanings follow fabio 1.7.3 (shared/spec/fabio-reference.md section (c)).
+ * Names, defaults and meanings follow fabio 1.7.3 (docs/fabio-reference.md section (c)).
  * Keys marked `fabioTs: true` are our additions and are listed in docs/compat.md.
  *
  * Value representation after loading:

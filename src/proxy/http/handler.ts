@@ -31,7 +31,7 @@ export interface AuthChecker {
   checkAsync?(scheme: string, authorizationHeader: string | undefined): Promise<{ ok: boolean; challenge?: string }>;
 }
 
-/** Replaceable parts, so unit tests can stub them (style habit 6). */
+/** Replaceable parts, so unit tests can stub them (docs/architecture.md, habit 6). */
 export interface HandlerParts {
   readonly tls: boolean;
   readonly auth?: AuthChecker;
@@ -110,7 +110,7 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
    * (later, when a non-blocking auth check had to run).
    */
   const route = (req: Req, answer: Answer, next: (routed: Routed) => void): void => {
-    const table: Table | undefined = deps.store.current; // one read per request (rule 3)
+    const table: Table | undefined = deps.store.current; // one read per request (architecture rule 3)
     const h = req.headers;
     const id = ridHeader !== '' ? makeId() : '';
     const { rawPath, query } = splitRequestTarget(req.url ?? '/');

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { catalog } from './helpers.ts';
 
 /**
- * Response shapes against the documented JSON of shared/spec/consul-api.md section 5.2 and the
- * responses recorded from real clusters at its end: every documented field must be present with
+ * Response shapes against the JSON documented for Consul's HTTP API (the /v1/health, /v1/catalog
+ * and /v1/kv reads) and the responses recorded from real clusters at its end: every documented field must be present with
  * the same JSON type.
  */
 
