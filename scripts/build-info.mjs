@@ -1,8 +1,13 @@
 // The commit a build came from, for scripts/postbuild.mjs and scripts/build-binary.mjs (see src/version.ts).
 import { execFileSync } from 'node:child_process';
 
-/** Short commit id of the checkout (with `-dirty` when tracked files changed), or 'unknown' outside git. */
+/**
+ * Short commit id of the checkout (with `-dirty` when tracked files changed), or 'unknown' outside
+ * git. FABIO_TS_COMMIT overrides it (a container build whose context has no .git).
+ */
 export function gitCommit(cwd = process.cwd()) {
+  const given = process.env.FABIO_TS_COMMIT;
+  if (given && /^[0-9a-z.-]{1,64}$/.test(given)) return given;
   const git = (args) =>
     execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
