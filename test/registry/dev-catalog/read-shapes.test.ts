@@ -4,8 +4,8 @@ import { catalog } from './helpers.ts';
 
 /**
  * Response shapes against the JSON documented for Consul's HTTP API (the /v1/health, /v1/catalog
- * and /v1/kv reads) and the responses recorded from real clusters at its end: every documented field must be present with
- * the same JSON type.
+ * and /v1/kv reads) and the responses recorded from real clusters at its end: every documented
+ * field must be present with the same JSON type.
  */
 
 const recordedHealthService = {
