@@ -91,7 +91,12 @@ writeFileSync(
     useSnapshot: false,
   }),
 );
-execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'pipe', 'inherit'] });
+try {
+  execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], { stdio: 'pipe' });
+} catch (err) {
+  process.stderr.write(String(err.stderr ?? err));
+  process.exit(1);
+}
 
 rmSync(exe, { force: true });
 copyFileSync(process.execPath, exe);

@@ -7,7 +7,8 @@
 #   BIN=path/to/exe bash scripts/smoke-binary.sh   test that executable, no build
 #
 # Checks: -v, a route tool, the proxy with -proxy.workers=2 (cluster workers started from the
-# executable) answering a request through a static route, /health, a UI page and an embedded UI asset,
+# executable) answering requests through static routes (the lean GET path, undici for a POST, the raw
+# TCP splice), /health, merged /metrics (prom-client), a UI page and an embedded UI asset,
 # SIGTERM -> exit 0. One PASS/FAIL line per check; exits 1 when any check failed. Needs curl.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,15 +52,19 @@ t=$(echo 'route add svc example.com/ http://127.0.0.1:1/' | run route table 2>&1
 if [[ "$t" == *"route add svc example.com/ http://127.0.0.1:1/"* ]]; then pass "route table"; else fail "route table printed: $t"; fi
 
 # 3. The proxy with two workers. Free ports come from the kernel (a port 0 listen, closed again).
-read -r P UI < <(node -e '
+read -r P T UI < <(node -e '
   const net = require("node:net"); const ps = [];
   const next = () => { const s = net.createServer().listen(0, "127.0.0.1", () => { ps.push(s.address().port);
-    if (ps.length < 2) next(); else { console.log(ps.join(" ")); process.exit(0); } }); };
+    if (ps.length < 3) next(); else { console.log(ps.join(" ")); process.exit(0); } }); };
   next();')
-# The route sends /health through the proxy to the admin server's own /health: no other process needed.
-(cd "$dir" && exec env -i PATH=/nonexistent ./fabio-ts -proxy.workers=2 "-proxy.addr=127.0.0.1:$P" \
-  "-ui.addr=127.0.0.1:$UI" -registry.backend=static \
-  "-registry.static.routes=route add smoke /health http://127.0.0.1:$UI/" >"$dir/out.log" 2>&1) &
+# The routes send /health (HTTP on $P) and every connection (TCP on $T) to the admin server's own
+# /health: no other process needed.
+routes="route add smoke /health http://127.0.0.1:$UI/
+route add smoketcp :$T tcp://127.0.0.1:$UI"
+(cd "$dir" && exec env -i PATH=/nonexistent ./fabio-ts -proxy.workers=2 \
+  "-proxy.addr=127.0.0.1:$P;proto=http,127.0.0.1:$T;proto=tcp" "-ui.addr=127.0.0.1:$UI" \
+  -registry.backend=static "-registry.static.routes=$routes" -metrics.target=prometheus -metrics.prefix=smoke \
+  >"$dir/out.log" 2>&1) &
 pid=$!
 start=$(date +%s%N)
 up=""
@@ -81,7 +86,12 @@ for _ in $(seq 1 300); do
   body=$(curl -s "http://127.0.0.1:$P/health" 2>/dev/null) && [ "$body" = "OK" ] && break
   sleep 0.1
 done
-if [ "$body" = "OK" ]; then pass "proxied request through the static route"; else fail "proxied request gave: $body"; fi
+if [ "$body" = "OK" ]; then pass "proxied GET through the static route"; else fail "proxied GET gave: $body"; fi
+# A request with a body is forwarded by undici (bundled), not the lean GET path.
+post=$(curl -s -X POST --data smoke "http://127.0.0.1:$P/health")
+if [ "$post" = "OK" ]; then pass "proxied POST (undici)"; else fail "proxied POST gave: $post"; fi
+tcp=$(curl -s "http://127.0.0.1:$T/health")
+if [ "$tcp" = "OK" ]; then pass "proxied TCP connection"; else fail "proxied TCP connection gave: $tcp"; fi
 
 workers=$(grep -c . < <(ps -o pid= --ppid "$pid" 2>/dev/null))
 if [ "$workers" -eq 2 ] && grep -q '2 worker processes serving' "$dir/out.log"; then
@@ -95,6 +105,12 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$UI/routes")
 if [ "$code" = 200 ]; then pass "UI page /routes"; else fail "UI page /routes: HTTP $code"; fi
 asset=$(curl -s "http://127.0.0.1:$UI/assets/app.js" | wc -c)
 if [ "$asset" -gt 1000 ]; then pass "UI asset /assets/app.js ($asset bytes)"; else fail "UI asset /assets/app.js: $asset bytes"; fi
+metrics=$(curl -s "http://127.0.0.1:$UI/metrics")
+if grep -q '^smoke_route' <<<"$metrics"; then
+  pass "/metrics merged over the workers"
+else
+  fail "/metrics has no smoke_route series"
+fi
 version=$(curl -s "http://127.0.0.1:$UI/api/version")
 if [ "$version" = "${v%% *}" ]; then pass "/api/version $version"; else fail "/api/version: $version"; fi
 
