@@ -3,7 +3,7 @@
 # of each proxy process (all proxies pinned to core 1; wrk + nginx backend on core 0; own ports 186xx so it does not
 # collide with bench/side-by-side-http.sh). VARIANTS="name:TREE:ENV=V[,ENV=V] ..." where TREE holds a built dist/
 # (e.g. a `git archive` of a commit with node_modules symlinked), e.g.
-#   VARIANTS="lean:/work/main:FABIO_TS_LEAN=1 undici:/work/main:FABIO_TS_LEAN=0" D=8 ROUNDS=3 bash bench/http-ab.sh
+#   VARIANTS="lean:/tmp/tree:FABIO_TS_LEAN=1 undici:/tmp/tree:FABIO_TS_LEAN=0" D=8 ROUNDS=3 bash bench/http-ab.sh
 # A/B in one run: nginx, caddy and fabio-ts variants (env-selected) pinned to core 1; wrk + backend on core 0.
 # Reports req/s, p50, p99 and CPU µs per request of the proxy process.
 set -u

@@ -1,7 +1,8 @@
 import type { ConsulClient, ConsulResponse } from './client.ts';
 
 /**
- * One Consul blocking-query loop with the rules of consul-api.md 5.1:
+ * One Consul blocking-query loop with the rules of Consul's blocking queries
+ * (https://developer.hashicorp.com/consul/api-docs/features/blocking):
  * - send the last X-Consul-Index back as ?index= with ?wait=; an index of 0 or garbage is read as 1
  *   (older Consul versions sent 0 and made clients busy-loop);
  * - an index that goes backwards (snapshot restore, a deleted KV key, a restarted catalog) is

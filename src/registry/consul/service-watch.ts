@@ -5,8 +5,7 @@ import { type HealthCheck, type HealthFilterOptions, healthyServices, instanceKe
 import { type CatalogRow, RouteLineSet, type TagWarning, translateRows } from './route-lines.ts';
 
 /**
- * Per-service watch (registry.consul.watch=service, consul-api.md 5.3, the consul-template /
- * Traefik style): one blocking query on /v1/catalog/services for the names and tags, and one
+ * Per-service watch (registry.consul.watch=service, the consul-template / Traefik style): one blocking query on /v1/catalog/services for the names and tags, and one
  * blocking query on /v1/health/service/<name> per service that carries a tag with the prefix.
  * A health change transfers and parses only that service's small body (a few KB) instead of the
  * whole cluster's health state (4.4 MB at 15,000 checks), and needs no catalog read: the
