@@ -87,7 +87,9 @@ writeFileSync(
     main: bundle,
     output: blob,
     disableExperimentalSEAWarning: true,
-    useCodeCache: false,
+    // V8's compiled code for the bundle, valid for exactly this node (the one copied below): 10 runs
+    // of `-v` took 1.53 s of CPU instead of 1.96 s without it (0.26 MB more).
+    useCodeCache: true,
     useSnapshot: false,
   }),
 );
