@@ -49,7 +49,8 @@ job "fabio-ts" {
     task "fabio-ts" {
       driver = "exec"
 
-      # In production pin the file: options { checksum = "sha256:<sha256sum of the executable>" }
+      # In production pin the file: options { checksum = "sha256:<hex>" } (npm run binary prints it and
+      # writes release/fabio-ts-linux-x64.sha256).
       artifact {
         source      = var.fabio_ts_url
         destination = "local/fabio-ts"

@@ -5,6 +5,7 @@
 // build commit compiled in; `node --experimental-sea-config` turns that into a blob; the blob is
 // injected into a copy of this node binary with postject and the SEA fuse set.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   copyFileSync,
@@ -119,4 +120,7 @@ if (process.platform === 'darwin') execFileSync('codesign', ['--sign', '-', exe]
 rmSync(work, { recursive: true, force: true });
 
 const mb = (statSync(exe).size / 1024 / 1024).toFixed(1);
-process.stdout.write(`${exe} (${mb} MB, commit ${commit})\n`);
+// The checksum is what the Nomad job's artifact stanza can pin (deploy/fabio-ts.nomad).
+const sha = createHash('sha256').update(readFileSync(exe)).digest('hex');
+writeFileSync(`${exe}.sha256`, `${sha}  ${name}\n`);
+process.stdout.write(`${exe} (${mb} MB, commit ${commit})\nsha256:${sha}\n`);
