@@ -2,7 +2,7 @@
 # Packs the npm package and checks it the way a user installs it:
 #   npm pack  ->  npm install -g --prefix DIR ./fabio-ts-*.tgz  ->  DIR/bin/fabio-ts
 # Checks: the tarball holds dist/ with the UI assets and no sources or tests; its package.json has
-# no install-time script (preinstall, install, postinstall, prepare); no development dependency is
+# no install-time script (preinstall, install, postinstall; npm runs `prepare` only in a checkout or a git dependency, never for a tarball); no development dependency is
 # installed; DIR/bin/fabio-ts runs (-v, a route tool, the proxy with its UI assets, SIGTERM -> 0)
 # from an unrelated directory. One PASS/FAIL line per check; exits 1 when any failed. Needs curl
 # and the npm registry (for the runtime dependencies).
@@ -36,7 +36,7 @@ fi
 if grep -qE '^package/(src|test|bench|scripts)/' <<<"$list"; then fail "tarball carries sources, tests or scripts"; else pass "tarball has no sources or tests"; fi
 scripts=$(tar -xzOf "$dir/$tgz" package/package.json | node -e '
   const s = JSON.parse(require("node:fs").readFileSync(0, "utf8")).scripts ?? {};
-  console.log(["preinstall", "install", "postinstall", "prepare"].filter((k) => k in s).join(" "));')
+  console.log(["preinstall", "install", "postinstall"].filter((k) => k in s).join(" "));')
 if [ -z "$scripts" ]; then pass "no install-time script"; else fail "install-time scripts: $scripts"; fi
 
 if npm install -g --prefix "$dir/g" --no-audit --no-fund "$dir/$tgz" >"$dir/install.log" 2>&1; then
