@@ -49,6 +49,7 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
     registerAddr: cfg.str('registry.consul.register.addr'),
     allowedHosts: cfg.str('ui.allowedhosts'),
   });
+  const refusedHosts = new Set<string>();
   const unsubscribe = [deps.store.onSwap(() => events.changed()), deps.updater.onChange(() => events.changed())];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -61,9 +62,12 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
     // DNS rebinding: a write must name this server in Host, before Origin is even looked at
     // (host-guard.ts).
     if (!SAFE_METHODS.has(req.method ?? '') && !hosts.allows(req.headers.host, req.socket.localAddress)) {
-      log.warn(
-        `ui: ${req.method} refused: Host ${clip(JSON.stringify(req.headers.host ?? ''))} is not a name of this server (ui.allowedhosts)`,
-      );
+      const name = clip(JSON.stringify(req.headers.host ?? ''));
+      // logged once per Host (a bounded set): a rebinding page retries, the log must not flood
+      if (refusedHosts.size < 64 && !refusedHosts.has(name)) {
+        refusedHosts.add(name);
+        log.warn(`ui: ${req.method} refused: Host ${name} is not a name of this server (ui.allowedhosts)`);
+      }
       return sendError(res, 403, 'Forbidden: Host is not a name of this admin server (ui.allowedhosts)');
     }
     const get = req.method === 'GET' || req.method === 'HEAD';
