@@ -194,3 +194,19 @@ describe('hostile requests get a status, never a 500 or a dropped connection', (
     assert.equal(r.status, 400);
   });
 });
+
+test('GET /api/explain does not move the round-robin counters of the live table', async (t) => {
+  const counters = new Map<string, number>();
+  const table = await makeTable('route add s /p http://10.0.0.1:80/\nroute add s /p http://10.0.0.2:80/', {
+    strategy: 'rr',
+    counters,
+  });
+  const a = await startTestAdmin(t, { table });
+  const first = table.lookup({ host: 'h', path: '/p', tls: false })?.target.url;
+  for (let i = 0; i < 3; i++) {
+    const r = await send(a.port, 'GET', '/api/explain?url=http://h/p', { host: 'evil.example' });
+    assert.equal(r.status, 200);
+  }
+  // rr alternates: the next lookup is the other target, whatever explain did
+  assert.notEqual(table.lookup({ host: 'h', path: '/p', tls: false })?.target.url, first);
+});
