@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { memoryLogger } from '../../src/log/logger.ts';
 import { ConsulBackend, type ConsulBackendOptions } from '../../src/registry/consul/backend.ts';
 import { startDevCatalog } from '../../src/registry/dev-catalog/index.ts';
@@ -32,61 +32,63 @@ async function put(url: string, body: string): Promise<void> {
 const routed = (store: TableStore, path: string): string | undefined =>
   store.current?.lookup({ host: 'h', path, tls: false })?.target.service;
 
+async function start(t: TestContext, watchMode: 'state' | 'service') {
+  const cat = await startDevCatalog({ host: '127.0.0.1', port: 0, jitter: false });
+  t.after(() => cat.close());
+  const log = memoryLogger('INFO');
+  const opts: ConsulBackendOptions = {
+    client: { addr: cat.url, token: '', namespace: '', consistency: 'consistent', connections: 4 },
+    retryMs: 20,
+    timeoutMs: 2000,
+    kvpath: '/fabio/config',
+    noroutePath: '/fabio/noroute.html',
+    tagPrefix: 'urlprefix-',
+    status: ['passing'],
+    checksRequired: 'one',
+    monitors: 1,
+    pollIntervalMs: 0,
+    register: undefined,
+    blocking: { retryMs: 50, maxRetryMs: 100, waitMs: 60_000 },
+    watchMode,
+  };
+  const backend = new ConsulBackend(opts, log);
+  t.after(() => backend.stop());
+  const store = new TableStore();
+  const updater = new TableUpdater({
+    store,
+    log,
+    build: (text: string, prev: Table | undefined) => buildTable(text, BUILD, prev),
+    routesFormat: 'delta',
+    coalesceMs: 0,
+  });
+  t.after(() => updater.close());
+  await backend.connect();
+  backend.watch({ routes: (u) => updater.update(u), noRouteHtml: () => {} });
+  const register = (id: string, tags: string[]) =>
+    put(
+      `${cat.url}/v1/agent/service/register`,
+      JSON.stringify({
+        ID: id,
+        Name: id,
+        Address: '10.0.0.1',
+        Port: 8080,
+        Tags: tags,
+        Check: { TTL: '30s', Status: 'passing' },
+      }),
+    );
+  const deregister = (id: string) => put(`${cat.url}/v1/agent/service/deregister/${id}`, '');
+
+  return { store, updater, log, register, deregister, url: cat.url };
+}
+
 for (const watchMode of ['state', 'service'] as const) {
   test(`bad KV line, tag warnings and deregistration through the catalog (registry.consul.watch=${watchMode})`, async (t) => {
-    const cat = await startDevCatalog({ host: '127.0.0.1', port: 0, jitter: false });
-    t.after(() => cat.close());
-    const log = memoryLogger('INFO');
-    const opts: ConsulBackendOptions = {
-      client: { addr: cat.url, token: '', namespace: '', consistency: 'consistent', connections: 4 },
-      retryMs: 20,
-      timeoutMs: 2000,
-      kvpath: '/fabio/config',
-      noroutePath: '/fabio/noroute.html',
-      tagPrefix: 'urlprefix-',
-      status: ['passing'],
-      checksRequired: 'one',
-      monitors: 1,
-      pollIntervalMs: 0,
-      register: undefined,
-      blocking: { retryMs: 50, maxRetryMs: 100, waitMs: 60_000 },
-      watchMode,
-    };
-    const backend = new ConsulBackend(opts, log);
-    t.after(() => backend.stop());
-    const store = new TableStore();
-    const updater = new TableUpdater({
-      store,
-      log,
-      build: (text: string, prev: Table | undefined) => buildTable(text, BUILD, prev),
-      routesFormat: 'delta',
-      coalesceMs: 0,
-    });
-    t.after(() => updater.close());
-    await backend.connect();
-    backend.watch({ routes: (u) => updater.update(u), noRouteHtml: () => {} });
-    const register = (id: string, tags: string[]) =>
-      put(
-        `${cat.url}/v1/agent/service/register`,
-        JSON.stringify({
-          ID: id,
-          Name: id,
-          Address: '10.0.0.1',
-          Port: 8080,
-          Tags: tags,
-          Check: { TTL: '30s', Status: 'passing' },
-        }),
-      );
-    const deregister = (id: string) => put(`${cat.url}/v1/agent/service/deregister/${id}`, '');
-
+    const { store, updater, log, register, deregister, url } = await start(t, watchMode);
     await register('old', ['urlprefix-/old']);
     await until(() => routed(store, '/old') === 'old', 5000, 'old routed');
 
     // one bad line in the KV overrides, with a good one after it
-    await put(
-      `${cat.url}/v1/kv/fabio/config`,
-      'route add k1 /k1 http://127.0.0.1:abc/\nroute add k2 /k2 http://10.0.0.2/',
-    );
+    await put(`${url}/v1/kv/fabio/config`, 'route add k1 /k1 http://127.0.0.1:abc/\nroute add k2 /k2 http://10.0.0.2/');
     await until(() => routed(store, '/k2') === 'k2', 5000, 'the good KV line applied');
     const w = store.current?.warnings.find((x) => x.message.includes('KV key fabio/config line 1'));
     assert.ok(w, JSON.stringify(store.current?.warnings));
@@ -112,5 +114,19 @@ for (const watchMode of ['state', 'service'] as const) {
     await deregister('typo');
     await until(() => updater.warnings().tags.length === 0 || undefined, 5000, 'tag warning gone with its service');
     assert.equal(log.lines.filter((l) => l.includes('Skipping tag')).length, 1, log.lines.join('\n'));
+  });
+
+  test(`a skipped tag is logged once, not again by the Consul watch or on later changes (registry.consul.watch=${watchMode})`, async (t) => {
+    const { store, log, register } = await start(t, watchMode);
+    await register('mixed', ['urlprefix-/ok', 'urlprefix-/x opt="y"']);
+    await until(() => routed(store, '/ok') === 'mixed', 5000, 'mixed routed');
+    await register('other', ['urlprefix-/other']);
+    await until(() => routed(store, '/other') === 'other', 5000, 'other routed');
+    assert.deepEqual(
+      log.lines.filter((l) => l.includes('Skipping tag')),
+      [
+        '[WARN] Skipping tag "urlprefix-/x opt=\\"y\\"" of service "mixed": route tag contains a quote or control character; tag skipped',
+      ],
+    );
   });
 }
