@@ -13,10 +13,15 @@ export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Reads route text from a file, or stdin for '-' or no file. */
-export async function readSource(file: string | undefined, io: ToolIO): Promise<string> {
-  if (file === undefined || file === '-') return readAll(io.stdin);
-  return readFile(file, 'utf8');
+/**
+ * Reads route text from a file, or stdin for '-' or no file. On a terminal it first says so on
+ * stderr (with `hint`, how to pass a file), so a tool started without input does not wait silently.
+ */
+export async function readSource(file: string | undefined, io: ToolIO, hint: string): Promise<string> {
+  if (file !== undefined && file !== '-') return readFile(file, 'utf8');
+  if ((io.stdin as { isTTY?: boolean }).isTTY === true)
+    await write(io.stderr, `reading route commands from stdin (end with Ctrl-D); ${hint}\n`);
+  return readAll(io.stdin);
 }
 
 /** Writes and waits until the data is handed off (so the exit code follows the output). */

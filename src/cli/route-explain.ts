@@ -69,7 +69,7 @@ export async function routeExplain(argv: readonly string[], io: ToolIO): Promise
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${EXPLAIN_USAGE}`);
   }
-  const text = await readSource(flag(a, 'routes'), io);
+  const text = await readSource(flag(a, 'routes'), io, 'use --routes FILE');
   const table = buildTable(text, {
     matcher: matcher as Matcher,
     strategy: strategy as Strategy,

@@ -216,6 +216,7 @@ export function configJson(cfg: Config): Record<string, unknown> {
       FileWatch: b('registry.file.watch'),
       Dev: b('dev'),
       DevAddr: s('dev.addr'),
+      UIAllowedHosts: s('ui.allowedhosts'),
     },
   };
 }

@@ -325,6 +325,14 @@ export const KEYS: readonly KeyDef[] = [
   // ---- ui
   k('ui', 'ui.addr', 'string', ':9998', 'Admin UI/API listener (one entry of the proxy.addr syntax).'),
   k('ui', 'ui.access', 'string', 'rw', 'rw or ro (ro refuses every write path).'),
+  k(
+    'ui',
+    'ui.allowedhosts',
+    'string',
+    '',
+    'Comma list of extra host names (the Host header, port ignored) that may write to the admin API, besides localhost, 127.0.0.1, [::1], the ui.addr host, the registry.consul.register.addr host and the address a request arrived on; * accepts any Host (turns the DNS-rebinding protection off).',
+    { fabioTs: true },
+  ),
   k('ui', 'ui.color', 'string', 'light-green', 'Colour of the navigation bar.'),
   k('ui', 'ui.title', 'string', '', 'Title shown in the navigation bar.'),
   k('ui', 'ui.path', 'string', '', 'Base path of the UI and API (for example /fabio); /health stays at the root.'),

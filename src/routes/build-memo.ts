@@ -5,6 +5,7 @@ import { compileGlob, isGlob } from './glob.ts';
 import type { KeyedHost } from './host-order.ts';
 import { bySpecificity, reverseHostPort } from './host-order.ts';
 import type { Preparsed } from './model.ts';
+import { addLineProblem } from './line-check.ts';
 import { hostPath } from './model.ts';
 import { parseLine } from './parse.ts';
 import { parseTargetURL } from './target-url.ts';
@@ -211,6 +212,8 @@ export function parseEntry(line: string, n: number, matcher: Matcher, copy: bool
     } catch {
       url = undefined; // applying the line parses it again and reports the error with its line
     }
+    const problem = addLineProblem(d, url);
+    if (problem !== undefined) throw new RouteSyntaxError(n, problem);
     pre = { host, path, url };
     const o = d.opts;
     fatal = url === undefined;

@@ -1,3 +1,4 @@
+import { byLine, mayBeGeneralCommand, skippedLine } from './bad-lines.ts';
 import type { BuildMemo, Chain, LineEntry, LineIndex } from './build-memo.ts';
 import { addLine, addSource, ChainComparer, forEachLine, hostOrders, newLineIndex, parseEntry } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
@@ -11,7 +12,7 @@ import { RouteTable } from './table.ts';
 import type { TargetDraft } from './target.ts';
 import type { ParsedURL } from './target-url.ts';
 import { parseTargetURL } from './target-url.ts';
-import type { BuildOptions, LookupResult, Route, Table, Target } from './types.ts';
+import type { BuildOptions, LookupResult, Route, Table, Target, Warning } from './types.ts';
 import { buildRing, effectiveWeights, identityRing } from './weights.ts';
 
 /** Option problems of the route's surviving targets become warnings (in target order). */
@@ -190,15 +191,29 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
     prevPathGlobs: memo?.pathGlobs,
   };
   const warnings = st.warnings;
+  // skipBadLines: a line that does not parse or apply is left out and reported here (bad-lines.ts).
+  const skip = opts.skipBadLines === true;
+  const skipped: Warning[] = [];
   // fabio parses the whole text before applying it, so a syntax error anywhere wins over an
   // error applying an earlier command (a bad target URL): remember that one, keep parsing.
   let applyError: unknown;
-  const apply = (e: LineEntry, n: number): void => {
+  const apply = (e: LineEntry, n: number, line: string, start: number): void => {
     if (applyError !== undefined) return;
     try {
       applyDef(model, e.d, st, n, e.pre);
     } catch (err) {
-      applyError = err;
+      if (skip) skipped.push(skippedLine(text, line, n, start, err));
+      else applyError = err;
+    }
+  };
+  /** parseEntry that, with skip, reports a bad line and returns undefined instead of throwing. */
+  const parse = (line: string, n: number, start: number, copy: boolean): LineEntry | undefined => {
+    if (!skip) return parseEntry(line, n, opts.matcher, copy);
+    try {
+      return parseEntry(line, n, opts.matcher, copy);
+    } catch (err) {
+      skipped.push(skippedLine(text, line, n, start, err));
+      return undefined;
     }
   };
   // The lines grouped by host, for the next build (undefined: not only `route add` lines).
@@ -208,23 +223,36 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
   const eager = memo === undefined;
   const lineTexts: string[] = [];
   const nums: number[] = [];
+  // skip: lines that cannot be commands at all (no `route add` source, not del/weight)
+  const junk: [line: string, n: number, start: number][] = [];
   let general = false;
   forEachLine(text, (line, n, start, end) => {
     if (eager) {
-      const e = parseEntry(line, n, opts.matcher, false);
-      apply(e, n);
+      const e = parse(line, n, start, false);
+      if (e === undefined) {
+        // a bad line is in no host's routes; its host (if it has one) is rebuilt every time, so
+        // the warning always carries the current line number
+        if (ix === undefined) return;
+        const src = addSource(line);
+        if (src !== undefined) addLine(ix, hostPath(src)[0], start, end).pinned = true;
+        else if (mayBeGeneralCommand(line)) ix = undefined;
+        return;
+      }
+      apply(e, n, line, start);
       if (ix === undefined) return;
       if (e.pre === undefined) ix = undefined;
       else {
         const c = addLine(ix, e.pre.host, start, end);
-        if (e.warns) c.pinned = true;
+        if (e.warns || e.fatal) c.pinned = true;
       }
       return;
     }
     if (general) return;
     const src = addSource(line);
-    if (src === undefined) general = true;
-    else {
+    if (src === undefined) {
+      if (skip && !mayBeGeneralCommand(line)) junk.push([line, n, start]);
+      else general = true;
+    } else {
       addLine(ix as LineIndex, hostPath(src)[0], start, end);
       lineTexts.push(line);
       nums.push(n);
@@ -235,34 +263,61 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
     const cur = ix as LineIndex;
     // the lines of the hosts that changed (or warn): parsed, checked, then applied
     const todo: number[] = [];
+    const todoHosts: string[] = [];
     const cmp = prevIx !== undefined ? new ChainComparer(cur, prevIx) : undefined;
     for (const [host, c] of cur.hosts) {
       const p = prevIx?.hosts.get(host);
       if (p !== undefined && !p.pinned && memo.byKey.has(host) && cmp?.same(c, p)) continue;
-      for (let i = c.head; i >= 0; i = cur.nexts[i] as number) todo.push(i);
+      for (let i = c.head; i >= 0; i = cur.nexts[i] as number) {
+        todo.push(i);
+        todoHosts.push(host);
+      }
     }
-    const ents: LineEntry[] = [];
-    for (const i of todo) {
-      let e: LineEntry;
+    for (const [line, n, start] of junk) {
+      // never a command (see mayBeGeneralCommand); parse says why
+      if (parse(line, n, start, false) !== undefined) general = true;
+    }
+    const ents: (LineEntry | undefined)[] = [];
+    for (let k = 0; k < todo.length && !general; k++) {
+      const i = todo[k] as number;
+      let e: LineEntry | undefined;
       try {
-        e = parseEntry(lineTexts[i] as string, nums[i] as number, opts.matcher, true);
+        e = parse(lineTexts[i] as string, nums[i] as number, cur.starts[i] as number, true);
       } catch {
         general = true; // a syntax error: the general case finds the first one
         break;
       }
-      if (e.fatal || e.pre === undefined) {
-        general = true;
+      const chain = cur.hosts.get(todoHosts[k] as string) as Chain;
+      if (e === undefined) {
+        chain.pinned = true; // skip: reported by parse
+        ents.push(undefined);
+        continue;
+      }
+      if (e.pre === undefined || (e.fatal && !skip)) {
+        general = true; // a syntax error or a failing line: the general case finds the first one
         break;
       }
-      if (e.warns) (cur.hosts.get(e.pre.host) as Chain).pinned = true;
+      if (e.warns || e.fatal) chain.pinned = true;
       ents.push(e);
     }
-    if (!general) for (let k = 0; k < ents.length; k++) apply(ents[k] as LineEntry, nums[todo[k] as number] as number);
+    if (!general) {
+      for (let k = 0; k < ents.length; k++) {
+        const e = ents[k];
+        const i = todo[k] as number;
+        if (e !== undefined) apply(e, nums[i] as number, lineTexts[i] as string, cur.starts[i] as number);
+      }
+      // a host whose lines were all skipped has no routes
+      for (const h of todoHosts) if (!model.has(h)) cur.hosts.delete(h);
+    }
   }
   if (general) {
     // the general case: every command in order; the first syntax error, else the first failure
     ix = undefined;
-    forEachLine(text, (line, n) => apply(parseEntry(line, n, opts.matcher, true), n));
+    skipped.length = 0;
+    forEachLine(text, (line, n, start) => {
+      const e = parse(line, n, start, true);
+      if (e !== undefined) apply(e, n, line, start);
+    });
   }
   if (applyError !== undefined) throw applyError;
   const cache = sharedGlobCache(opts.globCacheSize);
@@ -341,7 +396,9 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
   return Object.freeze(
     new RouteTable({
       source: text,
-      warnings: Object.freeze(warnings.map((w) => Object.freeze(w))),
+      warnings: Object.freeze(
+        (skipped.length > 0 ? [...skipped.sort(byLine), ...warnings] : warnings).map((w) => Object.freeze(w)),
+      ),
       routes: Object.freeze(routes),
       matcher: opts.matcher,
       strategy: opts.strategy,

@@ -1,5 +1,7 @@
 import { goQuote } from './go-quote.ts';
+import { addLineProblem } from './line-check.ts';
 import { parseRouteText } from './parse.ts';
+import { parseTargetURL } from './target-url.ts';
 
 /**
  * `urlprefix-` tag translation (fabio-reference (a)): one Consul service instance with its tags →
@@ -152,6 +154,8 @@ function checkLine(line: string, service: string, src: string, dst: string, unsa
     const [d] = parseRouteText(line);
     if (d === undefined || d.service !== service || d.src !== src || d.dst !== dst)
       return 'tag does not translate into a valid route command; tag skipped';
+    const problem = addLineProblem(d, parseTargetURL(dst));
+    if (problem !== undefined) return `${problem}; tag skipped`;
   } catch (err) {
     return `tag does not translate into a valid route command (${(err as Error).message}); tag skipped`;
   }

@@ -83,6 +83,12 @@ export interface BuildOptions {
    * table swap does not reset balancing. Default: a fresh map.
    */
   readonly counters?: Map<string, number>;
+  /**
+   * Leave out every line that does not parse or apply, with a table warning naming its line and
+   * source (service or KV key), instead of failing the build (src/routes/bad-lines.ts). The
+   * proxy's tables use it; the default is fabio's: the first bad line fails the build.
+   */
+  readonly skipBadLines?: boolean;
 }
 
 /** A problem found while building that did not stop the build (e.g. a route weight with no match). */

@@ -31,6 +31,8 @@ export function buildOptionsFrom(cfg: Config): BuildOptions {
     globDisabled: cfg.bool('glob.matching.disabled'),
     globCacheSize: cfg.num('glob.cache.size'),
     counters: new Map(),
+    // one bad tag or KV line costs that line, not every later update (docs/compat-routes.md)
+    skipBadLines: true,
   };
 }
 

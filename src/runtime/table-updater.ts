@@ -32,7 +32,8 @@ export interface UpdaterWarnings {
 }
 
 export interface ChangeEvent {
-  readonly entry: HistoryEntry;
+  /** The history entry; undefined when only the tag warnings changed (same route text). */
+  readonly entry: HistoryEntry | undefined;
   /** The live table after the change (unchanged when the build failed). */
   readonly table: Table | undefined;
 }
@@ -77,8 +78,12 @@ export class TableUpdater {
   /** Offer new route text. Cheap when the text is unchanged. */
   update(u: RouteTextUpdate): void {
     if (this.#closed) return;
-    if (u.tagWarnings) this.#setTagWarnings(u.tagWarnings);
-    if (u.text === this.#lastText && this.#pending === undefined) return;
+    const warned = u.tagWarnings !== undefined && this.#setTagWarnings(u.tagWarnings);
+    if (u.text === this.#lastText && this.#pending === undefined) {
+      // the registry sends unchanged text when only the tag warnings changed: show them now
+      if (warned) this.#emit({ entry: undefined, table: this.#o.store.current });
+      return;
+    }
     this.#pending = u;
     const wait = this.#lastBuildAt + this.#coalesceMs - performance.now();
     if (wait <= 0 && this.#timer === undefined) {
@@ -154,7 +159,9 @@ export class TableUpdater {
     this.#emit({ entry, table });
   }
 
-  #setTagWarnings(ws: readonly TagWarning[]): void {
+  /** Replaces the tag warnings (the registry's current list); true when they changed. */
+  #setTagWarnings(ws: readonly TagWarning[]): boolean {
+    const before = this.#tagWarnings;
     this.#tagWarnings = Object.freeze([...ws]);
     const seen = new Set<string>();
     for (const w of ws) {
@@ -165,6 +172,10 @@ export class TableUpdater {
         this.#o.log.warn(`Skipping tag ${JSON.stringify(w.tag)} of service ${JSON.stringify(w.service)}: ${w.message}`);
     }
     this.#loggedTags = seen;
+    return (
+      before.length !== ws.length ||
+      before.some((w, i) => w.service !== ws[i]?.service || w.tag !== ws[i]?.tag || w.message !== ws[i]?.message)
+    );
   }
 
   #logWarnings(ws: readonly Warning[]): void {

@@ -2,7 +2,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ROUTE_HELP } from '../routes/index.ts';
 import type { EventHub } from './events.ts';
 import { explain, parseHeaderLines } from './explain.ts';
-import { isJsonContentType, isSameOrigin, readBody, sendError, sendJson, sendText } from './http-util.ts';
+import {
+  isJsonContentType,
+  isSameOrigin,
+  readBody,
+  sendBodyError,
+  sendError,
+  sendJson,
+  sendMethodNotAllowed,
+  sendText,
+} from './http-util.ts';
 import { routesJson } from './routes-json.ts';
 import { shadowedRoutes } from './shadowing.ts';
 import type { AdminDeps, UpdaterWarning, UpdaterWarningSet } from './types.ts';
@@ -37,7 +46,7 @@ export function allWarnings(deps: AdminDeps) {
 async function manual(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, sub: string): Promise<void> {
   const { deps } = ctx;
   if (ctx.ro) return sendError(res, 403, 'Forbidden');
-  if (req.method === 'GET') {
+  if (req.method === 'GET' || req.method === 'HEAD') {
     if (!deps.manual) return sendJson(res, 200, { value: '', version: '0' });
     try {
       const v = await deps.manual.get(sub);
@@ -47,14 +56,14 @@ async function manual(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
       return sendError(res, 500, String(e instanceof Error ? e.message : e));
     }
   }
-  if (req.method !== 'PUT') return sendError(res, 405, 'not allowed');
+  if (req.method !== 'PUT') return sendMethodNotAllowed(res, 'GET, HEAD, PUT');
   if (!isSameOrigin(req, ctx.tls)) return sendError(res, 403, 'Forbidden');
   if (!isJsonContentType(req)) return sendError(res, 415, 'Content-Type must be application/json');
   let body: unknown;
   try {
     body = JSON.parse(await readBody(req));
-  } catch {
-    return sendError(res, 400, 'bad request');
+  } catch (err) {
+    return sendBodyError(req, res, err);
   }
   const b = body as { value?: unknown; version?: unknown } | null;
   if (
@@ -87,21 +96,36 @@ async function explainRoute(
   let url = q.get('url') ?? '';
   let headers = parseHeaderLines(q.getAll('header'));
   if (req.method === 'POST') {
+    if (!isSameOrigin(req, ctx.tls)) return sendError(res, 403, 'Forbidden');
     if (!isJsonContentType(req)) return sendError(res, 415, 'Content-Type must be application/json');
     try {
-      const b = JSON.parse(await readBody(req, 64 << 10)) as { url?: unknown; headers?: unknown };
+      const b = JSON.parse(await readBody(req, 64 << 10)) as { url?: unknown; headers?: unknown } | null;
+      if (b === null || typeof b !== 'object') return sendError(res, 400, 'bad request');
       if (typeof b.url === 'string') url = b.url;
       if (b.headers && typeof b.headers === 'object') {
         headers = {};
         for (const [k, v] of Object.entries(b.headers)) if (typeof v === 'string') headers[k] = v;
       }
-    } catch {
-      return sendError(res, 400, 'bad request');
+    } catch (err) {
+      return sendBodyError(req, res, err);
     }
-  } else if (req.method !== 'GET') return sendError(res, 405, 'not allowed');
+  } else if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD, POST');
   const r = explain(ctx.deps.store.current, { url, headers });
   return sendJson(res, r.status, r.body, q.has('pretty'));
 }
+
+/** Endpoints that only read: any other method than GET and HEAD is 405. */
+const READ_ONLY = new Set([
+  '/routes',
+  '/routes/history',
+  '/warnings',
+  '/config',
+  '/version',
+  '/help',
+  '/paths',
+  '/traffic',
+  '/events',
+]);
 
 /** Handles `rest` = path after <p>/api (e.g. '/routes'). Returns false when no API route matched. */
 export async function handleApi(
@@ -115,6 +139,11 @@ export async function handleApi(
   const pretty = q.has('pretty');
   if (rest === '/manual' || rest.startsWith('/manual/')) {
     await manual(ctx, req, res, rest.slice('/manual'.length));
+    return true;
+  }
+  const get = req.method === 'GET' || req.method === 'HEAD';
+  if (READ_ONLY.has(rest) && !get) {
+    sendMethodNotAllowed(res, 'GET, HEAD');
     return true;
   }
   switch (rest) {
@@ -141,7 +170,6 @@ export async function handleApi(
       return true;
     case '/paths':
       if (ctx.ro) sendError(res, 403, 'Forbidden');
-      else if (req.method !== 'GET') sendError(res, 405, 'not allowed');
       else {
         try {
           sendJson(res, 200, deps.manual ? await deps.manual.paths() : [''], pretty);

@@ -85,5 +85,7 @@ export function explain(table: Table | undefined, input: ExplainInput): { status
       status: 200,
       body: { request: req, steps: [{ kind: 'noroute', message: 'no routing table yet' }], result: null },
     };
-  return { status: 200, body: explanationJson(table.explain(req)) };
+  // advance: false — looking at a decision must not move the live round-robin counters (a GET,
+  // which needs no Host check, has no side effect)
+  return { status: 200, body: explanationJson(table.explain(req, { advance: false })) };
 }

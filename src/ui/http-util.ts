@@ -52,23 +52,66 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, pr
   res.end(`${goJson(value, pretty)}\n`);
 }
 
-/** Reads a request body up to `limit` bytes; rejects with 'too large' beyond that. */
+/** A request body over the endpoint's limit: answered 413, never a dropped connection. */
+export class BodyTooLarge extends Error {
+  readonly status = 413;
+  constructor(limit: number) {
+    super(`request body over ${limit} bytes`);
+  }
+}
+
+/**
+ * Past this many bytes an oversized body is no longer drained: 413 with `Connection: close` at
+ * once. Below it the rest of the body is read and dropped first, so the client, still sending,
+ * reads the 413 instead of a reset connection.
+ */
+const DRAIN_LIMIT = 16 << 20;
+
+/**
+ * Reads a request body up to `limit` bytes. Beyond that it rejects with BodyTooLarge once the
+ * body has been drained (see DRAIN_LIMIT); `Content-Length` over the limit rejects at once.
+ */
 export function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > DRAIN_LIMIT) {
+      reject(new BodyTooLarge(limit));
+      return;
+    }
+    let over = declared > limit;
     req.on('data', (c: Buffer) => {
       n += c.length;
-      if (n > limit) {
-        reject(new Error('too large'));
-        req.destroy();
+      if (n > limit) over = true;
+      if (over) {
+        chunks.length = 0;
+        if (n > DRAIN_LIMIT) {
+          req.pause();
+          reject(new BodyTooLarge(limit));
+        }
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => (over ? reject(new BodyTooLarge(limit)) : resolve(Buffer.concat(chunks).toString('utf8'))));
     req.on('error', reject);
   });
+}
+
+/** The answer to a body read that failed: 413 for an oversized body (closing when not drained), else 400. */
+export function sendBodyError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  if (err instanceof BodyTooLarge) {
+    if (!req.complete) res.setHeader('Connection', 'close');
+    return sendError(res, 413, 'request body too large');
+  }
+  sendError(res, 400, 'bad request');
+}
+
+/** 405 with the Allow header (RFC 9110 section 15.5.6). */
+export function sendMethodNotAllowed(res: ServerResponse, allow: string): void {
+  res.setHeader('Allow', allow);
+  sendError(res, 405, 'not allowed');
 }
 
 export function isJsonContentType(req: IncomingMessage): boolean {

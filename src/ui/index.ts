@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { clip } from '../log/clip.ts';
 import { type ApiContext, handleApi } from './api.ts';
 import { EventHub } from './events.ts';
-import { sendError, sendHtml, sendText } from './http-util.ts';
+import { adminHosts } from './host-guard.ts';
+import { sendError, sendHtml, sendMethodNotAllowed, sendText } from './http-util.ts';
 import { manualPage, type PageOptions, routesPage } from './pages.ts';
 import { serveAsset } from './static-assets.ts';
 import type { AdminDeps, RunningAdmin } from './types.ts';
@@ -18,13 +20,17 @@ export function basePath(p: string): string {
   return s.replace(/\/+$/, '');
 }
 
-function decodePath(p: string): string {
+/** The decoded path, or undefined when it has a bad percent-escape (answered 400). */
+function decodePath(p: string): string | undefined {
   try {
     return decodeURIComponent(p);
   } catch {
-    return p;
+    return undefined;
   }
 }
+
+/** Methods that never change anything; every other method must pass the Host check. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * The admin server on cfg.ui (section (g)): fabio's API and pages under ui.path, /health at the
@@ -38,15 +44,35 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
   const events = new EventHub();
   const ctx: ApiContext = { deps, ro, tls, events };
   const page: PageOptions = { base, access: ro ? 'ro' : 'rw', version: deps.version };
+  const hosts = adminHosts({
+    boundHost: cfg.ui.host,
+    registerAddr: cfg.str('registry.consul.register.addr'),
+    allowedHosts: cfg.str('ui.allowedhosts'),
+  });
+  const refusedHosts = new Set<string>();
   const unsubscribe = [deps.store.onSwap(() => events.changed()), deps.updater.onChange(() => events.changed())];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = req.url ?? '/';
     const qi = raw.indexOf('?');
     const path = decodePath(qi < 0 ? raw : raw.slice(0, qi));
+    if (path === undefined) return sendError(res, 400, 'bad request: invalid percent-escape in path');
     const q = new URLSearchParams(qi < 0 ? '' : raw.slice(qi + 1));
     if (path === '/health') return sendText(res, 200, 'OK\n');
+    // DNS rebinding: a write must name this server in Host, before Origin is even looked at
+    // (host-guard.ts).
+    if (!SAFE_METHODS.has(req.method ?? '') && !hosts.allows(req.headers.host, req.socket.localAddress)) {
+      const name = clip(JSON.stringify(req.headers.host ?? ''));
+      // logged once per Host (a bounded set): a rebinding page retries, the log must not flood
+      if (refusedHosts.size < 64 && !refusedHosts.has(name)) {
+        refusedHosts.add(name);
+        log.warn(`ui: ${req.method} refused: Host ${name} is not a name of this server (ui.allowedhosts)`);
+      }
+      return sendError(res, 403, 'Forbidden: Host is not a name of this admin server (ui.allowedhosts)');
+    }
+    const get = req.method === 'GET' || req.method === 'HEAD';
     if (path === '/metrics' || path === `${base}/metrics`) {
+      if (!get) return sendMethodNotAllowed(res, 'GET, HEAD');
       if (!deps.metricsText) return sendError(res, 404, '404 page not found');
       const m = await deps.metricsText();
       return sendText(res, 200, m.body, m.contentType);
@@ -56,6 +82,8 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
     if (inBase && (rest === '/api' || rest.startsWith('/api/'))) {
       if (await handleApi(ctx, req, res, rest.slice(4), q)) return;
     }
+    // everything below only reads
+    if (!get) return sendMethodNotAllowed(res, 'GET, HEAD');
     if (inBase && rest === '/routes') return sendHtml(res, routesPage(cfg, page));
     if (inBase && (rest === '/manual' || rest.startsWith('/manual/'))) {
       if (ro) return sendError(res, 403, 'Forbidden');
@@ -73,7 +101,7 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((e: unknown) => {
-      log.error(`ui: ${req.method} ${req.url}: ${String(e)}`);
+      log.error(`ui: ${req.method} ${clip(req.url ?? '')}: ${String(e)}`);
       if (!res.headersSent) sendError(res, 500, 'internal error');
       else res.destroy();
     });

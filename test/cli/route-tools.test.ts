@@ -245,3 +245,27 @@ test('stand-alone entry: exit codes through a real process', async () => {
   await writeFile(bad, 'route nope');
   assert.equal((await exec(['table', bad])).code, 1);
 });
+
+test('route explain without --routes on a terminal says it reads stdin before waiting for it', async () => {
+  const stdin = Object.assign(new PassThrough(), { isTTY: true });
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c) => (out += c));
+  stderr.on('data', (c) => (err += c));
+  const done = runRouteTool(['explain', 'http://example.com/'], { stdin, stdout, stderr });
+  // the hint comes while stdin is still open: poll with a deadline, then end the input
+  const end = Date.now() + 5000;
+  while (!err.includes('\n') && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(err, 'reading route commands from stdin (end with Ctrl-D); use --routes FILE\n');
+  stdin.end(ROUTES);
+  assert.equal(await done, 0);
+  assert.match(out, /^http:\/\/10\.0\.0\.[12]:8080\/?\n$/);
+});
+
+test('route explain with piped stdin prints no hint', async () => {
+  const r = await run(['explain', 'http://example.com/'], ROUTES);
+  assert.equal(r.code, 0);
+  assert.equal(r.err, '');
+});

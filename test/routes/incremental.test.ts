@@ -22,7 +22,25 @@ function rng(seed: number): () => number {
 
 const HOSTS = ['a.com', 'b.com:8080', 'X.a.com', '*.a.com', '*.c.org', '[bad.glob', '', ':1234', 'd.net'];
 const PATHS = ['/', '/p', '/p/q', '/P', '/p*', '/x/'];
-const OPTS_POOL = ['', 'strip=/p', 'redirect=301', 'redirect=200', 'allow=ip:10.0.0.0/8', 'deny=bogus', 'host=dst'];
+const OPTS_POOL = [
+  '',
+  'strip=/p',
+  'redirect=301',
+  'redirect=200',
+  'allow=ip:10.0.0.0/8',
+  'deny=bogus',
+  'host=dst',
+  'proto=htttp',
+];
+
+/** Lines with a `route add` source that fail to parse or apply. */
+const BAD_IN_BLOCK = [
+  'route add k1 a.com/k1 http://127.0.0.1:abc/',
+  'route add k2 b.com:8080/p http://10.0.0.1/ weight x',
+  'route add k3 d.net/ htttp://10.0.0.1/',
+  'route add k4 a.com/p*[ http://10.0.0.1/',
+  'route add k5 zz.com/ http://10.0.0.1/ opts "redirect=999"',
+];
 
 function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)] as T;
@@ -106,56 +124,66 @@ function attempt(text: string, opts: BuildOptions, prev?: Table): Table | string
   }
 }
 
-for (const matcher of ['prefix', 'iprefix', 'glob'] as Matcher[]) {
-  test(`incremental build equals a fresh build over random changes (matcher=${matcher})`, () => {
-    for (let seed = 1; seed <= 12; seed++) {
-      const r = rng(seed * 7919 + matcher.length);
-      const incCounters = new Map<string, number>();
-      const freshCounters = new Map<string, number>();
-      const incOpts: BuildOptions = { ...OPTS, matcher, counters: incCounters };
-      const freshOpts: BuildOptions = { ...OPTS, matcher, counters: freshCounters };
-      const blocks: string[][] = [];
-      let extra: string[] = [];
-      let nextId = 0;
-      let prev: Table | undefined;
-      for (let step = 0; step < 40; step++) {
-        const roll = r();
-        if (roll < 0.35 || blocks.length === 0) blocks.push(serviceBlock(r, nextId++));
-        else if (roll < 0.55) blocks.splice(Math.floor(r() * blocks.length), 1);
-        else if (roll < 0.62) {
-          const b = pick(r, blocks);
-          b[Math.floor(r() * b.length)] = pick(r, serviceBlock(r, nextId++));
-        } else if (roll < 0.7) {
-          const b = pick(r, blocks);
-          const i = Math.floor(r() * b.length);
-          b[i] = retouch(r, b[i] as string);
-        } else if (roll < 0.8) blocks.splice(Math.floor(r() * (blocks.length + 1)), 0, serviceBlock(r, nextId++));
-        else if (roll < 0.9) extra = r() < 0.3 ? [] : [...extra, otherLine(r)];
-        else if (roll < 0.94)
-          extra.push('route add broken'); // a syntax error: no table
-        else if (roll < 0.97)
-          extra.push('route add s a.com/ ht^tp://x/'); // a bad target: no table
-        else blocks.reverse();
-        if (extra.some((l) => l.includes('broken') || l.includes('ht^tp')) && r() < 0.5)
-          extra = extra.filter((l) => !l.includes('broken') && !l.includes('ht^tp'));
-        const text = [...blocks.flat(), ...extra].join('\n');
-        const inc = attempt(text, incOpts, prev);
-        const fresh = attempt(text, freshOpts);
-        if (typeof fresh === 'string' || typeof inc === 'string') {
-          assert.equal(inc, fresh, `seed ${seed} step ${step}: the same error`);
-          continue; // the caller keeps its table, as the updater does
+for (const skipBadLines of [false, true])
+  for (const matcher of ['prefix', 'iprefix', 'glob'] as Matcher[]) {
+    test(`incremental build equals a fresh build over random changes (matcher=${matcher}${skipBadLines ? ', skipBadLines' : ''})`, () => {
+      for (let seed = 1; seed <= 12; seed++) {
+        const r = rng(seed * 7919 + matcher.length);
+        const incCounters = new Map<string, number>();
+        const freshCounters = new Map<string, number>();
+        const incOpts: BuildOptions = { ...OPTS, matcher, counters: incCounters, skipBadLines };
+        const freshOpts: BuildOptions = { ...OPTS, matcher, counters: freshCounters, skipBadLines };
+        const blocks: string[][] = [];
+        let extra: string[] = [];
+        let nextId = 0;
+        let prev: Table | undefined;
+        for (let step = 0; step < 40; step++) {
+          const roll = r();
+          if (roll < 0.35 || blocks.length === 0) blocks.push(serviceBlock(r, nextId++));
+          else if (roll < 0.55) blocks.splice(Math.floor(r() * blocks.length), 1);
+          else if (roll < 0.62) {
+            const b = pick(r, blocks);
+            b[Math.floor(r() * b.length)] = pick(r, serviceBlock(r, nextId++));
+          } else if (roll < 0.7) {
+            const b = pick(r, blocks);
+            const i = Math.floor(r() * b.length);
+            b[i] = retouch(r, b[i] as string);
+          } else if (roll < 0.8) blocks.splice(Math.floor(r() * (blocks.length + 1)), 0, serviceBlock(r, nextId++));
+          else if (roll < 0.9) extra = r() < 0.3 ? [] : [...extra, otherLine(r)];
+          else if (roll < 0.94)
+            extra.push('route add broken'); // a syntax error: no table
+          else if (roll < 0.97)
+            extra.push('route add s a.com/ ht^tp://x/'); // a bad target: no table
+          else if (roll < 0.98) {
+            // skipBadLines: lines in a host's chain that never apply, junk, a KV source mark
+            const b = pick(r, blocks);
+            b.splice(Math.floor(r() * (b.length + 1)), 0, pick(r, BAD_IN_BLOCK));
+          } else if (roll < 0.99) extra.push(pick(r, ['garbage here', '# --- fabio/config', 'route weight broken']));
+          else blocks.reverse();
+          if (extra.some((l) => l.includes('broken') || l.includes('ht^tp')) && r() < 0.5)
+            extra = extra.filter((l) => !l.includes('broken') && !l.includes('ht^tp'));
+          if (r() < 0.1)
+            for (const b of blocks)
+              for (let i = b.length - 1; i >= 0; i--) if (BAD_IN_BLOCK.includes(b[i] as string)) b.splice(i, 1);
+          const text = [...blocks.flat(), ...extra].join('\n');
+          const inc = attempt(text, incOpts, prev);
+          const fresh = attempt(text, freshOpts);
+          if (skipBadLines) assert.equal(typeof fresh, 'object', `seed ${seed} step ${step}: ${fresh}`);
+          if (typeof fresh === 'string' || typeof inc === 'string') {
+            assert.equal(inc, fresh, `seed ${seed} step ${step}: the same error`);
+            continue; // the caller keeps its table, as the updater does
+          }
+          const ctx = `seed ${seed} step ${step}\n${text}`;
+          assert.deepEqual(observe(inc, REQS), observe(fresh, REQS), ctx);
+          // rr with counters carried across swaps: the same picks in both worlds
+          for (let k = 0; k < 3; k++)
+            for (const q of REQS) assert.equal(inc.lookup(q)?.target.key, fresh.lookup(q)?.target.key, ctx);
+          assert.deepEqual([...incCounters].sort(), [...freshCounters].sort(), ctx);
+          prev = inc;
         }
-        const ctx = `seed ${seed} step ${step}\n${text}`;
-        assert.deepEqual(observe(inc, REQS), observe(fresh, REQS), ctx);
-        // rr with counters carried across swaps: the same picks in both worlds
-        for (let k = 0; k < 3; k++)
-          for (const q of REQS) assert.equal(inc.lookup(q)?.target.key, fresh.lookup(q)?.target.key, ctx);
-        assert.deepEqual([...incCounters].sort(), [...freshCounters].sort(), ctx);
-        prev = inc;
       }
-    }
-  });
-}
+    });
+  }
 
 test('an unchanged host keeps its compiled routes; a changed one does not', () => {
   const a = 'route add a a.com/ http://10.0.0.1:80/';
@@ -198,7 +226,7 @@ test('round robin keeps alternating across incremental swaps', () => {
 });
 
 test('warnings keep the line numbers of the current text when routes are reused', () => {
-  const bad = 'route add r a.com/ http://10.0.0.1:80/ opts "redirect=200"';
+  const bad = 'route add r a.com/ http://10.0.0.1:80/ opts "allow=x"';
   const glob = 'route add g [x.com/ http://10.0.0.2:80/';
   const t1 = buildTable(`${bad}\n${glob}`, OPTS);
   const t2 = buildTable(`# one\n# two\n${bad}\n${glob}`, OPTS, t1);

@@ -60,16 +60,28 @@ test('redirect: loop guard skips to the next host candidate', () => {
   );
 });
 
-test('redirect: code outside 3xx is ignored with a warning', () => {
-  const t = table('route add r / https://x/ opts "redirect=200"\nroute add r2 /a https://x/ opts "redirect=abc"');
-  assert.equal(t.lookup(req('h', '/'))?.target.redirectCode, 0);
+test('redirect: a code that does not redirect makes a bad line (fabio: ignored, then proxied)', () => {
+  const text =
+    'route add r / https://x/ opts "redirect=200"\nroute add r2 /a https://x/ opts "redirect=abc"\nroute add ok /b https://y/';
+  assert.throws(
+    () => table(text),
+    /^RouteSyntaxError: line 1: invalid redirect="200" \(known: 301, 302, 303, 307, 308\)$/,
+  );
+  const t = table(text, { skipBadLines: true });
+  assert.equal(t.lookup(req('h', '/')), undefined);
+  assert.equal(t.lookup(req('h', '/b'))?.target.url, 'https://y/');
   assert.deepEqual(
     t.warnings.map((w) => w.message),
     [
-      'redirect status code should be numeric in 3xx range. Got: abc',
-      'redirect status code should be in 3xx range. Got: 200',
+      'line 1: invalid redirect="200" (known: 301, 302, 303, 307, 308); line skipped (service r)',
+      'line 2: invalid redirect="abc" (known: 301, 302, 303, 307, 308); line skipped (service r2)',
     ],
   );
+  for (const code of ['301', '302', '303', '307', '308'])
+    assert.equal(
+      table(`route add r / https://x/ opts "redirect=${code}"`).lookup(req('h', '/'))?.target.redirectCode,
+      Number(code),
+    );
 });
 
 test('explain: hosts, tried routes and the pick', () => {

@@ -96,7 +96,7 @@ test('all and detail formats', () => {
 test('failed build keeps the old table, logs WARN, records the error', () => {
   const changes: unknown[] = [];
   const { store, log, u } = setup({ coalesceMs: 0 });
-  u.onChange((e) => changes.push(e.entry.error ?? 'ok'));
+  u.onChange((e) => changes.push(e.entry?.error ?? 'ok'));
   u.update(up('route add a /a http://a:1/'));
   const good = store.current;
   log.lines.length = 0;
@@ -158,6 +158,22 @@ test('tag warnings are kept for the UI and logged once while they persist', () =
   assert.equal(log.lines.filter((l) => l.startsWith('[WARN] Skipping tag')).length, 1);
   u.update({ ...up('v3'), tagWarnings: [] });
   assert.deepEqual(u.warnings().tags, []);
+});
+
+test('tag warnings that change with the same route text appear and go at once, with a change event', () => {
+  const { log, u, builds } = setup({ coalesceMs: 0 });
+  const events: unknown[] = [];
+  u.onChange((e) => events.push(e.entry === undefined ? 'warnings' : 'table'));
+  u.update({ ...up('v1'), tagWarnings: [] });
+  const w = { service: 'web', tag: 'urlprefix-/a proto=htttp', message: 'unknown proto' };
+  u.update({ ...up('v1'), tagWarnings: [w] });
+  assert.deepEqual(u.warnings().tags, [w]);
+  u.update({ ...up('v1'), tagWarnings: [w] });
+  u.update({ ...up('v1'), tagWarnings: [] }); // the service was deregistered
+  assert.deepEqual(u.warnings().tags, []);
+  assert.deepEqual(builds, ['v1']);
+  assert.deepEqual(events, ['table', 'warnings', 'warnings']);
+  assert.equal(log.lines.filter((l) => l.includes('Skipping tag')).length, 1);
 });
 
 test('table warnings are logged when they first appear', () => {

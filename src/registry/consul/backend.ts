@@ -96,6 +96,7 @@ export class ConsulBackend implements RegistryBackend {
   #man: string | undefined;
   #index = 0;
   #lastEmitted: string | undefined;
+  #lastWarnings: readonly TagWarning[] | undefined;
   #warnedSiblings = '';
 
   constructor(o: ConsulBackendOptions, log: Logger) {
@@ -283,9 +284,12 @@ export class ConsulBackend implements RegistryBackend {
     this.#index = Math.max(this.#index, index);
     if (this.#svc === undefined || this.#man === undefined) return;
     const text = `${this.#svc.text}\n${this.#man}`;
-    if (text === this.#lastEmitted) return;
+    // unchanged text with changed tag warnings is still sent: /api/warnings follows the catalog
+    if (text === this.#lastEmitted && this.#svc.warnings === this.#lastWarnings) return;
     this.#lastEmitted = text;
-    sink.routes({ text, cause, index, tagWarnings: this.#svc.warnings.length ? this.#svc.warnings : undefined });
+    this.#lastWarnings = this.#svc.warnings;
+    // always a list, [] included: an empty list clears the warnings of services that went away
+    sink.routes({ text, cause, index, tagWarnings: this.#svc.warnings });
   }
 
   async register(aliases: readonly string[]): Promise<void> {

@@ -1,4 +1,3 @@
-import type { Logger } from '../../log/logger.ts';
 import { serviceRouteCommands } from '../../routes/index.ts';
 
 /**
@@ -36,7 +35,8 @@ export interface TranslateOptions {
 
 /**
  * Route commands of the catalog rows whose instance key is in `members` (healthy instances).
- * With a logger, each untranslatable tag is logged (once per read, not per publication).
+ * Untranslatable tags are returned, not logged: the table updater logs each once while it persists
+ * and shows it at /api/warnings (one owner, so a skipped tag is logged once).
  */
 export function translateRows(
   name: string,
@@ -44,7 +44,6 @@ export function translateRows(
   members: ReadonlySet<string> | ReadonlyMap<string, unknown>,
   key: (node: string, id: string) => string,
   opts: TranslateOptions,
-  log: Logger | undefined,
 ): ServiceLines {
   const lines: string[] = [];
   const warnings: TagWarning[] = [];
@@ -60,10 +59,7 @@ export function translateRows(
       env: { DC: opts.dc },
     });
     for (const l of out.lines) lines.push(l);
-    for (const w of out.warnings) {
-      warnings.push({ service: name, tag: w.tag, message: w.message });
-      log?.warn(`consul: Skipping tag ${JSON.stringify(w.tag)} of service "${name}": ${w.message}`);
-    }
+    for (const w of out.warnings) warnings.push({ service: name, tag: w.tag, message: w.message });
   }
   return { lines, warnings };
 }

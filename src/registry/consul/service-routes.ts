@@ -97,7 +97,7 @@ export class ServiceRoutes {
       const c = this.#cache.get(name);
       if (c?.signature === h.signature) continue;
       if (c && onlyRemovals(h.instances, c.members))
-        replace(name, this.#translate(name, c.rows, h.instances, h.signature, false));
+        replace(name, this.#translate(name, c.rows, h.instances, h.signature));
       else stale.push(name);
     }
     let failed: unknown;
@@ -135,7 +135,7 @@ export class ServiceRoutes {
   ): Promise<Cached> {
     const res = await this.#client.get(`/v1/catalog/service/${encodeURIComponent(name)}`, { signal });
     const rows = JSON.parse(res.body) as CatalogRow[] | null;
-    return this.#translate(name, Array.isArray(rows) ? rows : [], instances, signature, true);
+    return this.#translate(name, Array.isArray(rows) ? rows : [], instances, signature);
   }
 
   #translate(
@@ -143,11 +143,10 @@ export class ServiceRoutes {
     rows: readonly CatalogRow[],
     instances: readonly HealthyInstance[],
     signature: string,
-    logWarnings: boolean,
   ): Cached {
     const members = new Map<string, string>();
     for (const i of instances) members.set(instanceKey(i.node, i.id), i.tags.join('\u0001'));
-    const out = translateRows(name, rows, members, instanceKey, this.#opts, logWarnings ? this.#log : undefined);
+    const out = translateRows(name, rows, members, instanceKey, this.#opts);
     return { signature, members, rows, lines: out.lines, warnings: out.warnings };
   }
 }

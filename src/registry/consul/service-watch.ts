@@ -118,6 +118,7 @@ export class ServiceWatch {
   #timer: { cancel(): void } | undefined;
   #lastPublish = Number.NEGATIVE_INFINITY;
   #published: string | undefined;
+  #publishedWarnings: readonly TagWarning[] | undefined;
   #signal: AbortSignal | undefined;
 
   constructor(client: ConsulClient, o: ServiceWatchOptions, log: Logger, sink: ServiceWatchSink) {
@@ -198,12 +199,10 @@ export class ServiceWatch {
           const healthy = healthyServices(checks, this.#o);
           const members = new Set<string>();
           for (const h of healthy.values()) for (const i of h.instances) members.add(instanceKey(i.node, i.id));
-          // Tag warnings are logged when the lines of the service change, not on every answer.
-          const quiet = translateRows(name, rows, members, instanceKey, this.#o, undefined);
-          const next = quiet.lines.length > 0 || quiet.warnings.length > 0 ? quiet : undefined;
+          // Tag warnings are logged by the table updater (once while they persist).
+          const out = translateRows(name, rows, members, instanceKey, this.#o);
+          const next = out.lines.length > 0 || out.warnings.length > 0 ? out : undefined;
           if (this.#lines.set(name, next)) {
-            for (const w of quiet.warnings)
-              this.#log.warn(`consul: Skipping tag ${JSON.stringify(w.tag)} of service "${name}": ${w.message}`);
             this.#index = Math.max(this.#index, index);
             this.#schedule();
           }
@@ -265,8 +264,12 @@ export class ServiceWatch {
     if (this.#signal?.aborted || !this.#listed || this.#unread.size > 0) return;
     this.#lastPublish = performance.now();
     const text = this.#lines.text();
-    if (text === this.#published) return;
+    // warnings() is a new list after every change of a service's lines or warnings: a tag warning
+    // that comes or goes with unchanged route text is still published
+    const warnings = this.#lines.warnings();
+    if (text === this.#published && warnings === this.#publishedWarnings) return;
     this.#published = text;
-    this.#sink.publish(text, this.#lines.warnings(), this.#index);
+    this.#publishedWarnings = warnings;
+    this.#sink.publish(text, warnings, this.#index);
   }
 }
