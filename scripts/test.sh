@@ -24,6 +24,8 @@ node --import tsx --test --test-concurrency=2 --test-timeout=120000 --test-repor
   --test-reporter=tap --test-reporter-destination="$out" "${files[@]}"
 rc=$?
 pass=$(awk '/^# pass /{print $3}' "$out"); fail=$(awk '/^# fail /{print $3}' "$out")
+# a file that times out or crashes outside a test is a top-level "not ok" that "# fail" leaves out
+top=$(grep -c '^not ok ' "$out"); if [ "$top" -gt "${fail:-0}" ]; then fail=$top; fi
 # every skipped or todo test or suite, at any depth: "ok 3 - name # SKIP reason"
 mapfile -t skipped < <(sed -nE 's/^ *(not )?ok [0-9]+ - (.* # (SKIP|TODO)( .*)?)$/\2/p' "$out")
 echo "${pass:-0} passed, ${fail:-0} failed, ${#skipped[@]} skipped"

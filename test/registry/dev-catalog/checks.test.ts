@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { test } from 'node:test';
+import { turns } from '../../helpers/clock.ts';
 import { backend, catalog, until } from './helpers.ts';
 
 async function statusOf(
@@ -206,15 +207,6 @@ test('DeregisterCriticalServiceAfter is clamped to the minimum (Consul: 1m)', as
   assert.ok(!('w' in (await c.get('/v1/agent/services')).json), 'reaped by the pass at 1m');
 });
 
-/** Polls fn between event-loop turns (setTimeout may be mocked), failing after ms of real time. */
-async function poll(fn: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!fn()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
 test('deregistering stops the check runner (no further probes)', async (t) => {
   const c = await catalog(t);
   const srv = http.createServer((_q, s) => s.end());
@@ -228,7 +220,7 @@ test('deregistering stops the check runner (no further probes)', async (t) => {
   const count = (path: string) => probes.mock.calls.filter((x) => String(x.arguments[0]).endsWith(path)).length;
   /** Advances the mock clock one interval at a time until `path` has had n probes. */
   const probed = (path: string, n: number) =>
-    poll(() => {
+    turns(() => {
       t.mock.timers.tick(20);
       return count(path) >= n;
     }, `${n} probes of ${path}`);
