@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import { startDevCatalog } from '../../../src/registry/dev-catalog/index.ts';
-import type { TestContext } from 'node:test';
 import { turns } from '../../helpers/clock.ts';
 import { catalog, type Res, until } from './helpers.ts';
 
