@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import { catalog } from './helpers.ts';
 
 /**
- * Response shapes against the documented JSON of shared/spec/consul-api.md section 5.2 and the
- * responses recorded from real clusters at its end: every documented field must be present with
- * the same JSON type.
+ * Response shapes against the JSON documented in Consul's HTTP API reference (health, catalog, kv)
+ * and the responses recorded from real clusters (../fixtures/consul-recorded.ts): every documented
+ * field must be present with the same JSON type.
  */
 
 const recordedHealthService = {
