@@ -4,7 +4,7 @@ import { catalog } from './helpers.ts';
 
 /**
  * Response shapes against the JSON documented in Consul's HTTP API reference (health, catalog, kv)
- * responses recorded from real clusters (Consul 1.4.4 and 1.1.0, below): every documented
+ * and the responses recorded from real clusters (Consul 1.4.4 and 1.1.0, below): every documented
  * field must be present with the same JSON type.
  */
 
