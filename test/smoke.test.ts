@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { VERSION } from '../src/version.ts';
+import { startFabio } from './helpers/proc.ts';
 
-test('version is semver', () => {
-  assert.match(VERSION, /^\d+\.\d+\.\d+$/);
+// The one version constant is the published one: npm publishes package.json's version, while -v,
+// /api/version and the start-up line print VERSION.
+test('VERSION is the package.json version, and the CLI prints it for -v', async () => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal(VERSION, pkg.version);
+  const v = startFabio(['-v']);
+  const [code] = await once(v.proc, 'close'); // 'close': after stdout has been read to its end
+  assert.equal(code, 0);
+  assert.equal(v.stdout.join('\n'), `${pkg.version} node${process.versions.node}`);
 });

@@ -6,7 +6,9 @@
  */
 export const CLIP_MAX = 256;
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const HAS_CONTROL = /[\u0000-\u001f\u007f]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/g;
 
 export function clip(value: string, max: number = CLIP_MAX): string {

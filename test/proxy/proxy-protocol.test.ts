@@ -293,11 +293,9 @@ test('readProxyHeader: timeout on an incomplete header', async (t) => {
   const c = net.connect(s.port, '127.0.0.1');
   c.on('error', () => {});
   c.write('PROXY TCP4 1.2.');
-  const start = Date.now();
   const r = await s.next();
   c.destroy();
   assert.match(String(r.err?.message), /no header within 100ms/);
-  assert.ok(Date.now() - start < 2000);
 });
 
 test('readProxyHeader: peer closes before header completes', async (t) => {

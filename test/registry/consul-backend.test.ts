@@ -81,7 +81,7 @@ test("connect retries until registry.timeout, then fails with fabio's message", 
   const t0 = performance.now();
   await assert.rejects(backend.connect(), { message: 'Timeout registering backend.' });
   const ms = performance.now() - t0;
-  assert.ok(ms >= 300 && ms < 2000, `gave up after ${ms} ms`);
+  assert.ok(ms >= 300, `gave up after ${ms} ms, before registry.timeout`);
   assert.ok(fake.count('/v1/agent/self') >= 5, 'retried every registry.retry');
 });
 

@@ -35,6 +35,8 @@ export class FakeConsul {
   catalogServices: Record<string, string[]> = {};
   /** Raw body for /v1/health/state/any instead of JSON of `checks`. */
   healthBody: string | undefined;
+  /** Raw bodies of GET /v1/kv/<key> (any query), served verbatim instead of answers built from `kv`. */
+  kvBodies = new Map<string, string>();
   readonly requests: Recorded[] = [];
   readonly #waiters = new Set<() => void>();
   readonly #server = createServer((req, res) => this.#handle(req, res));
@@ -145,6 +147,12 @@ export class FakeConsul {
     }
     if (p === '/v1/catalog/services') return json(200, this.catalogServices, this.healthHeaders);
     if (p.startsWith('/v1/catalog/service/')) return json(200, this.catalog.get(decodeURIComponent(p.slice(20))) ?? []);
+    const rawKv =
+      req.method === 'GET' && p.startsWith('/v1/kv/') ? this.kvBodies.get(decodeURIComponent(p.slice(7))) : undefined;
+    if (rawKv !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': idx }).end(rawKv);
+      return;
+    }
     if (p.startsWith('/v1/kv/')) return this.#kv(req.method ?? 'GET', decodeURIComponent(p.slice(7)), q, body, json);
     if (p === '/v1/agent/service/register' && req.method === 'PUT') {
       const s = JSON.parse(body) as { ID?: string; Name: string };

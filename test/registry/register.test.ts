@@ -87,6 +87,10 @@ test('registers, updates the TTL, re-registers when the agent lost it, syncs ali
     connections: 4,
   });
   const log = memoryLogger();
+  // The refresh interval runs on node:test's mock clock: each period is one tick(30), so the test
+  // both drives the updates and proves, after deregistration, that periods pass without a call.
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const calls = t.mock.method(client, 'get');
   const reg = new SelfRegistration(client, { ...opts, refreshMs: 30 }, log);
   t.after(async () => {
     await reg.deregisterAll();
@@ -100,9 +104,13 @@ test('registers, updates the TTL, re-registers when the agent lost it, syncs ali
   assert.ok(ttl.length >= 1, 'TTL updated immediately');
   assert.deepEqual(JSON.parse(ttl[0]?.body ?? ''), { Status: 'passing', Output: '' });
   assert.equal(ttl[0]?.method, 'PUT');
-  await until(() => fake.count('/v1/agent/check/update/') >= 3, 3000, 'periodic TTL updates');
+  for (const n of [2, 3]) {
+    t.mock.timers.tick(30);
+    await until(() => fake.count('/v1/agent/check/update/') >= n, 3000, `periodic TTL update ${n}`);
+  }
   // The agent forgets the service (restart): it is registered again.
   fake.agentServices.clear();
+  t.mock.timers.tick(30);
   await until(() => fake.agentServices.has('fabio-host1-9998') || undefined, 3000, 're-registration');
   await reg.sync(['api-gw']);
   assert.deepEqual([...fake.agentServices.keys()].sort(), ['api-gw-host1-9998', 'fabio-host1-9998']);
@@ -111,7 +119,17 @@ test('registers, updates the TTL, re-registers when the agent lost it, syncs ali
   assert.ok(log.lines.includes('[INFO] consul: Deregistered fabio as "api-gw"'));
   await reg.deregisterAll();
   assert.equal(fake.agentServices.size, 0);
-  const n = fake.count('/v1/agent/check/update/');
-  await new Promise((r) => setTimeout(r, 100));
-  assert.equal(fake.count('/v1/agent/check/update/'), n, 'TTL updates stop after deregistration');
+  // A period's first act is listing the agent's services (client.get); it starts within the
+  // microtasks after the tick, so one setImmediate later it has either been called or never will.
+  const settle = () => new Promise((r) => setImmediate(r));
+  const listed = calls.mock.callCount();
+  t.mock.timers.tick(300);
+  await settle();
+  assert.equal(calls.mock.callCount(), listed, 'ten refresh periods after deregistration: no call');
+  // the same observation sees a period while registered (control)
+  await reg.sync([]);
+  const before = calls.mock.callCount();
+  t.mock.timers.tick(30);
+  await settle();
+  assert.equal(calls.mock.callCount(), before + 1, 'a refresh period lists the agent services');
 });

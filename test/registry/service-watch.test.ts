@@ -150,6 +150,10 @@ test('a flap of a tagged service costs two small health/service reads and no cat
   cat.registerServiceForTest(svc('plain-1', 'plain', 9, ['no-route']));
   const { backend, text } = await watch(t, cat.url);
   await until(() => text()?.split('\n').length === 21 || undefined, 5000, 'first table');
+  // Settled: catalog/services, the 20 tagged health/service watches and the two KV watches are all
+  // parked in blocking queries. A watch woken by a change is unparked until it asks again.
+  const settled = (what: string) => until(() => cat.waiting() === 23 || undefined, 5000, what);
+  await settled('all 23 watches parked');
   const c = backend.client;
   const count = () => ({
     health: c.count('/v1/health/'),
@@ -159,10 +163,9 @@ test('a flap of a tagged service costs two small health/service reads and no cat
   const before = count();
   for (let i = 0; i < 10; i++) {
     cat.setCheckStatusForTest('plain-1-ttl', i % 2 ? 'passing' : 'critical');
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setImmediate(r)); // each flap its own event-loop turn
   }
-  await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(count(), before, 'untagged flaps send no request at all');
+  await settled('parked after the untagged flaps');
   assert.equal(cat.requestCount('GET /v1/health/service/plain'), 0, 'untagged service never watched');
 
   const s7 = c.count('/v1/health/service/s7');
@@ -171,7 +174,9 @@ test('a flap of a tagged service costs two small health/service reads and no cat
   cat.setCheckStatusForTest('s7-1-ttl', 'passing');
   await until(() => text()?.includes('route add s7 /s7 ') || undefined, 3000, 's7 up');
   await until(() => c.count('/v1/health/service/s7') === s7 + 2 || undefined, 3000, 'two reads of s7');
-  await new Promise((r) => setTimeout(r, 50));
+  // Everything parked again after the tagged flap, so no read is still on its way: the counts
+  // below are final for the ten untagged flaps before it and the tagged one.
+  await settled('parked after the tagged flap');
   const after = count();
   assert.equal(after.catalogRows, 0, 'no catalog row read, ever');
   assert.equal(after.health - before.health, 2, 'only the flapped service was read, twice');
@@ -254,7 +259,7 @@ test('an empty health/service answer Consul does not vouch for keeps the routes;
   assert.ok(log.lines.some((l) => l.includes('Health state fetched again')));
 });
 
-test('outage: one WARN, routes kept; after a restart with lower indexes a change is live within 2 s', async (t) => {
+test('outage: one WARN, routes kept; after a restart with lower indexes a change is live without waiting out the blocking query', async (t) => {
   let cat = await startDevCatalog({ host: '127.0.0.1', port: 0, jitter: false, initialIndex: 5000 });
   const port = cat.port;
   t.after(() => cat.close());
@@ -269,15 +274,21 @@ test('outage: one WARN, routes kept; after a restart with lower indexes a change
     'outage',
   );
   const n = updates.length;
-  await new Promise((r) => setTimeout(r, 200));
+  // the watches keep retrying (DEBUG after the one WARN): three more failed fetches, nothing emitted
+  const failed = () => log.lines.filter((l) => l.startsWith('[DEBUG] consul: Error fetching health state.')).length;
+  const f0 = failed();
+  await until(() => failed() >= f0 + 3 || undefined, 5000, 'three more failed fetches');
   assert.equal(updates.length, n, 'nothing emitted during the outage');
   const warns = log.lines.filter((l) => l.startsWith('[WARN] consul: Error fetching health state.'));
   assert.equal(warns.length, 1, 'one WARN for the catalog/services and every health/service watch');
   cat = await startDevCatalog({ host: '127.0.0.1', port, jitter: false, initialIndex: 1 });
   reg(cat, 2222);
-  const t0 = performance.now();
-  await until(() => text() === 'route add api /api http://10.0.0.1:2222/\n' || undefined, 2000, 'change after restart');
-  assert.ok(performance.now() - t0 < 2000);
+  // a watch blocking on the old, higher index would wait out blocking.waitMs (60 s) first
+  await until(
+    () => text() === 'route add api /api http://10.0.0.1:2222/\n' || undefined,
+    10_000,
+    'change after restart',
+  );
   await until(
     () => log.lines.some((l) => l.includes('Health state fetched again')) || undefined,
     2000,

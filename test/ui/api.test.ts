@@ -24,6 +24,21 @@ async function get(url: string, init: RequestInit = {}) {
   };
 }
 
+/** GET with the path exactly as given (no URL normalisation). */
+function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(base);
+    const req = request({ host: hostname, port, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 // The access matrix of fabio's admin/server_test.go, plus the fabio-ts additions.
 const MATRIX: [path: string, ro: number, rw: number][] = [
   ['/api/manual', 403, 200],
@@ -297,8 +312,18 @@ describe('pages', () => {
     const a = await startTestAdmin(t);
     assert.match((await get(`${a.url}/assets/app.js`)).type, /^text\/javascript/);
     assert.match((await get(`${a.url}/assets/app.css`)).type, /^text\/css/);
-    for (const p of ['/assets/../index.ts', '/assets/%2e%2e/index.ts', '/assets/..%2findex.ts', '/assets/']) {
-      assert.notEqual((await get(a.url + p)).status, 200, p);
+    // sent byte for byte (fetch would resolve the dot segments before sending); each must be a 404
+    // from the asset handler, not a 200, a redirect or a 500 that happens to be "not 200"
+    for (const p of [
+      '/assets/../index.ts',
+      '/assets/%2e%2e/index.ts',
+      '/assets/..%2findex.ts',
+      '/assets/%2e%2e%2f%2e%2e%2fpackage.json',
+      '/assets/',
+    ]) {
+      const r = await rawGet(a.url, p);
+      assert.equal(r.status, 404, `${p}: ${r.status} ${r.body.slice(0, 80)}`);
+      assert.ok(!/export |"dependencies"/.test(r.body), `${p} leaked a file`);
     }
   });
 });

@@ -105,6 +105,6 @@ test('slow headers are closed after rt', async (t) => {
   s.write('GET / HTTP/1.1\r\nHost: a\r\n');
   s.resume();
   const t0 = Date.now();
-  await once(s, 'close');
-  assert.ok(Date.now() - t0 < 3000, `closed after ${Date.now() - t0} ms`);
+  await once(s, 'close'); // the client never finishes its headers: only rt can close it
+  assert.ok(Date.now() - t0 >= 250, `closed after ${Date.now() - t0} ms, before rt`);
 });

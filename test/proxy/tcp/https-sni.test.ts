@@ -159,7 +159,7 @@ test('https+tcp+sni: shutdown ends idle keep-alive HTTP connections instead of w
       .on('error', reject);
   });
   assert.equal(body, 'ok');
-  const t0 = Date.now();
-  await l.close(5000);
-  assert.ok(Date.now() - t0 < 2000, `close took ${Date.now() - t0}ms`);
+  // the agent keeps the connection alive; a grace longer than the test's timeout (120 s) means
+  // close() must end the idle keep-alive connection itself rather than wait the grace out
+  await l.close(10 * 60_000);
 });

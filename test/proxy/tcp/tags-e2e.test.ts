@@ -43,19 +43,29 @@ test('walkthrough: urlprefix-:PORT proto=tcp and urlprefix-NAME/ proto=tcp+sni t
   envSni.store.swap(table);
 
   const get = (port: number, servername: string | undefined) =>
-    new Promise<{ text: string; error?: Error }>((resolve) => {
+    new Promise<{ text: string; error?: NodeJS.ErrnoException; secure: boolean }>((resolve) => {
       const s = tls.connect({ port, host: '127.0.0.1', ca: ca.pem, ...(servername ? { servername } : {}) });
       let text = '';
-      let error: Error | undefined;
+      let error: NodeJS.ErrnoException | undefined;
+      let secure = false;
+      s.on('secureConnect', () => (secure = true));
       s.on('data', (c) => (text += c));
       s.on('error', (e) => (error = e));
-      s.on('close', () => resolve({ text, error }));
+      s.on('close', () => resolve({ text, error, secure }));
     });
   assert.equal((await get(tcpL.port, undefined)).text, 'backend 2', lines.join('\n'));
   assert.equal((await get(sniL.port, 'mysite-sni-1.com')).text, 'backend 0');
   assert.equal((await get(sniL.port, 'mysite-sni-2.com')).text, 'backend 1');
   const unknown = await get(sniL.port, 'mysite-sni-3.com');
   assert.equal(unknown.text, '');
-  assert.ok(unknown.error);
+  // the proxy closed the connection after reading the ClientHello: no handshake with anyone, and the
+  // listener says why (a refused connection or a certificate error would be a different failure)
+  assert.equal(unknown.secure, false);
+  assert.equal(unknown.error?.code, 'ECONNRESET', String(unknown.error));
+  assert.match(unknown.error?.message ?? '', /before secure TLS connection was established/);
+  assert.ok(
+    envSni.log.lines.some((l) => l.includes('no route for mysite-sni-3.com')),
+    envSni.log.lines.join('\n'),
+  );
   assert.equal((await get(sniL.port, 'MYSITE-SNI-2.COM')).text, 'backend 1');
 });

@@ -4,6 +4,9 @@ import { test } from 'node:test';
 import { startTcpListener } from '../../../src/proxy/tcp/index.ts';
 import { echoServer, fakeTable, makeDeps, roundTrip, spec, until } from './helpers.ts';
 
+/** A close() grace longer than the test timeout (120 s): reaching the end of it is a failure. */
+const GRACE_BEYOND_TEST = 10 * 60_000;
+
 async function setup(
   t: import('node:test').TestContext,
   routesFor: (echoPort: number, listenPort: number) => Record<string, { url: string; proxyProto?: boolean }[]>,
@@ -112,7 +115,8 @@ test('tcp: rt, wt and it close a connection that stays silent', async (t) => {
       s.resume();
       s.on('close', () => resolve(Date.now() - started));
     });
-    assert.ok(closed >= 140 && closed < 2000, `${JSON.stringify(over)}: closed after ${closed}ms`);
+    // neither end closes on its own: the close is the proxy's deadline, and never before it
+    assert.ok(closed >= 140, `${JSON.stringify(over)}: closed after ${closed}ms`);
   }
 });
 
@@ -121,7 +125,7 @@ test('tcp: close(grace) waits for open connections, then destroys them', async (
   t.after(echo.close);
   for (const [grace, expectForced] of [
     [100, true],
-    [5000, false],
+    [GRACE_BEYOND_TEST, false],
   ] as const) {
     const env = makeDeps(undefined);
     const l = await startTcpListener(spec(), env.deps);
@@ -132,13 +136,18 @@ test('tcp: close(grace) waits for open connections, then destroys them', async (
       s.write('x');
       s.once('data', () => r());
     });
-    const t0 = Date.now();
-    const closing = l.close(grace);
-    if (!expectForced) setTimeout(() => s.end(), 50);
-    await closing;
-    const took = Date.now() - t0;
-    if (expectForced) assert.ok(took >= 90 && took < 1000, `forced after ${took}`);
-    else assert.ok(took < 2000, `returned after the last connection ended (${took}ms), not after the full grace`);
+    if (expectForced) {
+      const t0 = Date.now();
+      await l.close(grace);
+      const took = Date.now() - t0;
+      assert.ok(took >= 90, `forced after ${took}, not before the grace`);
+    } else {
+      // The grace outlives the test's own timeout: close() can only resolve because the last
+      // connection ended, not because the grace ran out.
+      const closing = l.close(grace);
+      s.end();
+      await closing;
+    }
     // no new connections accepted
     await assert.rejects(
       new Promise((res, rej) => {
@@ -213,12 +222,11 @@ test('tcp: clients that reset at once or mid-transfer, and an upstream that drop
         }),
     );
     await Promise.all(clients);
-    // close(grace) returns when the last connection ended; a leaked one would hold it for 10 s
-    const t0 = Date.now();
-    await l.close(10_000);
-    assert.ok(Date.now() - t0 < 5_000, `${name}: connections left open for ${Date.now() - t0} ms`);
+    // close(grace) returns when the last connection ended. The grace outlives the test's own
+    // timeout, so a leaked connection fails the test instead of passing slowly.
+    await l.close(GRACE_BEYOND_TEST);
     const ok = await roundTrip(echo.port, 'still fine');
-    assert.equal(ok.data.toString(), 'still fine');
+    assert.equal(ok.data.toString(), 'still fine', name);
   }
 });
 

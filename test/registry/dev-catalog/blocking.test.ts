@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import { startDevCatalog } from '../../../src/registry/dev-catalog/index.ts';
-import { catalog, until } from './helpers.ts';
+import { turns } from '../../helpers/clock.ts';
+import { catalog, type Res, until } from './helpers.ts';
 
 const svc = (id: string, tags: string[] = ['urlprefix-/x']) => ({
   ID: id,
@@ -11,6 +14,60 @@ const svc = (id: string, tags: string[] = ['urlprefix-/x']) => ({
   Tags: tags,
   Check: { TTL: '1h', Status: 'passing' },
 });
+
+type Catalog = Awaited<ReturnType<typeof catalog>>;
+
+/**
+ * The answer to a request that must not block: it came back and the catalog never parked it (a
+ * parked request shows in waiting() long before its wait could elapse). No elapsed-time bound.
+ */
+async function atOnce(c: Catalog, p: Promise<Res>): Promise<Res> {
+  let res: Res | undefined;
+  let err: unknown;
+  p.then(
+    (r) => (res = r),
+    (e: unknown) => (err = e ?? new Error('rejected')),
+  );
+  await turns(() => res !== undefined || err !== undefined || c.waiting() > 0, 'an answer or a parked request');
+  if (err !== undefined) throw err;
+  assert.equal(c.waiting(), 0, 'the request was parked instead of answered at once');
+  return res!;
+}
+
+/**
+ * GET through node:http. While timers are mocked the tests stay off fetch: undici keeps its own
+ * timer wheel on the global setTimeout, and a mocked one left the next test's requests hanging.
+ */
+function httpGet(c: Catalog, path: string): Promise<{ index: number; text: string; hash: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${c.url}${path}`, { agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () =>
+        resolve({
+          index: Number(res.headers['x-consul-index']),
+          text,
+          hash: String(res.headers['x-consul-contenthash'] ?? ''),
+        }),
+      );
+    });
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Freezes the catalog's clock (setTimeout and Date on node:test's mock timers) and parks `path`:
+ * returns the pending answer and whether it has come, for tick()-driven wait checks.
+ */
+async function parked(t: TestContext, c: Catalog, path: string) {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  t.after(() => t.mock.timers.reset()); // before the catalog's close() needs real timers
+  let res: unknown;
+  const p = httpGet(c, path).then((r) => (res = r));
+  await turns(() => c.waiting() === 1, `${path} parked`);
+  return { p, answered: () => res !== undefined };
+}
 
 const reads = [
   { name: 'health/state/any', path: '/v1/health/state/any' },
@@ -26,7 +83,6 @@ for (const r of reads) {
     const first = await c.get(r.path);
     assert.equal(first.status, 200);
     assert.ok(first.index >= 1);
-    const t0 = Date.now();
     const pending = c.get(`${r.path}${r.path.includes('?') ? '&' : '?'}index=${first.index}&wait=10s`);
     await until(() => c.waiting() === 1, 2000, 'parked watcher');
     await c.put('/v1/agent/service/register', svc('web-1'));
@@ -34,7 +90,6 @@ for (const r of reads) {
     assert.equal(woke.status, 200);
     assert.ok(woke.index > first.index, `${woke.index} > ${first.index}`);
     assert.match(woke.text, /web/);
-    assert.ok(Date.now() - t0 < 2000);
     assert.equal(c.waiting(), 0);
   });
 }
@@ -42,12 +97,14 @@ for (const r of reads) {
 test('blocking: wait= elapses with the same index and unchanged body', async (t) => {
   const c = await catalog(t);
   const first = await c.get('/v1/health/state/any');
-  const t0 = Date.now();
-  const again = await c.get(`/v1/health/state/any?index=${first.index}&wait=300ms`);
-  const took = Date.now() - t0;
+  const q = await parked(t, c, `/v1/health/state/any?index=${first.index}&wait=300ms`);
+  t.mock.timers.tick(299);
+  assert.equal(c.waiting(), 1, 'still parked 1 ms before wait');
+  t.mock.timers.tick(1);
+  const again = await q.p;
+  assert.equal(c.waiting(), 0);
   assert.equal(again.index, first.index);
   assert.equal(again.text, first.text);
-  assert.ok(took >= 290 && took < 2000, `took ${took} ms`);
 });
 
 test('blocking: wait=0 means the default wait (still blocks until a change)', async (t) => {
@@ -62,9 +119,11 @@ test('blocking: wait=0 means the default wait (still blocks until a change)', as
 test('blocking: wait given as bare seconds is accepted; bad wait and index are 400', async (t) => {
   const c = await catalog(t);
   const first = await c.get('/v1/health/state/any');
-  const t0 = Date.now();
-  await c.get(`/v1/health/state/any?index=${first.index}&wait=1`);
-  assert.ok(Date.now() - t0 >= 990);
+  const q = await parked(t, c, `/v1/health/state/any?index=${first.index}&wait=1`);
+  t.mock.timers.tick(999);
+  assert.equal(c.waiting(), 1, 'wait=1 is one second: still parked at 999 ms');
+  t.mock.timers.tick(1);
+  assert.equal((await q.p).index, first.index);
   assert.equal((await c.get('/v1/health/state/any?index=1&wait=abc')).status, 400);
   assert.equal((await c.get('/v1/health/state/any?index=-1')).status, 400);
 });
@@ -72,10 +131,8 @@ test('blocking: wait given as bare seconds is accepted; bad wait and index are 4
 for (const q of ['', '?index=0', '?index=0&wait=5s', '?index=', '?wait=5s']) {
   test(`blocking: ${q || 'no index'} answers at once`, async (t) => {
     const c = await catalog(t);
-    const t0 = Date.now();
-    const r = await c.get(`/v1/health/state/any${q}`);
+    const r = await atOnce(c, c.get(`/v1/health/state/any${q}`));
     assert.equal(r.status, 200);
-    assert.ok(Date.now() - t0 < 500);
   });
 }
 
@@ -84,15 +141,13 @@ test('blocking: an index lower than the current one answers at once', async (t) 
   await c.put('/v1/agent/service/register', svc('web-1'));
   await c.put('/v1/agent/service/register', svc('web-2'));
   const cur = await c.get('/v1/health/state/any');
-  const t0 = Date.now();
-  const r = await c.get(`/v1/health/state/any?index=${cur.index - 1}&wait=5s`);
+  const r = await atOnce(c, c.get(`/v1/health/state/any?index=${cur.index - 1}&wait=5s`));
   assert.equal(r.index, cur.index);
-  assert.ok(Date.now() - t0 < 500);
 });
 
 test('blocking: an index higher than the current one (after a reset) answers at once with the lower index', async (t) => {
   const c = await catalog(t);
-  const r = await c.get('/v1/health/state/any?index=999999&wait=5s');
+  const r = await atOnce(c, c.get('/v1/health/state/any?index=999999&wait=5s'));
   assert.ok(r.index < 999999);
 });
 
@@ -175,10 +230,12 @@ test('blocking: many watchers share one serialisation and all wake', async (t) =
 test('blocking: jitter adds at most wait/16', async (t) => {
   const c = await catalog(t, { jitter: true });
   const first = await c.get('/v1/health/state/any');
-  const t0 = Date.now();
-  await c.get(`/v1/health/state/any?index=${first.index}&wait=320ms`);
-  const took = Date.now() - t0;
-  assert.ok(took >= 310 && took < 320 + 20 + 200, `took ${took}`);
+  const q = await parked(t, c, `/v1/health/state/any?index=${first.index}&wait=320ms`);
+  t.mock.timers.tick(319);
+  assert.equal(c.waiting(), 1, 'jitter never shortens the wait');
+  t.mock.timers.tick(20);
+  assert.equal(c.waiting(), 0, 'answered by wait + wait/16');
+  await q.p;
 });
 
 test('close(): ends blocked requests, releases the port; a new catalog starts on the same port with a fresh index', async (t) => {
@@ -196,10 +253,9 @@ test('close(): ends blocked requests, releases the port; a new catalog starts on
     () => 'failed',
   );
   await until(() => c.waiting() === 1, 2000, 'parked watcher');
-  const t0 = Date.now();
-  await c.close();
+  await c.close(); // resolves once every connection is gone, the 60 s watcher's included
   assert.ok(['answered', 'failed'].includes(await blocked));
-  assert.ok(Date.now() - t0 < 2000);
+  assert.equal(c.waiting(), 0);
   const again = await startDevCatalog({ host: '127.0.0.1', port: c.port, jitter: false });
   t.after(() => again.close());
   assert.equal(again.port, c.port);
@@ -227,42 +283,44 @@ test('hash-based blocking on agent/services and agent/checks (X-Consul-ContentHa
     const hash = first.headers.get('x-consul-contenthash');
     assert.match(hash ?? '', /^[0-9a-f]{16}$/, path);
     assert.equal((await c.get(path)).headers.get('x-consul-contenthash'), hash, 'stable while unchanged');
-    const t0 = Date.now();
-    const same = await c.get(`${path}?hash=${hash}&wait=200ms`);
-    assert.ok(Date.now() - t0 >= 190, `${path} blocked`);
-    assert.equal(same.headers.get('x-consul-contenthash'), hash);
+    const same = await parked(t, c, `${path}?hash=${hash}&wait=200ms`);
+    t.mock.timers.tick(199);
+    assert.equal(c.waiting(), 1, `${path} blocks on its own hash`);
+    t.mock.timers.tick(1);
+    assert.equal((await same.p).hash, hash);
+    t.mock.timers.reset();
     const p = c.get(`${path}?hash=${hash}&wait=10s`);
     await until(() => c.waiting() === 1, 2000, 'parked watcher');
     if (path === '/v1/agent/checks') await c.put('/v1/agent/check/warn/service:web-1');
     else await c.put('/v1/agent/service/register', svc('web-1', ['changed', path]));
     const r = await p;
     assert.notEqual(r.headers.get('x-consul-contenthash'), hash, path);
-    const t1 = Date.now();
-    assert.equal((await c.get(`${path}?hash=stale&wait=5s`)).status, 200);
-    assert.ok(Date.now() - t1 < 1000, 'unknown hash answers at once');
+    assert.equal((await atOnce(c, c.get(`${path}?hash=stale&wait=5s`))).status, 200, 'unknown hash answers at once');
   }
 });
 
 test('lowerIndexBlocks (Consul semantics): an index above the current one blocks until wait, even across writes', async (t) => {
   const c = await catalog(t, { lowerIndexBlocks: true });
-  const t0 = Date.now();
-  const p = c.get('/v1/health/state/any?index=999&wait=400ms');
-  await until(() => c.waiting() === 1, 2000, 'parked');
-  await c.put('/v1/agent/service/register', svc('web-1'));
-  const r = await p;
-  assert.ok(Date.now() - t0 >= 390, 'kept blocking after a write that left the index below 999');
+  const q = await parked(t, c, '/v1/health/state/any?index=999&wait=400ms');
+  c.registerServiceForTest(svc('web-1')); // in-process: no client timers while the clock is mocked
+  // the write woke the query; it looked, found the index still below 999 and parked again
+  await turns(() => c.waiting() === 1, 're-parked after the write');
+  t.mock.timers.tick(399);
+  assert.equal(c.waiting(), 1, 'kept blocking after a write that left the index below 999');
+  assert.equal(q.answered(), false);
+  t.mock.timers.tick(1);
+  const r = await q.p;
   assert.ok(r.index < 999);
-  assert.equal(r.json.length, 2, 'answers with current data at the timeout');
+  assert.equal(JSON.parse(r.text).length, 2, 'answers with current data at the timeout');
 });
 
 test('lowerIndexBlocks: an index reset still releases every blocked query at once', async (t) => {
   const c = await catalog(t, { lowerIndexBlocks: true });
   await c.put('/v1/agent/service/register', svc('web-1'));
   const cur = await c.get('/v1/health/state/any');
-  const p = c.get(`/v1/health/state/any?index=${cur.index}&wait=10s`);
+  // a 10-minute wait: within the test's timeout only the reset can release it
+  const p = c.get(`/v1/health/state/any?index=${cur.index}&wait=10m`);
   await until(() => c.waiting() === 1, 2000, 'parked');
-  const t0 = Date.now();
   c.resetIndexForTest();
   assert.equal((await p).index, 1);
-  assert.ok(Date.now() - t0 < 1000);
 });

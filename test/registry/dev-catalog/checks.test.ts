@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { test } from 'node:test';
+import { turns } from '../../helpers/clock.ts';
 import { backend, catalog, until } from './helpers.ts';
 
 async function statusOf(
@@ -67,15 +68,17 @@ test('HTTP check flips with the backend: passing -> critical when it stops -> pa
   b.setStatus(200);
   await until(async () => (await c.get('/v1/health/service/web?passing')).json.length === 1, 3000, 'passing again');
   await b.close();
+  // a probe in flight when the server went away may fail otherwise (its connection was cut);
+  // the next one finds the port closed
   const s = await until(
     async () => {
       const x = await statusOf(c, 'h');
-      return x?.Status === 'critical' ? x : undefined;
+      return x?.Status === 'critical' && /ECONNREFUSED|refused/.test(x.Output) ? x : undefined;
     },
     3000,
-    'critical after stop',
+    'critical (connection refused) after stop',
   );
-  assert.match(s.Output, /ECONNREFUSED|refused/);
+  assert.equal(s.Status, 'critical');
 });
 
 test('HTTP check: Method, Header and the timeout are honoured', async (t) => {
@@ -154,26 +157,23 @@ test('TCP check: connect = passing, refused = critical', async (t) => {
 
 test('TTL check: critical with "TTL expired" when not refreshed; each update restarts the clock', async (t) => {
   const c = await catalog(t);
+  // The TTL runs on node:test's mock clock (the catalog's timers are created after this line).
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   await c.put('/v1/agent/service/register', { ID: 'w', Name: 'web', Check: { CheckID: 'ttl', TTL: '300ms' } });
   assert.equal((await statusOf(c, 'ttl'))?.Status, 'critical');
   await c.put('/v1/agent/check/pass/ttl');
-  const t0 = Date.now();
-  // Refresh three times at 150 ms: still passing after 450 ms.
+  // Refresh three times 150 ms apart: still passing 450 ms later, well past one TTL.
   for (let i = 0; i < 3; i++) {
-    await new Promise((r) => setTimeout(r, 150));
+    t.mock.timers.tick(150);
     await c.put('/v1/agent/check/update/ttl', { Status: 'passing', Output: `beat ${i}` });
   }
   assert.equal((await statusOf(c, 'ttl'))?.Status, 'passing');
-  const s = await until(
-    async () => {
-      const x = await statusOf(c, 'ttl');
-      return x?.Status === 'critical' ? x : undefined;
-    },
-    3000,
-    'expired',
-  );
-  assert.equal(s.Output, 'TTL expired');
-  assert.ok(Date.now() - t0 >= 750);
+  t.mock.timers.tick(299);
+  assert.equal((await statusOf(c, 'ttl'))?.Status, 'passing', '1 ms before the TTL of the last update');
+  t.mock.timers.tick(1);
+  const s = await statusOf(c, 'ttl');
+  assert.equal(s?.Status, 'critical', 'expired exactly one TTL after the last update');
+  assert.equal(s?.Output, 'TTL expired');
 });
 
 test('DeregisterCriticalServiceAfter: the reaper removes a service whose check stays critical', async (t) => {
@@ -193,37 +193,51 @@ test('DeregisterCriticalServiceAfter: the reaper removes a service whose check s
 });
 
 test('DeregisterCriticalServiceAfter is clamped to the minimum (Consul: 1m)', async (t) => {
+  // The reaper's interval and its clock are node:test's mock timers: the reaper runs every 10 ms
+  // of mock time and the service goes exactly when the clamped minimum has passed, not before.
+  t.mock.timers.enable({ apis: ['setInterval', 'Date'] });
   const c = await catalog(t, { reapIntervalMs: 10, reapMinMs: 60_000 });
   await c.put('/v1/agent/service/register', {
     ID: 'w',
     Name: 'web',
     Check: { TTL: '1h', DeregisterCriticalServiceAfter: '10ms' },
   });
-  await new Promise((r) => setTimeout(r, 100));
-  assert.ok('w' in (await c.get('/v1/agent/services')).json);
+  assert.equal((await statusOf(c, 'service:w'))?.Status, 'critical');
+  t.mock.timers.tick(59_990);
+  assert.ok('w' in (await c.get('/v1/agent/services')).json, 'kept for 5,999 reaper passes, under 1m critical');
+  t.mock.timers.tick(10);
+  assert.ok(!('w' in (await c.get('/v1/agent/services')).json), 'reaped by the pass at 1m');
 });
 
 test('deregistering stops the check runner (no further probes)', async (t) => {
   const c = await catalog(t);
-  let hits = 0;
-  const srv = http.createServer((_q, s) => {
-    hits++;
-    s.end();
-  });
+  const srv = http.createServer((_q, s) => s.end());
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   t.after(() => new Promise<void>((r) => srv.close(() => r())));
   const port = (srv.address() as AddressInfo).port;
-  await c.put('/v1/agent/service/register', {
-    ID: 'w',
-    Name: 'web',
-    Check: { HTTP: `http://127.0.0.1:${port}/`, Interval: '20ms' },
-  });
-  await until(() => hits >= 2, 3000, 'probes');
+  // Probe intervals run on the mock clock; every probe goes through http.request, recorded here
+  // when it is issued (synchronously in the timer callback).
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const probes = t.mock.method(http, 'request');
+  const count = (path: string) => probes.mock.calls.filter((x) => String(x.arguments[0]).endsWith(path)).length;
+  /** Advances the mock clock one interval at a time until `path` has had n probes. */
+  const probed = (path: string, n: number) =>
+    turns(() => {
+      t.mock.timers.tick(20);
+      return count(path) >= n;
+    }, `${n} probes of ${path}`);
+  for (const id of ['w', 'v'])
+    await c.put('/v1/agent/service/register', {
+      ID: id,
+      Name: 'web',
+      Check: { HTTP: `http://127.0.0.1:${port}/${id}`, Interval: '20ms' },
+    });
+  await probed('/w', 2);
   await c.put('/v1/agent/service/deregister/w');
-  await new Promise((r) => setTimeout(r, 50));
-  const after = hits;
-  await new Promise((r) => setTimeout(r, 150));
-  assert.equal(hits, after);
+  const after = count('/w');
+  // five more rounds of the other check prove the runner kept running and never came back to w
+  await probed('/v', count('/v') + 5);
+  assert.equal(count('/w'), after, 'no probe of a deregistered check');
 });
 
 test('TCP checks leave no abort listener behind (Node 20 net.connect({ signal }) never removes its own)', async (t) => {

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { catalog } from './helpers.ts';
 
 /**
- * Response shapes against the JSON documented for Consul's HTTP API (the /v1/health, /v1/catalog
- * and /v1/kv reads) and the responses recorded from real clusters at its end: every documented
+ * Response shapes against the JSON documented in Consul's HTTP API reference (health, catalog, kv)
+ * and the responses recorded from real clusters (Consul 1.4.4 and 1.1.0, below): every documented
  * field must be present with the same JSON type.
  */
 

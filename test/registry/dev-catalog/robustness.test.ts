@@ -74,16 +74,15 @@ test('robustness: close() aborts an HTTP probe to a backend that never answers',
     method: 'PUT',
     body: JSON.stringify({
       Name: 'slow',
-      Check: { HTTP: `http://127.0.0.1:${port}/`, Interval: '1s', Timeout: '60s' },
+      // a probe timeout longer than the test's own: only close() can end the probe in time
+      Check: { HTTP: `http://127.0.0.1:${port}/`, Interval: '1s', Timeout: '10m' },
     }),
   });
   await r.text();
   await until(() => probeSocket, 3000, 'probe connected');
   const closed = new Promise<void>((resolve) => probeSocket?.once('close', () => resolve()));
-  const t0 = Date.now();
   await c.close();
   await closed;
-  assert.ok(Date.now() - t0 < 2000);
 });
 
 test('robustness: startDevCatalog rejects when the port is taken', async (t) => {

@@ -136,6 +136,4 @@ test(`scale: ${SERVICES} services x ${INSTANCES} instances, ${STATE_WATCHERS + S
     `one flap -> first of ${STATE_WATCHERS} health/state watchers answered in ${firstMs.toFixed(0)} ms, all in ${wakeMs.toFixed(0)} ms; 1 of ${SERVICE_WATCHERS} health/service watchers woken`,
   );
   t.diagnostic(`heap used ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB`);
-  assert.ok(registerMs < 60_000);
-  assert.ok(wakeMs < 20_000);
 });
