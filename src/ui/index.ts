@@ -45,7 +45,10 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
     const qi = raw.indexOf('?');
     const path = decodePath(qi < 0 ? raw : raw.slice(0, qi));
     const q = new URLSearchParams(qi < 0 ? '' : raw.slice(qi + 1));
-    if (path === '/health') return sendText(res, 200, 'OK\n');
+    if (path === '/health') {
+      const why = deps.health?.();
+      return why === undefined ? sendText(res, 200, 'OK\n') : sendText(res, 503, `${why}\n`);
+    }
     if (path === '/metrics' || path === `${base}/metrics`) {
       if (!deps.metricsText) return sendError(res, 404, '404 page not found');
       const m = await deps.metricsText();

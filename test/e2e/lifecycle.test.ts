@@ -1,0 +1,190 @@
+// Start-up and shutdown of the whole process (issue #12 items 1, 2, 6, 9; issue #20 item 1): signals in
+// every phase, listeners that cannot bind, /health before the first table. The catalog runs in the
+// test process behind a gate (./catalog.ts), so the test sees what fabio-ts left registered after it
+// exited and can hold Consul's answers to keep fabio-ts in a phase.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { test } from 'node:test';
+import { childrenOf, type Fabio, freePort, processesWith, startFabio, strayErrors, until } from '../helpers/proc.ts';
+import { backend } from './fixtures.ts';
+import { type GatedCatalog, startGatedCatalog } from './catalog.ts';
+
+interface Ports {
+  proxy: number;
+  ui: number;
+}
+
+async function ports(): Promise<Ports> {
+  return { proxy: await freePort(), ui: await freePort() };
+}
+
+function fabioAgainst(consulAddr: string, p: Ports, workers: number, extra: string[] = []): Fabio {
+  return startFabio([
+    `-proxy.addr=127.0.0.1:${p.proxy}`,
+    `-ui.addr=127.0.0.1:${p.ui}`,
+    '-registry.backend=consul',
+    `-registry.consul.addr=${consulAddr}`,
+    '-registry.consul.register.addr=127.0.0.1',
+    `-proxy.workers=${workers}`,
+    ...extra,
+  ]);
+}
+
+async function gated(t: { after(fn: () => unknown): void }): Promise<GatedCatalog> {
+  const g = await startGatedCatalog();
+  t.after(() => g.close());
+  return g;
+}
+
+/** A port held by another server for the test's duration. */
+async function takenPort(t: { after(fn: () => unknown): void }): Promise<number> {
+  const s: Server = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  t.after(() => s.close());
+  return (s.address() as { port: number }).port;
+}
+
+function assertClean(f: Fabio): void {
+  assert.deepEqual(strayErrors([...f.stderr, ...f.stdout]), [], 'stack traces or raw errors in the output');
+}
+
+async function health(p: Ports): Promise<{ status: number; body: string }> {
+  const r = await fetch(`http://127.0.0.1:${p.ui}/health`);
+  return { status: r.status, body: await r.text() };
+}
+
+for (const workers of [1, 2]) {
+  test(`a proxy listener that cannot bind ends the process with [FATAL] and status 1 (workers=${workers})`, async (t) => {
+    const g = await gated(t);
+    const p = { ...(await ports()), proxy: await takenPort(t) };
+    const t0 = performance.now();
+    const f = startFabio([
+      // a listener that can bind first (port 0: no other process can hold it): it must not stay open
+      // when the second one fails
+      `-proxy.addr=127.0.0.1:0;proto=tcp,127.0.0.1:${p.proxy}`,
+      `-ui.addr=127.0.0.1:${p.ui}`,
+      '-registry.backend=consul',
+      `-registry.consul.addr=${g.addr}`,
+      '-registry.consul.register.addr=127.0.0.1',
+      `-proxy.workers=${workers}`,
+    ]);
+    t.after(() => f.stop());
+    const fatal = await f.waitFor(/\[FATAL\]/, 30_000);
+    const tFatal = performance.now();
+    assert.equal(await f.exited, 1);
+    const tExit = performance.now();
+    assert.match(
+      fatal,
+      new RegExp(`\\[FATAL\\] HTTP proxy cannot listen on 127\\.0\\.0\\.1:${p.proxy}: address already in use$`),
+    );
+    t.diagnostic(
+      `workers=${workers}: start → [FATAL] ${(tFatal - t0).toFixed(0)} ms, [FATAL] → exit ${(tExit - tFatal).toFixed(0)} ms`,
+    );
+    assert.equal([...f.stderr, ...f.stdout].filter((l) => l.includes('[FATAL]')).length, 1, 'one [FATAL] line');
+    assertClean(f);
+    // nothing left: no worker, no listener, no registration
+    await until(() => processesWith(`-proxy.addr=127.0.0.1:0;proto=tcp,127.0.0.1:${p.proxy}`).length === 0, 5000);
+    await assert.rejects(fetch(`http://127.0.0.1:${p.ui}/health`));
+    assert.deepEqual(await g.services(), []);
+  });
+}
+
+test('-dev with its catalog port taken: [FATAL] naming -dev.addr, status 1', async (t) => {
+  const taken = await takenPort(t);
+  const p = await ports();
+  const f = startFabio([
+    '-dev',
+    `-dev.addr=127.0.0.1:${taken}`,
+    `-ui.addr=127.0.0.1:${p.ui}`,
+    `-proxy.addr=127.0.0.1:${p.proxy}`,
+    '-proxy.workers=1',
+  ]);
+  t.after(() => f.stop());
+  assert.equal(await f.exited, 1);
+  const fatal = f.stderr.find((l) => l.includes('[FATAL]')) ?? '';
+  assert.match(fatal, new RegExp(`127\\.0\\.0\\.1:${taken}: address already in use .*-dev\\.addr`));
+  assertClean(f);
+});
+
+test('SIGTERM while Consul cannot be reached: exit 0 with fabio lines, no stack', async (t) => {
+  const p = await ports();
+  // nothing listens on this port: connect() keeps retrying for registry.timeout
+  const f = fabioAgainst(`127.0.0.1:${await freePort()}`, p, 1, ['-registry.timeout=5m', '-registry.retry=50ms']);
+  t.after(() => f.stop());
+  await f.waitFor(/Using route matching/);
+  f.proc.kill('SIGHUP');
+  await f.waitFor(/\[INFO\] Caught SIGHUP\. Ignoring/);
+  assert.equal(f.proc.exitCode, null);
+  assert.equal(await f.stop('SIGTERM'), 0);
+  const out = f.stderr.join('\n');
+  assert.match(out, /\[INFO\] Caught SIGTERM\. Exiting\n(.*\n)*.*\[INFO\] Down$/);
+  assertClean(f);
+});
+
+test('SIGTERM while Consul never answers the health watch: /health 503, SIGHUP ignored, deregistered, exit 0', async (t) => {
+  const g = await gated(t);
+  g.hold('/v1/health/');
+  const p = await ports();
+  const f = fabioAgainst(g.addr, p, 1);
+  t.after(() => f.stop());
+  await f.waitFor(/Waiting for first routing table/);
+  await until(async () => (await g.services()).includes('fabio'));
+  assert.deepEqual(await health(p), { status: 503, body: 'no routing table yet\n' });
+  f.proc.kill('SIGHUP');
+  await f.waitFor(/Caught SIGHUP\. Ignoring/);
+  assert.deepEqual(await health(p), { status: 503, body: 'no routing table yet\n' });
+  assert.equal(await f.stop('SIGTERM'), 0);
+  assert.deepEqual(await g.services(), [], 'fabio is still registered');
+  assert.match(f.stderr.join('\n'), /Caught SIGTERM\. Exiting\n(.*\n)*.*\[INFO\] Down$/);
+  assertClean(f);
+});
+
+test('SIGTERM while the workers start: deregistered, every worker gone, exit 0, no EPIPE', {
+  skip: process.platform !== 'linux',
+}, async (t) => {
+  const g = await gated(t);
+  const p = await ports();
+  const f = fabioAgainst(g.addr, p, 2);
+  t.after(() => f.stop());
+  await until(() => childrenOf(f.proc.pid).length > 0, 30_000, 5);
+  const phase = [...f.stderr].some((l) => l.includes('worker processes serving'));
+  f.proc.kill('SIGHUP');
+  f.proc.kill('SIGTERM');
+  assert.equal(await f.exited, 0);
+  assert.ok(!phase, 'the workers were already serving: the signal missed the start-up window');
+  assert.deepEqual(await g.services(), []);
+  await until(() => processesWith(`-proxy.addr=127.0.0.1:${p.proxy}`).length === 0, 5000);
+  assertClean(f);
+});
+
+for (const workers of [1, 2]) {
+  test(`SIGHUP while serving is ignored; /health is OK only with a table and every listener up (workers=${workers})`, async (t) => {
+    const g = await gated(t);
+    const b = await backend('b');
+    t.after(() => b.close());
+    g.catalog.registerServiceForTest({
+      Name: 'b',
+      Port: b.port,
+      Address: '127.0.0.1',
+      Tags: ['urlprefix-/'],
+      Check: { HTTP: `http://127.0.0.1:${b.port}/`, Interval: '1s' },
+    });
+    const p = await ports();
+    const tcp = await freePort();
+    const f = fabioAgainst(g.addr, p, workers, [`-proxy.addr=127.0.0.1:${p.proxy},127.0.0.1:${tcp};proto=tcp`]);
+    t.after(async () => assert.equal(await f.stop(), 0));
+    await f.waitFor(workers > 1 ? /worker processes serving/ : /TCP proxy listening/, 30_000);
+    assert.deepEqual(await health(p), { status: 200, body: 'OK\n' });
+    f.proc.kill('SIGHUP');
+    await f.waitFor(/Caught SIGHUP\. Ignoring/);
+    await until(async () => (await (await fetch(`http://127.0.0.1:${p.proxy}/`)).text()) === 'b');
+    assert.deepEqual(await health(p), { status: 200, body: 'OK\n' });
+    // each listener's start line once, with the worker count when there are workers
+    for (const re of [/HTTP proxy listening on/, /TCP proxy listening on/]) {
+      const lines = [...f.stderr, ...f.stdout].filter((l) => re.test(l));
+      assert.equal(lines.length, 1, lines.join('\n'));
+      if (workers > 1) assert.match(lines[0] as string, / \(2 workers\)$/);
+    }
+    assertClean(f);
+  });
+}
