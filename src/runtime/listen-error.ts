@@ -23,17 +23,18 @@ export function listenReason(err: unknown): string {
 /**
  * The `[FATAL]` text for a listener that could not start: fabio exits with Go's
  * `listen tcp <addr>: bind: <reason>`; we name the listener as written in proxy.addr (or ui.addr)
- * and the reason, e.g. `HTTP proxy cannot listen on :9999: address already in use`. The listener
+ * and the reason, e.g. `HTTP proxy cannot listen on :9999: address already in use` (`name` replaces
+ * `HTTP proxy`, e.g. for the admin server). The listener
  * is found by the error's port; when none matches (a certificate error, say) the error's own text is
  * the reason and the address is the error's.
  */
-export function listenFailure(err: unknown, specs: readonly ListenerSpec[], what = 'proxy'): string {
+export function listenFailure(err: unknown, specs: readonly ListenerSpec[], name?: string): string {
   const e = (err instanceof Error ? err : new Error(String(err))) as NodeJS.ErrnoException & {
     address?: string;
     port?: number;
   };
   const spec = e.port === undefined ? undefined : specs.find((s) => s.port === e.port);
-  if (spec) return `${spec.proto.toUpperCase()} ${what} cannot listen on ${spec.addr}: ${listenReason(e)}`;
+  if (spec) return `${name ?? `${spec.proto.toUpperCase()} proxy`} cannot listen on ${spec.addr}: ${listenReason(e)}`;
   if (e.port !== undefined) return `cannot listen on ${e.address ?? ''}:${e.port}: ${listenReason(e)}`;
   return `cannot start listeners: ${e.message}`;
 }

@@ -206,7 +206,7 @@ async function start(
       health: () => health.reason(),
     });
   } catch (err) {
-    if (!life.stopping) life.fatal(listenFailure(err, [cfg.ui], 'admin server'));
+    if (!life.stopping) life.fatal(listenFailure(err, [cfg.ui], 'Admin server'));
     return undefined;
   }
   if (life.stopping) return undefined;

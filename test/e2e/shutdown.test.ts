@@ -76,11 +76,7 @@ interface Setup {
 }
 
 /** fabio-ts serving a slow request that is in flight when the function returns. */
-async function serveSlow(
-  t: { after(fn: () => unknown): void },
-  workers: number,
-  extra: string[],
-): Promise<Setup> {
+async function serveSlow(t: { after(fn: () => unknown): void }, workers: number, extra: string[]): Promise<Setup> {
   const g = await startGatedCatalog();
   t.after(() => g.close());
   const b = await slowBackend();
@@ -130,7 +126,9 @@ for (const workers of [1, 2]) {
     // The listeners close, but not before the grace period has passed since the deregistration.
     await until(() => refused(proxy), 30_000, 10);
     const closedAfter = performance.now() - released;
-    t.diagnostic(`listeners closed ${closedAfter.toFixed(0)} ms after the deregistration was answered (grace ${grace} ms)`);
+    t.diagnostic(
+      `listeners closed ${closedAfter.toFixed(0)} ms after the deregistration was answered (grace ${grace} ms)`,
+    );
     assert.ok(closedAfter >= grace, `closed ${closedAfter.toFixed(0)} ms after deregistration`);
     // Draining: the process has no accepting listener, and /health says so.
     const h = await fetch(`http://127.0.0.1:${ui}/health`);
