@@ -68,7 +68,7 @@ for (const workers of [1, 2]) {
       '-registry.consul.register.addr=127.0.0.1',
       `-proxy.workers=${workers}`,
     ]);
-    t.after(() => f.stop());
+    t.after(() => f.kill());
     const fatal = await f.waitFor(/\[FATAL\]/, 30_000);
     const tFatal = performance.now();
     assert.equal(await f.exited, 1);
@@ -99,7 +99,7 @@ test('-dev with its catalog port taken: [FATAL] naming -dev.addr, status 1', asy
     `-proxy.addr=127.0.0.1:${p.proxy}`,
     '-proxy.workers=1',
   ]);
-  t.after(() => f.stop());
+  t.after(() => f.kill());
   assert.equal(await f.exited, 1);
   const fatal = f.stderr.find((l) => l.includes('[FATAL]')) ?? '';
   assert.match(fatal, new RegExp(`127\\.0\\.0\\.1:${taken}: address already in use .*-dev\\.addr`));
@@ -110,7 +110,7 @@ test('SIGTERM while Consul cannot be reached: exit 0 with fabio lines, no stack'
   const p = await ports();
   // nothing listens on this port: connect() keeps retrying for registry.timeout
   const f = fabioAgainst(`127.0.0.1:${await freePort()}`, p, 1, ['-registry.timeout=5m', '-registry.retry=50ms']);
-  t.after(() => f.stop());
+  t.after(() => f.kill());
   await f.waitFor(/Using route matching/);
   f.proc.kill('SIGHUP');
   await f.waitFor(/\[INFO\] Caught SIGHUP\. Ignoring/);
@@ -126,7 +126,7 @@ test('SIGTERM while Consul never answers the health watch: /health 503, SIGHUP i
   g.hold('/v1/health/');
   const p = await ports();
   const f = fabioAgainst(g.addr, p, 1);
-  t.after(() => f.stop());
+  t.after(() => f.kill());
   await f.waitFor(/Waiting for first routing table/);
   await until(async () => (await g.services()).includes('fabio'));
   assert.deepEqual(await health(p), { status: 503, body: 'no routing table yet\n' });
@@ -145,7 +145,7 @@ test('SIGTERM while the workers start: deregistered, every worker gone, exit 0, 
   const g = await gated(t);
   const p = await ports();
   const f = fabioAgainst(g.addr, p, 2);
-  t.after(() => f.stop());
+  t.after(() => f.kill());
   await until(() => childrenOf(f.proc.pid).length > 0, 30_000, 5);
   const phase = [...f.stderr].some((l) => l.includes('worker processes serving'));
   f.proc.kill('SIGHUP');
@@ -188,3 +188,25 @@ for (const workers of [1, 2]) {
     assertClean(f);
   });
 }
+
+test('workers leave quietly when the primary is killed (no EPIPE, no stack, none left)', {
+  skip: process.platform !== 'linux',
+}, async (t) => {
+  const p = await ports();
+  const f = startFabio([
+    `-proxy.addr=127.0.0.1:${p.proxy}`,
+    `-ui.addr=127.0.0.1:${p.ui}`,
+    '-registry.backend=static',
+    '-registry.static.routes=route add a / http://127.0.0.1:1/',
+    '-proxy.workers=2',
+  ]);
+  t.after(() => f.kill());
+  await f.waitFor(/2 worker processes serving/, 30_000);
+  const workers = childrenOf(f.proc.pid);
+  assert.equal(workers.length, 2);
+  f.proc.kill('SIGKILL');
+  await until(() => processesWith(`-proxy.addr=127.0.0.1:${p.proxy}`).length === 0, 10_000);
+  // the workers share the primary's stderr: everything they wrote has arrived once it closes
+  if (!f.proc.stderr?.closed) await new Promise((r) => f.proc.stderr?.once('close', r));
+  assertClean(f);
+});

@@ -98,7 +98,7 @@ async function serveSlow(t: { after(fn: () => unknown): void }, workers: number,
     `-proxy.workers=${workers}`,
     ...extra,
   ]);
-  t.after(() => f.stop('SIGKILL'));
+  t.after(() => f.kill());
   await f.waitFor(workers > 1 ? /worker processes serving/ : /proxy listening on/, 30_000);
   await until(async () => (await freshGet(proxy, '/')).body === 'fast', 15_000);
   await until(async () => (await g.services()).includes('fabio'));

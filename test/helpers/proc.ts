@@ -28,6 +28,8 @@ export interface Fabio {
   /** SIGTERM and wait for exit; resolves with the exit code (null when it had to be killed). Assert it. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
+  /** Clean-up after a test that asserted the exit itself: SIGKILL if still running. */
+  kill(): void;
 }
 
 /** Starts `fabio-ts <args>` from the sources (tsx), like `npm start` does from dist. */
@@ -97,6 +99,9 @@ export function startFabio(args: string[], env: Record<string, string> = {}): Fa
           orig(l);
         };
       });
+    },
+    kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     },
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
