@@ -89,6 +89,26 @@ for (const workers of [1, 2]) {
   });
 }
 
+test('an admin port that cannot bind ends the process with [FATAL] and status 1', async (t) => {
+  const p = { ...(await ports()), ui: await takenPort(t) };
+  const f = startFabio([
+    `-proxy.addr=127.0.0.1:${p.proxy}`,
+    `-ui.addr=127.0.0.1:${p.ui}`,
+    '-registry.backend=static',
+    '-registry.static.routes=route add a / http://127.0.0.1:1/',
+    '-proxy.workers=1',
+  ]);
+  t.after(() => f.kill());
+  assert.equal(await f.exited, 1);
+  const fatal = f.stderr.filter((l) => l.includes('[FATAL]'));
+  assert.equal(fatal.length, 1);
+  assert.match(
+    fatal[0] as string,
+    new RegExp(`\\[FATAL\\] Admin server cannot listen on 127\\.0\\.0\\.1:${p.ui}: address already in use$`),
+  );
+  assertClean(f);
+});
+
 test('-dev with its catalog port taken: [FATAL] naming -dev.addr, status 1', async (t) => {
   const taken = await takenPort(t);
   const p = await ports();
@@ -106,20 +126,29 @@ test('-dev with its catalog port taken: [FATAL] naming -dev.addr, status 1', asy
   assertClean(f);
 });
 
-test('SIGTERM while Consul cannot be reached: exit 0 with fabio lines, no stack', async (t) => {
-  const p = await ports();
-  // nothing listens on this port: connect() keeps retrying for registry.timeout
-  const f = fabioAgainst(`127.0.0.1:${await freePort()}`, p, 1, ['-registry.timeout=5m', '-registry.retry=50ms']);
-  t.after(() => f.kill());
-  await f.waitFor(/Using route matching/);
-  f.proc.kill('SIGHUP');
-  await f.waitFor(/\[INFO\] Caught SIGHUP\. Ignoring/);
-  assert.equal(f.proc.exitCode, null);
-  assert.equal(await f.stop('SIGTERM'), 0);
-  const out = f.stderr.join('\n');
-  assert.match(out, /\[INFO\] Caught SIGTERM\. Exiting\n(.*\n)*.*\[INFO\] Down$/);
-  assertClean(f);
-});
+for (const consul of ['refuses connections', 'accepts and never answers']) {
+  test(`SIGTERM while Consul ${consul}: exit 0 with fabio lines, no stack`, async (t) => {
+    const p = await ports();
+    let addr = `127.0.0.1:${await freePort()}`;
+    if (consul !== 'refuses connections') {
+      const silent = createServer(() => {});
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      t.after(() => silent.close());
+      addr = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+    }
+    // connect() keeps retrying (or waiting) for registry.timeout
+    const f = fabioAgainst(addr, p, 1, ['-registry.timeout=5m', '-registry.retry=50ms']);
+    t.after(() => f.kill());
+    await f.waitFor(/Using route matching/);
+    f.proc.kill('SIGHUP');
+    await f.waitFor(/\[INFO\] Caught SIGHUP\. Ignoring/);
+    assert.equal(f.proc.exitCode, null);
+    assert.equal(await f.stop('SIGTERM'), 0);
+    const out = f.stderr.join('\n');
+    assert.match(out, /\[INFO\] Caught SIGTERM\. Exiting\n(.*\n)*.*\[INFO\] Down$/);
+    assertClean(f);
+  });
+}
 
 test('SIGTERM while Consul never answers the health watch: /health 503, SIGHUP ignored, deregistered, exit 0', async (t) => {
   const g = await gated(t);
