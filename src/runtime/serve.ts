@@ -62,6 +62,8 @@ interface Started {
   demo?: DemoService;
   pool?: WorkerPool;
   listeners?: Promise<RunningListener[]>;
+  health?: Health;
+  /** The configuration after -dev's overrides. */
   cfg: Config;
 }
 
@@ -73,7 +75,6 @@ interface Started {
 export async function serve(userCfg: Config, log: Logger): Promise<number | undefined> {
   // Everything started so far, for the shutdown; filled in as start-up goes on.
   const up: Started = { cfg: userCfg };
-  let health: Health | undefined;
   const life = installLifecycle(log, {
     async shutdown(mode) {
       const cfg = up.cfg;
@@ -81,7 +82,7 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
       const grace = mode === 'signal' ? cfg.num('proxy.deregistergraceperiod') : 0;
       if (grace > 0) await new Promise((r) => setTimeout(r, grace));
       const wait = mode === 'signal' ? cfg.num('proxy.shutdownwait') : 0;
-      health?.stoppedAll();
+      up.health?.stoppedAll();
       const listeners = (await up.listeners?.catch(() => [])) ?? [];
       await Promise.allSettled([...listeners.map((l) => l.close(wait)), up.pool?.close(wait)]);
       await up.admin?.close(wait);
@@ -91,23 +92,16 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
     },
   });
   try {
-    return await start(userCfg, log, life, up, (h) => {
-      health = h;
-    });
+    await start(userCfg, log, life, up);
   } catch (err) {
     // Anything that fails while starting ends the process the way fabio's exit.Fatal does.
     if (!life.stopping) life.fatal(err instanceof Error ? err.message : String(err));
-    return undefined;
   }
+  return undefined;
 }
 
-async function start(
-  userCfg: Config,
-  log: Logger,
-  life: Lifecycle,
-  up: Started,
-  setHealth: (h: Health) => void,
-): Promise<number | undefined> {
+/** Start-up in fabio's order; gives up quietly when a signal or a fatal error ended it meanwhile. */
+async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started): Promise<void> {
   for (const w of userCfg.warnings) log.warn(w);
   for (const k of userCfg.unsupported) log.warn(`${k} is not supported by fabio-ts and is ignored`);
 
@@ -120,10 +114,10 @@ async function start(
       life.fatal(
         `dev: the embedded catalog cannot listen on ${cfg.str('dev.addr')}: ${listenReason(err)} (choose another address with -dev.addr)`,
       );
-      return undefined;
+      return;
     }
     const dev = up.dev;
-    if (life.stopping) return undefined;
+    if (life.stopping) return;
     log.info(
       `dev: embedded Consul-compatible catalog on ${dev.url} (in memory only, for development and tests; production uses Consul)`,
     );
@@ -166,7 +160,7 @@ async function start(
   const noRouteSubs: ((html: string) => void)[] = [];
   // grpc listeners are reported and skipped (src/proxy/listeners.ts): they are not expected to accept.
   const health = new Health(cfg.listeners.filter((l) => l.proto !== 'grpc' && l.proto !== 'grpcs').map((l) => l.addr));
-  setHealth(health);
+  up.health = health;
 
   let backend: RegistryBackend;
   try {
@@ -174,11 +168,11 @@ async function start(
     up.backend = backend;
     await backend.connect();
   } catch (err) {
-    if (life.stopping) return undefined;
+    if (life.stopping) return;
     life.fatal(err instanceof Error ? err.message : String(err));
-    return undefined;
+    return;
   }
-  if (life.stopping) return undefined;
+  if (life.stopping) return;
 
   const workers = workerCount(cfg);
   let adminTls: Parameters<typeof startAdmin>[0]['tls'];
@@ -207,9 +201,9 @@ async function start(
     });
   } catch (err) {
     if (!life.stopping) life.fatal(listenFailure(err, [cfg.ui], 'Admin server'));
-    return undefined;
+    return;
   }
-  if (life.stopping) return undefined;
+  if (life.stopping) return;
 
   let aliases = '';
   store.onSwap((t) => {
@@ -229,14 +223,14 @@ async function start(
     },
   });
   await backend.register([]).catch((e: unknown) => log.error(`consul: cannot register fabio. ${String(e)}`));
-  if (life.stopping) return undefined;
+  if (life.stopping) return;
 
   up.demo = dev ? await startDemoService({ catalogUrl: dev.url }) : undefined;
-  if (life.stopping) return undefined;
+  if (life.stopping) return;
 
   log.info('Waiting for first routing table');
   await updater.firstTable;
-  if (life.stopping) return undefined;
+  if (life.stopping) return;
 
   if (workers > 1) {
     await startWorkers({
@@ -271,15 +265,11 @@ async function start(
       running = await up.listeners;
     } catch (err) {
       if (!life.stopping) life.fatal(listenFailure(err, cfg.listeners));
-      return undefined;
+      return;
     }
-    if (!life.stopping)
-      health.serving(
-        0,
-        running.map((l) => l.spec.addr),
-      );
+    const addrs = running.map((l) => l.spec.addr);
+    if (!life.stopping) health.serving(0, addrs);
   }
-  return undefined;
 }
 
 function splitHostPort(addr: string): [string, string] {

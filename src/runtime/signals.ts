@@ -30,9 +30,14 @@ export interface LifecycleOptions {
 export function installLifecycle(log: Logger, o: LifecycleOptions): Lifecycle {
   const exit = o.exit ?? ((code: number) => process.exit(code));
   let stopping = false;
+  let ending = false;
   const end = (code: number) => {
-    log.flush();
-    exit(code);
+    if (ending) return;
+    ending = true;
+    // every line out, in order, before the exit; a blocked stderr must not keep the process alive
+    const done = () => exit(code);
+    setTimeout(done, 1000);
+    (log.close?.() ?? Promise.resolve()).then(done, done);
   };
   const onStop = (name: string) => {
     if (stopping) {

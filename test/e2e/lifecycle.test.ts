@@ -5,7 +5,16 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { test } from 'node:test';
-import { childrenOf, type Fabio, freePort, processesWith, startFabio, strayErrors, until } from '../helpers/proc.ts';
+import {
+  childrenOf,
+  type Fabio,
+  freePort,
+  processesWith,
+  startFabio,
+  strayErrors,
+  tail,
+  until,
+} from '../helpers/proc.ts';
 import { backend } from './fixtures.ts';
 import { type GatedCatalog, startGatedCatalog } from './catalog.ts';
 
@@ -71,7 +80,7 @@ for (const workers of [1, 2]) {
     t.after(() => f.kill());
     const fatal = await f.waitFor(/\[FATAL\]/, 30_000);
     const tFatal = performance.now();
-    assert.equal(await f.exited, 1);
+    assert.equal(await f.exited, 1, tail(f));
     const tExit = performance.now();
     assert.match(
       fatal,
@@ -99,7 +108,7 @@ test('an admin port that cannot bind ends the process with [FATAL] and status 1'
     '-proxy.workers=1',
   ]);
   t.after(() => f.kill());
-  assert.equal(await f.exited, 1);
+  assert.equal(await f.exited, 1, tail(f));
   const fatal = f.stderr.filter((l) => l.includes('[FATAL]'));
   assert.equal(fatal.length, 1);
   assert.match(
@@ -120,7 +129,7 @@ test('-dev with its catalog port taken: [FATAL] naming -dev.addr, status 1', asy
     '-proxy.workers=1',
   ]);
   t.after(() => f.kill());
-  assert.equal(await f.exited, 1);
+  assert.equal(await f.exited, 1, tail(f));
   const fatal = f.stderr.find((l) => l.includes('[FATAL]')) ?? '';
   assert.match(fatal, new RegExp(`127\\.0\\.0\\.1:${taken}: address already in use .*-dev\\.addr`));
   assertClean(f);
@@ -139,11 +148,11 @@ for (const consul of ['refuses connections', 'accepts and never answers']) {
     // connect() keeps retrying (or waiting) for registry.timeout
     const f = fabioAgainst(addr, p, 1, ['-registry.timeout=5m', '-registry.retry=50ms']);
     t.after(() => f.kill());
-    await f.waitFor(/Using route matching/);
+    await f.waitFor(/Using route matching/, 30_000);
     f.proc.kill('SIGHUP');
     await f.waitFor(/\[INFO\] Caught SIGHUP\. Ignoring/);
     assert.equal(f.proc.exitCode, null);
-    assert.equal(await f.stop('SIGTERM'), 0);
+    assert.equal(await f.stop('SIGTERM'), 0, tail(f));
     const out = f.stderr.join('\n');
     assert.match(out, /\[INFO\] Caught SIGTERM\. Exiting\n(.*\n)*.*\[INFO\] Down$/);
     assertClean(f);
@@ -156,13 +165,13 @@ test('SIGTERM while Consul never answers the health watch: /health 503, SIGHUP i
   const p = await ports();
   const f = fabioAgainst(g.addr, p, 1);
   t.after(() => f.kill());
-  await f.waitFor(/Waiting for first routing table/);
+  await f.waitFor(/Waiting for first routing table/, 30_000);
   await until(async () => (await g.services()).includes('fabio'));
   assert.deepEqual(await health(p), { status: 503, body: 'no routing table yet\n' });
   f.proc.kill('SIGHUP');
   await f.waitFor(/Caught SIGHUP\. Ignoring/);
   assert.deepEqual(await health(p), { status: 503, body: 'no routing table yet\n' });
-  assert.equal(await f.stop('SIGTERM'), 0);
+  assert.equal(await f.stop('SIGTERM'), 0, tail(f));
   assert.deepEqual(await g.services(), [], 'fabio is still registered');
   assert.match(f.stderr.join('\n'), /Caught SIGTERM\. Exiting\n(.*\n)*.*\[INFO\] Down$/);
   assertClean(f);
@@ -179,7 +188,7 @@ test('SIGTERM while the workers start: deregistered, every worker gone, exit 0, 
   const phase = [...f.stderr].some((l) => l.includes('worker processes serving'));
   f.proc.kill('SIGHUP');
   f.proc.kill('SIGTERM');
-  assert.equal(await f.exited, 0);
+  assert.equal(await f.exited, 0, tail(f));
   assert.ok(!phase, 'the workers were already serving: the signal missed the start-up window');
   assert.deepEqual(await g.services(), []);
   await until(() => processesWith(`-proxy.addr=127.0.0.1:${p.proxy}`).length === 0, 5000);
@@ -201,7 +210,7 @@ for (const workers of [1, 2]) {
     const p = await ports();
     const tcp = await freePort();
     const f = fabioAgainst(g.addr, p, workers, [`-proxy.addr=127.0.0.1:${p.proxy},127.0.0.1:${tcp};proto=tcp`]);
-    t.after(async () => assert.equal(await f.stop(), 0));
+    t.after(async () => assert.equal(await f.stop(), 0, tail(f)));
     await f.waitFor(workers > 1 ? /worker processes serving/ : /TCP proxy listening/, 30_000);
     assert.deepEqual(await health(p), { status: 200, body: 'OK\n' });
     f.proc.kill('SIGHUP');

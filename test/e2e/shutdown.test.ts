@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { test } from 'node:test';
-import { type Fabio, freePort, processesWith, startFabio, strayErrors, until } from '../helpers/proc.ts';
+import { type Fabio, freePort, processesWith, startFabio, strayErrors, tail, until } from '../helpers/proc.ts';
 import { type GatedCatalog, startGatedCatalog } from './catalog.ts';
 
 const DEREGISTER = '/v1/agent/service/deregister/';
@@ -137,7 +137,7 @@ for (const workers of [1, 2]) {
     assert.equal(f.proc.exitCode, null, 'exited before the in-flight request finished');
     b.release();
     assert.deepEqual(await slow, { status: 200, body: 'slow done' });
-    assert.equal(await f.exited, 0);
+    assert.equal(await f.exited, 0, tail(f));
     const out = [...f.stderr, ...f.stdout];
     assert.match(out.join('\n'), /\[INFO\] Caught SIGTERM\. Exiting\n(.*\n)*.*\[INFO\] Down$/);
     assert.deepEqual(strayErrors(out), []);
@@ -151,7 +151,7 @@ for (const workers of [1, 2]) {
     assert.equal(f.proc.exitCode, null);
     f.proc.kill('SIGTERM');
     // shutdownwait is 10 minutes: only the second signal can end it within the test's time-out
-    assert.equal(await f.exited, 1);
+    assert.equal(await f.exited, 1, tail(f));
     assert.match(f.stderr.join('\n'), /\[WARN\] Caught SIGTERM again\. Exiting now/);
     assert.deepEqual(strayErrors([...f.stderr, ...f.stdout]), []);
     await until(() => processesWith(`-proxy.addr=127.0.0.1:${proxy}`).length === 0, 5000);

@@ -167,3 +167,11 @@ export function childrenOf(pid: number | undefined): number[] {
 export function strayErrors(lines: readonly string[]): string[] {
   return lines.filter((l) => /EPIPE|^\s+at |^\w*Error\b|Unhandled|ERR_IPC/.test(l));
 }
+
+/** The last lines of a process's output, for assertion messages. */
+export function tail(f: Fabio, n = 15): string {
+  return `--- last output lines:\n${[...f.stderr, ...f.stdout]
+    .filter((l) => !/^\s/.test(l))
+    .slice(-n)
+    .join('\n')}`;
+}
