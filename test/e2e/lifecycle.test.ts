@@ -248,3 +248,57 @@ test('workers leave quietly when the primary is killed (no EPIPE, no stack, none
   if (!f.proc.stderr?.closed) await new Promise((r) => f.proc.stderr?.once('close', r));
   assertClean(f);
 });
+
+test('SIGHUP while waiting for the first table is ignored: the table arrives, /health turns OK, it serves', async (t) => {
+  const g = await gated(t);
+  g.hold('/v1/health/');
+  const b = await backend('b');
+  t.after(() => b.close());
+  g.catalog.registerServiceForTest({
+    Name: 'b',
+    Port: b.port,
+    Address: '127.0.0.1',
+    Tags: ['urlprefix-/'],
+    Check: { HTTP: `http://127.0.0.1:${b.port}/`, Interval: '1s' },
+  });
+  const p = await ports();
+  const f = fabioAgainst(g.addr, p, 1);
+  t.after(async () => assert.equal(await f.stop(), 0, tail(f)));
+  await f.waitFor(/Waiting for first routing table/, 30_000);
+  f.proc.kill('SIGHUP');
+  await f.waitFor(/Caught SIGHUP\. Ignoring/);
+  assert.deepEqual(await health(p), { status: 503, body: 'no routing table yet\n' });
+  g.release('/v1/health/');
+  await until(async () => (await health(p)).status === 200, 15_000);
+  await until(async () => (await (await fetch(`http://127.0.0.1:${p.proxy}/`)).text()) === 'b', 15_000);
+  assertClean(f);
+});
+
+test('SIGHUP to the primary while the workers start, then to every worker, is ignored: all serve', {
+  skip: process.platform !== 'linux',
+}, async (t) => {
+  const p = await ports();
+  const f = startFabio([
+    `-proxy.addr=127.0.0.1:${p.proxy}`,
+    `-ui.addr=127.0.0.1:${p.ui}`,
+    '-registry.backend=static',
+    // the proxy's only route leads to the admin server's /health
+    `-registry.static.routes=route add a /health http://127.0.0.1:${p.ui}/`,
+    '-proxy.workers=2',
+  ]);
+  t.after(async () => assert.equal(await f.stop(), 0, tail(f)));
+  await until(() => childrenOf(f.proc.pid).length > 0, 30_000, 5);
+  const phase = f.stderr.some((l) => l.includes('worker processes serving'));
+  f.proc.kill('SIGHUP');
+  assert.ok(!phase, 'the workers were already serving: the signal missed the start-up window');
+  await f.waitFor(/2 worker processes serving/, 30_000);
+  // A worker ignores SIGHUP from the moment its code runs (a hang-up of the whole process group in
+  // the first instant of a worker's start would still end that worker; it would be replaced).
+  const workers = childrenOf(f.proc.pid);
+  for (const w of workers) process.kill(w, 'SIGHUP');
+  const r = await fetch(`http://127.0.0.1:${p.proxy}/health`);
+  assert.deepEqual({ status: r.status, body: await r.text() }, { status: 200, body: 'OK\n' });
+  assert.deepEqual(childrenOf(f.proc.pid).sort(), workers.sort(), 'a worker died and was replaced');
+  assert.doesNotMatch(f.stderr.join('\n'), /exited \(/);
+  assertClean(f);
+});
