@@ -21,11 +21,20 @@ export interface Logger {
   readonly level: Level;
   /** Flush pending output (before exit). */
   flush(): void;
+  /**
+   * Resolves once every line logged so far has been written, in order; later lines are dropped.
+   * The last call before process.exit: flush() writes synchronously past a write still in flight,
+   * so the final lines of a shutdown could come out before earlier ones.
+   */
+  close?(): Promise<void>;
 }
 
 export interface Sink {
   write(s: string): void;
   flushSync?(): void;
+  /** SonicBoom: finish the writes in flight and pending, then emit 'close' (fd 1 and 2 stay open). */
+  end?(): void;
+  once?(event: 'close', fn: () => void): unknown;
 }
 
 const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
@@ -47,8 +56,9 @@ export function fdSink(fd: number, sync = false): Sink {
 
 export function createLogger(level: Level, sink: Sink = fdSink(2), now: () => Date = () => new Date()): Logger {
   const min = LEVELS.indexOf(level);
+  let closed = false;
   const line = (lv: Level, msg: string) => {
-    if (LEVELS.indexOf(lv) < min) return;
+    if (closed || LEVELS.indexOf(lv) < min) return;
     sink.write(`${logTimestamp(now())} [${lv}] ${msg}\n`);
   };
   return {
@@ -60,7 +70,20 @@ export function createLogger(level: Level, sink: Sink = fdSink(2), now: () => Da
     error: (m) => line('ERROR', m),
     fatal: (m) => line('FATAL', m),
     enabled: (lv) => LEVELS.indexOf(lv) >= min,
-    flush: () => sink.flushSync?.(),
+    flush: () => {
+      if (!closed) sink.flushSync?.();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (closed) return resolve();
+        closed = true;
+        if (!sink.end || !sink.once) {
+          sink.flushSync?.();
+          return resolve();
+        }
+        sink.once('close', resolve);
+        sink.end();
+      }),
   };
 }
 

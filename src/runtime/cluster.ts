@@ -8,6 +8,8 @@ import { mergeTrafficSnapshots, type TrafficReport, type TrafficSnapshot } from 
 import { startListeners } from '../proxy/listeners.ts';
 import { buildTable } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
+import type { Health } from './health.ts';
+import { listenFailure } from './listen-error.ts';
 import { buildOptionsFrom } from './serve.ts';
 
 /**
@@ -18,8 +20,10 @@ import { buildOptionsFrom } from './serve.ts';
  * others keep serving.
  *
  * Messages primary → worker: {t:'routes', seq, text}, {t:'noroute', html}, {t:'collect', id, what}, {t:'shutdown', graceMs}.
- * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'listening'}, {t:'collected', id, data},
- * {t:'scrape', id}.
+ * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'listening', addrs}, {t:'collected', id, data},
+ * {t:'scrape', id}, {t:'fatal', message} (a listener could not start: the whole group exits 1),
+ * {t:'line', msg} (a `<PROTO> proxy listening on <addr>` line: the primary prints it once for all
+ * workers instead of once per worker).
  * `collect` asks for the worker's prom-client metrics as JSON (what: 'metrics') or its traffic
  * ring buffers (what: 'traffic'); the primary merges the answers. `scrape` is a worker's
  * proto=prometheus listener asking for the merged exposition, answered with {t:'scraped', id, ...}.
@@ -34,9 +38,11 @@ type ToWorker =
 type ToPrimary =
   | { t: 'hello' }
   | { t: 'swapped'; seq: number }
-  | { t: 'listening' }
+  | { t: 'listening'; addrs: string[] }
   | { t: 'collected'; id: number; data: unknown }
-  | { t: 'scrape'; id: number };
+  | { t: 'scrape'; id: number }
+  | { t: 'fatal'; message: string }
+  | { t: 'line'; msg: string };
 type Collect = 'metrics' | 'traffic';
 
 const WORKER_ENV = 'FABIO_TS_WORKER';
@@ -54,6 +60,9 @@ function workerArgv(): string[] {
   const a = process.argv.slice(2);
   return isSea() && a[0] === SEA_WORKER_EXEC ? a.slice(1) : a;
 }
+
+/** The listeners' start line (src/proxy/http, src/proxy/tcp): printed by the primary once per group. */
+const LISTENING_LINE = /^[A-Z+-]+ proxy listening on /;
 
 export function isWorker(): boolean {
   return cluster.isWorker && process.env[WORKER_ENV] === '1';
@@ -86,6 +95,10 @@ export interface StartWorkersOptions {
    * worker may already serve traffic then, and /metrics and /api/traffic must include it.
    */
   onForked?: (pool: WorkerPool) => void;
+  /** Told which listeners each worker accepts on (and when a worker is gone), for /health. */
+  health?: Health;
+  /** A worker could not start its listeners: no worker is restarted any more; the caller ends the group. */
+  onFatal?: (message: string) => void;
 }
 
 export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> {
@@ -101,9 +114,15 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   let collectId = 0;
   const workers = new Set<Worker>();
 
+  // A worker that just died may still look connected: the error goes to the callback, not to an
+  // 'error' event (the exit handler reports the death).
   const send = (w: Worker, m: ToWorker) => {
-    if (w.isConnected()) w.send(m);
+    if (w.isConnected()) w.send(m, undefined, undefined, () => {});
   };
+  /** Listener start lines: each printed once, when every worker of the group has reported it. */
+  const lines = new Map<string, Set<number>>();
+  const printed = new Set<string>();
+  let everyoneListened = false;
   const sendRoutes = (w: Worker) => {
     if (lastText === undefined) return;
     send(w, { t: 'routes', seq, text: lastText });
@@ -141,8 +160,21 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
       if (m.t === 'hello') {
         sendRoutes(w);
         send(w, { t: 'noroute', html: o.currentNoRouteHtml() });
+      } else if (m.t === 'line') {
+        if (printed.has(m.msg)) return;
+        const by = lines.get(m.msg) ?? new Set<number>();
+        lines.set(m.msg, by.add(w.id));
+        if (by.size < o.count) return;
+        printed.add(m.msg);
+        lines.delete(m.msg);
+        o.log.info(`${m.msg} (${o.count} workers)`);
+      } else if (m.t === 'fatal') {
+        stopping = true;
+        o.onFatal?.(m.message);
       } else if (m.t === 'listening') {
-        if (++listening === o.count) resolveFirst();
+        o.health?.serving(w.process.pid ?? -w.id, m.addrs);
+        if (everyoneListened) o.log.info(`worker ${w.process.pid} serving`);
+        else if (++listening === o.count) resolveFirst();
       } else if (m.t === 'swapped') {
         const s = sentAt.get(m.seq);
         if (!s || !w.process.pid) return;
@@ -171,6 +203,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
     w.on('error', (e) => o.log.error(`worker ${w.process.pid}: ${e.message}`));
     w.on('exit', (code, signal) => {
       workers.delete(w);
+      o.health?.stopped(w.process.pid ?? -w.id);
       // a dead worker acknowledges nothing: stop waiting for it (its replacement gets the text on hello)
       for (const s of sentAt.values()) if (w.process.pid) s.pending.delete(w.process.pid);
       if (stopping) return;
@@ -216,6 +249,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   for (let i = 0; i < o.count; i++) fork();
   o.onForked?.(pool);
   await allListening;
+  everyoneListened = true;
   o.log.info(`${o.count} worker processes serving`);
   return pool;
 }
@@ -223,11 +257,19 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
 /** Worker process: build tables from the primary's route text and serve the listeners. */
 export async function runWorker(): Promise<number | undefined> {
   const cfg = loadConfig(workerArgv(), process.env);
-  const log = createLogger(parseLevel(cfg.str('log.level')) ?? 'INFO');
+  // The primary may be gone at any moment (SIGKILL, or it exits first): a failed send goes to the
+  // callback instead of an unhandled 'error' (EPIPE), and 'disconnect' below ends this worker.
+  const send = (m: ToPrimary) => {
+    if (process.connected) process.send?.(m, undefined, undefined, () => {});
+  };
+  const own = createLogger(parseLevel(cfg.str('log.level')) ?? 'INFO');
+  const log = {
+    ...own,
+    info: (msg: string) => (LISTENING_LINE.test(msg) ? send({ t: 'line', msg }) : own.info(msg)),
+  };
   const metrics = createPrometheusMetrics(cfg);
   const store = new TableStore();
   const opts = buildOptionsFrom(cfg);
-  const send = (m: ToPrimary) => process.send?.(m);
   let noRouteHtml = '';
   let listeners: Awaited<ReturnType<typeof startListeners>> | undefined;
   // proto=prometheus listeners answer with the exposition of all workers, merged by the primary
@@ -253,9 +295,10 @@ export async function runWorker(): Promise<number | undefined> {
   const first = new Promise<void>((r) => {
     firstResolve = r;
   });
-  // The primary coordinates shutdown; a terminal's Ctrl-C reaches the whole process group.
+  // The primary coordinates shutdown; a terminal's Ctrl-C (or hang-up) reaches the whole process group.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
+  process.on('SIGHUP', () => {});
   process.on('disconnect', () => process.exit(0));
   process.on('message', (m: ToWorker) => {
     if (m.t === 'routes') {
@@ -290,15 +333,25 @@ export async function runWorker(): Promise<number | undefined> {
   send({ t: 'hello' });
   await first;
   const accessSink = cfg.str('log.access.target') === 'stdout' ? fdSink(1) : undefined;
-  listeners = await startListeners({
-    cfg,
-    store,
-    log,
-    metrics,
-    noRouteHtml: () => noRouteHtml,
-    accessLog: accessSink ? (line: string) => accessSink.write(line) : undefined,
-    prometheus: scrape,
-  });
-  send({ t: 'listening' });
+  try {
+    listeners = await startListeners({
+      cfg,
+      store,
+      log,
+      metrics,
+      noRouteHtml: () => noRouteHtml,
+      accessLog: accessSink ? (line: string) => accessSink.write(line) : undefined,
+      prometheus: scrape,
+    });
+  } catch (err) {
+    // The primary logs the [FATAL] line once and ends the group; this worker leaves at once.
+    const message = listenFailure(err, cfg.listeners);
+    if (process.connected) {
+      await new Promise<void>((r) => process.send?.({ t: 'fatal', message }, undefined, undefined, () => r()));
+    }
+    own.flush();
+    process.exit(1);
+  }
+  send({ t: 'listening', addrs: listeners.map((l) => l.spec.addr) });
   return undefined;
 }

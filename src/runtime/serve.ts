@@ -7,17 +7,19 @@ import { fdSink } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import { startListeners } from '../proxy/listeners.ts';
 import type { RunningListener } from '../proxy/types.ts';
-import { startDemoService, startDevCatalog } from '../registry/dev-catalog/index.ts';
+import { type DemoService, type DevCatalog, startDemoService, startDevCatalog } from '../registry/dev-catalog/index.ts';
 import { createBackend } from '../registry/index.ts';
 import type { RegistryBackend } from '../registry/types.ts';
 import { buildTable } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
 import type { BuildOptions, Matcher, Strategy, Table } from '../routes/types.ts';
-import { startAdmin } from '../ui/index.ts';
+import { type RunningAdmin, startAdmin } from '../ui/index.ts';
 import { versionString } from '../version.ts';
 import { startWorkers, type WorkerPool } from './cluster.ts';
 import { withOverrides } from './config-overrides.ts';
-import { installSignals } from './signals.ts';
+import { Health } from './health.ts';
+import { listenFailure, listenReason } from './listen-error.ts';
+import { installLifecycle, type Lifecycle } from './signals.ts';
 import { TableUpdater } from './table-updater.ts';
 
 /** Listeners of -dev when proxy.addr is not set. */
@@ -54,20 +56,70 @@ function redactedConfig(cfg: Config): unknown {
   return JSON.parse(JSON.stringify(configJson(cfg), (k, v) => (/token|password|apikey/i.test(k) && v ? '***' : v)));
 }
 
+/** What start-up has started so far (the shutdown stops these). */
+interface Started {
+  dev?: DevCatalog;
+  backend?: RegistryBackend;
+  admin?: RunningAdmin;
+  demo?: DemoService;
+  pool?: WorkerPool;
+  listeners?: Promise<RunningListener[]>;
+  health?: Health;
+  /** The configuration after -dev's overrides. */
+  cfg: Config;
+}
+
 /**
  * Runs the proxy: registry → table updater → store → listeners, plus the admin server. With more
  * than one worker the listeners run in worker processes (src/runtime/cluster.ts) and this process
  * is the primary: it watches the registry once and sends each route text to every worker.
  */
 export async function serve(userCfg: Config, log: Logger): Promise<number | undefined> {
+  // Everything started so far, for the shutdown; filled in as start-up goes on.
+  const up: Started = { cfg: userCfg };
+  const life = installLifecycle(log, {
+    async shutdown(mode) {
+      const cfg = up.cfg;
+      await up.backend?.deregister().catch((e: unknown) => log.error(`consul: cannot deregister. ${String(e)}`));
+      const grace = mode === 'signal' ? cfg.num('proxy.deregistergraceperiod') : 0;
+      if (grace > 0) await new Promise((r) => setTimeout(r, grace));
+      const wait = mode === 'signal' ? cfg.num('proxy.shutdownwait') : 0;
+      up.health?.stoppedAll();
+      const listeners = (await up.listeners?.catch(() => [])) ?? [];
+      await Promise.allSettled([...listeners.map((l) => l.close(wait)), up.pool?.close(wait)]);
+      await up.admin?.close(wait);
+      await up.demo?.close();
+      await up.backend?.stop();
+      await up.dev?.close();
+    },
+  });
+  try {
+    await start(userCfg, log, life, up);
+  } catch (err) {
+    // Anything that fails while starting ends the process the way fabio's exit.Fatal does.
+    if (!life.stopping) life.fatal(err instanceof Error ? err.message : String(err));
+  }
+  return undefined;
+}
+
+/** Start-up in fabio's order; gives up quietly when a signal or a fatal error ended it meanwhile. */
+async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started): Promise<void> {
   for (const w of userCfg.warnings) log.warn(w);
   for (const k of userCfg.unsupported) log.warn(`${k} is not supported by fabio-ts and is ignored`);
 
   let cfg = userCfg;
-  let dev: Awaited<ReturnType<typeof startDevCatalog>> | undefined;
   if (cfg.bool('dev')) {
     const [host = '127.0.0.1', port = '8500'] = splitHostPort(cfg.str('dev.addr'));
-    dev = await startDevCatalog({ host, port: Number(port), log });
+    try {
+      up.dev = await startDevCatalog({ host, port: Number(port), log });
+    } catch (err) {
+      life.fatal(
+        `dev: the embedded catalog cannot listen on ${cfg.str('dev.addr')}: ${listenReason(err)} (choose another address with -dev.addr)`,
+      );
+      return;
+    }
+    const dev = up.dev;
+    if (life.stopping) return;
     log.info(
       `dev: embedded Consul-compatible catalog on ${dev.url} (in memory only, for development and tests; production uses Consul)`,
     );
@@ -89,6 +141,8 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
       };
     }
   }
+  up.cfg = cfg;
+  const dev = up.dev;
 
   log.info(`Runtime config\n${JSON.stringify(redactedConfig(cfg), null, '    ')}`);
   log.info(`Using routing strategy "${cfg.str('proxy.strategy')}"`);
@@ -106,20 +160,23 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
   });
   let noRouteHtml = '';
   const noRouteSubs: ((html: string) => void)[] = [];
+  // grpc listeners are reported and skipped (src/proxy/listeners.ts): they are not expected to accept.
+  const health = new Health(cfg.listeners.filter((l) => l.proto !== 'grpc' && l.proto !== 'grpcs').map((l) => l.addr));
+  up.health = health;
 
   let backend: RegistryBackend;
   try {
     backend = createBackend(cfg, log);
+    up.backend = backend;
     await backend.connect();
   } catch (err) {
-    log.fatal(err instanceof Error ? err.message : String(err));
-    log.flush();
-    await dev?.close();
-    return 1;
+    if (life.stopping) return;
+    life.fatal(err instanceof Error ? err.message : String(err));
+    return;
   }
+  if (life.stopping) return;
 
   const workers = workerCount(cfg);
-  let pool: WorkerPool | undefined;
   let adminTls: Parameters<typeof startAdmin>[0]['tls'];
   if (cfg.ui.cs) {
     // ui.addr with cs=: the admin port terminates TLS with that certificate source (fabio does the same).
@@ -129,22 +186,30 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
     const store = await tlsMod.createCertStore(source, log);
     adminTls = tlsMod.createTlsTermination(cfg.ui, store, { alpn: ['http/1.1'] }).serverOptions();
   }
-  const admin = await startAdmin({
-    tls: adminTls,
-    cfg,
-    store,
-    log,
-    version: versionString(),
-    updater,
-    manual: backend.manual,
-    // With workers, traffic metrics live in the workers: aggregate them on each scrape.
-    metricsText: () => (pool ? pool.metricsText() : metrics.text()),
-    traffic: { report: () => (pool ? pool.trafficReport() : metrics.traffic.report()) },
-    configJson: () => redactedConfig(cfg),
-  });
+  try {
+    up.admin = await startAdmin({
+      tls: adminTls,
+      cfg,
+      store,
+      log,
+      version: versionString(),
+      updater,
+      manual: backend.manual,
+      // With workers, traffic metrics live in the workers: aggregate them on each scrape.
+      metricsText: () => (up.pool ? up.pool.metricsText() : metrics.text()),
+      traffic: { report: () => (up.pool ? up.pool.trafficReport() : metrics.traffic.report()) },
+      configJson: () => redactedConfig(cfg),
+      health: () => health.reason(),
+    });
+  } catch (err) {
+    if (!life.stopping) life.fatal(listenFailure(err, [cfg.ui], 'Admin server'));
+    return;
+  }
+  if (life.stopping) return;
 
   let aliases = '';
   store.onSwap((t) => {
+    health.tableReady();
     metrics.pruneTargets(t);
     const a = registerAliases(t);
     if (a.join(',') !== aliases) {
@@ -160,15 +225,17 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
     },
   });
   await backend.register([]).catch((e: unknown) => log.error(`consul: cannot register fabio. ${String(e)}`));
+  if (life.stopping) return;
 
-  const demo = dev ? await startDemoService({ catalogUrl: dev.url }) : undefined;
+  up.demo = dev ? await startDemoService({ catalogUrl: dev.url }) : undefined;
+  if (life.stopping) return;
 
   log.info('Waiting for first routing table');
   await updater.firstTable;
+  if (life.stopping) return;
 
-  let listeners: { close(graceMs: number): Promise<void> }[];
   if (workers > 1) {
-    pool = await startWorkers({
+    await startWorkers({
       count: workers,
       log,
       onRoutes: (fn) => store.onSwap((t) => fn(t.source)),
@@ -176,15 +243,17 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
       onNoRouteHtml: (fn) => noRouteSubs.push(fn),
       currentNoRouteHtml: () => noRouteHtml,
       env: cfg.str('proxy.addr') === userCfg.str('proxy.addr') ? {} : { FABIO_proxy_addr: cfg.str('proxy.addr') },
-      // the admin server merges the workers' metrics from the first fork on, not only once all listen
+      // the admin server merges the workers' metrics from the first fork on, not only once all listen;
+      // the shutdown stops workers that are still starting
       onForked: (p) => {
-        pool = p;
+        up.pool = p;
       },
+      health,
+      onFatal: (message) => life.fatal(message),
     });
-    listeners = [pool];
   } else {
     const accessSink = cfg.str('log.access.target') === 'stdout' ? fdSink(1) : undefined;
-    const running: RunningListener[] = await startListeners({
+    up.listeners = startListeners({
       cfg,
       store,
       log,
@@ -193,21 +262,16 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
       accessLog: accessSink ? (line: string) => accessSink.write(line) : undefined,
       prometheus: () => metrics.text(),
     });
-    listeners = running;
+    let running: RunningListener[];
+    try {
+      running = await up.listeners;
+    } catch (err) {
+      if (!life.stopping) life.fatal(listenFailure(err, cfg.listeners));
+      return;
+    }
+    const addrs = running.map((l) => l.spec.addr);
+    if (!life.stopping) health.serving(0, addrs);
   }
-
-  installSignals(log, async () => {
-    await backend.deregister().catch((e: unknown) => log.error(`consul: cannot deregister. ${String(e)}`));
-    const grace = cfg.num('proxy.deregistergraceperiod');
-    if (grace > 0) await new Promise((r) => setTimeout(r, grace));
-    const wait = cfg.num('proxy.shutdownwait');
-    await Promise.allSettled(listeners.map((l) => l.close(wait)));
-    await admin.close(wait);
-    await demo?.close();
-    await backend.stop();
-    await dev?.close();
-  });
-  return undefined;
 }
 
 function splitHostPort(addr: string): [string, string] {

@@ -58,7 +58,10 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
     const path = decodePath(qi < 0 ? raw : raw.slice(0, qi));
     if (path === undefined) return sendError(res, 400, 'bad request: invalid percent-escape in path');
     const q = new URLSearchParams(qi < 0 ? '' : raw.slice(qi + 1));
-    if (path === '/health') return sendText(res, 200, 'OK\n');
+    if (path === '/health') {
+      const why = deps.health?.();
+      return why === undefined ? sendText(res, 200, 'OK\n') : sendText(res, 503, `${why}\n`);
+    }
     // DNS rebinding: a write must name this server in Host, before Origin is even looked at
     // (host-guard.ts).
     if (!SAFE_METHODS.has(req.method ?? '') && !hosts.allows(req.headers.host, req.socket.localAddress)) {

@@ -48,6 +48,11 @@ export interface AdminDeps {
   readonly configJson?: () => unknown;
   /** TLS options when ui.addr has cs= (built by the lead with src/proxy/tls); plain HTTP otherwise. */
   readonly tls?: TlsOptions & SecureContextOptions;
+  /**
+   * Why the process is not healthy (one line), or undefined when it is: /health answers 503 with
+   * the reason, else 200 `OK`. Absent: always `OK` (fabio's behaviour).
+   */
+  readonly health?: () => string | undefined;
 }
 
 export interface RunningAdmin {

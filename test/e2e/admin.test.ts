@@ -43,7 +43,7 @@ test('a scrape after HTTP and TCP traffic shows fabio metric names and labels; /
     ['-metrics.prefix=fabio'],
     ({ http }) => `127.0.0.1:${http},127.0.0.1:${tcpPort};proto=tcp`,
   );
-  t.after(() => f.stop());
+  t.after(async () => assert.equal(await f.stop(), 0));
   const web = await backend('web');
   const up = await echo();
   t.after(() => {
@@ -116,7 +116,7 @@ test('with two worker processes /api/traffic, /metrics and a proto=prometheus li
     ['-proxy.workers=2', '-metrics.prefix=fabio'],
     ({ http }) => `127.0.0.1:${http},127.0.0.1:${prom};proto=prometheus`,
   );
-  t.after(() => f.stop());
+  t.after(async () => assert.equal(await f.stop(), 0));
   const web = await backend('web');
   t.after(() => web.close());
   await f.register({
@@ -162,7 +162,7 @@ test('ui.addr with cs= serves the admin API over TLS; /api/config masks the Cons
     '-registry.static.routes=route add a /a http://127.0.0.1:1/',
     '-registry.consul.token=s3cret-token',
   ]);
-  t.after(() => f.stop());
+  t.after(async () => assert.equal(await f.stop(), 0));
   await f.waitFor(/proxy listening on/, 30000);
   const get = (path: string) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -53,7 +53,7 @@ test('killing one of two workers loses no request on the other; the worker is re
     '-registry.backend=static',
     `-registry.static.routes=route add b / http://127.0.0.1:${bport}/`,
   ]);
-  t.after(() => fabio.stop());
+  t.after(async () => assert.equal(await fabio.stop(), 0));
   await fabio.waitFor(/2 worker processes serving/, 25_000);
   const workers = children(fabio.proc.pid);
   assert.equal(workers.length, 2, `worker pids ${workers.join(',')}`);
@@ -123,10 +123,10 @@ test('killing one of two workers loses no request on the other; the worker is re
   assert.deepEqual(failures, [], 'requests on the surviving worker failed');
   assert.ok(ok > before + 20);
 
-  // The replacement serves: once it listens (its own 'listening' line, the third), kill the first
-  // survivor as well; a fresh connection can then only be accepted by the replacement (the
-  // survivor's own replacement takes about a second to start listening).
-  await until(() => [...fabio.stderr, ...fabio.stdout].filter((l) => /proxy listening on/.test(l)).length >= 3, 15_000);
+  // The replacement serves: once it listens (the primary logs `worker <pid> serving` for a
+  // replacement), kill the first survivor as well; a fresh connection can then only be accepted by
+  // the replacement (the survivor's own replacement takes about a second to start listening).
+  await fabio.waitFor(new RegExp(`\\[INFO\\] worker ${fresh} serving$`), 15_000);
   process.kill(survivor, 'SIGKILL');
   await until(() => !alive(survivor), 5000, 10);
   const c = new WireConn(port);

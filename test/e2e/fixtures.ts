@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Fabio, freePort, startFabio } from '../helpers/proc.ts';
+import { type Fabio, freePort, startFabio, until } from '../helpers/proc.ts';
 
 /** A fabio-ts process in -dev mode (embedded catalog) on free ports, plus helpers to talk to it. */
 export interface DevFabio {
@@ -31,6 +31,8 @@ export async function startDevFabio(
   const catalog = `http://127.0.0.1:${catalogPort}`;
   const ui = `http://127.0.0.1:${uiPort}`;
   await fabio.waitFor(/proxy listening on/, 30000);
+  // every listener accepts (/health says so only then; the first start line may precede the others)
+  await until(async () => (await fetch(`${ui}/health`)).status === 200, 30000);
   const put = async (path: string, body: string) => {
     const r = await fetch(`${catalog}${path}`, { method: 'PUT', body });
     await r.arrayBuffer();

@@ -31,7 +31,7 @@ function get(
 
 test('mysite.com:9999 over two instances, Trace lines, https upstream, access log', async (t) => {
   const f = await startDevFabio(['-log.level=TRACE', '-log.access.target=stdout']);
-  t.after(() => f.stop());
+  t.after(async () => assert.equal(await f.stop(), 0));
   const a = await backend('instance-a');
   const b = await backend('instance-b');
   t.after(() => Promise.all([a.close(), b.close()]));

@@ -8,7 +8,7 @@ import { backend, startDevFabio } from './fixtures.ts';
 
 test('-dev: /health, the demo route, and a service registered by curl follows its health check', async (t) => {
   const f = await startDevFabio();
-  t.after(() => f.stop());
+  t.after(async () => assert.equal(await f.stop(), 0));
 
   const health = await fetch(`${f.ui}/health`);
   assert.equal(health.status, 200);

@@ -33,7 +33,7 @@ test('tcp route to a TLS backend, two SNI names on one port, unknown name closed
     [],
     ({ http }) => `127.0.0.1:${http};proto=http,127.0.0.1:${tcpPort};proto=tcp,127.0.0.1:${sniPort};proto=tcp+sni`,
   );
-  t.after(() => f.stop());
+  t.after(async () => assert.equal(await f.stop(), 0));
   const certs = await makeCerts([['tcp-backend.test'], ['mysite-sni-1.com'], ['mysite-sni-2.com']]);
   t.after(() => certs.cleanup());
 

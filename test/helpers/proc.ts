@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -24,9 +25,11 @@ export interface Fabio {
   readonly stderr: string[];
   /** Resolves with the first line (stdout or stderr) matching re; rejects after timeoutMs. */
   waitFor(re: RegExp, timeoutMs?: number, stream?: 'stdout' | 'stderr'): Promise<string>;
-  /** SIGTERM and wait for exit; resolves with the exit code. */
+  /** SIGTERM and wait for exit; resolves with the exit code (null when it had to be killed). Assert it. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
+  /** Clean-up after a test that asserted the exit itself: SIGKILL if still running. */
+  kill(): void;
 }
 
 /** Starts `fabio-ts <args>` from the sources (tsx), like `npm start` does from dist. */
@@ -97,6 +100,9 @@ export function startFabio(args: string[], env: Record<string, string> = {}): Fa
         };
       });
     },
+    kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    },
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill(signal);
@@ -126,4 +132,46 @@ export async function until<T>(
     if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/**
+ * Pids of live processes whose command line contains arg (Linux /proc; [] elsewhere): finds the
+ * workers of a fabio-ts process by a unique flag value even after the primary is gone.
+ */
+export function processesWith(arg: string): number[] {
+  if (process.platform !== 'linux') return [];
+  const found: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (argv.includes(arg) && !/\) Z /.test(stat)) found.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** Child pids of pid (Linux). */
+export function childrenOf(pid: number | undefined): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Lines of output that are not the application log's own: stack frames, raw Node errors, EPIPE. */
+export function strayErrors(lines: readonly string[]): string[] {
+  return lines.filter((l) => /EPIPE|^\s+at |^\w*Error\b|Unhandled|ERR_IPC/.test(l));
+}
+
+/** The last lines of a process's output, for assertion messages. */
+export function tail(f: Fabio, n = 15): string {
+  return `--- last output lines:\n${[...f.stderr, ...f.stdout]
+    .filter((l) => !/^\s/.test(l))
+    .slice(-n)
+    .join('\n')}`;
 }
