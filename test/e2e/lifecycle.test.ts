@@ -15,8 +15,8 @@ import {
   tail,
   until,
 } from '../helpers/proc.ts';
-import { backend } from './fixtures.ts';
 import { type GatedCatalog, startGatedCatalog } from './catalog.ts';
+import { backend } from './fixtures.ts';
 
 interface Ports {
   proxy: number;
