@@ -184,7 +184,11 @@ test('SIGTERM while the workers start: deregistered, every worker gone, exit 0, 
   const p = await ports();
   const f = fabioAgainst(g.addr, p, 2);
   t.after(() => f.kill());
-  await until(() => childrenOf(f.proc.pid).length > 0, 30_000, 5);
+  // A worker, not any child: the primary may run other short-lived children first (git rev-parse for
+  // the version line from a source tree).
+  const worker = () =>
+    childrenOf(f.proc.pid).some((c) => processesWith(`-proxy.addr=127.0.0.1:${p.proxy}`).includes(c));
+  await until(worker, 30_000, 5);
   const phase = [...f.stderr].some((l) => l.includes('worker processes serving'));
   f.proc.kill('SIGHUP');
   f.proc.kill('SIGTERM');
@@ -287,7 +291,11 @@ test('SIGHUP to the primary while the workers start, then to every worker, is ig
     '-proxy.workers=2',
   ]);
   t.after(async () => assert.equal(await f.stop(), 0, tail(f)));
-  await until(() => childrenOf(f.proc.pid).length > 0, 30_000, 5);
+  // A worker, not any child: the primary may run other short-lived children first (git rev-parse for
+  // the version line from a source tree).
+  const worker = () =>
+    childrenOf(f.proc.pid).some((c) => processesWith(`-proxy.addr=127.0.0.1:${p.proxy}`).includes(c));
+  await until(worker, 30_000, 5);
   const phase = f.stderr.some((l) => l.includes('worker processes serving'));
   f.proc.kill('SIGHUP');
   assert.ok(!phase, 'the workers were already serving: the signal missed the start-up window');
