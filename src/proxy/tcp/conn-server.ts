@@ -234,6 +234,7 @@ export function spliceOptions(spec: ListenerSpec, deps: ProxyDeps, kind: 'tcp' |
     writeTimeout: spec.writeTimeout,
     idleTimeout: spec.idleTimeout,
     clientIdle: clientIdleMs(spec.writeTimeout, spec.idleTimeout),
+    linger: Math.max(0, deps.cfg.num('proxy.lingertimeout')),
   };
 }
 

@@ -64,7 +64,12 @@ function fakeTarget(t: FakeTarget): Target {
 }
 
 export function fakeConfig(nums: Record<string, number> = {}): Config {
-  const n: Record<string, number> = { 'proxy.dialtimeout': 2000, 'proxy.keepalivetimeout': 0, ...nums };
+  const n: Record<string, number> = {
+    'proxy.dialtimeout': 2000,
+    'proxy.keepalivetimeout': 0,
+    'proxy.lingertimeout': 5000,
+    ...nums,
+  };
   return {
     str: () => '',
     num: (k) => n[k] ?? 0,
