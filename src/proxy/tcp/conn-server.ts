@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
+import { clip } from '../../log/clip.ts';
 import type { Logger } from '../../log/logger.ts';
 import { readProxyHeader } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
@@ -211,7 +212,7 @@ export async function acceptAddrs(s: net.Socket, spec: ListenerSpec, log: Logger
     const h = await readProxyHeader(s, spec.proxyProtoTimeout > 0 ? spec.proxyProtoTimeout : 250);
     return { remote: h.source ?? remote, local: h.destination ?? local };
   } catch (err) {
-    log.debug(`${spec.proto}: PROXY protocol header from ${remote.address}: ${(err as Error).message}`);
+    log.debug(`${spec.proto}: PROXY protocol header from ${remote.address}: ${clip((err as Error).message)}`);
     s.destroy();
     return undefined;
   }
@@ -242,6 +243,7 @@ export function spliceOptions(spec: ListenerSpec, deps: ProxyDeps, kind: 'tcp' |
 export function noRoute(s: { destroy(): void }, deps: ProxyDeps, kind: 'tcp' | 'tcp_sni', key: string): void {
   deps.metrics.tcpNoRoute(kind);
   deps.metrics.notFound();
-  deps.log.warn(`${kind === 'tcp' ? 'tcp' : 'tcp+sni'}: no route for ${key}`);
+  // the key is the client's SNI name on SNI listeners: up to 64 KiB of whatever it sent
+  deps.log.warn(`${kind === 'tcp' ? 'tcp' : 'tcp+sni'}: no route for ${clip(key)}`);
   s.destroy();
 }

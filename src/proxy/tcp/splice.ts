@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { clip } from '../../log/clip.ts';
 import type { LookupResult } from '../../routes/types.ts';
 import { proxyV1Header } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
@@ -40,7 +41,7 @@ export function clientIdleMs(writeTimeout: number, idleTimeout: number): number 
 export function accessOk(target: LookupResult['target'], ip: string, deps: ProxyDeps): boolean {
   const rules = target.accessRules;
   if (rules === undefined || rules.allowed(ip)) return true;
-  deps.log.info(`route rules denied access from ${ip} to ${target.url}`);
+  deps.log.info(`route rules denied access from ${clip(ip)} to ${target.url}`);
   return false;
 }
 
