@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
 import { clip } from '../../log/clip.ts';
 import type { Logger } from '../../log/logger.ts';
-import { readProxyHeader } from '../proxy-protocol.ts';
+import { type HeaderGate, headerGate, readProxyHeader, UntrustedProxyPeer } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
 import { type RawTcp, rawSwitch, rawTcp, type TcpHandle } from './raw-handle.ts';
 import { RawConn } from './raw-splice.ts';
@@ -199,20 +199,26 @@ function inheritSocketOptions(server: net.Server): boolean {
   return h.setNoDelay(true) === 0 && h.setKeepAlive(true, ACCEPT_KEEPALIVE_MS / 1000) === 0;
 }
 
+/** The proxy.pxytrust gate of each pxyproto listener, built at its first connection. */
+const gates = new WeakMap<ListenerSpec, HeaderGate | null>();
+
 /**
  * The addresses of an accepted socket; with listener pxyproto, the remote (and local) address come
- * from the PROXY v1/v2 header, which is consumed. Undefined when the header is missing or broken,
- * in which case the socket has been destroyed.
+ * from the PROXY v1/v2 header, which is consumed. Undefined when the header is missing, broken or
+ * sent by a peer outside proxy.pxytrust, in which case the socket has been destroyed.
  */
-export async function acceptAddrs(s: net.Socket, spec: ListenerSpec, log: Logger): Promise<ConnAddrs | undefined> {
+export async function acceptAddrs(s: net.Socket, spec: ListenerSpec, deps: ProxyDeps): Promise<ConnAddrs | undefined> {
   const remote = { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 };
   const local = { address: s.localAddress ?? '', port: s.localPort ?? 0 };
   if (!spec.proxyProto) return { remote, local };
+  let gate = gates.get(spec);
+  if (gate === undefined) gates.set(spec, (gate = headerGate(deps.cfg, deps.log, spec.proto) ?? null));
   try {
-    const h = await readProxyHeader(s, spec.proxyProtoTimeout > 0 ? spec.proxyProtoTimeout : 250);
+    const h = await readProxyHeader(s, spec.proxyProtoTimeout > 0 ? spec.proxyProtoTimeout : 250, gate ?? undefined);
     return { remote: h.source ?? remote, local: h.destination ?? local };
   } catch (err) {
-    log.debug(`${spec.proto}: PROXY protocol header from ${remote.address}: ${clip((err as Error).message)}`);
+    if (!(err instanceof UntrustedProxyPeer))
+      deps.log.debug(`${spec.proto}: PROXY protocol header from ${remote.address}: ${clip((err as Error).message)}`);
     s.destroy();
     return undefined;
   }

@@ -89,7 +89,7 @@ export async function startTcpDynamic(spec: ListenerSpec, deps: ProxyDeps): Prom
     };
     if (!spec.proxyProto) route(s, plain);
     else
-      void acceptAddrs(s, spec, deps.log)
+      void acceptAddrs(s, spec, deps)
         .then((a) => route(s, a && { remote: a.remote, local: plain.local }))
         .catch(() => s.destroy());
   };

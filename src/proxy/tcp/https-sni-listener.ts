@@ -72,7 +72,7 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
     tlsServer.emit('connection', s);
   };
   const handle = async (s: net.Socket) => {
-    const addrs = spec.proxyProto ? await acceptAddrs(s, spec, deps.log) : null;
+    const addrs = spec.proxyProto ? await acceptAddrs(s, spec, deps) : null;
     if (addrs === undefined) return;
     const hello = await readSocketHello(s, timeout);
     if (hello.ok) {

@@ -63,7 +63,7 @@ function fakeTarget(t: FakeTarget): Target {
   };
 }
 
-export function fakeConfig(nums: Record<string, number> = {}): Config {
+export function fakeConfig(nums: Record<string, number> = {}, strs: Record<string, string> = {}): Config {
   const n: Record<string, number> = {
     'proxy.dialtimeout': 2000,
     'proxy.keepalivetimeout': 0,
@@ -71,7 +71,7 @@ export function fakeConfig(nums: Record<string, number> = {}): Config {
     ...nums,
   };
   return {
-    str: () => '',
+    str: (k) => strs[k] ?? '',
     num: (k) => n[k] ?? 0,
     bool: () => false,
     values: {},
@@ -126,13 +126,17 @@ export function countingMetrics(): Counted {
   };
 }
 
-export function makeDeps(table: Table | undefined, cfgNums: Record<string, number> = {}) {
+export function makeDeps(
+  table: Table | undefined,
+  cfgNums: Record<string, number> = {},
+  cfgStrs: Record<string, string> = {},
+) {
   const store = new TableStore();
   if (table) store.swap(table);
   const log = memoryLogger('TRACE');
   const metrics = countingMetrics();
   const deps: ProxyDeps = {
-    cfg: fakeConfig(cfgNums),
+    cfg: fakeConfig(cfgNums, cfgStrs),
     store,
     log,
     metrics,
