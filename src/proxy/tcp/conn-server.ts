@@ -23,10 +23,12 @@ export function formatAddr(host: string, port: number): string {
  */
 export async function listenSpec(
   spec: ListenerSpec,
-  log: Logger,
+  deps: ProxyDeps,
+  kind: 'tcp' | 'tcp_sni',
   onConn: (s: net.Socket) => void | Promise<void>,
   onRaw?: RawConnHandler,
 ): Promise<ConnServer> {
+  const log = deps.log;
   const fail = (e: unknown) => log.error(`${spec.proto}: ${String(e)}`);
   const cs = await ConnServer.listen(
     spec.host,
@@ -41,6 +43,7 @@ export async function listenSpec(
     },
     fail,
     onRaw,
+    connCap(spec.proto, deps, kind),
   );
   log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
   return cs;
@@ -55,6 +58,36 @@ interface Tracked {
 export type RawConnHandler = (c: RawConn) => void;
 
 /**
+ * proxy.listener.maxconn of one listener: the cap, and what happens when it is hit. An episode
+ * starts with the first connection refused and ends when the open connections fell to 90 % of the
+ * cap, so a listener that stays full logs one line, not one per connection.
+ */
+export interface ConnCap {
+  readonly max: number;
+  /** A connection was closed at accept; `first` for the first one of an episode. */
+  refused(first: boolean, where: string): void;
+  /** The episode ended; `n` connections were refused during it. */
+  recovered(n: number, where: string): void;
+}
+
+/** The cap of a listener from proxy.listener.maxconn (undefined: unlimited, as fabio). */
+export function connCap(proto: string, deps: ProxyDeps, kind: 'tcp' | 'tcp_sni'): ConnCap | undefined {
+  const max = deps.cfg.num('proxy.listener.maxconn');
+  if (!(max > 0)) return undefined;
+  return {
+    max,
+    refused(first, where) {
+      deps.metrics.tcpRefused(kind);
+      if (first)
+        deps.log.warn(`${proto}: ${where} has proxy.listener.maxconn=${max} connections open, closing new connections`);
+    },
+    recovered(n, where) {
+      deps.log.info(`${proto}: ${where} accepting connections again (${n} closed over proxy.listener.maxconn)`);
+    },
+  };
+}
+
+/**
  * One listening socket plus the set of its open client connections, so that close(graceMs) can
  * stop accepting, wait for the connections to finish (never longer than graceMs) and then destroy
  * what is left. Unlike fabio, which always sleeps the whole shutdownwait, close returns as soon as
@@ -67,9 +100,23 @@ export class ConnServer {
   /** Set while closing: called when the last connection ended. */
   #drained: (() => void) | undefined;
   #onError: (e: unknown) => void = noop;
+  #cap: ConnCap | undefined;
+  /** Connections refused in the current cap episode (0: none going on). */
+  #refused = 0;
+  /** The episode ends when no more than this many connections are open. */
+  #low = 0;
+  #where = '';
 
   private constructor(server: net.Server) {
     this.server = server;
+  }
+
+  /** Whether an accepted connection may stay (false: over the cap, counted and maybe logged). */
+  #admit(): boolean {
+    const cap = this.#cap;
+    if (cap === undefined || this.#conns.size < cap.max) return true;
+    cap.refused(this.#refused++ === 0, this.#where);
+    return false;
   }
 
   /**
@@ -83,10 +130,18 @@ export class ConnServer {
     onConn: (s: net.Socket) => void,
     onError: (e: unknown) => void = noop,
     onRaw?: RawConnHandler,
+    cap?: ConnCap,
   ): Promise<ConnServer> {
     const server = net.createServer({ allowHalfOpen: true });
     const cs = new ConnServer(server);
     cs.#onError = onError;
+    if (cap !== undefined) {
+      cs.#cap = cap;
+      cs.#low = Math.min(cap.max - 1, Math.floor(cap.max * 0.9));
+      // net.Socket path: Node closes the accepted handle before building a socket for it
+      server.maxConnections = cap.max;
+      server.on('drop', () => cap.refused(cs.#refused++ === 0, cs.#where));
+    }
     let perSocket = true;
     const forget = function (this: net.Socket) {
       cs.#untrack(this);
@@ -112,6 +167,7 @@ export class ConnServer {
       server.once('error', reject);
       server.listen({ host: host === '' ? undefined : host, port }, () => {
         perSocket = !inheritSocketOptions(server);
+        cs.#where = formatAddr(host, cs.port);
         server.removeListener('error', reject);
         server.on('error', noop);
         if (onRaw !== undefined && rawTcp !== undefined && rawSwitch.on) cs.#acceptRaw(rawTcp, onRaw, () => perSocket);
@@ -131,6 +187,7 @@ export class ConnServer {
     const untrack = (c: RawConn) => this.#untrack(c);
     h.onconnection = (err: number, client: TcpHandle | undefined) => {
       if (err !== 0 || client === undefined) return; // e.g. EMFILE: the next accept may work
+      if (!this.#admit()) return client.close();
       if (perSocket()) {
         client.setNoDelay(true);
         client.setKeepAlive(true, ACCEPT_KEEPALIVE_MS / 1000);
@@ -147,7 +204,12 @@ export class ConnServer {
   }
 
   #untrack(c: Tracked): void {
-    if (this.#conns.delete(c) && this.#conns.size === 0) this.#drained?.();
+    if (!this.#conns.delete(c)) return;
+    if (this.#refused > 0 && this.#conns.size <= this.#low) {
+      this.#cap?.recovered(this.#refused, this.#where);
+      this.#refused = 0;
+    }
+    if (this.#conns.size === 0) this.#drained?.();
   }
 
   get port(): number {

@@ -90,7 +90,7 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
     s.destroy();
   };
 
-  const cs = await listenSpec(spec, deps.log, handle);
+  const cs = await listenSpec(spec, deps, 'tcp_sni', handle);
   return {
     spec,
     port: cs.port,

@@ -36,7 +36,7 @@ export async function startSniListener(spec: ListenerSpec, deps: ProxyDeps): Pro
           }
         });
       };
-  const cs = await listenSpec(spec, deps.log, handle, onRaw);
+  const cs = await listenSpec(spec, deps, 'tcp_sni', handle, onRaw);
   return { spec, port: cs.port, close: (graceMs) => cs.close(graceMs) };
 }
 

@@ -50,7 +50,7 @@ export async function startTcpListener(spec: ListenerSpec, deps: ProxyDeps): Pro
         .catch(() => s.destroy());
     };
   }
-  const cs = await listenSpec(spec, deps.log, onConn, onRaw);
+  const cs = await listenSpec(spec, deps, 'tcp', onConn, onRaw);
   key = `:${cs.port}`; // port 0 binds a free port; routes name the bound one
   return {
     spec,

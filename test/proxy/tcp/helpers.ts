@@ -122,6 +122,7 @@ export function countingMetrics(): Counted {
     tcpConn: (k) => inc(`${k}.conn`),
     tcpConnFail: (k) => inc(`${k}.connfail`),
     tcpNoRoute: (k) => inc(`${k}.noroute`),
+    tcpRefused: (k) => inc(`${k}.refused`),
     routeBytes: (_r, t, rx, tx) => void bytes.push({ rx, tx, key: t.key }),
   };
 }
