@@ -179,3 +179,35 @@ for (const mode of modes) {
       }
     });
 }
+
+for (const mode of modes)
+  test(`tcp linger (${mode}): a client that sent its FIN to a slow upstream does not pin both sockets`, async (t) => {
+    // the upstream never reads: the proxy has read the client's bytes and FIN, but its writes and
+    // FIN to the upstream stay queued (CLOSE-WAIT on the client side, FIN-WAIT-1 upstream). A
+    // client whose own FIN is still behind unread bytes has not ended yet: that is wt/it's case.
+    let upDone = false;
+    const upSocks: net.Socket[] = [];
+    const up = net.createServer({ allowHalfOpen: true }, (s) => {
+      upSocks.push(s);
+      s.pause();
+      s.on('error', () => (upDone = true));
+      s.on('close', () => (upDone = true));
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      for (const s of upSocks) s.destroy();
+      up.close();
+    });
+    const { l, store, metrics } = await listener(t, mode, 300);
+    store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${(up.address() as net.AddressInfo).port}` }] }));
+    const s = net.connect({ port: l.port, host: '127.0.0.1', allowHalfOpen: true });
+    s.on('error', () => {});
+    t.after(() => s.destroy());
+    const size = 512 * 1024; // small enough for the socket buffers: the proxy reads the client's FIN
+    s.end(Buffer.alloc(size, 1));
+    await until(() => metrics.bytes.length === 1, 30_000);
+    // the proxy closed its upstream socket: the upstream sees it once it reads (a reset or a FIN)
+    upSocks[0]?.resume();
+    await until(() => upDone || upSocks[0]?.readableEnded === true, 30_000);
+    assert.equal(metrics.bytes[0]!.tx, size);
+  });
