@@ -72,6 +72,9 @@ export class Relay {
     src.on('end', this.#onEnd);
     dst.on('drain', this.#onDrain);
     src.resume(); // a socket left paused (after the ClientHello was read) flows from here
+    // A FIN that arrived with nothing left to read (the ClientHello's FIN, or a client that ended
+    // while the upstream was dialled) has already emitted 'end' (net.Socket reads EOF eagerly).
+    if (src.readableEnded) this.#onEnd();
   }
 
   #onData = (d: Buffer): void => {

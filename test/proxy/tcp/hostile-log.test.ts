@@ -4,31 +4,8 @@ import { test } from 'node:test';
 import { CLIP_MAX } from '../../../src/log/clip.ts';
 import { startSniListener } from '../../../src/proxy/tcp/index.ts';
 import { rawSwitch, rawTcp } from '../../../src/proxy/tcp/raw-handle.ts';
-import { reframe } from './hello-capture.ts';
+import { helloWithSni, reframe } from './hello-capture.ts';
 import { fakeTable, makeDeps, spec, until } from './helpers.ts';
-
-/** A minimal TLS 1.3-style ClientHello carrying `name` as its server_name (one record, re-framed by the caller). */
-function helloWithSni(name: string): Buffer {
-  const host = Buffer.from(name, 'latin1');
-  const sniList = Buffer.concat([Buffer.from([0]), u16(host.length), host]);
-  const ext = Buffer.concat([u16(0), u16(sniList.length + 2), u16(sniList.length), sniList]);
-  const body = Buffer.concat([
-    Buffer.from([3, 3]),
-    Buffer.alloc(32, 1), // random
-    Buffer.from([0]), // session id
-    u16(2),
-    Buffer.from([0x13, 0x01]), // TLS_AES_128_GCM_SHA256
-    Buffer.from([1, 0]), // compression: null
-    u16(ext.length),
-    ext,
-  ]);
-  const hs = Buffer.concat([Buffer.from([1, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
-  return Buffer.concat([Buffer.from([0x16, 3, 1]), u16(hs.length), hs]);
-}
-
-function u16(n: number): Buffer {
-  return Buffer.from([n >> 8, n & 0xff]);
-}
 
 const modes = rawTcp !== undefined ? (['raw', 'net'] as const) : (['net'] as const);
 

@@ -3,9 +3,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
-import { startTcpListener } from '../../../src/proxy/tcp/index.ts';
+import { startSniListener, startTcpListener } from '../../../src/proxy/tcp/index.ts';
 import { rawSwitch, rawTcp } from '../../../src/proxy/tcp/raw-handle.ts';
 import { relayStats } from '../../../src/proxy/tcp/relay.ts';
+import { helloWithSni } from './hello-capture.ts';
 import { fakeTable, makeDeps, spec, until } from './helpers.ts';
 
 /**
@@ -210,4 +211,68 @@ for (const mode of modes)
     upSocks[0]?.resume();
     await until(() => upDone || upSocks[0]?.readableEnded === true, 30_000);
     assert.equal(metrics.bytes[0]!.tx, size);
+  });
+
+for (const mode of modes)
+  test(`tcp+sni linger (${mode}): abandoned SNI connections against an upstream that never closes give their descriptors back`, async (t) => {
+    const N = 300;
+    const upPort = await neverClosingUpstream(t);
+    const env = makeDeps(fakeTable({ 'a.test': [{ url: `tcp://127.0.0.1:${upPort}` }] }), {
+      'proxy.lingertimeout': 500,
+    });
+    rawSwitch.on = mode === 'raw';
+    const l = await startSniListener(spec({ proto: 'tcp+sni' }), env.deps).finally(() => {
+      rawSwitch.on = true;
+    });
+    t.after(() => l.close(0));
+    const hello = helloWithSni('a.test');
+    const base = fds();
+    for (let i = 0; i < N; i += 50)
+      await Promise.all(
+        Array.from(
+          { length: 50 },
+          () =>
+            new Promise<void>((resolve) => {
+              const s = net.connect({ port: l.port, host: '127.0.0.1', allowHalfOpen: true }, () => s.end(hello));
+              s.on('error', () => {});
+              s.on('finish', () => s.destroy());
+              s.on('close', () => resolve());
+            }),
+        ),
+      );
+    await until(() => env.metrics.bytes.length === N, 30_000);
+    assert.ok(env.metrics.bytes.every((b) => b.tx === hello.length));
+    await until(() => fds() <= base + 5, 30_000);
+  });
+
+for (const mode of modes)
+  test(`tcp linger (${mode}): a FIN without data (sent while the upstream is dialled) is passed on and bounded`, async (t) => {
+    let ends = 0;
+    const socks: net.Socket[] = [];
+    const up = net.createServer({ allowHalfOpen: true }, (s) => {
+      socks.push(s);
+      s.on('error', () => {});
+      s.on('end', () => ends++);
+      s.resume();
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      for (const s of socks) s.destroy();
+      up.close();
+    });
+    const { l, store, metrics } = await listener(t, mode, 300);
+    store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${(up.address() as net.AddressInfo).port}` }] }));
+    await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<void>((resolve) => {
+            const s = net.connect({ port: l.port, host: '127.0.0.1', allowHalfOpen: true }, () => s.end());
+            s.on('error', () => {});
+            s.on('finish', () => s.destroy());
+            s.on('close', () => resolve());
+          }),
+      ),
+    );
+    await until(() => metrics.bytes.length === 20 && ends === 20, 30_000);
   });
