@@ -1,7 +1,6 @@
 import net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
 import { clip } from '../../log/clip.ts';
-import type { Logger } from '../../log/logger.ts';
 import { type HeaderGate, headerGate, readProxyHeader, UntrustedProxyPeer } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
 import { type RawTcp, rawSwitch, rawTcp, type TcpHandle } from './raw-handle.ts';
