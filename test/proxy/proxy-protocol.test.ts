@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { parseProxyHeader, proxyV1Header, readProxyHeader } from '../../src/proxy/proxy-protocol.ts';
+import { parsePeerTrust, parseProxyHeader, proxyV1Header, readProxyHeader } from '../../src/proxy/proxy-protocol.ts';
 
 const SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 
@@ -419,4 +419,26 @@ test('proxy.pxytrust: an invalid CIDR is a config error naming the key (exit 1)'
     [...f.stdout, ...f.stderr].some((l) => l.includes('proxy.pxytrust')),
     [...f.stdout, ...f.stderr].join('\n'),
   );
+});
+
+test('parsePeerTrust: CIDRs and addresses, IPv4 and IPv6, empty = every peer', () => {
+  assert.equal(parsePeerTrust(''), undefined);
+  assert.equal(parsePeerTrust(' , '), undefined);
+  const trusted = parsePeerTrust('10.0.0.0/8, ::1 ,2001:db8::/32,192.168.1.7');
+  assert.ok(trusted !== undefined);
+  const cases: [string, boolean][] = [
+    ['10.9.9.9', true],
+    ['11.0.0.1', false],
+    ['::ffff:10.1.1.1', true],
+    ['::1', true],
+    ['::2', false],
+    ['2001:db8::5', true],
+    ['2001:db9::5', false],
+    ['192.168.1.7', true],
+    ['192.168.1.8', false],
+    ['127.0.0.1', false],
+    ['', false],
+  ];
+  for (const [ip, want] of cases) assert.equal(trusted(ip), want, ip);
+  assert.throws(() => parsePeerTrust('10.0.0.0/33'), /failed to parse CIDR 10\.0\.0\.0\/33/);
 });
