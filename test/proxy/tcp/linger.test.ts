@@ -276,3 +276,31 @@ for (const mode of modes)
     );
     await until(() => metrics.bytes.length === 20 && ends === 20, 30_000);
   });
+
+for (const mode of modes)
+  test(`tcp linger (${mode}): an upstream FIN to a client that never ends is bounded too`, async (t) => {
+    const up = net.createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => {});
+      s.end('bye'); // answers and half-closes, then waits for the client's FIN that never comes
+      s.resume();
+    });
+    const socks: net.Socket[] = [];
+    up.on('connection', (s) => socks.push(s));
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      for (const s of socks) s.destroy();
+      up.close();
+    });
+    const { l, store, metrics } = await listener(t, mode, 300);
+    store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${(up.address() as net.AddressInfo).port}` }] }));
+    let got = '';
+    let ended = false;
+    const s = net.connect({ port: l.port, host: '127.0.0.1', allowHalfOpen: true });
+    s.on('error', () => {});
+    s.on('data', (d) => (got += d));
+    s.on('end', () => (ended = true)); // and never ends its own side
+    t.after(() => s.destroy());
+    await until(() => ended && metrics.bytes.length === 1, 30_000);
+    assert.equal(got, 'bye');
+    assert.equal(metrics.bytes[0]!.rx, 3);
+  });
