@@ -112,10 +112,14 @@ export class ConnServer {
 
   /** Whether an accepted connection may stay (false: over the cap, counted and maybe logged). */
   #admit(): boolean {
-    const cap = this.#cap;
-    if (cap === undefined || this.#conns.size < cap.max) return true;
-    cap.refused(this.#refused++ === 0, this.#where);
+    if (this.#cap === undefined || this.#conns.size < this.#cap.max) return true;
+    this.#refuse();
     return false;
+  }
+
+  /** A connection was closed at accept for the cap: counted, and logged if it opens an episode. */
+  #refuse(): void {
+    this.#cap?.refused(this.#refused++ === 0, this.#where);
   }
 
   /**
@@ -139,7 +143,7 @@ export class ConnServer {
       cs.#low = Math.min(cap.max - 1, Math.floor(cap.max * 0.9));
       // net.Socket path: Node closes the accepted handle before building a socket for it
       server.maxConnections = cap.max;
-      server.on('drop', () => cap.refused(cs.#refused++ === 0, cs.#where));
+      server.on('drop', () => cs.#refuse());
     }
     let perSocket = true;
     const forget = function (this: net.Socket) {
