@@ -72,6 +72,8 @@ export function configJson(cfg: Config): Record<string, unknown> {
       KeepAliveTimeout: d('proxy.keepalivetimeout'),
       IdleConnTimeout: d('proxy.idleconntimeout'),
       LingerTimeout: d('proxy.lingertimeout'),
+      ListenerMaxConn: n('proxy.listener.maxconn'),
+      PxyTrust: s('proxy.pxytrust'),
       FlushInterval: d('proxy.flushinterval'),
       GlobalFlushInterval: d('proxy.globalflushinterval'),
       LocalIP: s('proxy.localip'),

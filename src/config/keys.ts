@@ -118,6 +118,22 @@ export const KEYS: readonly KeyDef[] = [
   ),
   k(
     'proxy',
+    'proxy.listener.maxconn',
+    'int',
+    '0',
+    'Most connections open at once on each tcp, tcp+sni, tcp-dynamic and https+tcp+sni listener (per worker process); connections over it are closed at once, counted in tcp.refused / tcp_sni.refused and logged once per episode (0 = unlimited, as fabio).',
+    { fabioTs: true },
+  ),
+  k(
+    'proxy',
+    'proxy.pxytrust',
+    'string',
+    '',
+    'Comma-separated CIDRs or addresses whose PROXY protocol header is honoured on pxyproto=true listeners (TCP and HTTP); a header from any other peer closes the connection. Empty = every peer, as fabio: anyone who can reach the listener can then choose the client address that access rules and X-Forwarded-For see.',
+    { fabioTs: true },
+  ),
+  k(
+    'proxy',
     'proxy.localip',
     'string',
     '',

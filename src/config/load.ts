@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseLevel } from '../log/logger.ts';
+import { parsePeerTrust } from '../proxy/proxy-protocol.ts';
 import { validateAccessLogFormat } from './access-log-format.ts';
 import { ConfigError } from './errors.ts';
 import { parseArgs } from './flags.ts';
@@ -179,6 +180,13 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
     if (!METRICS_TARGETS.includes(t)) throw new ConfigError(`invalid metrics backend ${t}`);
     if (t !== 'prometheus') unsupported.push(`metrics.target=${t}`);
   }
+  try {
+    parsePeerTrust(values['proxy.pxytrust'] as string);
+  } catch (err) {
+    throw new ConfigError(`invalid proxy.pxytrust: ${(err as Error).message}`);
+  }
+  if ((values['proxy.listener.maxconn'] as number) < 0)
+    throw new ConfigError('proxy.listener.maxconn must not be negative');
   const level = parseLevel(values['log.level'] as string);
   if (level === undefined) throw new ConfigError(`invalid log level: ${values['log.level']}`);
   values['log.level'] = level;

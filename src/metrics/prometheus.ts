@@ -167,6 +167,11 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
       conn: new client.Counter({ name: name('tcp.conn'), help: 'TCP connections proxied.', registers }),
       fail: new client.Counter({ name: name('tcp.connfail'), help: 'TCP upstream connection failures.', registers }),
       noroute: new client.Counter({ name: name('tcp.noroute'), help: 'TCP connections without a route.', registers }),
+      refused: new client.Counter({
+        name: name('tcp.refused'),
+        help: 'TCP connections closed at accept: the listener had proxy.listener.maxconn open.',
+        registers,
+      }),
     },
     tcp_sni: {
       conn: new client.Counter({ name: name('tcp_sni.conn'), help: 'TCP+SNI connections proxied.', registers }),
@@ -178,6 +183,11 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
       noroute: new client.Counter({
         name: name('tcp_sni.noroute'),
         help: 'TCP+SNI connections without a route.',
+        registers,
+      }),
+      refused: new client.Counter({
+        name: name('tcp_sni.refused'),
+        help: 'TCP+SNI connections closed at accept: the listener had proxy.listener.maxconn open.',
         registers,
       }),
     },
@@ -232,6 +242,7 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
     tcpConn: (k) => tcp[k].conn.inc(),
     tcpConnFail: (k) => tcp[k].fail.inc(),
     tcpNoRoute: (k) => tcp[k].noroute.inc(),
+    tcpRefused: (k) => tcp[k].refused.inc(),
     routeBytes(route, target, r, t) {
       const c = children(route, target);
       if (r > 0) c.rx.inc(r);

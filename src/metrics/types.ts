@@ -15,6 +15,8 @@ export interface Metrics {
   tcpConn(kind: 'tcp' | 'tcp_sni'): void;
   tcpConnFail(kind: 'tcp' | 'tcp_sni'): void;
   tcpNoRoute(kind: 'tcp' | 'tcp_sni'): void;
+  /** A connection closed at accept because its listener had proxy.listener.maxconn open (fabio-ts). */
+  tcpRefused(kind: 'tcp' | 'tcp_sni'): void;
   /** Bytes of a TCP/SNI connection: rx = upstream→client, tx = client→upstream. */
   routeBytes(route: Route, target: Target, rx: number, tx: number): void;
   /** After a swap: drop label sets of targets that left the table. */
@@ -29,6 +31,7 @@ export const noopMetrics: Metrics = {
   tcpConn() {},
   tcpConnFail() {},
   tcpNoRoute() {},
+  tcpRefused() {},
   routeBytes() {},
   pruneTargets() {},
 };

@@ -1,5 +1,9 @@
 import type { Socket } from 'node:net';
 import { isIPv4, isIPv6, SocketAddress } from 'node:net';
+import type { Config } from '../config/types.ts';
+import type { Logger } from '../log/logger.ts';
+import { parseAccessRules } from '../routes/access-rules.ts';
+import { goIp } from './client-ip.ts';
 
 /**
  * Inbound PROXY protocol (HAProxy spec, versions 1 and 2) for listeners with `pxyproto=true`, and the
@@ -181,6 +185,40 @@ export class ProxyProtocolError extends Error {
   override readonly name = 'ProxyProtocolError';
 }
 
+/** A complete PROXY header from a peer outside proxy.pxytrust (already logged by the gate). */
+export class UntrustedProxyPeer extends ProxyProtocolError {}
+
+/**
+ * proxy.pxytrust: comma-separated CIDRs or addresses (IPv4 and IPv6) whose PROXY header is
+ * honoured. Undefined for an empty list (every peer, as fabio and go-proxyproto without a policy).
+ * Throws on an invalid item; the CIDR parsing is the access rules' (one owner).
+ */
+export function parsePeerTrust(list: string): ((ip: string) => boolean) | undefined {
+  const items = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0) return undefined;
+  return parseAccessRules({ allow: items.map((i) => `ip:${i}`).join(',') })?.allowed;
+}
+
+/**
+ * Decides, once a complete PROXY header arrived, whether the peer may send one; a refusal is
+ * logged here (one line per connection, the peer's own address, nothing from the header).
+ */
+export type HeaderGate = (peer: string) => boolean;
+
+/** The gate of a `pxyproto=true` listener from proxy.pxytrust; undefined when every peer is trusted. */
+export function headerGate(cfg: Config, log: Logger, proto: string): HeaderGate | undefined {
+  const trusted = parsePeerTrust(cfg.str('proxy.pxytrust'));
+  if (trusted === undefined) return undefined;
+  return (peer) => {
+    if (trusted(peer)) return true;
+    log.info(`${proto}: PROXY header from untrusted peer ${peer}, connection closed`);
+    return false;
+  };
+}
+
 /**
  * Reads a PROXY header from a fresh socket: consumes exactly the header bytes and unshifts whatever
  * followed them (e.g. the TLS ClientHello) back into the socket, which is left paused. Resolves
@@ -188,8 +226,10 @@ export class ProxyProtocolError extends Error {
  * so the bytes wait until the next owner attaches: `http.Server#emit('connection', socket)`,
  * `new tls.TLSSocket(socket, …)` and `socket.on('data')`/`pipe` all work without a resume(). Rejects on a malformed header, on the socket closing
  * first, or when no decision was possible within `timeoutMs`; the caller then destroys the socket.
+ * With a `gate` (proxy.pxytrust), a complete header from a peer the gate refuses rejects with
+ * UntrustedProxyPeer; a plain connection from that peer is still accepted.
  */
-export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<ProxyHeaderInfo> {
+export function readProxyHeader(socket: Socket, timeoutMs: number, gate?: HeaderGate): Promise<ProxyHeaderInfo> {
   return new Promise((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
     let settled = false;
@@ -215,6 +255,8 @@ export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<Prox
         const r = parseProxyHeader(buf);
         if ('error' in r) return finish(new ProxyProtocolError(r.error));
         if (!r.done) continue;
+        if (r.version !== 0 && gate !== undefined && !gate(goIp(socket.remoteAddress)))
+          return finish(new UntrustedProxyPeer('proxy protocol: header from an untrusted peer'));
         const info: ProxyHeaderInfo =
           r.source && r.destination
             ? { version: r.version, source: r.source, destination: r.destination }

@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { parseProxyHeader, proxyV1Header, readProxyHeader } from '../../src/proxy/proxy-protocol.ts';
+import { parsePeerTrust, parseProxyHeader, proxyV1Header, readProxyHeader } from '../../src/proxy/proxy-protocol.ts';
 
 const SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 
@@ -351,4 +351,92 @@ test('readProxyHeader: a consumer that attaches later still gets every byte', as
   c.on('data', (d: Buffer) => (got += d));
   await once(c, 'end');
   assert.equal(got, 'first-second');
+});
+
+/** One raw request on a pxyproto HTTP listener; resolves with everything read until the proxy closed. */
+async function rawHttp(port: number, head: string, path: string): Promise<string> {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  await once(s, 'connect');
+  s.write(`${head}GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+  let out = '';
+  s.on('data', (d: Buffer) => (out += d.toString()));
+  await once(s, 'close');
+  return out;
+}
+
+const forged = 'PROXY TCP4 10.1.2.3 10.0.0.1 5555 80\r\n';
+
+test('proxy.pxytrust on an HTTP listener: an untrusted peer cannot forge the client address', async (t) => {
+  const { backend, echo, proxy } = await import('./http/harness.ts');
+  const be = await backend(t, echo);
+  const p = await proxy(t, `route add s /open ${be.url}/\nroute add s /secret ${be.url}/ opts "allow=ip:10.0.0.0/8"`, {
+    'proxy.addr': '127.0.0.1:0;pxyproto=true',
+    'proxy.pxytrust': '10.0.0.0/8',
+  });
+  // the forged header: closed before any request is read, one log line
+  assert.equal(await rawHttp(p.port, forged, '/secret'), '');
+  assert.equal(await rawHttp(p.port, forged, '/open'), '');
+  assert.deepEqual(
+    p.log.lines.filter((l) => l.includes('PROXY')),
+    [
+      '[INFO] http: PROXY header from untrusted peer 127.0.0.1, connection closed',
+      '[INFO] http: PROXY header from untrusted peer 127.0.0.1, connection closed',
+    ],
+  );
+  // the same peer without a header: its own address for the rules and the headers
+  assert.match(await rawHttp(p.port, '', '/secret'), /^HTTP\/1\.1 403 /);
+  const open = await rawHttp(p.port, '', '/open');
+  assert.match(open, /^HTTP\/1\.1 200 /);
+  const body = JSON.parse(open.slice(open.indexOf('\r\n\r\n') + 4)) as { headers: Record<string, string> };
+  assert.equal(body.headers['x-forwarded-for'], '127.0.0.1');
+});
+
+test('proxy.pxytrust on an HTTP listener: a trusted peer sets the client address', async (t) => {
+  const { backend, echo, proxy } = await import('./http/harness.ts');
+  const be = await backend(t, echo);
+  const p = await proxy(t, `route add s /secret ${be.url}/ opts "allow=ip:10.0.0.0/8"`, {
+    'proxy.addr': '127.0.0.1:0;pxyproto=true',
+    'proxy.pxytrust': '127.0.0.0/8,::1',
+  });
+  const out = await rawHttp(p.port, forged, '/secret');
+  assert.match(out, /^HTTP\/1\.1 200 /);
+  const body = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4)) as { headers: Record<string, string> };
+  assert.equal(body.headers['x-forwarded-for'], '10.1.2.3');
+});
+
+test('proxy.pxytrust: an invalid CIDR is a config error naming the key (exit 1)', async () => {
+  const { testConfig } = await import('../../src/config/index.ts');
+  for (const bad of ['10.0.0.0/33', 'not-an-ip', '10.0.0.0/8, 1.2.3'])
+    assert.throws(() => testConfig({ 'proxy.pxytrust': bad }), /invalid proxy\.pxytrust: /, bad);
+  assert.doesNotThrow(() => testConfig({ 'proxy.pxytrust': ' 10.0.0.0/8 , 2001:db8::/32,127.0.0.1' }));
+  const { startFabio } = await import('../helpers/proc.ts');
+  const f = startFabio(['-proxy.pxytrust', '10.0.0.0/99']);
+  assert.equal(await f.exited, 1);
+  assert.ok(
+    [...f.stdout, ...f.stderr].some((l) => l.includes('proxy.pxytrust')),
+    [...f.stdout, ...f.stderr].join('\n'),
+  );
+});
+
+test('parsePeerTrust: CIDRs and addresses, IPv4 and IPv6, empty = every peer', () => {
+  assert.equal(parsePeerTrust(''), undefined);
+  assert.equal(parsePeerTrust(' , '), undefined);
+  const trusted = parsePeerTrust('10.0.0.0/8, ::1 ,2001:db8::/32,192.168.1.7');
+  assert.ok(trusted !== undefined);
+  const cases: [string, boolean][] = [
+    ['10.9.9.9', true],
+    ['11.0.0.1', false],
+    ['::ffff:10.1.1.1', true],
+    ['::1', true],
+    ['::2', false],
+    ['2001:db8::5', true],
+    ['2001:db9::5', false],
+    ['192.168.1.7', true],
+    ['192.168.1.8', false],
+    ['127.0.0.1', false],
+    ['', false],
+  ];
+  for (const [ip, want] of cases) assert.equal(trusted(ip), want, ip);
+  assert.throws(() => parsePeerTrust('10.0.0.0/33'), /failed to parse CIDR 10\.0\.0\.0\/33/);
 });

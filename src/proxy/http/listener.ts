@@ -118,7 +118,8 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
 
   let front: NetServer | Server | Http2SecureServer = server;
   if (spec.proxyProto) {
-    const { readProxyHeader } = await import('../proxy-protocol.ts');
+    const { headerGate, readProxyHeader } = await import('../proxy-protocol.ts');
+    const gate = headerGate(deps.cfg, deps.log, spec.proto); // proxy.pxytrust
     const sources = new WeakMap<Socket, { address: string; port: number }>();
     // A TLSSocket reports the peer of the TCP handle it wraps; carry the PROXY source over to it.
     if (tls)
@@ -129,7 +130,7 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
     const net = createNetServer({ keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_MS });
     net.on('connection', (sock: Socket) => {
       sock.on('error', () => sock.destroy());
-      readProxyHeader(sock, spec.proxyProtoTimeout || 250).then(
+      readProxyHeader(sock, spec.proxyProtoTimeout || 250, gate).then(
         (hdr) => {
           if (hdr.source !== undefined) {
             sources.set(sock, hdr.source);

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
-import type { Logger } from '../../log/logger.ts';
-import { readProxyHeader } from '../proxy-protocol.ts';
+import { clip } from '../../log/clip.ts';
+import { type HeaderGate, headerGate, readProxyHeader, UntrustedProxyPeer } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
 import { type RawTcp, rawSwitch, rawTcp, type TcpHandle } from './raw-handle.ts';
 import { RawConn } from './raw-splice.ts';
@@ -22,10 +22,12 @@ export function formatAddr(host: string, port: number): string {
  */
 export async function listenSpec(
   spec: ListenerSpec,
-  log: Logger,
+  deps: ProxyDeps,
+  kind: 'tcp' | 'tcp_sni',
   onConn: (s: net.Socket) => void | Promise<void>,
   onRaw?: RawConnHandler,
 ): Promise<ConnServer> {
+  const log = deps.log;
   const fail = (e: unknown) => log.error(`${spec.proto}: ${String(e)}`);
   const cs = await ConnServer.listen(
     spec.host,
@@ -40,6 +42,7 @@ export async function listenSpec(
     },
     fail,
     onRaw,
+    connCap(spec.proto, deps, kind),
   );
   log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
   return cs;
@@ -54,6 +57,36 @@ interface Tracked {
 export type RawConnHandler = (c: RawConn) => void;
 
 /**
+ * proxy.listener.maxconn of one listener: the cap, and what happens when it is hit. An episode
+ * starts with the first connection refused and ends when the open connections fell to 90 % of the
+ * cap, so a listener that stays full logs one line, not one per connection.
+ */
+export interface ConnCap {
+  readonly max: number;
+  /** A connection was closed at accept; `first` for the first one of an episode. */
+  refused(first: boolean, where: string): void;
+  /** The episode ended; `n` connections were refused during it. */
+  recovered(n: number, where: string): void;
+}
+
+/** The cap of a listener from proxy.listener.maxconn (undefined: unlimited, as fabio). */
+export function connCap(proto: string, deps: ProxyDeps, kind: 'tcp' | 'tcp_sni'): ConnCap | undefined {
+  const max = deps.cfg.num('proxy.listener.maxconn');
+  if (!(max > 0)) return undefined;
+  return {
+    max,
+    refused(first, where) {
+      deps.metrics.tcpRefused(kind);
+      if (first)
+        deps.log.warn(`${proto}: ${where} has proxy.listener.maxconn=${max} connections open, closing new connections`);
+    },
+    recovered(n, where) {
+      deps.log.info(`${proto}: ${where} accepting connections again (${n} closed over proxy.listener.maxconn)`);
+    },
+  };
+}
+
+/**
  * One listening socket plus the set of its open client connections, so that close(graceMs) can
  * stop accepting, wait for the connections to finish (never longer than graceMs) and then destroy
  * what is left. Unlike fabio, which always sleeps the whole shutdownwait, close returns as soon as
@@ -66,9 +99,27 @@ export class ConnServer {
   /** Set while closing: called when the last connection ended. */
   #drained: (() => void) | undefined;
   #onError: (e: unknown) => void = noop;
+  #cap: ConnCap | undefined;
+  /** Connections refused in the current cap episode (0: none going on). */
+  #refused = 0;
+  /** The episode ends when no more than this many connections are open. */
+  #low = 0;
+  #where = '';
 
   private constructor(server: net.Server) {
     this.server = server;
+  }
+
+  /** Whether an accepted connection may stay (false: over the cap, counted and maybe logged). */
+  #admit(): boolean {
+    if (this.#cap === undefined || this.#conns.size < this.#cap.max) return true;
+    this.#refuse();
+    return false;
+  }
+
+  /** A connection was closed at accept for the cap: counted, and logged if it opens an episode. */
+  #refuse(): void {
+    this.#cap?.refused(this.#refused++ === 0, this.#where);
   }
 
   /**
@@ -82,10 +133,18 @@ export class ConnServer {
     onConn: (s: net.Socket) => void,
     onError: (e: unknown) => void = noop,
     onRaw?: RawConnHandler,
+    cap?: ConnCap,
   ): Promise<ConnServer> {
     const server = net.createServer({ allowHalfOpen: true });
     const cs = new ConnServer(server);
     cs.#onError = onError;
+    if (cap !== undefined) {
+      cs.#cap = cap;
+      cs.#low = Math.min(cap.max - 1, Math.floor(cap.max * 0.9));
+      // net.Socket path: Node closes the accepted handle before building a socket for it
+      server.maxConnections = cap.max;
+      server.on('drop', () => cs.#refuse());
+    }
     let perSocket = true;
     const forget = function (this: net.Socket) {
       cs.#untrack(this);
@@ -111,6 +170,7 @@ export class ConnServer {
       server.once('error', reject);
       server.listen({ host: host === '' ? undefined : host, port }, () => {
         perSocket = !inheritSocketOptions(server);
+        cs.#where = formatAddr(host, cs.port);
         server.removeListener('error', reject);
         server.on('error', noop);
         if (onRaw !== undefined && rawTcp !== undefined && rawSwitch.on) cs.#acceptRaw(rawTcp, onRaw, () => perSocket);
@@ -130,6 +190,7 @@ export class ConnServer {
     const untrack = (c: RawConn) => this.#untrack(c);
     h.onconnection = (err: number, client: TcpHandle | undefined) => {
       if (err !== 0 || client === undefined) return; // e.g. EMFILE: the next accept may work
+      if (!this.#admit()) return client.close();
       if (perSocket()) {
         client.setNoDelay(true);
         client.setKeepAlive(true, ACCEPT_KEEPALIVE_MS / 1000);
@@ -146,7 +207,12 @@ export class ConnServer {
   }
 
   #untrack(c: Tracked): void {
-    if (this.#conns.delete(c) && this.#conns.size === 0) this.#drained?.();
+    if (!this.#conns.delete(c)) return;
+    if (this.#refused > 0 && this.#conns.size <= this.#low) {
+      this.#cap?.recovered(this.#refused, this.#where);
+      this.#refused = 0;
+    }
+    if (this.#conns.size === 0) this.#drained?.();
   }
 
   get port(): number {
@@ -198,20 +264,26 @@ function inheritSocketOptions(server: net.Server): boolean {
   return h.setNoDelay(true) === 0 && h.setKeepAlive(true, ACCEPT_KEEPALIVE_MS / 1000) === 0;
 }
 
+/** The proxy.pxytrust gate of each pxyproto listener, built at its first connection. */
+const gates = new WeakMap<ListenerSpec, HeaderGate | null>();
+
 /**
  * The addresses of an accepted socket; with listener pxyproto, the remote (and local) address come
- * from the PROXY v1/v2 header, which is consumed. Undefined when the header is missing or broken,
- * in which case the socket has been destroyed.
+ * from the PROXY v1/v2 header, which is consumed. Undefined when the header is missing, broken or
+ * sent by a peer outside proxy.pxytrust, in which case the socket has been destroyed.
  */
-export async function acceptAddrs(s: net.Socket, spec: ListenerSpec, log: Logger): Promise<ConnAddrs | undefined> {
+export async function acceptAddrs(s: net.Socket, spec: ListenerSpec, deps: ProxyDeps): Promise<ConnAddrs | undefined> {
   const remote = { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 };
   const local = { address: s.localAddress ?? '', port: s.localPort ?? 0 };
   if (!spec.proxyProto) return { remote, local };
+  let gate = gates.get(spec);
+  if (gate === undefined) gates.set(spec, (gate = headerGate(deps.cfg, deps.log, spec.proto) ?? null));
   try {
-    const h = await readProxyHeader(s, spec.proxyProtoTimeout > 0 ? spec.proxyProtoTimeout : 250);
+    const h = await readProxyHeader(s, spec.proxyProtoTimeout > 0 ? spec.proxyProtoTimeout : 250, gate ?? undefined);
     return { remote: h.source ?? remote, local: h.destination ?? local };
   } catch (err) {
-    log.debug(`${spec.proto}: PROXY protocol header from ${remote.address}: ${(err as Error).message}`);
+    if (!(err instanceof UntrustedProxyPeer))
+      deps.log.debug(`${spec.proto}: PROXY protocol header from ${remote.address}: ${clip((err as Error).message)}`);
     s.destroy();
     return undefined;
   }
@@ -234,6 +306,7 @@ export function spliceOptions(spec: ListenerSpec, deps: ProxyDeps, kind: 'tcp' |
     writeTimeout: spec.writeTimeout,
     idleTimeout: spec.idleTimeout,
     clientIdle: clientIdleMs(spec.writeTimeout, spec.idleTimeout),
+    linger: Math.max(0, deps.cfg.num('proxy.lingertimeout')),
   };
 }
 
@@ -241,6 +314,7 @@ export function spliceOptions(spec: ListenerSpec, deps: ProxyDeps, kind: 'tcp' |
 export function noRoute(s: { destroy(): void }, deps: ProxyDeps, kind: 'tcp' | 'tcp_sni', key: string): void {
   deps.metrics.tcpNoRoute(kind);
   deps.metrics.notFound();
-  deps.log.warn(`${kind === 'tcp' ? 'tcp' : 'tcp+sni'}: no route for ${key}`);
+  // the key is the client's SNI name on SNI listeners: up to 64 KiB of whatever it sent
+  deps.log.warn(`${kind === 'tcp' ? 'tcp' : 'tcp+sni'}: no route for ${clip(key)}`);
   s.destroy();
 }

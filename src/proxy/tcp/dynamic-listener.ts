@@ -2,7 +2,15 @@ import type net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
 import type { Table } from '../../routes/types.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
-import { acceptAddrs, ConnServer, formatAddr, noRoute, type RawConnHandler, spliceOptions } from './conn-server.ts';
+import {
+  acceptAddrs,
+  ConnServer,
+  connCap,
+  formatAddr,
+  noRoute,
+  type RawConnHandler,
+  spliceOptions,
+} from './conn-server.ts';
 import { type ConnAddrs, goIp, splice } from './splice.ts';
 
 /** The longest timer Node accepts: retired listeners let their connections run until shutdown. */
@@ -89,7 +97,7 @@ export async function startTcpDynamic(spec: ListenerSpec, deps: ProxyDeps): Prom
     };
     if (!spec.proxyProto) route(s, plain);
     else
-      void acceptAddrs(s, spec, deps.log)
+      void acceptAddrs(s, spec, deps)
         .then((a) => route(s, a && { remote: a.remote, local: plain.local }))
         .catch(() => s.destroy());
   };
@@ -106,6 +114,7 @@ export async function startTcpDynamic(spec: ListenerSpec, deps: ProxyDeps): Prom
         onConn,
         (e) => deps.log.error(`${spec.proto}: ${String(e)}`),
         onRaw,
+        connCap(spec.proto, deps, 'tcp'),
       ).then(
         (cs) => {
           deps.log.info(`TCP-DYNAMIC proxy listening on ${formatAddr(host, port)}`);

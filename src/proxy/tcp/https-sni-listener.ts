@@ -72,7 +72,7 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
     tlsServer.emit('connection', s);
   };
   const handle = async (s: net.Socket) => {
-    const addrs = spec.proxyProto ? await acceptAddrs(s, spec, deps.log) : null;
+    const addrs = spec.proxyProto ? await acceptAddrs(s, spec, deps) : null;
     if (addrs === undefined) return;
     const hello = await readSocketHello(s, timeout);
     if (hello.ok) {
@@ -90,7 +90,7 @@ export async function startHttpsTcpSni(spec: ListenerSpec, deps: ProxyDeps): Pro
     s.destroy();
   };
 
-  const cs = await listenSpec(spec, deps.log, handle);
+  const cs = await listenSpec(spec, deps, 'tcp_sni', handle);
   return {
     spec,
     port: cs.port,

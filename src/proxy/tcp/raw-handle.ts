@@ -30,6 +30,8 @@ export interface TcpHandle {
   setNoDelay(on: boolean): number;
   setKeepAlive(on: boolean, delaySeconds: number): number;
   useUserBuffer(b: Uint8Array): void;
+  /** Closes with an RST (SO_LINGER 0, uv_tcp_close_reset); non-zero when it could not (then close()). */
+  reset?(cb?: () => void): number;
 }
 
 export interface WriteReq {

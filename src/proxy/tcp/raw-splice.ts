@@ -17,8 +17,11 @@ import { accessOk, type ConnAddrs, dialFailure, goIp, type SpliceOptions } from 
  *
  * Life cycle: accepted (client handle only; nothing is read until a route is known) → optionally
  * readHello() → splice() dials the target → both directions relayed → each direction's FIN becomes
- * a shutdown(2) of the other socket → both handles closed. Any error closes both. The owner
- * (ConnServer) is told once through `onClosed`, so graceful shutdown can wait for it.
+ * a shutdown(2) of the other socket → both handles closed. The first FIN starts the linger
+ * (proxy.lingertimeout): the other side may still send for that long, then both are closed (0:
+ * both closed as soon as the FIN was passed on, as fabio). A read or write error on one socket
+ * closes the other with an RST (the peer learns of the reset at once); any other error closes
+ * both. The owner (ConnServer) is told once through `onClosed`, so graceful shutdown can wait for it.
  */
 export class RawConn {
   readonly #raw: RawTcp;
@@ -36,6 +39,10 @@ export class RawConn {
   /** The listener rt deadline (client reads), stopped by the client's FIN. */
   #rt: NodeJS.Timeout | undefined;
   #done: (() => void) | undefined;
+  /** proxy.lingertimeout of the listener (ms); set by splice(). */
+  #lingerMs = 0;
+  /** The linger deadline, started by the first FIN. */
+  #linger: NodeJS.Timeout | undefined;
 
   constructor(raw: RawTcp, client: TcpHandle, onClosed: (c: RawConn) => void) {
     this.#raw = raw;
@@ -59,20 +66,22 @@ export class RawConn {
     return handleAddr(this.#client, false);
   }
 
-  /** Closes both sockets now (errors, deadlines, the shutdown deadline of the listener). */
-  destroy(): void {
+  /**
+   * Closes both sockets now (errors, deadlines, the linger, the shutdown deadline of the listener).
+   * `reset`: the socket (client or upstream) to close with an RST instead of a FIN, because the
+   * other one failed.
+   */
+  destroy(reset?: TcpHandle): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timers !== undefined) for (const t of this.#timers) clearTimeout(t);
     const closed = () => {
       if (--this.#handlesOpen === 0) this.#final();
     };
-    this.#client.onread = ignoreRead;
-    this.#client.close(closed);
+    closeHandle(this.#client, reset === this.#client, closed);
     const up = this.#up;
     if (up !== undefined) {
-      up.onread = ignoreRead;
-      up.close(closed);
+      closeHandle(up, reset === up && this.#connected, closed);
       if (this.#connected) keepAliveForget(this);
     }
     this.#onClosed(this);
@@ -129,6 +138,7 @@ export class RawConn {
   splice(res: LookupResult, head: Buffer | undefined, deps: ProxyDeps, o: SpliceOptions): void {
     if (this.#closed) return;
     const { route, target } = res;
+    this.#lingerMs = o.linger;
     if (target.accessRules !== undefined && !accessOk(target, goIp(handleAddr(this.#client, true).address), deps))
       return this.destroy();
     this.#done = () => {
@@ -228,9 +238,15 @@ export class RawConn {
     this.#toClient.start();
   }
 
-  /** A direction passed its FIN on. */
+  /** A direction saw its FIN: the other side may still send for the linger, not longer. */
+  halfClosed(): void {
+    if (this.#lingerMs > 0 && this.#linger === undefined)
+      this.#linger = this.#timer(this.#lingerMs, () => this.destroy());
+  }
+
+  /** A direction passed its FIN on (its bytes are all in the kernel); with linger 0 that ends both. */
   shutDone(): void {
-    if (++this.#shut === 2) this.destroy();
+    if (++this.#shut === 2 || this.#lingerMs === 0) this.destroy();
   }
 
   /**
@@ -279,7 +295,7 @@ class Pipe {
 
   start(): void {
     this.#src.onread = this.#onRead;
-    if (this.#src.readStart() !== 0) this.#conn.destroy();
+    if (this.#src.readStart() !== 0) this.#conn.destroy(this.#dst);
   }
 
   // hot path
@@ -297,7 +313,7 @@ class Pipe {
       return;
     }
     if (n === raw.UV_EOF) return this.#eof();
-    if (n < 0) this.#conn.destroy();
+    if (n < 0) this.#conn.destroy(this.#dst); // src reset (or failed): so does dst
   };
 
   /** Writes b to dst; false when the connection had to be closed. */
@@ -309,7 +325,7 @@ class Pipe {
     req.pipe = this;
     const err = this.#dst.writeBuffer(req, b);
     if (err !== 0) {
-      this.#conn.destroy();
+      this.#conn.destroy(this.#src);
       return false;
     }
     if (this.#raw.lastWriteAsync()) this.pendingOnDst = true;
@@ -323,7 +339,7 @@ class Pipe {
 
   #afterWrite(status: number): void {
     if (this.#conn.destroyed) return;
-    if (status < 0) return this.#conn.destroy();
+    if (status < 0) return this.#conn.destroy(this.#src);
     this.pendingOnDst = false;
     if (!this.ended && this.#src.readStart() !== 0) this.#conn.destroy();
   }
@@ -334,6 +350,7 @@ class Pipe {
     this.#onEof?.();
     const conn = this.#conn;
     if (conn.canCloseAtEof()) return conn.destroy();
+    conn.halfClosed();
     const req = this.#raw.newShutdown();
     req.handle = this.#dst;
     req.oncomplete = (status: number) => {
@@ -354,3 +371,10 @@ class Pipe {
 
 /** onread must always be a function (the binding asserts it): what a closed or paused handle gets. */
 function ignoreRead(): void {}
+
+/** Closes a handle, with an RST when `rst` and the binding offers it (a shutdown in progress refuses it). */
+function closeHandle(h: TcpHandle, rst: boolean, cb: () => void): void {
+  h.onread = ignoreRead;
+  if (rst && typeof h.reset === 'function' && h.reset(cb) === 0) return;
+  h.close(cb);
+}

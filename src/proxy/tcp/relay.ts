@@ -55,20 +55,26 @@ export class Relay {
   readonly #dst: net.Socket;
   /** Called for every chunk read (the listener rt deadline refreshes here); may be a no-op. */
   readonly #tick: (() => void) | undefined;
+  /** Called when src's FIN was passed on to a dst that is still open (the splice's linger starts). */
+  readonly #onHalf: ((dst: net.Socket) => void) | undefined;
   #bytes = 0;
   /** The bulk-mode buffer; undefined while in stream mode. */
   buffer: Buffer | undefined;
   /** In bulk mode: reading paused until the pending write of `buffer` completed. */
   #waiting = false;
 
-  constructor(src: net.Socket, dst: net.Socket, tick?: () => void) {
+  constructor(src: net.Socket, dst: net.Socket, tick?: () => void, onHalf?: (dst: net.Socket) => void) {
     this.#src = src;
     this.#dst = dst;
     this.#tick = tick;
+    this.#onHalf = onHalf;
     src.on('data', this.#onData);
     src.on('end', this.#onEnd);
     dst.on('drain', this.#onDrain);
     src.resume(); // a socket left paused (after the ClientHello was read) flows from here
+    // A FIN that arrived with nothing left to read (the ClientHello's FIN, or a client that ended
+    // while the upstream was dialled) has already emitted 'end' (net.Socket reads EOF eagerly).
+    if (src.readableEnded) this.#onEnd();
   }
 
   #onData = (d: Buffer): void => {
@@ -88,7 +94,10 @@ export class Relay {
     // The other direction already ended and nothing is left to write: close() sends the FIN
     // itself, so the shutdown(2) of end() would be a wasted syscall.
     if (dst.readableEnded && dst.writableLength === 0) dst.destroy();
-    else dst.end();
+    else {
+      dst.end();
+      this.#onHalf?.(dst);
+    }
   };
 
   #toBulk(): void {

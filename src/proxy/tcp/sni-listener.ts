@@ -17,7 +17,7 @@ export async function startSniListener(spec: ListenerSpec, deps: ProxyDeps): Pro
   const timeout = helloTimeout(spec.readTimeout);
   const handle = async (s: net.Socket) => {
     deps.metrics.tcpConn('tcp_sni');
-    const addrs = spec.proxyProto ? await acceptAddrs(s, spec, deps.log) : null;
+    const addrs = spec.proxyProto ? await acceptAddrs(s, spec, deps) : null;
     if (addrs === undefined) return;
     routeHello(await readSocketHello(s, timeout), s, deps, (res, bytes) => splice(s, res, bytes, addrs, deps, o));
   };
@@ -36,7 +36,7 @@ export async function startSniListener(spec: ListenerSpec, deps: ProxyDeps): Pro
           }
         });
       };
-  const cs = await listenSpec(spec, deps.log, handle, onRaw);
+  const cs = await listenSpec(spec, deps, 'tcp_sni', handle, onRaw);
   return { spec, port: cs.port, close: (graceMs) => cs.close(graceMs) };
 }
 

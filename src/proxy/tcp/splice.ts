@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { clip } from '../../log/clip.ts';
 import type { LookupResult } from '../../routes/types.ts';
 import { proxyV1Header } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
@@ -25,6 +26,8 @@ export interface SpliceOptions {
   readonly writeTimeout: number;
   /** Listener it: no bytes in either direction for it ms closes the connection (fabio ignores it on TCP). */
   readonly idleTimeout: number;
+  /** proxy.lingertimeout: once one side ended, how long the other may still send (0 = close both at once). */
+  readonly linger: number;
   /** wt and it both end up as inactivity of the client socket (Node has no per-write deadline): the smaller one set, 0 = none. */
   readonly clientIdle: number;
 }
@@ -38,7 +41,7 @@ export function clientIdleMs(writeTimeout: number, idleTimeout: number): number 
 export function accessOk(target: LookupResult['target'], ip: string, deps: ProxyDeps): boolean {
   const rules = target.accessRules;
   if (rules === undefined || rules.allowed(ip)) return true;
-  deps.log.info(`route rules denied access from ${ip} to ${target.url}`);
+  deps.log.info(`route rules denied access from ${clip(ip)} to ${target.url}`);
   return false;
 }
 
@@ -99,9 +102,24 @@ export function splice(
   let open = 2;
   let toUp: Relay | undefined;
   let toClient: Relay | undefined;
+  let linger: NodeJS.Timeout | undefined;
+  const closeBoth = () => {
+    client.destroy();
+    up.destroy();
+  };
+  // The first FIN passed on starts the linger: the other side may still send for o.linger ms, then
+  // both are closed. With 0, both are closed as soon as that FIN (and the bytes before it) is out.
+  const halfClosed = (dst: net.Socket) => {
+    if (o.linger === 0) dst.once('finish', closeBoth);
+    else if (linger === undefined) {
+      linger = setTimeout(closeBoth, o.linger);
+      linger.unref();
+    }
+  };
   // One handler per event and socket: listener bookkeeping is a visible share of a short connection.
   const finish = () => {
     if (--open !== 0) return;
+    if (linger !== undefined) clearTimeout(linger);
     // both sockets closed: no pending write can still reference the bulk buffers
     releaseBuffer(toUp?.buffer);
     releaseBuffer(toClient?.buffer);
@@ -118,13 +136,16 @@ export function splice(
   // A side that closed cleanly has ended both its directions; the other side finishes its pending
   // writes and closes by itself unless it is still sending to nobody. A client that leaves while
   // we dial takes the dial with it.
+  // A side that failed (a reset, a write to a closed peer) resets the other at once.
   client.on('close', (hadError) => {
-    if (hadError || !connected || !up.readableEnded) up.destroy();
+    if (hadError && connected) resetSocket(up);
+    else if (hadError || !connected || !up.readableEnded) up.destroy();
     finish();
   });
   up.on('close', (hadError) => {
     if (connected) keepAliveForget(up);
-    if (hadError || !client.readableEnded) client.destroy();
+    if (hadError && connected) resetSocket(client);
+    else if (hadError || !client.readableEnded) client.destroy();
     finish();
   });
   up.on('connect', () => {
@@ -139,13 +160,23 @@ export function splice(
       // one write (one segment) for header and replayed hello
       up.write(head !== undefined && head.length > 0 ? Buffer.concat([Buffer.from(h, 'latin1'), head]) : h);
     } else if (head !== undefined && head.length > 0) up.write(head);
-    toUp = new Relay(client, up, readDeadline(client, o));
-    toClient = new Relay(up, client);
+    toUp = new Relay(client, up, readDeadline(client, o), halfClosed);
+    toClient = new Relay(up, client, undefined, halfClosed);
     idleDeadline(client, o);
   });
 }
 
 const DIAL_TIMEOUT = new Error('dial timeout');
+
+/** Closes a socket with an RST; a TLS-terminated client (no TCP handle of its own) is just destroyed. */
+function resetSocket(s: net.Socket): void {
+  if (s.destroyed) return;
+  try {
+    s.resetAndDestroy();
+  } catch {
+    s.destroy();
+  }
+}
 
 /** Listener rt: the client must send something every rt ms; refreshed per chunk by the relay. */
 function readDeadline(client: net.Socket, o: SpliceOptions): (() => void) | undefined {

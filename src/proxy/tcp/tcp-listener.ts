@@ -36,7 +36,7 @@ export async function startTcpListener(spec: ListenerSpec, deps: ProxyDeps): Pro
       // hot path: no promise when there is no PROXY header to wait for
       if (!spec.proxyProto) route(s, null);
       else
-        void acceptAddrs(s, spec, deps.log)
+        void acceptAddrs(s, spec, deps)
           .then((a) => route(s, a))
           .catch(() => s.destroy());
     };
@@ -45,12 +45,12 @@ export async function startTcpListener(spec: ListenerSpec, deps: ProxyDeps): Pro
     stopTls = t.stop;
     onConn = (s) => {
       deps.metrics.tcpConn('tcp');
-      void acceptAddrs(s, spec, deps.log)
+      void acceptAddrs(s, spec, deps)
         .then((a) => a && t.accept(s, a))
         .catch(() => s.destroy());
     };
   }
-  const cs = await listenSpec(spec, deps.log, onConn, onRaw);
+  const cs = await listenSpec(spec, deps, 'tcp', onConn, onRaw);
   key = `:${cs.port}`; // port 0 binds a free port; routes name the bound one
   return {
     spec,

@@ -74,6 +74,7 @@ export function recordingMetrics(): RecordedMetrics {
     tcpConn() {},
     tcpConnFail() {},
     tcpNoRoute() {},
+    tcpRefused() {},
     routeBytes() {},
     pruneTargets() {},
   };

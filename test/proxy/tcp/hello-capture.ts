@@ -99,3 +99,26 @@ export function mangledTlsConnect(
   raw.on('close', () => wire.destroy());
   return tls.connect({ socket: wire, servername, ca, ...extra });
 }
+
+/** A minimal TLS 1.3-style ClientHello carrying `name` as its server_name (one record, re-framed by the caller). */
+export function helloWithSni(name: string): Buffer {
+  const host = Buffer.from(name, 'latin1');
+  const sniList = Buffer.concat([Buffer.from([0]), u16(host.length), host]);
+  const ext = Buffer.concat([u16(0), u16(sniList.length + 2), u16(sniList.length), sniList]);
+  const body = Buffer.concat([
+    Buffer.from([3, 3]),
+    Buffer.alloc(32, 1), // random
+    Buffer.from([0]), // session id
+    u16(2),
+    Buffer.from([0x13, 0x01]), // TLS_AES_128_GCM_SHA256
+    Buffer.from([1, 0]), // compression: null
+    u16(ext.length),
+    ext,
+  ]);
+  const hs = Buffer.concat([Buffer.from([1, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
+  return Buffer.concat([Buffer.from([0x16, 3, 1]), u16(hs.length), hs]);
+}
+
+function u16(n: number): Buffer {
+  return Buffer.from([n >> 8, n & 0xff]);
+}

@@ -63,10 +63,15 @@ function fakeTarget(t: FakeTarget): Target {
   };
 }
 
-export function fakeConfig(nums: Record<string, number> = {}): Config {
-  const n: Record<string, number> = { 'proxy.dialtimeout': 2000, 'proxy.keepalivetimeout': 0, ...nums };
+export function fakeConfig(nums: Record<string, number> = {}, strs: Record<string, string> = {}): Config {
+  const n: Record<string, number> = {
+    'proxy.dialtimeout': 2000,
+    'proxy.keepalivetimeout': 0,
+    'proxy.lingertimeout': 5000,
+    ...nums,
+  };
   return {
-    str: () => '',
+    str: (k) => strs[k] ?? '',
     num: (k) => n[k] ?? 0,
     bool: () => false,
     values: {},
@@ -117,17 +122,22 @@ export function countingMetrics(): Counted {
     tcpConn: (k) => inc(`${k}.conn`),
     tcpConnFail: (k) => inc(`${k}.connfail`),
     tcpNoRoute: (k) => inc(`${k}.noroute`),
+    tcpRefused: (k) => inc(`${k}.refused`),
     routeBytes: (_r, t, rx, tx) => void bytes.push({ rx, tx, key: t.key }),
   };
 }
 
-export function makeDeps(table: Table | undefined, cfgNums: Record<string, number> = {}) {
+export function makeDeps(
+  table: Table | undefined,
+  cfgNums: Record<string, number> = {},
+  cfgStrs: Record<string, string> = {},
+) {
   const store = new TableStore();
   if (table) store.swap(table);
   const log = memoryLogger('TRACE');
   const metrics = countingMetrics();
   const deps: ProxyDeps = {
-    cfg: fakeConfig(cfgNums),
+    cfg: fakeConfig(cfgNums, cfgStrs),
     store,
     log,
     metrics,

@@ -121,3 +121,55 @@ test('PROXY protocol: tcp+sni with an inbound v1 header before the ClientHello',
   });
   assert.equal(text, 'tls ok');
 });
+
+/**
+ * proxy.pxytrust: a PROXY header is honoured only from the listed peers. The issue: `PROXY TCP4
+ * 10.1.2.3 ...` from anywhere passed `allow=ip:10.0.0.0/8`, and `8.8.8.8` passed `deny=ip:127.0.0.0/8`.
+ */
+async function trustSetup(t: TestContext, trust: string, rules: { mode: 'allow' | 'deny'; nets: string }) {
+  const echo = await echoServer();
+  t.after(echo.close);
+  const env = makeDeps(undefined, {}, { 'proxy.pxytrust': trust });
+  const l = await startTcpListener(spec({ proxyProto: true, proxyProtoTimeout: 300 }), env.deps);
+  t.after(() => l.close(0));
+  const seen: string[] = [];
+  const inNet = (ip: string) => ip.startsWith(rules.nets);
+  const accessRules = {
+    mode: rules.mode,
+    allowed: (ip: string) => (seen.push(ip), rules.mode === 'allow' ? inNet(ip) : !inNet(ip)),
+  };
+  env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${echo.port}`, accessRules }] }));
+  return { ...env, echo, l, seen };
+}
+
+test('PROXY trust: a header from a peer outside proxy.pxytrust closes the connection; rules see the real peer', async (t) => {
+  const cases = [
+    {
+      name: 'allow bypass',
+      rules: { mode: 'allow' as const, nets: '10.' },
+      hdr: 'PROXY TCP4 10.1.2.3 10.0.0.1 1 2\r\n',
+    },
+    { name: 'deny bypass', rules: { mode: 'deny' as const, nets: '127.' }, hdr: 'PROXY TCP4 8.8.8.8 10.0.0.1 1 2\r\n' },
+  ];
+  for (const c of cases) {
+    const { l, echo, seen, log } = await trustSetup(t, '10.0.0.0/8', c.rules);
+    const r = await send(l.port, `${c.hdr}secret`);
+    assert.equal(r.data.length, 0, `${c.name}: closed`);
+    assert.deepEqual(seen, [], `${c.name}: never reached the access rules with the forged address`);
+    assert.equal(echo.received.length, 0, `${c.name}: nothing reached the upstream`);
+    const lines = log.lines.filter((x) => x.includes('untrusted'));
+    assert.deepEqual(lines, [`[INFO] tcp: PROXY header from untrusted peer 127.0.0.1, connection closed`], c.name);
+    // the same peer without a header is judged by its own address
+    const plain = await send(l.port, 'plain');
+    assert.deepEqual(seen, ['127.0.0.1'], `${c.name}: rules see the real peer`);
+    assert.equal(plain.data.length, 0, `${c.name}: denied by the rules`);
+  }
+});
+
+test('PROXY trust: a header from a peer inside proxy.pxytrust is honoured', async (t) => {
+  const { l, echo, seen } = await trustSetup(t, '192.168.0.0/16, 127.0.0.0/8', { mode: 'allow', nets: '10.' });
+  const r = await send(l.port, 'PROXY TCP4 10.1.2.3 10.0.0.1 1 2\r\nhello');
+  assert.equal(r.data.toString(), 'hello');
+  assert.deepEqual(seen, ['10.1.2.3']);
+  await until(() => echo.received.length === 1);
+});
