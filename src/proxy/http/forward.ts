@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { PassThrough, type Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import type { Dispatcher, Pool } from 'undici';
+import type { Client, Dispatcher, Pool } from 'undici';
 import { classify, ProxyError } from '../errors.ts';
-import { isHopByHopResponse } from './headers.ts';
+import { headerPairs, responseHead } from './response-head.ts';
 import { sniffContentType } from './sniff.ts';
 
 export type Req = IncomingMessage | Http2ServerRequest;
@@ -13,6 +13,8 @@ export type Res = ServerResponse | Http2ServerResponse;
 /** One upstream exchange: everything is decided before; this only moves bytes. */
 export interface ForwardJob {
   readonly pool: Pool;
+  /** A one-shot client on a new connection for the retry (closed by forward when done). */
+  readonly fresh?: () => Client;
   readonly method: string;
   /** Escaped path + query sent upstream. */
   readonly path: string;
@@ -52,9 +54,11 @@ export function forward(job: ForwardJob): void {
   const body = hasBody(job.req) ? job.req : null;
   let retried = false;
   let finished = false;
+  let oneShot: Client | undefined;
   const finish = (status: number, bytes: number, err: ProxyError | undefined) => {
     if (finished) return;
     finished = true;
+    oneShot?.close().catch(() => {});
     job.done(status, bytes, err);
   };
 
@@ -82,32 +86,17 @@ export function forward(job: ForwardJob): void {
     };
     job.res.once('close', onClose);
 
-    let pendingHead: Record<string, string | string[]> | undefined;
+    let pendingHead: string[] | undefined;
+    let noBody = false;
     /** Writes the response head and sets up the sink (gzip or the response itself). */
-    const begin = (c: Dispatcher.DispatchController, out: Record<string, string | string[]>): void => {
+    const begin = (c: Dispatcher.DispatchController, out: string[]): void => {
       const res = job.res as ServerResponse;
-      let useGzip = false;
-      if (job.gzip !== undefined) {
-        const vary = out.vary;
-        out.vary = vary === undefined ? 'Accept-Encoding' : `${vary}, Accept-Encoding`;
-        const ct = out['content-type'];
-        useGzip =
-          job.gzipAllowed &&
-          out['content-encoding'] === undefined &&
-          typeof ct === 'string' &&
-          job.gzip.test(ct) &&
-          job.req.method !== 'HEAD' &&
-          status !== 204 &&
-          status !== 304;
-        if (useGzip) {
-          out['content-encoding'] = 'gzip';
-          delete out['content-length'];
-        }
-      }
+      const useGzip = job.gzip !== undefined && gzipHead(job, out, noBody);
       try {
         res.writeHead(status, out);
       } catch (e) {
-        c.abort(classify(e));
+        // Node refuses a header value llhttp let through: the upstream's fault.
+        c.abort(new ProxyError('UPSTREAM_BAD_RESPONSE', (e as Error).message, { cause: e }));
         return;
       }
       if (useGzip) {
@@ -139,38 +128,20 @@ export function forward(job: ForwardJob): void {
       onResponseStart(c, statusCode, headers) {
         if (statusCode < 200) return; // 1xx informational: Node answers 100-continue itself
         status = statusCode;
-        const out: Record<string, string | string[]> = {};
-        let dropped: string[] | undefined;
-        const conn = headers.connection;
-        if (conn !== undefined)
-          dropped = String(conn)
-            .toLowerCase()
-            .split(',')
-            .map((s) => s.trim());
-        for (const k in headers) {
-          if (isHopByHopResponse(k) || dropped?.includes(k)) continue;
-          out[k] = headers[k] as string | string[];
-        }
-        // Announced trailers are re-announced, as Go's ReverseProxy does (Trailer itself is hop-by-hop).
-        const announced = headers.trailer;
-        if (announced !== undefined && out['content-length'] === undefined)
-          out.trailer = announced as string | string[];
-        if (job.sts !== '') out['strict-transport-security'] = job.sts;
+        // undici keeps or closes its connection itself: the Connection verdict is not needed here.
+        const head = responseHead(statusCode, job.req.method === 'HEAD', false, headerPairs(headers), job.sts);
+        noBody = head.noBody;
         // Go's ResponseWriter sniffs a missing Content-Type from the first bytes: wait for them.
-        if (
-          out['content-type'] === undefined &&
-          statusCode !== 204 &&
-          statusCode !== 304 &&
-          job.req.method !== 'HEAD'
-        ) {
-          pendingHead = out;
+        if (!head.hasType && !head.noBody) {
+          pendingHead = head.headers;
           return;
         }
-        begin(c, out);
+        begin(c, head.headers);
       },
       onResponseData(c, chunk) {
+        if (noBody) return;
         if (pendingHead !== undefined) {
-          pendingHead['content-type'] = sniffContentType(chunk);
+          pendingHead.push('content-type', sniffContentType(chunk));
           const head = pendingHead;
           pendingHead = undefined;
           begin(c, head);
@@ -224,10 +195,18 @@ export function forward(job: ForwardJob): void {
           const code = (error as { code?: string }).code ?? '';
           if (!retried && body === null && IDEMPOTENT.has(job.method) && RETRYABLE.has(code)) {
             retried = true;
+            oneShot = job.fresh?.();
             start();
             return;
           }
           finish(job.fail(err), 0, err);
+          return;
+        }
+        if (noBody && sink === (job.res as unknown)) {
+          // A 204/304 (or HEAD answer) that announced a length it may not have: undici reports
+          // the mismatch, Go ignores the body. The client's answer is complete.
+          job.res.end();
+          finish(status, bytes, undefined);
           return;
         }
         // Headers already went out: the only honest signal left is a broken connection.
@@ -236,7 +215,7 @@ export function forward(job: ForwardJob): void {
       },
     };
     try {
-      job.pool.dispatch(
+      (oneShot ?? job.pool).dispatch(
         {
           path: job.path,
           method: job.method,
@@ -253,4 +232,28 @@ export function forward(job: ForwardJob): void {
     }
   };
   start();
+}
+
+/**
+ * fabio's gzip rule (proxy.gzip.contenttype): Vary gains Accept-Encoding for every answer; the
+ * body is compressed when the client accepts gzip, the upstream did not encode it, the type
+ * matches and there is a body. Edits the flat header array; true = compress.
+ */
+function gzipHead(job: ForwardJob, out: string[], noBody: boolean): boolean {
+  let vary = -1;
+  let ct: string | undefined;
+  let encoded = false;
+  for (let i = 0; i < out.length; i += 2) {
+    const n = out[i];
+    if (n === 'vary') vary = i + 1;
+    else if (n === 'content-type') ct = out[i + 1];
+    else if (n === 'content-encoding') encoded = true;
+  }
+  if (vary >= 0) out[vary] = `${out[vary]}, Accept-Encoding`;
+  else out.push('vary', 'Accept-Encoding');
+  const use = job.gzipAllowed && !encoded && ct !== undefined && (job.gzip as RegExp).test(ct) && !noBody;
+  if (!use) return false;
+  for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === 'content-length') out.splice(i, 2);
+  out.push('content-encoding', 'gzip');
+  return true;
 }

@@ -32,7 +32,13 @@ const cases: [string, unknown, number, string, boolean][] = [
   ['abort', Object.assign(new Error('aborted'), { code: 'UND_ERR_ABORTED' }), 499, '', false],
   ['access denied', new ProxyError('ACCESS_DENIED', 'x'), 403, 'access denied\n', false],
   ['auth failed', new ProxyError('AUTH_FAILED', 'x'), 401, 'authorization failed\n', false],
-  ['remote addr', new ProxyError('BAD_REMOTE_ADDR', 'cannot parse x'), 500, 'cannot parse x\n', true],
+  [
+    'parser error',
+    Object.assign(new Error('Response does not match the HTTP/1.1 protocol'), { name: 'HTTPParserError' }),
+    502,
+    '',
+    true,
+  ],
   ['other', new Error('boom'), 500, '', true],
 ];
 for (const [name, err, status, body, log] of cases) {

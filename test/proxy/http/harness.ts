@@ -96,7 +96,7 @@ export async function proxy(
   t: TestContext,
   routes: string,
   cfgOverrides: Record<string, string | number | boolean> = {},
-  extra: Partial<ProxyDeps> = {},
+  extra: Partial<ProxyDeps> & { lean?: boolean } = {},
 ): Promise<Proxy> {
   const cfg = testConfig({
     'proxy.addr': '127.0.0.1:0',
@@ -142,6 +142,7 @@ export async function proxy(
 
 export interface Reply {
   status: number;
+  statusMessage: string;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
   text: string;
@@ -164,6 +165,7 @@ export function get(
         const b = Buffer.concat(chunks);
         resolve({
           status: res.statusCode ?? 0,
+          statusMessage: res.statusMessage ?? '',
           headers: res.headers,
           body: b,
           text: b.toString(),
@@ -176,6 +178,16 @@ export function get(
     req.end(body);
   });
 }
+
+/**
+ * The two upstream paths every HTTP case runs through: the lean raw-socket path (body-less GET/HEAD
+ * to http targets) and undici for everything. Use as `for (const up of UPSTREAMS) test(`${up.name}: ...`)`
+ * and pass `{ lean: up.lean }` to `proxy()`.
+ */
+export const UPSTREAMS = [
+  { name: 'lean', lean: true },
+  { name: 'undici', lean: false },
+] as const;
 
 /** Polls until `fn` is true or the deadline passes. */
 export async function until(fn: () => boolean, ms = 3000): Promise<void> {
