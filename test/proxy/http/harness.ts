@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { testConfig } from '../../../src/config/index.ts';
 import { memoryLogger } from '../../../src/log/logger.ts';
 import type { Metrics } from '../../../src/metrics/types.ts';
@@ -118,7 +118,9 @@ export async function proxy(
   const access: string[] = [];
   const spec = cfg.listeners[0];
   if (spec === undefined) throw new Error('no listener');
+  const lean = extra.lean ?? leanOf.get(t);
   const listener = await startHttpListener(spec, {
+    ...(lean !== undefined ? { lean } : {}),
     cfg,
     store,
     log,
@@ -188,6 +190,20 @@ export const UPSTREAMS = [
   { name: 'lean', lean: true },
   { name: 'undici', lean: false },
 ] as const;
+
+const leanOf = new WeakMap<TestContext, boolean>();
+
+/**
+ * Defines one test per upstream path (item: the whole HTTP suite runs through every path):
+ * `proxy(t, ...)` inside it starts its listener with that path unless `extra.lean` says otherwise.
+ */
+export function pathTest(name: string, fn: (t: TestContext) => Promise<void>): void {
+  for (const up of UPSTREAMS)
+    test(`${up.name}: ${name}`, (t) => {
+      leanOf.set(t, up.lean);
+      return fn(t);
+    });
+}
 
 /** Polls until `fn` is true or the deadline passes. */
 export async function until(fn: () => boolean, ms = 3000): Promise<void> {

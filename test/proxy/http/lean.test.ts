@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { STATUS_CODES } from 'node:http';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
-import { STATUS_CODES } from 'node:http';
 import { get, proxy, UPSTREAMS } from './harness.ts';
 
 /**
