@@ -188,7 +188,8 @@ export function forward(job: ForwardJob): void {
         job.res.off('close', onClose);
         const err = classify(error);
         if (clientGone) {
-          finish(499, bytes, new ProxyError('CLIENT_GONE', 'client went away', { cause: error }));
+          const gone = new ProxyError('CLIENT_GONE', 'client went away', { cause: error });
+          finish(gone.status, bytes, gone);
           return;
         }
         if (status === 0) {

@@ -98,7 +98,8 @@ class Exchange implements LeanExchange {
       c.exchange = undefined;
       c.socket.destroy();
     }
-    this.#job.done(499, this.#bytes, new ProxyError('CLIENT_GONE', 'client went away'));
+    const gone = new ProxyError('CLIENT_GONE', 'client went away');
+    this.#job.done(gone.status, this.#bytes, gone);
   };
 
   onData(chunk: Buffer): void {
