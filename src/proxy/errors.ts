@@ -118,9 +118,12 @@ export function toResponse(err: unknown, noRouteStatus = 404): ErrorResponse {
   return entry;
 }
 
-/** The reason phrase of a status line: Node's table, `Status` for codes it does not name. */
+/**
+ * The reason phrase of a status line: Node's table; 499 (never written to a client that left, but
+ * named for completeness) as nginx names it; `Status` for codes nobody names.
+ */
 export function reasonPhrase(status: number): string {
-  return STATUS_CODES[status] ?? 'Status';
+  return STATUS_CODES[status] ?? (status === 499 ? 'Client Closed Request' : 'Status');
 }
 
 /**

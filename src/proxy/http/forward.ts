@@ -63,16 +63,7 @@ export function forward(job: ForwardJob): void {
   };
 
   const start = (): void => {
-    let bodyStream: PassThrough | null = null;
-    if (body !== null) {
-      // undici destroys the body stream on failure; a PassThrough keeps the client socket alive
-      // so the 502/504 can still be written.
-      bodyStream = new PassThrough();
-      // undici destroys the body with the request error after it dropped its own listeners.
-      bodyStream.on('error', () => {});
-      body.on('error', (e) => bodyStream?.destroy(e));
-      body.pipe(bodyStream);
-    }
+    const bodyStream = body !== null ? pipeBody(body) : null;
     let controller: Dispatcher.DispatchController | undefined;
     let status = 0;
     let bytes = 0;
@@ -100,20 +91,13 @@ export function forward(job: ForwardJob): void {
         return;
       }
       if (useGzip) {
-        const gz = createGzip();
-        gz.on('data', (d: Buffer) => {
-          bytes += d.length;
-          if (!res.write(d)) {
-            gz.pause();
-            res.once('drain', () => gz.resume());
-          }
-        });
-        gz.on('end', () => {
-          res.end();
-          finish(status, bytes, undefined);
-        });
-        gz.on('error', () => res.destroy());
-        sink = gz;
+        sink = gzipSink(
+          res,
+          (n) => {
+            bytes += n;
+          },
+          () => finish(status, bytes, undefined),
+        );
       } else {
         sink = res as unknown as Writable;
         if (job.sse) res.flushHeaders?.();
@@ -257,4 +241,35 @@ function gzipHead(job: ForwardJob, out: string[], noBody: boolean): boolean {
   for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === 'content-length') out.splice(i, 2);
   out.push('content-encoding', 'gzip');
   return true;
+}
+
+/**
+ * The client's body as undici's request body: undici destroys the body stream on failure, and a
+ * PassThrough in between keeps the client socket alive so the 502/504 can still be written.
+ */
+function pipeBody(body: Req): PassThrough {
+  const bodyStream = new PassThrough();
+  // undici destroys the body with the request error after it dropped its own listeners.
+  bodyStream.on('error', () => {});
+  body.on('error', (e) => bodyStream.destroy(e));
+  body.pipe(bodyStream);
+  return bodyStream;
+}
+
+/** A gzip stream whose output goes to the client with back-pressure; `onEnd` after the last byte. */
+function gzipSink(res: ServerResponse, onBytes: (n: number) => void, onEnd: () => void): Writable {
+  const gz = createGzip();
+  gz.on('data', (d: Buffer) => {
+    onBytes(d.length);
+    if (!res.write(d)) {
+      gz.pause();
+      res.once('drain', () => gz.resume());
+    }
+  });
+  gz.on('end', () => {
+    res.end();
+    onEnd();
+  });
+  gz.on('error', () => res.destroy());
+  return gz;
 }
