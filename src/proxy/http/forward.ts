@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { PassThrough, type Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
@@ -51,172 +51,213 @@ function hasBody(req: Req): boolean {
 
 /** Streams one request upstream and the answer back, with back-pressure both ways. */
 export function forward(job: ForwardJob): void {
-  const body = hasBody(job.req) ? job.req : null;
-  let retried = false;
-  let finished = false;
-  let oneShot: Client | undefined;
-  const finish = (status: number, bytes: number, err: ProxyError | undefined) => {
-    if (finished) return;
-    finished = true;
-    oneShot?.close().catch(() => {});
-    job.done(status, bytes, err);
-  };
+  new Exchange(job).attempt();
+}
 
-  const start = (): void => {
-    const bodyStream = body !== null ? pipeBody(body) : null;
-    let controller: Dispatcher.DispatchController | undefined;
-    let status = 0;
-    let bytes = 0;
-    let sink: Writable | undefined;
-    let clientGone = false;
-    const onClose = () => {
-      if (!finished && !job.res.writableFinished) {
-        clientGone = true;
-        controller?.abort(new ProxyError('CLIENT_GONE', 'client went away'));
-      }
-    };
-    job.res.once('close', onClose);
+/** One client request: at most two attempts (the retry on a new connection), one `done` call. */
+class Exchange {
+  readonly job: ForwardJob;
+  readonly body: Req | null;
+  retried = false;
+  finished = false;
+  oneShot: Client | undefined;
 
-    let pendingHead: string[] | undefined;
-    let noBody = false;
-    /** Writes the response head and sets up the sink (gzip or the response itself). */
-    const begin = (c: Dispatcher.DispatchController, out: string[]): void => {
-      const res = job.res as ServerResponse;
-      const useGzip = job.gzip !== undefined && gzipHead(job, out, noBody);
-      try {
-        res.writeHead(status, out);
-      } catch (e) {
-        // Node refuses a header value llhttp let through: the upstream's fault.
-        c.abort(new ProxyError('UPSTREAM_BAD_RESPONSE', (e as Error).message, { cause: e }));
-        return;
-      }
-      if (useGzip) {
-        sink = gzipSink(
-          res,
-          (n) => {
-            bytes += n;
-          },
-          () => finish(status, bytes, undefined),
-        );
-      } else {
-        sink = res as unknown as Writable;
-        if (job.sse) res.flushHeaders?.();
-      }
-    };
+  constructor(job: ForwardJob) {
+    this.job = job;
+    this.body = hasBody(job.req) ? job.req : null;
+  }
 
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (clientGone) c.abort(new ProxyError('CLIENT_GONE', 'client went away'));
-      },
-      onResponseStart(c, statusCode, headers) {
-        if (statusCode < 200) return; // 1xx informational: Node answers 100-continue itself
-        status = statusCode;
-        // undici keeps or closes its connection itself: the Connection verdict is not needed here.
-        const head = responseHead(statusCode, job.req.method === 'HEAD', false, headerPairs(headers), job.sts);
-        noBody = head.noBody;
-        // Go's ResponseWriter sniffs a missing Content-Type from the first bytes: wait for them.
-        if (!head.hasType && !head.noBody) {
-          pendingHead = head.headers;
-          return;
-        }
-        begin(c, head.headers);
-      },
-      onResponseData(c, chunk) {
-        if (noBody) return;
-        if (pendingHead !== undefined) {
-          pendingHead.push('content-type', sniffContentType(chunk));
-          const head = pendingHead;
-          pendingHead = undefined;
-          begin(c, head);
-        }
-        if (sink === undefined) return;
-        if (sink !== (job.res as unknown)) {
-          if (!sink.write(chunk)) {
-            c.pause();
-            sink.once('drain', () => c.resume());
-          }
-          return;
-        }
-        bytes += chunk.length;
-        const res = job.res as ServerResponse;
-        if (!res.write(chunk)) {
-          c.pause();
-          res.once('drain', () => c.resume());
-        }
-      },
-      onResponseEnd(c, trailers) {
-        job.res.off('close', onClose);
-        if (trailers !== undefined && sink === (job.res as unknown)) {
-          let any = false;
-          for (const _ in trailers) {
-            any = true;
-            break;
-          }
-          if (any) (job.res as ServerResponse).addTrailers(trailers as Record<string, string>);
-        }
-        if (pendingHead !== undefined) {
-          // Empty body: nothing to sniff, Go adds no Content-Type either.
-          const head = pendingHead;
-          pendingHead = undefined;
-          begin(c, head);
-        }
-        if (sink !== undefined && sink !== (job.res as unknown)) {
-          sink.end(); // finish() runs on the gzip 'end'
-          return;
-        }
-        job.res.end();
-        finish(status, bytes, undefined);
-      },
-      onResponseError(_c, error) {
-        job.res.off('close', onClose);
-        const err = classify(error);
-        if (clientGone) {
-          const gone = new ProxyError('CLIENT_GONE', 'client went away', { cause: error });
-          finish(gone.status, bytes, gone);
-          return;
-        }
-        if (status === 0) {
-          const code = (error as { code?: string }).code ?? '';
-          if (!retried && body === null && IDEMPOTENT.has(job.method) && RETRYABLE.has(code)) {
-            retried = true;
-            oneShot = job.fresh?.();
-            start();
-            return;
-          }
-          finish(job.fail(err), 0, err);
-          return;
-        }
-        if (noBody && sink === (job.res as unknown)) {
-          // A 204/304 (or HEAD answer) that announced a length it may not have: undici reports
-          // the mismatch, Go ignores the body. The client's answer is complete.
-          job.res.end();
-          finish(status, bytes, undefined);
-          return;
-        }
-        // Headers already went out: the only honest signal left is a broken connection.
-        job.res.destroy();
-        finish(status, bytes, err);
-      },
-    };
+  finish(status: number, bytes: number, err: ProxyError | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.oneShot?.close().catch(() => {});
+    this.job.done(status, bytes, err);
+  }
+
+  /** Whether a failure before any response byte may be sent again (once, on a new connection). */
+  mayRetry(error: Error): boolean {
+    const code = (error as { code?: string }).code ?? '';
+    return !this.retried && this.body === null && IDEMPOTENT.has(this.job.method) && RETRYABLE.has(code);
+  }
+
+  attempt(): void {
+    const job = this.job;
+    const a = new Attempt(this);
     try {
-      (oneShot ?? job.pool).dispatch(
+      (this.oneShot ?? job.pool).dispatch(
         {
           path: job.path,
           method: job.method,
           headers: job.headers,
-          body: bodyStream,
-          idempotent: body === null && IDEMPOTENT.has(job.method),
+          body: this.body !== null ? pipeBody(this.body) : null,
+          idempotent: this.body === null && IDEMPOTENT.has(job.method),
         },
-        handler,
+        a,
       );
     } catch (e) {
-      job.res.off('close', onClose);
+      a.detach();
       const err = classify(e);
-      finish(job.fail(err), 0, err);
+      this.finish(job.fail(err), 0, err);
+    }
+  }
+
+  retry(): void {
+    this.retried = true;
+    this.oneShot = this.job.fresh?.();
+    this.attempt();
+  }
+}
+
+/** One upstream attempt: undici's dispatch handler, writing straight into the client's response. */
+class Attempt implements Dispatcher.DispatchHandler {
+  readonly #x: Exchange;
+  readonly #res: ServerResponse;
+  #controller: Dispatcher.DispatchController | undefined;
+  #status = 0;
+  #bytes = 0;
+  #sink: Writable | undefined;
+  #clientGone = false;
+  #pendingHead: string[] | undefined;
+  #noBody = false;
+
+  readonly #onClose = (): void => {
+    if (!this.#x.finished && !this.#res.writableFinished) {
+      this.#clientGone = true;
+      this.#controller?.abort(new ProxyError('CLIENT_GONE', 'client went away'));
     }
   };
-  start();
+
+  constructor(x: Exchange) {
+    this.#x = x;
+    this.#res = x.job.res as ServerResponse;
+    this.#res.once('close', this.#onClose);
+  }
+
+  detach(): void {
+    this.#res.off('close', this.#onClose);
+  }
+
+  /** Writes the response head and sets up the sink (gzip or the response itself). */
+  #begin(c: Dispatcher.DispatchController, out: string[]): void {
+    const job = this.#x.job;
+    const res = this.#res;
+    const useGzip = job.gzip !== undefined && gzipHead(job, out, this.#noBody);
+    try {
+      res.writeHead(this.#status, out);
+    } catch (e) {
+      // Node refuses a header value llhttp let through: the upstream's fault.
+      c.abort(new ProxyError('UPSTREAM_BAD_RESPONSE', (e as Error).message, { cause: e }));
+      return;
+    }
+    if (useGzip) {
+      this.#sink = gzipSink(
+        res,
+        (n) => {
+          this.#bytes += n;
+        },
+        () => this.#x.finish(this.#status, this.#bytes, undefined),
+      );
+    } else {
+      this.#sink = res as unknown as Writable;
+      if (job.sse) res.flushHeaders?.();
+    }
+  }
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.#controller = c;
+    if (this.#clientGone) c.abort(new ProxyError('CLIENT_GONE', 'client went away'));
+  }
+
+  onResponseStart(c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // 1xx informational: Node answers 100-continue itself
+    this.#status = statusCode;
+    const job = this.#x.job;
+    // undici keeps or closes its connection itself: the Connection verdict is not needed here.
+    const head = responseHead(statusCode, job.req.method === 'HEAD', false, headerPairs(headers), job.sts);
+    this.#noBody = head.noBody;
+    // Go's ResponseWriter sniffs a missing Content-Type from the first bytes: wait for them.
+    if (!head.hasType && !head.noBody) {
+      this.#pendingHead = head.headers;
+      return;
+    }
+    this.#begin(c, head.headers);
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#noBody) return;
+    if (this.#pendingHead !== undefined) {
+      const head = this.#pendingHead;
+      this.#pendingHead = undefined;
+      head.push('content-type', sniffContentType(chunk));
+      this.#begin(c, head);
+    }
+    const sink = this.#sink;
+    if (sink === undefined) return;
+    if (sink !== (this.#res as unknown)) {
+      if (!sink.write(chunk)) {
+        c.pause();
+        sink.once('drain', () => c.resume());
+      }
+      return;
+    }
+    this.#bytes += chunk.length;
+    if (!this.#res.write(chunk)) {
+      c.pause();
+      this.#res.once('drain', () => c.resume());
+    }
+  }
+
+  onResponseEnd(c: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    this.detach();
+    const res = this.#res;
+    if (trailers !== undefined && this.#sink === (res as unknown)) {
+      let any = false;
+      for (const _ in trailers) {
+        any = true;
+        break;
+      }
+      if (any) res.addTrailers(trailers as Record<string, string>);
+    }
+    if (this.#pendingHead !== undefined) {
+      // Empty body: nothing to sniff, Go adds no Content-Type either.
+      const head = this.#pendingHead;
+      this.#pendingHead = undefined;
+      this.#begin(c, head);
+    }
+    if (this.#sink !== undefined && this.#sink !== (res as unknown)) {
+      this.#sink.end(); // finish() runs on the gzip 'end'
+      return;
+    }
+    res.end();
+    this.#x.finish(this.#status, this.#bytes, undefined);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, error: Error): void {
+    this.detach();
+    const x = this.#x;
+    const res = this.#res;
+    const err = classify(error);
+    if (this.#clientGone) {
+      const gone = new ProxyError('CLIENT_GONE', 'client went away', { cause: error });
+      x.finish(gone.status, this.#bytes, gone);
+      return;
+    }
+    if (!res.headersSent) {
+      if (this.#status === 0 && x.mayRetry(error)) return x.retry();
+      x.finish(x.job.fail(err), 0, err);
+      return;
+    }
+    if (this.#noBody && this.#sink === (res as unknown)) {
+      // A 204/304 (or HEAD answer) that announced a length it may not have: undici reports
+      // the mismatch, Go ignores the body. The client's answer is complete.
+      res.end();
+      x.finish(this.#status, this.#bytes, undefined);
+      return;
+    }
+    // Headers already went out: the only honest signal left is a broken connection.
+    res.destroy();
+    x.finish(this.#status, this.#bytes, err);
+  }
 }
 
 /**
