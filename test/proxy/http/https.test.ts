@@ -300,3 +300,41 @@ test('HTTPS listener: a websocket tunnel over TLS stays under the listener limit
     [],
   );
 });
+
+test('HTTPS listener: HTTP/1.1 over TLS with more header lines than the bound is a 431', async (t) => {
+  const set = await makeCerts([['a.test']]);
+  t.after(() => set.cleanup());
+  const c = set.certs[0];
+  if (c === undefined) throw new Error('no cert');
+  let seen = 0;
+  const be = await backend(t, (req, res) => {
+    seen++;
+    req.resume();
+    res.end('ok');
+  });
+  const p = await proxy(t, `route add s / ${be.url}/`, {
+    'proxy.cs': `cs=c1;type=file;cert=${c.certFile};key=${c.keyFile}`,
+    'proxy.addr': '127.0.0.1:0;cs=c1',
+  });
+  let head = 'POST /x HTTP/1.1\r\nHost: a.test\r\n';
+  for (let i = 0; i < 2100; i++) head += 'a:1\r\n';
+  const reply = await new Promise<string>((resolve) => {
+    const s = tlsConnect({
+      host: '127.0.0.1',
+      port: p.port,
+      servername: 'a.test',
+      ca: set.ca.pem,
+      ALPNProtocols: ['http/1.1'],
+    });
+    let out = '';
+    s.on('data', (d: Buffer) => {
+      out += d.toString('latin1');
+    });
+    s.on('error', () => {});
+    s.on('close', () => resolve(out));
+    s.setTimeout(10_000, () => s.destroy());
+    s.write(`${head}Content-Length: 5\r\nConnection: close\r\n\r\nhello`);
+  });
+  assert.match(reply, /^HTTP\/1\.1 431 /);
+  assert.equal(seen, 0);
+});
