@@ -284,7 +284,19 @@ function redirectOrRoute(hc: HandlerConfig, req: Req, f: Found): Decision {
   // Without a Host (HTTP/1.0) the upstream gets the target's own authority, as Go's transport sends.
   const hostHeader = t.host === 'dst' ? t.hostPort : t.host !== '' ? t.host : f.host !== '' ? f.host : t.hostPort;
   return {
-    routed: { ...f, t, sock: req.socket as TLSSocket, upUri: q === '' ? upPath : `${upPath}?${q}`, hostHeader },
+    // Fields listed, not spread: an object spread here cost ~4 % of the proxy's CPU in a profile.
+    routed: {
+      result: f.result,
+      t,
+      id: f.id,
+      path: f.path,
+      query: f.query,
+      host: f.host,
+      clientIp: f.clientIp,
+      sock: req.socket as TLSSocket,
+      upUri: q === '' ? upPath : `${upPath}?${q}`,
+      hostHeader,
+    },
   };
 }
 
