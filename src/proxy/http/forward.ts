@@ -1,10 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { PassThrough, type Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import type { Dispatcher, Pool } from 'undici';
+import type { Client, Dispatcher, Pool } from 'undici';
 import { classify, ProxyError } from '../errors.ts';
-import { isHopByHopResponse } from './headers.ts';
+import { headerPairs, responseHead } from './response-head.ts';
 import { sniffContentType } from './sniff.ts';
 
 export type Req = IncomingMessage | Http2ServerRequest;
@@ -13,6 +13,8 @@ export type Res = ServerResponse | Http2ServerResponse;
 /** One upstream exchange: everything is decided before; this only moves bytes. */
 export interface ForwardJob {
   readonly pool: Pool;
+  /** A one-shot client on a new connection for the retry (closed by forward when done). */
+  readonly fresh?: () => Client;
   readonly method: string;
   /** Escaped path + query sent upstream. */
   readonly path: string;
@@ -49,208 +51,266 @@ function hasBody(req: Req): boolean {
 
 /** Streams one request upstream and the answer back, with back-pressure both ways. */
 export function forward(job: ForwardJob): void {
-  const body = hasBody(job.req) ? job.req : null;
-  let retried = false;
-  let finished = false;
-  const finish = (status: number, bytes: number, err: ProxyError | undefined) => {
-    if (finished) return;
-    finished = true;
-    job.done(status, bytes, err);
-  };
+  new Exchange(job).attempt();
+}
 
-  const start = (): void => {
-    let bodyStream: PassThrough | null = null;
-    if (body !== null) {
-      // undici destroys the body stream on failure; a PassThrough keeps the client socket alive
-      // so the 502/504 can still be written.
-      bodyStream = new PassThrough();
-      // undici destroys the body with the request error after it dropped its own listeners.
-      bodyStream.on('error', () => {});
-      body.on('error', (e) => bodyStream?.destroy(e));
-      body.pipe(bodyStream);
-    }
-    let controller: Dispatcher.DispatchController | undefined;
-    let status = 0;
-    let bytes = 0;
-    let sink: Writable | undefined;
-    let clientGone = false;
-    const onClose = () => {
-      if (!finished && !job.res.writableFinished) {
-        clientGone = true;
-        controller?.abort(new ProxyError('CLIENT_GONE', 'client went away'));
-      }
-    };
-    job.res.once('close', onClose);
+/** One client request: at most two attempts (the retry on a new connection), one `done` call. */
+class Exchange {
+  readonly job: ForwardJob;
+  readonly body: Req | null;
+  retried = false;
+  finished = false;
+  oneShot: Client | undefined;
 
-    let pendingHead: Record<string, string | string[]> | undefined;
-    /** Writes the response head and sets up the sink (gzip or the response itself). */
-    const begin = (c: Dispatcher.DispatchController, out: Record<string, string | string[]>): void => {
-      const res = job.res as ServerResponse;
-      let useGzip = false;
-      if (job.gzip !== undefined) {
-        const vary = out.vary;
-        out.vary = vary === undefined ? 'Accept-Encoding' : `${vary}, Accept-Encoding`;
-        const ct = out['content-type'];
-        useGzip =
-          job.gzipAllowed &&
-          out['content-encoding'] === undefined &&
-          typeof ct === 'string' &&
-          job.gzip.test(ct) &&
-          job.req.method !== 'HEAD' &&
-          status !== 204 &&
-          status !== 304;
-        if (useGzip) {
-          out['content-encoding'] = 'gzip';
-          delete out['content-length'];
-        }
-      }
-      try {
-        res.writeHead(status, out);
-      } catch (e) {
-        c.abort(classify(e));
-        return;
-      }
-      if (useGzip) {
-        const gz = createGzip();
-        gz.on('data', (d: Buffer) => {
-          bytes += d.length;
-          if (!res.write(d)) {
-            gz.pause();
-            res.once('drain', () => gz.resume());
-          }
-        });
-        gz.on('end', () => {
-          res.end();
-          finish(status, bytes, undefined);
-        });
-        gz.on('error', () => res.destroy());
-        sink = gz;
-      } else {
-        sink = res as unknown as Writable;
-        if (job.sse) res.flushHeaders?.();
-      }
-    };
+  constructor(job: ForwardJob) {
+    this.job = job;
+    this.body = hasBody(job.req) ? job.req : null;
+  }
 
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (clientGone) c.abort(new ProxyError('CLIENT_GONE', 'client went away'));
-      },
-      onResponseStart(c, statusCode, headers) {
-        if (statusCode < 200) return; // 1xx informational: Node answers 100-continue itself
-        status = statusCode;
-        const out: Record<string, string | string[]> = {};
-        let dropped: string[] | undefined;
-        const conn = headers.connection;
-        if (conn !== undefined)
-          dropped = String(conn)
-            .toLowerCase()
-            .split(',')
-            .map((s) => s.trim());
-        for (const k in headers) {
-          if (isHopByHopResponse(k) || dropped?.includes(k)) continue;
-          out[k] = headers[k] as string | string[];
-        }
-        // Announced trailers are re-announced, as Go's ReverseProxy does (Trailer itself is hop-by-hop).
-        const announced = headers.trailer;
-        if (announced !== undefined && out['content-length'] === undefined)
-          out.trailer = announced as string | string[];
-        if (job.sts !== '') out['strict-transport-security'] = job.sts;
-        // Go's ResponseWriter sniffs a missing Content-Type from the first bytes: wait for them.
-        if (
-          out['content-type'] === undefined &&
-          statusCode !== 204 &&
-          statusCode !== 304 &&
-          job.req.method !== 'HEAD'
-        ) {
-          pendingHead = out;
-          return;
-        }
-        begin(c, out);
-      },
-      onResponseData(c, chunk) {
-        if (pendingHead !== undefined) {
-          pendingHead['content-type'] = sniffContentType(chunk);
-          const head = pendingHead;
-          pendingHead = undefined;
-          begin(c, head);
-        }
-        if (sink === undefined) return;
-        if (sink !== (job.res as unknown)) {
-          if (!sink.write(chunk)) {
-            c.pause();
-            sink.once('drain', () => c.resume());
-          }
-          return;
-        }
-        bytes += chunk.length;
-        const res = job.res as ServerResponse;
-        if (!res.write(chunk)) {
-          c.pause();
-          res.once('drain', () => c.resume());
-        }
-      },
-      onResponseEnd(c, trailers) {
-        job.res.off('close', onClose);
-        if (trailers !== undefined && sink === (job.res as unknown)) {
-          let any = false;
-          for (const _ in trailers) {
-            any = true;
-            break;
-          }
-          if (any) (job.res as ServerResponse).addTrailers(trailers as Record<string, string>);
-        }
-        if (pendingHead !== undefined) {
-          // Empty body: nothing to sniff, Go adds no Content-Type either.
-          const head = pendingHead;
-          pendingHead = undefined;
-          begin(c, head);
-        }
-        if (sink !== undefined && sink !== (job.res as unknown)) {
-          sink.end(); // finish() runs on the gzip 'end'
-          return;
-        }
-        job.res.end();
-        finish(status, bytes, undefined);
-      },
-      onResponseError(_c, error) {
-        job.res.off('close', onClose);
-        const err = classify(error);
-        if (clientGone) {
-          finish(499, bytes, new ProxyError('CLIENT_GONE', 'client went away', { cause: error }));
-          return;
-        }
-        if (status === 0) {
-          const code = (error as { code?: string }).code ?? '';
-          if (!retried && body === null && IDEMPOTENT.has(job.method) && RETRYABLE.has(code)) {
-            retried = true;
-            start();
-            return;
-          }
-          finish(job.fail(err), 0, err);
-          return;
-        }
-        // Headers already went out: the only honest signal left is a broken connection.
-        job.res.destroy();
-        finish(status, bytes, err);
-      },
-    };
+  finish(status: number, bytes: number, err: ProxyError | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.oneShot?.close().catch(() => {});
+    this.job.done(status, bytes, err);
+  }
+
+  /** Whether a failure before any response byte may be sent again (once, on a new connection). */
+  mayRetry(error: Error): boolean {
+    const code = (error as { code?: string }).code ?? '';
+    return !this.retried && this.body === null && IDEMPOTENT.has(this.job.method) && RETRYABLE.has(code);
+  }
+
+  attempt(): void {
+    const job = this.job;
+    const a = new Attempt(this);
     try {
-      job.pool.dispatch(
+      (this.oneShot ?? job.pool).dispatch(
         {
           path: job.path,
           method: job.method,
           headers: job.headers,
-          body: bodyStream,
-          idempotent: body === null && IDEMPOTENT.has(job.method),
+          body: this.body !== null ? pipeBody(this.body) : null,
+          idempotent: this.body === null && IDEMPOTENT.has(job.method),
         },
-        handler,
+        a,
       );
     } catch (e) {
-      job.res.off('close', onClose);
+      a.detach();
       const err = classify(e);
-      finish(job.fail(err), 0, err);
+      this.finish(job.fail(err), 0, err);
+    }
+  }
+
+  retry(): void {
+    this.retried = true;
+    this.oneShot = this.job.fresh?.();
+    this.attempt();
+  }
+}
+
+/** One upstream attempt: undici's dispatch handler, writing straight into the client's response. */
+class Attempt implements Dispatcher.DispatchHandler {
+  readonly #x: Exchange;
+  readonly #res: ServerResponse;
+  #controller: Dispatcher.DispatchController | undefined;
+  #status = 0;
+  #bytes = 0;
+  #sink: Writable | undefined;
+  #clientGone = false;
+  #pendingHead: string[] | undefined;
+  #noBody = false;
+
+  readonly #onClose = (): void => {
+    if (!this.#x.finished && !this.#res.writableFinished) {
+      this.#clientGone = true;
+      this.#controller?.abort(new ProxyError('CLIENT_GONE', 'client went away'));
     }
   };
-  start();
+
+  constructor(x: Exchange) {
+    this.#x = x;
+    this.#res = x.job.res as ServerResponse;
+    this.#res.once('close', this.#onClose);
+  }
+
+  detach(): void {
+    this.#res.off('close', this.#onClose);
+  }
+
+  /** Writes the response head and sets up the sink (gzip or the response itself). */
+  #begin(c: Dispatcher.DispatchController, out: string[]): void {
+    const job = this.#x.job;
+    const res = this.#res;
+    const useGzip = job.gzip !== undefined && gzipHead(job, out, this.#noBody);
+    try {
+      res.writeHead(this.#status, out);
+    } catch (e) {
+      // Node refuses a header value llhttp let through: the upstream's fault.
+      c.abort(new ProxyError('UPSTREAM_BAD_RESPONSE', (e as Error).message, { cause: e }));
+      return;
+    }
+    if (useGzip) {
+      this.#sink = gzipSink(
+        res,
+        (n) => {
+          this.#bytes += n;
+        },
+        () => this.#x.finish(this.#status, this.#bytes, undefined),
+      );
+    } else {
+      this.#sink = res as unknown as Writable;
+      if (job.sse) res.flushHeaders?.();
+    }
+  }
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.#controller = c;
+    if (this.#clientGone) c.abort(new ProxyError('CLIENT_GONE', 'client went away'));
+  }
+
+  onResponseStart(c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // 1xx informational: Node answers 100-continue itself
+    this.#status = statusCode;
+    const job = this.#x.job;
+    // undici keeps or closes its connection itself: the Connection verdict is not needed here.
+    const head = responseHead(statusCode, job.req.method === 'HEAD', false, headerPairs(headers), job.sts);
+    this.#noBody = head.noBody;
+    // Go's ResponseWriter sniffs a missing Content-Type from the first bytes: wait for them.
+    if (!head.hasType && !head.noBody) {
+      this.#pendingHead = head.headers;
+      return;
+    }
+    this.#begin(c, head.headers);
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#noBody) return;
+    if (this.#pendingHead !== undefined) {
+      const head = this.#pendingHead;
+      this.#pendingHead = undefined;
+      head.push('content-type', sniffContentType(chunk));
+      this.#begin(c, head);
+    }
+    const sink = this.#sink;
+    if (sink === undefined) return;
+    if (sink !== (this.#res as unknown)) {
+      if (!sink.write(chunk)) {
+        c.pause();
+        sink.once('drain', () => c.resume());
+      }
+      return;
+    }
+    this.#bytes += chunk.length;
+    if (!this.#res.write(chunk)) {
+      c.pause();
+      this.#res.once('drain', () => c.resume());
+    }
+  }
+
+  onResponseEnd(c: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    this.detach();
+    const res = this.#res;
+    if (trailers !== undefined && this.#sink === (res as unknown)) {
+      let any = false;
+      for (const _ in trailers) {
+        any = true;
+        break;
+      }
+      if (any) res.addTrailers(trailers as Record<string, string>);
+    }
+    if (this.#pendingHead !== undefined) {
+      // Empty body: nothing to sniff, Go adds no Content-Type either.
+      const head = this.#pendingHead;
+      this.#pendingHead = undefined;
+      this.#begin(c, head);
+    }
+    if (this.#sink !== undefined && this.#sink !== (res as unknown)) {
+      this.#sink.end(); // finish() runs on the gzip 'end'
+      return;
+    }
+    res.end();
+    this.#x.finish(this.#status, this.#bytes, undefined);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, error: Error): void {
+    this.detach();
+    const x = this.#x;
+    const res = this.#res;
+    const err = classify(error);
+    if (this.#clientGone) {
+      const gone = new ProxyError('CLIENT_GONE', 'client went away', { cause: error });
+      x.finish(gone.status, this.#bytes, gone);
+      return;
+    }
+    if (!res.headersSent) {
+      if (this.#status === 0 && x.mayRetry(error)) return x.retry();
+      x.finish(x.job.fail(err), 0, err);
+      return;
+    }
+    if (this.#noBody && this.#sink === (res as unknown)) {
+      // A 204/304 (or HEAD answer) that announced a length it may not have: undici reports
+      // the mismatch, Go ignores the body. The client's answer is complete.
+      res.end();
+      x.finish(this.#status, this.#bytes, undefined);
+      return;
+    }
+    // Headers already went out: the only honest signal left is a broken connection.
+    res.destroy();
+    x.finish(this.#status, this.#bytes, err);
+  }
+}
+
+/**
+ * fabio's gzip rule (proxy.gzip.contenttype): Vary gains Accept-Encoding for every answer; the
+ * body is compressed when the client accepts gzip, the upstream did not encode it, the type
+ * matches and there is a body. Edits the flat header array; true = compress.
+ */
+function gzipHead(job: ForwardJob, out: string[], noBody: boolean): boolean {
+  let vary = -1;
+  let ct: string | undefined;
+  let encoded = false;
+  for (let i = 0; i < out.length; i += 2) {
+    const n = out[i];
+    if (n === 'vary') vary = i + 1;
+    else if (n === 'content-type') ct = out[i + 1];
+    else if (n === 'content-encoding') encoded = true;
+  }
+  if (vary >= 0) out[vary] = `${out[vary]}, Accept-Encoding`;
+  else out.push('vary', 'Accept-Encoding');
+  const use = job.gzipAllowed && !encoded && ct !== undefined && (job.gzip as RegExp).test(ct) && !noBody;
+  if (!use) return false;
+  for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === 'content-length') out.splice(i, 2);
+  out.push('content-encoding', 'gzip');
+  return true;
+}
+
+/**
+ * The client's body as undici's request body: undici destroys the body stream on failure, and a
+ * PassThrough in between keeps the client socket alive so the 502/504 can still be written.
+ */
+function pipeBody(body: Req): PassThrough {
+  const bodyStream = new PassThrough();
+  // undici destroys the body with the request error after it dropped its own listeners.
+  bodyStream.on('error', () => {});
+  body.on('error', (e) => bodyStream.destroy(e));
+  body.pipe(bodyStream);
+  return bodyStream;
+}
+
+/** A gzip stream whose output goes to the client with back-pressure; `onEnd` after the last byte. */
+function gzipSink(res: ServerResponse, onBytes: (n: number) => void, onEnd: () => void): Writable {
+  const gz = createGzip();
+  gz.on('data', (d: Buffer) => {
+    onBytes(d.length);
+    if (!res.write(d)) {
+      gz.pause();
+      res.once('drain', () => gz.resume());
+    }
+  });
+  gz.on('end', () => {
+    res.end();
+    onEnd();
+  });
+  gz.on('error', () => res.destroy());
+  return gz;
 }

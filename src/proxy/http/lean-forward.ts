@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { classify, ProxyError } from '../errors.ts';
-import { isHopByHopResponse } from './headers.ts';
 import type { LeanConn, LeanExchange, LeanPool } from './lean-pool.ts';
+import { responseHead } from './response-head.ts';
 import { sniffContentType } from './sniff.ts';
 
 /**
@@ -30,6 +30,12 @@ export interface LeanJob {
 const MAX_HEAD = 1 << 20;
 const MAX_LINE = 8192;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+const LFLF = Buffer.from('\n\n');
+const LFCRLF = Buffer.from('\n\r\n');
+const BARE_LF = /(^|[^\r])\n/;
+const CRLF_OR_LF = /\r?\n/g;
+// RFC 9110 section 5.6.2 token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 // Parser states.
 const S_HEAD = 0;
@@ -77,8 +83,8 @@ class Exchange implements LeanExchange {
     this.#send();
   }
 
-  #send(): void {
-    const c = this.#job.pool.acquire(this);
+  #send(fresh = false): void {
+    const c = this.#job.pool.acquire(this, fresh);
     this.#conn = c;
     c.socket.write(this.#job.head, 'latin1');
   }
@@ -92,7 +98,8 @@ class Exchange implements LeanExchange {
       c.exchange = undefined;
       c.socket.destroy();
     }
-    this.#job.done(499, this.#bytes, new ProxyError('CLIENT_GONE', 'client went away'));
+    const gone = new ProxyError('CLIENT_GONE', 'client went away');
+    this.#job.done(gone.status, this.#bytes, gone);
   };
 
   onData(chunk: Buffer): void {
@@ -111,7 +118,22 @@ class Exchange implements LeanExchange {
   #head(data: Buffer): number {
     let start = 0;
     for (;;) {
-      const end = data.indexOf(CRLFCRLF, start);
+      // The head ends at the first empty line. Go's reader ends lines at LF and drops one CR before
+      // it, so `\n\n` ends a head as `\r\n\r\n` does (RFC 9112 section 2.2 allows it too).
+      let end = data.indexOf(CRLFCRLF, start);
+      let gap = 4;
+      // Only the bytes before a CRLFCRLF can hold an earlier bare-LF end of head.
+      const scope = end >= 0 ? data.subarray(0, end + 3) : data;
+      const lf = scope.indexOf(LFLF, start);
+      if (lf >= 0 && (end < 0 || lf < end)) {
+        end = lf;
+        gap = 2;
+      }
+      const lcr = scope.indexOf(LFCRLF, start);
+      if (lcr >= 0 && (end < 0 || lcr < end)) {
+        end = lcr;
+        gap = 3;
+      }
       if (end < 0) {
         if (data.length > MAX_HEAD)
           this.#error(Object.assign(new Error('response head too large'), { code: 'HPE_HEADER_OVERFLOW' }));
@@ -119,7 +141,18 @@ class Exchange implements LeanExchange {
         return -1;
       }
       this.#buf = undefined;
-      const text = data.toString('latin1', start, end);
+      let text = data.toString('latin1', start, end);
+      if (gap !== 4 || BARE_LF.test(text)) {
+        if (text.endsWith('\r')) text = text.slice(0, -1);
+        text = text.replace(CRLF_OR_LF, '\r\n');
+      }
+      // Control characters (NUL, bare CR...) in a head are refused as Go's textproto refuses them.
+      if (badHeadChar(text)) {
+        this.#error(
+          Object.assign(new Error('invalid character in response head'), { code: 'HPE_INVALID_HEADER_TOKEN' }),
+        );
+        return -1;
+      }
       // Status line `HTTP/1.x NNN[ reason]`, checked by char codes (no split, no regexp).
       const d1 = text.charCodeAt(9) - 48;
       const d2 = text.charCodeAt(10) - 48;
@@ -145,10 +178,10 @@ class Exchange implements LeanExchange {
           this.#error(Object.assign(new Error('unexpected protocol switch'), { code: 'HPE_INVALID_CONSTANT' }));
           return -1;
         }
-        start = end + 4; // 1xx informational: Node answers 100-continue itself
+        start = end + gap; // 1xx informational: Node answers 100-continue itself
         continue;
       }
-      return this.#respond(code, text.charCodeAt(7) === 48, text, sle + 2, data, end + 4);
+      return this.#respond(code, text.charCodeAt(7) === 48, text, sle + 2, data, end + gap);
     }
   }
 
@@ -157,12 +190,9 @@ class Exchange implements LeanExchange {
     let cl = -1;
     let chunked = false;
     let te = false;
-    let conn: string | undefined;
-    let trailer: string | undefined;
-    let hasType = false;
-    let outCl = false;
-    let out: string[] = [];
-    // One scan over the header lines: framing facts collected, end-to-end headers copied. // hot path
+    const pairs: string[] = [];
+    // One scan over the header lines: framing facts collected, the pairs kept for the shared
+    // response-head rules. // hot path
     while (pos < text.length) {
       let e = text.indexOf('\r\n', pos);
       if (e < 0) e = text.length;
@@ -173,74 +203,45 @@ class Exchange implements LeanExchange {
         return -1;
       }
       const name = text.slice(pos, c).toLowerCase();
+      if (!TOKEN.test(name)) {
+        this.#error(Object.assign(new Error('malformed response header'), { code: 'HPE_INVALID_HEADER_TOKEN' }));
+        return -1;
+      }
       const value = text.slice(c + 1, e).trim();
       pos = e + 2;
-      switch (name) {
-        case 'content-length': {
-          const n = /^\d{1,15}$/.test(value) ? Number(value) : -2;
-          if (n === -2 || (cl >= 0 && cl !== n)) {
-            this.#error(Object.assign(new Error('invalid content-length'), { code: 'HPE_UNEXPECTED_CONTENT_LENGTH' }));
-            return -1;
-          }
-          cl = n;
-          outCl = true;
-          break;
+      if (name === 'content-length') {
+        const n = /^\d{1,15}$/.test(value) ? Number(value) : -2;
+        if (n === -2 || (cl >= 0 && cl !== n)) {
+          this.#error(Object.assign(new Error('invalid content-length'), { code: 'HPE_UNEXPECTED_CONTENT_LENGTH' }));
+          return -1;
         }
-        case 'transfer-encoding':
-          te = true;
-          chunked = /(^|,)\s*chunked\s*$/i.test(value);
-          continue;
-        case 'connection':
-          conn = conn === undefined ? value : `${conn}, ${value}`;
-          continue;
-        case 'trailer':
-          trailer = trailer === undefined ? value : `${trailer}, ${value}`;
-          continue;
-        case 'content-type':
-          hasType = true;
-          break;
-        default:
-          if (isHopByHopResponse(name)) continue;
+        if (cl >= 0) continue; // an identical repeat is one length
+        cl = n;
+      } else if (name === 'transfer-encoding') {
+        te = true;
+        chunked = /(^|,)\s*chunked\s*$/i.test(value);
       }
-      out.push(name, value);
+      pairs.push(name, value);
     }
-    let close = http10;
-    if (conn !== undefined) {
-      const dropped = conn
-        .toLowerCase()
-        .split(',')
-        .map((s) => s.trim());
-      if (dropped.includes('close')) close = true;
-      else if (http10 && dropped.includes('keep-alive')) close = false;
-      // Headers named by Connection are hop-by-hop too (rare: filter after the fact).
-      if (dropped.some((d) => d !== 'close' && d !== 'keep-alive' && d !== '')) {
-        const kept: string[] = [];
-        for (let i = 0; i < out.length; i += 2)
-          if (!dropped.includes(out[i] as string)) kept.push(out[i] as string, out[i + 1] as string);
-        out = kept;
-        outCl = kept.includes('content-length');
-        hasType = kept.includes('content-type');
-      }
-    }
-    if (close) this.#reuse = false;
-    // Announced trailers are re-announced, as Go's ReverseProxy does (Trailer itself is hop-by-hop).
-    if (trailer !== undefined && !outCl) out.push('trailer', trailer);
-    if (job.sts !== '') out.push('strict-transport-security', job.sts);
+    const head = responseHead(status, job.isHead, http10, pairs, job.sts);
+    if (head.close) this.#reuse = false;
     this.#status = status;
-    const noBody = job.isHead || status === 204 || status === 304;
-    if (noBody) this.#st = S_DONE;
+    if (head.noBody) this.#st = S_DONE;
     else if (te) this.#st = chunked ? S_CHUNKSIZE : S_EOF;
     else if (cl >= 0) {
       this.#st = cl === 0 ? S_DONE : S_LEN;
       this.#remaining = cl;
     } else this.#st = S_EOF;
-    if (te && !chunked) this.#reuse = false;
+    // A non-chunked TE body runs to EOF; a body-less status that announced a length may send it anyway.
+    if ((te && !chunked) || (head.noBody && !job.isHead && cl > 0)) this.#reuse = false;
+    const out = head.headers;
     // Go's ResponseWriter sniffs a missing Content-Type from the first bytes: wait for them.
-    if (!hasType && !noBody) {
+    if (!head.hasType && !head.noBody) {
       if (this.#st === S_DONE) this.#writeHead(out);
       else this.#pending = out;
     } else if (!this.#writeHead(out)) return -1;
     if (this.#st === S_DONE) {
+      // Bytes after a body-less answer (a 204 with a body): the connection is out of step.
       if (bodyOff < data.length) this.#reuse = false;
       this.#complete();
     }
@@ -252,7 +253,8 @@ class Exchange implements LeanExchange {
       this.#job.res.writeHead(this.#status, out);
       return true;
     } catch (e) {
-      this.#error(e);
+      // Node refuses what the lean parser let through (an invalid header value): the upstream's fault.
+      this.#error(new ProxyError('UPSTREAM_BAD_RESPONSE', (e as Error).message, { cause: e }));
       return false;
     }
   }
@@ -392,10 +394,11 @@ class Exchange implements LeanExchange {
       this.#complete();
       return;
     }
-    // A reused keep-alive connection the upstream closed just now: GET/HEAD are safe to send again.
+    // A reused keep-alive connection the upstream closed just now: GET/HEAD are safe to send again,
+    // once, on a new connection (another idle one may be just as stale).
     if (this.#st === S_HEAD && !this.#got && !this.#retried && (this.#conn as LeanConn).uses > 0) {
       this.#retried = true;
-      this.#send();
+      this.#send(true);
       return;
     }
     this.#fail(err ?? Object.assign(new Error('upstream closed the connection'), { code: 'UND_ERR_SOCKET' }));
@@ -426,4 +429,16 @@ class Exchange implements LeanExchange {
     job.res.destroy();
     job.done(this.#status, this.#bytes, err);
   }
+}
+
+/** Any control character but HTAB, and a CR that does not end a line (lines end in CRLF here). */
+function badHeadChar(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 32 && c !== 127) continue;
+    if (c === 9 || (c === 10 && text.charCodeAt(i - 1) === 13)) continue;
+    if (c === 13 && text.charCodeAt(i + 1) === 10) continue;
+    return true;
+  }
+  return false;
 }

@@ -73,12 +73,21 @@ export class LeanPool {
     this.#s = settings;
   }
 
-  /** An idle connection (most recently used first) or a new one. // hot path */
-  acquire(x: LeanExchange): LeanConn {
+  /**
+   * An idle connection (most recently used first) or a new one; `fresh` skips the idle ones (the
+   * retry after a reused connection failed must not meet another stale one). // hot path
+   */
+  acquire(x: LeanExchange, fresh = false): LeanConn {
     const now = Date.now();
-    while (this.#idle.length > 0) {
+    while (!fresh && this.#idle.length > 0) {
       const c = this.#idle.pop() as LeanConn;
-      if (c.socket.destroyed) continue;
+      // Reused only while writable and before EOF: an upstream that closed right after its last
+      // answer has sent FIN, which may be read but not yet turned into 'close'.
+      const sk = c.socket;
+      if (sk.destroyed || !sk.writable || sk.readableEnded) {
+        sk.destroy();
+        continue;
+      }
       if (now - c.idleSince > this.#s.idleTimeout) {
         c.socket.destroy();
         continue;

@@ -3,14 +3,22 @@ import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ListenerSpec } from '../../config/types.ts';
+import { ProxyError, rawAnswer, reasonPhrase, toResponse } from '../errors.ts';
 import type { PrometheusText, ProxyDeps, RunningListener } from '../types.ts';
 import { type AuthChecker, createHttpHandler } from './handler.ts';
 import type { PoolCache } from './pools.ts';
+import { MAX_REQUEST_HEADERS } from './request-checks.ts';
 
 export interface HttpListenerDeps extends ProxyDeps {
   readonly prometheus?: PrometheusText;
   /** Shared upstream pools (one cache per process); created per listener when absent. */
   readonly pools?: PoolCache;
+  /**
+   * Upstream path for body-less GET/HEAD to plain-http targets: true = the lean raw-socket path
+   * (lean-forward.ts), false = undici for every request. Default: on unless the operator switch
+   * FABIO_TS_LEAN=0 is set in the environment (read here, at listener start, not at module load).
+   */
+  readonly lean?: boolean;
 }
 
 const TCP_KEEPALIVE_MS = 3 * 60_000;
@@ -48,7 +56,12 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
     server = createHttpServer(serverOpts, prometheusHandler(deps));
   } else {
     auth = await loadAuth(deps);
-    const h = createHttpHandler(spec, deps, { tls, auth, pools: deps.pools });
+    const h = createHttpHandler(spec, deps, {
+      tls,
+      auth,
+      pools: deps.pools,
+      lean: deps.lean ?? process.env.FABIO_TS_LEAN !== '0',
+    });
     if (deps.pools === undefined) handlerPools = h.pools;
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       res.on('error', () => {});
@@ -58,7 +71,8 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
       } catch (e) {
         // A bug must cost one request, never the process.
         deps.log.error(`http: ${(e as Error).message}`);
-        if (!res.headersSent) res.writeHead(500);
+        const status = toResponse(new ProxyError('INTERNAL', (e as Error).message)).status;
+        if (!res.headersSent) res.writeHead(status, reasonPhrase(status));
         res.end();
       }
     };
@@ -83,12 +97,17 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
         store.close();
       });
       s2.setTimeout(idle);
+      // HTTP/1.1 over TLS is parsed with the server's maxHeadersCount too (see the plain listener).
+      (s2 as unknown as { maxHeadersCount: number }).maxHeadersCount = MAX_REQUEST_HEADERS + 1;
       s2.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head));
       s2.on('sessionError', () => {});
       s2.on('tlsClientError', () => {});
       server = s2;
     } else {
       const s1 = createHttpServer(serverOpts, onRequest);
+      // One header line more than the handler accepts: an excess is seen (and refused with 431)
+      // instead of dropped by the parser without a word.
+      s1.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
       s1.on('upgrade', onUpgrade);
       server = s1;
     }
@@ -205,7 +224,10 @@ function shadowPeer(sock: Socket, src: { address: string; port: number }): void 
   Object.defineProperty(sock, 'remotePort', { value: src.port, configurable: true });
 }
 
-/** Node's default clientError answer, kept explicit: 431 oversized headers, 408 timeout, else 400. */
+/**
+ * The answer to a request Node's parser refused (fabio's Go server answers the same way): 431 for
+ * oversized headers, 408 for a request timeout, 400 for everything else, from the error table.
+ */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.on('error', () => {});
   const s = socket as Socket;
@@ -214,13 +236,13 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     s.writable &&
     !(s as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent
   ) {
-    const status =
+    const code =
       err.code === 'HPE_HEADER_OVERFLOW'
-        ? '431 Request Header Fields Too Large'
+        ? 'HEADERS_TOO_LARGE'
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? '408 Request Timeout'
-          : '400 Bad Request';
-    s.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+          ? 'CLIENT_TIMEOUT'
+          : 'BAD_REQUEST';
+    s.end(rawAnswer(toResponse(new ProxyError(code, err.message)).status));
   }
   s.destroy();
 }

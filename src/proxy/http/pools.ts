@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Client, Pool } from 'undici';
 import type { TableStore } from '../../routes/table-store.ts';
 import type { Table, Target } from '../../routes/types.ts';
 import { LeanPool } from './lean-pool.ts';
@@ -71,29 +71,24 @@ export class PoolCache {
 
   #create(t: Target, key: string): Pool {
     const s = this.#settings;
-    const https = t.scheme === 'https' || t.scheme === 'wss';
-    const origin = `${https ? 'https' : 'http'}://${t.hostPort}`;
-    const sni = https && t.host !== '' && t.host !== 'dst' ? t.host : undefined;
-    const idle = s.idleTimeout > 0 ? s.idleTimeout : 15_000;
-    const pool = new Pool(origin, {
+    const pool = new Pool(origin(t), {
+      ...clientOptions(t, s),
       connections: s.maxConn > 0 ? s.maxConn : null,
-      pipelining: 1,
-      // Without a hint, stay below Node's 5 s server default; hints may raise it up to idleconntimeout.
-      keepAliveTimeout: Math.min(idle, 4_000),
-      keepAliveMaxTimeout: idle,
-      keepAliveTimeoutThreshold: 1_000,
-      headersTimeout: s.headersTimeout,
-      bodyTimeout: 0,
-      connect: {
-        ...(s.dialTimeout > 0 ? { timeout: s.dialTimeout } : {}),
-        keepAlive: true,
-        keepAliveInitialDelay: s.tcpKeepAlive > 0 ? s.tcpKeepAlive : 15_000,
-        ...(https ? { rejectUnauthorized: !t.tlsSkipVerify, ...(sni ? { servername: sni } : {}) } : {}),
-      },
     });
     pool.on('connectionError', () => {}); // reported per request; never crash on an emitter error
     this.#pools.set(key, pool);
     return pool;
+  }
+
+  /**
+   * A one-request client on a new connection, for the single retry after a reused pooled
+   * connection failed before answering: another idle connection of the pool may be just as stale.
+   * The caller closes it when the exchange ends.
+   */
+  fresh(t: Target): Client {
+    const c = new Client(origin(t), clientOptions(t, this.#settings));
+    c.on('connectionError', () => {});
+    return c;
   }
 
   /** Closes pools whose targets are no longer in `table`. */
@@ -134,4 +129,31 @@ export class PoolCache {
  */
 function poolKey(t: Target): string {
   return `${t.key}\u0000${t.tlsSkipVerify ? 1 : 0}\u0000${t.host}`;
+}
+
+function origin(t: Target): string {
+  const https = t.scheme === 'https' || t.scheme === 'wss';
+  return `${https ? 'https' : 'http'}://${t.hostPort}`;
+}
+
+/** The undici options shared by the pools and the one-shot retry clients. */
+function clientOptions(t: Target, s: PoolSettings): Client.Options {
+  const https = t.scheme === 'https' || t.scheme === 'wss';
+  const sni = https && t.host !== '' && t.host !== 'dst' ? t.host : undefined;
+  const idle = s.idleTimeout > 0 ? s.idleTimeout : 15_000;
+  return {
+    pipelining: 1,
+    // Without a hint, stay below Node's 5 s server default; hints may raise it up to idleconntimeout.
+    keepAliveTimeout: Math.min(idle, 4_000),
+    keepAliveMaxTimeout: idle,
+    keepAliveTimeoutThreshold: 1_000,
+    headersTimeout: s.headersTimeout,
+    bodyTimeout: 0,
+    connect: {
+      ...(s.dialTimeout > 0 ? { timeout: s.dialTimeout } : {}),
+      keepAlive: true,
+      keepAliveInitialDelay: s.tcpKeepAlive > 0 ? s.tcpKeepAlive : 15_000,
+      ...(https ? { rejectUnauthorized: !t.tlsSkipVerify, ...(sni ? { servername: sni } : {}) } : {}),
+    },
+  };
 }

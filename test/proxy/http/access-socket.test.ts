@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { test } from 'node:test';
-import { backend, echo, get, proxy, until } from './harness.ts';
+import { backend, echo, get, pathTest, proxy, until } from './harness.ts';
 
 const FIELDS = [
   'remote_addr',
@@ -40,7 +39,7 @@ const FIELDS = [
   'header.User-Agent',
 ];
 
-test('access log: every field on a real request', async (t) => {
+pathTest('access log: every field on a real request', async (t) => {
   const be = await backend(t, echo);
   const format = FIELDS.map((f) => `${f}=$${f}`).join('|');
   const p = await proxy(t, `route add svc-x a.com:9999/api ${be.url}/ opts "strip=/api"`, {
@@ -96,7 +95,7 @@ test('access log: every field on a real request', async (t) => {
   assert.equal(m.get('header.User-Agent'), 'ua/1');
 });
 
-test('slow headers are closed after rt', async (t) => {
+pathTest('slow headers are closed after rt', async (t) => {
   const be = await backend(t, echo);
   const p = await proxy(t, `route add s / ${be.url}/`, { 'proxy.addr': '127.0.0.1:0;rt=300ms' });
   const s = connect(p.port, '127.0.0.1');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backend, echo, get, proxy, until } from './harness.ts';
+import { backend, echo, get, pathTest, proxy, until } from './harness.ts';
 
-test('forwards a request with fabio headers, normalised path and merged query', async (t) => {
+pathTest('forwards a request with fabio headers, normalised path and merged query', async (t) => {
   const be = await backend(t, echo);
   const p = await proxy(t, `route add svc a.com/ ${be.url}/ignored?t=1`, { 'proxy.header.requestid': 'X-Request-Id' });
   const r = await get(p.port, '/x%2F..%2Fy//z/?q=2', { host: 'a.com', 'x-forwarded-for': '9.9.9.9' });
@@ -116,7 +116,7 @@ for (const row of rows) {
   });
 }
 
-test('socket: clientip, tls header removal and request id on real sockets', async (t) => {
+pathTest('socket: clientip, tls header removal and request id on real sockets', async (t) => {
   const be = await backend(t, echo);
   const p = await proxy(t, `route add s / ${be.url}/`, {
     'proxy.header.clientip': 'X-Client-Ip',
@@ -131,7 +131,7 @@ test('socket: clientip, tls header removal and request id on real sockets', asyn
   assert.equal(j.headers['x-rid']?.length, 36);
 });
 
-test('POST body streamed upstream', async (t) => {
+pathTest('POST body streamed upstream', async (t) => {
   const be = await backend(t, echo);
   const p = await proxy(t, `route add s / ${be.url}/`);
   const r = await get(p.port, '/', { 'content-type': 'text/plain' }, 'POST', 'x'.repeat(100_000));
@@ -153,7 +153,7 @@ test('no route: noroutestatus, HTML body, WARN line, metric, no access log', asy
   assert.equal(p.access.length, 0);
 });
 
-test('redirect: Location, Go body, metric, no access log', async (t) => {
+pathTest('redirect: Location, Go body, metric, no access log', async (t) => {
   const p = await proxy(t, 'route add s a.com/ https://b.com$path opts "redirect=301"');
   const r = await get(p.port, '/x?y=1', { host: 'a.com' });
   assert.equal(r.status, 301);
@@ -201,7 +201,7 @@ test('upstream errors: 502 refused, 504 header timeout, 500 TLS verification, 49
   await until(() => p.access.length === 3);
 });
 
-test('client going away is 499 in metrics and access log', async (t) => {
+pathTest('client going away is 499 in metrics and access log', async (t) => {
   const { request } = await import('node:http');
   let arrived!: () => void;
   const got = new Promise<void>((r) => {
@@ -223,7 +223,7 @@ test('client going away is 499 in metrics and access log', async (t) => {
   assert.match(p.access[0] ?? '', /" 499 0\n$/);
 });
 
-test('Trace header logs fabio TRACE lines; requests without it log none', async (t) => {
+pathTest('Trace header logs fabio TRACE lines; requests without it log none', async (t) => {
   const be = await backend(t, echo);
   const p = await proxy(t, `route add s a.com/bang ${be.url}/\nroute add s a.com/ ${be.url}/`);
   await get(p.port, '/bar/baz', { host: 'a.com' });
@@ -239,7 +239,7 @@ test('Trace header logs fabio TRACE lines; requests without it log none', async 
   );
 });
 
-test('response hop-by-hop headers removed, others passed, status kept', async (t) => {
+pathTest('response hop-by-hop headers removed, others passed, status kept', async (t) => {
   const be = await backend(t, (_req, res) => {
     res.writeHead(201, { 'x-up': '1', 'keep-alive': 'timeout=5', 'set-cookie': ['a=1', 'b=2'] });
     res.end('made');
@@ -253,7 +253,7 @@ test('response hop-by-hop headers removed, others passed, status kept', async (t
   assert.equal(r.text, 'made');
 });
 
-test('a throwing table costs one request (500), not the process', async (t) => {
+pathTest('a throwing table costs one request (500), not the process', async (t) => {
   const p = await proxy(t, '');
   const boom = () => {
     throw new Error('boom');
@@ -273,7 +273,7 @@ test('a throwing table costs one request (500), not the process', async (t) => {
   assert.ok(p.log.lines.includes('[ERROR] http: boom'), p.log.lines.join('\n'));
 });
 
-test('two targets are balanced (rr) and each keeps its own pool', async (t) => {
+pathTest('two targets are balanced (rr) and each keeps its own pool', async (t) => {
   const a = await backend(t, (_q, s) => s.end('a'));
   const b = await backend(t, (_q, s) => s.end('b'));
   const p = await proxy(t, `route add svc mysite.com:9999/ ${a.url}/\nroute add svc mysite.com:9999/ ${b.url}/`, {
@@ -284,7 +284,7 @@ test('two targets are balanced (rr) and each keeps its own pool', async (t) => {
   assert.deepEqual([...seen].sort(), ['a', 'a', 'a', 'b', 'b', 'b']);
 });
 
-test('announced response trailers are forwarded', async (t) => {
+pathTest('announced response trailers are forwarded', async (t) => {
   const be = await backend(t, (_q, s) => {
     s.writeHead(200, { trailer: 'x-checksum' });
     s.write('body');
@@ -304,7 +304,7 @@ test('announced response trailers are forwarded', async (t) => {
   assert.equal(trailers['x-checksum'], 'abc');
 });
 
-test('pipelined client requests are answered in order', async (t) => {
+pathTest('pipelined client requests are answered in order', async (t) => {
   const be = await backend(t, (q, s) => {
     // The first request is the slowest: order must still hold.
     setTimeout(() => s.end(q.url), q.url === '/1' ? 100 : 0);

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { testConfig } from '../../../src/config/index.ts';
 import { memoryLogger } from '../../../src/log/logger.ts';
 import type { Metrics } from '../../../src/metrics/types.ts';
@@ -97,7 +97,7 @@ export async function proxy(
   t: TestContext,
   routes: string,
   cfgOverrides: Record<string, string | number | boolean> = {},
-  extra: Partial<ProxyDeps> = {},
+  extra: Partial<ProxyDeps> & { lean?: boolean } = {},
 ): Promise<Proxy> {
   const cfg = testConfig({
     'proxy.addr': '127.0.0.1:0',
@@ -119,7 +119,9 @@ export async function proxy(
   const access: string[] = [];
   const spec = cfg.listeners[0];
   if (spec === undefined) throw new Error('no listener');
+  const lean = extra.lean ?? leanOf.get(t);
   const listener = await startHttpListener(spec, {
+    ...(lean !== undefined ? { lean } : {}),
     cfg,
     store,
     log,
@@ -143,6 +145,7 @@ export async function proxy(
 
 export interface Reply {
   status: number;
+  statusMessage: string;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
   text: string;
@@ -165,6 +168,7 @@ export function get(
         const b = Buffer.concat(chunks);
         resolve({
           status: res.statusCode ?? 0,
+          statusMessage: res.statusMessage ?? '',
           headers: res.headers,
           body: b,
           text: b.toString(),
@@ -176,6 +180,30 @@ export function get(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/**
+ * The two upstream paths every HTTP case runs through: the lean raw-socket path (body-less GET/HEAD
+ * to http targets) and undici for everything. Use as `for (const up of UPSTREAMS) test(`${up.name}: ...`)`
+ * and pass `{ lean: up.lean }` to `proxy()`.
+ */
+export const UPSTREAMS = [
+  { name: 'lean', lean: true },
+  { name: 'undici', lean: false },
+] as const;
+
+const leanOf = new WeakMap<TestContext, boolean>();
+
+/**
+ * Defines one test per upstream path (item: the whole HTTP suite runs through every path):
+ * `proxy(t, ...)` inside it starts its listener with that path unless `extra.lean` says otherwise.
+ */
+export function pathTest(name: string, fn: (t: TestContext) => Promise<void>): void {
+  for (const up of UPSTREAMS)
+    test(`${up.name}: ${name}`, (t) => {
+      leanOf.set(t, up.lean);
+      return fn(t);
+    });
 }
 
 /** Polls until `fn` is true or the deadline passes. */

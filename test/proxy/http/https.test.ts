@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { connect as h2connect } from 'node:http2';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { makeCerts } from '../../helpers/certs.ts';
-import { backend, echo, proxy } from './harness.ts';
+import { backend, echo, proxy, UPSTREAMS } from './harness.ts';
 
 test('HTTPS listener: path source serves two names, HTTP/1.1 and HTTP/2, TLS headers and STS', async (t) => {
   const set = await makeCerts([['a.test'], ['b.test']]);
@@ -183,4 +183,158 @@ test('HTTPS listener: websocket over TLS and graceful close of an HTTP/2 session
   assert.equal(headers[':status'], 200);
   assert.equal(body, 'slow');
   await closed;
+});
+
+for (const up of UPSTREAMS)
+  test(`HTTPS listener (${up.name}): many requests on one kept-alive TLS connection add no listeners per request`, async (t) => {
+    const set = await makeCerts([['a.test']]);
+    t.after(() => set.cleanup());
+    const dir = join(set.dir, 'served');
+    await mkdir(dir);
+    const c0 = set.certs[0] as { certFile: string; keyFile: string };
+    await copyFile(c0.certFile, join(dir, 'n0-cert.pem'));
+    await copyFile(c0.keyFile, join(dir, 'n0-key.pem'));
+    const be = await backend(t, (req, res) => {
+      req.resume();
+      res.end('ok');
+    });
+    const p = await proxy(
+      t,
+      `route add s / ${be.url}/`,
+      { 'proxy.cs': `cs=c1;type=path;cert=${dir}`, 'proxy.addr': '127.0.0.1:0;cs=c1' },
+      { lean: up.lean },
+    );
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    const agent = new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: set.ca.pem, servername: 'a.test' });
+    t.after(() => agent.destroy());
+    const sockets = new Set<unknown>();
+    for (let i = 0; i < 25; i++) {
+      const method = i % 2 === 0 ? 'GET' : 'POST';
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpsRequest(
+          { host: '127.0.0.1', port: p.port, path: '/', method, headers: { host: 'a.test' }, agent },
+          (res) => {
+            sockets.add(res.socket);
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(method === 'POST' ? 'body' : undefined);
+      });
+      assert.equal(status, 200);
+    }
+    assert.equal(sockets.size, 1, 'one kept-alive connection');
+    // HTTP/2: many streams on one session.
+    const session = h2connect(`https://127.0.0.1:${p.port}`, { ca: set.ca.pem, servername: 'a.test' });
+    session.on('error', () => {});
+    t.after(() => session.destroy());
+    for (let i = 0; i < 25; i++) {
+      const stream = session.request({ ':path': '/', ':method': i % 2 === 0 ? 'GET' : 'POST' });
+      stream.on('error', () => {});
+      stream.end(i % 2 === 0 ? undefined : 'body');
+      stream.resume();
+      const [h] = (await once(stream, 'response')) as [Record<string, string | number>];
+      assert.equal(h[':status'], 200);
+      await once(stream, 'end');
+    }
+    // A warning is emitted asynchronously: let pending ticks run before looking.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message),
+      [],
+    );
+  });
+
+// The client TLSSocket carries 2 'close' listeners of Node's, 1 of the listener and 8 of the two
+// pipeline() calls in websocket.ts (owned elsewhere): 11 > 10. Marked todo until websocket.ts splices
+// without pipeline().
+test('HTTPS listener: a websocket tunnel over TLS stays under the listener limit of its socket', {
+  todo: 'websocket.ts: two pipeline() calls add 8 close listeners to the client socket',
+}, async (t) => {
+  const set = await makeCerts([['a.test']]);
+  t.after(() => set.cleanup());
+  const c = set.certs[0];
+  if (c === undefined) throw new Error('no cert');
+  const be = await backend(t, (_req, res) => res.end());
+  be.server.on('upgrade', (_req, socket) => {
+    socket.on('error', () => {});
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.pipe(socket);
+  });
+  const p = await proxy(t, `route add s / ${be.url}/`, {
+    'proxy.cs': `cs=c1;type=file;cert=${c.certFile};key=${c.keyFile}`,
+    'proxy.addr': '127.0.0.1:0;cs=c1',
+  });
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const echoed = await new Promise<string>((resolve, reject) => {
+    const req = httpsRequest({
+      host: '127.0.0.1',
+      port: p.port,
+      path: '/ws',
+      servername: 'a.test',
+      ca: set.ca.pem,
+      agent: false,
+      headers: { connection: 'Upgrade', upgrade: 'websocket' },
+    });
+    req.on('upgrade', (_res, socket) => {
+      socket.write('ping');
+      socket.once('data', (d: Buffer) => {
+        resolve(d.toString());
+        socket.destroy();
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(echoed, 'ping');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(
+    warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message),
+    [],
+  );
+});
+
+test('HTTPS listener: HTTP/1.1 over TLS with more header lines than the bound is a 431', async (t) => {
+  const set = await makeCerts([['a.test']]);
+  t.after(() => set.cleanup());
+  const c = set.certs[0];
+  if (c === undefined) throw new Error('no cert');
+  let seen = 0;
+  const be = await backend(t, (req, res) => {
+    seen++;
+    req.resume();
+    res.end('ok');
+  });
+  const p = await proxy(t, `route add s / ${be.url}/`, {
+    'proxy.cs': `cs=c1;type=file;cert=${c.certFile};key=${c.keyFile}`,
+    'proxy.addr': '127.0.0.1:0;cs=c1',
+  });
+  let head = 'POST /x HTTP/1.1\r\nHost: a.test\r\n';
+  for (let i = 0; i < 2100; i++) head += 'a:1\r\n';
+  const reply = await new Promise<string>((resolve) => {
+    const s = tlsConnect({
+      host: '127.0.0.1',
+      port: p.port,
+      servername: 'a.test',
+      ca: set.ca.pem,
+      ALPNProtocols: ['http/1.1'],
+    });
+    let out = '';
+    s.on('data', (d: Buffer) => {
+      out += d.toString('latin1');
+    });
+    s.on('error', () => {});
+    s.on('close', () => resolve(out));
+    s.setTimeout(10_000, () => s.destroy());
+    s.write(`${head}Content-Length: 5\r\nConnection: close\r\n\r\nhello`);
+  });
+  assert.match(reply, /^HTTP\/1\.1 431 /);
+  assert.equal(seen, 0);
 });

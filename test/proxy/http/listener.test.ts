@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { makeCerts } from '../../helpers/certs.ts';
-import { backend, echo, get, proxy, until } from './harness.ts';
+import { backend, echo, get, pathTest, proxy, until } from './harness.ts';
 
-test('pxyproto: client IP comes from the PROXY v1 header', async (t) => {
+pathTest('pxyproto: client IP comes from the PROXY v1 header', async (t) => {
   const be = await backend(t, echo);
   const p = await proxy(t, `route add s / ${be.url}/`, { 'proxy.addr': '127.0.0.1:0;pxyproto=true' });
   const s = connect(p.port, '127.0.0.1');
@@ -100,7 +100,7 @@ test('https upstream: tlsskipverify and SNI from host=, 500 on verification fail
   assert.equal(strict.status, 500);
 });
 
-test('graceful close: in-flight request finishes, new connections refused', async (t) => {
+pathTest('graceful close: in-flight request finishes, new connections refused', async (t) => {
   let arrived!: () => void;
   const got = new Promise<void>((r) => {
     arrived = r;
@@ -123,7 +123,7 @@ test('graceful close: in-flight request finishes, new connections refused', asyn
   await assert.rejects(get(p.port, '/'), /ECONNREFUSED/);
 });
 
-test('graceful close: requests still running after grace are cut', async (t) => {
+pathTest('graceful close: requests still running after grace are cut', async (t) => {
   let arrived!: () => void;
   const got = new Promise<void>((r) => {
     arrived = r;
@@ -140,7 +140,7 @@ test('graceful close: requests still running after grace are cut', async (t) => 
   assert.match(await inflight, /^(ECONNRESET|socket hang up)$/);
 });
 
-test('prometheus listener serves the exposition and redirects other paths with 308', async (t) => {
+pathTest('prometheus listener serves the exposition and redirects other paths with 308', async (t) => {
   const p = await proxy(t, '', { 'proxy.addr': '127.0.0.1:0;proto=prometheus' }, {
     prometheus: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x 1\n' }),
   } as never);
@@ -153,7 +153,7 @@ test('prometheus listener serves the exposition and redirects other paths with 3
   assert.ok(p.log.lines.includes(`[INFO] PROMETHEUS proxy listening on 127.0.0.1:0`), p.log.lines.join('\n'));
 });
 
-test('write timeout wt cuts a response that takes too long', async (t) => {
+pathTest('write timeout wt cuts a response that takes too long', async (t) => {
   const be = await backend(t, (_req, res) => {
     res.write('start');
     setTimeout(() => res.end('end'), 1500).unref();

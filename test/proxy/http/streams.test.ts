@@ -3,11 +3,10 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
-import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { backend, echo, get, proxy, until } from './harness.ts';
+import { backend, echo, get, pathTest, proxy, until } from './harness.ts';
 
-test('websocket: upgrade tunnel echoes both ways, ws.conn gauge, no access log', async (t) => {
+pathTest('websocket: upgrade tunnel echoes both ways, ws.conn gauge, no access log', async (t) => {
   const be = await backend(t, echo);
   let seenHeaders: Record<string, unknown> = {};
   be.server.on('upgrade', (req, socket) => {
@@ -42,7 +41,7 @@ test('websocket: upgrade tunnel echoes both ways, ws.conn gauge, no access log',
   assert.equal(p.access.length, 0);
 });
 
-test('websocket: upstream that does not answer 101 closes the client', async (t) => {
+pathTest('websocket: upstream that does not answer 101 closes the client', async (t) => {
   const be = await backend(t, (_req, res) => res.end('no'));
   const p = await proxy(t, `route add s / ${be.url}/`);
   const req = request({
@@ -60,7 +59,7 @@ test('websocket: upstream that does not answer 101 closes the client', async (t)
   assert.equal(p.metrics.ws, 0);
 });
 
-test('SSE: events arrive before the response ends', async (t) => {
+pathTest('SSE: events arrive before the response ends', async (t) => {
   let release!: () => void;
   const released = new Promise<void>((r) => {
     release = r;
@@ -92,7 +91,7 @@ test('SSE: events arrive before the response ends', async (t) => {
   assert.equal(rest, 'data: two\n\n');
 });
 
-test('gzip: matching content type compressed with Vary, others untouched', async (t) => {
+pathTest('gzip: matching content type compressed with Vary, others untouched', async (t) => {
   const body = 'hello world '.repeat(1000);
   const be = await backend(t, (req, res) => {
     res.writeHead(200, {
@@ -132,7 +131,7 @@ function source(total: number): Readable {
   });
 }
 
-test('100 MB upload and 100 MB download stream with bounded memory', async (t) => {
+pathTest('100 MB upload and 100 MB download stream with bounded memory', async (t) => {
   const be = await backend(t, (req, res) => {
     if (req.method === 'POST') {
       let n = 0;
@@ -191,7 +190,7 @@ test('100 MB upload and 100 MB download stream with bounded memory', async (t) =
   assert.ok(peak - base < 80 * MB, `rss grew by ${((peak - base) / MB).toFixed(1)} MB`);
 });
 
-test('garbage: 10,000 bad connections do not disturb good traffic', async (t) => {
+pathTest('garbage: 10,000 bad connections do not disturb good traffic', async (t) => {
   const be = await backend(t, echo);
   const p = await proxy(t, `route add s / ${be.url}/`, { 'proxy.addr': '127.0.0.1:0;rt=1s' });
   const bad = (i: number) =>
@@ -227,7 +226,7 @@ test('garbage: 10,000 bad connections do not disturb good traffic', async (t) =>
   assert.equal(good, 100);
 });
 
-test('oversized headers get 431, malformed requests 400', async (t) => {
+pathTest('oversized headers get 431, malformed requests 400', async (t) => {
   const be = await backend(t, echo);
   const p = await proxy(t, `route add s / ${be.url}/`);
   const raw = (data: string) =>
@@ -244,7 +243,7 @@ test('oversized headers get 431, malformed requests 400', async (t) => {
   assert.match(await raw('BLAH\r\n\r\n'), /^HTTP\/1\.1 400 /);
 });
 
-test('aborted uploads and upstream resets mid-body cost one request, not the process', async (t) => {
+pathTest('aborted uploads and upstream resets mid-body cost one request, not the process', async (t) => {
   const be = await backend(t, (req, res) => {
     if (req.url === '/reset') {
       req.once('data', () => req.socket.destroy());
@@ -294,7 +293,7 @@ test('aborted uploads and upstream resets mid-body cost one request, not the pro
   assert.equal((await get(p.port, '/after', {}, 'POST', 'x')).text, 'ok');
 });
 
-test('websocket without a route gets the no-route status and the connection closes', async (t) => {
+pathTest('websocket without a route gets the no-route status and the connection closes', async (t) => {
   const p = await proxy(t, 'route add s a.com/ http://127.0.0.1:1/');
   const s = connect(p.port, '127.0.0.1');
   s.on('error', () => {});
@@ -309,7 +308,7 @@ test('websocket without a route gets the no-route status and the connection clos
   assert.equal(p.metrics.notFounds, 1);
 });
 
-test('missing Content-Type is sniffed like Go (and then drives gzip); empty bodies get none', async (t) => {
+pathTest('missing Content-Type is sniffed like Go (and then drives gzip); empty bodies get none', async (t) => {
   const be = await backend(t, (req, res) => {
     res.removeHeader('content-type');
     if (req.url === '/empty') return void res.writeHead(200).end();
