@@ -61,6 +61,9 @@ export interface BlockingOptions {
   /** First backoff after misbehaviour (fabio's 1 s retry); doubles per event up to maxRetryMs. */
   readonly retryMs: number;
   readonly maxRetryMs: number;
+  /** Deadline of a non-blocking read, and the margin above wait + wait/16 of a blocking one (ms). */
+  readonly readTimeoutMs?: number;
+  readonly marginMs?: number;
   /** Random source for the jitter (tests inject a fixed one). */
   readonly random?: () => number;
   /** Token bucket: burst size and refill per second. */
@@ -175,7 +178,9 @@ export async function blockingLoop(
       query.index = index;
       query.wait = waitParam(opts.waitMs);
     }
-    const timeoutMs = blocking ? opts.waitMs + opts.waitMs / 16 + 5000 : 30_000;
+    const timeoutMs = blocking
+      ? opts.waitMs + opts.waitMs / 16 + (opts.marginMs ?? 5000)
+      : (opts.readTimeoutMs ?? 30_000);
     const sent = performance.now();
     try {
       const res = await client.get(opts.path, { query, signal, timeoutMs }, opts.allow ?? []);
