@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { memoryLogger } from '../../src/log/logger.ts';
 import { ConsulBackend, type ConsulBackendOptions } from '../../src/registry/consul/backend.ts';
+import { healthyServices } from '../../src/registry/consul/health-filter.ts';
+import { HealthState } from '../../src/registry/consul/health-state.ts';
 import type { RouteTextUpdate } from '../../src/registry/types.ts';
 import { check, row, serf, until } from './fake-consul.ts';
 
@@ -124,12 +126,7 @@ function options(url: string, blocking: ConsulBackendOptions['blocking'] = {}, m
   };
 }
 
-async function start(
-  t: T,
-  consul: ScriptedConsul,
-  blocking: ConsulBackendOptions['blocking'] = {},
-  maxBody?: number,
-) {
+async function start(t: T, consul: ScriptedConsul, blocking: ConsulBackendOptions['blocking'] = {}, maxBody?: number) {
   await consul.start();
   const log = memoryLogger('DEBUG');
   const backend = new ConsulBackend(options(consul.url, blocking, maxBody), log);
@@ -274,7 +271,11 @@ for (const [name, header] of [
     assert.equal(h.lines(/answered a blocking read at once/).length, 1);
     assert.equal(h.last(), `${WEB_ROUTE}\n`);
     // Consul behaves again, with a change: applied, and one summary line.
-    consul.checks = [serf('n1'), check('n1', 'web-1', 'web', WEB, 'passing'), check('n1', 'api-1', 'api', API, 'passing')];
+    consul.checks = [
+      serf('n1'),
+      check('n1', 'web-1', 'web', WEB, 'passing'),
+      check('n1', 'api-1', 'api', API, 'passing'),
+    ];
     consul.index = 11;
     consul.health = (r, res) => consul.serve(r, res);
     await h.waitText(`${WEB_ROUTE}\n${API_ROUTE}\n`, 'api added');
@@ -325,10 +326,37 @@ test('500s, resets, invalid JSON and wrong types: backoff, last routes kept, one
   const errors = h.lines(/Error fetching health state/);
   assert.equal(errors.length, 1, errors.join('\n'));
   assert.equal(h.last(), `${WEB_ROUTE}\n`);
-  consul.checks = [serf('n1'), check('n1', 'web-1', 'web', WEB, 'critical'), check('n1', 'api-1', 'api', API, 'passing')];
+  consul.checks = [
+    serf('n1'),
+    check('n1', 'web-1', 'web', WEB, 'critical'),
+    check('n1', 'api-1', 'api', API, 'passing'),
+  ];
   consul.index = 12;
   consul.health = (r, res) => consul.serve(r, res);
   await h.waitText(`${API_ROUTE}\n`, 'web critical, api passing');
   const back = await until(() => h.lines(/Health state fetched again after (\d+) reads failed/).at(0));
   assert.ok(Number(/after (\d+) reads/.exec(back)?.[1]) >= 7, back);
+});
+
+test('HealthState: an answer that was not committed stays fresh for the retry; result equals a full parse', () => {
+  const opts = { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one' as const };
+  const a = [serf('n1'), check('n1', 'web-1', 'web', WEB, 'passing'), check('n1', 'api-1', 'api', API, 'passing')];
+  const bad = { ...check('n1', 'x-1', 'x', ['urlprefix-/x'], 'passing'), ServiceTags: 'urlprefix-/x' };
+  const b = [serf('n1'), check('n1', 'web-1', 'web', WEB, 'critical'), bad, a[2]];
+  const hs = new HealthState(opts);
+  hs.read(JSON.stringify(a));
+  const first = hs.prepare(JSON.stringify(b));
+  assert.equal(first.mode, 'incremental');
+  assert.equal(first.rejected.length, 1);
+  // Not committed (the catalog read failed): the retry sees the same changes.
+  const retry = hs.prepare(JSON.stringify(b));
+  const full = healthyServices(JSON.parse(JSON.stringify(b)), opts);
+  assert.deepEqual([...retry.healthy.keys()].sort(), [...full.keys()].sort());
+  assert.equal(retry.healthy.has('web'), false);
+  assert.equal(retry.parsed, first.parsed);
+  retry.commit();
+  // Committed: the same body again has nothing fresh and the same result.
+  const again = hs.prepare(JSON.stringify(b));
+  assert.equal(again.parsed, 0);
+  assert.deepEqual([...again.healthy.keys()].sort(), ['api']);
 });

@@ -346,12 +346,7 @@ export function misbehaviourHooks(log: Logger, path: string): Pick<BlockingHooks
 }
 
 /** Malformed entries of an answer: one warning per entry when it first appears, a few at most. */
-function logRejected(
-  log: Logger,
-  path: string,
-  rejected: readonly string[],
-  before: ReadonlySet<string>,
-): Set<string> {
+function logRejected(log: Logger, path: string, rejected: readonly string[], before: ReadonlySet<string>): Set<string> {
   const now = new Set(rejected);
   const fresh = rejected.filter((r) => !before.has(r));
   for (const r of fresh.slice(0, MAX_REJECT_LINES)) log.warn(`consul: Ignoring a malformed entry of ${path}: ${r}`);
