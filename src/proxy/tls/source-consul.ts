@@ -1,6 +1,5 @@
 import type { CertSourceSpec } from '../../config/types.ts';
-import type { Logger } from '../../log/logger.ts';
-import type { LoadedCert } from './pem-pairs.ts';
+import type { PairedFiles } from './pem-pairs.ts';
 import { pairPemFiles } from './pem-pairs.ts';
 
 /**
@@ -29,11 +28,14 @@ export function parseConsulUrl(cert: string): { base: string; prefix: string; to
   return { base: u.origin, prefix: decodeURIComponent(m[1]!), token: u.searchParams.get('token') ?? '' };
 }
 
-/** Starts watching; onCerts is called with every changed set of pairs (and pairing errors). */
+/**
+ * Starts watching; onCerts is called with every changed set of pairs (and pairing errors) and the
+ * files they came from, onError with each failed read (the caller logs once per episode).
+ */
 export function watchConsulSource(
   spec: CertSourceSpec,
-  log: Logger,
-  onCerts: (certs: LoadedCert[], errors: string[]) => void,
+  onCerts: (paired: PairedFiles, files: ReadonlyMap<string, string>) => void,
+  onError: (message: string) => void,
 ): ConsulWatch {
   const { base, prefix, token } = parseConsulUrl(spec.cert);
   const ac = new AbortController();
@@ -54,17 +56,18 @@ export function watchConsulSource(
     const next = Number(res.headers.get('x-consul-index') ?? '0');
     // Consul: an index that goes backwards means a reset; start over (api docs, blocking queries).
     index = Number.isFinite(next) && next > index ? next : next < index ? 0 : index;
-    const entries = res.status === 404 ? [] : (JSON.parse(body) as KvEntry[]);
+    const parsed = res.status === 404 ? [] : (JSON.parse(body) as unknown);
+    const entries = (Array.isArray(parsed) ? parsed : []) as KvEntry[];
     const files = new Map<string, string>();
     for (const e of entries) {
-      if (e.Value == null || e.Key.endsWith('/')) continue;
+      // Untrusted input: entries of the wrong shape are skipped.
+      if (!e || typeof e.Key !== 'string' || typeof e.Value !== 'string' || e.Key.endsWith('/')) continue;
       files.set(e.Key.slice(e.Key.lastIndexOf('/') + 1), Buffer.from(e.Value, 'base64').toString('utf8'));
     }
     const fp = JSON.stringify([...files].sort());
     if (fp === last) return;
     last = fp;
-    const { certs, errors } = pairPemFiles(files);
-    onCerts(certs, errors);
+    onCerts(pairPemFiles(files), files);
   };
 
   const pause = () =>
@@ -79,7 +82,10 @@ export function watchConsulSource(
         { once: true },
       );
     });
-  const first = once();
+  const first = once().catch((e: Error) => {
+    onError(e.message);
+    throw e;
+  });
   const loop = async () => {
     await first.catch(() => {});
     while (!ac.signal.aborted) {
@@ -89,7 +95,7 @@ export function watchConsulSource(
         if (index === 0) await pause();
       } catch (e) {
         if (ac.signal.aborted) return;
-        log.error(`cert: consul source ${spec.name}: ${(e as Error).message}`);
+        onError((e as Error).message);
         await pause();
       }
     }
