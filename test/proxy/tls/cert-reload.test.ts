@@ -201,7 +201,10 @@ test('a source that keeps failing is logged once, then with a repeat count, and 
     res.end(set.certs[0]!.pem + set.certs[0]!.keyPem);
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => srv.close());
+  t.after(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
   const url = `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}/list`;
   const log = memoryLogger();
   const store = await createCertStore(source({ type: 'http', cert: url }), log);
