@@ -225,3 +225,75 @@ test('a source that keeps failing is logged once, then with a repeat count, and 
   );
   assert.match(log.lines.find((l) => l.includes('Loaded certificates from')) ?? '', /again after \d+ failed attempts/);
 });
+
+test('consul source: a broken key keeps the previous pair; a failing Consul is logged once and backed off', async (t) => {
+  const set = await makeCerts([['k.test'], ['k.test']]);
+  t.after(set.cleanup);
+  const [k1, k2] = set.certs as unknown as [Pem, Pem];
+  let index = 5;
+  let mode: 'ok' | 'fail' = 'ok';
+  let cert = k1.pem;
+  let key = k1.keyPem;
+  const parked: (() => void)[] = [];
+  const failures: number[] = [];
+  const srv = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const reply = () => {
+      if (mode === 'fail') {
+        failures.push(performance.now());
+        return void res.writeHead(500).end('rpc error');
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': String(index) });
+      res.end(
+        JSON.stringify([
+          { Key: 'certs/k-cert.pem', Value: Buffer.from(cert).toString('base64') },
+          { Key: 'certs/k-key.pem', Value: Buffer.from(key).toString('base64') },
+          { Key: 42, Value: 'ignored: malformed entry' },
+        ]),
+      );
+    };
+    if (mode === 'ok' && Number(u.searchParams.get('index') ?? 0) >= index) parked.push(reply);
+    else reply();
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
+  const wake = () => {
+    index++;
+    for (const f of parked.splice(0)) f();
+  };
+  const log = memoryLogger();
+  const url = `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}/v1/kv/certs`;
+  const store = await createCertStore(source({ type: 'consul', cert: url }), log);
+  t.after(() => store.close());
+  const port = await serve(t, store);
+  const first = await peer(port, 'k.test');
+
+  key = k2.keyPem; // a key that does not match the certificate
+  await until(() => parked.length > 0 || undefined, 10_000, 'blocking read');
+  wake();
+  await until(
+    () => log.lines.find((l) => l.includes('keeping the previous certificate of k-cert.pem')),
+    10_000,
+    'kept',
+  );
+  assert.equal((await peer(port, 'k.test')).serial, first.serial);
+
+  mode = 'fail';
+  await until(() => parked.length > 0 || undefined, 10_000, 'blocking read');
+  for (const f of parked.splice(0)) f();
+  // Three failed reads: 1 s then 2 s apart at least (backoff), one log line.
+  await until(() => failures.length >= 3 || undefined, 20_000, 'three failures');
+  assert.ok((failures[2] as number) - (failures[1] as number) >= 1900, failures.join(', '));
+  assert.equal(count(log.lines, 'Cannot load certificates from'), 1, log.lines.join('\n'));
+  assert.equal((await peer(port, 'k.test')).serial, first.serial);
+
+  cert = k2.pem;
+  mode = 'ok';
+  index++;
+  await until(() => store.certificates[0]?.cert === k2.pem || undefined, 40_000, 'new pair');
+  assert.notEqual((await peer(port, 'k.test')).serial, first.serial);
+  assert.equal(count(log.lines, 'again after'), 1, log.lines.join('\n'));
+});
