@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { memoryLogger } from '../../src/log/logger.ts';
 import { ConsulBackend, type ConsulBackendOptions } from '../../src/registry/consul/backend.ts';
+import { backoffMs } from '../../src/registry/consul/blocking.ts';
+import { ConsulBodyTooLargeError, ConsulClient, ConsulTimeoutError } from '../../src/registry/consul/client.ts';
 import { healthyServices } from '../../src/registry/consul/health-filter.ts';
 import { HealthState } from '../../src/registry/consul/health-state.ts';
 import type { RouteTextUpdate } from '../../src/registry/types.ts';
@@ -359,4 +361,54 @@ test('HealthState: an answer that was not committed stays fresh for the retry; r
   const again = hs.prepare(JSON.stringify(b));
   assert.equal(again.parsed, 0);
   assert.deepEqual([...again.healthy.keys()].sort(), ['api']);
+});
+
+test('ConsulClient: a declared Content-Length above the cap is refused before reading; silence hits the deadline', async (t) => {
+  let written = 0;
+  const srv = createServer((req, res) => {
+    res.on('error', () => {});
+    if (req.url?.startsWith('/silent')) return; // never answers, not even headers
+    res.writeHead(200, { 'content-length': String(8 << 20), 'x-consul-index': '3' });
+    // Sends the first MB only, then waits: a client that read to the end would hang here.
+    const mb = Buffer.alloc(1 << 20, 0x20);
+    written += mb.length;
+    res.write(mb);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
+  const client = new ConsulClient({
+    addr: `127.0.0.1:${(srv.address() as AddressInfo).port}`,
+    token: '',
+    namespace: '',
+    consistency: 'default',
+    connections: 4,
+    maxBody: 4 << 20,
+  });
+  t.after(() => client.close());
+  await assert.rejects(client.get('/v1/health/state/any'), ConsulBodyTooLargeError);
+  assert.ok(written <= 1 << 20);
+  await assert.rejects(client.get('/silent', { timeoutMs: 200 }), ConsulTimeoutError);
+  // The caller's abort is not reported as a deadline.
+  const ac = new AbortController();
+  const p = client.get('/silent', { timeoutMs: 60_000, signal: ac.signal });
+  ac.abort();
+  await assert.rejects(p, (e: Error) => !(e instanceof ConsulTimeoutError));
+});
+
+test('backoffMs: doubles from retryMs, capped, jitter adds at most half', () => {
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 7].map((n) => backoffMs(n, 1000, 30_000, () => 0)),
+    [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000],
+  );
+  assert.equal(
+    backoffMs(3, 1000, 30_000, () => 1),
+    6000,
+  );
+  assert.equal(
+    backoffMs(200, 1000, 30_000, () => 0.5),
+    37_500,
+  );
 });

@@ -26,9 +26,9 @@ const WAIT_MS = 5 * 60_000;
 const READ_MS = 30_000;
 /** Certificates and keys are small (Consul KV values are at most 512 KB): a larger answer is refused. */
 const MAX_BODY = 32 * 1024 * 1024;
-/** Backoff after errors and early answers: 1 s doubling to 30 s, plus up to 50 % jitter. */
+/** Backoff after errors and early answers: 1 s doubling to 10 s, plus up to 50 % jitter. */
 const RETRY_MS = 1000;
-const MAX_RETRY_MS = 30_000;
+const MAX_RETRY_MS = 10_000;
 
 /** Reads a response body up to `max` bytes; throws (and cancels the transfer) beyond it. */
 async function boundedText(res: Response, max: number): Promise<string> {
