@@ -412,3 +412,36 @@ test('backoffMs: doubles from retryMs, capped, jitter adds at most half', () => 
     37_500,
   );
 });
+
+test('a Consul restarted with lower indexes after an outage: resynced by the first good read, then blocks', async (t) => {
+  const consul = new ScriptedConsul();
+  const h = await start(t, consul);
+  await h.waitText(`${WEB_ROUTE}\n`);
+  await until(() => consul.parked > 0 || undefined, 5000, 'blocking read');
+  let failed = 0;
+  consul.health = (_r, res) => {
+    failed++;
+    res.writeHead(500).end('connection refused');
+  };
+  consul.wake();
+  await until(() => failed >= 2 || undefined, 5000, 'two failures');
+  const before = consul.healthReqs.length;
+  const failedBefore = failed;
+  consul.index = 3;
+  consul.checks = [serf('n1'), check('n1', 'api-1', 'api', API, 'passing')];
+  consul.health = (r, res) => consul.serve(r, res);
+  await h.waitText(`${API_ROUTE}\n`, 'api after the restart');
+  await until(() => consul.parked > 0 || undefined, 5000, 'blocking read on the new index');
+  const last = consul.healthReqs.at(-1);
+  assert.equal(last?.index, 3);
+  // The reads after the outage: fresh reads until Consul answers, the one good fresh read has
+  // resynced already, so the next read blocks at once on its index (no second fresh read).
+  const after = consul.healthReqs.slice(before);
+  assert.deepEqual(
+    after.map((r) => r.index),
+    [...after.slice(0, -1).map(() => undefined), 3],
+  );
+  assert.equal(after.filter((r) => r.index === undefined).length - (failed - failedBefore), 1, JSON.stringify(after));
+  assert.equal(h.lines(/Index went backwards/).length, 1);
+  assert.equal(h.lines(/Error fetching health state/).length, 1);
+});

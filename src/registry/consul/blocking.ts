@@ -163,8 +163,7 @@ export async function blockingLoop(
   };
   const misbehaved = (grace: boolean) => {
     streak++;
-    // The first reset of a streak re-reads at once (resync); everything else backs off.
-    delay = grace && streak === 1 ? 0 : backoffMs(streak, opts.retryMs, opts.maxRetryMs, random);
+    delay = grace ? 0 : backoffMs(streak, opts.retryMs, opts.maxRetryMs, random);
   };
   while (!signal.aborted) {
     const tokenWait = bucket.reserve();
@@ -187,7 +186,10 @@ export async function blockingLoop(
       const res = await client.get(opts.path, { query, signal, timeoutMs }, opts.allow ?? []);
       const next = consulIndex(res.headers);
       const backwards = next < lastGood;
-      if (backwards) hooks.onReset?.(ep.resets === 0);
+      if (backwards) {
+        hooks.onReset?.(ep.resets === 0);
+        ep.resets++;
+      }
       await hooks.onResponse(res, next);
       lastGood = next;
       if (ep.errors > 0) {
@@ -196,9 +198,11 @@ export async function blockingLoop(
         ep = { ...ep, errors: 0 };
       }
       if (backwards) {
-        ep.resets++;
-        misbehaved(true);
-        index = 0;
+        // The first reset of an episode resyncs at once; repeated ones back off. A fresh read
+        // (after an outage) has resynced already: block on its index; a blocking one is followed
+        // by a fresh read.
+        misbehaved(ep.resets === 1);
+        index = blocking ? 0 : next;
       } else if (blocking && next <= index && performance.now() - sent < opts.waitMs / 2) {
         // Consul answered a blocking read at once without a newer index: it would make us spin.
         if (ep.early === 0) hooks.onEarly?.(next);
