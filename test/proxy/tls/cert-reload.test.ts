@@ -187,7 +187,7 @@ test('listeners of one source share one store: one reload and one log line per c
   await until(() => count(log.lines, 'cert: Store has certificates for') === 3 || undefined, 10_000, 'reload');
 });
 
-test('a source that keeps failing is logged once, then with a repeat count, and once when it loads again', async (t) => {
+test('a source that keeps failing is logged once, then with a repeat count after 10 attempts, and once when it loads again', async (t) => {
   const set = await makeCerts([['h.test']]);
   t.after(set.cleanup);
   let down = true;
@@ -209,9 +209,13 @@ test('a source that keeps failing is logged once, then with a repeat count, and 
   const log = memoryLogger();
   const store = await createCertStore(source({ type: 'http', cert: url }), log);
   t.after(() => store.close());
-  await until(() => lists >= 4 || undefined, 20_000, 'four attempts');
+  await until(() => lists >= 12 || undefined, 30_000, 'twelve attempts');
   const cannot = log.lines.filter((l) => l.includes('cert: Cannot load certificates from'));
   assert.equal(cannot.length, 1, log.lines.join('\n'));
+  // After 10 attempts one reminder with the count; nothing else.
+  const still = log.lines.filter((l) => l.includes('cert: Still cannot load certificates from'));
+  assert.equal(still.length, 1, log.lines.join('\n'));
+  assert.match(still[0] as string, /^\[ERROR\] cert: Still cannot load certificates from \S+ \(10 times\)\. /);
   assert.match(
     cannot[0] as string,
     /^\[ERROR\] cert: Cannot load certificates from http:\/\/127\.0\.0\.1:\d+\/list\. /,
