@@ -8,6 +8,9 @@ import { backoffMs } from '../../src/registry/consul/blocking.ts';
 import { ConsulBodyTooLargeError, ConsulClient, ConsulTimeoutError } from '../../src/registry/consul/client.ts';
 import { healthyServices } from '../../src/registry/consul/health-filter.ts';
 import { HealthState } from '../../src/registry/consul/health-state.ts';
+import { ignoredSiblings, kvEntries } from '../../src/registry/consul/kv.ts';
+import { translateRows } from '../../src/registry/consul/route-lines.ts';
+import { healthEntries } from '../../src/registry/consul/service-watch.ts';
 import type { RouteTextUpdate } from '../../src/registry/types.ts';
 import { check, row, serf, until } from './fake-consul.ts';
 
@@ -444,4 +447,50 @@ test('a Consul restarted with lower indexes after an outage: resynced by the fir
   assert.equal(after.filter((r) => r.index === undefined).length - (failed - failedBefore), 1, JSON.stringify(after));
   assert.equal(h.lines(/Index went backwards/).length, 1);
   assert.equal(h.lines(/Error fetching health state/).length, 1);
+});
+
+test('malformed catalog rows, health/service entries and KV entries cost that entry only', () => {
+  const log = memoryLogger('DEBUG');
+  const good = row('n1', 'web-1', 'web', WEB, '10.0.0.5', 8080);
+  const bad = { ...row('n1', 'web-2', 'web', WEB, '10.0.0.7', 8080), ServiceTags: 'urlprefix-/web' };
+  const members = new Set(['n1\u0000web-1', 'n1\u0000web-2']);
+  const out = translateRows(
+    'web',
+    [good, bad] as never,
+    members,
+    (n, id) => `${n}\u0000${id}`,
+    { tagPrefix: 'urlprefix-', dc: 'dc1' },
+    log,
+  );
+  assert.deepEqual(out.lines, [WEB_ROUTE]);
+  assert.equal(log.lines.filter((l) => l.includes('malformed catalog row of service "web"')).length, 1);
+
+  const entries = healthEntries('web', [
+    {
+      Node: { Node: 'n1', Address: '10.0.0.1' },
+      Service: { ID: 'web-1', Service: 'web', Tags: WEB, Port: 1 },
+      Checks: 7,
+    },
+    { Node: { Node: 'n1' }, Service: { ID: 'web-2', Service: 'web', Tags: 'urlprefix-/web' as never } },
+  ] as never);
+  assert.deepEqual(
+    entries.rows.map((r) => r.ServiceID),
+    ['web-1'],
+  );
+
+  const value = Buffer.from('route add a / http://10.0.0.1/').toString('base64');
+  const kv = kvEntries({
+    status: 200,
+    headers: {},
+    body: JSON.stringify([
+      { Key: 42, Value: value },
+      { Key: 'fabio/config', Value: 7 },
+      { Key: 'fabio/config/a', Value: value },
+    ]),
+  });
+  assert.deepEqual(
+    kv.map((e) => e.Key),
+    ['fabio/config/a'],
+  );
+  assert.deepEqual(ignoredSiblings(kv, 'fabio/config'), []);
 });
