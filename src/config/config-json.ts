@@ -123,6 +123,7 @@ export function configJson(cfg: Config): Record<string, unknown> {
         ServiceMonitors: n('registry.consul.serviceMonitors'),
         PollInterval: d('registry.consul.pollinterval'),
         Watch: s('registry.consul.watch'),
+        MaxBody: n('registry.consul.maxbody'),
         RequireConsistent: b('registry.consul.requireConsistent'),
         AllowStale: b('registry.consul.allowStale'),
         TLS: {

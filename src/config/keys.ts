@@ -265,6 +265,14 @@ export const KEYS: readonly KeyDef[] = [
     '0s',
     '0 = blocking queries; > 0 = poll Consul at this interval.',
   ),
+  k(
+    'registry',
+    'registry.consul.maxbody',
+    'int',
+    '134217728',
+    'Largest Consul response body accepted, in bytes (default 128 MiB, ~3x the health state of a 50,000-service cluster). A larger answer is aborted and counted as an error; the last routes stay.',
+    { fabioTs: true },
+  ),
   k('registry', 'registry.consul.requireConsistent', 'bool', 'true', 'Add ?consistent to Consul reads.'),
   k(
     'registry',

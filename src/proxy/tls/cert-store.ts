@@ -3,7 +3,8 @@ import tls from 'node:tls';
 import type { LoadedCert } from './pem-pairs.ts';
 
 /**
- * The certificates of one certificate source, replaced whole on every refresh, and the fabio
+ * The certificates of one certificate source, replaced on every refresh that changed them (a pair
+ * that fails to load keeps its previous version: create-store.ts), and the fabio
  * selection rule (section (k)) on top of them. Secure contexts are built once per certificate and
  * per listener profile (TLS versions, ciphers and client CA are properties of the context), and the
  * choice per server name is cached until the next refresh.
@@ -66,6 +67,8 @@ export class CertStore {
   #generation = 0;
   #listeners = new Set<Listener>();
   #closers: (() => void)[] = [];
+  /** Users of a shared store (createCertStore hands the same store to every listener of a source). */
+  #refs = 1;
 
   constructor(name: string) {
     this.name = name;
@@ -109,9 +112,24 @@ export class CertStore {
     this.#closers.push(fn);
   }
 
+  /** One more user: close() must be called once more before the store stops refreshing. */
+  retain(): this {
+    this.#refs++;
+    return this;
+  }
+
+  /** Releases one user; the last one stops refreshing. */
   close(): void {
+    if (this.#refs > 0) this.#refs--;
+    if (this.#refs > 0) return;
     for (const c of this.#closers.splice(0)) c();
     this.#listeners.clear();
+  }
+
+  /** Stops refreshing whatever the number of users (shutdown). */
+  closeAll(): void {
+    this.#refs = 1;
+    this.close();
   }
 
   /** A per-listener view that hands out cached secure contexts. */

@@ -49,14 +49,23 @@ export function makePair(source: string, certPem: string, keyPem: string): Loade
   }
 }
 
+export interface PairedFiles {
+  readonly certs: LoadedCert[];
+  /** One message per pair that did not load (also in `failed`). */
+  readonly errors: string[];
+  /** Certificate file name (the `source` its pair would have) → why it did not load. */
+  readonly failed: Map<string, string>;
+}
+
 /**
  * Pairs files by fabio's naming rules. Files that do not end in `.pem`, orphan `-key.pem` files and
  * invalid pairs are skipped; each problem is returned in `errors` so the caller can log it.
  */
-export function pairPemFiles(files: ReadonlyMap<string, string>): { certs: LoadedCert[]; errors: string[] } {
+export function pairPemFiles(files: ReadonlyMap<string, string>): PairedFiles {
   const names = [...files.keys()].filter((n) => n.endsWith('.pem')).sort();
   const certs: LoadedCert[] = [];
   const errors: string[] = [];
+  const failed = new Map<string, string>();
   for (const name of names) {
     if (name.endsWith('-key.pem')) continue;
     const body = files.get(name)!;
@@ -69,9 +78,27 @@ export function pairPemFiles(files: ReadonlyMap<string, string>): { certs: Loade
       certs.push(makePair(name, body, key));
     } catch (e) {
       errors.push((e as Error).message);
+      failed.set(name, (e as Error).message);
     }
   }
-  return { certs, errors };
+  return { certs, errors, failed };
+}
+
+/**
+ * The last good pair rule: a pair that failed to load (a half-written, truncated or mismatched
+ * file) keeps the pair loaded from the same file before, so its names are not served another
+ * site's certificate meanwhile. A file that is gone is dropped. Returns the merged set (ordered by
+ * file name, like pairPemFiles) and the pairs that were kept.
+ */
+export function keepLastGood(
+  previous: readonly LoadedCert[],
+  next: readonly LoadedCert[],
+  failed: ReadonlyMap<string, string>,
+): { certs: LoadedCert[]; kept: LoadedCert[] } {
+  const kept = previous.filter((c) => failed.has(c.source) && !next.some((n) => n.source === c.source));
+  if (kept.length === 0) return { certs: [...next], kept };
+  const certs = [...next, ...kept].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+  return { certs, kept };
 }
 
 /** All certificates in a PEM text (client CA bundles). */

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { CertSourceSpec } from '../../config/types.ts';
-import type { LoadedCert } from './pem-pairs.ts';
+import type { LoadedCert, PairedFiles } from './pem-pairs.ts';
 import { makePair, pairPemFiles, pemCertificates } from './pem-pairs.ts';
 
 /** Loaders for the local certificate sources `file` and `path`, and for client CA files/dirs/URLs. */
@@ -40,9 +40,7 @@ export async function loadFileSource(spec: CertSourceSpec): Promise<LoadedCert[]
 }
 
 /** `type=path`: every pair under the directory; invalid pairs reported in errors. */
-export async function loadPathSource(
-  spec: CertSourceSpec,
-): Promise<{ certs: LoadedCert[]; errors: string[]; files: Map<string, string> }> {
+export async function loadPathSource(spec: CertSourceSpec): Promise<PairedFiles & { files: Map<string, string> }> {
   const files = await readPemDir(spec.cert);
   return { ...pairPemFiles(files), files };
 }

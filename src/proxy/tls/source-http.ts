@@ -1,5 +1,5 @@
 import type { CertSourceSpec } from '../../config/types.ts';
-import type { LoadedCert } from './pem-pairs.ts';
+import type { PairedFiles } from './pem-pairs.ts';
 import { pairPemFiles } from './pem-pairs.ts';
 
 /**
@@ -32,9 +32,7 @@ export async function fetchText(url: string, extra: Readonly<Record<string, stri
   return body;
 }
 
-export async function loadHttpSource(
-  spec: CertSourceSpec,
-): Promise<{ certs: LoadedCert[]; errors: string[]; files: Map<string, string> }> {
+export async function loadHttpSource(spec: CertSourceSpec): Promise<PairedFiles & { files: Map<string, string> }> {
   const list = await fetchText(spec.cert, spec.header);
   const names = list
     .split(/\r?\n/)

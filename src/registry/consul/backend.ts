@@ -1,7 +1,7 @@
 import type { Config } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { ManualStore, RegistryBackend, RegistrySink } from '../types.ts';
-import { type BlockingOptions, blockingLoop, DEFAULT_BLOCKING, sleep } from './blocking.ts';
+import { type BlockingHooks, type BlockingOptions, blockingLoop, DEFAULT_BLOCKING, sleep } from './blocking.ts';
 import { ConsulClient, type ConsulClientOptions, consulClientOptions } from './client.ts';
 import { HealthState } from './health-state.ts';
 import { ConsulManualStore, ignoredSiblings, kvEntries, kvKey, manualText, noRouteHtml } from './kv.ts';
@@ -162,10 +162,12 @@ export class ConsulBackend implements RegistryBackend {
         },
         error: (err, first) => {
           if (first) this.#log.warn(`consul: Error fetching health state. ${errText(err)}`);
-          else this.#log.debug(`consul: Error fetching health state. ${errText(err)}`);
         },
         recovered: () => this.#log.info('consul: Health state fetched again; routes are live'),
-        reset: () => this.#log.info('consul: Index went backwards; re-reading the catalog'),
+        reset: (first) => {
+          if (first) this.#log.info('consul: Index went backwards; re-reading the catalog');
+        },
+        misbehaviour: misbehaviourHooks(this.#log, '/v1/catalog/services'),
       },
     );
     return w.run(signal);
@@ -189,31 +191,38 @@ export class ConsulBackend implements RegistryBackend {
       checksRequired: this.#o.checksRequired,
     });
     let lastBody: string | undefined;
+    let rejected = new Set<string>();
+    const path = '/v1/health/state/any';
     this.#loops.push(
       blockingLoop(
         this.client,
-        { ...loop, path: '/v1/health/state/any' },
+        { ...loop, path },
         {
           onResponse: async (res, index) => {
             // A blocking read that timed out returns the same body: nothing to parse (4 MB at 15k checks).
             if (res.body === lastBody) return;
-            const r = await routes.update(health.read(res.body).healthy, signal, vouched(res));
+            const read = health.prepare(res.body);
+            rejected = logRejected(this.#log, path, read.rejected, rejected);
+            const r = await routes.update(read.healthy, signal, vouched(res));
+            // Only an answer that was applied becomes the base of the next incremental read.
+            read.commit();
             lastBody = res.body;
             if (!r.changed && this.#svc !== undefined) return;
             this.#svc = { text: r.text, warnings: r.warnings };
             this.#emit(sink, 'consul', index);
           },
-          onReset: () => {
-            this.#log.info('consul: Index went backwards; re-reading the catalog');
+          onReset: (first) => {
+            if (first) this.#log.info('consul: Index went backwards; re-reading the catalog');
             lastBody = undefined;
             health.reset();
             routes.reset();
           },
           onError: (err, first) => {
             if (first) this.#log.warn(`consul: Error fetching health state. ${errText(err)}`);
-            else this.#log.debug(`consul: Error fetching health state. ${errText(err)}`);
           },
-          onRecover: () => this.#log.info('consul: Health state fetched again; routes are live'),
+          onRecover: (ep) =>
+            this.#log.info(`consul: Health state fetched again after ${times(ep.errors)} failed; routes are live`),
+          ...misbehaviourHooks(this.#log, path),
         },
         signal,
       ),
@@ -247,7 +256,9 @@ export class ConsulBackend implements RegistryBackend {
               this.#emit(sink, 'kv', 0);
             }
           },
-          onRecover: () => this.#log.info(`consul: Config from ${this.#o.kvpath} fetched again`),
+          onRecover: (ep) =>
+            this.#log.info(`consul: Config from ${this.#o.kvpath} fetched again after ${times(ep.errors)} failed`),
+          ...misbehaviourHooks(this.#log, `/v1/kv/${manPrefix}`),
         },
         signal,
       ),
@@ -274,6 +285,11 @@ export class ConsulBackend implements RegistryBackend {
             if (first)
               this.#log.warn(`consul: Error fetching noroute HTML from ${this.#o.noroutePath}. ${errText(err)}`);
           },
+          onRecover: (ep) =>
+            this.#log.info(
+              `consul: Noroute HTML from ${this.#o.noroutePath} fetched again after ${times(ep.errors)} failed`,
+            ),
+          ...misbehaviourHooks(this.#log, `/v1/kv/${htmlPrefix}`),
         },
         signal,
       ),
@@ -309,6 +325,41 @@ export class ConsulBackend implements RegistryBackend {
     await this.client.close().catch(() => {});
   }
 }
+
+/** `1 read` / `N reads`: the repeat count of an episode's summary line. */
+const times = (n: number): string => (n === 1 ? '1 read' : `${n} reads`);
+
+/**
+ * Logging of a watch's misbehaviour (early answers to blocking reads, repeated index resets): one
+ * line when it starts, one summary with the counts when the watch is calm again.
+ */
+export function misbehaviourHooks(log: Logger, path: string): Pick<BlockingHooks, 'onEarly' | 'onCalm'> {
+  return {
+    onEarly: (index) =>
+      log.warn(
+        `consul: ${path} answered a blocking read at once without a newer index (X-Consul-Index ${index}); backing off`,
+      ),
+    onCalm: (ep) => {
+      if (ep.early === 0 && ep.resets <= 1) return;
+      const parts: string[] = [];
+      if (ep.early > 0) parts.push(`${ep.early} early answers`);
+      if (ep.resets > 0) parts.push(`index went backwards ${ep.resets} times`);
+      log.info(`consul: ${path} is calm again (${parts.join(', ')})`);
+    },
+  };
+}
+
+/** Malformed entries of an answer: one warning per entry when it first appears, a few at most. */
+function logRejected(log: Logger, path: string, rejected: readonly string[], before: ReadonlySet<string>): Set<string> {
+  const now = new Set(rejected);
+  const fresh = rejected.filter((r) => !before.has(r));
+  for (const r of fresh.slice(0, MAX_REJECT_LINES)) log.warn(`consul: Ignoring a malformed entry of ${path}: ${r}`);
+  if (fresh.length > MAX_REJECT_LINES)
+    log.warn(`consul: Ignoring ${fresh.length - MAX_REJECT_LINES} more malformed entries of ${path}`);
+  return now;
+}
+
+const MAX_REJECT_LINES = 10;
 
 function errText(err: unknown): string {
   if (err instanceof Error) {

@@ -2,31 +2,52 @@ import type { ConsulClient, ConsulResponse } from './client.ts';
 
 /**
  * One Consul blocking-query loop with the rules of Consul's blocking queries
- * (https://developer.hashicorp.com/consul/api-docs/features/blocking):
- * - send the last X-Consul-Index back as ?index= with ?wait=; an index of 0 or garbage is read as 1
- *   (older Consul versions sent 0 and made clients busy-loop);
+ * (https://developer.hashicorp.com/consul/api-docs/features/blocking), treating every answer as
+ * untrusted input:
+ * - send the last X-Consul-Index back as ?index= with ?wait=; an index of 0, negative or garbage is
+ *   read as 1 (older Consul versions sent 0 and made clients busy-loop);
  * - an index that goes backwards (snapshot restore, a deleted KV key, a restarted catalog) is
- *   accepted as data and the next read is a fresh non-blocking one (index 0), so we resync at once;
- * - a client timeout above wait + wait/16 (Consul's jitter) plus a margin acts as the watchdog for
- *   a hung connection;
- * - a token bucket limits the loop rate under churn without delaying a lone change;
- * - errors: retry after a short backoff (retryMs doubling, capped at maxRetryMs) from index 0, so a
- *   Consul that restarted with lower indexes is read at once instead of blocking on a stale index;
+ *   accepted as data and the next read is a fresh non-blocking one (index 0), at once the first
+ *   time, with backoff when it keeps happening;
+ * - every request has a total deadline (wait + wait/16 jitter + margin for a blocking read, 30 s
+ *   otherwise) and a body cap (client.ts);
+ * - misbehaviour — an error, an index that went backwards, a blocking read answered early without a
+ *   new index — starts a streak; while it lasts the next request waits an exponential backoff
+ *   (retryMs doubling up to maxRetryMs, plus up to 50 % random jitter so many fabio-ts instances
+ *   do not retry in step). A blocking read that advances the index, or that blocked, ends the
+ *   streak. fabio's 1 s retry after an error is the floor (retryMs), and the token bucket below
+ *   still caps the rate under churn;
+ * - errors retry from index 0, so a Consul that restarted with lower indexes is read at once
+ *   instead of blocking on a stale index;
+ * - hooks are told about the first event of each kind in a streak and, when it ends, how many
+ *   there were, so callers log one line per episode instead of one per request;
  * - the AbortSignal ends the loop and the in-flight request.
  */
+
+export interface Episode {
+  readonly errors: number;
+  readonly resets: number;
+  /** Blocking reads answered early without a new index. */
+  readonly early: number;
+}
 
 export interface BlockingHooks {
   /** Called for each successful response; throwing counts as an error (retry from index 0). */
   onResponse(res: ConsulResponse, index: number): Promise<void> | void;
-  /** first = the first error after a success (callers log once per state change). */
+  /** first = the first error of an episode (callers log once per episode). */
   onError(err: unknown, first: boolean): void;
-  /** The first success after one or more errors. */
-  onRecover?(): void;
+  /** The first success after one or more errors, with the episode's counts. */
+  onRecover?(episode: Episode): void;
   /**
    * The index went backwards since the last good response (also across an outage: a restarted
    * Consul starts again from low indexes). Called before onResponse; callers drop caches (resync).
+   * first = the first reset of an episode.
    */
-  onReset?(): void;
+  onReset?(first: boolean): void;
+  /** The loop misbehaved (resets, early answers) and is calm again: one summary per episode. */
+  onCalm?(episode: Episode): void;
+  /** A blocking read came back early without a new index (first of an episode only). */
+  onEarly?(index: number): void;
 }
 
 export interface BlockingOptions {
@@ -38,8 +59,14 @@ export interface BlockingOptions {
   readonly waitMs: number;
   /** > 0: poll mode — sleep this long between non-blocking reads (registry.consul.pollinterval). */
   readonly pollIntervalMs: number;
+  /** First backoff after misbehaviour (fabio's 1 s retry); doubles per event up to maxRetryMs. */
   readonly retryMs: number;
   readonly maxRetryMs: number;
+  /** Deadline of a non-blocking read, and the margin above wait + wait/16 of a blocking one (ms). */
+  readonly readTimeoutMs?: number;
+  readonly marginMs?: number;
+  /** Random source for the jitter (tests inject a fixed one). */
+  readonly random?: () => number;
   /** Token bucket: burst size and refill per second. */
   readonly burst: number;
   readonly perSecond: number;
@@ -48,8 +75,10 @@ export interface BlockingOptions {
 export const DEFAULT_BLOCKING: Omit<BlockingOptions, 'path'> = {
   waitMs: 5 * 60_000,
   pollIntervalMs: 0,
+  // fabio retries after 1 s; a Consul that keeps failing is asked every 10-15 s (a recovered one is
+  // seen within 15 s, a broken one costs ~0.1 requests/s per watch).
   retryMs: 1000,
-  maxRetryMs: 2000,
+  maxRetryMs: 10_000,
   // A lone change never waits; sustained churn is capped at 200 reads/s (5 ms apart): a busy loop
   // on a misbehaving index is stopped, while a change under heavy churn waits at most 5 ms.
   burst: 50,
@@ -102,6 +131,12 @@ export function consulIndex(headers: Readonly<Record<string, string>>): number {
   return Number.isSafeInteger(n) && n > 0 ? n : 1;
 }
 
+/** Backoff for the n-th event of a streak (n >= 1): retryMs·2^(n-1) capped, plus up to 50 % jitter. */
+export function backoffMs(n: number, retryMs: number, maxRetryMs: number, random: () => number = Math.random): number {
+  const base = Math.min(retryMs * 2 ** Math.min(n - 1, 30), Math.max(retryMs, maxRetryMs));
+  return base + base * 0.5 * random();
+}
+
 /** Runs the loop until the signal aborts. Never rejects. */
 export async function blockingLoop(
   client: ConsulClient,
@@ -110,13 +145,32 @@ export async function blockingLoop(
   signal: AbortSignal,
 ): Promise<void> {
   const bucket = new TokenBucket(opts.burst, opts.perSecond);
+  const random = opts.random ?? Math.random;
   let index = 0;
   let lastGood = 0;
-  let errors = 0;
   let first = true;
+  // Misbehaviour streak: events since the last calm answer, and the counts by kind.
+  let streak = 0;
+  let delay = 0;
+  let ep = { errors: 0, resets: 0, early: 0 };
+  const calm = () => {
+    if (streak === 0) return;
+    const done = ep;
+    streak = 0;
+    delay = 0;
+    ep = { errors: 0, resets: 0, early: 0 };
+    if (done.errors > 0) hooks.onRecover?.(done);
+    if (done.resets > 0 || done.early > 0) hooks.onCalm?.(done);
+  };
+  const misbehaved = (grace: boolean) => {
+    streak++;
+    delay = grace ? 0 : backoffMs(streak, opts.retryMs, opts.maxRetryMs, random);
+  };
   while (!signal.aborted) {
-    if (opts.pollIntervalMs > 0 && !first && errors === 0) await sleep(opts.pollIntervalMs, signal);
-    else await sleep(bucket.reserve(), signal);
+    const tokenWait = bucket.reserve();
+    if (streak > 0) await sleep(Math.max(delay, tokenWait), signal);
+    else if (opts.pollIntervalMs > 0 && !first) await sleep(opts.pollIntervalMs, signal);
+    else await sleep(tokenWait, signal);
     first = false;
     if (signal.aborted) break;
     const blocking = opts.pollIntervalMs <= 0 && index > 0;
@@ -125,23 +179,47 @@ export async function blockingLoop(
       query.index = index;
       query.wait = waitParam(opts.waitMs);
     }
-    const timeoutMs = blocking ? opts.waitMs + opts.waitMs / 16 + 5000 : 30_000;
+    const timeoutMs = blocking
+      ? opts.waitMs + opts.waitMs / 16 + (opts.marginMs ?? 5000)
+      : (opts.readTimeoutMs ?? 30_000);
+    const sent = performance.now();
     try {
       const res = await client.get(opts.path, { query, signal, timeoutMs }, opts.allow ?? []);
       const next = consulIndex(res.headers);
-      if (next < lastGood) hooks.onReset?.();
+      const backwards = next < lastGood;
+      if (backwards) {
+        hooks.onReset?.(ep.resets === 0);
+        ep.resets++;
+      }
       await hooks.onResponse(res, next);
       lastGood = next;
-      // Backwards → next read is a fresh one; otherwise block on the new index.
-      index = next < index ? 0 : next;
-      if (errors > 0) hooks.onRecover?.();
-      errors = 0;
+      if (ep.errors > 0) {
+        // The first good answer after errors ends the error part of the episode.
+        hooks.onRecover?.(ep);
+        ep = { ...ep, errors: 0 };
+      }
+      if (backwards) {
+        // The first reset of an episode resyncs at once; repeated ones back off. A fresh read
+        // (after an outage) has resynced already: block on its index; a blocking one is followed
+        // by a fresh read.
+        misbehaved(ep.resets === 1);
+        index = blocking ? 0 : next;
+      } else if (blocking && next <= index && performance.now() - sent < opts.waitMs / 2) {
+        // Consul answered a blocking read at once without a newer index: it would make us spin.
+        if (ep.early === 0) hooks.onEarly?.(next);
+        ep.early++;
+        misbehaved(false);
+        index = next;
+      } else {
+        if (blocking || ep.resets === 0) calm();
+        index = next;
+      }
     } catch (err) {
       if (signal.aborted) break;
-      hooks.onError(err, errors === 0);
-      errors++;
+      hooks.onError(err, ep.errors === 0);
+      ep.errors++;
+      misbehaved(false);
       index = 0;
-      await sleep(Math.min(opts.retryMs * 2 ** (errors - 1), opts.maxRetryMs), signal);
     }
   }
 }

@@ -26,7 +26,17 @@ export interface ConsulClientOptions {
    * limit (the per-service watch parks one request per routed service).
    */
   readonly connections: number;
+  /** Largest response body accepted, in bytes (registry.consul.maxbody); a larger one is an error. */
+  readonly maxBody?: number;
 }
+
+/**
+ * Default body cap: 128 MiB. The largest answer is /v1/health/state/any, about 300 bytes per check
+ * (4.4 MB at 15,000 checks); a 50,000-service cluster with three checks per instance is ~45 MB, so
+ * the cap leaves ~3x headroom while bounding what one answer can cost (buffered chunks plus the
+ * string: about twice the cap at worst).
+ */
+export const DEFAULT_MAX_BODY = 128 * 1024 * 1024;
 
 export interface ConsulResponse {
   readonly status: number;
@@ -41,6 +51,22 @@ export class ConsulHttpError extends Error {
     super(`Unexpected response code: ${status} (${body.trim() || 'no body'}) on ${method} ${path.split('?')[0]}`);
     this.name = 'ConsulHttpError';
     this.status = status;
+  }
+}
+
+/** A response body above registry.consul.maxbody: the transfer is aborted. */
+export class ConsulBodyTooLargeError extends Error {
+  constructor(path: string, max: number) {
+    super(`response body of GET ${path.split('?')[0]} exceeds registry.consul.maxbody (${max} bytes); aborted`);
+    this.name = 'ConsulBodyTooLargeError';
+  }
+}
+
+/** The whole request (headers and body) took longer than its deadline: aborted. */
+export class ConsulTimeoutError extends Error {
+  constructor(method: string, path: string, ms: number) {
+    super(`${method} ${path.split('?')[0]} did not complete within ${Math.round(ms / 1000)}s; aborted`);
+    this.name = 'ConsulTimeoutError';
   }
 }
 
@@ -94,6 +120,7 @@ export function consulClientOptions(cfg: Config): ConsulClientOptions {
       rejectUnauthorized: !cfg.bool('registry.consul.tls.insecureskipverify'),
     },
     connections: Math.max(4, cfg.num('registry.consul.serviceMonitors') + 4),
+    maxBody: cfg.num('registry.consul.maxbody'),
   };
 }
 
@@ -101,7 +128,11 @@ export interface GetOptions {
   /** Extra query parameters (already encoded values are not expected; they are encoded here). */
   readonly query?: Readonly<Record<string, string | number | true>>;
   readonly signal?: AbortSignal;
-  /** Time allowed for the response headers and body (a blocking read needs wait + wait/16 + margin). */
+  /**
+   * Deadline of the whole request, headers and body together (a blocking read needs wait + wait/16
+   * + margin). undici's own timeouts only bound the gap between chunks, so a body trickled at one
+   * byte a second would never end without it.
+   */
   readonly timeoutMs?: number;
   /** Skip the consistency parameter (agent endpoints ignore it; KV writes reject nothing either way). */
   readonly noConsistency?: boolean;
@@ -158,20 +189,55 @@ export class ConsulClient {
     this.requests.set(path, (this.requests.get(path) ?? 0) + 1);
     const full = this.#path(path, opts.query, method === 'GET' && !opts.noConsistency);
     const timeout = opts.timeoutMs ?? 30_000;
-    const res = await this.#pool.request({
-      method,
-      path: full,
-      headers: this.#headers(),
-      body: opts.body,
-      signal: opts.signal,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-    });
-    const body = await res.body.text();
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers))
-      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    return { status: res.statusCode, headers, body };
+    const max = this.#opts.maxBody && this.#opts.maxBody > 0 ? this.#opts.maxBody : DEFAULT_MAX_BODY;
+    // One controller ends the request on the caller's abort or on the total deadline.
+    const ac = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, timeout);
+    const outer = opts.signal;
+    const onAbort = () => ac.abort();
+    if (outer?.aborted) ac.abort();
+    else outer?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const res = await this.#pool.request({
+        method,
+        path: full,
+        headers: this.#headers(),
+        body: opts.body,
+        signal: ac.signal,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > max) {
+        res.body.destroy();
+        throw new ConsulBodyTooLargeError(path, max);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > max) {
+          res.body.destroy();
+          throw new ConsulBodyTooLargeError(path, max);
+        }
+        chunks.push(chunk);
+      }
+      const body = Buffer.concat(chunks, size).toString('utf8');
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers))
+        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      return { status: res.statusCode, headers, body };
+    } catch (err) {
+      if (timedOut && !outer?.aborted) throw new ConsulTimeoutError(method, path, timeout);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    }
   }
 
   /** GET that throws ConsulHttpError on a non-2xx status unless it is listed in `allow`. */

@@ -1,3 +1,5 @@
+import { clip } from '../../log/clip.ts';
+
 /**
  * fabio's health filter (section (j) 2) over the body of /v1/health/state/any, in one pass over the
  * checks instead of fabio's quadratic scan, with the same result:
@@ -46,6 +48,36 @@ export interface HealthFilterOptions {
 const SERF = 'serfHealth';
 const NODE_MAINT = '_node_maintenance';
 const SVC_MAINT = '_service_maintenance:';
+
+const optString = (v: unknown): boolean => v === undefined || v === null || typeof v === 'string';
+
+/**
+ * Why a health-state entry cannot be used, or undefined when it can. Consul's answers are untrusted
+ * input: an entry with a field of the wrong type is ignored on its own (the rest of the answer
+ * still counts) instead of failing the whole answer. The text names the entry for a log line.
+ */
+export function checkProblem(c: unknown): string | undefined {
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) return 'not an object';
+  const o = c as Record<string, unknown>;
+  const bad =
+    typeof o.Node !== 'string'
+      ? 'Node is not a string'
+      : typeof o.CheckID !== 'string'
+        ? 'CheckID is not a string'
+        : typeof o.Status !== 'string'
+          ? 'Status is not a string'
+          : !optString(o.ServiceID)
+            ? 'ServiceID is not a string'
+            : !optString(o.ServiceName)
+              ? 'ServiceName is not a string'
+              : o.ServiceTags != null &&
+                  (!Array.isArray(o.ServiceTags) || !o.ServiceTags.every((t) => typeof t === 'string'))
+                ? 'ServiceTags is not a list of strings'
+                : undefined;
+  if (bad === undefined) return undefined;
+  const q = (v: unknown) => JSON.stringify(clip(String(v ?? '')));
+  return `check ${q(o.CheckID)} of service ${q(o.ServiceName)} on node ${q(o.Node)}: ${bad}`;
+}
 
 export const instanceKey = (node: string, serviceID: string): string => `${node}\u0000${serviceID}`;
 
@@ -96,9 +128,9 @@ export function healthyServices(
   const instances = new Map<string, Instance>();
 
   for (const c of checks) {
-    if (!c || typeof c !== 'object') continue;
-    const node = typeof c.Node === 'string' ? c.Node : String(c.Node ?? '');
-    const id = typeof c.CheckID === 'string' ? c.CheckID : String(c.CheckID ?? '');
+    if (checkProblem(c) !== undefined) continue;
+    const node = c.Node;
+    const id = c.CheckID;
     if (id === SERF) {
       if (c.Status === 'critical') serfCritical.add(node);
       continue;
@@ -107,7 +139,7 @@ export function healthyServices(
       nodeMaint.add(node);
       continue;
     }
-    const sid = typeof c.ServiceID === 'string' ? c.ServiceID : String(c.ServiceID ?? '');
+    const sid = c.ServiceID ?? '';
     if (id.startsWith(SVC_MAINT) && c.Status === 'critical')
       svcMaintCritical.add(instanceKey(node, id.slice(SVC_MAINT.length)));
     // Node-level checks (no ServiceID) other than serfHealth do not count (fabio).

@@ -1,4 +1,10 @@
-import { type HealthCheck, type HealthFilterOptions, type HealthyService, healthyServices } from './health-filter.ts';
+import {
+  checkProblem,
+  type HealthCheck,
+  type HealthFilterOptions,
+  type HealthyService,
+  healthyServices,
+} from './health-filter.ts';
 
 /**
  * Incremental reading of /v1/health/state/any. At 15,000 checks the body is 4.4 MB and a health
@@ -13,6 +19,11 @@ import { type HealthCheck, type HealthFilterOptions, type HealthyService, health
  * Anything unexpected (pretty-printed JSON, a piece that does not parse on its own, a key order
  * other than Consul's) falls back to JSON.parse of the whole body and a full filter pass, so the
  * result is always that of healthyServices(JSON.parse(body)).
+ *
+ * prepare() does not change the state: the caller applies the result (catalog reads, route text) and
+ * calls commit() only when the whole answer was accepted. An answer that fails half-way therefore
+ * leaves the previous body as the base, and the retry sees the same changes as fresh again.
+ * Entries of the wrong shape are left out by the filter and listed in `rejected`.
  */
 
 const HEAD = '[{"Node":';
@@ -27,6 +38,25 @@ export interface HealthStateResult {
   readonly mode: 'full' | 'incremental';
   /** Pieces parsed this time (all of them on a full read). */
   readonly parsed: number;
+  /** Malformed entries, one description each (ignored by the filter). */
+  readonly rejected: readonly string[];
+  /** Makes this answer the base of the next incremental read. */
+  commit(): void;
+}
+
+interface Base {
+  readonly parts: readonly string[];
+  readonly objs: readonly HealthCheck[];
+  readonly healthy: ReadonlyMap<string, HealthyService>;
+}
+
+function rejectedOf(checks: readonly HealthCheck[]): string[] {
+  const out: string[] = [];
+  for (const c of checks) {
+    const p = checkProblem(c);
+    if (p !== undefined) out.push(p);
+  }
+  return out;
 }
 
 export class HealthState {
@@ -47,11 +77,21 @@ export class HealthState {
     this.#healthy = undefined;
   }
 
-  /** Parses a health-state body and filters it; throws on a body that is not a JSON list. */
+  /** prepare() and commit at once (when nothing can fail between reading and applying). */
   read(body: string): HealthStateResult {
+    const r = this.prepare(body);
+    r.commit();
+    return r;
+  }
+
+  /**
+   * Parses a health-state body and filters it without changing the state; throws on a body that
+   * is not a JSON list. The result's commit() makes it the base of the next read.
+   */
+  prepare(body: string): HealthStateResult {
     const split = this.#split(body);
     if (split === undefined) return this.#full(body);
-    const { checks, fresh, gone } = split;
+    const { checks, fresh, gone, parts } = split;
     const prev = this.#healthy;
     // Services whose checks appeared, changed or went away; undefined = recompute everything.
     let touched: Set<string> | undefined = prev ? new Set() : undefined;
@@ -82,8 +122,19 @@ export class HealthState {
         else healthy.delete(n);
       }
     }
-    this.#healthy = healthy;
-    return { checks, healthy, mode: 'incremental', parsed: fresh.length };
+    const commit = this.#committer({ parts, objs: checks, healthy });
+    return { checks, healthy, mode: 'incremental', parsed: fresh.length, rejected: rejectedOf(checks), commit };
+  }
+
+  /** commit() of one read; a stale read (an older or newer one committed since) is ignored. */
+  #committer(next: Base): () => void {
+    const base = this.#parts;
+    return () => {
+      if (this.#parts !== base) return;
+      this.#parts = next.parts;
+      this.#objs = next.objs;
+      this.#healthy = next.healthy;
+    };
   }
 
   #full(body: string): HealthStateResult {
@@ -93,11 +144,9 @@ export class HealthState {
     // The next body is lined up against this one when it splits.
     const parts = body.startsWith(HEAD) && body.endsWith('}]') ? body.slice(HEAD.length, -2).split(SEP) : [];
     const aligned = parts.length === checks.length;
-    this.#parts = aligned ? parts : [];
-    this.#objs = aligned ? checks : [];
     const healthy = healthyServices(checks, this.#opts);
-    this.#healthy = healthy;
-    return { checks, healthy, mode: 'full', parsed: checks.length };
+    const commit = this.#committer({ parts: aligned ? parts : [], objs: aligned ? checks : [], healthy });
+    return { checks, healthy, mode: 'full', parsed: checks.length, rejected: rejectedOf(checks), commit };
   }
 
   /**
@@ -106,7 +155,9 @@ export class HealthState {
    * the rest is parsed. Comparing in order costs a memcmp per piece; hashing 4.4 MB of pieces into
    * a map would cost more than the parse it saves.
    */
-  #split(body: string): { checks: HealthCheck[]; fresh: HealthCheck[]; gone: HealthCheck[] } | undefined {
+  #split(
+    body: string,
+  ): { checks: HealthCheck[]; fresh: HealthCheck[]; gone: HealthCheck[]; parts: string[] } | undefined {
     if (!body.startsWith(HEAD) || !body.endsWith('}]')) return undefined;
     const parts = body.slice(HEAD.length, -2).split(SEP);
     const prev = this.#parts;
@@ -142,8 +193,6 @@ export class HealthState {
       checks[i++] = c;
     }
     while (j < prev.length) gone.push(objs[j++] as HealthCheck);
-    this.#parts = parts;
-    this.#objs = checks;
-    return { checks, fresh, gone };
+    return { checks, fresh, gone, parts };
   }
 }

@@ -27,7 +27,14 @@ export function kvEntries(res: ConsulResponse): KvEntry[] {
   const body = JSON.parse(res.body) as unknown;
   if (body === null) return [];
   if (!Array.isArray(body)) throw new Error('consul: KV response is not a list');
-  return body as KvEntry[];
+  // Untrusted input: an entry of the wrong shape is left out, the others still count.
+  return body.filter(
+    (e): e is KvEntry =>
+      e !== null &&
+      typeof e === 'object' &&
+      typeof e.Key === 'string' &&
+      (e.Value === null || e.Value === undefined || typeof e.Value === 'string'),
+  );
 }
 
 export const decodeValue = (v: string | null | undefined): string =>

@@ -50,11 +50,22 @@ export function translateRows(
   for (const row of rows) {
     if (!row || typeof row !== 'object') continue;
     if (!members.has(key(String(row.Node), String(row.ServiceID)))) continue;
+    // Untrusted input: a row whose tags are not a list of strings costs that row only.
+    const tags: unknown = row.ServiceTags ?? [];
+    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) {
+      // reported like an untranslatable tag: the table updater logs it once and shows it in the UI
+      warnings.push({
+        service: name,
+        tag: '',
+        message: 'malformed catalog row: ServiceTags is not a list of strings; row ignored',
+      });
+      continue;
+    }
     const out = serviceRouteCommands({
       service: String(row.ServiceName ?? name),
       addr: row.ServiceAddress || row.Address,
       port: Number(row.ServicePort) || 0,
-      tags: (row.ServiceTags ?? []).map(String),
+      tags,
       tagPrefix: opts.tagPrefix,
       env: { DC: opts.dc },
     });

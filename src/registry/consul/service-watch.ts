@@ -1,5 +1,5 @@
 import type { Logger } from '../../log/logger.ts';
-import { type BlockingOptions, blockingLoop } from './blocking.ts';
+import { type BlockingHooks, type BlockingOptions, blockingLoop } from './blocking.ts';
 import type { ConsulClient, ConsulResponse } from './client.ts';
 import { type HealthCheck, type HealthFilterOptions, healthyServices, instanceKey } from './health-filter.ts';
 import { type CatalogRow, RouteLineSet, type TagWarning, translateRows } from './route-lines.ts';
@@ -33,7 +33,10 @@ export interface ServiceWatchSink {
   error(err: unknown, first: boolean): void;
   /** Every watch succeeds again after an error. */
   recovered(): void;
-  reset(): void;
+  /** The catalog/services index went backwards (first: the first of an episode). */
+  reset(first: boolean): void;
+  /** Logging of early answers and repeated resets of the catalog/services watch. */
+  readonly misbehaviour?: Pick<BlockingHooks, 'onEarly' | 'onCalm'>;
 }
 
 /** Entry of /v1/health/service/<name>. */
@@ -77,7 +80,10 @@ export function healthEntries(
     const node = String(e.Node?.Node ?? '');
     const sid = String(e.Service.ID ?? '');
     const svc = String(e.Service.Service ?? name);
-    const tags = (e.Service.Tags ?? []).map(String);
+    // A malformed entry costs that entry only (tags must be a list of strings).
+    const rawTags = e.Service.Tags ?? [];
+    if (!Array.isArray(rawTags) || !rawTags.every((t) => typeof t === 'string')) continue;
+    const tags = rawTags as string[];
     rows.push({
       Node: node,
       Address: String(e.Node?.Address ?? ''),
@@ -87,7 +93,7 @@ export function healthEntries(
       ServicePort: Number(e.Service.Port) || 0,
       ServiceTags: tags,
     });
-    for (const c of e.Checks ?? []) {
+    for (const c of Array.isArray(e.Checks) ? e.Checks : []) {
       if (!c || typeof c !== 'object') continue;
       const own = String(c.ServiceID ?? '') !== '';
       checks.push({
@@ -162,12 +168,13 @@ export class ServiceWatch {
           this.#listed = true;
           this.#schedule();
         },
-        onReset: () => {
+        onReset: (first) => {
           lastBody = undefined;
-          this.#sink.reset();
+          this.#sink.reset(first);
         },
         onError: (err) => this.#failed('', err),
         onRecover: () => this.#recovered(''),
+        ...this.#sink.misbehaviour,
       },
       signal,
     );

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import type { Logger } from '../../log/logger.ts';
 import { type AgentDeps, agentApi } from './api-agent.ts';
 import { type KvDeps, kvApi } from './api-kv.ts';
@@ -63,6 +63,36 @@ export interface DevCatalog {
    * Throws on an invalid body.
    */
   registerServiceForTest(body: unknown): void;
+}
+
+/**
+ * The DNS-rebinding guard: whether a request's Host header names this catalog. A page on
+ * attacker.example whose name is re-pointed at 127.0.0.1 reaches the catalog from the victim's
+ * browser, but its requests carry `Host: attacker.example:<port>`; refusing names other than ours
+ * stops it from registering routes. Allowed: `localhost`, the bound address, and IP literals (a
+ * rebinding page always has a DNS name; a wildcard bind is reached through any of the machine's
+ * addresses), each with or without a port. A request without Host (HTTP/1.0; Node already answers
+ * 400 to HTTP/1.1 without one) is allowed: browsers always send it.
+ */
+export function hostAllowed(hostHeader: string | undefined, boundHost: string): boolean {
+  if (hostHeader === undefined) return true;
+  let name = hostHeader.trim().toLowerCase();
+  if (name.startsWith('[')) {
+    const end = name.indexOf(']');
+    if (end < 0) return false;
+    const rest = name.slice(end + 1);
+    if (rest !== '' && !/^:\d{1,5}$/.test(rest)) return false;
+    name = name.slice(1, end);
+    return isIP(name) === 6;
+  }
+  const colon = name.lastIndexOf(':');
+  if (colon >= 0) {
+    if (!/^\d{1,5}$/.test(name.slice(colon + 1))) return false;
+    name = name.slice(0, colon);
+  }
+  if (name.endsWith('.')) name = name.slice(0, -1);
+  if (name === 'localhost' || isIP(name) === 4) return true;
+  return name !== '' && name === boundHost.toLowerCase();
 }
 
 /** Version reported in /v1/agent/self (a Consul version clients accept). */
@@ -129,6 +159,10 @@ export async function startDevCatalog(opts: DevCatalogOptions): Promise<DevCatal
     if (seen !== undefined || counts.size < 50_000) counts.set(countKey, (seen ?? 0) + 1);
     req.on('error', () => res.destroy());
     res.on('error', () => {});
+    if (!hostAllowed(req.headers.host, host)) {
+      send(ctx, { status: 403, index: state.index, body: 'Host does not name this catalog (DNS rebinding guard)' });
+      return;
+    }
     let path: string;
     try {
       path = decodeURIComponent(rawPath);
