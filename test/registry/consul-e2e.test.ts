@@ -115,7 +115,7 @@ test('catalog outage keeps the last text; after a restart with lower indexes a c
   const n = updates.length;
   // The watch keeps retrying (logged at DEBUG after the first WARN): three more failed fetches,
   // and it emitted nothing for any of them.
-  const failed = () => log.lines.filter((l) => l.startsWith('[DEBUG] consul: Error fetching health state.')).length;
+  const failed = () => log.lines.filter((l) => l.startsWith('[DEBUG] consul: Still cannot fetch health state.')).length;
   const f0 = failed();
   await until(() => failed() >= f0 + 3 || undefined, 5000, 'three more failed fetches');
   assert.equal(updates.length, n, 'nothing emitted during the outage');

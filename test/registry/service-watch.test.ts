@@ -275,7 +275,7 @@ test('outage: one WARN, routes kept; after a restart with lower indexes a change
   );
   const n = updates.length;
   // the watches keep retrying (DEBUG after the one WARN): three more failed fetches, nothing emitted
-  const failed = () => log.lines.filter((l) => l.startsWith('[DEBUG] consul: Error fetching health state.')).length;
+  const failed = () => log.lines.filter((l) => l.startsWith('[DEBUG] consul: Still cannot fetch health state.')).length;
   const f0 = failed();
   await until(() => failed() >= f0 + 3 || undefined, 5000, 'three more failed fetches');
   assert.equal(updates.length, n, 'nothing emitted during the outage');

@@ -161,7 +161,9 @@ export class ConsulBackend implements RegistryBackend {
           this.#emit(sink, 'consul', index);
         },
         error: (err, first) => {
+          // the first failure of an episode at WARN, the rest at DEBUG (one line per episode at INFO)
           if (first) this.#log.warn(`consul: Error fetching health state. ${errText(err)}`);
+          else this.#log.debug(`consul: Still cannot fetch health state. ${errText(err)}`);
         },
         recovered: () => this.#log.info('consul: Health state fetched again; routes are live'),
         reset: (first) => {
@@ -218,7 +220,9 @@ export class ConsulBackend implements RegistryBackend {
             routes.reset();
           },
           onError: (err, first) => {
+            // the first failure of an episode at WARN, the rest at DEBUG (one line per episode at INFO)
             if (first) this.#log.warn(`consul: Error fetching health state. ${errText(err)}`);
+            else this.#log.debug(`consul: Still cannot fetch health state. ${errText(err)}`);
           },
           onRecover: (ep) =>
             this.#log.info(`consul: Health state fetched again after ${times(ep.errors)} failed; routes are live`),
