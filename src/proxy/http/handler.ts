@@ -22,7 +22,7 @@ import { escapePath, mergeQuery, normalizePath, rewritePath, splitRequestTarget 
 import { PoolCache } from './pools.ts';
 import { redirectResponse } from './redirect.ts';
 import { requestId as newRequestId } from './request-id.ts';
-import { tunnelWebsocket } from './websocket.ts';
+import { answerUpgrade, tunnelWebsocket } from './websocket.ts';
 
 /** The auth checker of the tls helper (src/proxy/auth): only the part the handler calls. */
 export interface AuthChecker {
@@ -306,14 +306,8 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
     socket.pause();
     route(
       req,
-      (status, headers, body) => {
-        let s = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Status'}\r\n`;
-        for (const k in headers) s += `${k}: ${headers[k]}\r\n`;
-        s += `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
-        socket.end(s);
-        // The socket is paused: do not wait for the client's FIN, close once the answer is flushed.
-        socket.once('finish', () => socket.destroy());
-      },
+      // The socket is paused: answerUpgrade closes it once the answer is flushed.
+      (status, headers, body) => answerUpgrade(socket, status, headers, body),
       (routed) => {
         if (!socket.destroyed) tunnel(req, socket, head, routed);
       },
@@ -343,6 +337,7 @@ export function createHttpHandler(spec: ListenerSpec, deps: ProxyDeps, parts: Ha
       head,
       client: socket,
       dialTimeout: cfg.num('proxy.dialtimeout'),
+      linger: cfg.num('proxy.lingertimeout'),
       metrics,
       log,
     });
@@ -368,15 +363,6 @@ interface Routed {
 }
 
 const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' };
-const STATUS_TEXT: Record<number, string> = {
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  301: 'Moved Permanently',
-  302: 'Found',
-  307: 'Temporary Redirect',
-  308: 'Permanent Redirect',
-};
 
 function buildRequestHead(method: string, uri: string, headers: readonly string[]): string {
   let s = `${method} ${uri} HTTP/1.1\r\n`;
