@@ -151,12 +151,13 @@ export function tunnelWebsocket(job: TunnelJob): void {
   const refuse = (first: Buffer) => {
     upstream.end(); // the backend may not read another request from this connection
     client.write(first);
+    // Bounded even when the client does not read the answer.
+    arm(job.linger > 0 ? job.linger : HANDSHAKE_MS);
     if (job.linger <= 0 || upstream.readableEnded) {
       client.end();
       client.once('finish', close);
       return;
     }
-    arm(job.linger);
     upstream.on('data', (d: Buffer) => client.write(d));
     upstream.once('end', () => {
       client.end();
