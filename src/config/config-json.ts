@@ -72,6 +72,7 @@ export function configJson(cfg: Config): Record<string, unknown> {
       KeepAliveTimeout: d('proxy.keepalivetimeout'),
       IdleConnTimeout: d('proxy.idleconntimeout'),
       LingerTimeout: d('proxy.lingertimeout'),
+      HTTP2MaxResets: n('proxy.http2.maxresets'),
       FlushInterval: d('proxy.flushinterval'),
       GlobalFlushInterval: d('proxy.globalflushinterval'),
       LocalIP: s('proxy.localip'),

@@ -4,6 +4,7 @@ import { PassThrough, type Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { Dispatcher, Pool } from 'undici';
 import { classify, ProxyError } from '../errors.ts';
+import { responseClosed } from './client-stream.ts';
 import { isHopByHopResponse } from './headers.ts';
 import { sniffContentType } from './sniff.ts';
 
@@ -59,6 +60,11 @@ export function forward(job: ForwardJob): void {
   };
 
   const start = (): void => {
+    // A stream the client already reset gets no upstream request (issue #21, client-stream.ts).
+    if (responseClosed(job.res)) {
+      finish(499, 0, new ProxyError('CLIENT_GONE', 'client went away'));
+      return;
+    }
     let bodyStream: PassThrough | null = null;
     if (body !== null) {
       // undici destroys the body stream on failure; a PassThrough keeps the client socket alive
@@ -74,8 +80,11 @@ export function forward(job: ForwardJob): void {
     let bytes = 0;
     let sink: Writable | undefined;
     let clientGone = false;
+    // Any 'close' before onResponseEnd (which removes this listener) means the client can no longer
+    // get the whole answer: abort the upstream request. Not gated on writableFinished: an HTTP/2
+    // stream the client reset reports writableFinished = true (issue #21).
     const onClose = () => {
-      if (!finished && !job.res.writableFinished) {
+      if (!finished) {
         clientGone = true;
         controller?.abort(new ProxyError('CLIENT_GONE', 'client went away'));
       }
@@ -252,5 +261,8 @@ export function forward(job: ForwardJob): void {
       finish(job.fail(err), 0, err);
     }
   };
-  start();
+  // HTTP/2: start on the next turn, so a RST_STREAM that arrived in the same read as the HEADERS
+  // (rapid reset) is seen by responseClosed() before any upstream connection is dialled for it.
+  if (job.req.httpVersionMajor === 2) setImmediate(start);
+  else start();
 }

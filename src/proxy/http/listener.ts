@@ -4,6 +4,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import type { Duplex } from 'node:stream';
 import type { ListenerSpec } from '../../config/types.ts';
 import type { PrometheusText, ProxyDeps, RunningListener } from '../types.ts';
+import { H2_MAX_CONCURRENT_STREAMS, guardH2Session } from './h2-guard.ts';
 import { type AuthChecker, createHttpHandler } from './handler.ts';
 import type { PoolCache } from './pools.ts';
 
@@ -76,7 +77,14 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
       if (source === undefined) throw new Error(`unknown certificate source "${spec.cs}"`);
       const store = await tlsMod.createCertStore(source, deps.log);
       const term = tlsMod.createTlsTermination(spec, store);
-      const s2 = createSecureServer({ ...term.serverOptions(), allowHTTP1: true }, onRequest as never);
+      const s2 = createSecureServer(
+        {
+          ...term.serverOptions(),
+          allowHTTP1: true,
+          settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS },
+        },
+        onRequest as never,
+      );
       const detach = term.attach(s2 as unknown as import('node:tls').Server);
       cleanup.push(() => {
         detach();
@@ -105,7 +113,9 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
   const sessions = new Set<import('node:http2').ServerHttp2Session>();
   const tlsSockets = new Set<Socket>();
   if (tls) {
+    const maxResets = deps.cfg.num('proxy.http2.maxresets');
     server.on('session', (sess: import('node:http2').ServerHttp2Session) => {
+      guardH2Session(sess, maxResets, deps.log);
       sessions.add(sess);
       sess.on('close', () => sessions.delete(sess));
       sess.on('error', () => {});
