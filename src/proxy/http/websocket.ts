@@ -5,7 +5,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Logger } from '../../log/logger.ts';
 import type { Metrics } from '../../metrics/types.ts';
 import type { Target } from '../../routes/types.ts';
-import { toResponse } from '../errors.ts';
+import { ProxyError, toResponse } from '../errors.ts';
 
 export interface TunnelJob {
   readonly target: Target;
@@ -97,21 +97,20 @@ export function tunnelWebsocket(job: TunnelJob): void {
     clearTimeout(timer);
     timer = setTimeout(close, ms);
   };
-  upstream.on('error', (e) => {
-    if (!counted && !answered && !done) {
-      job.log.error(`ws: ${e.message}`);
-      const r = toResponse(e);
-      done = true;
-      clearTimeout(timer);
-      upstream.destroy();
-      answerUpgrade(client, r.status, {}, r.body);
-      return;
-    }
-    close();
-  });
+  /** Before any upstream byte reached the client: answer with the HTTP error status, then close. */
+  const fail = (e: Error) => {
+    if (counted || answered || done) return close();
+    job.log.error(`ws: ${e.message}`);
+    const r = toResponse(e);
+    done = true;
+    clearTimeout(timer);
+    upstream.destroy();
+    answerUpgrade(client, r.status, {}, r.body);
+  };
+  upstream.on('error', fail);
   client.on('error', close);
   client.on('close', close);
-  arm(dialMs + HANDSHAKE_MS);
+  timer = setTimeout(() => fail(new ProxyError('UPSTREAM_TIMEOUT', `dial timeout ${t.hostPort}`)), dialMs);
   upstream.once(secure ? 'secureConnect' : 'connect', () => {
     arm(HANDSHAKE_MS);
     upstream.write(job.requestHead);

@@ -144,3 +144,17 @@ test('websocket: a 101 split across reads still upgrades', { timeout: 20_000 }, 
   assert.match(out, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
   assert.equal(p.metrics.ws, 1);
 });
+
+test('websocket: a TLS target that never completes the handshake is answered 504 after proxy.dialtimeout', {
+  timeout: 20_000,
+}, async (t) => {
+  const silent = createServer((s) => s.on('error', () => {}));
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  t.after(() => silent.close());
+  const port = (silent.address() as AddressInfo).port;
+  const p = await proxy(t, `route add s / https://127.0.0.1:${port}/`, { 'proxy.dialtimeout': '200ms' });
+  const out = await rawExchange(p.port, UPGRADE);
+  assert.match(out, /^HTTP\/1\.1 504 Gateway Timeout\r\n/);
+  assert.equal(p.metrics.ws, 0);
+});
