@@ -21,8 +21,11 @@ export function guardH2Session(session: ServerHttp2Session, perSecond: number, l
   let tokens = perSecond;
   let last = Date.now();
   let closed = false;
-  const onAborted = () => {
-    if (closed) return;
+  // A connection that broke or is closing aborts all its streams at once: that is not a reset flood.
+  // The session is marked destroyed only after its streams were aborted, so look one turn later.
+  const onAborted = () => setImmediate(charge);
+  const charge = () => {
+    if (closed || session.destroyed || session.closed) return;
     const now = Date.now();
     tokens = Math.min(perSecond, tokens + ((now - last) * perSecond) / 1000);
     last = now;

@@ -143,3 +143,21 @@ test('HTTP/1.1 clients that abort in flight leak no upstream connection', { time
   await until(() => be.open() === 0, 10_000);
   await until(() => p.metrics.requests.length === 20);
 });
+
+test('h2: a client dropping its connection with many open streams aborts them all and is not a reset flood', {
+  timeout: 30_000,
+}, async (t) => {
+  const be = await holdingBackend(t);
+  const { p, ca } = await httpsProxy(t, `route add s / ${be.url}/`, { 'proxy.http2.maxresets': 20 });
+  const s = session(t, p.port, ca);
+  for (let i = 0; i < 60; i++) {
+    const st = s.request({ ':path': `/d${i}`, ':authority': 'a.test' });
+    st.on('error', () => {});
+    st.end();
+  }
+  await until(() => be.held.length === 60, 10_000);
+  s.destroy();
+  await until(() => be.open() === 0, 10_000);
+  await until(() => p.metrics.requests.length === 60);
+  assert.ok(!p.log.lines.some((l) => l.includes('reset more than')));
+});
