@@ -1,4 +1,5 @@
 import { constants, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
 import { clip } from '../../log/clip.ts';
 import type { Logger } from '../../log/logger.ts';
 
@@ -21,6 +22,11 @@ export function guardH2Session(session: ServerHttp2Session, perSecond: number, l
   let tokens = perSecond;
   let last = Date.now();
   let closed = false;
+  // session.socket is a proxy that refuses destroy(); the 'connect' event hands out the real socket.
+  let raw: Socket | undefined;
+  session.once('connect', (_s: unknown, sock: Socket) => {
+    raw = sock;
+  });
   // A connection that broke or is closing aborts all its streams at once: that is not a reset flood.
   // The session is marked destroyed only after its streams were aborted, so look one turn later.
   const onAborted = () => setImmediate(charge);
@@ -36,8 +42,14 @@ export function guardH2Session(session: ServerHttp2Session, perSecond: number, l
     log.warn(`http2: ${clip(peer)} reset more than ${perSecond} streams per second; sending GOAWAY and closing`);
     if (!session.destroyed) {
       session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
-      // Give nghttp2 one turn to flush the GOAWAY, then drop the connection and all its streams.
-      setImmediate(() => session.destroy());
+      // Give nghttp2 one turn to flush the GOAWAY, then drop the connection and all its streams. The
+      // socket itself is destroyed too: Node's session.destroy() ends it gracefully and waits for the
+      // write side to flush, which a peer that stopped reading (or reset) never lets happen, leaving
+      // the descriptor open.
+      setImmediate(() => {
+        session.destroy();
+        raw?.destroy();
+      });
     }
   };
   session.on('stream', (stream: ServerHttp2Stream) => {

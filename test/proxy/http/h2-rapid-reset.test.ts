@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { type ClientHttp2Session, connect as h2connect } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
@@ -19,6 +19,19 @@ const ATTACK_MS = 2500;
 
 function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** What the descriptors are (for a failure message): socket:[inode], pipe:[...], anon_inode:... */
+function fdKinds(pid: number): string {
+  const kinds = new Map<string, number>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let k = '?';
+    try {
+      k = readlinkSync(`/proc/${pid}/fd/${fd}`).replace(/\[\d+\]$/, '');
+    } catch {}
+    kinds.set(k, (kinds.get(k) ?? 0) + 1);
+  }
+  return [...kinds].map(([k, n]) => `${k}=${n}`).join(' ');
 }
 
 /** A backend that counts its open connections and keeps idle ones for 60 s (as in the report). */
@@ -91,6 +104,7 @@ test('h2 rapid reset: bounded backend connections, descriptors back to baseline,
   warm.close();
   await until(() => be.open() === 0, 20_000);
   const baseline = fdCount(pid);
+  const baselineKinds = fdKinds(pid);
 
   // The attack: HEADERS then RST_STREAM as fast as the client can, written as raw frames so each
   // stream really reaches the proxy, reconnecting when the proxy closes the connection (a real
@@ -119,8 +133,14 @@ test('h2 rapid reset: bounded backend connections, descriptors back to baseline,
   // At most a handful of backend connections at any time.
   assert.ok(be.peak() <= 16, `backend connections peaked at ${be.peak()}`);
   // All gone within the idle timeout (1 s) plus a generous margin; descriptors back to baseline.
-  await until(() => be.open() === 0, 20_000);
-  await until(() => fdCount(pid) <= baseline, 20_000);
+  await until(() => be.open() === 0, 20_000).catch((e: Error) => {
+    throw new Error(`backend connections still open: ${be.open()} (${e.message})`);
+  });
+  await until(() => fdCount(pid) <= baseline, 20_000).catch((e: Error) => {
+    throw new Error(
+      `proxy descriptors ${fdCount(pid)} (${fdKinds(pid)}), baseline ${baseline} (${baselineKinds}) (${e.message})`,
+    );
+  });
   t.diagnostic(`fds settled=${fdCount(pid)}`);
   t.diagnostic(
     [...f.stdout, ...f.stderr]
