@@ -118,8 +118,8 @@ export const KEYS: readonly KeyDef[] = [
     'proxy',
     'proxy.http2.maxresets',
     'int',
-    '100',
-    'Stream resets per second (and burst) one HTTP/2 client connection may cause before it gets GOAWAY and is closed (0 = no limit).',
+    '200',
+    'Stream resets one HTTP/2 client connection may cause in a burst (the budget refills at a tenth of this per second) before it gets GOAWAY and is closed (0 = no limit of ours).',
     { fabioTs: true },
   ),
   k(

@@ -12,34 +12,46 @@ export const H2_MAX_CONCURRENT_STREAMS = 250;
 /**
  * Per-connection budget for streams the client resets before they were answered (HTTP/2 "rapid
  * reset", CVE-2023-44487; issue #21). Each such stream costs the proxy a request head, a route lookup
- * and possibly an upstream dial, while it costs the client two frames. A token bucket of `perSecond`
- * tokens (burst of the same size) is charged once per reset; a connection that runs out gets GOAWAY
- * with ENHANCE_YOUR_CALM and is closed, which also aborts every upstream request of its streams.
- * Logged once per connection. `perSecond` 0 = no budget (Node's and nghttp2's own limits remain).
+ * and possibly an upstream dial, while it costs the client two frames. A token bucket of `burst`
+ * tokens, refilled at burst/10 per second, is charged once per reset; a connection that runs out gets
+ * GOAWAY with ENHANCE_YOUR_CALM and is closed, which also aborts every upstream request of its
+ * streams. Logged once per connection. `burst` 0 = no budget.
+ *
+ * Why these numbers: nghttp2 (inside Node) has its own limit, a burst of 1000 resets refilled at 33
+ * per second, but when it fires it stops reading and leaves the socket's descriptor open for good
+ * (measured: one descriptor per such connection). The default budget (200, refilled at 20/s) stays
+ * below nghttp2's at every moment, so this guard closes the connection first, cleanly; a browser
+ * cancelling a page's worth of requests (well under 200) is not affected.
  */
-export function guardH2Session(session: ServerHttp2Session, perSecond: number, log: Logger): void {
-  if (perSecond <= 0) return;
-  let tokens = perSecond;
-  let last = Date.now();
-  let closed = false;
+export function guardH2Session(session: ServerHttp2Session, burst: number, log: Logger): void {
   // session.socket is a proxy that refuses destroy(); the 'connect' event hands out the real socket.
   let raw: Socket | undefined;
   session.once('connect', (_s: unknown, sock: Socket) => {
     raw = sock;
   });
+  // Node ends the socket of a failed session gracefully and waits for its write side to flush, which
+  // a peer that stopped reading never lets happen; destroy it outright once the session is done.
+  // (Defensive: it does not cover nghttp2's own flood limit, where no session event fires; see below.)
+  session.once('error', () => raw?.destroy());
+  session.once('close', () => raw?.destroy());
+  if (burst <= 0) return;
+  const refillPerMs = burst / 10 / 1000;
+  let tokens = burst;
+  let last = Date.now();
+  let closed = false;
   // A connection that broke or is closing aborts all its streams at once: that is not a reset flood.
   // The session is marked destroyed only after its streams were aborted, so look one turn later.
   const onAborted = () => setImmediate(charge);
   const charge = () => {
     if (closed || session.destroyed || session.closed) return;
     const now = Date.now();
-    tokens = Math.min(perSecond, tokens + ((now - last) * perSecond) / 1000);
+    tokens = Math.min(burst, tokens + (now - last) * refillPerMs);
     last = now;
     tokens -= 1;
     if (tokens >= 0) return;
     closed = true;
     const peer = session.socket?.remoteAddress ?? '';
-    log.warn(`http2: ${clip(peer)} reset more than ${perSecond} streams per second; sending GOAWAY and closing`);
+    log.warn(`http2: ${clip(peer)} reset streams beyond the budget of ${burst}; sending GOAWAY and closing`);
     if (!session.destroyed) {
       session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
       // Give nghttp2 one turn to flush the GOAWAY, then drop the connection and all its streams. The
