@@ -180,9 +180,14 @@ export function tunnelWebsocket(job: TunnelJob): void {
     });
     from.once('end', () => {
       if (done) return;
-      if (job.linger <= 0 || (client.readableEnded && upstream.readableEnded)) return close();
+      if (job.linger <= 0) return close(); // fabio: one side done closes both at once
       to.end();
       if (timer === undefined) arm(job.linger); // the first end starts the linger; it is not extended
+      // Both directions ended: close once what is queued for `to` is flushed (still within the linger).
+      if (client.readableEnded && upstream.readableEnded) {
+        if (to.writableFinished) close();
+        else to.once('finish', close);
+      }
     });
   };
 }
