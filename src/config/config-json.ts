@@ -74,6 +74,7 @@ export function configJson(cfg: Config): Record<string, unknown> {
       LingerTimeout: d('proxy.lingertimeout'),
       ListenerMaxConn: n('proxy.listener.maxconn'),
       PxyTrust: s('proxy.pxytrust'),
+      HTTP2MaxResets: n('proxy.http2.maxresets'),
       FlushInterval: d('proxy.flushinterval'),
       GlobalFlushInterval: d('proxy.globalflushinterval'),
       LocalIP: s('proxy.localip'),

@@ -107,7 +107,21 @@ export const KEYS: readonly KeyDef[] = [
     '0s',
     'Flush interval for all other responses (0 = stream as data arrives).',
   ),
-  k('proxy', 'proxy.maxconn', 'int', '10000', 'Maximum idle pooled connections per upstream target.'),
+  k(
+    'proxy',
+    'proxy.maxconn',
+    'int',
+    '10000',
+    'Maximum connections per upstream target, busy and idle together (further requests wait for one); the lean HTTP/1.1 path keeps at most this many idle.',
+  ),
+  k(
+    'proxy',
+    'proxy.http2.maxresets',
+    'int',
+    '200',
+    'Stream resets one HTTP/2 client connection may cause in a burst (the budget refills at a tenth of this per second) before it gets GOAWAY and is closed (0 = no limit of ours).',
+    { fabioTs: true },
+  ),
   k(
     'proxy',
     'proxy.lingertimeout',

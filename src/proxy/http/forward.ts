@@ -4,6 +4,7 @@ import { PassThrough, type Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { Client, Dispatcher, Pool } from 'undici';
 import { classify, ProxyError } from '../errors.ts';
+import { responseClosed } from './client-stream.ts';
 import { headerPairs, responseHead } from './response-head.ts';
 import { sniffContentType } from './sniff.ts';
 
@@ -51,7 +52,11 @@ function hasBody(req: Req): boolean {
 
 /** Streams one request upstream and the answer back, with back-pressure both ways. */
 export function forward(job: ForwardJob): void {
-  new Exchange(job).attempt();
+  const x = new Exchange(job);
+  // HTTP/2: start on the next turn, so a RST_STREAM that arrived in the same read as the HEADERS
+  // (rapid reset) is seen by responseClosed() before any upstream connection is dialled for it.
+  if (job.req.httpVersionMajor === 2) setImmediate(() => x.attempt());
+  else x.attempt();
 }
 
 /** One client request: at most two attempts (the retry on a new connection), one `done` call. */
@@ -82,6 +87,12 @@ class Exchange {
 
   attempt(): void {
     const job = this.job;
+    // A stream the client already reset gets no upstream request (issue #21, client-stream.ts).
+    if (responseClosed(job.res)) {
+      const gone = new ProxyError('CLIENT_GONE', 'client went away');
+      this.finish(gone.status, 0, gone);
+      return;
+    }
     const a = new Attempt(this);
     try {
       (this.oneShot ?? job.pool).dispatch(
@@ -120,8 +131,11 @@ class Attempt implements Dispatcher.DispatchHandler {
   #pendingHead: string[] | undefined;
   #noBody = false;
 
+  // Any 'close' before onResponseEnd (which detaches this listener) means the client can no longer
+  // get the whole answer: abort the upstream request. Not gated on writableFinished: an HTTP/2
+  // stream the client reset reports writableFinished = true (issue #21).
   readonly #onClose = (): void => {
-    if (!this.#x.finished && !this.#res.writableFinished) {
+    if (!this.#x.finished) {
       this.#clientGone = true;
       this.#controller?.abort(new ProxyError('CLIENT_GONE', 'client went away'));
     }

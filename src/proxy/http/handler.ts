@@ -25,7 +25,7 @@ import { PoolCache } from './pools.ts';
 import { redirectResponse } from './redirect.ts';
 import { checkRequest } from './request-checks.ts';
 import { requestId as newRequestId } from './request-id.ts';
-import { tunnelWebsocket } from './websocket.ts';
+import { answerUpgrade, tunnelWebsocket } from './websocket.ts';
 
 /** The auth checker of the tls helper (src/proxy/auth): only the part the handler calls. */
 export interface AuthChecker {
@@ -79,6 +79,8 @@ interface HandlerConfig {
   readonly auth: AuthChecker | undefined;
   readonly lean: boolean;
   readonly dialTimeout: number;
+  /** proxy.lingertimeout: bound of a half-closed websocket tunnel. */
+  readonly linger: number;
 }
 
 function handlerConfig(spec: ListenerSpec, deps: ProxyDeps, parts: HandlerParts): HandlerConfig {
@@ -131,6 +133,7 @@ function handlerConfig(spec: ListenerSpec, deps: ProxyDeps, parts: HandlerParts)
       gzip === undefined &&
       cfg.num('proxy.responseheadertimeout') <= 0,
     dialTimeout: cfg.num('proxy.dialtimeout'),
+    linger: cfg.num('proxy.lingertimeout'),
   };
 }
 
@@ -435,9 +438,8 @@ function handleUpgrade(hc: HandlerConfig, req: IncomingMessage, socket: Duplex, 
   decide(hc, req, (d) => {
     if ('answer' in d) {
       const a = d.answer;
-      socket.end(rawAnswer(a.status, a.headers, a.body));
-      // The socket is paused: do not wait for the client's FIN, close once the answer is flushed.
-      socket.once('finish', () => socket.destroy());
+      // The socket is paused: answerUpgrade closes it once the answer is flushed.
+      answerUpgrade(socket, a.status, a.headers, a.body);
       return;
     }
     if (socket.destroyed) return;
@@ -449,6 +451,7 @@ function handleUpgrade(hc: HandlerConfig, req: IncomingMessage, socket: Duplex, 
       head,
       client: socket,
       dialTimeout: hc.dialTimeout,
+      linger: hc.linger,
       metrics: hc.deps.metrics,
       log: hc.deps.log,
     });

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { ListenerSpec } from '../../config/types.ts';
 import { ProxyError, rawAnswer, reasonPhrase, toResponse } from '../errors.ts';
 import type { PrometheusText, ProxyDeps, RunningListener } from '../types.ts';
+import { guardH2Session, H2_MAX_CONCURRENT_STREAMS } from './h2-guard.ts';
 import { type AuthChecker, createHttpHandler } from './handler.ts';
 import type { PoolCache } from './pools.ts';
 import { MAX_REQUEST_HEADERS } from './request-checks.ts';
@@ -90,7 +91,14 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
       if (source === undefined) throw new Error(`unknown certificate source "${spec.cs}"`);
       const store = await tlsMod.createCertStore(source, deps.log);
       const term = tlsMod.createTlsTermination(spec, store);
-      const s2 = createSecureServer({ ...term.serverOptions(), allowHTTP1: true }, onRequest as never);
+      const s2 = createSecureServer(
+        {
+          ...term.serverOptions(),
+          allowHTTP1: true,
+          settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS },
+        },
+        onRequest as never,
+      );
       const detach = term.attach(s2 as unknown as import('node:tls').Server);
       cleanup.push(() => {
         detach();
@@ -124,7 +132,9 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
   const sessions = new Set<import('node:http2').ServerHttp2Session>();
   const tlsSockets = new Set<Socket>();
   if (tls) {
+    const maxResets = deps.cfg.num('proxy.http2.maxresets');
     server.on('session', (sess: import('node:http2').ServerHttp2Session) => {
+      guardH2Session(sess, maxResets, deps.log);
       sessions.add(sess);
       sess.on('close', () => sessions.delete(sess));
       sess.on('error', () => {});

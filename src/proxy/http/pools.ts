@@ -5,7 +5,10 @@ import { LeanPool } from './lean-pool.ts';
 
 /** Upstream transport settings from proxy.* keys (milliseconds). */
 export interface PoolSettings {
-  /** proxy.maxconn: cap on connections per target. */
+  /**
+   * proxy.maxconn: cap on connections per target, busy and idle together, on the undici path
+   * (further requests wait in the pool's queue); the lean path keeps at most this many idle.
+   */
   readonly maxConn: number;
   /** proxy.dialtimeout. */
   readonly dialTimeout: number;
