@@ -20,6 +20,12 @@ export interface LoadOptions {
 type Env = Readonly<Record<string, string | undefined>>;
 
 const ROUTE_FORMATS = ['delta', 'all', 'detail'];
+/** The address key each push target needs. */
+const METRICS_ADDR: Record<string, string> = {
+  graphite: 'metrics.graphite.addr',
+  statsd_raw: 'metrics.statsd.addr',
+  dogstatsd: 'metrics.dogstatsd.addr',
+};
 const METRICS_TARGETS = ['stdout', 'flat', 'label', 'graphite', 'statsd_raw', 'dogstatsd', 'circonus', 'prometheus'];
 
 function readProps(path: string, env: Env, readFile: (p: string) => string): Properties {
@@ -177,7 +183,14 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
     .filter((s) => s !== '')) {
     if (t === 'statsd') throw new ConfigError('statsd support has been removed in favor of statsd_raw');
     if (!METRICS_TARGETS.includes(t)) throw new ConfigError(`invalid metrics backend ${t}`);
-    if (t !== 'prometheus') unsupported.push(`metrics.target=${t}`);
+    if (t === 'circonus') unsupported.push(`metrics.target=${t}`);
+    const addrKey = METRICS_ADDR[t];
+    // fabio fails to start when it cannot resolve the address; an empty one would send nowhere
+    if (addrKey !== undefined && !/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/.test(values[addrKey] as string)) {
+      throw new ConfigError(
+        `${addrKey} must be host:port for metrics.target=${t}, got ${JSON.stringify(values[addrKey])}`,
+      );
+    }
   }
   const level = parseLevel(values['log.level'] as string);
   if (level === undefined) throw new ConfigError(`invalid log level: ${values['log.level']}`);

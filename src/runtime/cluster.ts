@@ -4,6 +4,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { loadConfig } from '../config/index.ts';
 import { createLogger, fdSink, type Logger, parseLevel } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
+import type { Source } from '../metrics/push-snapshot.ts';
 import { mergeTrafficSnapshots, type TrafficReport, type TrafficSnapshot } from '../metrics/traffic.ts';
 import { startListeners } from '../proxy/listeners.ts';
 import { buildTable } from '../routes/index.ts';
@@ -20,7 +21,8 @@ import { buildOptionsFrom } from './serve.ts';
  * Messages primary → worker: {t:'routes', seq, text}, {t:'noroute', html}, {t:'collect', id, what}, {t:'shutdown', graceMs}.
  * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'listening'}, {t:'collected', id, data},
  * {t:'scrape', id}.
- * `collect` asks for the worker's prom-client metrics as JSON (what: 'metrics') or its traffic
+ * `collect` asks for the worker's prom-client metrics as JSON (what: 'metrics'; 'push': the same
+ * with the worker's pid, for the push metrics backends) or its traffic
  * ring buffers (what: 'traffic'); the primary merges the answers. `scrape` is a worker's
  * proto=prometheus listener asking for the merged exposition, answered with {t:'scraped', id, ...}.
  */
@@ -37,7 +39,7 @@ type ToPrimary =
   | { t: 'listening' }
   | { t: 'collected'; id: number; data: unknown }
   | { t: 'scrape'; id: number };
-type Collect = 'metrics' | 'traffic';
+type Collect = 'metrics' | 'traffic' | 'push';
 
 const WORKER_ENV = 'FABIO_TS_WORKER';
 
@@ -64,6 +66,8 @@ export interface WorkerPool {
   close(graceMs: number): Promise<void>;
   /** Prometheus text aggregated over all live workers. */
   metricsText(): Promise<{ contentType: string; body: string }>;
+  /** Each live worker's prom-client metrics as JSON, by pid (the push metrics backends take deltas per process). */
+  pushSnapshot(): Promise<Source[]>;
   /** Per-route traffic (the admin UI's charts) merged over all live workers. */
   trafficReport(): Promise<TrafficReport>;
   /** Milliseconds from a route text being sent to the last worker acknowledging its swap (recent samples). */
@@ -196,6 +200,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
     pids: () => [...workers].map((w) => w.process.pid ?? 0),
     propagation: () => samples,
     metricsText,
+    pushSnapshot: async () => (await collect('push')) as Source[],
     async trafficReport() {
       return mergeTrafficSnapshots((await collect('traffic')) as TrafficSnapshot[]);
     },
@@ -277,7 +282,13 @@ export async function runWorker(): Promise<number | undefined> {
       else
         metrics.registry
           .getMetricsAsJSON()
-          .then((data) => send({ t: 'collected', id: m.id, data }))
+          .then((data) =>
+            send({
+              t: 'collected',
+              id: m.id,
+              data: m.what === 'push' ? { id: String(process.pid), metrics: data } : data,
+            }),
+          )
           .catch(() => send({ t: 'collected', id: m.id, data: [] }));
     } else if (m.t === 'shutdown') {
       Promise.allSettled((listeners ?? []).map((l) => l.close(m.graceMs))).finally(() => {

@@ -5,6 +5,7 @@ import type { Config } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { fdSink } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
+import { type Pusher, startPush } from '../metrics/push.ts';
 import { startListeners } from '../proxy/listeners.ts';
 import type { RunningListener } from '../proxy/types.ts';
 import { startDemoService, startDevCatalog } from '../registry/dev-catalog/index.ts';
@@ -105,6 +106,24 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
   let noRouteHtml = '';
   const noRouteSubs: ((html: string) => void)[] = [];
 
+  // Push backends (graphite, statsd_raw, dogstatsd, flat, label) read the registries of every
+  // process from here, the primary: one sender per target, nothing counted twice (docs/design.md).
+  let pool: WorkerPool | undefined;
+  let push: Pusher;
+  try {
+    push = startPush({
+      cfg,
+      log,
+      snapshot: async () =>
+        pool ? pool.pushSnapshot() : [{ id: String(process.pid), metrics: await metrics.metricsJson() }],
+    });
+  } catch (err) {
+    log.fatal(err instanceof Error ? err.message : String(err));
+    log.flush();
+    await dev?.close();
+    return 1;
+  }
+
   let backend: RegistryBackend;
   try {
     backend = createBackend(cfg, log);
@@ -117,7 +136,6 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
   }
 
   const workers = workerCount(cfg);
-  let pool: WorkerPool | undefined;
   let adminTls: Parameters<typeof startAdmin>[0]['tls'];
   if (cfg.ui.cs) {
     // ui.addr with cs=: the admin port terminates TLS with that certificate source (fabio does the same).
@@ -196,6 +214,7 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
 
   installSignals(log, async () => {
     await backend.deregister().catch((e: unknown) => log.error(`consul: cannot deregister. ${String(e)}`));
+    push.close();
     const grace = cfg.num('proxy.deregistergraceperiod');
     if (grace > 0) await new Promise((r) => setTimeout(r, grace));
     const wait = cfg.num('proxy.shutdownwait');
