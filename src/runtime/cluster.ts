@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { isSea } from 'node:sea';
 import { AggregatorRegistry } from 'prom-client';
-import { loadConfig } from '../config/index.ts';
+import { CFG_TEXT_ENV, loadConfig } from '../config/index.ts';
 import { createLogger, fdSink, type Logger, parseLevel } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import type { Source } from '../metrics/push-snapshot.ts';
@@ -227,7 +227,8 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
 
 /** Worker process: build tables from the primary's route text and serve the listeners. */
 export async function runWorker(): Promise<number | undefined> {
-  const cfg = loadConfig(workerArgv(), process.env);
+  // a -cfg URL was fetched once by the primary (src/runtime/main.ts); the worker reads the same text
+  const cfg = loadConfig(workerArgv(), process.env, { cfgText: process.env[CFG_TEXT_ENV] });
   const log = createLogger(parseLevel(cfg.str('log.level')) ?? 'INFO');
   const metrics = createPrometheusMetrics(cfg);
   const store = new TableStore();

@@ -178,8 +178,8 @@ test('properties file: case-sensitive keys, unknown keys and tracing.* are warni
   });
 });
 
-test('-cfg with a URL is reported as unsupported', () => {
-  assert.throws(() => load(['-cfg', 'https://example.com/fabio.properties']), /not supported by fabio-ts/);
+test('-cfg with a URL needs the fetched text (loadConfigAsync fetches it)', () => {
+  assert.throws(() => load(['-cfg', 'https://example.com/fabio.properties']), /must be fetched first/);
 });
 
 test('unsupported keys are listed once; ignored keys are silent', () => {
