@@ -83,12 +83,18 @@ export function compileNames(
   }
   if (template.slice(last).includes('{{')) throw new Error('metrics.names: unclosed action');
   parts.push(template.slice(last));
+  // only the URL parts other than Host need a parsed URL
+  const needsUrl = parts.some(
+    (p) => typeof p !== 'string' && !['Service', 'Host', 'Path', 'TargetURL', 'TargetURL.Host'].includes(p.field),
+  );
   return (service, host, path, target) => {
     let url: URL | undefined;
-    try {
-      url = new URL(target);
-    } catch {
-      url = undefined;
+    if (needsUrl) {
+      try {
+        url = new URL(target);
+      } catch {
+        url = undefined;
+      }
     }
     const v: NameVars = { service, host, path, target, url };
     let out = '';

@@ -39,7 +39,18 @@ function num(n: number): string {
 }
 
 /** The flat (label-less) name of a sample, without the prefix. */
+const flatNames = new WeakMap<IntervalSample, string>();
+
 export function flatName(ctx: NameContext, s: IntervalSample): string {
+  let n = flatNames.get(s);
+  if (n === undefined) {
+    n = computeFlatName(ctx, s);
+    flatNames.set(s, n);
+  }
+  return n;
+}
+
+function computeFlatName(ctx: NameContext, s: IntervalSample): string {
   if (s.name === 'route' || s.name.startsWith('route.')) {
     const l = Object.fromEntries(s.labels);
     const base = ctx.routeName(l.service ?? '', l.host ?? '', l.path ?? '', l.target ?? '');
