@@ -85,6 +85,7 @@ async function run(t: import('node:test').TestContext, workers: number, requests
     `-metrics.dogstatsd.addr=127.0.0.1:${dog.port}`,
   ]);
   t.after(() => f.stop());
+  if (workers > 1) await f.fabio.waitFor(new RegExp(`${workers} worker processes serving`), 30000);
   await f.register({
     ID: 'svc-1',
     Name: 'svc',
