@@ -97,7 +97,8 @@ export function readSeries(json: PromJson, promNames: ReadonlyMap<string, string
     if (type === 'histogram') {
       // prom-client lists each label set's entries together: its buckets (ascending, +Inf last), then
       // _sum, then _count. The buckets are collected until the _sum names the series, so the key is
-      // built once per series, not once per bucket (a push of 2,000 targets went from ~200 to ~40 ms).
+      // built once per series, not once per bucket (with the idle-series skip: deltas of 4,000 busy series
+      // ~690 -> ~80 ms on the shared 2-core box).
       const sumName = `${m.name}_sum`;
       const countName = `${m.name}_count`;
       let pending: [number, number][] = [];
