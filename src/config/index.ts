@@ -23,7 +23,17 @@ export {
   splitHostPort,
   TLS_VERSION_NUMBER,
 } from './listener.ts';
-export { type LoadOptions, loadConfig, parseScheme, testConfig } from './load.ts';
+export {
+  CFG_TEXT_ENV,
+  CFG_URL_MAX_BYTES,
+  CFG_URL_TIMEOUT_MS,
+  fetchCfgUrl,
+  type LoadOptions,
+  loadConfig,
+  loadConfigAsync,
+  parseScheme,
+  testConfig,
+} from './load.ts';
 export { type Properties, parseProperties } from './properties.ts';
 export { propertiesExample } from './properties-example.ts';
 export { localIP, renderSockaddr } from './sockaddr.ts';

@@ -16,18 +16,110 @@ import { type RawValue, typedValue } from './values.ts';
 export interface LoadOptions {
   /** Reads the -cfg file (tests inject it). */
   readonly readFile?: (path: string) => string;
+  /** The body of `-cfg http(s)://...`, fetched beforehand by loadConfigAsync (or handed to a worker). */
+  readonly cfgText?: string;
+  /** Called by loadConfigAsync with the fetched body (main hands it to worker processes). */
+  readonly onCfgText?: (text: string) => void;
+}
+
+/** Deadline of `-cfg http(s)://...` (connect, headers and body together). */
+export const CFG_URL_TIMEOUT_MS = 10_000;
+/**
+ * Largest properties file accepted from a URL. A real file is a few KiB (the full commented example is
+ * 15 KiB); the bound also keeps the body small enough to hand to worker processes in their environment.
+ */
+export const CFG_URL_MAX_BYTES = 64 * 1024;
+/** Environment variable through which the primary hands a fetched -cfg URL body to its workers. */
+export const CFG_TEXT_ENV = 'FABIO_TS_CFG_TEXT';
+
+const isUrl = (p: string) => /^https?:\/\//i.test(p);
+
+/**
+ * Fetches the properties of `-cfg http(s)://...` as fabio does at start-up, with a deadline and a
+ * size cap. Any failure (DNS, refused, non-2xx, timeout, too large) is a ConfigError naming the URL,
+ * so fabio-ts exits 1 before anything starts, as fabio fails to start.
+ */
+export async function fetchCfgUrl(url: string, o: { timeoutMs?: number; maxBytes?: number } = {}): Promise<string> {
+  const timeoutMs = o.timeoutMs ?? CFG_URL_TIMEOUT_MS;
+  const maxBytes = o.maxBytes ?? CFG_URL_MAX_BYTES;
+  const fail = (why: string, cause?: unknown) =>
+    new ConfigError(`-cfg ${url}: cannot load the configuration: ${why}`, cause === undefined ? undefined : { cause });
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  try {
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: ac.signal, redirect: 'follow' });
+    } catch (err) {
+      if (ac.signal.aborted) throw fail(`no answer within ${timeoutMs} ms`);
+      const c = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw fail(c?.code ?? c?.message ?? (err as Error).message, err);
+    }
+    if (res.status < 200 || res.status > 299) {
+      await res.body?.cancel().catch(() => {});
+      throw fail(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+    }
+    const declared = Number(res.headers.get('content-length') ?? '0');
+    if (declared > maxBytes) {
+      await res.body?.cancel().catch(() => {});
+      throw fail(`larger than ${maxBytes} bytes`);
+    }
+    const chunks: Uint8Array[] = [];
+    let n = 0;
+    try {
+      for await (const c of res.body ?? []) {
+        n += (c as Uint8Array).byteLength;
+        if (n > maxBytes) {
+          ac.abort();
+          throw fail(`larger than ${maxBytes} bytes`);
+        }
+        chunks.push(c as Uint8Array);
+      }
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      if (ac.signal.aborted) throw fail(`no answer within ${timeoutMs} ms`);
+      throw fail((err as Error).message, err);
+    }
+    // Java properties are ISO-8859-1 unless told otherwise; fabio's loader reads UTF-8 unless the
+    // Content-Type names Latin-1.
+    const latin1 = /charset\s*=\s*"?(iso-8859-1|latin1)/i.test(res.headers.get('content-type') ?? '');
+    return Buffer.concat(chunks).toString(latin1 ? 'latin1' : 'utf8');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * loadConfig, first fetching `-cfg http(s)://...` when given (the only asynchronous step of loading).
+ * Argument errors (-v, -h, unknown flags) come first, as with a file.
+ */
+export async function loadConfigAsync(argv: readonly string[], env: Env, opts: LoadOptions = {}): Promise<Config> {
+  const { cfgPath } = parseArgs(argv);
+  if (cfgPath && isUrl(cfgPath) && opts.cfgText === undefined) {
+    const cfgText = await fetchCfgUrl(cfgPath);
+    const cfg = loadConfig(argv, env, { ...opts, cfgText });
+    opts.onCfgText?.(cfgText);
+    return cfg;
+  }
+  return loadConfig(argv, env, opts);
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 const ROUTE_FORMATS = ['delta', 'all', 'detail'];
+/** The address key each push target needs. */
+const METRICS_ADDR: Record<string, string> = {
+  graphite: 'metrics.graphite.addr',
+  statsd_raw: 'metrics.statsd.addr',
+  dogstatsd: 'metrics.dogstatsd.addr',
+};
 const METRICS_TARGETS = ['stdout', 'flat', 'label', 'graphite', 'statsd_raw', 'dogstatsd', 'circonus', 'prometheus'];
 
-function readProps(path: string, env: Env, readFile: (p: string) => string): Properties {
-  if (/^https?:\/\//i.test(path)) {
-    throw new ConfigError(
-      `-cfg ${path}: loading the configuration from a URL is not supported by fabio-ts; download it and pass the file`,
-    );
+function readProps(path: string, env: Env, readFile: (p: string) => string, cfgText: string | undefined): Properties {
+  if (isUrl(path)) {
+    // loadConfigAsync fetched it; only a caller that skipped it gets here without the text
+    if (cfgText === undefined) throw new ConfigError(`-cfg ${path}: a URL must be fetched first (loadConfigAsync)`);
+    return parseProperties(cfgText, env);
   }
   let text: string;
   try {
@@ -69,7 +161,7 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
   for (const [k, v] of Object.entries(env)) if (v !== undefined) upperEnv.set(k.toUpperCase(), [k, v]);
 
   const props = args.cfgPath
-    ? readProps(args.cfgPath, env, opts.readFile ?? ((p) => readFileSync(p, 'utf8')))
+    ? readProps(args.cfgPath, env, opts.readFile ?? ((p) => readFileSync(p, 'utf8')), opts.cfgText)
     : undefined;
 
   for (const def of KEYS) {
@@ -178,7 +270,14 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
     .filter((s) => s !== '')) {
     if (t === 'statsd') throw new ConfigError('statsd support has been removed in favor of statsd_raw');
     if (!METRICS_TARGETS.includes(t)) throw new ConfigError(`invalid metrics backend ${t}`);
-    if (t !== 'prometheus') unsupported.push(`metrics.target=${t}`);
+    if (t === 'circonus') unsupported.push(`metrics.target=${t}`);
+    const addrKey = METRICS_ADDR[t];
+    // fabio fails to start when it cannot resolve the address; an empty one would send nowhere
+    if (addrKey !== undefined && !/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/.test(values[addrKey] as string)) {
+      throw new ConfigError(
+        `${addrKey} must be host:port for metrics.target=${t}, got ${JSON.stringify(values[addrKey])}`,
+      );
+    }
   }
   try {
     parsePeerTrust(values['proxy.pxytrust'] as string);

@@ -1,9 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import { isSea } from 'node:sea';
 import { AggregatorRegistry } from 'prom-client';
-import { loadConfig } from '../config/index.ts';
+import { CFG_TEXT_ENV, loadConfig } from '../config/index.ts';
 import { createLogger, fdSink, type Logger, parseLevel } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
+import type { Source } from '../metrics/push-snapshot.ts';
 import { mergeTrafficSnapshots, type TrafficReport, type TrafficSnapshot } from '../metrics/traffic.ts';
 import { startListeners } from '../proxy/listeners.ts';
 import { buildTable } from '../routes/index.ts';
@@ -24,7 +25,8 @@ import { buildOptionsFrom } from './serve.ts';
  * {t:'scrape', id}, {t:'fatal', message} (a listener could not start: the whole group exits 1),
  * {t:'line', msg} (a `<PROTO> proxy listening on <addr>` line: the primary prints it once for all
  * workers instead of once per worker).
- * `collect` asks for the worker's prom-client metrics as JSON (what: 'metrics') or its traffic
+ * `collect` asks for the worker's prom-client metrics as JSON (what: 'metrics'; 'push': the same
+ * with the worker's pid, for the push metrics backends) or its traffic
  * ring buffers (what: 'traffic'); the primary merges the answers. `scrape` is a worker's
  * proto=prometheus listener asking for the merged exposition, answered with {t:'scraped', id, ...}.
  */
@@ -43,7 +45,7 @@ type ToPrimary =
   | { t: 'scrape'; id: number }
   | { t: 'fatal'; message: string }
   | { t: 'line'; msg: string };
-type Collect = 'metrics' | 'traffic';
+type Collect = 'metrics' | 'traffic' | 'push';
 
 const WORKER_ENV = 'FABIO_TS_WORKER';
 
@@ -73,6 +75,8 @@ export interface WorkerPool {
   close(graceMs: number): Promise<void>;
   /** Prometheus text aggregated over all live workers. */
   metricsText(): Promise<{ contentType: string; body: string }>;
+  /** Each live worker's prom-client metrics as JSON, by pid (the push metrics backends take deltas per process). */
+  pushSnapshot(): Promise<Source[]>;
   /** Per-route traffic (the admin UI's charts) merged over all live workers. */
   trafficReport(): Promise<TrafficReport>;
   /** Milliseconds from a route text being sent to the last worker acknowledging its swap (recent samples). */
@@ -229,6 +233,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
     pids: () => [...workers].map((w) => w.process.pid ?? 0),
     propagation: () => samples,
     metricsText,
+    pushSnapshot: async () => (await collect('push')) as Source[],
     async trafficReport() {
       return mergeTrafficSnapshots((await collect('traffic')) as TrafficSnapshot[]);
     },
@@ -256,7 +261,8 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
 
 /** Worker process: build tables from the primary's route text and serve the listeners. */
 export async function runWorker(): Promise<number | undefined> {
-  const cfg = loadConfig(workerArgv(), process.env);
+  // a -cfg URL was fetched once by the primary (src/runtime/main.ts); the worker reads the same text
+  const cfg = loadConfig(workerArgv(), process.env, { cfgText: process.env[CFG_TEXT_ENV] });
   // The primary may be gone at any moment (SIGKILL, or it exits first): a failed send goes to the
   // callback instead of an unhandled 'error' (EPIPE), and 'disconnect' below ends this worker.
   const send = (m: ToPrimary) => {
@@ -320,7 +326,13 @@ export async function runWorker(): Promise<number | undefined> {
       else
         metrics.registry
           .getMetricsAsJSON()
-          .then((data) => send({ t: 'collected', id: m.id, data }))
+          .then((data) =>
+            send({
+              t: 'collected',
+              id: m.id,
+              data: m.what === 'push' ? { id: String(process.pid), metrics: data } : data,
+            }),
+          )
           .catch(() => send({ t: 'collected', id: m.id, data: [] }));
     } else if (m.t === 'shutdown') {
       Promise.allSettled((listeners ?? []).map((l) => l.close(m.graceMs))).finally(() => {

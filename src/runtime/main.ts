@@ -1,5 +1,5 @@
 import { runRouteTool } from '../cli/route-tools.ts';
-import { ConfigError, loadConfig } from '../config/index.ts';
+import { CFG_TEXT_ENV, ConfigError, loadConfigAsync } from '../config/index.ts';
 import type { Config } from '../config/types.ts';
 import { createLogger, parseLevel } from '../log/logger.ts';
 import { versionString } from '../version.ts';
@@ -17,7 +17,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
   }
   let cfg: Config;
   try {
-    cfg = loadConfig(argv, process.env);
+    cfg = await loadConfigAsync(argv, process.env, {
+      // -cfg http(s)://...: the body is fetched once; worker processes inherit it through the environment
+      onCfgText: (text) => {
+        process.env[CFG_TEXT_ENV] = text;
+      },
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       if (err.stdout) process.stdout.write(err.stdout);

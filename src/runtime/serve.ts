@@ -5,6 +5,7 @@ import type { Config } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { fdSink } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
+import { type Pusher, startPush } from '../metrics/push.ts';
 import { startListeners } from '../proxy/listeners.ts';
 import type { RunningListener } from '../proxy/types.ts';
 import { type DemoService, type DevCatalog, startDemoService, startDevCatalog } from '../registry/dev-catalog/index.ts';
@@ -63,6 +64,7 @@ interface Started {
   admin?: RunningAdmin;
   demo?: DemoService;
   pool?: WorkerPool;
+  push?: Pusher;
   listeners?: Promise<RunningListener[]>;
   health?: Health;
   /** The configuration after -dev's overrides. */
@@ -81,6 +83,7 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
     async shutdown(mode) {
       const cfg = up.cfg;
       await up.backend?.deregister().catch((e: unknown) => log.error(`consul: cannot deregister. ${String(e)}`));
+      up.push?.close();
       const grace = mode === 'signal' ? cfg.num('proxy.deregistergraceperiod') : 0;
       if (grace > 0) await new Promise((r) => setTimeout(r, grace));
       const wait = mode === 'signal' ? cfg.num('proxy.shutdownwait') : 0;
@@ -163,6 +166,20 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
   // grpc listeners are reported and skipped (src/proxy/listeners.ts): they are not expected to accept.
   const health = new Health(cfg.listeners.filter((l) => l.proto !== 'grpc' && l.proto !== 'grpcs').map((l) => l.addr));
   up.health = health;
+
+  // Push backends (graphite, statsd_raw, dogstatsd, flat, label) read the registries of every
+  // process from here, the primary: one sender per target, nothing counted twice (docs/design.md).
+  try {
+    up.push = startPush({
+      cfg,
+      log,
+      snapshot: async () =>
+        up.pool ? up.pool.pushSnapshot() : [{ id: String(process.pid), metrics: await metrics.metricsJson() }],
+    });
+  } catch (err) {
+    life.fatal(err instanceof Error ? err.message : String(err));
+    return;
+  }
 
   let backend: RegistryBackend;
   try {

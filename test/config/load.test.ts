@@ -178,16 +178,21 @@ test('properties file: case-sensitive keys, unknown keys and tracing.* are warni
   });
 });
 
-test('-cfg with a URL is reported as unsupported', () => {
-  assert.throws(() => load(['-cfg', 'https://example.com/fabio.properties']), /not supported by fabio-ts/);
+test('-cfg with a URL needs the fetched text (loadConfigAsync fetches it)', () => {
+  assert.throws(() => load(['-cfg', 'https://example.com/fabio.properties']), /must be fetched first/);
 });
 
 test('unsupported keys are listed once; ignored keys are silent', () => {
   const c = load(
-    ['-bgp.enabled=true', '-metrics.interval=10s', '-runtime.gogc=50', '-metrics.target=prometheus,graphite'],
+    ['-bgp.enabled=true', '-metrics.circonus.apikey=k', '-runtime.gogc=50', '-metrics.target=prometheus,circonus'],
     { FABIO_PROFILE_MODE: 'cpu' },
   );
-  assert.deepEqual(c.unsupported, ['metrics.interval', 'profile.mode', 'bgp.enabled', 'metrics.target=graphite']);
+  assert.deepEqual(c.unsupported, [
+    'metrics.circonus.apikey',
+    'profile.mode',
+    'bgp.enabled',
+    'metrics.target=circonus',
+  ]);
 });
 
 test('deprecated proxy.log.routes is used as log.routes.format with a warning', () => {
