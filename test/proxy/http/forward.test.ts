@@ -153,6 +153,18 @@ test('no route: noroutestatus, HTML body, WARN line, metric, no access log', asy
   assert.equal(p.access.length, 0);
 });
 
+test('no route: a huge Host and path give one bounded WARN line (issue #12: logs an operator can read)', async (t) => {
+  const p = await proxy(t, 'route add s a.com/ http://127.0.0.1:1/');
+  const host = `${'h'.repeat(8000)}.com`;
+  const path = `/${'p'.repeat(8000)}`;
+  const r = await get(p.port, path, { host });
+  assert.equal(r.status, 404);
+  const lines = p.log.lines.filter((l) => l.startsWith('[WARN] No route for '));
+  assert.equal(lines.length, 1, p.log.lines.join('\n').slice(0, 2000));
+  assert.ok((lines[0] ?? '').length < 700, `line of ${lines[0]?.length} bytes`);
+  assert.match(lines[0] ?? '', /more bytes\)/);
+});
+
 pathTest('redirect: Location, Go body, metric, no access log', async (t) => {
   const p = await proxy(t, 'route add s a.com/ https://b.com$path opts "redirect=301"');
   const r = await get(p.port, '/x?y=1', { host: 'a.com' });
