@@ -81,7 +81,7 @@ export function routesPage(cfg: Config, o: PageOptions): string {
     `<section id="view-routes" class="view">
 <div class="toolbar"><input id="filter" type="search" placeholder="Filter routes (space-separated words)" autocomplete="off">
 <span id="live" class="live" title="live updates">●</span><span id="route-count"></span>${overrides}</div>
-<table id="routes" class="grid"><thead><tr><th>#</th><th>Service</th><th>Source</th><th>Dest</th><th>Options</th><th>Weight</th></tr></thead><tbody></tbody></table>
+<div class="scroll"><table id="routes" class="grid"><thead><tr><th>#</th><th>Service</th><th>Source</th><th>Dest</th><th>Options</th><th>Weight</th></tr></thead><tbody></tbody></table></div>
 <p id="routes-empty" class="empty" hidden>No routes.</p>
 </section>
 <section id="view-explain" class="view" hidden>
@@ -91,21 +91,28 @@ export function routesPage(cfg: Config, o: PageOptions): string {
 <label>Headers (one <code>Name: value</code> per line) <textarea id="explain-headers" rows="3" spellcheck="false"></textarea></label>
 <button type="submit">Explain</button>
 </form>
-<ol id="explain-steps" class="steps"></ol>
 <p id="explain-result" class="result"></p>
+<div id="explain-decision" hidden>
+<h3>Targets of the chosen route</h3>
+<div class="scroll"><table id="explain-targets" class="grid"><thead><tr><th>Service</th><th>Target</th><th>Weight</th><th>Share</th><th class="share-cell"></th><th></th></tr></thead><tbody></tbody></table></div>
+<h3>Candidate routes in matching order</h3>
+<div class="scroll"><table id="explain-candidates" class="grid"><thead><tr><th>#</th><th>Route</th><th>Outcome</th><th>Why</th></tr></thead><tbody></tbody></table></div>
+</div>
+<h3>Steps</h3>
+<ol id="explain-steps" class="steps"></ol>
 </section>
 <section id="view-history" class="view" hidden>
 <h2>Table changes</h2>
-<table id="history" class="grid"><thead><tr><th>Time</th><th>Cause</th><th>Index</th><th>Change</th></tr></thead><tbody></tbody></table>
+<div class="scroll"><table id="history" class="grid"><thead><tr><th>Time</th><th>Cause</th><th>Index</th><th>Change</th></tr></thead><tbody></tbody></table></div>
 </section>
 <section id="view-warnings" class="view" hidden>
 <h2>Warnings</h2>
-<table id="warnings" class="grid"><thead><tr><th>Kind</th><th>Service</th><th>Line</th><th>Message</th></tr></thead><tbody></tbody></table>
+<div class="scroll"><table id="warnings" class="grid"><thead><tr><th>Kind</th><th>Service</th><th>Line</th><th>Message</th></tr></thead><tbody></tbody></table></div>
 </section>
 <section id="view-traffic" class="view" hidden>
 <h2>Traffic</h2>
 <p class="hint" id="traffic-hint"></p>
-<table id="traffic" class="grid"><thead><tr><th>Service</th><th>Route / target</th><th>req/s</th><th>errors</th><th>p99</th><th>Requests</th><th>Error rate</th><th>p99 latency</th></tr></thead><tbody></tbody></table>
+<div class="scroll"><table id="traffic" class="grid"><thead><tr><th>Service</th><th>Route / target</th><th>req/s</th><th>errors</th><th>p99</th><th>Requests</th><th>Error rate</th><th>p99 latency</th></tr></thead><tbody></tbody></table></div>
 </section>`,
   );
 }

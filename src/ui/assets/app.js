@@ -13,8 +13,33 @@ if (navColor) document.getElementById('nav').style.background = navColor;
 
 let routes = [];
 
-function sourceCell(src) {
-  if (d.srcLink !== 'true') return el('td', {}, src);
+/**
+ * The protocol a route really speaks: a proto= option (tcp+sni, tcp-dynamic… from a Consul tag)
+ * wins over the destination's scheme (an SNI route's destination is written http://addr/).
+ */
+function routeProto(r) {
+  const m = /(?:^|\s)proto=(\S+)/.exec(r.opts ?? '');
+  if (m) return m[1].toLowerCase();
+  const s = /^([a-z][a-z0-9+.-]*):\/\//i.exec(r.dst ?? '');
+  return s ? s[1].toLowerCase() : '';
+}
+
+const isHttp = (proto) => proto === 'http' || proto === 'https';
+
+/** The destination as text with its real scheme; a link only for http(s). */
+function destCell(r) {
+  const proto = routeProto(r);
+  let shown = r.dst;
+  const s = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(r.dst);
+  if (s && !isHttp(proto) && s[1].toLowerCase() !== proto) shown = `${proto}://${s[2].replace(/\/$/, '')}`;
+  if (isHttp(proto) && /^https?:\/\//i.test(r.dst))
+    return el('td', {}, el('a', { href: safeHref(r.dst), rel: 'noopener noreferrer' }, r.dst));
+  return el('td', { className: 'dst-plain', title: `${proto || 'unknown'} destination (not a web link)` }, shown);
+}
+
+function sourceCell(src, proto) {
+  // a TCP/SNI source is a port or a server name, not a page: never a link
+  if (d.srcLink !== 'true' || (proto && !isHttp(proto) && !proto.startsWith('grpc'))) return el('td', {}, src);
   let host = d.srcHost || location.hostname;
   let path = src;
   const slash = src.indexOf('/');
@@ -33,16 +58,14 @@ function sourceCell(src) {
 }
 
 function routeRow(r, i) {
-  const dst = /^https?:\/\//i.test(r.dst)
-    ? el('a', { href: safeHref(r.dst), rel: 'noopener noreferrer' }, r.dst)
-    : r.dst;
+  const proto = routeProto(r);
   const tr = el(
     'tr',
     {},
     el('td', {}, String(i + 1)),
     el('td', {}, r.service),
-    sourceCell(r.src),
-    el('td', {}, dst),
+    sourceCell(r.src, proto),
+    destCell(r),
     el('td', {}, [r.opts, r.tags?.length ? `tags=${r.tags.join(',')}` : ''].filter(Boolean).join(' ')),
     el('td', { className: 'num' }, `${(r.weight * 100).toFixed(2)}%`),
   );
@@ -114,6 +137,7 @@ async function runExplain(ev) {
   const body = await r.json().catch(() => ({ error: 'bad response' }));
   if (!r.ok) {
     out.replaceChildren();
+    renderDecision({});
     res.textContent = body.error ?? `error ${r.status}`;
     res.className = 'result bad';
     return;
@@ -123,6 +147,7 @@ async function runExplain(ev) {
       el('li', { className: `step step-${s.kind}` }, el('span', { className: 'kind' }, s.kind), ' ', s.message),
     ),
   );
+  renderDecision(body);
   if (body.result) {
     const t = body.result.target;
     const where = body.result.redirectURL
@@ -136,10 +161,51 @@ async function runExplain(ev) {
   }
 }
 
+const pct = (f) => `${(f * 100).toFixed(f > 0 && f < 0.001 ? 2 : 1)}%`;
+
+/** Candidates in matching order with why each lost, and the chosen route's targets with shares. */
+function renderDecision(body) {
+  const cands = body.candidates ?? [];
+  const targets = body.targets ?? [];
+  document.getElementById('explain-decision').hidden = cands.length === 0 && targets.length === 0;
+  document
+    .querySelector('#explain-candidates tbody')
+    .replaceChildren(
+      ...cands.map((c, i) =>
+        el(
+          'tr',
+          { className: `cand-${c.outcome}` },
+          el('td', { className: 'num' }, String(i + 1)),
+          el('td', {}, `${c.host}${c.path}`),
+          el('td', {}, el('span', { className: `outcome outcome-${c.outcome}` }, c.outcome)),
+          el('td', {}, c.reason),
+        ),
+      ),
+    );
+  document.querySelector('#explain-targets tbody').replaceChildren(
+    ...targets.map((t) => {
+      const bar = el('span', { className: 'share-bar' });
+      bar.style.width = `${Math.max(0, Math.min(100, t.share * 100)).toFixed(1)}%`;
+      return el(
+        'tr',
+        { className: t.picked ? 'picked' : '' },
+        el('td', {}, t.service),
+        el('td', {}, t.url),
+        el('td', { className: 'num' }, pct(t.weight)),
+        el('td', { className: 'num share' }, pct(t.share)),
+        el('td', { className: 'share-cell' }, el('span', { className: 'share-track' }, bar)),
+        el('td', {}, t.picked ? 'this request' : ''),
+      );
+    }),
+  );
+}
+
 // ---- history and warnings ---------------------------------------------------------------------
 
 async function loadHistory() {
   const h = (await getJson(api('/routes/history'))) ?? [];
+  // the API lists oldest first; the first entry (often KV or catalog index 1) may carry no lines
+  const oldest = h[0];
   const rows = [...h]
     .sort((a, b) => String(b.time).localeCompare(String(a.time)))
     .map((e) => {
@@ -147,6 +213,14 @@ async function loadHistory() {
       for (const l of e.added ?? []) change.append(el('div', { className: 'add' }, `+ ${l}`));
       for (const l of e.removed ?? []) change.append(el('div', { className: 'del' }, `- ${l}`));
       if (e.error) change.append(el('div', { className: 'err' }, `build failed, previous table kept: ${e.error}`));
+      if (!change.childElementCount)
+        change.append(
+          el(
+            'div',
+            { className: 'same' },
+            e === oldest ? 'first table (no route lines)' : 'no route line changed (same table text)',
+          ),
+        );
       return el(
         'tr',
         {},
@@ -175,7 +249,18 @@ async function loadWarnings() {
         ),
       ),
     );
-  document.getElementById('warn-count').textContent = w.length ? String(w.length) : '';
+  setWarnBadge(w.length);
+}
+
+function setWarnBadge(n) {
+  const b = document.getElementById('warn-count');
+  b.textContent = n ? String(n) : '';
+  b.title = n ? `${n} warning${n === 1 ? '' : 's'}` : '';
+}
+
+/** The badge on pages without the warnings view (Overrides): count only, kept live. */
+async function loadWarnBadge() {
+  setWarnBadge(((await getJson(api('/warnings'))) ?? []).length);
 }
 
 // ---- traffic ----------------------------------------------------------------------------------
@@ -231,12 +316,12 @@ function refreshAll() {
   return Promise.allSettled([loadRoutes(), loadHistory(), loadWarnings()]);
 }
 
-function live() {
+function live(onChange) {
   const dot = document.getElementById('live');
   const es = new EventSource(api('/events'));
-  es.addEventListener('open', () => dot.classList.add('on'));
-  es.addEventListener('error', () => dot.classList.remove('on'));
-  es.addEventListener('routes', () => refreshAll());
+  es.addEventListener('open', () => dot?.classList.add('on'));
+  es.addEventListener('error', () => dot?.classList.remove('on'));
+  es.addEventListener('routes', () => onChange());
 }
 
 async function initRoutes() {
@@ -252,7 +337,7 @@ async function initRoutes() {
   showView();
   loadOverrides(document.getElementById('overrides'), null);
   await refreshAll();
-  live();
+  live(refreshAll);
   document.body.dataset.ready = 'true';
 }
 
@@ -265,6 +350,8 @@ async function initManual() {
   const status = document.getElementById('manual-status');
   document.getElementById('manual-key').textContent = sub === '' ? 'default' : sub;
   loadOverrides(document.getElementById('overrides'), sub);
+  loadWarnBadge().catch(() => {});
+  live(() => loadWarnBadge().catch(() => {}));
   const m = await getJson(api(`/manual${sub}`));
   value.value = m.value;
   version.value = m.version;

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { type Browser, chromiumSkip, launchChromium } from './chromium.ts';
+import { makeTable, startTestAdmin } from './helpers.ts';
+
+/**
+ * The pages issue #19 changed, in chromium at a desktop (1400 px) and a phone (360 px) width, with
+ * hostile service names. Screenshots go to docs/ui/ (README "What the UI looks like") when
+ * UI_SCREENSHOTS=1.
+ */
+
+const EVIL_SVC = '<script>window.__xss=1</script>';
+const ROUTES = `
+route add web example.com/ http://10.0.0.2:8080/
+route add ${EVIL_SVC} example.com/ http://10.0.0.3:8080/ weight 0.1 tags "canary"
+route add api example.com/api http://10.0.0.4:8080/
+route add db :3306 tcp://10.0.0.7:3306
+route add secure secure.example/ http://127.0.0.1:8443/ opts "proto=tcp+sni"
+route add legacy /old http://10.0.0.5:8080/
+`;
+const WIDTHS = [1400, 360];
+const SHOTS = process.env.UI_SCREENSHOTS === '1';
+const shot = (page: Page, name: string) =>
+  SHOTS ? page.screenshot({ path: join(import.meta.dirname, '../../docs/ui', name) }) : Promise.resolve();
+
+let browser: Browser;
+
+describe('admin UI pages (chromium, 1400 px and 360 px)', { skip: chromiumSkip }, () => {
+  before(async () => {
+    browser = await launchChromium();
+  });
+  after(() => browser?.close());
+
+  for (const width of WIDTHS) {
+    test(`${width} px: TCP and SNI destinations show their protocol and are not links`, async (t) => {
+      const a = await startTestAdmin(t, {
+        cfg: { 'ui.routingtable.source.linkenabled': true },
+        table: await makeTable(ROUTES),
+      });
+      const { page, errors } = await browser.newPage(width);
+      t.after(() => page.close());
+      await page.goto(`${a.url}/routes`);
+      await page.waitForSelector('body[data-ready="true"]');
+      const row = (svc: string) => page.locator('#routes tbody tr', { has: page.locator(`td:text-is("${svc}")`) });
+      const dst = (svc: string) => row(svc).locator('td').nth(3);
+      assert.equal(await dst('secure').textContent(), 'tcp+sni://127.0.0.1:8443');
+      assert.equal(await dst('secure').locator('a').count(), 0);
+      assert.equal(await dst('db').textContent(), 'tcp://10.0.0.7:3306');
+      assert.equal(await dst('db').locator('a').count(), 0);
+      // the sources of TCP/SNI routes are not web pages either
+      assert.equal(await row('db').locator('td').nth(2).locator('a').count(), 0);
+      assert.equal(await row('secure').locator('td').nth(2).locator('a').count(), 0);
+      // http stays a link
+      assert.equal(await dst('api').locator('a').getAttribute('href'), 'http://10.0.0.4:8080/');
+      // a hostile service name is text
+      assert.equal(await row(EVIL_SVC).count(), 1);
+      assert.equal(await page.evaluate('window.__xss'), undefined);
+      await shot(page, `routes-${width}.png`);
+      assert.deepEqual(errors, []);
+    });
+
+    test(`${width} px: every navigation link is whole and inside the viewport`, async (t) => {
+      const a = await startTestAdmin(t, { cfg: { 'ui.title': 'production-eu-west' }, table: await makeTable(ROUTES) });
+      a.updater.warns.push({ service: 'x', message: 'm' });
+      const { page, errors } = await browser.newPage(width);
+      t.after(() => page.close());
+      await page.goto(`${a.url}/routes`);
+      await page.waitForSelector('body[data-ready="true"]');
+      for (const name of ['Routes', 'Explain', 'History', 'Warnings', 'Traffic', 'Overrides']) {
+        const link = page.locator('#nav a', { hasText: name });
+        assert.equal(await link.isVisible(), true, `${name} visible`);
+        const box = await link.boundingBox();
+        assert.ok(box && box.x >= 0 && box.x + box.width <= width + 0.5, `${name} inside: ${JSON.stringify(box)}`);
+        const clipped = await link.evaluate((n) => {
+          const r = n.getBoundingClientRect();
+          const p = n.parentElement!.getBoundingClientRect();
+          return n.scrollWidth > n.clientWidth + 1 || r.right > p.right + 0.5 || r.bottom > p.bottom + 0.5;
+        });
+        assert.equal(clipped, false, `${name} not cut off`);
+      }
+      // nothing overflows the page sideways
+      assert.ok(Number(await page.evaluate('document.documentElement.scrollWidth')) <= width);
+      assert.deepEqual(errors, []);
+    });
+
+    test(`${width} px: Explain shows every target's share and every candidate`, async (t) => {
+      const a = await startTestAdmin(t, { table: await makeTable(ROUTES) });
+      const { page, errors } = await browser.newPage(width);
+      t.after(() => page.close());
+      await page.goto(`${a.url}/routes#explain`);
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.fill('#explain-url', 'http://example.com/index.html');
+      await page.click('#explain-form button[type=submit]');
+      await page.waitForSelector('#explain-result.ok');
+      const rows = page.locator('#explain-targets tbody tr');
+      assert.equal(await rows.count(), 2);
+      assert.deepEqual(
+        await rows
+          .nth(0)
+          .locator('td')
+          .allTextContents()
+          .then((x) => x.slice(0, 4)),
+        ['web', 'http://10.0.0.2:8080/', '90.0%', '90.0%'],
+      );
+      assert.deepEqual(
+        await rows
+          .nth(1)
+          .locator('td')
+          .allTextContents()
+          .then((x) => x.slice(0, 4)),
+        [EVIL_SVC, 'http://10.0.0.3:8080/', '10.0%', '10.0%'],
+      );
+      const outcomes = await page.locator('#explain-candidates tbody tr td:nth-child(3)').allTextContents();
+      assert.deepEqual(outcomes, ['nomatch', 'chosen']);
+      assert.equal(await page.evaluate('window.__xss'), undefined);
+      await shot(page, `explain-${width}.png`);
+      assert.deepEqual(errors, []);
+    });
+
+    test(`${width} px: the first History row says what it was; the Warnings badge is on every page`, async (t) => {
+      const a = await startTestAdmin(t, { table: await makeTable(ROUTES) });
+      a.updater.hist.push({ time: '2026-01-01T00:00:00Z', cause: 'kv', index: 1, added: [], removed: [] });
+      a.updater.hist.push({
+        time: '2026-01-01T00:00:05Z',
+        cause: 'consul',
+        index: 7,
+        added: [`route add ${EVIL_SVC} example.com/ http://10.0.0.3:8080/`],
+        removed: [],
+      });
+      a.updater.warns.push({ service: EVIL_SVC, message: 'one' });
+      const { page, errors } = await browser.newPage(width);
+      t.after(() => page.close());
+      await page.goto(`${a.url}/routes#history`);
+      await page.waitForSelector('body[data-ready="true"]');
+      const last = page.locator('#history tbody tr').last();
+      assert.equal(await last.locator('td').nth(2).textContent(), '1');
+      assert.match((await last.locator('td').nth(3).textContent()) ?? '', /first table/);
+      const n = ((await (await fetch(`${a.url}/api/warnings`)).json()) as unknown[]).length;
+      assert.ok(n >= 1);
+      await page.waitForSelector(`#warn-count:text-is("${n}")`);
+      await shot(page, `history-${width}.png`);
+      await page.goto(`${a.url}/manual`);
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.waitForSelector(`#warn-count:text-is("${n}")`);
+      // live: a new warning reaches the Overrides page's badge without a reload
+      a.updater.warns.push({ service: 'y', message: 'two' });
+      a.updater.emit();
+      await page.waitForSelector(`#warn-count:text-is("${n + 1}")`);
+      assert.deepEqual(errors, []);
+    });
+  }
+});
