@@ -141,6 +141,8 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
     metricsText: () => (pool ? pool.metricsText() : metrics.text()),
     traffic: { report: () => (pool ? pool.trafficReport() : metrics.traffic.report()) },
     configJson: () => redactedConfig(cfg),
+    // Overrides what-if: own counters, so building a preview never prunes the live round-robin state
+    build: (text) => buildTable(text, { ...buildOpts, counters: new Map() }),
   });
 
   let aliases = '';

@@ -13,6 +13,7 @@ import {
   sendText,
 } from './http-util.ts';
 import { routesJson } from './routes-json.ts';
+import { preview } from './preview.ts';
 import { shadowedRoutes } from './shadowing.ts';
 import type { AdminDeps, UpdaterWarning, UpdaterWarningSet } from './types.ts';
 
@@ -84,6 +85,43 @@ async function manual(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   } catch (e) {
     deps.log.error(`ui: cannot write manual overrides ${sub}. ${String(e)}`);
     return sendError(res, 500, String(e instanceof Error ? e.message : e));
+  }
+}
+
+/**
+ * POST /api/preview {"path": "<sub>", "value": "..."}: what the edited override would do to the
+ * table (line errors, routes added, removed, re-weighted). Builds a table and throws it away;
+ * nothing is written or swapped. Same guards as PUT /api/manual (rw, Host, Origin, JSON).
+ */
+async function previewRoute(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, pretty: boolean) {
+  const { deps } = ctx;
+  if (ctx.ro) return sendError(res, 403, 'Forbidden');
+  if (req.method !== 'POST') return sendMethodNotAllowed(res, 'POST');
+  if (!isSameOrigin(req, ctx.tls)) return sendError(res, 403, 'Forbidden');
+  if (!isJsonContentType(req)) return sendError(res, 415, 'Content-Type must be application/json');
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBody(req));
+  } catch (err) {
+    return sendBodyError(req, res, err);
+  }
+  const b = body as { path?: unknown; value?: unknown } | null;
+  if (
+    !b ||
+    typeof b !== 'object' ||
+    typeof b.value !== 'string' ||
+    (b.path !== undefined && typeof b.path !== 'string')
+  )
+    return sendError(res, 400, 'bad request: want {"path":"<sub>","value":"..."}');
+  const sub = b.path ?? '';
+  if (sub !== '' && !/^(\/[^/\s]+)+$/.test(sub)) return sendError(res, 400, 'bad request: path must be "" or /a/b');
+  if (!deps.build) return sendError(res, 501, 'preview not available');
+  const prefix = deps.cfg.str('registry.consul.kvpath').replace(/^\/+/, '').replace(/\/+$/, '');
+  try {
+    return sendJson(res, 200, preview(deps.store.current, deps.build, prefix, prefix + sub, b.value), pretty);
+  } catch (e) {
+    // skipBadLines is on in the live build; a build error left is a whole-table problem
+    return sendJson(res, 200, { error: String(e instanceof Error ? e.message : e) }, pretty);
   }
 }
 
@@ -177,6 +215,9 @@ export async function handleApi(
           sendError(res, 500, String(e instanceof Error ? e.message : e));
         }
       }
+      return true;
+    case '/preview':
+      await previewRoute(ctx, req, res, pretty);
       return true;
     case '/explain':
       await explainRoute(ctx, req, res, q);

@@ -130,6 +130,11 @@ export function manualPage(cfg: Config, o: PageOptions, sub: string): string {
 <div class="buttons"><button id="manual-save" type="button">Save</button> <button id="manual-help" type="button">Help</button>
 <span id="manual-status" role="status"></span></div>
 <pre id="manual-helptext" class="help" hidden></pre>
+<section id="manual-preview" class="preview" aria-live="polite">
+<h3>What this change does <span id="preview-summary" class="hint"></span></h3>
+<ul id="preview-errors" class="preview-errors"></ul>
+<div class="scroll"><table id="preview-diff" class="grid"><thead><tr><th></th><th>Service</th><th>Source</th><th>Dest</th><th>Weight</th></tr></thead><tbody></tbody></table></div>
+</section>
 </section>`,
     { sub },
   );

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { type Browser, chromiumSkip, launchChromium } from './chromium.ts';
-import { makeTable, startTestAdmin } from './helpers.ts';
+import { buildTable } from '../../src/routes/index.ts';
+import { BUILD, makeTable, startTestAdmin } from './helpers.ts';
 
 /**
  * The pages issue #19 changed, in chromium at a desktop (1400 px) and a phone (360 px) width, with
@@ -116,6 +117,45 @@ describe('admin UI pages (chromium, 1400 px and 360 px)', { skip: chromiumSkip }
       assert.deepEqual(outcomes, ['nomatch', 'chosen']);
       assert.equal(await page.evaluate('window.__xss'), undefined);
       await shot(page, `explain-${width}.png`);
+      assert.deepEqual(errors, []);
+    });
+
+    test(`${width} px: the Overrides editor previews the table diff and line errors before Save`, async (t) => {
+      const build = (text: string) => buildTable(text, { ...BUILD, skipBadLines: true });
+      const a = await startTestAdmin(t, {
+        table: build(`${ROUTES}\n# --- fabio/config\nroute del legacy`),
+        extra: { build },
+      });
+      a.manual!.data.set('', { value: 'route del legacy', index: 20 });
+      const { page, errors } = await browser.newPage(width);
+      t.after(() => page.close());
+      await page.goto(`${a.url}/manual`);
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.waitForSelector('#preview-summary:has-text("no route changes")');
+      await page.fill(
+        '#manual-value',
+        [
+          'route del legacy',
+          'route bogus',
+          `route add ${EVIL_SVC} new.example/ http://10.0.0.9:80/`,
+          'route weight <script>window.__xss=1</script> example.com/ weight 0.5 tags "canary"',
+        ].join('\n'),
+      );
+      await page.waitForSelector('#preview-errors li');
+      assert.deepEqual(await page.locator('#preview-errors .lineno').allTextContents(), ['line 2']);
+      const rows = page.locator('#preview-diff tbody tr');
+      await page.waitForSelector('#preview-diff tr.pv-rew');
+      const text = (await rows.allTextContents()).join('|');
+      assert.ok(text.includes(`+${EVIL_SVC}new.example/`), text);
+      assert.ok(text.includes('~web'), text);
+      assert.ok(text.includes('50.00%'), text);
+      assert.equal(a.manual!.data.get('')!.value, 'route del legacy', 'preview writes nothing');
+      assert.equal(await page.evaluate('window.__xss'), undefined);
+      await shot(page, `overrides-${width}.png`);
+      // Save stays compare-and-set
+      await page.click('#manual-save');
+      await page.waitForSelector('#manual-status.ok');
+      assert.match(a.manual!.data.get('')!.value, /route bogus/);
       assert.deepEqual(errors, []);
     });
 

@@ -343,6 +343,58 @@ async function initRoutes() {
 
 // ---- manual overrides -------------------------------------------------------------------------
 
+const w100 = (w) => `${(w * 100).toFixed(2)}%`;
+
+/** The what-if of the edited text: line errors, then routes added, removed and re-weighted. */
+function renderPreview(p) {
+  const summary = document.getElementById('preview-summary');
+  const errs = document.getElementById('preview-errors');
+  const body = document.querySelector('#preview-diff tbody');
+  if (p.error) {
+    summary.textContent = '';
+    errs.replaceChildren(el('li', {}, `The table would not build: ${p.error}`));
+    body.replaceChildren();
+    return;
+  }
+  const n = p.added.length + p.removed.length + p.reweighted.length;
+  summary.textContent = `(before Save) ${n === 0 ? 'no route changes' : `${n} route change${n === 1 ? '' : 's'}`}, ${p.errors.length} line error${p.errors.length === 1 ? '' : 's'}, ${p.total} routes in the table`;
+  errs.replaceChildren(
+    ...p.errors.map((e) => el('li', {}, el('span', { className: 'lineno' }, `line ${e.line}`), ' ', e.message)),
+  );
+  const row = (cls, sign, r, weight) =>
+    el(
+      'tr',
+      { className: `pv-${cls}` },
+      el('td', { className: 'sign' }, sign),
+      el('td', {}, r.service),
+      el('td', {}, r.src),
+      el('td', {}, r.dst),
+      el('td', { className: 'num' }, weight),
+    );
+  body.replaceChildren(
+    ...p.added.map((r) => row('add', '+', r, w100(r.weight))),
+    ...p.removed.map((r) => row('del', '−', r, w100(r.weight))),
+    ...p.reweighted.map((r) => row('rew', '~', r, `${w100(r.from)} → ${w100(r.weight)}`)),
+  );
+}
+
+let previewSeq = 0;
+async function runPreview(sub, value) {
+  const seq = ++previewSeq;
+  const r = await fetch(api('/preview'), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ path: sub, value }),
+  });
+  if (seq !== previewSeq) return; // an older answer arriving late
+  if (!r.ok) {
+    document.getElementById('preview-summary').textContent = `(preview unavailable: ${r.status})`;
+    return;
+  }
+  renderPreview(await r.json());
+  document.getElementById('manual-preview').dataset.seq = String(seq);
+}
+
 async function initManual() {
   const sub = d.sub ?? '';
   const value = document.getElementById('manual-value');
@@ -355,6 +407,13 @@ async function initManual() {
   const m = await getJson(api(`/manual${sub}`));
   value.value = m.value;
   version.value = m.version;
+  let pending;
+  const preview = () => runPreview(sub, value.value).catch(() => {});
+  value.addEventListener('input', () => {
+    clearTimeout(pending);
+    pending = setTimeout(preview, 250);
+  });
+  await preview();
   document.getElementById('manual-save').addEventListener('click', async () => {
     status.textContent = 'Saving…';
     status.className = '';
@@ -369,6 +428,7 @@ async function initManual() {
       version.value = m2.version;
       status.textContent = 'Saved.';
       status.className = 'ok';
+      preview();
     } else {
       const why = (await r.text()).trim();
       status.textContent =
