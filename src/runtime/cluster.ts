@@ -21,7 +21,7 @@ import { buildOptionsFrom } from './serve.ts';
  * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'listening'}, {t:'collected', id, data},
  * {t:'scrape', id}.
  * `collect` asks for the worker's prom-client metrics as JSON (what: 'metrics') or its traffic
- * ring buffers (what: 'traffic'); the primary merges the answers. `scrape` is a worker's
+ * ring buffers (what: 'traffic:<window>'); the primary merges the answers. `scrape` is a worker's
  * proto=prometheus listener asking for the merged exposition, answered with {t:'scraped', id, ...}.
  */
 
@@ -37,7 +37,7 @@ type ToPrimary =
   | { t: 'listening' }
   | { t: 'collected'; id: number; data: unknown }
   | { t: 'scrape'; id: number };
-type Collect = 'metrics' | 'traffic';
+type Collect = 'metrics' | `traffic:${string}`;
 
 const WORKER_ENV = 'FABIO_TS_WORKER';
 
@@ -65,7 +65,7 @@ export interface WorkerPool {
   /** Prometheus text aggregated over all live workers. */
   metricsText(): Promise<{ contentType: string; body: string }>;
   /** Per-route traffic (the admin UI's charts) merged over all live workers. */
-  trafficReport(): Promise<TrafficReport>;
+  trafficReport(window?: string): Promise<TrafficReport>;
   /** Milliseconds from a route text being sent to the last worker acknowledging its swap (recent samples). */
   propagation(): readonly number[];
   pids(): number[];
@@ -196,8 +196,9 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
     pids: () => [...workers].map((w) => w.process.pid ?? 0),
     propagation: () => samples,
     metricsText,
-    async trafficReport() {
-      return mergeTrafficSnapshots((await collect('traffic')) as TrafficSnapshot[]);
+    async trafficReport(window) {
+      const w = window ?? '';
+      return mergeTrafficSnapshots((await collect(`traffic:${w}`)) as TrafficSnapshot[], Date.now, window);
     },
     async close(graceMs) {
       stopping = true;
@@ -273,7 +274,8 @@ export async function runWorker(): Promise<number | undefined> {
     } else if (m.t === 'scraped') {
       scrapes.get(m.id)?.(m);
     } else if (m.t === 'collect') {
-      if (m.what === 'traffic') send({ t: 'collected', id: m.id, data: metrics.traffic.snapshot() });
+      if (m.what.startsWith('traffic:'))
+        send({ t: 'collected', id: m.id, data: metrics.traffic.snapshot(m.what.slice(8) || undefined) });
       else
         metrics.registry
           .getMetricsAsJSON()

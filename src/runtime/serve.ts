@@ -139,7 +139,7 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
     manual: backend.manual,
     // With workers, traffic metrics live in the workers: aggregate them on each scrape.
     metricsText: () => (pool ? pool.metricsText() : metrics.text()),
-    traffic: { report: () => (pool ? pool.trafficReport() : metrics.traffic.report()) },
+    traffic: { report: (w) => (pool ? pool.trafficReport(w) : metrics.traffic.report(w)) },
     configJson: () => redactedConfig(cfg),
     // Overrides what-if: own counters, so building a preview never prunes the live round-robin state
     build: (text) => buildTable(text, { ...buildOpts, counters: new Map() }),

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WINDOWS } from '../metrics/traffic.ts';
 import { ROUTE_HELP } from '../routes/index.ts';
 import type { EventHub } from './events.ts';
 import { explain, parseHeaderLines } from './explain.ts';
@@ -223,7 +224,14 @@ export async function handleApi(
       await explainRoute(ctx, req, res, q);
       return true;
     case '/traffic': {
-      const r = deps.traffic ? await deps.traffic.report() : { slotSeconds: 0, slots: 0, routes: [] };
+      const w = q.get('window') ?? undefined;
+      if (w !== undefined && !WINDOWS.some((x) => x.name === w)) {
+        sendError(res, 400, `bad request: window must be one of ${WINDOWS.map((x) => x.name).join(', ')}`);
+        return true;
+      }
+      const r = deps.traffic
+        ? await deps.traffic.report(w)
+        : { window: w ?? '5m', windows: WINDOWS.map((x) => x.name), start: 0, slotSeconds: 0, slots: 0, routes: [] };
       sendJson(res, 200, r, pretty);
       return true;
     }
