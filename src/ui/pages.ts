@@ -44,6 +44,7 @@ function shell(cfg: Config, o: PageOptions, page: string, main: string, extra: R
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>fabio-ts${title ? ` - ${e(title)}` : ''}</title>
 <link rel="icon" href="data:,">
+<link rel="stylesheet" href="${b}/assets/uplot.css">
 <link rel="stylesheet" href="${b}/assets/app.css">
 </head>
 <body${attrs}>
@@ -63,6 +64,7 @@ ${manualLink}
 <main>
 ${main}
 </main>
+<script src="${b}/assets/uplot.js"></script>
 <script type="module" src="${b}/assets/app.js"></script>
 </body>
 </html>
@@ -111,8 +113,11 @@ export function routesPage(cfg: Config, o: PageOptions): string {
 </section>
 <section id="view-traffic" class="view" hidden>
 <h2>Traffic</h2>
+<div class="toolbar"><span class="seg" id="traffic-window" role="group" aria-label="Window"><button type="button" data-w="5m">5 min</button><button type="button" data-w="1h">1 hour</button><button type="button" data-w="24h">24 hours</button></span>
+<input id="traffic-filter" type="search" placeholder="Filter (service, host, path)" autocomplete="off"></div>
 <p class="hint" id="traffic-hint"></p>
-<div class="scroll"><table id="traffic" class="grid"><thead><tr><th>Service</th><th>Route / target</th><th>req/s</th><th>errors</th><th>p99</th><th>Requests</th><th>Error rate</th><th>p99 latency</th></tr></thead><tbody></tbody></table></div>
+<div class="scroll"><table id="traffic" class="grid"><thead><tr><th>Service</th><th>Route / target</th><th>Proto</th><th title="requests or connections per second">rate/s</th><th title="HTTP 5xx and failed requests; TCP dial failures">errors</th><th>p50</th><th>p99</th><th title="open TCP connections">active</th><th title="TCP bytes client→upstream / upstream→client">in / out</th></tr></thead><tbody></tbody></table></div>
+<div id="traffic-charts" class="charts"></div>
 </section>`,
   );
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { type Browser, chromiumSkip, launchChromium } from './chromium.ts';
+import { TrafficStats } from '../../src/metrics/traffic.ts';
 import { buildTable } from '../../src/routes/index.ts';
 import { BUILD, makeTable, startTestAdmin } from './helpers.ts';
 
@@ -156,6 +157,79 @@ describe('admin UI pages (chromium, 1400 px and 360 px)', { skip: chromiumSkip }
       await page.click('#manual-save');
       await page.waitForSelector('#manual-status.ok');
       assert.match(a.manual!.data.get('')!.value, /route bogus/);
+      assert.deepEqual(errors, []);
+    });
+
+    test(`${width} px: Traffic for HTTP and TCP/SNI with uPlot charts, three windows, values on hover`, async (t) => {
+      const table = await makeTable(ROUTES);
+      let now = Date.now();
+      const traffic = new TrafficStats({ now: () => now });
+      const web = table.routes.find((r) => r.path === '/' && r.host === 'example.com')!;
+      const db = table.routes.find((r) => r.path === ':3306' || r.host + r.path === ':3306')!;
+      for (let i = 0; i < 40; i++) traffic.record(web, web.targets[0]!, i % 10 === 0 ? 503 : 200, 0.002 * (i + 1));
+      traffic.record(web, web.targets[1]!, 404, 0.01);
+      traffic.tcpOpen(db, db.targets[0]!);
+      traffic.tcpOpen(db, db.targets[0]!);
+      traffic.tcpClose(db, db.targets[0]!, 1500, 3_000_000);
+      traffic.tcpDialFail(db, db.targets[0]!);
+      now += 60_000;
+      traffic.record(web, web.targets[0]!, 200, 0.005);
+      const a = await startTestAdmin(t, { table, extra: { traffic } });
+      const { page, errors } = await browser.newPage(width);
+      const csp: string[] = [];
+      page.on('console', (m) => {
+        if (/Content.Security.Policy/i.test(m.text())) csp.push(m.text());
+      });
+      t.after(() => page.close());
+      await page.goto(`${a.url}/routes#traffic`);
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.waitForSelector('#traffic tbody tr.route');
+      const routeRow = (svc: string) =>
+        page.locator('#traffic tbody tr.route', { has: page.locator(`td:text-is("${svc}")`) });
+      const tcp = await routeRow('db').locator('td').allTextContents();
+      assert.equal(tcp[2], 'tcp');
+      assert.equal(tcp[4], '1', 'dial failures');
+      assert.equal(tcp[7], '1', 'active connections');
+      assert.equal(tcp[8], '1.5 kB / 3.0 MB');
+      const http = await routeRow(EVIL_SVC).locator('td').allTextContents();
+      assert.equal(http[2], 'http');
+      assert.equal(http[4], '0.0%', 'a 404 is not an error (5xx is)');
+      assert.equal((await routeRow('web').locator('td').allTextContents())[4], '9.8%', '4 of 41 were 503');
+      // real charts: canvases with a time axis and a y axis, one card per route
+      await page.waitForSelector('#traffic-charts .chart-card canvas');
+      assert.ok((await page.locator('#traffic-charts .chart-card').count()) >= 3);
+      assert.ok((await page.locator('#traffic-charts .u-axis').count()) >= 4);
+      const titles = await page.locator('#traffic-charts .chart-title').allTextContents();
+      assert.ok(
+        titles.some((x) => x.includes(EVIL_SVC)),
+        titles.join('|'),
+      );
+      // hover: the legend shows the values under the cursor
+      const over = page
+        .locator('#traffic-charts .chart-card', { hasText: 'example.com/' })
+        .first()
+        .locator('.u-over')
+        .first();
+      await over.scrollIntoViewIfNeeded();
+      const box = (await over.boundingBox())!;
+      await page.mouse.move(box.x + box.width - 3, box.y + box.height / 2);
+      const values = await page
+        .locator('#traffic-charts .chart-card', { hasText: 'example.com/' })
+        .first()
+        .locator('.u-legend .u-value')
+        .allTextContents();
+      assert.ok(
+        values.some((v) => /\d/.test(v)),
+        values.join('|'),
+      );
+      await shot(page, `traffic-${width}.png`);
+      // windows
+      await page.click('#traffic-window button[data-w="1h"]');
+      await page.waitForSelector('#traffic-hint:has-text("1 hour in 1-minute slots")');
+      await page.click('#traffic-window button[data-w="24h"]');
+      await page.waitForSelector('#traffic-hint:has-text("24 hours in 30-minute slots")');
+      assert.equal(await page.evaluate('window.__xss'), undefined);
+      assert.deepEqual(csp, []);
       assert.deepEqual(errors, []);
     });
 

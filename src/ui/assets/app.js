@@ -1,6 +1,8 @@
 // fabio-ts admin UI: routes table with filter and live updates, explain, history, warnings,
 // traffic, and the manual-override editor. Plain ES modules, no build step, no CDN.
-import { el, getJson, getText, materializeColor, safeHref, sparkline } from './dom.js';
+import { el, getJson, getText, materializeColor, safeHref } from './dom.js';
+
+/* global uPlot */
 
 const d = document.body.dataset;
 const base = d.base ?? '';
@@ -266,35 +268,197 @@ async function loadWarnBadge() {
 // ---- traffic ----------------------------------------------------------------------------------
 
 const ms = (s) => (s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(1)} ms`);
+const bytes = (n) =>
+  n >= 1e9
+    ? `${(n / 1e9).toFixed(1)} GB`
+    : n >= 1e6
+      ? `${(n / 1e6).toFixed(1)} MB`
+      : n >= 1e3
+        ? `${(n / 1e3).toFixed(1)} kB`
+        : `${Math.round(n)} B`;
+const rate = (v) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(2));
+const MAX_CHARTS = 24;
+const CLASS_COLORS = ['#90a4ae', '#43a047', '#1e88e5', '#fb8c00', '#e53935'];
+let trafficWindow = '5m';
+let lastTraffic;
+let charts = [];
 
-function trafficRow(f, label, service, cls) {
-  const rates = f.requests.map((n, i) => (n === 0 ? 0 : f.errors[i] / n));
+function trafficRow(f, label, service, cls, proto) {
+  const tcp = proto === 'tcp';
+  const sum = (a) => a.reduce((x, y) => x + y, 0);
   return el(
     'tr',
     { className: cls },
     el('td', {}, service),
     el('td', {}, label),
-    el('td', { className: 'num' }, f.rps.toFixed(2)),
-    el('td', { className: 'num' }, `${(f.errorRate * 100).toFixed(1)}%`),
-    el('td', { className: 'num' }, ms(f.p99All)),
-    el('td', {}, sparkline(f.requests, { kind: 'bar' })),
-    el('td', {}, sparkline(rates, { format: (v) => `${(v * 100).toFixed(1)}%` })),
-    el('td', {}, sparkline(f.p99, { format: ms })),
+    el('td', {}, cls === 'route' ? proto : ''),
+    el('td', { className: 'num' }, rate(f.rps)),
+    el('td', { className: 'num' }, tcp ? String(f.totalErrors) : `${(f.errorRate * 100).toFixed(1)}%`),
+    el('td', { className: 'num' }, tcp ? '' : ms(f.p50All)),
+    el('td', { className: 'num' }, tcp ? '' : ms(f.p99All)),
+    el('td', { className: 'num' }, tcp ? String(f.active) : ''),
+    el('td', { className: 'num' }, tcp ? `${bytes(sum(f.bytesIn))} / ${bytes(sum(f.bytesOut))}` : ''),
   );
 }
 
-async function loadTraffic() {
-  const t = await getJson(api('/traffic'));
+/** uPlot options shared by every small chart: one time axis, cursors synced across charts. */
+function chartOpts(title, width, series, yFmt, extra = {}) {
+  return {
+    width,
+    height: 150,
+    title,
+    cursor: { sync: { key: 'traffic' } },
+    legend: { live: true },
+    scales: { x: { time: true } },
+    axes: [{}, { values: (_u, ticks) => ticks.map(yFmt), size: 60 }],
+    series: [{}, ...series],
+    ...extra,
+  };
+}
+
+/** Cumulative series for a stacked chart; the legend shows each layer's own value. */
+function stacked(layers) {
+  const acc = layers[0].map(() => 0);
+  return layers.map((l) => l.map((v, i) => (acc[i] += v)));
+}
+
+function routeCharts(r, xs, slotSec, width) {
+  const card = el(
+    'div',
+    { className: 'chart-card' },
+    el(
+      'div',
+      { className: 'chart-title' },
+      el('b', {}, r.service),
+      ' ',
+      `${r.host}${r.path}`,
+      ' ',
+      el('span', { className: 'outcome' }, r.proto),
+    ),
+  );
+  const per = (a) => a.map((v) => v / slotSec);
+  const made = [];
+  if (r.proto === 'tcp') {
+    made.push(
+      new uPlot(
+        chartOpts(
+          'connections/s',
+          width,
+          [
+            {
+              label: 'connections/s',
+              stroke: '#1e88e5',
+              fill: 'rgba(30,136,229,.15)',
+              value: (_u, v) => (v == null ? '' : rate(v)),
+            },
+            { label: 'dial failures/s', stroke: '#e53935', value: (_u, v) => (v == null ? '' : rate(v)) },
+          ],
+          rate,
+        ),
+        [xs, per(r.requests), per(r.errors)],
+        card,
+      ),
+      new uPlot(
+        chartOpts(
+          'bytes/s',
+          width,
+          [
+            { label: 'in (client→upstream)', stroke: '#43a047', value: (_u, v) => (v == null ? '' : `${bytes(v)}/s`) },
+            { label: 'out (upstream→client)', stroke: '#8e24aa', value: (_u, v) => (v == null ? '' : `${bytes(v)}/s`) },
+          ],
+          bytes,
+        ),
+        [xs, per(r.bytesIn), per(r.bytesOut)],
+        card,
+      ),
+    );
+    card.append(el('div', { className: 'hint' }, `${r.active} open connection${r.active === 1 ? '' : 's'}`));
+  } else {
+    const layers = [0, 1, 2, 3, 4].map((c) => per(r.classes.map((x) => x[c])));
+    const cum = stacked(layers);
+    const names = ['1xx', '2xx', '3xx', '4xx', '5xx'];
+    const series = names.map((n, c) => ({
+      label: `${n}/s`,
+      stroke: CLASS_COLORS[c],
+      fill: CLASS_COLORS[c],
+      value: (_u, _v, _si, i) => (i == null ? '' : rate(layers[c][i])),
+    }));
+    // drawn top layer first so the lower layers paint over it
+    made.push(
+      new uPlot(
+        chartOpts('requests/s by status class', width, series.slice().reverse(), rate),
+        [xs, ...cum.slice().reverse()],
+        card,
+      ),
+      new uPlot(
+        chartOpts(
+          'latency',
+          width,
+          [
+            { label: 'p50', stroke: '#1e88e5', value: (_u, v) => (v == null ? '' : ms(v)) },
+            { label: 'p99', stroke: '#e53935', value: (_u, v) => (v == null ? '' : ms(v)) },
+          ],
+          ms,
+        ),
+        [xs, r.p50, r.p99],
+        card,
+      ),
+    );
+  }
+  return { card, made };
+}
+
+function renderTraffic(t) {
   const hint = document.getElementById('traffic-hint');
+  const span = { '5m': '5 minutes', '1h': '1 hour', '24h': '24 hours' }[t.window] ?? t.window;
   hint.textContent = t.slots
-    ? `Last ${Math.round((t.slots * t.slotSeconds) / 60)} minutes in ${t.slotSeconds}-second slots.`
+    ? `Last ${span} in ${t.slotSeconds >= 60 ? `${t.slotSeconds / 60}-minute` : `${t.slotSeconds}-second`} slots, all worker processes. Times are local.`
     : 'Traffic statistics are not available.';
+  for (const b of document.querySelectorAll('#traffic-window button'))
+    b.classList.toggle('on', b.dataset.w === t.window);
+  const words = document.getElementById('traffic-filter').value.split(/\s+/).filter(Boolean);
+  const shown = t.routes.filter((r) => words.every((w) => `${r.service} ${r.host}${r.path} ${r.proto}`.includes(w)));
   const rows = [];
-  for (const r of t.routes) {
-    rows.push(trafficRow(r, `${r.host}${r.path}`, r.service, 'route'));
-    for (const x of r.targets) rows.push(trafficRow(x, `→ ${x.url}`, '', 'target'));
+  for (const r of shown) {
+    rows.push(trafficRow(r, `${r.host}${r.path}`, r.service, 'route', r.proto));
+    for (const x of r.targets) rows.push(trafficRow(x, `→ ${x.url}`, '', 'target', r.proto));
   }
   document.querySelector('#traffic tbody').replaceChildren(...rows);
+  for (const c of charts) c.destroy();
+  charts = [];
+  const box = document.getElementById('traffic-charts');
+  box.replaceChildren();
+  if (typeof uPlot !== 'function' || !t.slots) return;
+  const xs = Array.from({ length: t.slots }, (_, i) => (t.start + i * t.slotSeconds * 1000) / 1000);
+  const width = Math.max(260, Math.min(520, box.clientWidth - 24));
+  const top = [...shown].sort((a, b) => b.total + b.totalErrors - (a.total + a.totalErrors)).slice(0, MAX_CHARTS);
+  for (const r of top) {
+    const { card, made } = routeCharts(r, xs, t.slotSeconds, width);
+    box.append(card);
+    charts.push(...made);
+  }
+  if (shown.length > top.length)
+    box.append(
+      el(
+        'p',
+        { className: 'hint' },
+        `Charts for the ${top.length} busiest of ${shown.length} routes; filter to see others.`,
+      ),
+    );
+}
+
+async function loadTraffic() {
+  lastTraffic = await getJson(api(`/traffic?window=${encodeURIComponent(trafficWindow)}`));
+  renderTraffic(lastTraffic);
+}
+
+function initTraffic() {
+  for (const b of document.querySelectorAll('#traffic-window button'))
+    b.addEventListener('click', () => {
+      trafficWindow = b.dataset.w;
+      loadTraffic().catch(() => {});
+    });
+  document.getElementById('traffic-filter').addEventListener('input', () => lastTraffic && renderTraffic(lastTraffic));
 }
 
 // ---- views and live updates -------------------------------------------------------------------
@@ -333,6 +497,7 @@ async function initRoutes() {
       document.getElementById('explain-result').textContent = String(err);
     }),
   );
+  initTraffic();
   window.addEventListener('hashchange', showView);
   showView();
   loadOverrides(document.getElementById('overrides'), null);
