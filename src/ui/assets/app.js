@@ -310,7 +310,7 @@ function chartOpts(title, width, series, yFmt, extra = {}) {
     cursor: { sync: { key: 'traffic' } },
     legend: { live: true },
     scales: { x: { time: true } },
-    axes: [{}, { values: (_u, ticks) => ticks.map(yFmt), size: 60 }],
+    axes: [{}, { values: (_u, ticks) => ticks.map(yFmt), size: 72 }],
     series: [{}, ...series],
     ...extra,
   };
