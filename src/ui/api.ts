@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { WINDOWS } from '../metrics/traffic.ts';
+import { type TrafficReport, WINDOWS } from '../metrics/traffic.ts';
 import { ROUTE_HELP } from '../routes/index.ts';
 import type { EventHub } from './events.ts';
 import { explain, parseHeaderLines } from './explain.ts';
@@ -153,6 +153,13 @@ async function explainRoute(
   return sendJson(res, r.status, r.body, q.has('pretty'));
 }
 
+/** A target's traffic without its per-slot series. */
+function targetTotals(t: TrafficReport['routes'][number]['targets'][number]) {
+  const { requests, errors, classes, bytesIn, bytesOut, p50, p99, ...totals } = t;
+  const sum = (a: readonly number[]) => a.reduce((x, y) => x + y, 0);
+  return { ...totals, bytesInTotal: sum(bytesIn), bytesOutTotal: sum(bytesOut) };
+}
+
 /** Endpoints that only read: any other method than GET and HEAD is 405. */
 const READ_ONLY = new Set([
   '/routes',
@@ -232,7 +239,15 @@ export async function handleApi(
       const r = deps.traffic
         ? await deps.traffic.report(w)
         : { window: w ?? '5m', windows: WINDOWS.map((x) => x.name), start: 0, slotSeconds: 0, slots: 0, routes: [] };
-      sendJson(res, 200, r, pretty);
+      // ?series=routes: per-slot series for routes only, totals for targets (what the UI charts)
+      const body =
+        q.get('series') === 'routes'
+          ? {
+              ...r,
+              routes: r.routes.map((x) => ({ ...x, targets: x.targets.map(targetTotals) })),
+            }
+          : r;
+      sendJson(res, 200, body, pretty);
       return true;
     }
     case '/events':

@@ -297,7 +297,11 @@ function trafficRow(f, label, service, cls, proto) {
     el('td', { className: 'num' }, tcp ? '' : ms(f.p50All)),
     el('td', { className: 'num' }, tcp ? '' : ms(f.p99All)),
     el('td', { className: 'num' }, tcp ? String(f.active) : ''),
-    el('td', { className: 'num' }, tcp ? `${bytes(sum(f.bytesIn))} / ${bytes(sum(f.bytesOut))}` : ''),
+    el(
+      'td',
+      { className: 'num' },
+      tcp ? `${bytes(f.bytesInTotal ?? sum(f.bytesIn))} / ${bytes(f.bytesOutTotal ?? sum(f.bytesOut))}` : '',
+    ),
   );
 }
 
@@ -448,7 +452,7 @@ function renderTraffic(t) {
 }
 
 async function loadTraffic() {
-  lastTraffic = await getJson(api(`/traffic?window=${encodeURIComponent(trafficWindow)}`));
+  lastTraffic = await getJson(api(`/traffic?series=routes&window=${encodeURIComponent(trafficWindow)}`));
   renderTraffic(lastTraffic);
 }
 
