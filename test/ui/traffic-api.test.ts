@@ -8,16 +8,20 @@ import { makeTable, startTestAdmin } from './helpers.ts';
 test('/api/traffic?window= and ?series=routes', async (t) => {
   const table = await makeTable('route add web /a http://10.0.0.1:80/\nroute add db :3306 tcp://10.0.0.2:3306');
   const traffic = new TrafficStats();
-  const [web, db] = [table.routes.find((r) => r.path === '/a')!, table.routes.find((r) => r.host + r.path === ':3306')!];
+  const [web, db] = [
+    table.routes.find((r) => r.path === '/a')!,
+    table.routes.find((r) => r.host + r.path === ':3306')!,
+  ];
   traffic.record(web, web.targets[0]!, 200, 0.01);
   traffic.tcpOpen(db, db.targets[0]!);
   traffic.tcpClose(db, db.targets[0]!, 10, 20);
   const a = await startTestAdmin(t, { table, extra: { traffic } });
   const get = async (q: string) => {
     const r = await fetch(`${a.url}/api/traffic${q}`);
+    const text = await r.text();
     return {
       status: r.status,
-      body: (await r.json()) as Record<string, unknown> & { routes: Record<string, unknown>[] },
+      body: (r.ok ? JSON.parse(text) : {}) as Record<string, unknown> & { routes: Record<string, unknown>[] },
     };
   };
   for (const w of ['5m', '1h', '24h']) assert.equal((await get(`?window=${w}`)).body.window, w);
