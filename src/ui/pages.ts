@@ -57,6 +57,7 @@ function shell(cfg: Config, o: PageOptions, page: string, main: string, extra: R
 <a href="${b}/routes#history">History</a>
 <a href="${b}/routes#warnings">Warnings <span id="warn-count" class="badge"></span></a>
 <a href="${b}/routes#traffic">Traffic</a>
+<a href="${b}/routes#map">Map</a>
 ${manualLink}
 </span>
 <span class="nav-version">${e(o.version)}</span>
@@ -110,6 +111,12 @@ export function routesPage(cfg: Config, o: PageOptions): string {
 <section id="view-warnings" class="view" hidden>
 <h2>Warnings</h2>
 <div class="scroll"><table id="warnings" class="grid"><thead><tr><th>Kind</th><th>Service</th><th>Line</th><th>Message</th></tr></thead><tbody></tbody></table></div>
+</section>
+<section id="view-map" class="view" hidden>
+<h2>Route map</h2>
+<div class="toolbar"><input id="map-filter" type="search" placeholder="Search hosts, paths, services, targets" autocomplete="off"><span id="map-count" class="hint"></span></div>
+<p class="hint">Host → path → targets. Bar widths are the targets' weights; colour is their request or connection rate over the last 5 minutes (grey: none).</p>
+<div id="map"></div>
 </section>
 <section id="view-traffic" class="view" hidden>
 <h2>Traffic</h2>

@@ -70,7 +70,7 @@ describe('admin UI pages (chromium, 1400 px and 360 px)', { skip: chromiumSkip }
       t.after(() => page.close());
       await page.goto(`${a.url}/routes`);
       await page.waitForSelector('body[data-ready="true"]');
-      for (const name of ['Routes', 'Explain', 'History', 'Warnings', 'Traffic', 'Overrides']) {
+      for (const name of ['Routes', 'Explain', 'History', 'Warnings', 'Traffic', 'Map', 'Overrides']) {
         const link = page.locator('#nav a', { hasText: name });
         assert.equal(await link.isVisible(), true, `${name} visible`);
         const box = await link.boundingBox();
@@ -230,6 +230,50 @@ describe('admin UI pages (chromium, 1400 px and 360 px)', { skip: chromiumSkip }
       await page.waitForSelector('#traffic-hint:has-text("24 hours in 30-minute slots")');
       assert.equal(await page.evaluate('window.__xss'), undefined);
       assert.deepEqual(csp, []);
+      assert.deepEqual(errors, []);
+    });
+
+    test(`${width} px: the route map groups 500 routes by host, weights as widths, search opens matches`, async (t) => {
+      const many = Array.from(
+        { length: 500 },
+        (_, i) => `route add svc${i} host${i % 50}.example/p${i} http://10.1.${i >> 8}.${i & 255}:80/`,
+      ).join('\n');
+      const table = await makeTable(`${ROUTES}\n${many}`);
+      const traffic = new TrafficStats();
+      const web = table.routes.find((r) => r.host === 'example.com' && r.path === '/')!;
+      for (let i = 0; i < 20; i++) traffic.record(web, web.targets[0]!, 200, 0.001);
+      const a = await startTestAdmin(t, { table, extra: { traffic } });
+      const { page, errors } = await browser.newPage(width);
+      t.after(() => page.close());
+      await page.goto(`${a.url}/routes#map`);
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.waitForSelector('#map details');
+      assert.match((await page.textContent('#map-count')) ?? '', /^5[0-9] hosts, 50[0-9] routes$/);
+      // many hosts: collapsed until searched
+      assert.equal(await page.locator('#map details[open]').count(), 0);
+      await page.fill('#map-filter', 'example.com');
+      await page.waitForSelector('#map details[open]');
+      const host = page.locator('#map details', { hasText: 'example.com' }).first();
+      const segs = host.locator('.map-route', { has: page.locator('.map-path:text-is("/")') }).locator('.map-seg');
+      assert.equal(await segs.count(), 2);
+      const [w0, w1] = await segs.evaluateAll((ns) => ns.map((n) => n.getBoundingClientRect().width));
+      assert.ok(w0! > 5 * w1!, `90 % vs 10 %: ${w0} ${w1}`);
+      assert.ok(((await segs.nth(1).getAttribute('title')) ?? '').includes(EVIL_SVC));
+      // the busy target is coloured, the idle one grey
+      const bg = await segs.evaluateAll((ns) =>
+        ns.map((n) => (n as unknown as { style: { background: string } }).style.background),
+      );
+      assert.notEqual(bg[0], bg[1]);
+      assert.equal(bg[1], 'rgb(224, 224, 224)', 'grey');
+      // TCP and SNI routes are on the map too
+      await page.fill('#map-filter', 'tcp');
+      await page.waitForSelector('#map details summary:has-text("TCP :3306")');
+      assert.ok(((await page.textContent('#map')) ?? '').includes('secure.example'));
+      assert.equal(await page.evaluate('window.__xss'), undefined);
+      await page.fill('#map-filter', '');
+      await page.fill('#map-filter', 'example.com');
+      await page.waitForSelector('#map details[open]');
+      await shot(page, `map-${width}.png`);
       assert.deepEqual(errors, []);
     });
 

@@ -465,15 +465,104 @@ function initTraffic() {
   document.getElementById('traffic-filter').addEventListener('input', () => lastTraffic && renderTraffic(lastTraffic));
 }
 
+// ---- route map ----------------------------------------------------------------------------------
+
+const MAP_OPEN_MAX = 12;
+
+/** hosts → paths → targets; weight as width, rate as colour. Built from /api/routes and /api/traffic. */
+async function loadMap() {
+  const [rows, t] = await Promise.all([
+    getJson(api('/routes')),
+    getJson(api('/traffic?series=routes&window=5m')).catch(() => ({ routes: [] })),
+  ]);
+  const rates = new Map();
+  for (const r of t.routes ?? []) for (const x of r.targets) rates.set(`${r.host}${r.path} ${x.url}`, x.rps);
+  const max = Math.max(0, ...rates.values());
+  const hosts = new Map();
+  for (const r of rows ?? []) {
+    const proto = routeProto(r);
+    const key =
+      proto === 'tcp' || proto === 'tcp-dynamic'
+        ? `TCP ${r.src}`
+        : proto.includes('sni')
+          ? `SNI ${r.host}`
+          : r.host === ''
+            ? '(any host)'
+            : r.host;
+    if (!hosts.has(key)) hosts.set(key, { proto: new Set(), paths: new Map() });
+    const h = hosts.get(key);
+    h.proto.add(proto);
+    if (!h.paths.has(r.path)) h.paths.set(r.path, []);
+    h.paths.get(r.path).push({ ...r, proto, rps: rates.get(`${r.src} ${r.dst}`) ?? 0 });
+  }
+  const words = document.getElementById('map-filter').value.split(/\s+/).filter(Boolean);
+  const match = (s) => words.every((w) => s.includes(w));
+  const groups = [];
+  let shownRoutes = 0;
+  for (const [host, h] of hosts) {
+    const paths = [...h.paths].filter(([path, ts]) =>
+      match(`${host} ${path} ${ts.map((x) => `${x.service} ${x.dst} ${x.proto}`).join(' ')}`),
+    );
+    if (paths.length === 0) continue;
+    shownRoutes += paths.length;
+    const details = el(
+      'details',
+      { className: 'map-host' },
+      el(
+        'summary',
+        {},
+        el('b', {}, host),
+        ' ',
+        el(
+          'span',
+          { className: 'hint' },
+          `${paths.length} route${paths.length === 1 ? '' : 's'} · ${[...h.proto].join(', ')}`,
+        ),
+      ),
+      ...paths.map(([path, ts]) =>
+        el(
+          'div',
+          { className: 'map-route' },
+          el('span', { className: 'map-path' }, path),
+          el(
+            'span',
+            { className: 'map-bar' },
+            ...ts.map((x) => {
+              const seg = el(
+                'span',
+                {
+                  className: 'map-seg',
+                  title: `${x.service} → ${x.dst} (${x.proto}), weight ${(x.weight * 100).toFixed(1)} %, ${rate(x.rps)}/s`,
+                },
+                `${x.service} ${(x.weight * 100).toFixed(0)}%`,
+              );
+              seg.style.width = `${Math.max(x.weight * 100, 0.5).toFixed(2)}%`;
+              seg.style.background =
+                x.rps > 0 && max > 0 ? `hsl(${Math.round(120 - 120 * Math.min(1, x.rps / max))}, 55%, 72%)` : '#e0e0e0';
+              return seg;
+            }),
+          ),
+        ),
+      ),
+    );
+    groups.push(details);
+  }
+  for (const g of groups) g.open = groups.length <= MAP_OPEN_MAX || words.length > 0;
+  document.getElementById('map').replaceChildren(...groups);
+  document.getElementById('map-count').textContent =
+    `${groups.length} host${groups.length === 1 ? '' : 's'}, ${shownRoutes} routes`;
+}
+
 // ---- views and live updates -------------------------------------------------------------------
 
-const VIEWS = ['routes', 'explain', 'history', 'warnings', 'traffic'];
+const VIEWS = ['routes', 'explain', 'history', 'warnings', 'traffic', 'map'];
 let trafficTimer;
 
 function showView() {
   const v = VIEWS.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'routes';
   for (const x of VIEWS) document.getElementById(`view-${x}`).hidden = x !== v;
   clearInterval(trafficTimer);
+  if (v === 'map') loadMap().catch(() => {});
   if (v === 'traffic') {
     loadTraffic().catch(() => {});
     trafficTimer = setInterval(() => loadTraffic().catch(() => {}), 5000);
@@ -502,6 +591,7 @@ async function initRoutes() {
     }),
   );
   initTraffic();
+  document.getElementById('map-filter').addEventListener('input', () => loadMap().catch(() => {}));
   window.addEventListener('hashchange', showView);
   showView();
   loadOverrides(document.getElementById('overrides'), null);
