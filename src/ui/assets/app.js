@@ -538,7 +538,7 @@ async function loadMap() {
               );
               seg.style.width = `${Math.max(x.weight * 100, 0.5).toFixed(2)}%`;
               seg.style.background =
-                x.rps > 0 && max > 0 ? `hsl(${Math.round(120 - 120 * Math.min(1, x.rps / max))}, 55%, 72%)` : '#e0e0e0';
+                x.rps > 0 && max > 0 ? `hsl(210, 75%, ${Math.round(85 - 35 * Math.min(1, x.rps / max))}%)` : '#e0e0e0';
               return seg;
             }),
           ),
