@@ -16,6 +16,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { gitCommit, withCommit } from './build-info.mjs';
@@ -37,12 +38,18 @@ const embedAssets = {
   setup(b) {
     b.onLoad({ filter: /[\\/]src[\\/]ui[\\/]embedded-assets\.ts$/ }, () => {
       const dir = join(root, 'src/ui/assets');
-      const entries = readdirSync(dir)
+      const files = readdirSync(dir)
         .filter((f) => statSync(join(dir, f)).isFile())
-        .sort()
+        .map((f) => [f, join(dir, f)]);
+      // third-party UI files (the chart library), from their package
+      const req = createRequire(join(root, 'package.json'));
+      const vendor = JSON.parse(readFileSync(join(root, 'src/ui/vendor-assets.json'), 'utf8'));
+      for (const [name, spec] of Object.entries(vendor)) files.push([name, req.resolve(spec)]);
+      const entries = files
+        .sort((a, b) => (a[0] < b[0] ? -1 : 1))
         .map(
-          (f) =>
-            `[${JSON.stringify(f)}, Buffer.from(${JSON.stringify(readFileSync(join(dir, f)).toString('base64'))}, 'base64')]`,
+          ([f, path]) =>
+            `[${JSON.stringify(f)}, Buffer.from(${JSON.stringify(readFileSync(path).toString('base64'))}, 'base64')]`,
         );
       return { contents: `export const EMBEDDED_ASSETS = new Map([${entries.join(',\n')}]);\n`, loader: 'js' };
     });

@@ -247,7 +247,11 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
       const c = children(route, target);
       if (r > 0) c.rx.inc(r);
       if (t > 0) c.tx.inc(t);
+      // one call per ended TCP/SNI connection: the UI's connection count and bytes
+      traffic.tcpClose(route, target, t, r);
     },
+    tcpRouteOpen: (route, target) => traffic.tcpOpen(route, target),
+    tcpRouteFail: (route, target) => traffic.tcpDialFail(route, target),
     pruneTargets(table: Table) {
       const keep = new Set<string>();
       for (const r of table.routes) {

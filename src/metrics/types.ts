@@ -19,6 +19,10 @@ export interface Metrics {
   tcpRefused(kind: 'tcp' | 'tcp_sni'): void;
   /** Bytes of a TCP/SNI connection: rx = upstream→client, tx = client→upstream. */
   routeBytes(route: Route, target: Target, rx: number, tx: number): void;
+  /** A TCP/SNI connection to the target is established (admin UI traffic: active connections). */
+  tcpRouteOpen?(route: Route, target: Target): void;
+  /** The target of a TCP/SNI route could not be dialled (admin UI traffic: dial failures). */
+  tcpRouteFail?(route: Route, target: Target): void;
   /** After a swap: drop label sets of targets that left the table. */
   pruneTargets(table: Table): void;
 }

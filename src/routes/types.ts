@@ -129,10 +129,37 @@ export interface ExplainStep {
   readonly message: string;
 }
 
+/** One route the lookup looked at (or would have), in matching order, with its outcome. */
+export interface ExplainCandidate {
+  readonly host: string;
+  readonly path: string;
+  /**
+   * chosen: this route answered. nomatch: the path does not match. empty: no targets, next host
+   * tried. redirect-loop: the pick redirects to the same URL, next host tried. shadowed: it matches
+   * too, but an earlier route answered. not-tried: after the answer, and its path does not match.
+   */
+  readonly outcome: 'chosen' | 'nomatch' | 'empty' | 'redirect-loop' | 'shadowed' | 'not-tried';
+  readonly reason: string;
+}
+
+/** A target of the chosen route with its effective weight and share of the picks. */
+export interface ExplainShare {
+  readonly target: Target;
+  /** Effective weight fraction (as /api/routes shows it). */
+  readonly weight: number;
+  /** Fraction of picks this target gets: its slots in the weighted ring / ring size. */
+  readonly share: number;
+  readonly picked: boolean;
+}
+
 export interface Explanation {
   readonly request: LookupRequest;
   readonly steps: readonly ExplainStep[];
   readonly result: LookupResult | undefined;
+  /** Every route of the matching hosts (then the host-less ones), in matching order. */
+  readonly candidates?: readonly ExplainCandidate[];
+  /** Every target of the chosen route (empty when no route answered). */
+  readonly shares?: readonly ExplainShare[];
 }
 
 /** The immutable routing table. */

@@ -27,7 +27,7 @@ import { buildOptionsFrom } from './serve.ts';
  * workers instead of once per worker).
  * `collect` asks for the worker's prom-client metrics as JSON (what: 'metrics'; 'push': the same
  * with the worker's pid, for the push metrics backends) or its traffic
- * ring buffers (what: 'traffic'); the primary merges the answers. `scrape` is a worker's
+ * ring buffers (what: 'traffic:<window>'); the primary merges the answers. `scrape` is a worker's
  * proto=prometheus listener asking for the merged exposition, answered with {t:'scraped', id, ...}.
  */
 
@@ -45,7 +45,7 @@ type ToPrimary =
   | { t: 'scrape'; id: number }
   | { t: 'fatal'; message: string }
   | { t: 'line'; msg: string };
-type Collect = 'metrics' | 'traffic' | 'push';
+type Collect = 'metrics' | 'push' | `traffic:${string}`;
 
 const WORKER_ENV = 'FABIO_TS_WORKER';
 
@@ -78,7 +78,7 @@ export interface WorkerPool {
   /** Each live worker's prom-client metrics as JSON, by pid (the push metrics backends take deltas per process). */
   pushSnapshot(): Promise<Source[]>;
   /** Per-route traffic (the admin UI's charts) merged over all live workers. */
-  trafficReport(): Promise<TrafficReport>;
+  trafficReport(window?: string): Promise<TrafficReport>;
   /** Milliseconds from a route text being sent to the last worker acknowledging its swap (recent samples). */
   propagation(): readonly number[];
   pids(): number[];
@@ -234,8 +234,9 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
     propagation: () => samples,
     metricsText,
     pushSnapshot: async () => (await collect('push')) as Source[],
-    async trafficReport() {
-      return mergeTrafficSnapshots((await collect('traffic')) as TrafficSnapshot[]);
+    async trafficReport(window) {
+      const w = window ?? '';
+      return mergeTrafficSnapshots((await collect(`traffic:${w}`)) as TrafficSnapshot[], Date.now, window);
     },
     async close(graceMs) {
       stopping = true;
@@ -322,7 +323,8 @@ export async function runWorker(): Promise<number | undefined> {
     } else if (m.t === 'scraped') {
       scrapes.get(m.id)?.(m);
     } else if (m.t === 'collect') {
-      if (m.what === 'traffic') send({ t: 'collected', id: m.id, data: metrics.traffic.snapshot() });
+      if (m.what.startsWith('traffic:'))
+        send({ t: 'collected', id: m.id, data: metrics.traffic.snapshot(m.what.slice(8) || undefined) });
       else
         metrics.registry
           .getMetricsAsJSON()

@@ -214,9 +214,11 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
       manual: backend.manual,
       // With workers, traffic metrics live in the workers: aggregate them on each scrape.
       metricsText: () => (up.pool ? up.pool.metricsText() : metrics.text()),
-      traffic: { report: () => (up.pool ? up.pool.trafficReport() : metrics.traffic.report()) },
+      traffic: { report: (w) => (up.pool ? up.pool.trafficReport(w) : metrics.traffic.report(w)) },
       configJson: () => redactedConfig(cfg),
       health: () => health.reason(),
+      // Overrides what-if: own counters, so building a preview never prunes the live round-robin state
+      build: (text) => buildTable(text, { ...buildOpts, counters: new Map() }),
     });
   } catch (err) {
     if (!life.stopping) life.fatal(listenFailure(err, [cfg.ui], 'Admin server'));

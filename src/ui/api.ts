@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type TrafficReport, WINDOWS } from '../metrics/traffic.ts';
 import { ROUTE_HELP } from '../routes/index.ts';
 import type { EventHub } from './events.ts';
 import { explain, parseHeaderLines } from './explain.ts';
@@ -12,6 +13,7 @@ import {
   sendMethodNotAllowed,
   sendText,
 } from './http-util.ts';
+import { preview } from './preview.ts';
 import { routesJson } from './routes-json.ts';
 import { shadowedRoutes } from './shadowing.ts';
 import type { AdminDeps, UpdaterWarning, UpdaterWarningSet } from './types.ts';
@@ -87,6 +89,43 @@ async function manual(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   }
 }
 
+/**
+ * POST /api/preview {"path": "<sub>", "value": "..."}: what the edited override would do to the
+ * table (line errors, routes added, removed, re-weighted). Builds a table and throws it away;
+ * nothing is written or swapped. Same guards as PUT /api/manual (rw, Host, Origin, JSON).
+ */
+async function previewRoute(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, pretty: boolean) {
+  const { deps } = ctx;
+  if (ctx.ro) return sendError(res, 403, 'Forbidden');
+  if (req.method !== 'POST') return sendMethodNotAllowed(res, 'POST');
+  if (!isSameOrigin(req, ctx.tls)) return sendError(res, 403, 'Forbidden');
+  if (!isJsonContentType(req)) return sendError(res, 415, 'Content-Type must be application/json');
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBody(req));
+  } catch (err) {
+    return sendBodyError(req, res, err);
+  }
+  const b = body as { path?: unknown; value?: unknown } | null;
+  if (
+    !b ||
+    typeof b !== 'object' ||
+    typeof b.value !== 'string' ||
+    (b.path !== undefined && typeof b.path !== 'string')
+  )
+    return sendError(res, 400, 'bad request: want {"path":"<sub>","value":"..."}');
+  const sub = b.path ?? '';
+  if (sub !== '' && !/^(\/[^/\s]+)+$/.test(sub)) return sendError(res, 400, 'bad request: path must be "" or /a/b');
+  if (!deps.build) return sendError(res, 501, 'preview not available');
+  const prefix = deps.cfg.str('registry.consul.kvpath').replace(/^\/+/, '').replace(/\/+$/, '');
+  try {
+    return sendJson(res, 200, preview(deps.store.current, deps.build, prefix, prefix + sub, b.value), pretty);
+  } catch (e) {
+    // skipBadLines is on in the live build; a build error left is a whole-table problem
+    return sendJson(res, 200, { error: String(e instanceof Error ? e.message : e) }, pretty);
+  }
+}
+
 async function explainRoute(
   ctx: ApiContext,
   req: IncomingMessage,
@@ -112,6 +151,13 @@ async function explainRoute(
   } else if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD, POST');
   const r = explain(ctx.deps.store.current, { url, headers });
   return sendJson(res, r.status, r.body, q.has('pretty'));
+}
+
+/** A target's traffic without its per-slot series. */
+function targetTotals(t: TrafficReport['routes'][number]['targets'][number]) {
+  const { requests, errors, classes, bytesIn, bytesOut, p50, p99, ...totals } = t;
+  const sum = (a: readonly number[]) => a.reduce((x, y) => x + y, 0);
+  return { ...totals, bytesInTotal: sum(bytesIn), bytesOutTotal: sum(bytesOut) };
 }
 
 /** Endpoints that only read: any other method than GET and HEAD is 405. */
@@ -178,12 +224,30 @@ export async function handleApi(
         }
       }
       return true;
+    case '/preview':
+      await previewRoute(ctx, req, res, pretty);
+      return true;
     case '/explain':
       await explainRoute(ctx, req, res, q);
       return true;
     case '/traffic': {
-      const r = deps.traffic ? await deps.traffic.report() : { slotSeconds: 0, slots: 0, routes: [] };
-      sendJson(res, 200, r, pretty);
+      const w = q.get('window') ?? undefined;
+      if (w !== undefined && !WINDOWS.some((x) => x.name === w)) {
+        sendError(res, 400, `bad request: window must be one of ${WINDOWS.map((x) => x.name).join(', ')}`);
+        return true;
+      }
+      const r = deps.traffic
+        ? await deps.traffic.report(w)
+        : { window: w ?? '5m', windows: WINDOWS.map((x) => x.name), start: 0, slotSeconds: 0, slots: 0, routes: [] };
+      // ?series=routes: per-slot series for routes only, totals for targets (what the UI charts)
+      const body =
+        q.get('series') === 'routes'
+          ? {
+              ...r,
+              routes: r.routes.map((x) => ({ ...x, targets: x.targets.map(targetTotals) })),
+            }
+          : r;
+      sendJson(res, 200, body, pretty);
       return true;
     }
     case '/events':

@@ -74,6 +74,20 @@ export function explanationJson(ex: Explanation) {
           ...(ex.result.redirectURL !== undefined ? { redirectURL: ex.result.redirectURL } : {}),
         }
       : null,
+    // additive (fabio-ts): every route looked at with why it lost, and the chosen route's targets
+    candidates: (ex.candidates ?? []).map((c) => ({
+      host: c.host,
+      path: c.path,
+      outcome: c.outcome,
+      reason: c.reason,
+    })),
+    targets: (ex.shares ?? []).map((s) => ({
+      service: s.target.service,
+      url: s.target.url,
+      weight: s.weight,
+      share: s.share,
+      picked: s.picked,
+    })),
   };
 }
 
@@ -83,7 +97,13 @@ export function explain(table: Table | undefined, input: ExplainInput): { status
   if (!table)
     return {
       status: 200,
-      body: { request: req, steps: [{ kind: 'noroute', message: 'no routing table yet' }], result: null },
+      body: {
+        request: req,
+        steps: [{ kind: 'noroute', message: 'no routing table yet' }],
+        result: null,
+        candidates: [],
+        targets: [],
+      },
     };
   // advance: false — looking at a decision must not move the live round-robin counters (a GET,
   // which needs no Host check, has no side effect)

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { EMBEDDED_ASSETS } from './embedded-assets.ts';
 import { CSP } from './http-util.ts';
 
@@ -23,6 +24,25 @@ const TYPES: Readonly<Record<string, string>> = {
 
 const cache = new Map<string, Buffer>();
 
+/**
+ * Third-party files the UI serves under their asset name (vendor-assets.json: name → file in its
+ * npm package). The build copies them into dist/ui/assets and build-binary embeds them; only when
+ * running from the source tree are they read from the package itself. Never fetched at run time.
+ */
+async function vendorFile(name: string): Promise<Buffer | undefined> {
+  try {
+    const map = JSON.parse(await readFile(new URL('./vendor-assets.json', import.meta.url), 'utf8')) as Record<
+      string,
+      string
+    >;
+    const spec = Object.hasOwn(map, name) ? map[name] : undefined;
+    if (spec === undefined) return undefined;
+    return await readFile(createRequire(import.meta.url).resolve(spec));
+  } catch {
+    return undefined;
+  }
+}
+
 export async function serveAsset(name: string, res: ServerResponse): Promise<boolean> {
   if (!/^[a-zA-Z0-9_-]+(?:[./][a-zA-Z0-9_-]+)*\.[a-z0-9]+$/.test(name)) return false;
   const ext = name.slice(name.lastIndexOf('.') + 1);
@@ -34,7 +54,8 @@ export async function serveAsset(name: string, res: ServerResponse): Promise<boo
     try {
       body = await readFile(new URL(name, ASSETS));
     } catch {
-      return false;
+      body = await vendorFile(name);
+      if (!body) return false;
     }
     cache.set(name, body);
   }

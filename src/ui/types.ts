@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.ts';
 import type { TrafficSource } from '../metrics/traffic.ts';
 import type { HistoryEntry, ManualStore } from '../registry/types.ts';
 import type { TableStore } from '../routes/table-store.ts';
+import type { Table } from '../routes/types.ts';
 
 /** A problem reported by the table updater: an untranslatable tag or a failed route-command line. */
 export interface UpdaterWarning {
@@ -46,6 +47,11 @@ export interface AdminDeps {
   readonly traffic?: TrafficSource;
   /** /api/config body (configJson(cfg) from src/config); default cfg.values. */
   readonly configJson?: () => unknown;
+  /**
+   * Route text → table with the live build options, never swapped in (the Overrides editor's
+   * what-if, POST /api/preview). Without it the preview answers 501.
+   */
+  readonly build?: (text: string) => Table;
   /** TLS options when ui.addr has cs= (built by the lead with src/proxy/tls); plain HTTP otherwise. */
   readonly tls?: TlsOptions & SecureContextOptions;
   /**

@@ -53,6 +53,9 @@ const MATRIX: [path: string, ro: number, rw: number][] = [
   ['/assets/logo.svg', 200, 200],
   ['/assets/logo.bw.svg', 200, 200],
   ['/assets/app.js', 200, 200],
+  // the chart library, from its package (dist and the executable carry a copy)
+  ['/assets/uplot.js', 200, 200],
+  ['/assets/uplot.css', 200, 200],
   ['/assets/nope.js', 404, 404],
   ['/favicon.ico', 404, 404],
   ['/', 303, 303],

@@ -191,6 +191,7 @@ export class RawConn {
       if (this.#closed) return;
       if (status < 0) return this.#dialFailed(deps, o, target.hostPort);
       this.#connected = true;
+      deps.metrics.tcpRouteOpen?.(res.route, res.target);
       up.setNoDelay(true);
       keepAliveLater(this, o.keepAlive);
       this.#start(res, head, o);

@@ -128,6 +128,7 @@ export function splice(
   // Errors are always followed by 'close' (with hadError), which tears the other side down.
   up.on('error', () => {
     if (!connected) dialFailure(deps, o, target.hostPort);
+    if (!connected) deps.metrics.tcpRouteFail?.(route, target);
   });
   up.setTimeout(o.dialTimeout);
   up.on('timeout', () => {
@@ -150,6 +151,7 @@ export function splice(
   });
   up.on('connect', () => {
     connected = true;
+    deps.metrics.tcpRouteOpen?.(route, target);
     up.setTimeout(0);
     if (client.destroyed) return void up.destroy();
     keepAliveLater(up, o.keepAlive);

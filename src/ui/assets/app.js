@@ -1,6 +1,8 @@
 // fabio-ts admin UI: routes table with filter and live updates, explain, history, warnings,
 // traffic, and the manual-override editor. Plain ES modules, no build step, no CDN.
-import { el, getJson, getText, materializeColor, safeHref, sparkline } from './dom.js';
+import { el, getJson, getText, materializeColor, safeHref } from './dom.js';
+
+/* global uPlot */
 
 const d = document.body.dataset;
 const base = d.base ?? '';
@@ -13,8 +15,33 @@ if (navColor) document.getElementById('nav').style.background = navColor;
 
 let routes = [];
 
-function sourceCell(src) {
-  if (d.srcLink !== 'true') return el('td', {}, src);
+/**
+ * The protocol a route really speaks: a proto= option (tcp+sni, tcp-dynamic… from a Consul tag)
+ * wins over the destination's scheme (an SNI route's destination is written http://addr/).
+ */
+function routeProto(r) {
+  const m = /(?:^|\s)proto=(\S+)/.exec(r.opts ?? '');
+  if (m) return m[1].toLowerCase();
+  const s = /^([a-z][a-z0-9+.-]*):\/\//i.exec(r.dst ?? '');
+  return s ? s[1].toLowerCase() : '';
+}
+
+const isHttp = (proto) => proto === 'http' || proto === 'https';
+
+/** The destination as text with its real scheme; a link only for http(s). */
+function destCell(r) {
+  const proto = routeProto(r);
+  let shown = r.dst;
+  const s = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(r.dst);
+  if (s && !isHttp(proto) && s[1].toLowerCase() !== proto) shown = `${proto}://${s[2].replace(/\/$/, '')}`;
+  if (isHttp(proto) && /^https?:\/\//i.test(r.dst))
+    return el('td', {}, el('a', { href: safeHref(r.dst), rel: 'noopener noreferrer' }, r.dst));
+  return el('td', { className: 'dst-plain', title: `${proto || 'unknown'} destination (not a web link)` }, shown);
+}
+
+function sourceCell(src, proto) {
+  // a TCP/SNI source is a port or a server name, not a page: never a link
+  if (d.srcLink !== 'true' || (proto && !isHttp(proto) && !proto.startsWith('grpc'))) return el('td', {}, src);
   let host = d.srcHost || location.hostname;
   let path = src;
   const slash = src.indexOf('/');
@@ -33,16 +60,14 @@ function sourceCell(src) {
 }
 
 function routeRow(r, i) {
-  const dst = /^https?:\/\//i.test(r.dst)
-    ? el('a', { href: safeHref(r.dst), rel: 'noopener noreferrer' }, r.dst)
-    : r.dst;
+  const proto = routeProto(r);
   const tr = el(
     'tr',
     {},
     el('td', {}, String(i + 1)),
     el('td', {}, r.service),
-    sourceCell(r.src),
-    el('td', {}, dst),
+    sourceCell(r.src, proto),
+    destCell(r),
     el('td', {}, [r.opts, r.tags?.length ? `tags=${r.tags.join(',')}` : ''].filter(Boolean).join(' ')),
     el('td', { className: 'num' }, `${(r.weight * 100).toFixed(2)}%`),
   );
@@ -114,6 +139,7 @@ async function runExplain(ev) {
   const body = await r.json().catch(() => ({ error: 'bad response' }));
   if (!r.ok) {
     out.replaceChildren();
+    renderDecision({});
     res.textContent = body.error ?? `error ${r.status}`;
     res.className = 'result bad';
     return;
@@ -123,6 +149,7 @@ async function runExplain(ev) {
       el('li', { className: `step step-${s.kind}` }, el('span', { className: 'kind' }, s.kind), ' ', s.message),
     ),
   );
+  renderDecision(body);
   if (body.result) {
     const t = body.result.target;
     const where = body.result.redirectURL
@@ -136,10 +163,51 @@ async function runExplain(ev) {
   }
 }
 
+const pct = (f) => `${(f * 100).toFixed(f > 0 && f < 0.001 ? 2 : 1)}%`;
+
+/** Candidates in matching order with why each lost, and the chosen route's targets with shares. */
+function renderDecision(body) {
+  const cands = body.candidates ?? [];
+  const targets = body.targets ?? [];
+  document.getElementById('explain-decision').hidden = cands.length === 0 && targets.length === 0;
+  document
+    .querySelector('#explain-candidates tbody')
+    .replaceChildren(
+      ...cands.map((c, i) =>
+        el(
+          'tr',
+          { className: `cand-${c.outcome}` },
+          el('td', { className: 'num' }, String(i + 1)),
+          el('td', {}, `${c.host}${c.path}`),
+          el('td', {}, el('span', { className: `outcome outcome-${c.outcome}` }, c.outcome)),
+          el('td', {}, c.reason),
+        ),
+      ),
+    );
+  document.querySelector('#explain-targets tbody').replaceChildren(
+    ...targets.map((t) => {
+      const bar = el('span', { className: 'share-bar' });
+      bar.style.width = `${Math.max(0, Math.min(100, t.share * 100)).toFixed(1)}%`;
+      return el(
+        'tr',
+        { className: t.picked ? 'picked' : '' },
+        el('td', {}, t.service),
+        el('td', {}, t.url),
+        el('td', { className: 'num' }, pct(t.weight)),
+        el('td', { className: 'num share' }, pct(t.share)),
+        el('td', { className: 'share-cell' }, el('span', { className: 'share-track' }, bar)),
+        el('td', {}, t.picked ? 'this request' : ''),
+      );
+    }),
+  );
+}
+
 // ---- history and warnings ---------------------------------------------------------------------
 
 async function loadHistory() {
   const h = (await getJson(api('/routes/history'))) ?? [];
+  // the API lists oldest first; the first entry (often KV or catalog index 1) may carry no lines
+  const oldest = h[0];
   const rows = [...h]
     .sort((a, b) => String(b.time).localeCompare(String(a.time)))
     .map((e) => {
@@ -147,6 +215,14 @@ async function loadHistory() {
       for (const l of e.added ?? []) change.append(el('div', { className: 'add' }, `+ ${l}`));
       for (const l of e.removed ?? []) change.append(el('div', { className: 'del' }, `- ${l}`));
       if (e.error) change.append(el('div', { className: 'err' }, `build failed, previous table kept: ${e.error}`));
+      if (!change.childElementCount)
+        change.append(
+          el(
+            'div',
+            { className: 'same' },
+            e === oldest ? 'first table (no route lines)' : 'no route line changed (same table text)',
+          ),
+        );
       return el(
         'tr',
         {},
@@ -175,52 +251,318 @@ async function loadWarnings() {
         ),
       ),
     );
-  document.getElementById('warn-count').textContent = w.length ? String(w.length) : '';
+  setWarnBadge(w.length);
+}
+
+function setWarnBadge(n) {
+  const b = document.getElementById('warn-count');
+  b.textContent = n ? String(n) : '';
+  b.title = n ? `${n} warning${n === 1 ? '' : 's'}` : '';
+}
+
+/** The badge on pages without the warnings view (Overrides): count only, kept live. */
+async function loadWarnBadge() {
+  setWarnBadge(((await getJson(api('/warnings'))) ?? []).length);
 }
 
 // ---- traffic ----------------------------------------------------------------------------------
 
 const ms = (s) => (s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(1)} ms`);
+const bytes = (n) =>
+  n >= 1e9
+    ? `${(n / 1e9).toFixed(1)} GB`
+    : n >= 1e6
+      ? `${(n / 1e6).toFixed(1)} MB`
+      : n >= 1e3
+        ? `${(n / 1e3).toFixed(1)} kB`
+        : `${Math.round(n)} B`;
+const rate = (v) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(2));
+const MAX_CHARTS = 24;
+const CLASS_COLORS = ['#90a4ae', '#43a047', '#1e88e5', '#fb8c00', '#e53935'];
+let trafficWindow = '5m';
+let lastTraffic;
+let charts = [];
 
-function trafficRow(f, label, service, cls) {
-  const rates = f.requests.map((n, i) => (n === 0 ? 0 : f.errors[i] / n));
+function trafficRow(f, label, service, cls, proto) {
+  const tcp = proto === 'tcp';
+  const sum = (a) => a.reduce((x, y) => x + y, 0);
   return el(
     'tr',
     { className: cls },
     el('td', {}, service),
     el('td', {}, label),
-    el('td', { className: 'num' }, f.rps.toFixed(2)),
-    el('td', { className: 'num' }, `${(f.errorRate * 100).toFixed(1)}%`),
-    el('td', { className: 'num' }, ms(f.p99All)),
-    el('td', {}, sparkline(f.requests, { kind: 'bar' })),
-    el('td', {}, sparkline(rates, { format: (v) => `${(v * 100).toFixed(1)}%` })),
-    el('td', {}, sparkline(f.p99, { format: ms })),
+    el('td', {}, cls === 'route' ? proto : ''),
+    el('td', { className: 'num' }, rate(f.rps)),
+    el('td', { className: 'num' }, tcp ? String(f.totalErrors) : `${(f.errorRate * 100).toFixed(1)}%`),
+    el('td', { className: 'num' }, tcp ? '' : ms(f.p50All)),
+    el('td', { className: 'num' }, tcp ? '' : ms(f.p99All)),
+    el('td', { className: 'num' }, tcp ? String(f.active) : ''),
+    el(
+      'td',
+      { className: 'num' },
+      tcp ? `${bytes(f.bytesInTotal ?? sum(f.bytesIn))} / ${bytes(f.bytesOutTotal ?? sum(f.bytesOut))}` : '',
+    ),
   );
 }
 
-async function loadTraffic() {
-  const t = await getJson(api('/traffic'));
+/** uPlot options shared by every small chart: one time axis, cursors synced across charts. */
+function chartOpts(title, width, series, yFmt, extra = {}) {
+  return {
+    width,
+    height: 150,
+    title,
+    cursor: { sync: { key: 'traffic' } },
+    legend: { live: true },
+    scales: { x: { time: true } },
+    axes: [{}, { values: (_u, ticks) => ticks.map(yFmt), size: 72 }],
+    series: [{}, ...series],
+    ...extra,
+  };
+}
+
+/** Cumulative series for a stacked chart; the legend shows each layer's own value. */
+function stacked(layers) {
+  const acc = layers[0].map(() => 0);
+  return layers.map((l) => l.map((v, i) => (acc[i] += v)));
+}
+
+function routeCharts(r, xs, slotSec, width) {
+  const card = el(
+    'div',
+    { className: 'chart-card' },
+    el(
+      'div',
+      { className: 'chart-title' },
+      el('b', {}, r.service),
+      ' ',
+      `${r.host}${r.path}`,
+      ' ',
+      el('span', { className: 'outcome' }, r.proto),
+    ),
+  );
+  const per = (a) => a.map((v) => v / slotSec);
+  const made = [];
+  if (r.proto === 'tcp') {
+    made.push(
+      new uPlot(
+        chartOpts(
+          'connections/s',
+          width,
+          [
+            {
+              label: 'connections/s',
+              stroke: '#1e88e5',
+              fill: 'rgba(30,136,229,.15)',
+              value: (_u, v) => (v == null ? '' : rate(v)),
+            },
+            { label: 'dial failures/s', stroke: '#e53935', value: (_u, v) => (v == null ? '' : rate(v)) },
+          ],
+          rate,
+        ),
+        [xs, per(r.requests), per(r.errors)],
+        card,
+      ),
+      new uPlot(
+        chartOpts(
+          'bytes/s',
+          width,
+          [
+            { label: 'in (client→upstream)', stroke: '#43a047', value: (_u, v) => (v == null ? '' : `${bytes(v)}/s`) },
+            { label: 'out (upstream→client)', stroke: '#8e24aa', value: (_u, v) => (v == null ? '' : `${bytes(v)}/s`) },
+          ],
+          bytes,
+        ),
+        [xs, per(r.bytesIn), per(r.bytesOut)],
+        card,
+      ),
+    );
+    card.append(el('div', { className: 'hint' }, `${r.active} open connection${r.active === 1 ? '' : 's'}`));
+  } else {
+    const layers = [0, 1, 2, 3, 4].map((c) => per(r.classes.map((x) => x[c])));
+    const cum = stacked(layers);
+    const names = ['1xx', '2xx', '3xx', '4xx', '5xx'];
+    const series = names.map((n, c) => ({
+      label: `${n}/s`,
+      stroke: CLASS_COLORS[c],
+      fill: CLASS_COLORS[c],
+      value: (_u, _v, _si, i) => (i == null ? '' : rate(layers[c][i])),
+    }));
+    // drawn top layer first so the lower layers paint over it
+    made.push(
+      new uPlot(
+        chartOpts('requests/s by status class', width, series.slice().reverse(), rate),
+        [xs, ...cum.slice().reverse()],
+        card,
+      ),
+      new uPlot(
+        chartOpts(
+          'latency',
+          width,
+          [
+            { label: 'p50', stroke: '#1e88e5', value: (_u, v) => (v == null ? '' : ms(v)) },
+            { label: 'p99', stroke: '#e53935', value: (_u, v) => (v == null ? '' : ms(v)) },
+          ],
+          ms,
+        ),
+        [xs, r.p50, r.p99],
+        card,
+      ),
+    );
+  }
+  return { card, made };
+}
+
+function renderTraffic(t) {
   const hint = document.getElementById('traffic-hint');
+  const span = { '5m': '5 minutes', '1h': '1 hour', '24h': '24 hours' }[t.window] ?? t.window;
   hint.textContent = t.slots
-    ? `Last ${Math.round((t.slots * t.slotSeconds) / 60)} minutes in ${t.slotSeconds}-second slots.`
+    ? `Last ${span} in ${t.slotSeconds >= 60 ? `${t.slotSeconds / 60}-minute` : `${t.slotSeconds}-second`} slots, all worker processes. Times are local.`
     : 'Traffic statistics are not available.';
+  for (const b of document.querySelectorAll('#traffic-window button'))
+    b.classList.toggle('on', b.dataset.w === t.window);
+  const words = document.getElementById('traffic-filter').value.split(/\s+/).filter(Boolean);
+  const shown = t.routes.filter((r) => words.every((w) => `${r.service} ${r.host}${r.path} ${r.proto}`.includes(w)));
   const rows = [];
-  for (const r of t.routes) {
-    rows.push(trafficRow(r, `${r.host}${r.path}`, r.service, 'route'));
-    for (const x of r.targets) rows.push(trafficRow(x, `→ ${x.url}`, '', 'target'));
+  for (const r of shown) {
+    rows.push(trafficRow(r, `${r.host}${r.path}`, r.service, 'route', r.proto));
+    for (const x of r.targets) rows.push(trafficRow(x, `→ ${x.url}`, '', 'target', r.proto));
   }
   document.querySelector('#traffic tbody').replaceChildren(...rows);
+  for (const c of charts) c.destroy();
+  charts = [];
+  const box = document.getElementById('traffic-charts');
+  box.replaceChildren();
+  if (typeof uPlot !== 'function' || !t.slots) return;
+  const xs = Array.from({ length: t.slots }, (_, i) => (t.start + i * t.slotSeconds * 1000) / 1000);
+  const width = Math.max(260, Math.min(520, box.clientWidth - 24));
+  const top = [...shown].sort((a, b) => b.total + b.totalErrors - (a.total + a.totalErrors)).slice(0, MAX_CHARTS);
+  for (const r of top) {
+    const { card, made } = routeCharts(r, xs, t.slotSeconds, width);
+    box.append(card);
+    charts.push(...made);
+  }
+  if (shown.length > top.length)
+    box.append(
+      el(
+        'p',
+        { className: 'hint' },
+        `Charts for the ${top.length} busiest of ${shown.length} routes; filter to see others.`,
+      ),
+    );
+}
+
+async function loadTraffic() {
+  lastTraffic = await getJson(api(`/traffic?series=routes&window=${encodeURIComponent(trafficWindow)}`));
+  renderTraffic(lastTraffic);
+}
+
+function initTraffic() {
+  for (const b of document.querySelectorAll('#traffic-window button'))
+    b.addEventListener('click', () => {
+      trafficWindow = b.dataset.w;
+      loadTraffic().catch(() => {});
+    });
+  document.getElementById('traffic-filter').addEventListener('input', () => lastTraffic && renderTraffic(lastTraffic));
+}
+
+// ---- route map ----------------------------------------------------------------------------------
+
+const MAP_OPEN_MAX = 12;
+
+/** hosts → paths → targets; weight as width, rate as colour. Built from /api/routes and /api/traffic. */
+async function loadMap() {
+  const [rows, t] = await Promise.all([
+    getJson(api('/routes')),
+    getJson(api('/traffic?series=routes&window=5m')).catch(() => ({ routes: [] })),
+  ]);
+  const rates = new Map();
+  for (const r of t.routes ?? []) for (const x of r.targets) rates.set(`${r.host}${r.path} ${x.url}`, x.rps);
+  const max = Math.max(0, ...rates.values());
+  const hosts = new Map();
+  for (const r of rows ?? []) {
+    const proto = routeProto(r);
+    const key =
+      proto === 'tcp' || proto === 'tcp-dynamic'
+        ? `TCP ${r.src}`
+        : proto.includes('sni')
+          ? `SNI ${r.host}`
+          : r.host === ''
+            ? '(any host)'
+            : r.host;
+    if (!hosts.has(key)) hosts.set(key, { proto: new Set(), paths: new Map() });
+    const h = hosts.get(key);
+    h.proto.add(proto);
+    if (!h.paths.has(r.path)) h.paths.set(r.path, []);
+    h.paths.get(r.path).push({ ...r, proto, rps: rates.get(`${r.src} ${r.dst}`) ?? 0 });
+  }
+  const words = document.getElementById('map-filter').value.split(/\s+/).filter(Boolean);
+  const match = (s) => words.every((w) => s.includes(w));
+  const groups = [];
+  let shownRoutes = 0;
+  for (const [host, h] of hosts) {
+    const paths = [...h.paths].filter(([path, ts]) =>
+      match(`${host} ${path} ${ts.map((x) => `${x.service} ${x.dst} ${x.proto}`).join(' ')}`),
+    );
+    if (paths.length === 0) continue;
+    shownRoutes += paths.length;
+    const details = el(
+      'details',
+      { className: 'map-host' },
+      el(
+        'summary',
+        {},
+        el('b', {}, host),
+        ' ',
+        el(
+          'span',
+          { className: 'hint' },
+          `${paths.length} route${paths.length === 1 ? '' : 's'} · ${[...h.proto].join(', ')}`,
+        ),
+      ),
+      ...paths.map(([path, ts]) =>
+        el(
+          'div',
+          { className: 'map-route' },
+          el('span', { className: 'map-path' }, path),
+          el(
+            'span',
+            { className: 'map-bar' },
+            ...ts.map((x) => {
+              const seg = el(
+                'span',
+                {
+                  className: 'map-seg',
+                  title: `${x.service} → ${x.dst} (${x.proto}), weight ${(x.weight * 100).toFixed(1)} %, ${rate(x.rps)}/s`,
+                },
+                `${x.service} ${(x.weight * 100).toFixed(0)}%`,
+              );
+              seg.style.width = `${Math.max(x.weight * 100, 0.5).toFixed(2)}%`;
+              seg.style.background =
+                x.rps > 0 && max > 0 ? `hsl(210, 75%, ${Math.round(85 - 35 * Math.min(1, x.rps / max))}%)` : '#e0e0e0';
+              return seg;
+            }),
+          ),
+        ),
+      ),
+    );
+    groups.push(details);
+  }
+  for (const g of groups) g.open = groups.length <= MAP_OPEN_MAX || words.length > 0;
+  document.getElementById('map').replaceChildren(...groups);
+  document.getElementById('map-count').textContent =
+    `${groups.length} host${groups.length === 1 ? '' : 's'}, ${shownRoutes} routes`;
 }
 
 // ---- views and live updates -------------------------------------------------------------------
 
-const VIEWS = ['routes', 'explain', 'history', 'warnings', 'traffic'];
+const VIEWS = ['routes', 'explain', 'history', 'warnings', 'traffic', 'map'];
 let trafficTimer;
 
 function showView() {
   const v = VIEWS.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'routes';
   for (const x of VIEWS) document.getElementById(`view-${x}`).hidden = x !== v;
   clearInterval(trafficTimer);
+  if (v === 'map') loadMap().catch(() => {});
   if (v === 'traffic') {
     loadTraffic().catch(() => {});
     trafficTimer = setInterval(() => loadTraffic().catch(() => {}), 5000);
@@ -231,12 +573,12 @@ function refreshAll() {
   return Promise.allSettled([loadRoutes(), loadHistory(), loadWarnings()]);
 }
 
-function live() {
+function live(onChange) {
   const dot = document.getElementById('live');
   const es = new EventSource(api('/events'));
-  es.addEventListener('open', () => dot.classList.add('on'));
-  es.addEventListener('error', () => dot.classList.remove('on'));
-  es.addEventListener('routes', () => refreshAll());
+  es.addEventListener('open', () => dot?.classList.add('on'));
+  es.addEventListener('error', () => dot?.classList.remove('on'));
+  es.addEventListener('routes', () => onChange());
 }
 
 async function initRoutes() {
@@ -248,15 +590,69 @@ async function initRoutes() {
       document.getElementById('explain-result').textContent = String(err);
     }),
   );
+  initTraffic();
+  document.getElementById('map-filter').addEventListener('input', () => loadMap().catch(() => {}));
   window.addEventListener('hashchange', showView);
   showView();
   loadOverrides(document.getElementById('overrides'), null);
   await refreshAll();
-  live();
+  live(refreshAll);
   document.body.dataset.ready = 'true';
 }
 
 // ---- manual overrides -------------------------------------------------------------------------
+
+const w100 = (w) => `${(w * 100).toFixed(2)}%`;
+
+/** The what-if of the edited text: line errors, then routes added, removed and re-weighted. */
+function renderPreview(p) {
+  const summary = document.getElementById('preview-summary');
+  const errs = document.getElementById('preview-errors');
+  const body = document.querySelector('#preview-diff tbody');
+  if (p.error) {
+    summary.textContent = '';
+    errs.replaceChildren(el('li', {}, `The table would not build: ${p.error}`));
+    body.replaceChildren();
+    return;
+  }
+  const n = p.added.length + p.removed.length + p.reweighted.length;
+  summary.textContent = `(before Save) ${n === 0 ? 'no route changes' : `${n} route change${n === 1 ? '' : 's'}`}, ${p.errors.length} line error${p.errors.length === 1 ? '' : 's'}, ${p.total} routes in the table`;
+  errs.replaceChildren(
+    ...p.errors.map((e) => el('li', {}, el('span', { className: 'lineno' }, `line ${e.line}`), ' ', e.message)),
+  );
+  const row = (cls, sign, r, weight) =>
+    el(
+      'tr',
+      { className: `pv-${cls}` },
+      el('td', { className: 'sign' }, sign),
+      el('td', {}, r.service),
+      el('td', {}, r.src),
+      el('td', {}, r.dst),
+      el('td', { className: 'num' }, weight),
+    );
+  body.replaceChildren(
+    ...p.added.map((r) => row('add', '+', r, w100(r.weight))),
+    ...p.removed.map((r) => row('del', '−', r, w100(r.weight))),
+    ...p.reweighted.map((r) => row('rew', '~', r, `${w100(r.from)} → ${w100(r.weight)}`)),
+  );
+}
+
+let previewSeq = 0;
+async function runPreview(sub, value) {
+  const seq = ++previewSeq;
+  const r = await fetch(api('/preview'), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ path: sub, value }),
+  });
+  if (seq !== previewSeq) return; // an older answer arriving late
+  if (!r.ok) {
+    document.getElementById('preview-summary').textContent = `(preview unavailable: ${r.status})`;
+    return;
+  }
+  renderPreview(await r.json());
+  document.getElementById('manual-preview').dataset.seq = String(seq);
+}
 
 async function initManual() {
   const sub = d.sub ?? '';
@@ -265,9 +661,18 @@ async function initManual() {
   const status = document.getElementById('manual-status');
   document.getElementById('manual-key').textContent = sub === '' ? 'default' : sub;
   loadOverrides(document.getElementById('overrides'), sub);
+  loadWarnBadge().catch(() => {});
+  live(() => loadWarnBadge().catch(() => {}));
   const m = await getJson(api(`/manual${sub}`));
   value.value = m.value;
   version.value = m.version;
+  let pending;
+  const preview = () => runPreview(sub, value.value).catch(() => {});
+  value.addEventListener('input', () => {
+    clearTimeout(pending);
+    pending = setTimeout(preview, 250);
+  });
+  await preview();
   document.getElementById('manual-save').addEventListener('click', async () => {
     status.textContent = 'Saving…';
     status.className = '';
@@ -282,6 +687,7 @@ async function initManual() {
       version.value = m2.version;
       status.textContent = 'Saved.';
       status.className = 'ok';
+      preview();
     } else {
       const why = (await r.text()).trim();
       status.textContent =

@@ -28,44 +28,6 @@ export function safeHref(v) {
   return '#';
 }
 
-const SVG = 'http://www.w3.org/2000/svg';
-
-/** A small inline bar/line chart of `values` (oldest first) as an SVG element. */
-export function sparkline(values, { width = 120, height = 24, format = (v) => String(v), kind = 'line' } = {}) {
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('width', String(width));
-  svg.setAttribute('height', String(height));
-  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
-  svg.setAttribute('class', `spark spark-${kind}`);
-  const max = Math.max(...values, 0);
-  const n = values.length;
-  if (n > 0 && max > 0) {
-    const step = width / n;
-    if (kind === 'bar') {
-      values.forEach((v, i) => {
-        const h = Math.max(v > 0 ? 1 : 0, (v / max) * (height - 2));
-        const r = document.createElementNS(SVG, 'rect');
-        r.setAttribute('x', (i * step).toFixed(1));
-        r.setAttribute('y', (height - h).toFixed(1));
-        r.setAttribute('width', Math.max(1, step - 1).toFixed(1));
-        r.setAttribute('height', h.toFixed(1));
-        svg.append(r);
-      });
-    } else {
-      const pts = values.map(
-        (v, i) => `${(i * step + step / 2).toFixed(1)},${(height - 1 - (v / max) * (height - 2)).toFixed(1)}`,
-      );
-      const p = document.createElementNS(SVG, 'polyline');
-      p.setAttribute('points', pts.join(' '));
-      svg.append(p);
-    }
-  }
-  const t = document.createElementNS(SVG, 'title');
-  t.textContent = `max ${format(max)}`;
-  svg.append(t);
-  return svg;
-}
-
 export async function getJson(url) {
   const r = await fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
   if (!r.ok) throw new Error(`${r.status} ${(await r.text()).trim()}`);

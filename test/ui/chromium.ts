@@ -1,0 +1,51 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+
+/** Debian's chromium driven by playwright-core, for the browser tests of the admin UI. */
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const chromiumSkip = existsSync(CHROMIUM) ? false : `browser tests need ${CHROMIUM} (apt-get install chromium)`;
+
+export interface Browser {
+  newPage(width?: number): Promise<{ page: Page; dialogs: string[]; errors: string[] }>;
+  close(): Promise<void>;
+}
+
+export async function launchChromium(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  const dir = mkdtempSync(join(tmpdir(), 'fabio-ts-ui-'));
+  const ctx: BrowserContext = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  return {
+    async newPage(width = 1400) {
+      const page = await ctx.newPage();
+      await page.setViewportSize({ width, height: width < 600 ? 740 : 900 });
+      const dialogs: string[] = [];
+      const errors: string[] = [];
+      page.on('dialog', (d) => {
+        dialogs.push(d.message());
+        void d.dismiss();
+      });
+      page.on('pageerror', (e) => errors.push(String(e)));
+      page.setDefaultTimeout(5000);
+      return { page, dialogs, errors };
+    },
+    async close() {
+      await ctx.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
