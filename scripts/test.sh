@@ -20,7 +20,7 @@ if [ $# -gt 0 ]; then files=("$@"); fi
 if [ ${#files[@]} -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-node --import tsx --test --test-concurrency=2 --test-timeout=120000 --test-reporter=spec --test-reporter-destination=stdout \
+node --import tsx --test --test-concurrency=2 --test-timeout=300000 --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$out" "${files[@]}"
 rc=$?
 pass=$(awk '/^# pass /{print $3}' "$out"); fail=$(awk '/^# fail /{print $3}' "$out")
