@@ -30,6 +30,12 @@ export interface AccessRecord {
   readonly service: string;
   /** Request header as sent upstream (case-insensitive name); '' when absent. */
   header(name: string): string;
+  /**
+   * The first `X-Forwarded-For` line as the client sent it ('' when absent). fabio logs the request
+   * it received: Go's ReverseProxy appends the client address to a copy made for the upstream, so
+   * `$header.X-Forwarded-For` never shows the appended chain (unlike the headers fabio sets itself).
+   */
+  readonly clientXff: string;
 }
 
 export type AccessFormatter = (r: AccessRecord) => string;
@@ -136,7 +142,7 @@ export function compileAccessLog(format: string): AccessFormatter {
     const sub = m[2];
     if (name === 'header' && sub !== undefined) {
       const h = sub;
-      parts.push((r) => r.header(h));
+      parts.push(h.toLowerCase() === 'x-forwarded-for' ? (r) => r.clientXff : (r) => r.header(h));
     } else {
       const fn = FIELDS[name];
       if (!fn) throw new AccessLogFormatError(`invalid field "$${name}"`);

@@ -427,6 +427,7 @@ function finishRequest(
     upstreamUri: routed.upUri,
     service: t.service,
     header: (name) => headerValue(headers, name),
+    clientXff: headerValue(req.rawHeaders, 'x-forwarded-for'),
   };
   hc.deps.accessLog?.(hc.accessFmt(rec));
 }
