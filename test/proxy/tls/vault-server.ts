@@ -1,6 +1,11 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type net from 'node:net';
+import type { TestContext } from 'node:test';
+import tls from 'node:tls';
+import type { CertSourceSpec, ListenerSpec } from '../../../src/config/types.ts';
+import { type CertStore, createTlsTermination } from '../../../src/proxy/tls/index.ts';
 import { issueCert } from '../../helpers/certs.ts';
 
 /**
@@ -156,4 +161,79 @@ export async function fakeVault(
       await once(server, 'close');
     },
   };
+}
+
+export const listenerSpec = (strictMatch: boolean): ListenerSpec => ({
+  addr: '127.0.0.1:0',
+  host: '127.0.0.1',
+  port: 0,
+  proto: 'https',
+  cs: 'cs',
+  readTimeout: 0,
+  writeTimeout: 0,
+  idleTimeout: 0,
+  strictMatch,
+  tlsMin: undefined,
+  tlsMax: undefined,
+  tlsCiphers: [],
+  proxyProto: false,
+  proxyProtoTimeout: 250,
+  refresh: 0,
+});
+
+export const vaultSource = (o: Partial<CertSourceSpec>): CertSourceSpec => ({
+  name: 'cs',
+  type: 'vault',
+  cert: 'secret/fabio/certs',
+  key: '',
+  clientCA: '',
+  caUpgCN: '',
+  refresh: 1000,
+  header: {},
+  vaultFetchToken: '',
+  ...o,
+});
+
+export async function serveStore(t: TestContext, store: CertStore, strict = false): Promise<number> {
+  const term = createTlsTermination(listenerSpec(strict), store);
+  const srv = tls.createServer(term.serverOptions(), (s) => {
+    s.on('error', () => {});
+    s.end('ok');
+  });
+  const detach = term.attach(srv);
+  srv.on('tlsClientError', () => {});
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    detach();
+    srv.close();
+  });
+  return (srv.address() as net.AddressInfo).port;
+}
+
+/** CN and serial a real TLS client gets for an SNI name (verified against `ca` when given). */
+export function peer(port: number, servername: string, ca?: string): Promise<{ cn: string; serial: string }> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({
+      host: '127.0.0.1',
+      port,
+      ...(servername !== '' ? { servername } : {}),
+      ...(ca ? { ca, rejectUnauthorized: true } : { rejectUnauthorized: false }),
+    });
+    s.on('secureConnect', () => {
+      const c = s.getPeerCertificate();
+      resolve({ cn: String(c.subject?.CN), serial: c.serialNumber });
+      s.destroy();
+    });
+    s.on('error', reject);
+  });
+}
+
+export async function until<T>(fn: () => T | undefined | false, ms = 15_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -1,96 +1,18 @@
 import assert from 'node:assert/strict';
 import { rename, writeFile } from 'node:fs/promises';
-import type net from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import tls from 'node:tls';
-import type { CertSourceSpec, ListenerSpec } from '../../../src/config/types.ts';
 import { memoryLogger } from '../../../src/log/logger.ts';
-import { type CertStore, createCertStore, createTlsTermination } from '../../../src/proxy/tls/index.ts';
+import { createCertStore } from '../../../src/proxy/tls/index.ts';
 import { kvLayout } from '../../../src/proxy/tls/source-vault.ts';
 import { makeCerts } from '../../helpers/certs.ts';
-import { fakeVault } from './vault-server.ts';
+import { fakeVault, peer, serveStore, until, vaultSource } from './vault-server.ts';
 
 /**
  * `type=vault`: certificates from a Vault KV path (v1 and v2), read through a Vault-compatible test
  * server, served to real TLS clients by SNI; refresh picks up changes; a failing Vault keeps the
  * last good certificates (one line per episode); the token is renewed and re-read.
  */
-
-export const listenerSpec = (strictMatch: boolean): ListenerSpec => ({
-  addr: '127.0.0.1:0',
-  host: '127.0.0.1',
-  port: 0,
-  proto: 'https',
-  cs: 'cs',
-  readTimeout: 0,
-  writeTimeout: 0,
-  idleTimeout: 0,
-  strictMatch,
-  tlsMin: undefined,
-  tlsMax: undefined,
-  tlsCiphers: [],
-  proxyProto: false,
-  proxyProtoTimeout: 250,
-  refresh: 0,
-});
-
-export const vaultSource = (o: Partial<CertSourceSpec>): CertSourceSpec => ({
-  name: 'cs',
-  type: 'vault',
-  cert: 'secret/fabio/certs',
-  key: '',
-  clientCA: '',
-  caUpgCN: '',
-  refresh: 1000,
-  header: {},
-  vaultFetchToken: '',
-  ...o,
-});
-
-export async function serveStore(t: TestContext, store: CertStore, strict = false): Promise<number> {
-  const term = createTlsTermination(listenerSpec(strict), store);
-  const srv = tls.createServer(term.serverOptions(), (s) => {
-    s.on('error', () => {});
-    s.end('ok');
-  });
-  const detach = term.attach(srv);
-  srv.on('tlsClientError', () => {});
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    detach();
-    srv.close();
-  });
-  return (srv.address() as net.AddressInfo).port;
-}
-
-/** CN and serial a real TLS client gets for an SNI name (verified against `ca` when given). */
-export function peer(port: number, servername: string, ca?: string): Promise<{ cn: string; serial: string }> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({
-      host: '127.0.0.1',
-      port,
-      ...(servername !== '' ? { servername } : {}),
-      ...(ca ? { ca, rejectUnauthorized: true } : { rejectUnauthorized: false }),
-    });
-    s.on('secureConnect', () => {
-      const c = s.getPeerCertificate();
-      resolve({ cn: String(c.subject?.CN), serial: c.serialNumber });
-      s.destroy();
-    });
-    s.on('error', reject);
-  });
-}
-
-export async function until<T>(fn: () => T | undefined | false, ms = 15_000, what = 'condition'): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function setup(t: TestContext, names: string[][]) {
   const set = await makeCerts(names);
