@@ -31,9 +31,8 @@ export interface AccessRecord {
   /** Request header as sent upstream (case-insensitive name); '' when absent. */
   header(name: string): string;
   /**
-   * The first `X-Forwarded-For` line as the client sent it ('' when absent). fabio logs the request
-   * it received: Go's ReverseProxy appends the client address to a copy made for the upstream, so
-   * `$header.X-Forwarded-For` never shows the appended chain (unlike the headers fabio sets itself).
+   * `X-Forwarded-For` as fabio's request holds it ('' when absent): the client's value, not the
+   * chain appended for the upstream (headers.ts requestXff). `$header.X-Forwarded-For` prints this.
    */
   readonly clientXff: string;
 }

@@ -29,6 +29,16 @@ pathTest('access log: $header.X-Forwarded-For is the value the client sent', asy
   assert.match(p.access[0] ?? '', /^\[\] /);
 });
 
+pathTest('access log: a client-ip header spelled x-forwarded-for replaced the value fabio logs', async (t) => {
+  const be = await backend(t, echo);
+  const p = await proxy(t, `route add s / ${be.url}/`, {
+    'log.access.format': '[$header.X-Forwarded-For]',
+    'proxy.header.clientip': 'x-forwarded-for',
+  });
+  await get(p.port, '/', { 'X-Forwarded-For': '203.0.113.7' });
+  assert.deepEqual(p.access, ['[127.0.0.1]\n']);
+});
+
 // (b) fabio: `[ERROR] failed to process access rules: specifying allow and deny on the same route is
 // not supported`; the target keeps no rules, so everybody passes.
 test('allow and deny on one route: fabio wording as a table warning, rules ignored', () => {
