@@ -29,6 +29,7 @@ const TIMEOUT = 10_000;
 /** Certificates and KV listings are small; a larger answer is a misbehaving server. */
 const MAX_BODY = 4 << 20;
 const RENEW_RETRY = 5_000;
+const RENEW_RETRY_MAX = 300_000;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -43,6 +44,7 @@ export class VaultClient {
   #kept = '';
   #timer: NodeJS.Timeout | undefined;
   #renewFailure = '';
+  #retryMs = RENEW_RETRY;
   #closed = false;
 
   constructor(opts: { fetchToken: string; env: Env; log: Logger }) {
@@ -172,6 +174,7 @@ export class VaultClient {
       const a = (r.auth ?? {}) as { lease_duration?: unknown; renewable?: unknown };
       if (this.#renewFailure !== '') this.#log.info(`vault: token renewed again at ${this.addr}`);
       this.#renewFailure = '';
+      this.#retryMs = RENEW_RETRY;
       this.#schedule(token, Number(a.lease_duration), a.renewable === true);
     } catch (e) {
       this.#renewFailed(token, `renew-self: ${(e as Error).message}`);
@@ -185,7 +188,8 @@ export class VaultClient {
     else this.#log.debug(`vault: cannot keep the token alive: ${message}`);
     this.#renewFailure = message;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#renew(token), RENEW_RETRY).unref();
+    this.#timer = setTimeout(() => void this.#renew(token), this.#retryMs).unref();
+    this.#retryMs = Math.min(this.#retryMs * 2, RENEW_RETRY_MAX);
   }
 
   close(): void {

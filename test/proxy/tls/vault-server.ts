@@ -34,6 +34,8 @@ export interface FakeVault {
   opts: {
     mountsApi: boolean;
     fail: number;
+    /** Status for renew-self (0 = renew). */
+    renewFail: number;
     tokenTtl: number;
     renewable: boolean;
     pkiTtl: number;
@@ -56,6 +58,7 @@ export async function fakeVault(
   const opts: FakeVault['opts'] = {
     mountsApi: true,
     fail: 0,
+    renewFail: 0,
     tokenTtl: 0,
     renewable: false,
     pkiTtl: 3600,
@@ -96,6 +99,8 @@ export async function fakeVault(
     if (!tokens.has(token)) return send(res, 403, { errors: ['permission denied'] });
     if (path === 'auth/token/lookup-self')
       return send(res, 200, { data: { ttl: opts.tokenTtl, renewable: opts.renewable, id: token } });
+    if (path === 'auth/token/renew-self' && opts.renewFail !== 0)
+      return send(res, opts.renewFail, { errors: ['lease is not renewable'] });
     if (path === 'auth/token/renew-self')
       return send(res, 200, {
         auth: { client_token: token, lease_duration: opts.tokenTtl, renewable: opts.renewable },

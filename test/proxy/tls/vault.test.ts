@@ -118,6 +118,24 @@ test('vault: the token is looked up and renewed before its TTL runs out, again a
   assert.ok(vault.calls.filter((c) => c.path === 'auth/token/renew-self').every((c) => c.token === 'root-token'));
 });
 
+test('vault: a failing renewal is logged once, retried, and its recovery said once', async (t) => {
+  const { set, vault, env } = await setup(t, [['a.test']]);
+  const [a] = set.certs;
+  vault.mounts.set('secret/', '1');
+  vault.kv.set('secret/fabio/certs/a', { cert: a!.pem, key: a!.keyPem });
+  vault.opts.tokenTtl = 2;
+  vault.opts.renewable = true;
+  vault.opts.renewFail = 500;
+  const log = memoryLogger();
+  const store = await createCertStore(vaultSource({ refresh: 0 }), log, { env });
+  t.after(() => store.close());
+  await until(() => log.lines.some((l) => l.startsWith('[ERROR] vault: cannot keep the token alive: renew-self:')));
+  vault.opts.renewFail = 0;
+  await until(() => log.lines.includes(`[INFO] vault: token renewed again at ${vault.addr}`), 20_000, 'recovery');
+  assert.equal(log.lines.filter((l) => l.startsWith('[ERROR] vault: cannot keep the token alive')).length, 1);
+  assert.match(log.lines.find((l) => l.startsWith('[ERROR] vault'))!, /HTTP 500: lease is not renewable/);
+});
+
 test('vault: a token that is not renewable (or has no TTL) is never renewed', async (t) => {
   const { set, vault, env } = await setup(t, [['a.test']]);
   const [a] = set.certs;
