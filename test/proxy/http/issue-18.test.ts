@@ -6,6 +6,9 @@ import { syncBuiltinESMExports } from 'node:module';
 import os from 'node:os';
 import { test } from 'node:test';
 import { testConfig } from '../../../src/config/index.ts';
+import { memoryLogger } from '../../../src/log/logger.ts';
+import { TableStore } from '../../../src/routes/table-store.ts';
+import { TableUpdater } from '../../../src/runtime/table-updater.ts';
 import { table as buildTable, req } from '../../routes/helpers.ts';
 import { backend, echo, get, pathTest, proxy } from './harness.ts';
 
@@ -48,6 +51,24 @@ test('allow and deny on one route: fabio wording as a table warning, rules ignor
     t.warnings[0]?.message ?? '',
     /failed to process access rules: specifying allow and deny on the same route is not supported$/,
   );
+});
+
+test('allow and deny on one route: the table updater logs the line once, the UI/API list it', async () => {
+  const store = new TableStore();
+  const log = memoryLogger('TRACE');
+  const u = new TableUpdater({ store, log, build: (text) => buildTable(text), routesFormat: 'delta' });
+  const text = 'route add s / http://a:1/ opts "allow=ip:10.0.0.0/8 deny=ip:127.0.0.1"';
+  u.update({ text, cause: 'test', index: 1 });
+  u.update({ text: `${text}\nroute add t /t http://b:1/`, cause: 'test', index: 2 });
+  u.flush();
+  await u.firstTable;
+  const want = 'failed to process access rules: specifying allow and deny on the same route is not supported';
+  assert.equal(log.lines.filter((l) => l === `[WARN] ${want}`).length, 1, log.lines.join('\n'));
+  assert.deepEqual(
+    u.warnings().table.map((w) => w.message),
+    [want],
+  );
+  u.close();
 });
 
 pathTest('allow and deny on one route: the request passes (no rules), the warning is the table warning', async (t) => {
