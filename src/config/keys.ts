@@ -51,7 +51,7 @@ export const KEYS: readonly KeyDef[] = [
     'proxy.cs',
     'string',
     '',
-    'Certificate sources: cs=<name>;type=<file|path|http|consul|vault|vault-pki>;cert=...;key=...;clientca=...;caupgcn=...;refresh=...;hdr=Name: value',
+    'Certificate sources: cs=<name>;type=<file|path|http|consul|vault|vault-pki>;cert=...;key=...;clientca=...;caupgcn=...;refresh=...;hdr=Name: value;vaultfetchtoken=env:VAR|file:path. vault and vault-pki read VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT and VAULT_SKIP_VERIFY from the environment.',
   ),
   k(
     'proxy',

@@ -208,7 +208,8 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
     values['log.routes.format'] = 'delta';
   }
   if ((values['registry.consul.serviceMonitors'] as number) <= 0) values['registry.consul.serviceMonitors'] = 1;
-  values['proxy.localip'] = renderSockaddr(values['proxy.localip'] as string) || localIP();
+  // fabio auto-detects the address as the key's DEFAULT: `-proxy.localip=` set empty stays empty (no `by=`)
+  values['proxy.localip'] = raw.has('proxy.localip') ? renderSockaddr(values['proxy.localip'] as string) : localIP();
   values['registry.consul.register.addr'] = renderSockaddr(values['registry.consul.register.addr'] as string);
 
   const certSources = parseCertSources(values['proxy.cs'] as string);

@@ -30,6 +30,11 @@ export interface AccessRecord {
   readonly service: string;
   /** Request header as sent upstream (case-insensitive name); '' when absent. */
   header(name: string): string;
+  /**
+   * `X-Forwarded-For` as fabio's request holds it ('' when absent): the client's value, not the
+   * chain appended for the upstream (headers.ts requestXff). `$header.X-Forwarded-For` prints this.
+   */
+  readonly clientXff: string;
 }
 
 export type AccessFormatter = (r: AccessRecord) => string;
@@ -136,7 +141,7 @@ export function compileAccessLog(format: string): AccessFormatter {
     const sub = m[2];
     if (name === 'header' && sub !== undefined) {
       const h = sub;
-      parts.push((r) => r.header(h));
+      parts.push(h.toLowerCase() === 'x-forwarded-for' ? (r) => r.clientXff : (r) => r.header(h));
     } else {
       const fn = FIELDS[name];
       if (!fn) throw new AccessLogFormatError(`invalid field "$${name}"`);

@@ -122,11 +122,13 @@ function parseItem(item: string): Net {
  * no rules, as in fabio.
  */
 export function parseAccessRules(opts: Readonly<Record<string, string>>): AccessRules | undefined {
-  const allow = opts.allow;
-  const deny = opts.deny;
+  // fabio tests `Opts[...] != ""`: an empty allow= or deny= is no rule at all
+  const allow = opts.allow || undefined;
+  const deny = opts.deny || undefined;
   if (allow === undefined && deny === undefined) return undefined;
+  // fabio's wording (route/access_rules.go); the caller adds `failed to process access rules: `
   if (allow !== undefined && deny !== undefined)
-    throw new Error('access rules: allow and deny on the same route are mutually exclusive; rules ignored');
+    throw new Error('specifying allow and deny on the same route is not supported');
   const mode: 'allow' | 'deny' = allow !== undefined ? 'allow' : 'deny';
   const list = (allow ?? deny ?? '')
     .split(',')

@@ -13,6 +13,7 @@ import { type ForwardJob, forward, type Req, type Res } from './forward.ts';
 import {
   type HeaderOptions,
   protectedHeaders,
+  requestXff,
   stsValue,
   tlsCipherId,
   tlsVersionName,
@@ -427,6 +428,7 @@ function finishRequest(
     upstreamUri: routed.upUri,
     service: t.service,
     header: (name) => headerValue(headers, name),
+    clientXff: requestXff(hc.hopts, routed.clientIp, headerValue(req.rawHeaders, 'x-forwarded-for')),
   };
   hc.deps.accessLog?.(hc.accessFmt(rec));
 }

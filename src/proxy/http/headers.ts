@@ -221,6 +221,17 @@ export function upstreamHeaders(
 }
 
 /** fabio skips proxy.header.clientip when it is exactly X-Forwarded-For or X-Real-Ip (quirk (P)16). */
+/**
+ * `X-Forwarded-For` of the request as fabio holds it when it writes the access log: the client's
+ * first line, unless a client-ip header spelled `x-forwarded-for` (not exactly, see applyClientIp)
+ * replaced it with the client address. Go's ReverseProxy appends the client on the upstream copy
+ * only, so the appended chain never shows here.
+ */
+export function requestXff(opts: Pick<HeaderOptions, 'clientIpHeader'>, clientIp: string, clientXff: string): string {
+  const c = opts.clientIpHeader;
+  return applyClientIp(c) && c.toLowerCase() === 'x-forwarded-for' ? clientIp : clientXff;
+}
+
 function applyClientIp(name: string): boolean {
   return name !== '' && name !== 'X-Forwarded-For' && name !== 'X-Real-Ip';
 }

@@ -59,6 +59,12 @@ export interface TlsProfile {
 
 type Listener = () => void;
 
+/**
+ * On-demand certificates (vault-pki): called for every SNI name before selection. undefined = select
+ * now; a promise = select once it settles (a rejection fails that handshake only).
+ */
+export type OnDemandIssuer = (serverName: string) => Promise<void> | undefined;
+
 export class CertStore {
   readonly name: string;
   #certs: readonly LoadedCert[] = [];
@@ -69,6 +75,7 @@ export class CertStore {
   #closers: (() => void)[] = [];
   /** Users of a shared store (createCertStore hands the same store to every listener of a source). */
   #refs = 1;
+  #issuer: OnDemandIssuer | undefined;
 
   constructor(name: string) {
     this.name = name;
@@ -94,6 +101,15 @@ export class CertStore {
 
   get generation(): number {
     return this.#generation;
+  }
+
+  /** The on-demand issuer of the source, if it issues certificates per name (vault-pki). */
+  get issuer(): OnDemandIssuer | undefined {
+    return this.#issuer;
+  }
+
+  setIssuer(fn: OnDemandIssuer): void {
+    this.#issuer = fn;
   }
 
   /** fabio's selection for a server name ('' when the client sent no SNI). */

@@ -6,6 +6,9 @@ import { keepLastGood, type LoadedCert, type PairedFiles } from './pem-pairs.ts'
 import { watchConsulSource } from './source-consul.ts';
 import { loadClientCA, loadFileSource, loadPathSource } from './source-files.ts';
 import { loadHttpSource } from './source-http.ts';
+import { loadVaultSource } from './source-vault.ts';
+import { VaultPki } from './source-vault-pki.ts';
+import { type Env, VaultClient } from './vault-client.ts';
 
 /** Builds a CertStore from a `proxy.cs` entry and keeps it fresh (polling or Consul watch). */
 
@@ -176,12 +179,12 @@ const open = new Map<CertSourceSpec, Promise<CertStore>>();
  * call with the same spec returns the same store, and each caller's close() releases it (the last
  * one stops refreshing). As in fabio, a failed certificate load is logged and retried (the store
  * starts empty, handshakes fail until it loads); it rejects for an unreadable `clientca`, a
- * malformed consul URL, and the unsupported types vault and vault-pki.
+ * malformed consul URL. `env` (default process.env) holds Vault's variables (VAULT_ADDR, VAULT_TOKEN...).
  */
-export function createCertStore(spec: CertSourceSpec, log: Logger): Promise<CertStore> {
+export function createCertStore(spec: CertSourceSpec, log: Logger, opts: { env?: Env } = {}): Promise<CertStore> {
   const hit = open.get(spec);
   if (hit) return hit.then((s) => s.retain());
-  const p = buildCertStore(spec, log);
+  const p = buildCertStore(spec, log, opts.env ?? process.env);
   open.set(spec, p);
   p.then(
     (s) => s.addCloser(() => open.get(spec) === p && open.delete(spec)),
@@ -190,7 +193,7 @@ export function createCertStore(spec: CertSourceSpec, log: Logger): Promise<Cert
   return p;
 }
 
-async function buildCertStore(spec: CertSourceSpec, log: Logger): Promise<CertStore> {
+async function buildCertStore(spec: CertSourceSpec, log: Logger, env: Env): Promise<CertStore> {
   const store = new CertStore(spec.name);
   const clientCA = await loadClientCA(spec.clientCA, spec.header);
   if (spec.caUpgCN) log.warn(`cert source "${spec.name}": caupgcn is not supported by fabio-ts and is ignored`);
@@ -215,6 +218,22 @@ async function buildCertStore(spec: CertSourceSpec, log: Logger): Promise<CertSt
       store.addCloser(() => w.stop());
       // Consul not reachable yet: keep watching (the loop retries), as fabio does.
       await w.first.catch(() => {});
+      return store;
+    }
+    case 'vault': {
+      const vault = new VaultClient({ fetchToken: spec.vaultFetchToken, env, log });
+      store.addCloser(() => vault.close());
+      await polled(store, spec, state, () => loadVaultSource(spec, vault));
+      return store;
+    }
+    case 'vault-pki': {
+      const vault = new VaultClient({ fetchToken: spec.vaultFetchToken, env, log });
+      const pki = new VaultPki(spec, vault, store, log);
+      store.setIssuer(pki.ensure);
+      store.addCloser(() => {
+        pki.close();
+        vault.close();
+      });
       return store;
     }
     default:

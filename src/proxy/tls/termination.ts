@@ -36,12 +36,19 @@ export function createTlsTermination(
     ciphers: opensslCiphers(listener.tlsCiphers),
   });
   const alpn = [...(opts.alpn ?? ['h2', 'http/1.1'])];
-  const SNICallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => {
+  type Done = (err: Error | null, ctx?: SecureContext) => void;
+  const answer = (servername: string, cb: Done) => {
     try {
       cb(null, selector.select(servername));
     } catch (e) {
       cb(e as Error);
     }
+  };
+  const SNICallback = (servername: string, cb: Done) => {
+    // vault-pki: the certificate for this name may have to be issued (or re-issued) first
+    const wait = store.issuer?.(servername);
+    if (wait === undefined) answer(servername, cb);
+    else wait.then(() => answer(servername, cb), cb);
   };
   const contextOptions = () => ({ ...selector.baseOptions(), ...selector.defaultCert() });
   const clientAuth = () => store.clientCA.length > 0;

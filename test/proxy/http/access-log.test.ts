@@ -22,13 +22,19 @@ const rec: AccessRecord = {
   upstreamScheme: 'http',
   upstreamUri: '/foo?q=x',
   service: 'svc-a',
-  header: (n) => ({ 'x-request-id': 'req-1', referer: 'ref', 'user-agent': 'ua' })[n.toLowerCase()] ?? '',
+  header: (n) =>
+    ({ 'x-request-id': 'req-1', referer: 'ref', 'user-agent': 'ua', 'x-forwarded-for': '9.9.9.9, 2.2.2.2' })[
+      n.toLowerCase()
+    ] ?? '',
+  clientXff: '9.9.9.9',
 };
 
 const fields: [string, string][] = [
   ['$header.X-Request-Id', 'req-1'],
   ['$header.x-request-id', 'req-1'],
   ['$header.Missing', ''],
+  ['$header.X-Forwarded-For', '9.9.9.9'],
+  ['$header.x-forwarded-for', '9.9.9.9'],
   ['$remote_addr', '2.2.2.2:666'],
   ['$remote_host', '2.2.2.2'],
   ['$remote_port', '666'],

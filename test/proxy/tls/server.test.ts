@@ -16,7 +16,6 @@ import {
   createTlsTermination,
   forwardedTls,
   sharedCertStore,
-  UnsupportedCertSourceError,
 } from '../../../src/proxy/tls/index.ts';
 import { issueCert, makeCerts } from '../../helpers/certs.ts';
 
@@ -314,14 +313,21 @@ test('consul source: KV prefix watched with blocking queries', async (t) => {
   assert.equal((await peerCN(port, { servername: 'c2.test' })).cn, 'c2.test');
 });
 
-test('vault and vault-pki are reported as not supported; missing path fails', async () => {
+test('vault with Vault unreachable starts empty and logs the error; a malformed VAULT_ADDR fails at start-up', async (t) => {
+  const closed = http.createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const addr = `http://127.0.0.1:${(closed.address() as net.AddressInfo).port}`;
+  await new Promise((r) => closed.close(r));
+  const log = memoryLogger();
+  const store = await createCertStore(source({ type: 'vault', cert: 'secret/fabio', refresh: 0 }), log, {
+    env: { VAULT_ADDR: addr, VAULT_TOKEN: 't' },
+  });
+  t.after(() => store.close());
+  assert.equal(store.certificates.length, 0);
+  assert.match(log.lines.join('\n'), /\[ERROR\] cert: Cannot load certificates from secret\/fabio\. /);
   await assert.rejects(
-    createCertStore(source({ type: 'vault', cert: 'secret/fabio' }), memoryLogger()),
-    UnsupportedCertSourceError,
-  );
-  await assert.rejects(
-    createCertStore(source({ type: 'vault-pki', cert: 'pki/issue/x' }), memoryLogger()),
-    /type vault-pki is not supported/,
+    createCertStore(source({ type: 'vault-pki', cert: 'pki/issue/x' }), memoryLogger(), { env: { VAULT_ADDR: '::' } }),
+    /Invalid URL/,
   );
 });
 
