@@ -450,7 +450,6 @@ test('a Consul restarted with lower indexes after an outage: resynced by the fir
 });
 
 test('malformed catalog rows, health/service entries and KV entries cost that entry only', () => {
-  const log = memoryLogger('DEBUG');
   const good = row('n1', 'web-1', 'web', WEB, '10.0.0.5', 8080);
   const bad = { ...row('n1', 'web-2', 'web', WEB, '10.0.0.7', 8080), ServiceTags: 'urlprefix-/web' };
   const members = new Set(['n1\u0000web-1', 'n1\u0000web-2']);

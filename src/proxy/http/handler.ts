@@ -7,7 +7,7 @@ import { traceLines } from '../../routes/index.ts';
 import type { LookupResult, Table, Target } from '../../routes/types.ts';
 import { type AccessFormatter, type AccessRecord, compileAccessLog } from '../access-log.ts';
 import { goAddr, goIp } from '../client-ip.ts';
-import { ProxyError, rawAnswer, reasonPhrase, toResponse } from '../errors.ts';
+import { ProxyError, reasonPhrase, toResponse } from '../errors.ts';
 import type { ProxyDeps } from '../types.ts';
 import { type ForwardJob, forward, type Req, type Res } from './forward.ts';
 import {
