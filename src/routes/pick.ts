@@ -43,7 +43,7 @@ export function pickWeighted(
 
 /**
  * Power of two choices: `first` (the table's weighted pick) against a second weighted draw among
- * the allowed targets; the one with fewer outstanding requests wins, `first` on a tie. Both
+ * the other allowed targets; the one with fewer outstanding requests wins, `first` on a tie. Both
  * candidates are drawn by weight, so with equal load each target keeps its weighted share (a
  * canary at weight 0.1 still gets about 10 %).
  */
@@ -54,7 +54,7 @@ export function pickP2c(
   allowed: (i: number) => boolean,
   random: () => number,
 ): number {
-  const second = pickWeighted(targets, allowed, random);
-  if (second < 0 || second === first) return first;
+  const second = pickWeighted(targets, (i) => i !== first && allowed(i), random);
+  if (second < 0) return first;
   return load(second) < load(first) ? second : first;
 }
