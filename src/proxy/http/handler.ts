@@ -8,7 +8,7 @@ import type { LookupResult, Table, Target } from '../../routes/types.ts';
 import { type AccessFormatter, type AccessRecord, compileAccessLog } from '../access-log.ts';
 import { goAddr, goIp } from '../client-ip.ts';
 import { ProxyError, rawAnswer, reasonPhrase, toResponse } from '../errors.ts';
-import { type Balancer, balancerFor } from '../outlier/balancer.ts';
+import { type Balancer, balancerFor, recordOutcome } from '../outlier/balancer.ts';
 import { retryLimit, retrySafe } from '../outlier/retry.ts';
 import type { ProxyDeps } from '../types.ts';
 import { type ForwardJob, forward, hasBody, type Req, type Res } from './forward.ts';
@@ -454,12 +454,9 @@ function proxyRequest(hc: HandlerConfig, req: Req, r: ServerResponse, first: Rou
   attempt(first);
 }
 
-/** One attempt's outcome for outlier detection; logs and counts an ejection. */
+/** One attempt's outcome for outlier detection. */
 function report(hc: HandlerConfig, routed: Routed, ok: boolean): void {
-  const route = routed.result.route;
-  if (hc.balancer.report(route, routed.t, ok) !== 'ejected') return;
-  hc.deps.metrics.ejection?.(route, routed.t);
-  hc.deps.log.warn(`Ejecting target ${routed.t.url} of service ${routed.t.service} after consecutive failures`);
+  recordOutcome(hc.balancer, hc.deps, routed.result.route, routed.t, ok);
 }
 
 /** Metrics and the access log line of a forwarded request (status 0 = nothing was answered). */

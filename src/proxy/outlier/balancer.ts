@@ -1,4 +1,6 @@
 import type { Config } from '../../config/types.ts';
+import type { Logger } from '../../log/logger.ts';
+import type { Metrics } from '../../metrics/types.ts';
 import { pickP2c, pickWeighted } from '../../routes/pick.ts';
 import type { LookupResult, Route, Target } from '../../routes/types.ts';
 
@@ -208,6 +210,22 @@ export class Balancer {
     }
     return b;
   }
+}
+
+/**
+ * One attempt's outcome, with the ejection it may cause logged and counted: the one place the
+ * HTTP handler and the TCP dial report to.
+ */
+export function recordOutcome(
+  b: Balancer,
+  deps: { readonly log: Logger; readonly metrics: Metrics },
+  route: Route,
+  t: Target,
+  ok: boolean,
+): void {
+  if (b.report(route, t, ok) !== 'ejected') return;
+  deps.metrics.ejection?.(route, t);
+  deps.log.warn(`Ejecting target ${t.url} of service ${t.service} after consecutive failures`);
 }
 
 const byConfig = new WeakMap<Config, Balancer>();
