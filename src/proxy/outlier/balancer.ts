@@ -253,3 +253,16 @@ export function balancerFor(cfg: Config): Balancer {
 export function targetEjected(cfg: Config, key: string): boolean {
   return byConfig.get(cfg)?.isEjected(key) ?? false;
 }
+
+/**
+ * /api/routes rows with `ejected` added (true while passive outlier detection leaves the target
+ * out, in this process). The admin API applies it to routesJson's rows:
+ * `sendJson(res, 200, withEjected(routesJson(t), deps.cfg), pretty)`.
+ */
+export function withEjected<R extends { readonly service: string; readonly dst: string }>(
+  rows: R[] | null,
+  cfg: Config,
+): (R & { ejected: boolean })[] | null {
+  if (rows === null) return null;
+  return rows.map((r) => ({ ...r, ejected: targetEjected(cfg, `${r.service}\u0000${r.dst}`) }));
+}

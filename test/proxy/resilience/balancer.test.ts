@@ -96,3 +96,22 @@ test('the retry budget stops a retry storm', () => {
   assert.ok(allowed <= 10 + 0.2 * 1000, `${allowed} retries for 1000 requests`);
   assert.ok(allowed >= 200);
 });
+
+test('withEjected marks the /api/routes rows of ejected targets', async () => {
+  const { testConfig } = await import('../../../src/config/index.ts');
+  const { balancerFor, withEjected } = await import('../../../src/proxy/outlier/balancer.ts');
+  const cfg = testConfig({ 'proxy.outlier.failures': 1 });
+  const r = route(2);
+  const [t0, t1] = r.targets;
+  assert.ok(t0 && t1);
+  balancerFor(cfg).report(r, t0, false);
+  const rows = withEjected(
+    r.targets.map((t) => ({ service: t.service, dst: t.url })),
+    cfg,
+  );
+  assert.deepEqual(
+    rows?.map((x) => x.ejected),
+    [true, false],
+  );
+  assert.equal(withEjected(null, cfg), null);
+});
