@@ -11,7 +11,7 @@ import { ProxyError, rawAnswer, reasonPhrase, toResponse } from '../errors.ts';
 import { type Balancer, balancerFor, recordOutcome } from '../outlier/balancer.ts';
 import { retryLimit, retrySafe } from '../outlier/retry.ts';
 import type { ProxyDeps } from '../types.ts';
-import { type ForwardJob, forward, hasBody, type Req, type Res } from './forward.ts';
+import { bodyStarted, type ForwardJob, forward, hasBody, type Req, type Res } from './forward.ts';
 import {
   type HeaderOptions,
   protectedHeaders,
@@ -384,7 +384,8 @@ function proxyRequest(hc: HandlerConfig, req: Req, r: ServerResponse, first: Rou
     /** Another target for a failure that is safe to repeat, or undefined. */
     const retryOn = (err: ProxyError): Target | undefined => {
       const n = tried === undefined ? 0 : tried.length - 1;
-      if (n >= limit || r.headersSent || r.destroyed || !retrySafe(err, method, body)) return undefined;
+      if (n >= limit || r.headersSent || r.destroyed) return undefined;
+      if (!retrySafe(err, method, body, body && bodyStarted(req))) return undefined;
       tried ??= [first.t];
       const next = bal.retryTarget(route, tried, t);
       if (next !== undefined) tried.push(next);

@@ -3,9 +3,9 @@ import type { ProxyError } from '../errors.ts';
 
 /**
  * When an HTTP request may be sent again to another target (issue #15). Safe means the target
- * cannot have acted on it: the connection failed before any request byte was written (any method
- * without a body), or a body-less GET, HEAD or OPTIONS failed before any response byte. A request
- * with a body is never repeated: its bytes were streamed to the first target and are gone.
+ * cannot have acted on it: the connection failed before any request byte was written (any method;
+ * a body is read from the client only once a connection is up, forward.ts), or a body-less GET,
+ * HEAD or OPTIONS failed before any response byte. A request whose body was read is never repeated.
  */
 
 /** Error codes of a connection that was never established: nothing was sent. */
@@ -30,10 +30,14 @@ export function connectFailed(code: string): boolean {
   return CONNECT_FAILED.has(code);
 }
 
-/** Whether a failed attempt (answered with `err` before any response byte) may be repeated. */
-export function retrySafe(err: ProxyError, method: string, body: boolean): boolean {
-  if (body) return false;
+/**
+ * Whether a failed attempt (answered with `err` before any response byte) may be repeated.
+ * `bodyStarted`: the request has a body and some of it was read for an upstream (then never).
+ */
+export function retrySafe(err: ProxyError, method: string, body: boolean, bodyStarted: boolean): boolean {
+  if (bodyStarted) return false;
   if (connectFailed(causeCode(err))) return true;
+  if (body) return false;
   if (!IDEMPOTENT.has(method)) return false;
   return err.code === 'UPSTREAM_UNREACHABLE' || err.code === 'UPSTREAM_EOF' || err.code === 'UPSTREAM_TIMEOUT';
 }

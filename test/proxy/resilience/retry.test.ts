@@ -127,3 +127,32 @@ pathTest('a GET reset before any response byte is retried on another target; Tra
     p.log.lines.join('\n'),
   );
 });
+
+pathTest('a POST with a body is retried when the connection was refused: the whole body arrives once', async (t) => {
+  const dead = await deadPort();
+  const bodies: string[] = [];
+  const alive = await backend(t, (req, res) => {
+    let b = '';
+    req.on('data', (d: Buffer) => {
+      b += d.toString();
+    });
+    req.on('end', () => {
+      bodies.push(b);
+      res.end('ok');
+    });
+  });
+  const p = await proxy(t, `route add svc / http://127.0.0.1:${dead}\nroute add svc / ${alive.url}`, {
+    'proxy.strategy': 'rr',
+    'proxy.outlier.failures': 0,
+  });
+  const big = 'x'.repeat(200_000);
+  for (let i = 0; i < 4; i++) {
+    const r = await get(p.port, '/x', { 'content-type': 'text/plain' }, 'POST', `${i}:${big}`);
+    assert.equal(r.status, 200);
+  }
+  assert.deepEqual(
+    bodies.map((b) => b.slice(0, 2)),
+    ['0:', '1:', '2:', '3:'],
+  );
+  assert.ok(bodies.every((b) => b.length === big.length + 2));
+});
