@@ -80,3 +80,28 @@ test('proxy.outlier.failures=0 never ejects', async (t) => {
   for (let i = 0; i < 40; i++) await get(p.port, '/');
   assert.equal(bHits, 20);
 });
+
+test('Trace lines name an ejected target that was skipped', async (t) => {
+  const a = await backend(t, (_req, res) => res.end('a'));
+  const b = await backend(t, (_req, res) => {
+    res.statusCode = 500;
+    res.end('b');
+  });
+  const c = await backend(t, (_req, res) => res.end('c'));
+  const p = await proxy(t, `route add svc / ${a.url}\nroute add svc / ${b.url}\nroute add svc / ${c.url}`, {
+    'proxy.strategy': 'rr',
+    'proxy.header.trace': 'Trace',
+    'proxy.outlier.failures': 2,
+    'proxy.outlier.ejecttime': '1h',
+  });
+  for (let i = 0; i < 6; i++) await get(p.port, '/');
+  assert.ok(p.log.lines.some((l) => l.includes(`Ejecting target ${b.url}`)));
+  const answers: string[] = [];
+  for (let i = 0; i < 3; i++) answers.push((await get(p.port, '/', { trace: 'tr1' })).text);
+  assert.ok(!answers.includes('b'));
+  const skip = p.log.lines.findIndex((l) => l.includes(`tr1 Skipping ejected target ${b.url}`));
+  assert.ok(skip >= 0, p.log.lines.join('\n'));
+  // The routing line after it names the target actually used.
+  assert.match(p.log.lines[skip + 1] ?? '', /tr1 Routing to service svc on http:\/\/127\.0\.0\.1:\d+/);
+  assert.ok(!(p.log.lines[skip + 1] ?? '').includes(b.url));
+});
