@@ -242,7 +242,7 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
   const oneOf = (key: string, allowed: string[]) => {
     if (!allowed.includes(values[key] as string)) throw new ConfigError(`invalid ${key}: ${values[key]}`);
   };
-  oneOf('proxy.strategy', ['rr', 'rnd']);
+  oneOf('proxy.strategy', ['rr', 'rnd', 'p2c']);
   oneOf('proxy.matcher', ['prefix', 'glob', 'iprefix']);
   oneOf('ui.access', ['ro', 'rw']);
   const nrs = values['proxy.noroutestatus'] as number;

@@ -136,6 +136,18 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
     labelNames: routeLabels,
     registers,
   });
+  const retries = new client.Counter({
+    name: name('route.retry'),
+    help: 'HTTP requests sent again to another target after this route target failed (fabio-ts).',
+    labelNames: routeLabels,
+    registers,
+  });
+  const ejections = new client.Counter({
+    name: name('route.ejection'),
+    help: 'Ejections of this route target by passive outlier detection (fabio-ts).',
+    labelNames: routeLabels,
+    registers,
+  });
   const notfound = new client.Counter({
     name: name('notfound'),
     help: 'Requests and connections without a route.',
@@ -243,6 +255,8 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
     tcpConnFail: (k) => tcp[k].fail.inc(),
     tcpNoRoute: (k) => tcp[k].noroute.inc(),
     tcpRefused: (k) => tcp[k].refused.inc(),
+    retry: (route, target) => retries.labels(children(route, target).labels).inc(),
+    ejection: (route, target) => ejections.labels(children(route, target).labels).inc(),
     routeBytes(route, target, r, t) {
       const c = children(route, target);
       if (r > 0) c.rx.inc(r);
@@ -262,6 +276,8 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
         routeHist.remove(labels);
         rx.remove(labels);
         tx.remove(labels);
+        retries.remove(labels);
+        ejections.remove(labels);
         live.delete(id);
       }
       // Children of removed label sets must not be reused; the next request re-creates them.

@@ -25,6 +25,10 @@ export interface Metrics {
   tcpRouteFail?(route: Route, target: Target): void;
   /** After a swap: drop label sets of targets that left the table. */
   pruneTargets(table: Table): void;
+  /** An HTTP request sent again after `target` failed (fabio-ts, src/proxy/outlier). */
+  retry?(route: Route, target: Target): void;
+  /** `target` was ejected by passive outlier detection (fabio-ts). */
+  ejection?(route: Route, target: Target): void;
 }
 
 export const noopMetrics: Metrics = {

@@ -69,7 +69,8 @@ export interface Route {
 }
 
 export type Matcher = 'prefix' | 'iprefix' | 'glob';
-export type Strategy = 'rnd' | 'rr';
+/** p2c: the table picks like rnd; the proxy's balancer (src/proxy/outlier) re-picks by load. */
+export type Strategy = 'rnd' | 'rr' | 'p2c';
 
 export interface BuildOptions {
   readonly matcher: Matcher;

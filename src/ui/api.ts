@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type TrafficReport, WINDOWS } from '../metrics/traffic.ts';
+import { withEjected } from '../proxy/outlier/balancer.ts';
 import { ROUTE_HELP } from '../routes/index.ts';
 import type { EventHub } from './events.ts';
 import { explain, parseHeaderLines } from './explain.ts';
@@ -196,7 +197,8 @@ export async function handleApi(
     case '/routes': {
       const t = deps.store.current;
       if (q.has('raw')) sendText(res, 200, `${t ? t.print() : ''}\n`);
-      else sendJson(res, 200, routesJson(t), pretty);
+      // `ejected`: passive outlier state of this process (with workers the primary serves no traffic: false)
+      else sendJson(res, 200, withEjected(routesJson(t), deps.cfg), pretty);
       return true;
     }
     case '/routes/history':

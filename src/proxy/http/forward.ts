@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { PassThrough, type Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { Client, Dispatcher, Pool } from 'undici';
 import { classify, ProxyError } from '../errors.ts';
@@ -40,7 +40,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 // A reused keep-alive connection the upstream closed just now fails with one of these.
 const RETRYABLE = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
-function hasBody(req: Req): boolean {
+export function hasBody(req: Req): boolean {
   const h = req.headers;
   if (h['transfer-encoding'] !== undefined) return true;
   const cl = h['content-length'];
@@ -298,17 +298,60 @@ function gzipHead(job: ForwardJob, out: string[], noBody: boolean): boolean {
   return true;
 }
 
+/** Client requests whose body an upstream attempt has started to read (bytes may have left). */
+const bodyRead = new WeakSet<Req>();
+
 /**
- * The client's body as undici's request body: undici destroys the body stream on failure, and a
- * PassThrough in between keeps the client socket alive so the 502/504 can still be written.
+ * Whether any attempt has read from the client's body yet. Until then a failed connection has
+ * consumed nothing, so the request may go to another target (src/proxy/outlier/retry.ts).
  */
-function pipeBody(body: Req): PassThrough {
-  const bodyStream = new PassThrough();
+export function bodyStarted(req: Req): boolean {
+  return bodyRead.has(req);
+}
+
+/**
+ * The client's body as undici's request body. It pulls from the client only when undici reads,
+ * which it does once the upstream connection is established: a refused connection leaves every
+ * byte with the client request, so a retry can send the whole body elsewhere. undici destroys the
+ * body stream on failure; this wrapper then only detaches, so the client socket stays alive for
+ * the 502/504 (or the retry).
+ */
+function pipeBody(body: Req): Readable {
+  let attached = false;
+  const onData = (chunk: Buffer) => {
+    if (!out.push(chunk)) body.pause();
+  };
+  const onEnd = () => out.push(null);
+  const onError = (e: Error) => out.destroy(e);
+  const detach = () => {
+    body.off('data', onData);
+    body.off('end', onEnd);
+    body.off('error', onError);
+  };
+  const out = new Readable({
+    read() {
+      if (!attached) {
+        attached = true;
+        bodyRead.add(body);
+        if (body.readableEnded) {
+          out.push(null);
+          return;
+        }
+        body.on('data', onData);
+        body.on('end', onEnd);
+        body.on('error', onError);
+      }
+      body.resume();
+    },
+    destroy(err, cb) {
+      detach();
+      body.pause();
+      cb(err);
+    },
+  });
   // undici destroys the body with the request error after it dropped its own listeners.
-  bodyStream.on('error', () => {});
-  body.on('error', (e) => bodyStream.destroy(e));
-  body.pipe(bodyStream);
-  return bodyStream;
+  out.on('error', () => {});
+  return out;
 }
 
 /** A gzip stream whose output goes to the client with back-pressure; `onEnd` after the last byte. */

@@ -3,13 +3,15 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerSpec } from '../../config/types.ts';
 import { clip } from '../../log/clip.ts';
-import { traceLines } from '../../routes/index.ts';
+import { traceId, traceLines } from '../../routes/index.ts';
 import type { LookupResult, Table, Target } from '../../routes/types.ts';
 import { type AccessFormatter, type AccessRecord, compileAccessLog } from '../access-log.ts';
 import { goAddr, goIp } from '../client-ip.ts';
 import { ProxyError, reasonPhrase, toResponse } from '../errors.ts';
+import { type Balancer, balancerFor, recordOutcome } from '../outlier/balancer.ts';
+import { retryLimit, retrySafe } from '../outlier/retry.ts';
 import type { ProxyDeps } from '../types.ts';
-import { type ForwardJob, forward, type Req, type Res } from './forward.ts';
+import { bodyStarted, type ForwardJob, forward, hasBody, type Req, type Res } from './forward.ts';
 import {
   type HeaderOptions,
   protectedHeaders,
@@ -82,6 +84,10 @@ interface HandlerConfig {
   readonly dialTimeout: number;
   /** proxy.lingertimeout: bound of a half-closed websocket tunnel. */
   readonly linger: number;
+  /** Outlier ejection, p2c load and retry budgets (src/proxy/outlier), shared by the process. */
+  readonly balancer: Balancer;
+  /** proxy.retry.attempts (a route's `retries=` option overrides it). */
+  readonly retries: number;
 }
 
 function handlerConfig(spec: ListenerSpec, deps: ProxyDeps, parts: HandlerParts): HandlerConfig {
@@ -135,6 +141,8 @@ function handlerConfig(spec: ListenerSpec, deps: ProxyDeps, parts: HandlerParts)
       cfg.num('proxy.responseheadertimeout') <= 0,
     dialTimeout: cfg.num('proxy.dialtimeout'),
     linger: cfg.num('proxy.lingertimeout'),
+    balancer: balancerFor(cfg),
+    retries: cfg.num('proxy.retry.attempts'),
   };
 }
 
@@ -214,6 +222,9 @@ interface Found {
   readonly query: string;
   readonly host: string;
   readonly clientIp: string;
+  readonly sock: TLSSocket;
+  /** The Trace header's id when trace lines are written. */
+  readonly trace: string | undefined;
 }
 
 function lookup(hc: HandlerConfig, req: Req, host: string): Found | ProxyError {
@@ -226,20 +237,28 @@ function lookup(hc: HandlerConfig, req: Req, host: string): Found | ProxyError {
   const xfp = h['x-forwarded-proto'];
   const lreq = { host, path, query, tls: hc.tls, forwardedProto: typeof xfp === 'string' ? xfp : undefined };
   let result: LookupResult | undefined;
-  const traceId = hc.traceHeader !== '' ? h[hc.traceHeader] : undefined;
-  if (traceId !== undefined && deps.log.enabled('TRACE') && table !== undefined) {
+  const tid = hc.traceHeader !== '' ? h[hc.traceHeader] : undefined;
+  let trace: string | undefined;
+  if (tid !== undefined && deps.log.enabled('TRACE') && table !== undefined) {
+    trace = clip(String(tid));
     const exp = table.explain(lreq);
-    for (const line of traceLines(clip(String(traceId)), exp)) deps.log.trace(line);
-    result = exp.result;
+    let skipped: string | undefined;
+    result = exp.result && hc.balancer.choose(exp.result, (u) => (skipped = u));
+    const lines = traceLines(trace, { ...exp, result });
+    if (skipped !== undefined)
+      lines.splice(lines.length - 1, 0, `${traceId(trace)} Skipping ejected target ${skipped}`);
+    for (const line of lines) deps.log.trace(line);
   } else {
     result = table?.lookup(lreq);
+    if (result !== undefined) result = hc.balancer.choose(result);
   }
   if (result === undefined) {
     deps.log.warn(`No route for ${clip(host)}${clip(req.url ?? '')}`);
     deps.metrics.notFound();
     return new ProxyError('NO_ROUTE', 'no route');
   }
-  return { result, id, path, query, host, clientIp: goIp(req.socket.remoteAddress) };
+  const sock = req.socket as TLSSocket;
+  return { result, id, path, query, host, clientIp: goIp(sock.remoteAddress), sock, trace };
 }
 
 /** The auth step: `done(undefined)` when allowed, else the 401 answer (sync or after bcrypt). */
@@ -283,24 +302,28 @@ function redirectOrRoute(hc: HandlerConfig, req: Req, f: Found): Decision {
     const rr = redirectResponse(t.redirectCode, f.result.redirectURL ?? t.redirectURL, req.method ?? 'GET');
     return { answer: rr };
   }
+  return { routed: routedTo(f, t) };
+}
+
+/** The upstream URL and Host header of a request sent to target `t` (the picked one or a retry's). */
+function routedTo(f: Found, t: Target): Routed {
   const upPath = escapePath(rewritePath(f.path, t.stripPath, t.prependPath));
   const q = mergeQuery(t.urlQuery, f.query);
   // Without a Host (HTTP/1.0) the upstream gets the target's own authority, as Go's transport sends.
   const hostHeader = t.host === 'dst' ? t.hostPort : t.host !== '' ? t.host : f.host !== '' ? f.host : t.hostPort;
+  // Fields listed, not spread: an object spread here cost ~4 % of the proxy's CPU in a profile.
   return {
-    // Fields listed, not spread: an object spread here cost ~4 % of the proxy's CPU in a profile.
-    routed: {
-      result: f.result,
-      t,
-      id: f.id,
-      path: f.path,
-      query: f.query,
-      host: f.host,
-      clientIp: f.clientIp,
-      sock: req.socket as TLSSocket,
-      upUri: q === '' ? upPath : `${upPath}?${q}`,
-      hostHeader,
-    },
+    result: f.result,
+    t,
+    found: f,
+    id: f.id,
+    path: f.path,
+    query: f.query,
+    host: f.host,
+    clientIp: f.clientIp,
+    sock: f.sock,
+    upUri: q === '' ? upPath : `${upPath}?${q}`,
+    hostHeader,
   };
 }
 
@@ -339,59 +362,103 @@ function leanEligible(hc: HandlerConfig, req: Req, t: Target, sse: boolean): boo
   );
 }
 
-function proxyRequest(hc: HandlerConfig, req: Req, r: ServerResponse, routed: Routed, t0: bigint, startNs: bigint) {
-  const { t } = routed;
-  const up = upstreamRequest(hc, req, routed, false);
+/** `fail`'s answer when the request went to another target instead: `done` ignores it. */
+const RETRIED = -1;
+
+function proxyRequest(hc: HandlerConfig, req: Req, r: ServerResponse, first: Routed, t0: bigint, startNs: bigint) {
   const accept = req.headers.accept;
   const sse = accept === 'text/event-stream';
   const method = req.method ?? 'GET';
+  const bal = hc.balancer;
+  const route = first.result.route;
+  const limit = retryLimit(first.t, hc.retries, route.targets.length);
+  const body = limit > 0 && hasBody(req);
+  let tried: Target[] | undefined;
   let timer: NodeJS.Timeout | undefined;
   if (hc.writeTimeout > 0) timer = setTimeout(() => r.destroy(), hc.writeTimeout);
-  const fail = (err: ProxyError): number => {
-    const a = errorAnswer(hc, err);
-    if (toResponse(err).log) hc.deps.log.error(err.message);
-    if (!r.headersSent && !r.destroyed) {
-      const hs = hc.sts !== '' ? { ...a.headers, 'strict-transport-security': hc.sts } : a.headers;
-      // The reason phrase is set explicitly: a head that Node refused may have left one behind.
-      r.writeHead(a.status, reasonPhrase(a.status), hs);
-      r.end(a.body);
+  if (limit > 0) bal.request(route);
+
+  const attempt = (routed: Routed): void => {
+    const { t } = routed;
+    const up = upstreamRequest(hc, req, routed, false);
+    bal.begin(t.key);
+    /** Another target for a failure that is safe to repeat, or undefined. */
+    const retryOn = (err: ProxyError): Target | undefined => {
+      const n = tried === undefined ? 0 : tried.length - 1;
+      if (n >= limit || r.headersSent || r.destroyed) return undefined;
+      if (!retrySafe(err, method, body, body && bodyStarted(req))) return undefined;
+      tried ??= [first.t];
+      const next = bal.retryTarget(route, tried, t);
+      if (next !== undefined) tried.push(next);
+      return next;
+    };
+    const fail = (err: ProxyError): number => {
+      const next = retryOn(err);
+      if (next !== undefined) {
+        report(hc, routed, false);
+        bal.end(t.key);
+        hc.deps.metrics.retry?.(route, t);
+        if (routed.found.trace !== undefined)
+          hc.deps.log.trace(
+            `${traceId(routed.found.trace)} Retrying ${method} on ${next.url} after ${clip(err.message, 200)}`,
+          );
+        attempt(routedTo(routed.found, next));
+        return RETRIED;
+      }
+      const a = errorAnswer(hc, err);
+      if (toResponse(err).log) hc.deps.log.error(err.message);
+      if (!r.headersSent && !r.destroyed) {
+        const hs = hc.sts !== '' ? { ...a.headers, 'strict-transport-security': hc.sts } : a.headers;
+        // The reason phrase is set explicitly: a head that Node refused may have left one behind.
+        r.writeHead(a.status, reasonPhrase(a.status), hs);
+        r.end(a.body);
+      }
+      return a.status;
+    };
+    const done = (status: number, bytes: number, err?: ProxyError): void => {
+      if (status === RETRIED) return;
+      bal.end(t.key);
+      if (err === undefined || err.code !== 'CLIENT_GONE') report(hc, routed, err === undefined && status < 500);
+      if (timer !== undefined) clearTimeout(timer);
+      finishRequest(hc, req, routed, up, t0, startNs, status, bytes);
+    };
+    if (leanEligible(hc, req, t, sse)) {
+      leanForward({
+        pool: hc.pools.lean(t),
+        head: buildRequestHead(method, routed.upUri, up.headers),
+        isHead: method === 'HEAD',
+        res: r,
+        sts: hc.sts,
+        fail,
+        done,
+      });
+      return;
     }
-    return a.status;
-  };
-  const done = (status: number, bytes: number): void => {
-    if (timer !== undefined) clearTimeout(timer);
-    finishRequest(hc, req, routed, up, t0, startNs, status, bytes);
-  };
-  if (leanEligible(hc, req, t, sse)) {
-    leanForward({
-      pool: hc.pools.lean(t),
-      head: buildRequestHead(method, routed.upUri, up.headers),
-      isHead: method === 'HEAD',
+    hc.forward({
+      pool: hc.pools.get(t),
+      fresh: () => hc.pools.fresh(t),
+      method,
+      path: routed.upUri,
+      headers: up.headers,
+      req,
       res: r,
       sts: hc.sts,
+      gzip: hc.gzip,
+      gzipAllowed:
+        hc.gzip !== undefined &&
+        /gzip/.test(String(req.headers['accept-encoding'] ?? '')) &&
+        !String(accept ?? '').includes('text/event-stream'),
+      sse,
       fail,
       done,
     });
-    return;
-  }
-  hc.forward({
-    pool: hc.pools.get(t),
-    fresh: () => hc.pools.fresh(t),
-    method,
-    path: routed.upUri,
-    headers: up.headers,
-    req,
-    res: r,
-    sts: hc.sts,
-    gzip: hc.gzip,
-    gzipAllowed:
-      hc.gzip !== undefined &&
-      /gzip/.test(String(req.headers['accept-encoding'] ?? '')) &&
-      !String(accept ?? '').includes('text/event-stream'),
-    sse,
-    fail,
-    done,
-  });
+  };
+  attempt(first);
+}
+
+/** One attempt's outcome for outlier detection. */
+function report(hc: HandlerConfig, routed: Routed, ok: boolean): void {
+  recordOutcome(hc.balancer, hc.deps, routed.result.route, routed.t, ok);
 }
 
 /** Metrics and the access log line of a forwarded request (status 0 = nothing was answered). */
@@ -464,6 +531,8 @@ function handleUpgrade(hc: HandlerConfig, req: IncomingMessage, socket: Duplex, 
 interface Routed {
   readonly result: LookupResult;
   readonly t: Target;
+  /** What the lookup found (a retry builds its Routed from it). */
+  readonly found: Found;
   readonly id: string;
   readonly path: string;
   readonly query: string;

@@ -7,7 +7,16 @@ import { HelloBuffer, type SocketHello } from './hello-reader.ts';
 import { keepAliveForget, keepAliveLater } from './keepalive.ts';
 import { handleAddr, type RawTcp, type TcpHandle, type WriteReq } from './raw-handle.ts';
 import { BULK_BYTES, relayStats, releaseBuffer, takeBuffer } from './relay.ts';
-import { accessOk, type ConnAddrs, dialFailure, goIp, type SpliceOptions } from './splice.ts';
+import {
+  accessOk,
+  type ConnAddrs,
+  dialChoice,
+  dialFailure,
+  dialSucceeded,
+  goIp,
+  redial,
+  type SpliceOptions,
+} from './splice.ts';
 
 /**
  * One proxied connection on bare libuv handles (raw-handle.ts): the same behaviour as splice.ts
@@ -43,6 +52,11 @@ export class RawConn {
   #lingerMs = 0;
   /** The linger deadline, started by the first FIN. */
   #linger: NodeJS.Timeout | undefined;
+  /** The target being dialled or relayed to (a failed dial may move on to another once). */
+  #res: LookupResult | undefined;
+  /** Bumped per dial, so the callbacks of an abandoned dial do nothing. */
+  #dialGen = 0;
+  #redialed = false;
 
   constructor(raw: RawTcp, client: TcpHandle, onClosed: (c: RawConn) => void) {
     this.#raw = raw;
@@ -137,33 +151,54 @@ export class RawConn {
   /** Dials the route's target and relays both ways; `head` (a replayed ClientHello) is sent first. */
   splice(res: LookupResult, head: Buffer | undefined, deps: ProxyDeps, o: SpliceOptions): void {
     if (this.#closed) return;
-    const { route, target } = res;
+    res = dialChoice(res, deps);
+    const { target } = res;
     this.#lingerMs = o.linger;
     if (target.accessRules !== undefined && !accessOk(target, goIp(handleAddr(this.#client, true).address), deps))
       return this.destroy();
     this.#done = () => {
-      if (this.#connected)
+      const r = this.#res;
+      if (this.#connected && r !== undefined)
         deps.metrics.routeBytes(
-          route,
-          target,
+          r.route,
+          r.target,
           this.#toClient?.bytes ?? 0,
           (this.#toUp?.bytes ?? 0) + (head?.length ?? 0),
         );
     };
-    const host = target.hostname;
+    this.#connectTo(res, head, deps, o);
+  }
+
+  #connectTo(res: LookupResult, head: Buffer | undefined, deps: ProxyDeps, o: SpliceOptions): void {
+    this.#res = res;
+    const gen = ++this.#dialGen;
+    const host = res.target.hostname;
     const family = net.isIP(host);
     if (family !== 0) return this.#dial(host, family, res, head, deps, o);
     // a name rather than an address (rare: Consul hands out addresses): resolve, then dial
     lookup(host, (err, address, fam) => {
-      if (err !== null) this.#dialFailed(deps, o, target.hostPort);
+      if (gen !== this.#dialGen) return;
+      if (err !== null) this.#dialFailed(deps, o, res, head);
       else this.#dial(address, fam, res, head, deps, o);
     });
   }
 
-  #dialFailed(deps: ProxyDeps, o: SpliceOptions, hostPort: string): void {
+  /** A dial that failed: counted for outlier ejection, then one other target, else the end. */
+  #dialFailed(deps: ProxyDeps, o: SpliceOptions, res: LookupResult, head: Buffer | undefined): void {
     if (this.#closed) return;
-    dialFailure(deps, o, hostPort);
-    this.destroy();
+    dialFailure(deps, o, res.target.hostPort);
+    deps.metrics.tcpRouteFail?.(res.route, res.target);
+    const next = redial(res, deps, this.#redialed);
+    if (next === undefined) return this.destroy();
+    this.#redialed = true;
+    const up = this.#up;
+    if (up !== undefined) {
+      this.#up = undefined;
+      closeHandle(up, false, () => {
+        if (--this.#handlesOpen === 0) this.#final();
+      });
+    }
+    this.#connectTo(next, head, deps, o);
   }
 
   #dial(
@@ -177,6 +212,7 @@ export class RawConn {
     if (this.#closed) return;
     const raw = this.#raw;
     const target = res.target;
+    const gen = this.#dialGen;
     const up = raw.newSocket();
     this.#up = up;
     this.#handlesOpen++;
@@ -184,12 +220,13 @@ export class RawConn {
     req.address = address;
     req.port = target.port;
     const dialTimer = this.#timer(o.dialTimeout, () => {
-      if (!this.#connected) this.#dialFailed(deps, o, target.hostPort);
+      if (!this.#connected && gen === this.#dialGen) this.#dialFailed(deps, o, res, head);
     });
     req.oncomplete = (status: number) => {
       clearTimeout(dialTimer);
-      if (this.#closed) return;
-      if (status < 0) return this.#dialFailed(deps, o, target.hostPort);
+      if (this.#closed || gen !== this.#dialGen) return;
+      if (status < 0) return this.#dialFailed(deps, o, res, head);
+      dialSucceeded(res, deps);
       this.#connected = true;
       deps.metrics.tcpRouteOpen?.(res.route, res.target);
       up.setNoDelay(true);
@@ -202,7 +239,10 @@ export class RawConn {
     } catch {
       err = -1; // e.g. a port out of range in a hand-written route
     }
-    if (err !== 0) this.#dialFailed(deps, o, target.hostPort);
+    if (err !== 0) {
+      clearTimeout(dialTimer);
+      this.#dialFailed(deps, o, res, head);
+    }
   }
 
   #start(res: LookupResult, head: Buffer | undefined, o: SpliceOptions): void {

@@ -1,6 +1,8 @@
 import net from 'node:net';
 import { clip } from '../../log/clip.ts';
 import type { LookupResult } from '../../routes/types.ts';
+import { balancerFor, recordOutcome } from '../outlier/balancer.ts';
+import { retryLimit } from '../outlier/retry.ts';
 import { proxyV1Header } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
 import { keepAliveForget, keepAliveLater } from './keepalive.ts';
@@ -51,6 +53,34 @@ export function dialFailure(deps: ProxyDeps, o: SpliceOptions, hostPort: string)
   deps.metrics.tcpConnFail(o.kind);
 }
 
+/** The target to dial: the table's pick, or another one when it is ejected (src/proxy/outlier). */
+export function dialChoice(res: LookupResult, deps: ProxyDeps): LookupResult {
+  const b = balancerFor(deps.cfg);
+  if (res.route.targets.length > 1) b.request(res.route); // the retry budget's base
+  return b.choose(res);
+}
+
+/** A dial that connected: the target's consecutive failures end. */
+export function dialSucceeded(res: LookupResult, deps: ProxyDeps): void {
+  balancerFor(deps.cfg).report(res.route, res.target, true);
+}
+
+/**
+ * After a refused or timed-out dial (fabio-ts, issue #15): the failure counts for outlier
+ * ejection, and unless this was already the second dial (`again`) or retries are off
+ * (proxy.retry.attempts=0, route option retries=0), another target of the route to dial once.
+ */
+export function redial(res: LookupResult, deps: ProxyDeps, again: boolean): LookupResult | undefined {
+  const b = balancerFor(deps.cfg);
+  const { route, target } = res;
+  recordOutcome(b, deps, route, target, false);
+  if (again || retryLimit(target, deps.cfg.num('proxy.retry.attempts'), route.targets.length) === 0) return undefined;
+  const next = b.retryTarget(route, [target], target);
+  if (next === undefined) return undefined;
+  deps.metrics.retry?.(route, target);
+  return { route, target: next };
+}
+
 /** The peer and local address of a socket as they are (no PROXY header). */
 export function socketAddrs(s: net.Socket): ConnAddrs {
   return {
@@ -77,7 +107,10 @@ export function splice(
   addrs: ConnAddrs | null,
   deps: ProxyDeps,
   o: SpliceOptions,
+  /** Set on the second dial after a failed one (no third). */
+  again = false,
 ): void {
+  if (!again) res = dialChoice(res, deps);
   const { route, target } = res;
   if (
     target.accessRules !== undefined &&
@@ -94,6 +127,8 @@ export function splice(
   } catch {
     // e.g. a port out of range in a hand-written route: costs this connection only
     dialFailure(deps, o, target.hostPort);
+    const next = redial(res, deps, again);
+    if (next !== undefined) return splice(client, next, head, addrs, deps, o, true);
     client.destroy();
     return;
   }
@@ -138,12 +173,21 @@ export function splice(
   // writes and closes by itself unless it is still sending to nobody. A client that leaves while
   // we dial takes the dial with it.
   // A side that failed (a reset, a write to a closed peer) resets the other at once.
-  client.on('close', (hadError) => {
+  const onClientClose = (hadError: boolean) => {
     if (hadError && connected) resetSocket(up);
     else if (hadError || !connected || !up.readableEnded) up.destroy();
     finish();
-  });
+  };
+  client.on('close', onClientClose);
   up.on('close', (hadError) => {
+    // A refused or timed-out dial: another target once, the client untouched (issue #15).
+    if (!connected && !client.destroyed) {
+      const next = redial(res, deps, again);
+      if (next !== undefined) {
+        client.off('close', onClientClose);
+        return splice(client, next, head, addrs, deps, o, true);
+      }
+    }
     if (connected) keepAliveForget(up);
     if (hadError && connected) resetSocket(client);
     else if (hadError || !client.readableEnded) client.destroy();
@@ -151,7 +195,8 @@ export function splice(
   });
   up.on('connect', () => {
     connected = true;
-    deps.metrics.tcpRouteOpen?.(route, target);
+    dialSucceeded(res, deps);
+    deps.metrics.tcpRouteOpen?.(res.route, res.target);
     up.setTimeout(0);
     if (client.destroyed) return void up.destroy();
     keepAliveLater(up, o.keepAlive);

@@ -1,0 +1,268 @@
+import type { Config } from '../../config/types.ts';
+import type { Logger } from '../../log/logger.ts';
+import type { Metrics } from '../../metrics/types.ts';
+import { pickP2c, pickWeighted } from '../../routes/pick.ts';
+import type { LookupResult, Route, Target } from '../../routes/types.ts';
+
+/**
+ * The per-target state the frozen table cannot hold (docs/design.md, "Retries, outlier ejection
+ * and p2c"): consecutive failures and ejections (passive outlier detection), outstanding requests
+ * (p2c) and each route's retry budget. Keyed by Target.key, which is stable across table builds,
+ * so a rebuild neither forgives an ejected target nor forgets its load. One instance per process,
+ * shared by every listener of that process (`balancerFor`).
+ */
+
+export interface BalancerOptions {
+  /** Consecutive failures that eject a target (0 = never eject). */
+  readonly failures: number;
+  /** First ejection time in ms; doubled on each repeated ejection, capped at MAX_EJECT_MS. */
+  readonly ejectMs: number;
+  /** At most this percentage of a route's targets is ejected at once. */
+  readonly maxPercent: number;
+  /** Re-pick by outstanding requests (proxy.strategy=p2c). */
+  readonly p2c: boolean;
+  /** Monotonic milliseconds; injected by tests. */
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+export const MAX_EJECT_MS = 5 * 60_000;
+/** Retry budget: retries allowed per route and window, beyond BUDGET_MIN, as a share of requests. */
+export const BUDGET_RATIO = 0.2;
+export const BUDGET_MIN = 10;
+export const BUDGET_WINDOW_MS = 10_000;
+
+interface TargetState {
+  fails: number;
+  /** Ejected until this time (0 = not ejected). */
+  until: number;
+  /** Ejections in a row without a success in between (the doubling). */
+  ejections: number;
+  outstanding: number;
+}
+
+interface Budget {
+  start: number;
+  requests: number;
+  retries: number;
+}
+
+/** What `report` did. */
+export type Verdict = 'ok' | 'failed' | 'ejected';
+
+export class Balancer {
+  readonly #o: BalancerOptions;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #states = new Map<string, TargetState>();
+  /** Keys with until > 0; empty means the hot path skips every check. */
+  readonly #ejected = new Set<string>();
+  readonly #budgets = new WeakMap<Route, Budget>();
+
+  constructor(o: BalancerOptions) {
+    this.#o = o;
+    this.#now = o.now ?? (() => performance.now());
+    this.#random = o.random ?? Math.random;
+  }
+
+  get p2c(): boolean {
+    return this.#o.p2c;
+  }
+
+  /** Whether the target is ejected now (an expired ejection ends here: the next request is its trial). */
+  isEjected(key: string): boolean {
+    if (this.#ejected.size === 0 || !this.#ejected.has(key)) return false;
+    const s = this.#states.get(key) as TargetState;
+    if (s.until > this.#now()) return true;
+    s.until = 0;
+    // The trial: one more failure ejects it again (for twice as long), a success forgives it.
+    s.fails = Math.max(0, this.#o.failures - 1);
+    this.#ejected.delete(key);
+    return false;
+  }
+
+  /** Keys of the targets ejected now (UI, tests). */
+  ejectedKeys(): string[] {
+    return [...this.#ejected].filter((k) => this.isEjected(k));
+  }
+
+  /**
+   * The table's pick, adjusted: an ejected target is replaced by a weighted pick among the others,
+   * and p2c compares it with a second weighted draw by outstanding requests. `skipped` hears the
+   * URL of an ejected target that was passed over (Trace lines). // hot path
+   */
+  choose(res: LookupResult, skipped?: (url: string) => void): LookupResult {
+    if (this.#ejected.size === 0 && !this.#o.p2c) return res;
+    const ts = res.route.targets;
+    const t = res.target;
+    if (ts.length < 2 || t.redirectCode !== 0) return res;
+    let idx = ts.indexOf(t);
+    if (idx < 0) return res;
+    const allowed = (i: number) => {
+      const x = ts[i] as Target;
+      return x.redirectCode === 0 && !this.isEjected(x.key);
+    };
+    if (this.isEjected(t.key)) {
+      const other = pickWeighted(ts, allowed, this.#random);
+      if (other < 0) return res;
+      skipped?.(t.url);
+      idx = other;
+    }
+    if (this.#o.p2c) idx = pickP2c(ts, idx, (i) => this.#load((ts[i] as Target).key), allowed, this.#random);
+    const c = ts[idx] as Target;
+    return c === t ? res : { route: res.route, target: c };
+  }
+
+  /**
+   * A target for a retry of `route`: weighted among the targets not tried yet, not ejected, with
+   * the same auth scheme and no redirect. undefined when none is left or the budget is spent.
+   */
+  retryTarget(route: Route, tried: readonly Target[], same: Target): Target | undefined {
+    const ts = route.targets;
+    const idx = pickWeighted(
+      ts,
+      (i) => {
+        const x = ts[i] as Target;
+        return (
+          !tried.includes(x) &&
+          x.redirectCode === 0 &&
+          x.authScheme === same.authScheme &&
+          x.accessRules === same.accessRules &&
+          !this.isEjected(x.key)
+        );
+      },
+      this.#random,
+    );
+    if (idx < 0) return undefined;
+    const b = this.#budget(route);
+    if (b.retries >= BUDGET_MIN + BUDGET_RATIO * b.requests) return undefined;
+    b.retries++;
+    return ts[idx];
+  }
+
+  /** Counts a first attempt of a request on `route` for its retry budget. */
+  request(route: Route): void {
+    this.#budget(route).requests++;
+  }
+
+  /** An attempt on `key` started (p2c load). */
+  begin(key: string): void {
+    if (this.#o.p2c) this.#state(key).outstanding++;
+  }
+
+  /** An attempt on `key` ended (p2c load). */
+  end(key: string): void {
+    if (!this.#o.p2c) return;
+    const s = this.#states.get(key);
+    if (s !== undefined && s.outstanding > 0) s.outstanding--;
+  }
+
+  /** The outcome of one attempt on a target of `route`; a failure may eject it. */
+  report(route: Route, t: Target, ok: boolean): Verdict {
+    const o = this.#o;
+    if (o.failures <= 0) return ok ? 'ok' : 'failed';
+    if (ok) {
+      const s = this.#states.get(t.key);
+      if (s !== undefined && s.until === 0) {
+        s.fails = 0;
+        s.ejections = 0;
+        if (s.outstanding === 0) this.#states.delete(t.key);
+      }
+      return 'ok';
+    }
+    const s = this.#state(t.key);
+    if (s.until !== 0) return 'failed';
+    s.fails++;
+    if (s.fails < o.failures || !this.#roomToEject(route)) return 'failed';
+    s.ejections++;
+    s.fails = 0;
+    s.until = this.#now() + Math.min(o.ejectMs * 2 ** Math.min(s.ejections - 1, 20), MAX_EJECT_MS);
+    this.#ejected.add(t.key);
+    return 'ejected';
+  }
+
+  #roomToEject(route: Route): boolean {
+    const ts = route.targets;
+    let n = 1;
+    for (const x of ts) if (this.isEjected(x.key)) n++;
+    return n * 100 <= ts.length * this.#o.maxPercent;
+  }
+
+  #load(key: string): number {
+    return this.#states.get(key)?.outstanding ?? 0;
+  }
+
+  #state(key: string): TargetState {
+    let s = this.#states.get(key);
+    if (s === undefined) {
+      s = { fails: 0, until: 0, ejections: 0, outstanding: 0 };
+      this.#states.set(key, s);
+    }
+    return s;
+  }
+
+  #budget(route: Route): Budget {
+    const now = this.#now();
+    let b = this.#budgets.get(route);
+    if (b === undefined || now - b.start >= BUDGET_WINDOW_MS) {
+      b = { start: now, requests: 0, retries: 0 };
+      this.#budgets.set(route, b);
+    }
+    return b;
+  }
+}
+
+/**
+ * One attempt's outcome, with the ejection it may cause logged and counted: the one place the
+ * HTTP handler and the TCP dial report to.
+ */
+export function recordOutcome(
+  b: Balancer,
+  deps: { readonly log: Logger; readonly metrics: Metrics },
+  route: Route,
+  t: Target,
+  ok: boolean,
+): void {
+  if (b.report(route, t, ok) !== 'ejected') return;
+  deps.metrics.ejection?.(route, t);
+  deps.log.warn(`Ejecting target ${t.url} of service ${t.service} after consecutive failures`);
+}
+
+const byConfig = new WeakMap<Config, Balancer>();
+
+/** The process's balancer for a configuration (one per process: every listener shares it). */
+export function balancerFor(cfg: Config): Balancer {
+  let b = byConfig.get(cfg);
+  if (b === undefined) {
+    b = new Balancer({
+      failures: cfg.num('proxy.outlier.failures'),
+      ejectMs: cfg.num('proxy.outlier.ejecttime'),
+      maxPercent: cfg.num('proxy.outlier.maxpercent'),
+      p2c: cfg.str('proxy.strategy') === 'p2c',
+    });
+    byConfig.set(cfg, b);
+  }
+  return b;
+}
+
+/**
+ * Whether a target is ejected in this process (the `ejected` field of /api/routes). With
+ * `proxy.workers` > 1 the admin server runs in the primary, which serves no request: always false
+ * there (docs/compat-http.md, known limitation).
+ */
+export function targetEjected(cfg: Config, key: string): boolean {
+  return byConfig.get(cfg)?.isEjected(key) ?? false;
+}
+
+/**
+ * /api/routes rows with `ejected` added (true while passive outlier detection leaves the target
+ * out, in this process). The admin API applies it to routesJson's rows:
+ * `sendJson(res, 200, withEjected(routesJson(t), deps.cfg), pretty)`.
+ */
+export function withEjected<R extends { readonly service: string; readonly dst: string }>(
+  rows: R[] | null,
+  cfg: Config,
+): (R & { ejected: boolean })[] | null {
+  if (rows === null) return null;
+  return rows.map((r) => ({ ...r, ejected: targetEjected(cfg, `${r.service}\u0000${r.dst}`) }));
+}
