@@ -141,6 +141,7 @@ describe('/api/routes', () => {
       'weight',
       'rate1',
       'pct99',
+      'ejected', // fabio-ts: passive outlier state, after fabio's fields
     ]);
     assert.deepEqual(Object.keys(rows[2]!), [
       'service',
@@ -154,6 +155,7 @@ describe('/api/routes', () => {
       'weight',
       'rate1',
       'pct99',
+      'ejected', // fabio-ts: passive outlier state, after fabio's fields
     ]);
     assert.deepEqual(rows[2], {
       service: 'svc-b',
@@ -167,6 +169,7 @@ describe('/api/routes', () => {
       weight: 0.5,
       rate1: 0,
       pct99: 0,
+      ejected: false,
     });
     assert.equal(rows[1]!.weight, 1);
   });
