@@ -2,15 +2,14 @@ import cluster, { type Worker } from 'node:cluster';
 import { isSea } from 'node:sea';
 import { AggregatorRegistry } from 'prom-client';
 import { loadConfig } from '../config/index.ts';
-import { createLogger, fdSink, type Logger, parseLevel } from '../log/logger.ts';
+import { createLogger, type Logger, parseLevel } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import { mergeTrafficSnapshots, type TrafficReport, type TrafficSnapshot } from '../metrics/traffic.ts';
-import { startListeners } from '../proxy/listeners.ts';
+import type { RunningListener } from '../proxy/types.ts';
 import { buildTable } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
+import { buildOptionsFrom, startDataPlane } from './data-plane.ts';
 import type { Health } from './health.ts';
-import { listenFailure } from './listen-error.ts';
-import { buildOptionsFrom } from './serve.ts';
 
 /**
  * The multi-process model (architecture rule 8). The primary runs the registry watch, the table
@@ -271,7 +270,7 @@ export async function runWorker(): Promise<number | undefined> {
   const store = new TableStore();
   const opts = buildOptionsFrom(cfg);
   let noRouteHtml = '';
-  let listeners: Awaited<ReturnType<typeof startListeners>> | undefined;
+  let listeners: RunningListener[] | undefined;
   // proto=prometheus listeners answer with the exposition of all workers, merged by the primary
   const scrapes = new Map<number, (r: { contentType: string; body: string; error?: string }) => void>();
   let scrapeId = 0;
@@ -332,20 +331,11 @@ export async function runWorker(): Promise<number | undefined> {
   store.onSwap((t) => metrics.pruneTargets(t));
   send({ t: 'hello' });
   await first;
-  const accessSink = cfg.str('log.access.target') === 'stdout' ? fdSink(1) : undefined;
   try {
-    listeners = await startListeners({
-      cfg,
-      store,
-      log,
-      metrics,
-      noRouteHtml: () => noRouteHtml,
-      accessLog: accessSink ? (line: string) => accessSink.write(line) : undefined,
-      prometheus: scrape,
-    });
+    listeners = await startDataPlane({ cfg, store, log, metrics, noRouteHtml: () => noRouteHtml, prometheus: scrape });
   } catch (err) {
     // The primary logs the [FATAL] line once and ends the group; this worker leaves at once.
-    const message = listenFailure(err, cfg.listeners);
+    const message = err instanceof Error ? err.message : String(err);
     if (process.connected) {
       await new Promise<void>((r) => process.send?.({ t: 'fatal', message }, undefined, undefined, () => r()));
     }

@@ -3,20 +3,19 @@ import { configJson, parseListeners } from '../config/index.ts';
 import { KEY_BY_NAME } from '../config/keys.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
-import { fdSink } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
-import { startListeners } from '../proxy/listeners.ts';
 import type { RunningListener } from '../proxy/types.ts';
 import { type DemoService, type DevCatalog, startDemoService, startDevCatalog } from '../registry/dev-catalog/index.ts';
 import { createBackend } from '../registry/index.ts';
 import type { RegistryBackend } from '../registry/types.ts';
 import { buildTable } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
-import type { BuildOptions, Matcher, Strategy, Table } from '../routes/types.ts';
+import type { Table } from '../routes/types.ts';
 import { type RunningAdmin, startAdmin } from '../ui/index.ts';
 import { versionString } from '../version.ts';
 import { startWorkers, type WorkerPool } from './cluster.ts';
 import { withOverrides } from './config-overrides.ts';
+import { buildOptionsFrom, startDataPlane } from './data-plane.ts';
 import { Health } from './health.ts';
 import { listenFailure, listenReason } from './listen-error.ts';
 import { installLifecycle, type Lifecycle } from './signals.ts';
@@ -24,19 +23,6 @@ import { TableUpdater } from './table-updater.ts';
 
 /** Listeners of -dev when proxy.addr is not set. */
 export const DEV_LISTENERS = ':9999;proto=http,:9997;proto=tcp,:9996;proto=tcp+sni';
-
-/** Route build options from the configuration (shared by the primary and every worker). */
-export function buildOptionsFrom(cfg: Config): BuildOptions {
-  return {
-    matcher: cfg.str('proxy.matcher') as Matcher,
-    strategy: cfg.str('proxy.strategy') as Strategy,
-    globDisabled: cfg.bool('glob.matching.disabled'),
-    globCacheSize: cfg.num('glob.cache.size'),
-    counters: new Map(),
-    // one bad tag or KV line costs that line, not every later update (docs/compat-routes.md)
-    skipBadLines: true,
-  };
-}
 
 /** Names fabio-ts registers as aliases: every `register=<name>` route option of the table. */
 export function registerAliases(t: Table): string[] {
@@ -252,21 +238,19 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
       onFatal: (message) => life.fatal(message),
     });
   } else {
-    const accessSink = cfg.str('log.access.target') === 'stdout' ? fdSink(1) : undefined;
-    up.listeners = startListeners({
+    up.listeners = startDataPlane({
       cfg,
       store,
       log,
       metrics,
       noRouteHtml: () => noRouteHtml,
-      accessLog: accessSink ? (line: string) => accessSink.write(line) : undefined,
       prometheus: () => metrics.text(),
     });
     let running: RunningListener[];
     try {
       running = await up.listeners;
     } catch (err) {
-      if (!life.stopping) life.fatal(listenFailure(err, cfg.listeners));
+      if (!life.stopping) life.fatal(err instanceof Error ? err.message : String(err));
       return;
     }
     const addrs = running.map((l) => l.spec.addr);
