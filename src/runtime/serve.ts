@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { configJson, parseListeners } from '../config/index.ts';
 import { KEY_BY_NAME } from '../config/keys.ts';
 import type { Config } from '../config/types.ts';
+import { trySplitHostPort } from '../go/host-port.ts';
 import type { Logger } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import type { RunningListener } from '../proxy/types.ts';
@@ -95,7 +96,11 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
 
   let cfg = userCfg;
   if (cfg.bool('dev')) {
-    const [host = '127.0.0.1', port = '8500'] = splitHostPort(cfg.str('dev.addr'));
+    // -dev.addr: `host:port`; a missing host is 127.0.0.1, a missing port 8500 (Consul's)
+    const devAddr = cfg.str('dev.addr');
+    const hp = trySplitHostPort(devAddr) ?? { host: devAddr, port: '8500' };
+    const host = hp.host || '127.0.0.1';
+    const port = hp.port;
     try {
       up.dev = await startDevCatalog({ host, port: Number(port), log });
     } catch (err) {
@@ -256,10 +261,4 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
     const addrs = running.map((l) => l.spec.addr);
     if (!life.stopping) health.serving(0, addrs);
   }
-}
-
-function splitHostPort(addr: string): [string, string] {
-  const i = addr.lastIndexOf(':');
-  if (i < 0) return [addr, '8500'];
-  return [addr.slice(0, i).replace(/^\[|\]$/g, '') || '127.0.0.1', addr.slice(i + 1)];
 }

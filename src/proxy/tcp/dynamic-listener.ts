@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
+import { goIp } from '../../go/ip.ts';
 import type { Table } from '../../routes/types.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
 import {
@@ -11,7 +12,7 @@ import {
   type RawConnHandler,
   spliceOptions,
 } from './conn-server.ts';
-import { type ConnAddrs, goIp, splice } from './splice.ts';
+import { type ConnAddrs, splice } from './splice.ts';
 
 /** The longest timer Node accepts: retired listeners let their connections run until shutdown. */
 const NO_DEADLINE = 2 ** 31 - 1;

@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns';
 import net from 'node:net';
+import { goIp } from '../../go/ip.ts';
 import type { LookupResult } from '../../routes/types.ts';
 import { proxyV1Header } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
@@ -7,7 +8,7 @@ import { HelloBuffer, type SocketHello } from './hello-reader.ts';
 import { keepAliveForget, keepAliveLater } from './keepalive.ts';
 import { handleAddr, type RawTcp, type TcpHandle, type WriteReq } from './raw-handle.ts';
 import { BULK_BYTES, relayStats, releaseBuffer, takeBuffer } from './relay.ts';
-import { accessOk, type ConnAddrs, dialFailure, goIp, type SpliceOptions } from './splice.ts';
+import { accessOk, type ConnAddrs, dialFailure, type SpliceOptions } from './splice.ts';
 
 /**
  * One proxied connection on bare libuv handles (raw-handle.ts): the same behaviour as splice.ts
