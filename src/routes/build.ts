@@ -180,55 +180,127 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
  * (see build-memo.ts). The result is the same as without `prev` (test/routes/incremental.test.ts).
  */
 export function buildTable(text: string, opts: BuildOptions, prev?: Table): Table {
-  const memo = usableMemo(prev, opts);
-  const model: Model = new Map();
-  const st: ApplyState = {
-    matcher: opts.matcher,
-    warnings: [],
-    names: new Names(),
-    problems: new Map(),
-    pathGlobs: new Map(),
-    prevPathGlobs: memo?.pathGlobs,
-  };
-  const warnings = st.warnings;
-  // skipBadLines: a line that does not parse or apply is left out and reported here (bad-lines.ts).
-  const skip = opts.skipBadLines === true;
-  const skipped: Warning[] = [];
-  // fabio parses the whole text before applying it, so a syntax error anywhere wins over an
-  // error applying an earlier command (a bad target URL): remember that one, keep parsing.
-  let applyError: unknown;
-  const apply = (e: LineEntry, n: number, line: string, start: number): void => {
-    if (applyError !== undefined) return;
+  const run = new BuildRun(text, opts, usableMemo(prev, opts));
+  const grouped = groupLines(run);
+  const ix = applyCommands(run, grouped);
+  const hosts = compileHosts(run, ix, grouped.nums);
+  const counters = opts.counters ?? new Map<string, number>();
+  if (counters.size > 0) pruneCounters(counters, hosts.byKey);
+  const warnings = run.skipped.length > 0 ? [...run.skipped.sort(byLine), ...run.st.warnings] : run.st.warnings;
+  return Object.freeze(
+    new RouteTable({
+      source: text,
+      warnings: Object.freeze(warnings.map((w) => Object.freeze(w))),
+      routes: Object.freeze(hosts.routes),
+      matcher: opts.matcher,
+      strategy: opts.strategy,
+      globDisabled: opts.globDisabled,
+      random: opts.random ?? Math.random,
+      counters,
+      byKey: hosts.byKey,
+      exactPlain: hosts.exactPlain,
+      exactTls: hosts.exactTls,
+      globs: Object.freeze(hosts.globs),
+      fallback: hosts.byKey.get(''),
+      tcp: hosts.tcp,
+      memo: {
+        matcher: opts.matcher,
+        globDisabled: opts.globDisabled,
+        order: hosts.order,
+        asc: hosts.asc,
+        byKey: hosts.byKey,
+        pathGlobs: run.st.pathGlobs,
+        lines: ix,
+      },
+    }),
+  );
+}
+
+/** The state of one build shared by its three steps: the model being applied to and what failed. */
+class BuildRun {
+  readonly model: Model = new Map();
+  readonly st: ApplyState;
+  /** skipBadLines: a line that does not parse or apply is left out and reported (bad-lines.ts). */
+  readonly skip: boolean;
+  readonly skipped: Warning[] = [];
+  /**
+   * fabio parses the whole text before applying it, so a syntax error anywhere wins over an
+   * error applying an earlier command (a bad target URL): remember that one, keep parsing.
+   */
+  applyError: unknown;
+
+  readonly text: string;
+  readonly opts: BuildOptions;
+  /** The previous build's memo (same matcher and glob setting), undefined for a fresh build. */
+  readonly memo: BuildMemo | undefined;
+
+  constructor(text: string, opts: BuildOptions, memo: BuildMemo | undefined) {
+    this.text = text;
+    this.opts = opts;
+    this.memo = memo;
+    this.st = {
+      matcher: opts.matcher,
+      warnings: [],
+      names: new Names(),
+      problems: new Map(),
+      pathGlobs: new Map(),
+      prevPathGlobs: memo?.pathGlobs,
+    };
+    this.skip = opts.skipBadLines === true;
+  }
+
+  apply(e: LineEntry, n: number, line: string, start: number): void {
+    if (this.applyError !== undefined) return;
     try {
-      applyDef(model, e.d, st, n, e.pre);
+      applyDef(this.model, e.d, this.st, n, e.pre);
     } catch (err) {
-      if (skip) skipped.push(skippedLine(text, line, n, start, err));
-      else applyError = err;
+      if (this.skip) this.skipped.push(skippedLine(this.text, line, n, start, err));
+      else this.applyError = err;
     }
-  };
+  }
+
   /** parseEntry that, with skip, reports a bad line and returns undefined instead of throwing. */
-  const parse = (line: string, n: number, start: number, copy: boolean): LineEntry | undefined => {
-    if (!skip) return parseEntry(line, n, opts.matcher, copy);
+  parse(line: string, n: number, start: number, copy: boolean): LineEntry | undefined {
+    if (!this.skip) return parseEntry(line, n, this.opts.matcher, copy);
     try {
-      return parseEntry(line, n, opts.matcher, copy);
+      return parseEntry(line, n, this.opts.matcher, copy);
     } catch (err) {
-      skipped.push(skippedLine(text, line, n, start, err));
+      this.skipped.push(skippedLine(this.text, line, n, start, err));
       return undefined;
     }
-  };
-  // The lines grouped by host, for the next build (undefined: not only `route add` lines).
+  }
+}
+
+/** What step 1 found: the lines by host, and for an incremental build each line's text and number. */
+interface Grouped {
+  /** The lines grouped by host, for the next build (undefined: not only `route add` lines). */
+  readonly ix: LineIndex | undefined;
+  /** No usable previous build: every line was parsed and applied in this step already. */
+  readonly eager: boolean;
+  /** Incremental: the text and line number of each grouped line, by its index in `ix`. */
+  readonly lineTexts: readonly string[];
+  readonly nums: readonly number[];
+  /** skip: lines that cannot be commands at all (no `route add` source, not del/weight). */
+  readonly junk: readonly [line: string, n: number, start: number][];
+  /** A line that is not `route add` was seen: every line must be applied in order. */
+  readonly general: boolean;
+}
+
+/**
+ * Step 1, group the lines by host. Without a usable previous build every line is also parsed and
+ * applied in order, as always; with one, this pass only finds each line's host (see build-memo.ts).
+ */
+function groupLines(run: BuildRun): Grouped {
+  const text = run.text;
   let ix: LineIndex | undefined = newLineIndex(text);
-  // Without a usable previous build every line is parsed and applied in order, as always.
-  // With one, the first pass only groups the lines by host (see build-memo.ts).
-  const eager = memo === undefined;
+  const eager = run.memo === undefined;
   const lineTexts: string[] = [];
   const nums: number[] = [];
-  // skip: lines that cannot be commands at all (no `route add` source, not del/weight)
   const junk: [line: string, n: number, start: number][] = [];
   let general = false;
   forEachLine(text, (line, n, start, end) => {
     if (eager) {
-      const e = parse(line, n, start, false);
+      const e = run.parse(line, n, start, false);
       if (e === undefined) {
         // a bad line is in no host's routes; its host (if it has one) is rebuilt every time, so
         // the warning always carries the current line number
@@ -238,7 +310,7 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
         else if (mayBeGeneralCommand(line)) ix = undefined;
         return;
       }
-      apply(e, n, line, start);
+      run.apply(e, n, line, start);
       if (ix === undefined) return;
       if (e.pre === undefined) ix = undefined;
       else {
@@ -250,7 +322,7 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
     if (general) return;
     const src = addSource(line);
     if (src === undefined) {
-      if (skip && !mayBeGeneralCommand(line)) junk.push([line, n, start]);
+      if (run.skip && !mayBeGeneralCommand(line)) junk.push([line, n, start]);
       else general = true;
     } else {
       addLine(ix as LineIndex, hostPath(src)[0], start, end);
@@ -258,8 +330,21 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
       nums.push(n);
     }
   });
+  return { ix, eager, lineTexts, nums, junk, general };
+}
+
+/**
+ * Step 2, apply the commands. Incremental: parse and apply only the lines of hosts that changed
+ * (or warn); anything else (a syntax error, a failing line, a command other than `route add`)
+ * falls back to the general case, every command in order. Throws the first failure (without
+ * skipBadLines). Returns the line index for the next build, undefined when it cannot be used.
+ */
+function applyCommands(run: BuildRun, g: Grouped): LineIndex | undefined {
+  let ix = g.ix;
+  let general = g.general;
+  const memo = run.memo;
   const prevIx = memo?.lines;
-  if (!eager && !general) {
+  if (!g.eager && !general && memo !== undefined) {
     const cur = ix as LineIndex;
     // the lines of the hosts that changed (or warn): parsed, checked, then applied
     const todo: number[] = [];
@@ -273,16 +358,16 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
         todoHosts.push(host);
       }
     }
-    for (const [line, n, start] of junk) {
+    for (const [line, n, start] of g.junk) {
       // never a command (see mayBeGeneralCommand); parse says why
-      if (parse(line, n, start, false) !== undefined) general = true;
+      if (run.parse(line, n, start, false) !== undefined) general = true;
     }
     const ents: (LineEntry | undefined)[] = [];
     for (let k = 0; k < todo.length && !general; k++) {
       const i = todo[k] as number;
       let e: LineEntry | undefined;
       try {
-        e = parse(lineTexts[i] as string, nums[i] as number, cur.starts[i] as number, true);
+        e = run.parse(g.lineTexts[i] as string, g.nums[i] as number, cur.starts[i] as number, true);
       } catch {
         general = true; // a syntax error: the general case finds the first one
         break;
@@ -293,7 +378,7 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
         ents.push(undefined);
         continue;
       }
-      if (e.pre === undefined || (e.fatal && !skip)) {
+      if (e.pre === undefined || (e.fatal && !run.skip)) {
         general = true; // a syntax error or a failing line: the general case finds the first one
         break;
       }
@@ -304,25 +389,46 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
       for (let k = 0; k < ents.length; k++) {
         const e = ents[k];
         const i = todo[k] as number;
-        if (e !== undefined) apply(e, nums[i] as number, lineTexts[i] as string, cur.starts[i] as number);
+        if (e !== undefined) run.apply(e, g.nums[i] as number, g.lineTexts[i] as string, cur.starts[i] as number);
       }
       // a host whose lines were all skipped has no routes
-      for (const h of todoHosts) if (!model.has(h)) cur.hosts.delete(h);
+      for (const h of todoHosts) if (!run.model.has(h)) cur.hosts.delete(h);
     }
   }
   if (general) {
     // the general case: every command in order; the first syntax error, else the first failure
     ix = undefined;
-    skipped.length = 0;
-    forEachLine(text, (line, n, start) => {
-      const e = parse(line, n, start, true);
-      if (e !== undefined) apply(e, n, line, start);
+    run.skipped.length = 0;
+    forEachLine(run.text, (line, n, start) => {
+      const e = run.parse(line, n, start, true);
+      if (e !== undefined) run.apply(e, n, line, start);
     });
   }
-  if (applyError !== undefined) throw applyError;
-  const cache = sharedGlobCache(opts.globCacheSize);
+  if (run.applyError !== undefined) throw run.applyError;
+  return ix;
+}
 
-  const { order, asc } = hostOrders(!eager && ix !== undefined ? ix.hosts : model, memo);
+/** What step 3 made: the host entries in every index a lookup uses, and the routes in host order. */
+interface CompiledHosts {
+  readonly order: BuildMemo['order'];
+  readonly asc: BuildMemo['asc'];
+  readonly byKey: Map<string, HostEntry>;
+  readonly exactPlain: Map<string, HostEntry[]>;
+  readonly exactTls: Map<string, HostEntry[]>;
+  readonly globs: HostEntry[];
+  readonly tcp: Map<string, CRoute>;
+  readonly routes: Route[];
+}
+
+/**
+ * Step 3, compile the hosts in most-specific-first order: each host's routes (reusing the previous
+ * build's where unchanged), its host glob, its host entry (the previous one when nothing changed).
+ * `nums` are step 1's line numbers (incremental), for the warning of an invalid host glob.
+ */
+function compileHosts(run: BuildRun, ix: LineIndex | undefined, nums: readonly number[]): CompiledHosts {
+  const { opts, memo, model, st } = run;
+  const cache = sharedGlobCache(opts.globCacheSize);
+  const { order, asc } = hostOrders(memo !== undefined && ix !== undefined ? ix.hosts : model, memo);
   const byKey = new Map<string, HostEntry>();
   const exactPlain = new Map<string, HostEntry[]>();
   const exactTls = new Map<string, HostEntry[]>();
@@ -351,7 +457,7 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
         // the line of the host's first route (its first line when the lines were grouped)
         const head = ix?.hosts.get(key)?.head;
         const firstLine = (rs !== undefined ? rs.values().next().value?.line : nums[head as number]) ?? 0;
-        warnings.push({
+        st.warnings.push({
           line: firstLine,
           service: routes[0]?.targets[0]?.service ?? '',
           message: `${err.message}; host matched as plain text`,
@@ -389,37 +495,5 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
 
   const routes: Route[] = [];
   for (const h of asc) for (const r of byKey.get(h)?.routes ?? []) routes.push(r.route);
-
-  const counters = opts.counters ?? new Map<string, number>();
-  if (counters.size > 0) pruneCounters(counters, byKey);
-
-  return Object.freeze(
-    new RouteTable({
-      source: text,
-      warnings: Object.freeze(
-        (skipped.length > 0 ? [...skipped.sort(byLine), ...warnings] : warnings).map((w) => Object.freeze(w)),
-      ),
-      routes: Object.freeze(routes),
-      matcher: opts.matcher,
-      strategy: opts.strategy,
-      globDisabled: opts.globDisabled,
-      random: opts.random ?? Math.random,
-      counters,
-      byKey,
-      exactPlain,
-      exactTls,
-      globs: Object.freeze(globs),
-      fallback: byKey.get(''),
-      tcp,
-      memo: {
-        matcher: opts.matcher,
-        globDisabled: opts.globDisabled,
-        order,
-        asc,
-        byKey,
-        pathGlobs: st.pathGlobs,
-        lines: ix,
-      },
-    }),
-  );
+  return { order, asc, byKey, exactPlain, exactTls, globs, tcp, routes };
 }

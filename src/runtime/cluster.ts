@@ -303,7 +303,9 @@ export async function runWorker(): Promise<number | undefined> {
     if (m.t === 'routes') {
       if (store.current?.source !== m.text) {
         try {
-          store.swap(buildTable(m.text, opts, store.current));
+          for (const err of store.swap(buildTable(m.text, opts, store.current))) {
+            log.error(`table swap subscriber failed: ${err instanceof Error ? err.message : String(err)}`);
+          }
         } catch (err) {
           log.warn(String(err instanceof Error ? err.message : err));
         }
