@@ -5,6 +5,7 @@ import { loadConfig } from '../config/index.ts';
 import { createLogger, type Logger, parseLevel } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import { mergeTrafficSnapshots, type TrafficReport, type TrafficSnapshot } from '../metrics/traffic.ts';
+import { rawTcpFromEnv } from '../proxy/tcp/raw-handle.ts';
 import type { RunningListener } from '../proxy/types.ts';
 import { buildTable } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
@@ -334,7 +335,15 @@ export async function runWorker(): Promise<number | undefined> {
   send({ t: 'hello' });
   await first;
   try {
-    listeners = await startDataPlane({ cfg, store, log, metrics, noRouteHtml: () => noRouteHtml, prometheus: scrape });
+    listeners = await startDataPlane({
+      cfg,
+      store,
+      log,
+      metrics,
+      noRouteHtml: () => noRouteHtml,
+      prometheus: scrape,
+      rawTcp: rawTcpFromEnv(process.env),
+    });
   } catch (err) {
     // The primary logs the [FATAL] line once and ends the group; this worker leaves at once.
     const message = err instanceof Error ? err.message : String(err);

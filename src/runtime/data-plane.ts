@@ -2,6 +2,7 @@ import type { Config } from '../config/types.ts';
 import { fdSink, type Logger } from '../log/logger.ts';
 import type { Metrics } from '../metrics/types.ts';
 import { startListeners } from '../proxy/listeners.ts';
+import type { RawTcp } from '../proxy/tcp/raw-handle.ts';
 import type { PrometheusText, RunningListener } from '../proxy/types.ts';
 import type { TableStore } from '../routes/table-store.ts';
 import type { BuildOptions, Matcher, Strategy } from '../routes/types.ts';
@@ -34,6 +35,8 @@ export interface DataPlaneOptions {
   noRouteHtml(): string;
   /** The exposition a proto=prometheus listener answers with (a worker asks the primary). */
   readonly prometheus: PrometheusText;
+  /** The bare-handle TCP API the listeners use: `rawTcpFromEnv(process.env)` at start-up. */
+  readonly rawTcp: RawTcp | undefined;
 }
 
 /** A listener could not start; `message` is the `[FATAL]` text (listen-error.ts). */
@@ -56,6 +59,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<RunningListen
       noRouteHtml: o.noRouteHtml,
       accessLog: accessSink ? (line: string) => accessSink.write(line) : undefined,
       prometheus: o.prometheus,
+      rawTcp: o.rawTcp,
     });
   } catch (err) {
     throw new ListenFatalError(listenFailure(err, o.cfg.listeners), { cause: err });

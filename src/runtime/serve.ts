@@ -5,6 +5,7 @@ import type { Config } from '../config/types.ts';
 import { trySplitHostPort } from '../go/host-port.ts';
 import type { Logger } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
+import { rawTcpFromEnv } from '../proxy/tcp/raw-handle.ts';
 import type { RunningListener } from '../proxy/types.ts';
 import { type DemoService, type DevCatalog, startDemoService, startDevCatalog } from '../registry/dev-catalog/index.ts';
 import { createBackend } from '../registry/index.ts';
@@ -244,6 +245,7 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
     });
   } else {
     up.listeners = startDataPlane({
+      rawTcp: rawTcpFromEnv(process.env),
       cfg,
       store,
       log,

@@ -116,6 +116,7 @@ export async function startTcpDynamic(spec: ListenerSpec, deps: ProxyDeps): Prom
         (e) => deps.log.error(`${spec.proto}: ${String(e)}`),
         onRaw,
         connCap(spec.proto, deps, 'tcp'),
+        deps.rawTcp,
       ).then(
         (cs) => {
           deps.log.info(`TCP-DYNAMIC proxy listening on ${formatAddr(host, port)}`);
