@@ -1,6 +1,8 @@
+import { goQuote } from '../go/quote.ts';
+
 /**
  * Go value syntaxes used by fabio's flags and listener options: time.ParseDuration,
- * strconv.ParseBool, strconv.ParseInt(s, 0, 64), strconv.Quote (for `%q` in messages) and the
+ * strconv.ParseBool, strconv.ParseInt(s, 0, 64) and the
  * `%s` rendering of a map[string]string (fabio prints cert-source maps that way in errors).
  */
 
@@ -136,48 +138,6 @@ export function parseGoFloat(s: string): number {
   if (/^nan$/i.test(t)) return Number.NaN;
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) throw new Error('parse error');
   return Number(t);
-}
-
-/** Go's strconv.Quote: double-quoted with Go escapes; non-printable runes escaped. */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) ?? 0;
-    switch (ch) {
-      case '"':
-        out += '\\"';
-        continue;
-      case '\\':
-        out += '\\\\';
-        continue;
-      case '\n':
-        out += '\\n';
-        continue;
-      case '\t':
-        out += '\\t';
-        continue;
-      case '\r':
-        out += '\\r';
-        continue;
-      case '\x07':
-        out += '\\a';
-        continue;
-      case '\b':
-        out += '\\b';
-        continue;
-      case '\f':
-        out += '\\f';
-        continue;
-      case '\v':
-        out += '\\v';
-        continue;
-    }
-    if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
-    else if (cp >= 0x80 && /[\p{C}\p{Z}]/u.test(ch) && ch !== ' ') {
-      out += cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
-    } else out += ch;
-  }
-  return `${out}"`;
 }
 
 /** `%s` of a Go map[string]string: `map[k1:v1 k2:v2]`, keys sorted bytewise. */

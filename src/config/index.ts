@@ -1,5 +1,7 @@
 /** Public API of the config loader (see load.ts for the precedence rules). */
 
+export { localIP } from '../go/local-ip.ts';
+export { goQuote } from '../go/quote.ts';
 export {
   ACCESS_LOG_COMBINED,
   ACCESS_LOG_COMMON,
@@ -12,7 +14,7 @@ export {
 export { configJson } from './config-json.ts';
 export { ConfigError, ConfigExit } from './errors.ts';
 export { versionLine } from './flags.ts';
-export { formatDuration, goQuote, parseBool, parseDuration, parseGoInt } from './go-values.ts';
+export { formatDuration, parseBool, parseDuration, parseGoInt } from './go-values.ts';
 export { KEY_BY_NAME, KEYS, type KeyDef, type KeyType } from './keys.ts';
 export { parseKVList } from './kv-list.ts';
 export {
@@ -20,7 +22,7 @@ export {
   parseListener,
   parseListeners,
   parseTLSVersion,
-  splitHostPort,
+  splitListenAddr,
   TLS_VERSION_NUMBER,
 } from './listener.ts';
 export {
@@ -36,7 +38,7 @@ export {
 } from './load.ts';
 export { type Properties, parseProperties } from './properties.ts';
 export { propertiesExample } from './properties-example.ts';
-export { localIP, renderSockaddr } from './sockaddr.ts';
+export { renderSockaddr } from './sockaddr.ts';
 export { parseAuthSchemes, parseCertSources } from './sources.ts';
 export type { AuthSchemeSpec, CertSourceSpec, Config, ListenerProto, ListenerSpec } from './types.ts';
 export { usage } from './usage.ts';

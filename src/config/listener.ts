@@ -1,5 +1,7 @@
+import { type HostPort, splitHostPort } from '../go/host-port.ts';
+import { goQuote } from '../go/quote.ts';
 import { ConfigError } from './errors.ts';
-import { goQuote, parseDuration } from './go-values.ts';
+import { parseDuration } from './go-values.ts';
 import { parseKVList } from './kv-list.ts';
 import { renderSockaddr } from './sockaddr.ts';
 import type { CertSourceSpec, ListenerProto, ListenerSpec } from './types.ts';
@@ -56,25 +58,16 @@ export function parseTLSVersion(v: string): string {
   return ver;
 }
 
-/** Split host:port like Go's net.SplitHostPort (IPv6 in brackets). */
-export function splitHostPort(addr: string): { host: string; port: number } {
-  let host: string;
-  let portStr: string;
-  if (addr.startsWith('[')) {
-    const end = addr.indexOf(']');
-    if (end < 0) throw new ConfigError(`address ${addr}: missing ']' in address`);
-    if (addr[end + 1] !== ':') throw new ConfigError(`address ${addr}: missing port in address`);
-    host = addr.slice(1, end);
-    portStr = addr.slice(end + 2);
-  } else {
-    const i = addr.lastIndexOf(':');
-    if (i < 0) throw new ConfigError(`address ${addr}: missing port in address`);
-    host = addr.slice(0, i);
-    if (host.includes(':')) throw new ConfigError(`address ${addr}: too many colons in address`);
-    portStr = addr.slice(i + 1);
+/** A listener address: Go's net.SplitHostPort (src/go/host-port.ts) and a port of 0-65535. */
+export function splitListenAddr(addr: string): { host: string; port: number } {
+  let hp: HostPort;
+  try {
+    hp = splitHostPort(addr);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
-  if (!/^[0-9]{1,5}$/.test(portStr) || Number(portStr) > 65535) throw new ConfigError(`address ${addr}: invalid port`);
-  return { host, port: Number(portStr) };
+  if (!/^[0-9]{1,5}$/.test(hp.port) || Number(hp.port) > 65535) throw new ConfigError(`address ${addr}: invalid port`);
+  return { host: hp.host, port: Number(hp.port) };
 }
 
 const dur = (v: string): number => {
@@ -167,7 +160,7 @@ export function listenerFromMap(cfg: ReadonlyMap<string, string>, defaults: List
   if (cs !== '' && defaults.certSources?.get(cs)?.type === 'vault-pki') strictMatch = true;
   if (proxyProto && proxyProtoTimeout === 0) proxyProtoTimeout = 250;
   addr = renderSockaddr(addr);
-  const { host, port } = splitHostPort(addr);
+  const { host, port } = splitListenAddr(addr);
   return Object.freeze({
     addr,
     host,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { localIP } from '../go/local-ip.ts';
 import { parseLevel } from '../log/logger.ts';
 import { parsePeerTrust } from '../proxy/proxy-protocol.ts';
 import { validateAccessLogFormat } from './access-log-format.ts';
@@ -8,7 +9,7 @@ import { KEY_BY_NAME, KEYS, type KeyDef } from './keys.ts';
 import { parseKVList } from './kv-list.ts';
 import { listenerFromMap, parseListeners } from './listener.ts';
 import { type Properties, parseProperties } from './properties.ts';
-import { localIP, renderSockaddr } from './sockaddr.ts';
+import { renderSockaddr } from './sockaddr.ts';
 import { parseAuthSchemes, parseCertSources } from './sources.ts';
 import type { Config } from './types.ts';
 import { type RawValue, typedValue } from './values.ts';

@@ -1,4 +1,5 @@
 import { networkInterfaces } from 'node:os';
+import { type Interfaces, isLinkLocal4, externalIPv4 as v4 } from '../go/local-ip.ts';
 import { ConfigError } from './errors.ts';
 
 /**
@@ -8,23 +9,9 @@ import { ConfigError } from './errors.ts';
  * binding somewhere unexpected.
  */
 
-export type Interfaces = ReturnType<typeof networkInterfaces>;
-
-const v4 = (ifs: Interfaces) =>
-  Object.entries(ifs).flatMap(([name, addrs]) =>
-    (addrs ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => ({ name, address: a.address })),
-  );
-
 function isPrivate4(ip: string): boolean {
   const [a = 0, b = 0] = ip.split('.').map(Number);
   return a === 10 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b < 128);
-}
-
-const isLinkLocal4 = (ip: string) => ip.startsWith('169.254.');
-
-/** First non-loopback IPv4 address (fabio's default for proxy.localip), '' if none. */
-export function localIP(ifs: Interfaces = networkInterfaces()): string {
-  return v4(ifs).find((a) => !isLinkLocal4(a.address))?.address ?? '';
 }
 
 /** Render go-sockaddr template expressions in `s`; strings without `{{` are returned unchanged. */

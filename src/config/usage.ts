@@ -1,4 +1,4 @@
-import { goQuote } from './go-values.ts';
+import { goQuote } from '../go/quote.ts';
 import { KEYS } from './keys.ts';
 
 /**

@@ -1,5 +1,6 @@
+import { goQuote } from '../go/quote.ts';
 import { ConfigError } from './errors.ts';
-import { goQuote, parseBool, parseDuration, parseGoFloat, parseGoInt } from './go-values.ts';
+import { parseBool, parseDuration, parseGoFloat, parseGoInt } from './go-values.ts';
 import type { KeyDef } from './keys.ts';
 
 /** A raw value and where it came from (for error messages and the unsupported-key report). */

@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 import type { Config } from '../config/types.ts';
+import { goIp } from '../go/ip.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseAccessRules } from '../routes/access-rules.ts';
-import { goIp } from './client-ip.ts';
 
 /**
  * Inbound PROXY protocol (HAProxy spec, versions 1 and 2) for listeners with `pxyproto=true`, and the

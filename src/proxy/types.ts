@@ -2,6 +2,7 @@ import type { Config, ListenerSpec } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../metrics/types.ts';
 import type { TableStore } from '../routes/table-store.ts';
+import type { RawTcp } from './tcp/raw-handle.ts';
 
 /** Everything a listener needs, injected by src/runtime. */
 export interface ProxyDeps {
@@ -13,6 +14,12 @@ export interface ProxyDeps {
   noRouteHtml(): string;
   /** Access log line writer (already formatted lines), or undefined when log.access.target is off. */
   readonly accessLog: ((line: string) => void) | undefined;
+  /**
+   * The bare-handle API the TCP listeners may accept connections with (src/proxy/tcp/raw-handle.ts);
+   * undefined: every connection goes through net.Socket. The runtime sets it once at start-up
+   * (`rawTcpFromEnv`: `FABIO_TS_RAW_TCP=0` leaves it out); tests choose per listener.
+   */
+  readonly rawTcp?: RawTcp | undefined;
 }
 
 export interface RunningListener {

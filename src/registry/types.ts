@@ -1,3 +1,5 @@
+import type { TagWarning } from '../routes/tags.ts';
+
 /**
  * Contract between registry backends and the rest of the product. A backend produces route text
  * (service routes + manual overrides) and the no-route HTML; the table updater turns text into
@@ -12,7 +14,12 @@ export interface RouteTextUpdate {
   /** Consul index that produced it (0 when not from Consul). */
   readonly index: number;
   /** Tags that could not be translated: shown in the UI and logged, never fatal. */
-  readonly tagWarnings?: readonly { service: string; tag: string; message: string }[];
+  readonly tagWarnings?: readonly ServiceTagWarning[];
+}
+
+/** A tag of one service that could not be translated (the one definition: issue #16). */
+export interface ServiceTagWarning extends TagWarning {
+  readonly service: string;
 }
 
 export interface RegistrySink {

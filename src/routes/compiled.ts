@@ -1,5 +1,4 @@
 import type { GlobMatcher } from './glob.ts';
-import type { PathIndex } from './path-index.ts';
 import type { ParsedURL } from './target-url.ts';
 import type { LookupResult, Route, Target } from './types.ts';
 
@@ -40,4 +39,24 @@ export interface HostEntry {
   /** Host-glob matchers against the normalised request host, plain and TLS (glob hosts only). */
   readonly matchPlain: GlobMatcher | undefined;
   readonly matchTls: GlobMatcher | undefined;
+}
+
+/** A radix-tree node of a PathIndex (path-index.ts builds and walks it). */
+export interface RNode {
+  label: string;
+  children: Map<number, RNode> | undefined;
+  route: CRoute | undefined;
+  /** Sort position of `route` in the host's path-descending order. */
+  pos: number;
+}
+
+export interface PathIndex {
+  /** prefix/iprefix: radix tree root. */
+  readonly root: RNode;
+  /** glob matcher: routes with a literal path (they match only that exact path) by path. */
+  readonly literal: ReadonlyMap<string, CRoute> | undefined;
+  /** glob matcher: routes whose path has glob syntax, in sort order. */
+  readonly globs: readonly CRoute[];
+  /** glob matcher: sort position of each route. */
+  readonly order: ReadonlyMap<CRoute, number> | undefined;
 }

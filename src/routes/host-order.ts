@@ -1,32 +1,16 @@
+import { trySplitHostPort } from '../go/host-port.ts';
+
 /**
  * Most-specific-first host order (fabio issue 506): reverse each host rune-wise (keeping a `:port`
  * suffix in place), sort descending, reverse back. So `z.abc.com` sorts before `*.abc.com` and
  * `*.aaa.abc.com` before `*.abc.com`.
  */
 
-/** Go net.SplitHostPort, enough for host keys: undefined when there is no valid port split. */
-function splitHostPort(s: string): [string, string] | undefined {
-  const i = s.lastIndexOf(':');
-  if (i < 0) return undefined;
-  let host: string;
-  if (s.startsWith('[')) {
-    const end = s.indexOf(']');
-    if (end < 0 || end + 1 !== i) return undefined;
-    host = s.slice(1, end);
-  } else {
-    host = s.slice(0, i);
-    if (host.includes(':')) return undefined;
-  }
-  const port = s.slice(i + 1);
-  if (host.includes('[') || host.includes(']') || port.includes('[') || port.includes(']')) return undefined;
-  return [host, port];
-}
-
 /** fabio's ReverseHostPort. */
 export function reverseHostPort(s: string): string {
-  const hp = splitHostPort(s);
-  const h = hp === undefined || hp[0] === '' ? s : hp[0];
-  const p = hp === undefined ? '' : hp[1];
+  const hp = trySplitHostPort(s);
+  const h = hp === undefined || hp.host === '' ? s : hp.host;
+  const p = hp === undefined ? '' : hp.port;
   const r = Array.from(h).reverse().join('');
   if (p === '') return r;
   return r.includes(':') ? `[${r}]:${p}` : `${r}:${p}`;

@@ -1,4 +1,4 @@
-import type { CRoute } from './compiled.ts';
+import type { CRoute, PathIndex, RNode } from './compiled.ts';
 import type { Matcher } from './types.ts';
 
 /**
@@ -7,26 +7,9 @@ import type { Matcher } from './types.ts';
  * route paths that prefix a request path are nested, so the first in that order is the longest:
  * the deepest route node on the walk. For iprefix several original paths can share a lower-cased
  * prefix chain in a different order, so the walk keeps the match with the smallest sort position.
- * The walk compares labels with startsWith(label, offset): no allocation.
+ * The walk compares labels with startsWith(label, offset): no allocation. The node and index
+ * shapes live in compiled.ts with the other compiled shapes.
  */
-interface RNode {
-  label: string;
-  children: Map<number, RNode> | undefined;
-  route: CRoute | undefined;
-  /** Sort position of `route` in the host's path-descending order. */
-  pos: number;
-}
-
-export interface PathIndex {
-  /** prefix/iprefix: radix tree root. */
-  readonly root: RNode;
-  /** glob matcher: routes with a literal path (they match only that exact path) by path. */
-  readonly literal: ReadonlyMap<string, CRoute> | undefined;
-  /** glob matcher: routes whose path has glob syntax, in sort order. */
-  readonly globs: readonly CRoute[];
-  /** glob matcher: sort position of each route. */
-  readonly order: ReadonlyMap<CRoute, number> | undefined;
-}
 
 /**
  * Below this many routes a linear scan is as fast (bench/lookup.ts, 10k routes: median lookup

@@ -1,5 +1,5 @@
+import { goQuote } from '../go/quote.ts';
 import type { HostEntry } from './compiled.ts';
-import { goQuote } from './go-quote.ts';
 import { parseTargetURL } from './target-url.ts';
 import type { Target } from './types.ts';
 

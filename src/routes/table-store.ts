@@ -3,7 +3,9 @@ import type { Table } from './types.ts';
 /**
  * Holds the current routing table. A swap replaces one reference, so a reader sees either the old
  * or the new table, never a half-built one. Readers take `current` once per request or connection.
- * Pure: no I/O; listeners subscribe to learn about swaps (tcp-dynamic opens ports from it).
+ * No I/O of its own; listeners subscribe to learn about swaps (tcp-dynamic opens ports from it).
+ * Subscribers are isolated: one that throws does not stop the others, and what it threw comes back
+ * from `swap` as a value for the caller to report (src/routes does not log).
  */
 export class TableStore {
   #current: Table | undefined;
@@ -14,10 +16,22 @@ export class TableStore {
     return this.#current;
   }
 
-  swap(table: Table): void {
+  /**
+   * Makes `table` the live table, then calls every subscriber in subscription order. Returns what
+   * the subscribers that failed threw (empty when none did); the swap itself has happened either way.
+   */
+  swap(table: Table): unknown[] {
     const prev = this.#current;
     this.#current = table;
-    for (const fn of this.#listeners) fn(table, prev);
+    const failures: unknown[] = [];
+    for (const fn of this.#listeners) {
+      try {
+        fn(table, prev);
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    return failures;
   }
 
   /** Called after every swap; returns an unsubscribe function. */

@@ -7,69 +7,15 @@ import { normalizeHost } from './host-order.ts';
 import { probePath } from './path-index.ts';
 import { dumpTable, printTable } from './print.ts';
 import { buildRedirect, formatRedirect } from './redirect.ts';
+import { matchRoute, type TableParts, type TableProbe } from './table-parts.ts';
 import type { ParsedURL } from './target-url.ts';
-import type { Explanation, LookupRequest, LookupResult, Matcher, Route, Strategy, Table, Warning } from './types.ts';
+import type { Explanation, LookupRequest, LookupResult, Route, Table, Warning } from './types.ts';
 
-/** Everything the frozen table is made of (built by build.ts). */
-export interface TableParts {
-  readonly source: string;
-  readonly warnings: readonly Warning[];
-  readonly routes: readonly Route[];
-  readonly matcher: Matcher;
-  readonly strategy: Strategy;
-  readonly globDisabled: boolean;
-  readonly random: () => number;
-  readonly counters: Map<string, number>;
-  /** Every host key, host-less included, by key. */
-  readonly byKey: ReadonlyMap<string, HostEntry>;
-  /** Exact (non-glob) host keys by normalised host, each list most specific first. */
-  readonly exactPlain: ReadonlyMap<string, readonly HostEntry[]>;
-  readonly exactTls: ReadonlyMap<string, readonly HostEntry[]>;
-  /** Glob host keys, most specific first. */
-  readonly globs: readonly HostEntry[];
-  /** The host-less routes ('' key), tried last. */
-  readonly fallback: HostEntry | undefined;
-  /** Per host key: the route lookupTcp answers with (first route whose path prefixes '/'). */
-  readonly tcp: ReadonlyMap<string, CRoute>;
-  /** What the next build may reuse (incremental builds). */
-  readonly memo?: BuildMemo | undefined;
-}
-
-/** Whether one route's path matches the request path. */
-export function routeMatches(r: CRoute, matcher: Matcher, path: string, lowerPath: string): boolean {
-  if (matcher === 'prefix') return path.startsWith(r.path);
-  if (matcher === 'iprefix') return lowerPath.startsWith(r.lowerPath);
-  return r.glob === undefined ? path === r.path : r.glob(path);
-}
-
-/** First route of a host whose path matches, in path-descending order. // hot path */
-export function matchRoute(
-  routes: readonly CRoute[],
-  matcher: Matcher,
-  path: string,
-  lowerPath: string,
-): CRoute | undefined {
-  if (matcher === 'prefix') {
-    for (let i = 0; i < routes.length; i++) {
-      const r = routes[i] as CRoute;
-      if (path.startsWith(r.path)) return r;
-    }
-  } else if (matcher === 'iprefix') {
-    for (let i = 0; i < routes.length; i++) {
-      const r = routes[i] as CRoute;
-      if (lowerPath.startsWith(r.lowerPath)) return r;
-    }
-  } else {
-    for (let i = 0; i < routes.length; i++) {
-      const r = routes[i] as CRoute;
-      if (r.glob === undefined ? path === r.path : r.glob(path)) return r;
-    }
-  }
-  return undefined;
-}
+// explain.ts still imports these from here; once it imports table-parts.ts this line goes (issue #16).
+export { routeMatches, type TableParts } from './table-parts.ts';
 
 /** The frozen routing table. */
-export class RouteTable implements Table {
+export class RouteTable implements Table, TableProbe {
   readonly source: string;
   readonly warnings: readonly Warning[];
   readonly routes: readonly Route[];

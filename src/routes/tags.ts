@@ -1,4 +1,4 @@
-import { goQuote } from './go-quote.ts';
+import { goQuote } from '../go/quote.ts';
 import { addLineProblem } from './line-check.ts';
 import { parseRouteText } from './parse.ts';
 import { parseTargetURL } from './target-url.ts';

@@ -6,12 +6,12 @@ import { createLogger, fdSink, type Logger, parseLevel } from '../log/logger.ts'
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import type { Source } from '../metrics/push-snapshot.ts';
 import { mergeTrafficSnapshots, type TrafficReport, type TrafficSnapshot } from '../metrics/traffic.ts';
-import { startListeners } from '../proxy/listeners.ts';
+import { rawTcpFromEnv } from '../proxy/tcp/raw-handle.ts';
+import type { RunningListener } from '../proxy/types.ts';
 import { buildTable } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
+import { buildOptionsFrom, startDataPlane } from './data-plane.ts';
 import type { Health } from './health.ts';
-import { listenFailure } from './listen-error.ts';
-import { buildOptionsFrom } from './serve.ts';
 
 /**
  * The multi-process model (architecture rule 8). The primary runs the registry watch, the table
@@ -278,7 +278,7 @@ export async function runWorker(): Promise<number | undefined> {
   const store = new TableStore();
   const opts = buildOptionsFrom(cfg);
   let noRouteHtml = '';
-  let listeners: Awaited<ReturnType<typeof startListeners>> | undefined;
+  let listeners: RunningListener[] | undefined;
   // proto=prometheus listeners answer with the exposition of all workers, merged by the primary
   const scrapes = new Map<number, (r: { contentType: string; body: string; error?: string }) => void>();
   let scrapeId = 0;
@@ -311,7 +311,9 @@ export async function runWorker(): Promise<number | undefined> {
     if (m.t === 'routes') {
       if (store.current?.source !== m.text) {
         try {
-          store.swap(buildTable(m.text, opts, store.current));
+          for (const err of store.swap(buildTable(m.text, opts, store.current))) {
+            log.error(`table swap subscriber failed: ${err instanceof Error ? err.message : String(err)}`);
+          }
         } catch (err) {
           log.warn(String(err instanceof Error ? err.message : err));
         }
@@ -346,20 +348,19 @@ export async function runWorker(): Promise<number | undefined> {
   store.onSwap((t) => metrics.pruneTargets(t));
   send({ t: 'hello' });
   await first;
-  const accessSink = cfg.str('log.access.target') === 'stdout' ? fdSink(1) : undefined;
   try {
-    listeners = await startListeners({
+    listeners = await startDataPlane({
       cfg,
       store,
       log,
       metrics,
       noRouteHtml: () => noRouteHtml,
-      accessLog: accessSink ? (line: string) => accessSink.write(line) : undefined,
       prometheus: scrape,
+      rawTcp: rawTcpFromEnv(process.env),
     });
   } catch (err) {
     // The primary logs the [FATAL] line once and ends the group; this worker leaves at once.
-    const message = listenFailure(err, cfg.listeners);
+    const message = err instanceof Error ? err.message : String(err);
     if (process.connected) {
       await new Promise<void>((r) => process.send?.({ t: 'fatal', message }, undefined, undefined, () => r()));
     }

@@ -2,22 +2,23 @@ import { availableParallelism } from 'node:os';
 import { configJson, parseListeners } from '../config/index.ts';
 import { KEY_BY_NAME } from '../config/keys.ts';
 import type { Config } from '../config/types.ts';
+import { trySplitHostPort } from '../go/host-port.ts';
 import type { Logger } from '../log/logger.ts';
-import { fdSink } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import { type Pusher, startPush } from '../metrics/push.ts';
-import { startListeners } from '../proxy/listeners.ts';
+import { rawTcpFromEnv } from '../proxy/tcp/raw-handle.ts';
 import type { RunningListener } from '../proxy/types.ts';
 import { type DemoService, type DevCatalog, startDemoService, startDevCatalog } from '../registry/dev-catalog/index.ts';
 import { createBackend } from '../registry/index.ts';
 import type { RegistryBackend } from '../registry/types.ts';
 import { buildTable } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
-import type { BuildOptions, Matcher, Strategy, Table } from '../routes/types.ts';
+import type { Table } from '../routes/types.ts';
 import { type RunningAdmin, startAdmin } from '../ui/index.ts';
 import { versionString } from '../version.ts';
 import { startWorkers, type WorkerPool } from './cluster.ts';
 import { withOverrides } from './config-overrides.ts';
+import { buildOptionsFrom, startDataPlane } from './data-plane.ts';
 import { Health } from './health.ts';
 import { listenFailure, listenReason } from './listen-error.ts';
 import { installLifecycle, type Lifecycle } from './signals.ts';
@@ -25,19 +26,6 @@ import { TableUpdater } from './table-updater.ts';
 
 /** Listeners of -dev when proxy.addr is not set. */
 export const DEV_LISTENERS = ':9999;proto=http,:9997;proto=tcp,:9996;proto=tcp+sni';
-
-/** Route build options from the configuration (shared by the primary and every worker). */
-export function buildOptionsFrom(cfg: Config): BuildOptions {
-  return {
-    matcher: cfg.str('proxy.matcher') as Matcher,
-    strategy: cfg.str('proxy.strategy') as Strategy,
-    globDisabled: cfg.bool('glob.matching.disabled'),
-    globCacheSize: cfg.num('glob.cache.size'),
-    counters: new Map(),
-    // one bad tag or KV line costs that line, not every later update (docs/compat-routes.md)
-    skipBadLines: true,
-  };
-}
 
 /** Names fabio-ts registers as aliases: every `register=<name>` route option of the table. */
 export function registerAliases(t: Table): string[] {
@@ -112,7 +100,11 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
 
   let cfg = userCfg;
   if (cfg.bool('dev')) {
-    const [host = '127.0.0.1', port = '8500'] = splitHostPort(cfg.str('dev.addr'));
+    // -dev.addr: `host:port`; a missing host is 127.0.0.1, a missing port 8500 (Consul's)
+    const devAddr = cfg.str('dev.addr');
+    const hp = trySplitHostPort(devAddr) ?? { host: devAddr, port: '8500' };
+    const host = hp.host || '127.0.0.1';
+    const port = hp.port;
     try {
       up.dev = await startDevCatalog({ host, port: Number(port), log });
     } catch (err) {
@@ -271,30 +263,23 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
       onFatal: (message) => life.fatal(message),
     });
   } else {
-    const accessSink = cfg.str('log.access.target') === 'stdout' ? fdSink(1) : undefined;
-    up.listeners = startListeners({
+    up.listeners = startDataPlane({
+      rawTcp: rawTcpFromEnv(process.env),
       cfg,
       store,
       log,
       metrics,
       noRouteHtml: () => noRouteHtml,
-      accessLog: accessSink ? (line: string) => accessSink.write(line) : undefined,
       prometheus: () => metrics.text(),
     });
     let running: RunningListener[];
     try {
       running = await up.listeners;
     } catch (err) {
-      if (!life.stopping) life.fatal(listenFailure(err, cfg.listeners));
+      if (!life.stopping) life.fatal(err instanceof Error ? err.message : String(err));
       return;
     }
     const addrs = running.map((l) => l.spec.addr);
     if (!life.stopping) health.serving(0, addrs);
   }
-}
-
-function splitHostPort(addr: string): [string, string] {
-  const i = addr.lastIndexOf(':');
-  if (i < 0) return [addr, '8500'];
-  return [addr.slice(0, i).replace(/^\[|\]$/g, '') || '127.0.0.1', addr.slice(i + 1)];
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../log/logger.ts';
-import type { HistoryEntry, RouteTextUpdate } from '../registry/types.ts';
+import type { HistoryEntry, RouteTextUpdate, ServiceTagWarning } from '../registry/types.ts';
 import type { TableStore } from '../routes/table-store.ts';
 import type { Table, Warning } from '../routes/types.ts';
 import { History } from './history.ts';
@@ -21,11 +21,9 @@ export interface TableUpdaterOptions {
   readonly historySize?: number;
 }
 
-export type TagWarning = { readonly service: string; readonly tag: string; readonly message: string };
-
 /** What the UI shows next to the table: tags that were skipped and build warnings of the live table. */
 export interface UpdaterWarnings {
-  readonly tags: readonly TagWarning[];
+  readonly tags: readonly ServiceTagWarning[];
   readonly table: readonly Warning[];
   /** Error of the last failed build while it is the latest attempt ('' when the live table is current). */
   readonly buildError: string;
@@ -56,7 +54,7 @@ export class TableUpdater {
   #lastBuildAt = Number.NEGATIVE_INFINITY;
   #pending: RouteTextUpdate | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #tagWarnings: readonly TagWarning[] = [];
+  #tagWarnings: readonly ServiceTagWarning[] = [];
   #buildError = '';
   #loggedTags = new Set<string>();
   #loggedTableWarnings = new Set<string>();
@@ -137,11 +135,15 @@ export class TableUpdater {
     }
     this.#buildError = '';
     this.#liveText = u.text;
-    // The swap itself cannot fail; a throwing subscriber must not stop logging, history and firstTable.
+    // The store runs every subscriber even when one throws and hands back what they threw; a
+    // throwing subscriber must not stop the others, logging, history or firstTable either.
+    const failures = this.#o.store.swap(table);
     try {
-      this.#o.store.swap(table);
       this.#o.onSwap?.(table);
     } catch (err) {
+      failures.push(err);
+    }
+    for (const err of failures) {
       this.#o.log.error(`table swap subscriber failed: ${err instanceof Error ? err.message : String(err)}`);
     }
     this.#logWarnings(table.warnings);
@@ -160,7 +162,7 @@ export class TableUpdater {
   }
 
   /** Replaces the tag warnings (the registry's current list); true when they changed. */
-  #setTagWarnings(ws: readonly TagWarning[]): boolean {
+  #setTagWarnings(ws: readonly ServiceTagWarning[]): boolean {
     const before = this.#tagWarnings;
     this.#tagWarnings = Object.freeze([...ws]);
     const seen = new Set<string>();

@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  formatDuration,
-  goMapString,
-  goQuote,
-  parseBool,
-  parseDuration,
-  parseGoInt,
-} from '../../src/config/go-values.ts';
+import { formatDuration, goMapString, parseBool, parseDuration, parseGoInt } from '../../src/config/go-values.ts';
+import { goQuote } from '../../src/go/quote.ts';
 
 test('parseDuration: Go syntax', () => {
   const cases: [string, number][] = [

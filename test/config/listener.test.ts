@@ -69,6 +69,10 @@ test('parseListener: fabio error messages', () => {
     ['9999', 'address 9999: missing port in address'],
     ['::1:9999', 'address ::1:9999: too many colons in address'],
     [':99999', 'address :99999: invalid port'],
+    // Go's net.SplitHostPort rejects stray brackets (src/go/host-port.ts; before, these bound or said "invalid port")
+    ['foo]bar:80', "address foo]bar:80: unexpected ']' in address"],
+    ['[::1]:[80]', "address [::1]:[80]: unexpected '[' in address"],
+    ['[::1]:80:81', 'address [::1]:80:81: too many colons in address'],
   ];
   for (const [entry, msg] of cases)
     assert.throws(() => parseListener(entry, d), { name: 'ConfigError', message: msg }, entry);

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { formatDuration, goQuote, parseDuration } from '../../src/config/go-values.ts';
+import { formatDuration, parseDuration } from '../../src/config/go-values.ts';
 import { parseKVList } from '../../src/config/kv-list.ts';
 import { parseProperties } from '../../src/config/properties.ts';
+import { goQuote } from '../../src/go/quote.ts';
 
 test('property: parseDuration(formatDuration(ns)) round-trips whole nanoseconds', () => {
   fc.assert(

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
-import { type Interfaces, localIP, renderSockaddr } from '../../src/config/sockaddr.ts';
+import { renderSockaddr } from '../../src/config/sockaddr.ts';
+import { type Interfaces, localIP } from '../../src/go/local-ip.ts';
 
 const nic = (address: string, internal = false) => ({
   address,

@@ -4,7 +4,10 @@
  * nothing cannot catch the day the detection breaks. Skips are for platforms we do not support,
  * always with a reason, and scripts/test.sh fails on any skip not in its allow-list.
  */
-import { rawTcp } from '../../src/proxy/tcp/raw-handle.ts';
+import { rawTcpFromEnv } from '../../src/proxy/tcp/raw-handle.ts';
+
+/** The bare-handle API this run's listeners get, as the runtime decides it (FABIO_TS_RAW_TCP). */
+const rawTcp = rawTcpFromEnv(process.env);
 
 const major = Number(process.versions.node.split('.')[0]);
 

@@ -3,7 +3,7 @@ import type { ListenerSpec } from '../../config/types.ts';
 import { clip } from '../../log/clip.ts';
 import { type HeaderGate, headerGate, readProxyHeader, UntrustedProxyPeer } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
-import { type RawTcp, rawSwitch, rawTcp, type TcpHandle } from './raw-handle.ts';
+import type { RawTcp, TcpHandle } from './raw-handle.ts';
 import { RawConn } from './raw-splice.ts';
 import { type ConnAddrs, clientIdleMs, type SpliceOptions } from './splice.ts';
 
@@ -43,6 +43,7 @@ export async function listenSpec(
     fail,
     onRaw,
     connCap(spec.proto, deps, kind),
+    deps.rawTcp,
   );
   log.info(`${spec.proto.toUpperCase()} proxy listening on ${formatAddr(spec.host, cs.port)}`);
   return cs;
@@ -124,7 +125,7 @@ export class ConnServer {
 
   /**
    * Listens on host:port; `onConn` receives every accepted socket, already tracked and guarded.
-   * With `onRaw` (and the raw handle API available, raw-handle.ts), accepted connections skip
+   * With `onRaw` and `raw` (the raw handle API, raw-handle.ts), accepted connections skip
    * net.Socket entirely and go to `onRaw` as a RawConn instead.
    */
   static listen(
@@ -134,6 +135,7 @@ export class ConnServer {
     onError: (e: unknown) => void = noop,
     onRaw?: RawConnHandler,
     cap?: ConnCap,
+    raw?: RawTcp,
   ): Promise<ConnServer> {
     const server = net.createServer({ allowHalfOpen: true });
     const cs = new ConnServer(server);
@@ -173,7 +175,7 @@ export class ConnServer {
         cs.#where = formatAddr(host, cs.port);
         server.removeListener('error', reject);
         server.on('error', noop);
-        if (onRaw !== undefined && rawTcp !== undefined && rawSwitch.on) cs.#acceptRaw(rawTcp, onRaw, () => perSocket);
+        if (onRaw !== undefined && raw !== undefined) cs.#acceptRaw(raw, onRaw, () => perSocket);
         resolve(cs);
       });
     });

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
+import { goIp } from '../../go/ip.ts';
 import type { Table } from '../../routes/types.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
 import {
@@ -11,7 +12,7 @@ import {
   type RawConnHandler,
   spliceOptions,
 } from './conn-server.ts';
-import { type ConnAddrs, goIp, splice } from './splice.ts';
+import { type ConnAddrs, splice } from './splice.ts';
 
 /** The longest timer Node accepts: retired listeners let their connections run until shutdown. */
 const NO_DEADLINE = 2 ** 31 - 1;
@@ -115,6 +116,7 @@ export async function startTcpDynamic(spec: ListenerSpec, deps: ProxyDeps): Prom
         (e) => deps.log.error(`${spec.proto}: ${String(e)}`),
         onRaw,
         connCap(spec.proto, deps, 'tcp'),
+        deps.rawTcp,
       ).then(
         (cs) => {
           deps.log.info(`TCP-DYNAMIC proxy listening on ${formatAddr(host, port)}`);

@@ -72,7 +72,6 @@ export interface RawTcp {
 type Ctor<T> = new (...a: unknown[]) => T;
 
 function load(): RawTcp | undefined {
-  if (process.env.FABIO_TS_RAW_TCP === '0') return undefined;
   const binding = (process as unknown as { binding?: (name: string) => Record<string, unknown> }).binding;
   if (typeof binding !== 'function') return undefined;
   try {
@@ -132,14 +131,21 @@ function load(): RawTcp | undefined {
   }
 }
 
-/** The raw handle API, or undefined when this Node does not offer it (or it is turned off). */
+/**
+ * The raw handle API, or undefined when this Node does not offer it. A fact about the running
+ * Node, detected once; whether a listener uses it is the caller's choice (`ProxyDeps.rawTcp`).
+ */
 export const rawTcp: RawTcp | undefined = load();
 
 /**
- * Whether listeners started from now on use the raw path (when rawTcp is available). Tests switch
- * it off to run the same cases through net.Socket; the product leaves it on.
+ * The raw handle API a process should give its TCP listeners: the detected one unless
+ * `FABIO_TS_RAW_TCP=0` turns the path off (A/B benchmarks, bug triage). Read once at start-up by
+ * the runtime (src/runtime/data-plane.ts) and passed in `ProxyDeps.rawTcp`; nothing reads the
+ * environment later.
  */
-export const rawSwitch = { on: true };
+export function rawTcpFromEnv(env: Readonly<Record<string, string | undefined>>): RawTcp | undefined {
+  return env.FABIO_TS_RAW_TCP === '0' ? undefined : rawTcp;
+}
 
 /** `getpeername`/`getsockname` of a handle as {address, port}; empty when the socket is gone. */
 export function handleAddr(h: TcpHandle, peer: boolean): { address: string; port: number } {

@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns';
 import net from 'node:net';
+import { goIp } from '../../go/ip.ts';
 import type { LookupResult } from '../../routes/types.ts';
 import { proxyV1Header } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
@@ -13,7 +14,6 @@ import {
   dialChoice,
   dialFailure,
   dialSucceeded,
-  goIp,
   redial,
   type SpliceOptions,
 } from './splice.ts';

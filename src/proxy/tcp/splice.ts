@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { goIp } from '../../go/ip.ts';
 import { clip } from '../../log/clip.ts';
 import type { LookupResult } from '../../routes/types.ts';
 import { balancerFor, recordOutcome } from '../outlier/balancer.ts';
@@ -87,11 +88,6 @@ export function socketAddrs(s: net.Socket): ConnAddrs {
     remote: { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 },
     local: { address: s.localAddress ?? '', port: s.localPort ?? 0 },
   };
-}
-
-/** Go prints IPv4-mapped IPv6 peers in their IPv4 form; access rules and logs expect that form. */
-export function goIp(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
 /**

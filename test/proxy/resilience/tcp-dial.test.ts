@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import { startTcpListener } from '../../../src/proxy/tcp/index.ts';
-import { rawSwitch, rawTcp } from '../../../src/proxy/tcp/raw-handle.ts';
-import { echoServer, fakeTable, makeDeps, roundTrip, spec } from '../tcp/helpers.ts';
+import { rawTcpFromEnv } from '../../../src/proxy/tcp/raw-handle.ts';
+import { echoServer, fakeTable, inMode, makeDeps, roundTrip, spec } from '../tcp/helpers.ts';
 
-const modes = rawTcp !== undefined ? (['raw', 'net'] as const) : (['net'] as const);
+const modes = rawTcpFromEnv(process.env) !== undefined ? (['raw', 'net'] as const) : (['net'] as const);
 
 async function deadPort(): Promise<number> {
   const dead = net.createServer();
@@ -20,10 +20,7 @@ async function setup(t: import('node:test').TestContext, mode: 'raw' | 'net', nu
   t.after(echo.close);
   const dead = await deadPort();
   const env = makeDeps(undefined, nums);
-  rawSwitch.on = mode === 'raw';
-  const l = await startTcpListener(spec(), env.deps).finally(() => {
-    rawSwitch.on = true;
-  });
+  const l = await startTcpListener(spec(), inMode(env.deps, mode));
   t.after(() => l.close(0));
   // The table always picks the dead target first (fakeTable answers a route's first target).
   env.store.swap(

@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { Config, ListenerSpec } from '../../../src/config/types.ts';
 import { memoryLogger } from '../../../src/log/logger.ts';
 import type { Metrics } from '../../../src/metrics/types.ts';
+import { rawTcpFromEnv } from '../../../src/proxy/tcp/raw-handle.ts';
 import type { ProxyDeps } from '../../../src/proxy/types.ts';
 import { TableStore } from '../../../src/routes/table-store.ts';
 import type { AccessRules, LookupResult, Route, Table, Target } from '../../../src/routes/types.ts';
@@ -143,8 +144,15 @@ export function makeDeps(
     metrics,
     noRouteHtml: () => '',
     accessLog: undefined,
+    // as the runtime does at start-up: the bare-handle path unless FABIO_TS_RAW_TCP=0
+    rawTcp: rawTcpFromEnv(process.env),
   };
   return { deps, store, log, metrics };
+}
+
+/** The same deps with the TCP listeners on the bare-handle path ('raw', when available) or on net.Socket. */
+export function inMode(deps: ProxyDeps, mode: 'raw' | 'net'): ProxyDeps {
+  return { ...deps, rawTcp: mode === 'raw' ? rawTcpFromEnv(process.env) : undefined };
 }
 
 /** An echo server (optionally prefixing replies) that records what each connection sent. */

@@ -3,19 +3,16 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { CLIP_MAX } from '../../../src/log/clip.ts';
 import { startSniListener } from '../../../src/proxy/tcp/index.ts';
-import { rawSwitch, rawTcp } from '../../../src/proxy/tcp/raw-handle.ts';
+import { rawTcpFromEnv } from '../../../src/proxy/tcp/raw-handle.ts';
 import { helloWithSni, reframe } from './hello-capture.ts';
-import { fakeTable, makeDeps, spec, until } from './helpers.ts';
+import { fakeTable, inMode, makeDeps, spec, until } from './helpers.ts';
 
-const modes = rawTcp !== undefined ? (['raw', 'net'] as const) : (['net'] as const);
+const modes = rawTcpFromEnv(process.env) !== undefined ? (['raw', 'net'] as const) : (['net'] as const);
 
 for (const mode of modes)
   test(`tcp+sni (${mode}): a 65,000-byte server name gives a bounded log line, not a 65 KB one`, async (t) => {
     const env = makeDeps(fakeTable({ 'known.test': [{ url: 'tcp://127.0.0.1:1' }] }));
-    rawSwitch.on = mode === 'raw';
-    const l = await startSniListener(spec({ proto: 'tcp+sni' }), env.deps).finally(() => {
-      rawSwitch.on = true;
-    });
+    const l = await startSniListener(spec({ proto: 'tcp+sni' }), inMode(env.deps, mode));
     t.after(() => l.close(0));
     const name = `${'a'.repeat(64_990)}.evil.test`;
     const wire = reframe(helloWithSni(name), [16_000, 16_000, 16_000, 16_000]);

@@ -4,10 +4,10 @@ import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
 import { startSniListener, startTcpListener } from '../../../src/proxy/tcp/index.ts';
-import { rawSwitch, rawTcp } from '../../../src/proxy/tcp/raw-handle.ts';
+import { rawTcpFromEnv } from '../../../src/proxy/tcp/raw-handle.ts';
 import { relayStats } from '../../../src/proxy/tcp/relay.ts';
 import { helloWithSni } from './hello-capture.ts';
-import { fakeTable, makeDeps, spec, until } from './helpers.ts';
+import { fakeTable, inMode, makeDeps, spec, until } from './helpers.ts';
 
 /**
  * proxy.lingertimeout: once one side of a spliced connection has ended, the other side gets at
@@ -15,7 +15,7 @@ import { fakeTable, makeDeps, spec, until } from './helpers.ts';
  * that never closes held two descriptors each, forever, until the process hit its limit).
  */
 
-const modes = rawTcp !== undefined ? (['raw', 'net'] as const) : (['net'] as const);
+const modes = rawTcpFromEnv(process.env) !== undefined ? (['raw', 'net'] as const) : (['net'] as const);
 
 /** Descriptors open in this process (the proxy runs in-process; the upstream does not). */
 const fds = () => readdirSync('/proc/self/fd').length;
@@ -42,10 +42,7 @@ async function neverClosingUpstream(t: import('node:test').TestContext): Promise
 
 async function listener(t: import('node:test').TestContext, mode: 'raw' | 'net', lingerMs: number) {
   const env = makeDeps(undefined, { 'proxy.lingertimeout': lingerMs });
-  rawSwitch.on = mode === 'raw';
-  const l = await startTcpListener(spec(), env.deps).finally(() => {
-    rawSwitch.on = true;
-  });
+  const l = await startTcpListener(spec(), inMode(env.deps, mode));
   t.after(() => l.close(0));
   return { ...env, l };
 }
@@ -220,10 +217,7 @@ for (const mode of modes)
     const env = makeDeps(fakeTable({ 'a.test': [{ url: `tcp://127.0.0.1:${upPort}` }] }), {
       'proxy.lingertimeout': 500,
     });
-    rawSwitch.on = mode === 'raw';
-    const l = await startSniListener(spec({ proto: 'tcp+sni' }), env.deps).finally(() => {
-      rawSwitch.on = true;
-    });
+    const l = await startSniListener(spec({ proto: 'tcp+sni' }), inMode(env.deps, mode));
     t.after(() => l.close(0));
     const hello = helloWithSni('a.test');
     const base = fds();

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { startSniListener, startTcpListener } from '../../../src/proxy/tcp/index.ts';
-import { rawSwitch, rawTcp } from '../../../src/proxy/tcp/raw-handle.ts';
-import { echoServer, fakeTable, makeDeps, spec, until } from './helpers.ts';
+import { rawTcpFromEnv } from '../../../src/proxy/tcp/raw-handle.ts';
+import { echoServer, fakeTable, inMode, makeDeps, spec, until } from './helpers.ts';
 
 /**
  * proxy.listener.maxconn: a TCP-family listener keeps at most that many connections open; one over
  * it is closed at accept, counted (tcp.refused / tcp_sni.refused) and logged once per episode.
  */
 
-const modes = rawTcp !== undefined ? (['raw', 'net'] as const) : (['net'] as const);
+const modes = rawTcpFromEnv(process.env) !== undefined ? (['raw', 'net'] as const) : (['net'] as const);
 
 /** A connection that sends `ping` and resolves once the echo came back (so the proxy spliced it). */
 async function held(port: number): Promise<net.Socket> {
@@ -40,10 +40,7 @@ async function capped(t: TestContext, mode: 'raw' | 'net', max: number) {
   const echo = await echoServer();
   t.after(echo.close);
   const env = makeDeps(undefined, { 'proxy.listener.maxconn': max });
-  rawSwitch.on = mode === 'raw';
-  const l = await startTcpListener(spec(), env.deps).finally(() => {
-    rawSwitch.on = true;
-  });
+  const l = await startTcpListener(spec(), inMode(env.deps, mode));
   t.after(() => l.close(0));
   env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${echo.port}` }] }));
   return { ...env, l };

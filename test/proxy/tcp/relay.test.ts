@@ -3,10 +3,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { test } from 'node:test';
 import { startTcpListener } from '../../../src/proxy/tcp/index.ts';
-import { rawSwitch } from '../../../src/proxy/tcp/raw-handle.ts';
 import { BULK_BYTES, relayStats } from '../../../src/proxy/tcp/relay.ts';
 import { rawTcpSkip, tcpModes } from '../../helpers/support.ts';
-import { fakeTable, makeDeps, spec, until } from './helpers.ts';
+import { fakeTable, inMode, makeDeps, spec, until } from './helpers.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -58,10 +57,7 @@ for (const mode of tcpModes())
       const sink = await slowSink(reply);
       t.after(() => sink.server.close());
       const env = makeDeps(undefined);
-      rawSwitch.on = mode === 'raw';
-      const l = await startTcpListener(spec(), env.deps).finally(() => {
-        rawSwitch.on = true;
-      });
+      const l = await startTcpListener(spec(), inMode(env.deps, mode));
       t.after(() => l.close(0));
       const raw0 = relayStats.raw;
       env.store.swap(fakeTable({ [`:${l.port}`]: [{ url: `tcp://127.0.0.1:${sink.port}` }] }));

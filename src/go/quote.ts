@@ -1,6 +1,8 @@
 /**
- * A Go `strconv.Quote`-compatible quoter. fabio quotes tags and opts of generated route commands
- * (and tags when printing the table) with it, so the exact escapes are part of the text format.
+ * Go's `strconv.Quote`, the one copy (issue #16). fabio quotes tags and opts of generated route
+ * commands (and tags when printing the table) with it, and Go's flag and config errors quote
+ * values with it, so the exact escapes are part of the route text format and of error messages.
+ * test/go/go-compat.test.ts pins strconv's own test cases.
  */
 
 const HEX = '0123456789abcdef';
@@ -17,6 +19,11 @@ function hex(n: number, width: number): string {
  */
 const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
 
+/**
+ * `strconv.Quote(s)`: double quotes, Go's short escapes, `\xNN` for other ASCII controls,
+ * `\uNNNN`/`\UNNNNNNNN` for non-printable runes. A lone UTF-16 surrogate (no Go string can hold
+ * one: it would be an invalid UTF-8 sequence, which Go replaces on decoding) prints as `\ufffd`.
+ */
 export function goQuote(s: string): string {
   let out = '"';
   for (const ch of s) {

@@ -1,0 +1,252 @@
+import type { BuildMemo, LineIndex } from './build-memo.ts';
+import { hostOrders } from './build-memo.ts';
+import type { CRoute, HostEntry } from './compiled.ts';
+import type { GlobMatcher } from './glob.ts';
+import { GlobSyntaxError, isGlob, sharedGlobCache } from './glob.ts';
+import { normalizeHost } from './host-order.ts';
+import type { ApplyState, Model, MRoute } from './model.ts';
+import { buildPathIndex } from './path-index.ts';
+import type { TargetDraft } from './target.ts';
+import type { ParsedURL } from './target-url.ts';
+import { parseTargetURL } from './target-url.ts';
+import type { BuildOptions, LookupResult, Route, Target } from './types.ts';
+import { buildRing, effectiveWeights, identityRing } from './weights.ts';
+
+/**
+ * The last step of a table build (build.ts): the applied model's hosts become compiled host
+ * entries (routes with their rings and precomputed results, path indexes, host globs), reusing
+ * the previous build's where nothing changed.
+ */
+
+/** What compileHosts reads of a build (build.ts's BuildRun). */
+export interface HostInputs {
+  readonly opts: BuildOptions;
+  /** The previous build's memo, undefined for a fresh build. */
+  readonly memo: BuildMemo | undefined;
+  /** The applied commands: routes by host and path. */
+  readonly model: Model;
+  readonly st: ApplyState;
+}
+
+/** Option problems of the route's surviving targets become warnings (in target order). */
+function reportProblems(drafts: readonly TargetDraft[], st: ApplyState): void {
+  if (st.problems.size === 0) return;
+  for (const t of drafts) {
+    const p = st.problems.get(t);
+    if (p !== undefined)
+      for (const message of p.messages) st.warnings.push({ line: p.line, service: t.service, message });
+  }
+}
+
+function sameOpts(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i] as string;
+    if (k !== kb[i] || a[k] !== b[k]) return false;
+  }
+  return true;
+}
+
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Whether a previous build's compiled route is what compileRoute would make of `m` now: same host
+ * and path (the caller's), and the same targets in the same order with the same service, URL,
+ * tags, options and fixed weight. Everything else in a CRoute (effective weights, ring, redirect
+ * codes, access rules, host and port) is derived from these and the matcher.
+ */
+function sameRoute(c: CRoute, m: MRoute): boolean {
+  const a = c.targets;
+  const b = m.targets;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as Target;
+    const y = b[i] as TargetDraft;
+    if (
+      x.url !== y.url ||
+      x.service !== y.service ||
+      !Object.is(x.fixedWeight, y.fixedWeight) ||
+      !sameTags(x.tags, y.tags) ||
+      !sameOpts(x.opts, y.opts)
+    )
+      return false;
+  }
+  return true;
+}
+
+function compileRoute(m: MRoute, opts: BuildOptions, st: ApplyState): CRoute {
+  const drafts = m.targets;
+  const n = drafts.length;
+  let ring: Uint32Array;
+  if (n === 1) {
+    (drafts[0] as TargetDraft).weight = 1; // the common case, without the weight arrays
+    ring = identityRing(1);
+  } else {
+    const fixed = drafts.map((t) => t.fixedWeight);
+    const weights = effectiveWeights(fixed);
+    for (let i = 0; i < n; i++) (drafts[i] as TargetDraft).weight = weights[i] as number;
+    ring = buildRing(fixed, weights);
+  }
+  for (let i = 0; i < n; i++) Object.freeze(drafts[i]);
+  reportProblems(drafts, st);
+  // exact-size copy: the draft array grew by push and has spare capacity
+  const targets: readonly Target[] = Object.freeze(drafts.slice());
+  const route: Route = Object.freeze({ host: m.host, path: m.path, targets });
+  const results: LookupResult[] = new Array(n);
+  let redirects: (ParsedURL | undefined)[] | undefined;
+  for (let i = 0; i < n; i++) {
+    const target = targets[i] as Target;
+    results[i] = Object.freeze({ route, target });
+    if (target.redirectCode !== 0) {
+      // rare: only redirect targets keep their parsed URL for building the Location at lookup
+      redirects ??= new Array<ParsedURL | undefined>(n).fill(undefined);
+      redirects[i] = parseTargetURL(target.url);
+    }
+  }
+  return Object.freeze({
+    route,
+    host: m.host,
+    path: m.path,
+    lowerPath: opts.matcher === 'iprefix' ? m.path.toLowerCase() : m.path,
+    glob: m.glob, // compiled while applying commands; undefined for a literal path
+    targets: route.targets,
+    ring,
+    results: Object.freeze(results),
+    redirects: redirects === undefined ? undefined : Object.freeze(redirects),
+    // only multi-target routes ever touch a counter
+    counterKey: n > 1 ? `${m.host}${m.path}` : '',
+  });
+}
+
+const byPathDesc = (a: { path: string }, b: { path: string }): number =>
+  a.path < b.path ? 1 : a.path > b.path ? -1 : 0;
+
+/** The compiled routes of one host (path descending), reusing the previous build's where unchanged. */
+function compileHost(
+  rs: Map<string, MRoute>,
+  prev: HostEntry | undefined,
+  opts: BuildOptions,
+  st: ApplyState,
+): CRoute[] {
+  const sorted = [...rs.values()].sort(byPathDesc);
+  if (prev === undefined) return sorted.map((m) => compileRoute(m, opts, st));
+  const old = prev.routes;
+  const out: CRoute[] = new Array(sorted.length);
+  let j = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const m = sorted[i] as MRoute;
+    // both lists are path-descending: walk the old one alongside
+    while (j < old.length && (old[j] as CRoute).path > m.path) j++;
+    const c = old[j];
+    if (c !== undefined && c.path === m.path && sameRoute(c, m)) {
+      reportProblems(m.targets, st);
+      out[i] = c;
+    } else out[i] = compileRoute(m, opts, st);
+  }
+  return out;
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** What step 3 made: the host entries in every index a lookup uses, and the routes in host order. */
+export interface CompiledHosts {
+  readonly order: BuildMemo['order'];
+  readonly asc: BuildMemo['asc'];
+  readonly byKey: Map<string, HostEntry>;
+  readonly exactPlain: Map<string, HostEntry[]>;
+  readonly exactTls: Map<string, HostEntry[]>;
+  readonly globs: HostEntry[];
+  readonly tcp: Map<string, CRoute>;
+  readonly routes: Route[];
+}
+
+/**
+ * Step 3, compile the hosts in most-specific-first order: each host's routes (reusing the previous
+ * build's where unchanged), its host glob, its host entry (the previous one when nothing changed).
+ * `nums` are step 1's line numbers (incremental), for the warning of an invalid host glob.
+ */
+export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: readonly number[]): CompiledHosts {
+  const { opts, memo, model, st } = run;
+  const cache = sharedGlobCache(opts.globCacheSize);
+  const { order, asc } = hostOrders(memo !== undefined && ix !== undefined ? ix.hosts : model, memo);
+  const byKey = new Map<string, HostEntry>();
+  const exactPlain = new Map<string, HostEntry[]>();
+  const exactTls = new Map<string, HostEntry[]>();
+  const globs: HostEntry[] = [];
+  const tcp = new Map<string, CRoute>();
+  const push = (m: Map<string, HostEntry[]>, k: string, e: HostEntry): void => {
+    const l = m.get(k);
+    if (l === undefined) m.set(k, [e]);
+    else l.push(e);
+  };
+
+  for (let rank = 0; rank < order.length; rank++) {
+    const key = (order[rank] as { h: string }).h;
+    const rs = model.get(key);
+    const prevEntry = memo?.byKey.get(key);
+    const routes =
+      rs === undefined ? ((prevEntry as HostEntry).routes as CRoute[]) : compileHost(rs, prevEntry, opts, st);
+    let matchPlain: GlobMatcher | undefined;
+    let matchTls: GlobMatcher | undefined;
+    if (!opts.globDisabled && isGlob(key)) {
+      try {
+        matchPlain = cache.get(normalizeHost(key, false));
+        matchTls = cache.get(normalizeHost(key, true));
+      } catch (err) {
+        if (!(err instanceof GlobSyntaxError)) throw err;
+        // the line of the host's first route (its first line when the lines were grouped)
+        const head = ix?.hosts.get(key)?.head;
+        const firstLine = (rs !== undefined ? rs.values().next().value?.line : nums[head as number]) ?? 0;
+        st.warnings.push({
+          line: firstLine,
+          service: routes[0]?.targets[0]?.service ?? '',
+          message: `${err.message}; host matched as plain text`,
+        });
+        matchPlain = matchTls = undefined;
+      }
+    }
+    let entry: HostEntry;
+    if (prevEntry !== undefined && sameList(prevEntry.routes, routes)) {
+      // unchanged routes: the same frozen list and path index; a new entry only when the rank
+      // (position among the hosts) or the host glob changed
+      entry =
+        prevEntry.rank === rank && prevEntry.matchPlain === matchPlain && prevEntry.matchTls === matchTls
+          ? prevEntry
+          : Object.freeze({ key, rank, routes: prevEntry.routes, index: prevEntry.index, matchPlain, matchTls });
+    } else {
+      entry = Object.freeze({
+        key,
+        rank,
+        routes: Object.freeze(routes),
+        index: buildPathIndex(routes, opts.matcher),
+        matchPlain,
+        matchTls,
+      });
+    }
+    byKey.set(key, entry);
+    if (matchPlain !== undefined) globs.push(entry);
+    else {
+      push(exactPlain, normalizeHost(key, false), entry);
+      push(exactTls, normalizeHost(key, true), entry);
+    }
+    const tcpRoute = routes.find((r) => '/'.startsWith(r.path));
+    if (tcpRoute !== undefined) tcp.set(key, tcpRoute);
+  }
+
+  const routes: Route[] = [];
+  for (const h of asc) for (const r of byKey.get(h)?.routes ?? []) routes.push(r.route);
+  return { order, asc, byKey, exactPlain, exactTls, globs, tcp, routes };
+}
