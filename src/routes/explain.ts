@@ -1,8 +1,7 @@
 import type { CRoute } from './compiled.ts';
 import { SKIP } from './compiled.ts';
 import { normalizeHost } from './host-order.ts';
-import type { RouteTable, TableParts } from './table.ts';
-import { routeMatches } from './table.ts';
+import { routeMatches, type TableParts, type TableProbe } from './table-parts.ts';
 import type { ExplainCandidate, ExplainShare, ExplainStep, Explanation, LookupRequest, LookupResult } from './types.ts';
 
 /**
@@ -10,7 +9,7 @@ import type { ExplainCandidate, ExplainShare, ExplainStep, Explanation, LookupRe
  * host (and finally the host-less routes) every route tried until one matches. It makes the same
  * picks as lookup (an rr pick advances the counter unless `advance` is false).
  */
-export function explainLookup(table: RouteTable, p: TableParts, req: LookupRequest, advance: boolean): Explanation {
+export function explainLookup(table: TableProbe, p: TableParts, req: LookupRequest, advance: boolean): Explanation {
   const steps: ExplainStep[] = [];
   const hosts = table.candidates(normalizeHost(req.host, req.tls), req.tls);
   const names = hosts.map((h) => h.key);

@@ -11,9 +11,6 @@ import { matchRoute, type TableParts, type TableProbe } from './table-parts.ts';
 import type { ParsedURL } from './target-url.ts';
 import type { Explanation, LookupRequest, LookupResult, Route, Table, Warning } from './types.ts';
 
-// explain.ts still imports these from here; once it imports table-parts.ts this line goes (issue #16).
-export { routeMatches, type TableParts } from './table-parts.ts';
-
 /** The frozen routing table. */
 export class RouteTable implements Table, TableProbe {
   readonly source: string;

@@ -21,7 +21,6 @@ const src = join(root, 'src');
 const ALLOWED: readonly string[] = [
   // issue #16: table.ts re-exports explain's types and explain.ts reads the table; breaking it
   // needs an edit of src/routes/explain.ts, which is being changed elsewhere at the moment.
-  'routes/explain.ts -> routes/table.ts -> routes/explain.ts',
 ];
 
 function walk(dir: string): string[] {

@@ -247,16 +247,7 @@ export function stsValue(maxAge: number, subdomains: boolean, preload: boolean):
   return `max-age=${maxAge}${subdomains ? '; includeSubdomains' : ''}${preload ? '; preload' : ''}`;
 }
 
-const TLS_VERSIONS: Record<string, string> = {
-  TLSv1: 'tls10',
-  'TLSv1.1': 'tls11',
-  'TLSv1.2': 'tls12',
-  'TLSv1.3': 'tls13',
-};
-export function tlsVersionName(protocol: string | null | undefined): string {
-  if (!protocol) return '';
-  return TLS_VERSIONS[protocol] ?? protocol;
-}
+export { tlsVersionName } from '../tls/ciphers.ts';
 
 // IANA ids of the suites OpenSSL negotiates with Node's defaults (Node reports names, Go reports ids).
 const CIPHER_IDS: Record<string, number> = {

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { hostname, networkInterfaces } from 'node:os';
+import { hostname } from 'node:os';
+import { localIP } from '../../go/local-ip.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { ConsulClient } from './client.ts';
 
@@ -41,14 +42,6 @@ export function goDuration(ms: number): string {
   return sec;
 }
 
-/** First non-internal IPv4 address of this host (fabio's auto-detection), else 127.0.0.1. */
-export function localIP(): string {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return '127.0.0.1';
-}
-
 /** host and port of register.addr ('' host when absent or not an IP literal). */
 export function splitRegisterAddr(addr: string, defaultPort: number): { host: string; port: number } {
   const m = /^\[([^\]]*)\](?::(\d+))?$/.exec(addr) ?? /^([^:]*)(?::(\d+))?$/.exec(addr);
@@ -70,7 +63,7 @@ export interface ServicePayload {
 /** The registration body for `name` exactly as fabio sends it. */
 export function servicePayload(name: string, o: RegistrationOptions, ip = ''): ServicePayload {
   const { host, port } = splitRegisterAddr(o.addr, o.defaultPort);
-  const address = host || ip || localIP();
+  const address = host || ip || localIP() || '127.0.0.1';
   const id = `${name}-${o.hostname ?? hostname()}-${port}`;
   const hp = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
   return {

@@ -16,11 +16,9 @@ export interface CatalogRow {
   readonly ServiceTags: readonly string[] | null;
 }
 
-export interface TagWarning {
-  readonly service: string;
-  readonly tag: string;
-  readonly message: string;
-}
+import type { ServiceTagWarning as TagWarning } from '../types.ts';
+
+export type { TagWarning };
 
 export interface ServiceLines {
   readonly lines: readonly string[];

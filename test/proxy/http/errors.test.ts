@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { STATUS_CODES } from 'node:http';
 import { test } from 'node:test';
-import { goAddr, goIp } from '../../../src/proxy/client-ip.ts';
+import { goAddr, goIp } from '../../../src/go/ip.ts';
 import { classify, ProxyError, rawAnswer, reasonPhrase, toResponse } from '../../../src/proxy/errors.ts';
 
 const cases: [string, unknown, number, string, boolean][] = [
