@@ -21,6 +21,12 @@ export interface Metrics {
   routeBytes(route: Route, target: Target, rx: number, tx: number): void;
   /** After a swap: drop label sets of targets that left the table. */
   pruneTargets(table: Table): void;
+  /** A new gRPC client connection (`grpc.conn`). Optional: recorders that ignore gRPC may leave it out. */
+  grpcConn?(): void;
+  /** A gRPC stream without a route (`grpc.noroute`). */
+  grpcNoRoute?(): void;
+  /** One finished RPC: `grpc.requests`, and `grep.status{code}` (fabio's typo) beside `grpc.status{code}`. */
+  grpcRequest?(code: string, seconds: number): void;
 }
 
 export const noopMetrics: Metrics = {
@@ -34,4 +40,7 @@ export const noopMetrics: Metrics = {
   tcpRefused() {},
   routeBytes() {},
   pruneTargets() {},
+  grpcConn() {},
+  grpcNoRoute() {},
+  grpcRequest() {},
 };
