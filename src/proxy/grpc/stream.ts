@@ -14,7 +14,7 @@ import { codeName, encodeMessage, GrpcCode, parseStatus } from './status.ts';
 import { parseGrpcTimeout } from './timeout.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 
 /** What one gRPC stream needs from its listener. */
 export interface GrpcStreamContext {
@@ -60,7 +60,6 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
   let up: ClientHttp2Stream | undefined;
   let deadline: NodeJS.Timeout | undefined;
   let trailers: OutgoingHttpHeaders | undefined;
-  let upEnded = false;
   let upError: Error | undefined;
 
   down.on('error', () => {});
@@ -174,13 +173,18 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
     trailers = forwardable(t, {});
   });
   u.once('end', () => {
-    upEnded = true;
     if (code !== undefined || down.closed || !down.headersSent) return;
-    code = trailers !== undefined ? parseStatus(trailers['grpc-status'] as string | undefined) : GrpcCode.INTERNAL;
-    trailers ??= {
-      'grpc-status': String(GrpcCode.INTERNAL),
-      'grpc-message': 'upstream ended the stream without trailers',
-    };
+    if (trailers === undefined) {
+      // Either a reset (Node emits 'end' before 'aborted'/'close' then) or an upstream that ended
+      // without trailers: 'close' decides, with the reset code once it is known. While our side is
+      // still open, 'close' would wait for the client: end the stream a turn later in that case.
+      if (!u.writableEnded)
+        setImmediate(() => {
+          if (!u.closed) u.close(NGHTTP2_NO_ERROR);
+        });
+      return;
+    }
+    code = parseStatus(trailers['grpc-status'] as string | undefined);
     clearTimeout(deadline);
     down.end();
   });
@@ -190,16 +194,17 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
   u.once('close', () => {
     if (code !== undefined || down.closed) return;
     const rst = u.rstCode ?? NGHTTP2_NO_ERROR;
-    if (upEnded && rst === NGHTTP2_NO_ERROR && down.headersSent) return;
     if (!down.headersSent) {
-      const why = upError !== undefined ? upError.message : `stream reset (code ${rst})`;
+      const why = upError !== undefined ? upError.message : `stream closed (code ${rst})`;
       ctx.log.debug(`grpc: upstream ${target.hostPort}: ${clip(why)}`);
       finish(GrpcCode.UNAVAILABLE, `upstream ${target.hostPort}: ${why}`);
     } else {
-      // Mid-response: reset the client stream as the upstream reset ours.
+      // Mid-response without trailers: reset the client stream as the upstream reset ours. Node
+      // reports a reset that arrives after our side ended as a clean close (rstCode 0), so an
+      // upstream that ended without trailers and one that reset look alike: both reset the client.
       code = rst === NGHTTP2_CANCEL ? GrpcCode.CANCELLED : GrpcCode.INTERNAL;
       clearTimeout(deadline);
-      down.close(rst === NGHTTP2_NO_ERROR ? NGHTTP2_CANCEL : rst);
+      down.close(rst === NGHTTP2_NO_ERROR ? NGHTTP2_INTERNAL_ERROR : rst);
     }
   });
 }
