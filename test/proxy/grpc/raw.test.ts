@@ -260,3 +260,67 @@ test('a pooled upstream session closes after proxy.grpcshutdowntimeout once its 
   p.store.swap(buildTable('', TABLE_OPTS));
   await until(async () => b.sessions.size === 0, 10000);
 });
+
+test('back-pressure: an upstream that does not read stops the client instead of growing memory', async (t) => {
+  const TOTAL = 64 * 1024 * 1024;
+  const chunk = frame(1024 * 1024 - 5);
+  let upstream: ServerHttp2Stream | undefined;
+  const b = await rawBackend((s) => {
+    upstream = s;
+    s.pause(); // reads nothing until told
+    s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+    let got = 0;
+    s.on('data', (d: Buffer) => {
+      got += d.length;
+    });
+    s.on('end', () => {
+      const text = Buffer.from(`${got}`);
+      const f = frame(text.length);
+      text.copy(f, 5);
+      s.end(f);
+    });
+  });
+  t.after(() => b.close());
+  const p = await startProxy(`route add svc /pkg.Svc grpc://127.0.0.1:${b.port}`, {
+    cfg: { 'proxy.grpcmaxrxmsgsize': String(2 * 1024 * 1024) },
+  });
+  t.after(() => p.listener.close(0));
+  const c = rawCall(p, '/pkg.Svc/Upload');
+  t.after(() => c.session.destroy());
+  let sent = 0;
+  let waiting = false;
+  let blocked = 0;
+  const pump = () => {
+    while (sent < TOTAL) {
+      sent += chunk.length;
+      if (!c.stream.write(chunk)) {
+        waiting = true;
+        c.stream.once('drain', () => {
+          waiting = false;
+          pump();
+        });
+        return;
+      }
+    }
+    c.stream.end();
+  };
+  pump();
+  await until(
+    async () => {
+      blocked = waiting ? blocked + 1 : 0;
+      return blocked >= 20 || sent >= TOTAL;
+    },
+    30000,
+    20,
+  );
+  assert.ok(sent < TOTAL / 4, `client sent ${sent} bytes while the upstream read nothing`);
+  let body = '';
+  c.stream.on('data', (d: Buffer) => {
+    body += d.toString();
+  });
+  upstream?.resume();
+  const tr = await c.trailers;
+  assert.equal(tr['grpc-status'], '0');
+  assert.equal(body.slice(5), String(TOTAL));
+});
