@@ -273,6 +273,9 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
       grpc.grep.labels({ code }).observe(seconds);
       grpc.status.labels({ code }).observe(seconds);
     },
+    grpcRoute(route, target, seconds) {
+      children(route, target).route.observe(seconds);
+    },
     routeBytes(route, target, r, t) {
       const c = children(route, target);
       if (r > 0) c.rx.inc(r);

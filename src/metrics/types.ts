@@ -27,6 +27,8 @@ export interface Metrics {
   grpcNoRoute?(): void;
   /** One finished RPC: `grpc.requests`, and `grep.status{code}` (fabio's typo) beside `grpc.status{code}`. */
   grpcRequest?(code: string, seconds: number): void;
+  /** One finished gRPC stream that had a route: the `route` histogram of its target, as fabio does. */
+  grpcRoute?(route: Route, target: Target, seconds: number): void;
 }
 
 export const noopMetrics: Metrics = {
@@ -43,4 +45,5 @@ export const noopMetrics: Metrics = {
   grpcConn() {},
   grpcNoRoute() {},
   grpcRequest() {},
+  grpcRoute() {},
 };

@@ -8,6 +8,7 @@ import { clip } from '../../log/clip.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Metrics } from '../../metrics/types.ts';
 import type { TableStore } from '../../routes/table-store.ts';
+import { traceLines } from '../../routes/index.ts';
 import type { LookupResult } from '../../routes/types.ts';
 import { FrameMeter } from './frame-meter.ts';
 import { codeName, encodeMessage, GrpcCode, parseStatus } from './status.ts';
@@ -60,13 +61,16 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
   let up: ClientHttp2Stream | undefined;
   let deadline: NodeJS.Timeout | undefined;
   let trailers: OutgoingHttpHeaders | undefined;
+  let res: LookupResult | undefined;
   let upError: Error | undefined;
 
   down.on('error', () => {});
   down.once('close', () => {
     clearTimeout(deadline);
     if (up !== undefined && !up.closed) up.close(NGHTTP2_CANCEL);
-    ctx.metrics.grpcRequest?.(codeName(code ?? GrpcCode.CANCELLED), (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    ctx.metrics.grpcRequest?.(codeName(code ?? GrpcCode.CANCELLED), seconds);
+    if (res !== undefined && res.target.redirectCode === 0) ctx.metrics.grpcRoute?.(res.route, res.target, seconds);
   });
 
   /** Ends the client stream with a status of the proxy's own and cancels the upstream stream. */
@@ -86,9 +90,18 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
   };
 
   const path = single(headers[':path']);
-  let res: LookupResult | undefined;
   try {
-    res = ctx.store.current?.lookup({ host: single(headers.dsthost), path, tls: ctx.tls });
+    const table = ctx.store.current; // one read per stream
+    const lreq = { host: single(headers.dsthost), path, tls: ctx.tls };
+    const traceId = single(headers.trace);
+    if (traceId !== '' && table !== undefined && ctx.log.enabled('TRACE')) {
+      // fabio's route trace, asked for with the `trace` metadata (the Trace header of HTTP)
+      const exp = table.explain(lreq);
+      for (const line of traceLines(clip(traceId), exp)) ctx.log.trace(line);
+      res = exp.result;
+    } else {
+      res = table?.lookup(lreq);
+    }
   } catch (e) {
     ctx.log.error(`grpc: lookup ${clip(path)}: ${(e as Error).message}`);
     finish(GrpcCode.INTERNAL, 'internal error');

@@ -48,6 +48,7 @@ test('fabio-ts process: a gRPC service registered with urlprefix-/pkg.Svc proto=
     /_grep_status_count\{code="OK"\} 1\b/,
     /_grpc_status_count\{code="NotFound"\} 1\b/,
     /_grpc_requests_count 2\b/,
+    new RegExp(`_route_count\\{[^}]*target="grpc://127\\.0\\.0\\.1:${b.port}"[^}]*\\} 1\\b`),
   ];
   let metrics = '';
   await until(async () => {

@@ -122,6 +122,7 @@ export async function startProxy(
     cfg?: Record<string, string>;
     metrics?: Metrics;
     upstreamCa?: string;
+    logLevel?: 'TRACE' | 'DEBUG';
   } = {},
 ): Promise<Proxy> {
   const proto = opts.proto ?? 'grpc';
@@ -131,7 +132,7 @@ export async function startProxy(
   });
   const store = new TableStore();
   store.swap(buildTable(routes, TABLE_OPTS));
-  const log = memoryLogger('DEBUG');
+  const log = memoryLogger(opts.logLevel ?? 'DEBUG');
   const listener = await startGrpcListener(cfg.listeners[0]!, {
     cfg,
     store,

@@ -324,3 +324,21 @@ test('back-pressure: an upstream that does not read stops the client instead of 
   assert.equal(tr['grpc-status'], '0');
   assert.equal(body.slice(5), String(TOTAL));
 });
+
+test('trace metadata: the route trace at TRACE level, as the Trace header does for HTTP', async (t) => {
+  const b = await rawBackend((s) => {
+    s.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
+  });
+  t.after(() => b.close());
+  const p = await startProxy(`route add svc /pkg.Svc grpc://127.0.0.1:${b.port}`, { logLevel: 'TRACE' });
+  t.after(() => p.listener.close(0));
+  const c = rawCall(p, '/pkg.Svc/Call', { trace: 'abc-12345678901234567890' });
+  t.after(() => c.session.destroy());
+  c.stream.end(frame(1));
+  assert.equal((await c.trailers)['grpc-status'], '0');
+  assert.ok(p.log.lines.includes('[TRACE] abc-123456789012 Tracing /pkg.Svc/Call'), p.log.lines.join('\n'));
+  assert.ok(
+    p.log.lines.includes(`[TRACE] abc-123456789012 Routing to service svc on grpc://127.0.0.1:${b.port}`),
+    p.log.lines.join('\n'),
+  );
+});
