@@ -342,3 +342,24 @@ test('trace metadata: the route trace at TRACE level, as the Trace header does f
     p.log.lines.join('\n'),
   );
 });
+
+test('shutdown: a stream still running when the grace period ends is cancelled upstream', async (t) => {
+  const b = await startBackend();
+  t.after(() => b.close());
+  const p = await startProxy(`route add echo /test.echo.Echo grpc://127.0.0.1:${b.port}`);
+  const c = client(p.addr);
+  t.after(() => c.close());
+  const hanging = new Promise((r) => b.ev.once('hanging', r));
+  const cancelled = new Promise((r) => b.ev.once('cancelled', r));
+  const result = unary(c, { text: 'hang' });
+  await hanging;
+  await p.listener.close(100);
+  await cancelled;
+  const r = await result;
+  assert.ok(
+    r.err?.code === grpc.status.CANCELLED ||
+      r.err?.code === grpc.status.UNAVAILABLE ||
+      r.err?.code === grpc.status.INTERNAL,
+    `client got ${r.err?.code} ${r.err?.details}`,
+  );
+});
