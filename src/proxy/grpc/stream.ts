@@ -122,7 +122,7 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
   }
 
   const out = forwardable(headers, {
-    ':method': 'POST',
+    ':method': single(headers[':method']) || 'POST', // transparent: a non-gRPC request is the upstream's to refuse
     ':scheme': target.scheme === 'grpcs' || target.scheme === 'https' ? 'https' : 'http',
     ':authority': target.hostPort,
     ':path': path,

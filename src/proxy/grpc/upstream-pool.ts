@@ -57,7 +57,16 @@ export class UpstreamPool {
       clearTimeout(e.retire);
       e.retire = undefined;
     }
-    return e.session.request(headers, { endStream: false });
+    try {
+      return e.session.request(headers, { endStream: false });
+    } catch (err) {
+      // A session that cannot open streams any more (stream ids used up, closing) is replaced once.
+      this.#drop(e, true);
+      const fresh = this.#entry(target);
+      fresh.targets.add(target.key);
+      if (fresh === e) throw err;
+      return fresh.session.request(headers, { endStream: false });
+    }
   }
 
   /** Closes every session now (in-flight streams are cancelled). */
