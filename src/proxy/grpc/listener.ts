@@ -1,4 +1,5 @@
 import http2, { type Http2SecureServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
 import { clip } from '../../log/clip.ts';
 import { guardH2Session, H2_MAX_CONCURRENT_STREAMS } from '../http/h2-guard.ts';
@@ -56,13 +57,17 @@ export async function startGrpcListener(spec: ListenerSpec, deps: GrpcListenerDe
   }
 
   const sessions = new Set<ServerHttp2Session>();
+  let onSessionGone: (() => void) | undefined;
   const maxResets = cfg.num('proxy.http2.maxresets');
   server.on('session', (sess: ServerHttp2Session) => {
     deps.metrics.grpcConn?.();
     guardH2Session(sess, maxResets, deps.log);
     sessions.add(sess);
     sess.on('error', () => {});
-    sess.once('close', () => sessions.delete(sess));
+    sess.once('close', () => {
+      sessions.delete(sess);
+      onSessionGone?.();
+    });
   });
   server.on('connection', (sock: import('node:net').Socket) => sock.setKeepAlive(true, TCP_KEEPALIVE_MS));
   server.on('sessionError', () => {});
@@ -76,11 +81,27 @@ export async function startGrpcListener(spec: ListenerSpec, deps: GrpcListenerDe
     }
   });
 
+  // pxyproto=true: a plain TCP server reads the PROXY header, then hands the socket to the HTTP/2
+  // server (as the HTTP listeners do). gRPC uses the source address for nothing: fabio neither.
+  let front: Http2Server | Http2SecureServer | import('node:net').Server = server;
+  if (spec.proxyProto) {
+    const { headerGate, readProxyHeader } = await import('../proxy-protocol.ts');
+    const gate = headerGate(cfg, deps.log, spec.proto);
+    const net = createNetServer({ keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_MS });
+    net.on('connection', (sock: Socket) => {
+      sock.on('error', () => sock.destroy());
+      readProxyHeader(sock, spec.proxyProtoTimeout || 250, gate).then(
+        () => server.emit('connection', sock),
+        () => sock.destroy(),
+      );
+    });
+    front = net;
+  }
   try {
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(spec.port, spec.host === '' ? undefined : spec.host, () => {
-        server.off('error', reject);
+      front.once('error', reject);
+      front.listen(spec.port, spec.host === '' ? undefined : spec.host, () => {
+        front.off('error', reject);
         resolve();
       });
     });
@@ -88,8 +109,8 @@ export async function startGrpcListener(spec: ListenerSpec, deps: GrpcListenerDe
     for (const c of cleanup) c();
     throw e;
   }
-  server.on('error', (e: Error) => deps.log.error(`${spec.proto}: ${e.message}`));
-  const addr = server.address();
+  front.on('error', (e: Error) => deps.log.error(`${spec.proto}: ${e.message}`));
+  const addr = front.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : spec.port;
   deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${spec.addr}`);
 
@@ -101,10 +122,17 @@ export async function startGrpcListener(spec: ListenerSpec, deps: GrpcListenerDe
       const timer = setTimeout(() => {
         for (const s of sessions) s.destroy(undefined, http2.constants.NGHTTP2_CANCEL);
       }, graceMs);
-      server.close(() => {
+      let frontClosed = false;
+      const check = () => {
+        if (!frontClosed || sessions.size > 0) return;
         clearTimeout(timer);
         for (const c of cleanup) c();
         resolve();
+      };
+      onSessionGone = check;
+      front.close(() => {
+        frontClosed = true;
+        check();
       });
       for (const s of sessions) s.close();
     });

@@ -8,7 +8,7 @@ import http2, {
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect as netConnect } from 'node:net';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { buildTable } from '../../../src/routes/index.ts';
@@ -362,4 +362,28 @@ test('shutdown: a stream still running when the grace period ends is cancelled u
       r.err?.code === grpc.status.INTERNAL,
     `client got ${r.err?.code} ${r.err?.details}`,
   );
+});
+
+test('pxyproto=true: the PROXY header is read, then the connection is served as gRPC', async (t) => {
+  const b = await rawBackend((s) => {
+    s.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
+  });
+  t.after(() => b.close());
+  const p = await startProxy(`route add svc /pkg.Svc grpc://127.0.0.1:${b.port}`, {
+    cfg: { 'proxy.addr': '127.0.0.1:0;proto=grpc;pxyproto=true' },
+  });
+  t.after(() => p.listener.close(0));
+  const session = http2.connect(`http://${p.addr}`, {
+    createConnection: () => {
+      const sock = netConnect(p.listener.port, '127.0.0.1');
+      sock.write('PROXY TCP4 192.0.2.1 127.0.0.1 40000 9999\r\n');
+      return sock;
+    },
+  });
+  session.on('error', () => {});
+  t.after(() => session.destroy());
+  const stream = session.request({ ':method': 'POST', ':path': '/pkg.Svc/Call', 'content-type': 'application/grpc' });
+  stream.end(frame(1));
+  const h = await new Promise<http2.IncomingHttpHeaders>((r) => stream.on('response', r));
+  assert.equal(h['grpc-status'], '0');
 });
