@@ -80,6 +80,7 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
     clearTimeout(deadline);
     if (up !== undefined && !up.closed) up.close(NGHTTP2_CANCEL);
     const st = { 'grpc-status': String(c), 'grpc-message': encodeMessage(message) };
+    down.resume(); // whatever the client still sends is read and dropped, never buffered
     if (!down.headersSent) {
       // trailers-only response
       down.respond({ ':status': 200, 'content-type': 'application/grpc', ...st }, { endStream: true });
@@ -138,6 +139,7 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
   // client → upstream
   const rx = new FrameMeter(ctx.maxRx);
   down.on('data', (chunk: Buffer) => {
+    if (code !== undefined) return; // the call is over: drop
     const big = rx.push(chunk);
     if (big >= 0) {
       finish(GrpcCode.RESOURCE_EXHAUSTED, `received message larger than max (${big} vs. ${ctx.maxRx})`);
@@ -164,6 +166,7 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
     if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
       code = parseStatus(h['grpc-status']);
       clearTimeout(deadline);
+      down.resume();
       down.respond(head, { endStream: true });
       return;
     }
