@@ -387,3 +387,29 @@ test('pxyproto=true: the PROXY header is read, then the connection is served as 
   const h = await new Promise<http2.IncomingHttpHeaders>((r) => stream.on('response', r));
   assert.equal(h['grpc-status'], '0');
 });
+
+test('no route while the client keeps sending: NOT_FOUND, and the rest is read and dropped', async (t) => {
+  const p = await startProxy('');
+  t.after(() => p.listener.close(0));
+  const c = rawCall(p, '/nope.Svc/Upload');
+  t.after(() => c.session.destroy());
+  const TOTAL = 16 * 1024 * 1024;
+  const chunk = frame(64 * 1024 - 5);
+  let sent = 0;
+  const pump = () => {
+    while (sent < TOTAL) {
+      sent += chunk.length;
+      if (!c.stream.write(chunk)) {
+        c.stream.once('drain', pump);
+        return;
+      }
+    }
+    c.stream.end();
+  };
+  pump();
+  const tr = await c.trailers;
+  assert.equal(tr['grpc-status'], '5');
+  assert.equal(tr['grpc-message'], 'no route found');
+  // the client is never left blocked on a stream nobody reads
+  await until(async () => sent >= TOTAL && c.stream.writableFinished, 30000);
+});
