@@ -163,14 +163,21 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
   u.once('response', (h: IncomingHttpHeaders, flags: number) => {
     if (code !== undefined || down.closed) return;
     const head = forwardable(h, { ':status': h[':status'] ?? 200 });
-    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
-      code = parseStatus(h['grpc-status']);
-      clearTimeout(deadline);
-      down.resume();
-      down.respond(head, { endStream: true });
-      return;
+    try {
+      if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
+        code = parseStatus(h['grpc-status']);
+        clearTimeout(deadline);
+        down.resume();
+        down.respond(head, { endStream: true });
+        return;
+      }
+      down.respond(head, { waitForTrailers: true });
+    } catch (e) {
+      // Headers Node refuses to send cost this stream, never the process.
+      ctx.log.debug(`grpc: upstream ${target.hostPort} response headers: ${clip((e as Error).message)}`);
+      code = undefined;
+      finish(GrpcCode.INTERNAL, 'invalid upstream response headers');
     }
-    down.respond(head, { waitForTrailers: true });
   });
   u.on('data', (chunk: Buffer) => {
     if (code !== undefined) return;
@@ -205,7 +212,11 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
     down.end();
   });
   down.on('wantTrailers', () => {
-    down.sendTrailers(trailers ?? { 'grpc-status': String(GrpcCode.INTERNAL) });
+    try {
+      down.sendTrailers(trailers ?? { 'grpc-status': String(GrpcCode.INTERNAL) });
+    } catch {
+      down.sendTrailers({ 'grpc-status': String(GrpcCode.INTERNAL), 'grpc-message': 'invalid upstream trailers' });
+    }
   });
   u.once('close', () => {
     if (code !== undefined || down.closed) return;
