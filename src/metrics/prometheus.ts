@@ -204,6 +204,29 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
       }),
     },
   };
+  // gRPC (fabio names): `grep.status` is fabio's typo for `grpc.status`, kept for existing dashboards;
+  // `grpc.status` beside it carries the same observations under the evident name.
+  const grpc = {
+    conn: new client.Counter({ name: name('grpc.conn'), help: 'gRPC client connections accepted.', registers }),
+    noroute: new client.Counter({ name: name('grpc.noroute'), help: 'gRPC streams without a route.', registers }),
+    requests: new client.Histogram({ name: name('grpc.requests'), help: 'gRPC calls (seconds).', buckets, registers }),
+    grep: new client.Histogram({
+      name: name('grep.status'),
+      help: 'gRPC calls per status code (seconds); fabio spells it grep.status.',
+      labelNames: ['code'],
+      buckets,
+      registers,
+    }),
+    status: new client.Histogram({
+      name: name('grpc.status'),
+      help: 'gRPC calls per status code (seconds).',
+      labelNames: ['code'],
+      buckets,
+      registers,
+    }),
+  };
+  grpc.conn.inc(0);
+  grpc.noroute.inc(0);
   ws.set(0);
   notfound.inc(0);
   for (const k of ['tcp', 'tcp_sni'] as const) for (const c of Object.values(tcp[k])) c.inc(0);
@@ -257,6 +280,16 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
     tcpRefused: (k) => tcp[k].refused.inc(),
     retry: (route, target) => retries.labels(children(route, target).labels).inc(),
     ejection: (route, target) => ejections.labels(children(route, target).labels).inc(),
+    grpcConn: () => grpc.conn.inc(),
+    grpcNoRoute: () => grpc.noroute.inc(),
+    grpcRequest(code, seconds) {
+      grpc.requests.observe(seconds);
+      grpc.grep.labels({ code }).observe(seconds);
+      grpc.status.labels({ code }).observe(seconds);
+    },
+    grpcRoute(route, target, seconds) {
+      children(route, target).route.observe(seconds);
+    },
     routeBytes(route, target, r, t) {
       const c = children(route, target);
       if (r > 0) c.rx.inc(r);

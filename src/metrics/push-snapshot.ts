@@ -25,6 +25,10 @@ export const PUSHED_METRICS = [
   'tcp_sni.conn',
   'tcp_sni.connfail',
   'tcp_sni.noroute',
+  'grpc.conn',
+  'grpc.requests',
+  'grpc.noroute',
+  'grep.status',
 ] as const;
 
 /** Label order as fabio passes them to With(): flattened names depend on it (`http.status.code.200.service.svc`). */

@@ -29,6 +29,14 @@ export interface Metrics {
   retry?(route: Route, target: Target): void;
   /** `target` was ejected by passive outlier detection (fabio-ts). */
   ejection?(route: Route, target: Target): void;
+  /** A new gRPC client connection (`grpc.conn`). Optional: recorders that ignore gRPC may leave it out. */
+  grpcConn?(): void;
+  /** A gRPC stream without a route (`grpc.noroute`). */
+  grpcNoRoute?(): void;
+  /** One finished RPC: `grpc.requests`, and `grep.status{code}` (fabio's typo) beside `grpc.status{code}`. */
+  grpcRequest?(code: string, seconds: number): void;
+  /** One finished gRPC stream that had a route: the `route` histogram of its target, as fabio does. */
+  grpcRoute?(route: Route, target: Target, seconds: number): void;
 }
 
 export const noopMetrics: Metrics = {
@@ -42,4 +50,8 @@ export const noopMetrics: Metrics = {
   tcpRefused() {},
   routeBytes() {},
   pruneTargets() {},
+  grpcConn() {},
+  grpcNoRoute() {},
+  grpcRequest() {},
+  grpcRoute() {},
 };

@@ -4,8 +4,8 @@ import { PoolCache } from './http/pools.ts';
 import type { PrometheusText, ProxyDeps, RunningListener } from './types.ts';
 
 /**
- * Starts every cfg.listeners entry by proto. tcp* protos use the tcp helper's listeners; grpc is
- * not supported yet (logged and skipped). If one listener fails to start, the ones already started
+ * Starts every cfg.listeners entry by proto. tcp* protos use the tcp helper's listeners, grpc and
+ * grpcs the gRPC proxy (src/proxy/grpc). If one listener fails to start, the ones already started
  * are closed and the error is rethrown (fabio exits on a listen error).
  */
 export async function startListeners(deps: ProxyDeps & { prometheus?: PrometheusText }): Promise<RunningListener[]> {
@@ -62,9 +62,10 @@ async function startOne(
       return tcp.startHttpsTcpSni(spec, { ...deps, pools } as ProxyDeps);
     }
     case 'grpc':
-    case 'grpcs':
-      deps.log.error(`${spec.proto} listener on ${spec.addr}: gRPC listeners are not supported yet`);
-      return undefined;
+    case 'grpcs': {
+      const grpc = await import('./grpc/index.ts');
+      return grpc.startGrpcListener(spec, deps);
+    }
     default:
       deps.log.error(`unknown protocol "${spec.proto as string}"`);
       return undefined;

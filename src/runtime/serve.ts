@@ -155,8 +155,7 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
   });
   let noRouteHtml = '';
   const noRouteSubs: ((html: string) => void)[] = [];
-  // grpc listeners are reported and skipped (src/proxy/listeners.ts): they are not expected to accept.
-  const health = new Health(cfg.listeners.filter((l) => l.proto !== 'grpc' && l.proto !== 'grpcs').map((l) => l.addr));
+  const health = new Health(cfg.listeners.map((l) => l.addr));
   up.health = health;
 
   // Push backends (graphite, statsd_raw, dogstatsd, flat, label) read the registries of every

@@ -7,7 +7,7 @@ import { startListeners } from '../../src/proxy/listeners.ts';
 import { buildTable } from '../../src/routes/index.ts';
 import { TableStore } from '../../src/routes/table-store.ts';
 
-test('startListeners dispatches by proto; grpc is logged and skipped', async (t) => {
+test('startListeners dispatches by proto, grpc included', async (t) => {
   const cfg = testConfig({
     'proxy.addr': '127.0.0.1:0,127.0.0.1:0;proto=tcp,127.0.0.1:0;proto=grpc,127.0.0.1:0;proto=prometheus',
   });
@@ -26,13 +26,10 @@ test('startListeners dispatches by proto; grpc is logged and skipped', async (t)
   t.after(() => Promise.all(ls.map((l) => l.close(0))));
   assert.deepEqual(
     ls.map((l) => l.spec.proto),
-    ['http', 'tcp', 'prometheus'],
+    ['http', 'tcp', 'grpc', 'prometheus'],
   );
   for (const l of ls) assert.ok(l.port > 0);
-  assert.ok(
-    log.lines.some((l) => l.startsWith('[ERROR] grpc listener on 127.0.0.1:0: gRPC listeners are not supported yet')),
-    log.lines.join('\n'),
-  );
+  assert.ok(log.lines.includes('[INFO] GRPC proxy listening on 127.0.0.1:0'), log.lines.join('\n'));
   assert.ok(log.lines.includes('[INFO] HTTP proxy listening on 127.0.0.1:0'));
 });
 
