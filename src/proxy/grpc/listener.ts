@@ -3,6 +3,7 @@ import { createServer as createNetServer, type Socket } from 'node:net';
 import type { ListenerSpec } from '../../config/types.ts';
 import { clip } from '../../log/clip.ts';
 import { guardH2Session, H2_MAX_CONCURRENT_STREAMS } from '../http/h2-guard.ts';
+import { listenFront } from '../listen-front.ts';
 import type { ProxyDeps, RunningListener } from '../types.ts';
 import { proxyStream } from './stream.ts';
 import { UpstreamPool } from './upstream-pool.ts';
@@ -97,22 +98,13 @@ export async function startGrpcListener(spec: ListenerSpec, deps: GrpcListenerDe
     });
     front = net;
   }
+  let port: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      front.once('error', reject);
-      front.listen(spec.port, spec.host === '' ? undefined : spec.host, () => {
-        front.off('error', reject);
-        resolve();
-      });
-    });
+    port = await listenFront(front, spec, deps);
   } catch (e) {
     for (const c of cleanup) c();
     throw e;
   }
-  front.on('error', (e: Error) => deps.log.error(`${spec.proto}: ${e.message}`));
-  const addr = front.address();
-  const port = typeof addr === 'object' && addr !== null ? addr.port : spec.port;
-  deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${spec.addr}`);
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {

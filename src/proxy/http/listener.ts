@@ -4,6 +4,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import type { Duplex } from 'node:stream';
 import type { ListenerSpec } from '../../config/types.ts';
 import { ProxyError, rawAnswer, reasonPhrase, toResponse } from '../errors.ts';
+import { listenFront } from '../listen-front.ts';
 import type { PrometheusText, ProxyDeps, RunningListener } from '../types.ts';
 import { guardH2Session, H2_MAX_CONCURRENT_STREAMS } from './h2-guard.ts';
 import { type AuthChecker, createHttpHandler } from './handler.ts';
@@ -173,14 +174,9 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
     front = net;
   }
 
+  let port: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      front.once('error', reject);
-      front.listen(spec.port, spec.host === '' ? undefined : spec.host, () => {
-        front.off('error', reject);
-        resolve();
-      });
-    });
+    port = await listenFront(front, spec, deps);
   } catch (e) {
     // Nothing listens: release what was set up for this listener (auth reloads, cert refreshes, pools).
     auth?.close();
@@ -188,10 +184,6 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
     void handlerPools?.close();
     throw e;
   }
-  front.on('error', (e: Error) => deps.log.error(`${spec.proto}: ${e.message}`));
-  const addr = front.address();
-  const port = typeof addr === 'object' && addr !== null ? addr.port : spec.port;
-  deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${spec.addr}`);
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {
