@@ -336,7 +336,7 @@ test('readProxyHeader: a consumer that attaches later still gets every byte', as
   const srv = net.createServer(async (sock) => {
     sock.on('error', () => {});
     await readProxyHeader(sock, 500);
-    await new Promise((r) => setTimeout(r, 30));
+    await new Promise((r) => setTimeout(r, 30)); // the scenario, not a wait: bytes arrive before anyone reads
     sock.on('data', (d: Buffer) => sock.write(d));
     sock.on('end', () => sock.end());
   });

@@ -131,7 +131,12 @@ test('HTTPS listener: websocket over TLS and graceful close of an HTTP/2 session
   t.after(() => set.cleanup());
   const c = set.certs[0];
   if (c === undefined) throw new Error('no cert');
+  let slowArrived!: () => void;
+  const slowAtBackend = new Promise<void>((r) => {
+    slowArrived = r;
+  });
   const be = await backend(t, (_req, res) => {
+    slowArrived(); // the h2 stream is in flight at the proxy from here on
     setTimeout(() => res.end('slow'), 300);
   });
   be.server.on('upgrade', (_req, socket) => {
@@ -172,7 +177,7 @@ test('HTTPS listener: websocket over TLS and graceful close of an HTTP/2 session
   const stream = session.request({ ':path': '/slow' });
   stream.on('error', () => {});
   const [headersP] = [once(stream, 'response')];
-  await new Promise((r) => setTimeout(r, 50));
+  await slowAtBackend;
   const closed = p.listener.close(3000);
   const [headers] = (await headersP) as [Record<string, string | number>];
   let body = '';
