@@ -2,7 +2,6 @@ import { runRouteTool } from '../cli/route-tools.ts';
 import { CFG_TEXT_ENV, ConfigError, loadConfigAsync } from '../config/index.ts';
 import type { Config } from '../config/types.ts';
 import { createLogger, parseLevel } from '../log/logger.ts';
-import { versionString } from '../version.ts';
 import { isWorker, runWorker } from './cluster.ts';
 import { serve } from './serve.ts';
 
@@ -32,7 +31,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     throw err;
   }
   const log = createLogger(parseLevel(cfg.str('log.level')) ?? 'INFO');
-  log.info(`Version ${versionString()} starting`);
-  log.info(`Node runtime is ${process.version}`);
+  // serve() installs the signal handlers first, then writes the version line (which may ask git for
+  // the commit: a child process, so a signal must already find its handler)
   return serve(cfg, log);
 }

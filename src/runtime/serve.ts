@@ -84,6 +84,8 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
       await up.dev?.close();
     },
   });
+  log.info(`Version ${versionString()} starting`);
+  log.info(`Node runtime is ${process.version}`);
   try {
     await start(userCfg, log, life, up);
   } catch (err) {

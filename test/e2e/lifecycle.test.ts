@@ -9,6 +9,7 @@ import {
   childrenOf,
   type Fabio,
   freePort,
+  isWorkerProcess,
   processesWith,
   startFabio,
   strayErrors,
@@ -185,9 +186,9 @@ test('SIGTERM while the workers start: deregistered, every worker gone, exit 0, 
   const f = fabioAgainst(g.addr, p, 2);
   t.after(() => f.kill());
   // A worker, not any child: the primary may run other short-lived children first (git rev-parse for
-  // the version line from a source tree).
-  const worker = () =>
-    childrenOf(f.proc.pid).some((c) => processesWith(`-proxy.addr=127.0.0.1:${p.proxy}`).includes(c));
+  // the version line from a source tree), and between fork and exec such a child still shows the
+  // primary's command line. A worker is the child whose environment carries the worker mark.
+  const worker = () => childrenOf(f.proc.pid).some(isWorkerProcess);
   await until(worker, 30_000, 5);
   const phase = [...f.stderr].some((l) => l.includes('worker processes serving'));
   f.proc.kill('SIGHUP');
@@ -292,9 +293,9 @@ test('SIGHUP to the primary while the workers start, then to every worker, is ig
   ]);
   t.after(async () => assert.equal(await f.stop(), 0, tail(f)));
   // A worker, not any child: the primary may run other short-lived children first (git rev-parse for
-  // the version line from a source tree).
-  const worker = () =>
-    childrenOf(f.proc.pid).some((c) => processesWith(`-proxy.addr=127.0.0.1:${p.proxy}`).includes(c));
+  // the version line from a source tree), and between fork and exec such a child still shows the
+  // primary's command line. A worker is the child whose environment carries the worker mark.
+  const worker = () => childrenOf(f.proc.pid).some(isWorkerProcess);
   await until(worker, 30_000, 5);
   const phase = f.stderr.some((l) => l.includes('worker processes serving'));
   f.proc.kill('SIGHUP');

@@ -154,6 +154,15 @@ export function processesWith(arg: string): number[] {
   return found;
 }
 
+/** Whether pid is a fabio-ts worker process (its environment carries the cluster worker mark; Linux). */
+export function isWorkerProcess(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('FABIO_TS_WORKER=1');
+  } catch {
+    return false;
+  }
+}
+
 /** Child pids of pid (Linux). */
 export function childrenOf(pid: number | undefined): number[] {
   try {
