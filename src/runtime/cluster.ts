@@ -110,6 +110,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   const exec = isSea() ? SEA_WORKER_EXEC : process.argv[1];
   cluster.setupPrimary({ exec, args: process.argv.slice(2), silent: false });
   let stopping = false;
+  let fatalSeen = false;
   let seq = 0;
   let lastText = o.currentRoutes();
   const sentAt = new Map<number, { at: number; pending: Set<number> }>();
@@ -173,6 +174,9 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
         lines.delete(m.msg);
         o.log.info(`${m.msg} (${o.count} workers)`);
       } else if (m.t === 'fatal') {
+        // every worker fails the same way (the same listener cannot bind): one [FATAL] line, the first
+        if (fatalSeen) return;
+        fatalSeen = true;
         stopping = true;
         o.onFatal?.(m.message);
       } else if (m.t === 'listening') {
