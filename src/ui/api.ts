@@ -60,14 +60,8 @@ async function manual(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
     }
   }
   if (req.method !== 'PUT') return sendMethodNotAllowed(res, 'GET, HEAD, PUT');
-  if (!isSameOrigin(req, ctx.tls)) return sendError(res, 403, 'Forbidden');
-  if (!isJsonContentType(req)) return sendError(res, 415, 'Content-Type must be application/json');
-  let body: unknown;
-  try {
-    body = JSON.parse(await readBody(req));
-  } catch (err) {
-    return sendBodyError(req, res, err);
-  }
+  const body = await readJsonWrite(ctx, req, res);
+  if (body === NO_BODY) return;
   const b = body as { value?: unknown; version?: unknown } | null;
   if (
     !b ||
@@ -99,14 +93,8 @@ async function previewRoute(ctx: ApiContext, req: IncomingMessage, res: ServerRe
   const { deps } = ctx;
   if (ctx.ro) return sendError(res, 403, 'Forbidden');
   if (req.method !== 'POST') return sendMethodNotAllowed(res, 'POST');
-  if (!isSameOrigin(req, ctx.tls)) return sendError(res, 403, 'Forbidden');
-  if (!isJsonContentType(req)) return sendError(res, 415, 'Content-Type must be application/json');
-  let body: unknown;
-  try {
-    body = JSON.parse(await readBody(req));
-  } catch (err) {
-    return sendBodyError(req, res, err);
-  }
+  const body = await readJsonWrite(ctx, req, res);
+  if (body === NO_BODY) return;
   const b = body as { path?: unknown; value?: unknown } | null;
   if (
     !b ||
@@ -257,5 +245,30 @@ export async function handleApi(
       return true;
     default:
       return false;
+  }
+}
+
+/** Answered already: the request was refused (Origin, Content-Type) or its body was unusable. */
+const NO_BODY = Symbol('answered');
+
+/**
+ * The common front of the JSON write endpoints (PUT /api/manual, POST /api/preview): same-origin
+ * check, JSON content type, body read within its size limit and parsed. Returns NO_BODY once it has
+ * answered (403, 415, 400, 413).
+ */
+async function readJsonWrite(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+  if (!isSameOrigin(req, ctx.tls)) {
+    sendError(res, 403, 'Forbidden');
+    return NO_BODY;
+  }
+  if (!isJsonContentType(req)) {
+    sendError(res, 415, 'Content-Type must be application/json');
+    return NO_BODY;
+  }
+  try {
+    return JSON.parse(await readBody(req));
+  } catch (err) {
+    sendBodyError(req, res, err);
+    return NO_BODY;
   }
 }
