@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumSkip } from './chromium.ts';
 import { makeTable, startTestAdmin } from './helpers.ts';
 
 /**
@@ -11,8 +12,7 @@ import { makeTable, startTestAdmin } from './helpers.ts';
  * when /usr/bin/chromium is missing; CI installs it.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `browser tests need ${CHROMIUM} (apt-get install chromium)`;
+const skip = chromiumSkip;
 
 const ROUTES = `
 route add web example.com/ http://10.0.0.2:8080/ tags "blue"
@@ -53,15 +53,7 @@ describe('admin UI in chromium', { skip }, () => {
     ctx = await chromium.launchPersistentContext(dir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
+      args: CHROMIUM_ARGS,
     });
   });
   after(async () => {

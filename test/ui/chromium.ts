@@ -8,6 +8,17 @@ import type { BrowserContext, Page } from 'playwright-core';
 export const CHROMIUM = '/usr/bin/chromium';
 export const chromiumSkip = existsSync(CHROMIUM) ? false : `browser tests need ${CHROMIUM} (apt-get install chromium)`;
 
+/** Headless, no sandbox (root in CI), and none of Chromium's own network chatter (the box has no network). */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
 export interface Browser {
   newPage(width?: number): Promise<{ page: Page; dialogs: string[]; errors: string[] }>;
   close(): Promise<void>;
@@ -19,15 +30,7 @@ export async function launchChromium(): Promise<Browser> {
   const ctx: BrowserContext = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+    args: CHROMIUM_ARGS,
   });
   return {
     async newPage(width = 1400) {
