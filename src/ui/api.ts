@@ -18,6 +18,7 @@ import { preview } from './preview.ts';
 import { routesJson } from './routes-json.ts';
 import { shadowedRoutes } from './shadowing.ts';
 import type { AdminDeps, UpdaterWarning, UpdaterWarningSet } from './types.ts';
+import type { TableVersions } from './versions.ts';
 
 /** The JSON/text API under <p>/api (section (g) plus fabio-ts additions). */
 
@@ -26,6 +27,7 @@ export interface ApiContext {
   readonly ro: boolean;
   readonly tls: boolean;
   readonly events: EventHub;
+  readonly versions: TableVersions;
 }
 
 /** One list for the warnings view: updater problems, table build warnings and shadowed routes. */
@@ -123,13 +125,19 @@ async function explainRoute(
 ): Promise<void> {
   let url = q.get('url') ?? '';
   let headers = parseHeaderLines(q.getAll('header'));
+  let version: unknown = q.get('version') ?? undefined;
   if (req.method === 'POST') {
     if (!isSameOrigin(req, ctx.tls)) return sendError(res, 403, 'Forbidden');
     if (!isJsonContentType(req)) return sendError(res, 415, 'Content-Type must be application/json');
     try {
-      const b = JSON.parse(await readBody(req, 64 << 10)) as { url?: unknown; headers?: unknown } | null;
+      const b = JSON.parse(await readBody(req, 64 << 10)) as {
+        url?: unknown;
+        headers?: unknown;
+        version?: unknown;
+      } | null;
       if (b === null || typeof b !== 'object') return sendError(res, 400, 'bad request');
       if (typeof b.url === 'string') url = b.url;
+      if (b.version !== undefined && b.version !== null) version = b.version;
       if (b.headers && typeof b.headers === 'object') {
         headers = {};
         for (const [k, v] of Object.entries(b.headers)) if (typeof v === 'string') headers[k] = v;
@@ -138,8 +146,39 @@ async function explainRoute(
       return sendBodyError(req, res, err);
     }
   } else if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD, POST');
-  const r = explain(ctx.deps.store.current, { url, headers });
-  return sendJson(res, r.status, r.body, q.has('pretty'));
+  const { versions, deps } = ctx;
+  const live = deps.store.current;
+  let table = live;
+  let asked = versions.current;
+  if (version !== undefined && version !== '') {
+    asked =
+      typeof version === 'number'
+        ? version
+        : typeof version === 'string' && /^\d{1,15}$/.test(version)
+          ? Number(version)
+          : -1;
+    if (asked < 1 || !Number.isSafeInteger(asked))
+      return sendJson(res, 400, { error: 'version must be a positive integer' });
+    let v: ReturnType<TableVersions['lookup']>;
+    try {
+      v = versions.lookup(asked, live, deps.build);
+    } catch (e) {
+      // the text built when it went live; a failure now is the server's problem, not the request's
+      const why = e instanceof Error ? e.message : String(e);
+      return sendJson(res, 500, { error: `cannot rebuild table version ${asked}: ${why}` });
+    }
+    if (v.kind === 'unknown')
+      return sendJson(res, 404, { error: `no table version ${asked} (current: ${versions.current})` });
+    if (v.kind === 'gone')
+      return sendJson(res, 410, {
+        error: `table version ${asked} is no longer kept (only those the history shows are)`,
+      });
+    if (v.kind === 'unavailable') return sendJson(res, 501, { error: 'older table versions cannot be rebuilt here' });
+    table = v.table;
+  }
+  const r = explain(table, { url, headers });
+  const body = r.status === 200 ? { ...(r.body as object), version: asked, current: versions.current } : r.body;
+  return sendJson(res, r.status, body, q.has('pretty'));
 }
 
 /** A target's traffic without its per-slot series. */
@@ -190,7 +229,16 @@ export async function handleApi(
       return true;
     }
     case '/routes/history':
-      sendJson(res, 200, [...deps.updater.history()], pretty);
+      // each entry with the table version live after it (and before it, for a swap): Explain links
+      sendJson(
+        res,
+        200,
+        deps.updater.history().map((e) => {
+          const v = ctx.versions.tagOf(e);
+          return v && v.version > 0 ? { ...e, ...v } : e;
+        }),
+        pretty,
+      );
       return true;
     case '/warnings':
       sendJson(res, 200, allWarnings(deps), pretty);

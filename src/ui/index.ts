@@ -9,6 +9,7 @@ import { sendError, sendHtml, sendMethodNotAllowed, sendText } from './http-util
 import { manualPage, type PageOptions, routesPage } from './pages.ts';
 import { serveAsset } from './static-assets.ts';
 import type { AdminDeps, RunningAdmin } from './types.ts';
+import { TableVersions } from './versions.ts';
 
 export type { AdminDeps, RunningAdmin, UpdaterView, UpdaterWarning } from './types.ts';
 
@@ -42,7 +43,11 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
   const ro = cfg.str('ui.access').trim().toLowerCase() === 'ro';
   const tls = deps.tls !== undefined;
   const events = new EventHub();
-  const ctx: ApiContext = { deps, ro, tls, events };
+  // table versions for History → "explain against version N"; entries from before the start get none
+  const versions = new TableVersions();
+  versions.tag(deps.updater.history());
+  if (deps.store.current) versions.swapped(deps.store.current, deps.updater.history());
+  const ctx: ApiContext = { deps, ro, tls, events, versions };
   const page: PageOptions = { base, access: ro ? 'ro' : 'rw', version: deps.version };
   const hosts = adminHosts({
     boundHost: cfg.ui.host,
@@ -50,7 +55,16 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
     allowedHosts: cfg.str('ui.allowedhosts'),
   });
   const refusedHosts = new Set<string>();
-  const unsubscribe = [deps.store.onSwap(() => events.changed()), deps.updater.onChange(() => events.changed())];
+  const unsubscribe = [
+    deps.store.onSwap((t) => {
+      versions.swapped(t, deps.updater.history());
+      events.changed();
+    }),
+    deps.updater.onChange(() => {
+      versions.tag(deps.updater.history());
+      events.changed();
+    }),
+  ];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = req.url ?? '/';

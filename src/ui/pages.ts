@@ -94,6 +94,7 @@ export function routesPage(cfg: Config, o: PageOptions): string {
 <label>Headers (one <code>Name: value</code> per line) <textarea id="explain-headers" rows="3" spellcheck="false"></textarea></label>
 <button type="submit">Explain</button>
 </form>
+<p id="explain-against" class="hint">Against the live table. <button id="explain-live" type="button" class="link" hidden>use the live table</button></p>
 <p id="explain-result" class="result"></p>
 <div id="explain-decision" hidden>
 <h3>Targets of the chosen route</h3>
@@ -106,7 +107,7 @@ export function routesPage(cfg: Config, o: PageOptions): string {
 </section>
 <section id="view-history" class="view" hidden>
 <h2>Table changes</h2>
-<div class="scroll"><table id="history" class="grid"><thead><tr><th>Time</th><th>Cause</th><th>Index</th><th>Change</th></tr></thead><tbody></tbody></table></div>
+<div class="scroll"><table id="history" class="grid"><thead><tr><th>Time</th><th>Cause</th><th>Index</th><th>Table</th><th>Change</th></tr></thead><tbody></tbody></table></div>
 </section>
 <section id="view-warnings" class="view" hidden>
 <h2>Warnings</h2>
@@ -114,8 +115,8 @@ export function routesPage(cfg: Config, o: PageOptions): string {
 </section>
 <section id="view-map" class="view" hidden>
 <h2>Route map</h2>
-<div class="toolbar"><input id="map-filter" type="search" placeholder="Search hosts, paths, services, targets" autocomplete="off"><span id="map-count" class="hint"></span></div>
-<p class="hint">Host → path → targets. Bar widths are the targets' weights; colour is their request or connection rate over the last 5 minutes (grey: none).</p>
+<div class="toolbar"><input id="map-filter" type="search" placeholder="Search hosts, paths, services, targets" autocomplete="off"><label class="hint">Zoom <input id="map-zoom" type="range" min="50" max="200" step="10" value="100"></label><span id="map-count" class="hint"></span></div>
+<p class="hint">Host → path → targets. Bar widths are the targets' weights; colour is their request or connection rate over the last 5 minutes (grey: none); ⊘ striped: ejected by outlier detection.</p>
 <div id="map"></div>
 </section>
 <section id="view-traffic" class="view" hidden>

@@ -294,7 +294,7 @@ describe('admin UI pages (chromium, 1400 px and 360 px)', { skip: chromiumSkip }
       await page.waitForSelector('body[data-ready="true"]');
       const last = page.locator('#history tbody tr').last();
       assert.equal(await last.locator('td').nth(2).textContent(), '1');
-      assert.match((await last.locator('td').nth(3).textContent()) ?? '', /first table/);
+      assert.match((await last.locator('td').nth(4).textContent()) ?? '', /first table/);
       const n = ((await (await fetch(`${a.url}/api/warnings`)).json()) as unknown[]).length;
       assert.ok(n >= 1);
       await page.waitForSelector(`#warn-count:text-is("${n}")`);

@@ -59,20 +59,36 @@ function sourceCell(src, proto) {
   return el('td', {}, a);
 }
 
+/** Why a target is out of rotation (passive outlier detection), for a title; '' when it is not. */
+function ejectedNote(x) {
+  if (x.ejected !== true) return '';
+  const until = x.ejectedUntil ? new Date(x.ejectedUntil) : undefined;
+  return until && !Number.isNaN(until.getTime())
+    ? `ejected by outlier detection until ${until.toISOString()}: gets no traffic`
+    : 'ejected by outlier detection: gets no traffic';
+}
+
+function ejectedBadge(x) {
+  return x.ejected === true ? el('span', { className: 'eject-badge', title: ejectedNote(x) }, 'ejected') : null;
+}
+
 function routeRow(r, i) {
   const proto = routeProto(r);
+  const dst = destCell(r);
+  const badge = ejectedBadge(r);
+  if (badge) dst.append(' ', badge);
   const tr = el(
     'tr',
-    {},
+    { className: r.ejected === true ? 'ejected' : '' },
     el('td', {}, String(i + 1)),
     el('td', {}, r.service),
     sourceCell(r.src, proto),
-    destCell(r),
+    dst,
     el('td', {}, [r.opts, r.tags?.length ? `tags=${r.tags.join(',')}` : ''].filter(Boolean).join(' ')),
     el('td', { className: 'num' }, `${(r.weight * 100).toFixed(2)}%`),
   );
   if (/^https?:\/\//i.test(r.src)) {
-    tr.className = 'warn';
+    tr.classList.add('warn');
     tr.title = 'This route source starts with http(s):// and will probably never match: sources are host/path.';
   }
   return tr;
@@ -98,12 +114,21 @@ function applyFilter() {
   history.replaceState(null, '', u);
 }
 
+let ejectTimer;
+
 async function loadRoutes() {
   routes = (await getJson(api('/routes'))) ?? [];
   const tbody = document.querySelector('#routes tbody');
   tbody.replaceChildren(...routes.map(routeRow));
   document.getElementById('routes-empty').hidden = routes.length > 0;
   applyFilter();
+  // an ejection ends on its own (no table change, maybe no event): look again when the first one is due
+  clearTimeout(ejectTimer);
+  const due = routes
+    .map((r) => (r.ejected === true && r.ejectedUntil ? new Date(r.ejectedUntil).getTime() : Number.NaN))
+    .filter((t) => Number.isFinite(t));
+  if (due.length)
+    ejectTimer = setTimeout(() => loadRoutes().catch(() => {}), Math.max(500, Math.min(...due) - Date.now() + 250));
 }
 
 async function loadOverrides(select, current) {
@@ -121,6 +146,18 @@ async function loadOverrides(select, current) {
 
 // ---- explain ----------------------------------------------------------------------------------
 
+/** The table version Explain asks about ('' = the live table); set from History's links. */
+let explainVersion = '';
+
+function setExplainVersion(v) {
+  explainVersion = /^[1-9][0-9]{0,14}$/.test(v ?? '') ? v : '';
+  const against = document.getElementById('explain-against');
+  against.firstChild.textContent = explainVersion
+    ? `Against table version ${explainVersion} (from History).`
+    : 'Against the live table.';
+  document.getElementById('explain-live').hidden = explainVersion === '';
+}
+
 async function runExplain(ev) {
   ev?.preventDefault();
   const url = document.getElementById('explain-url').value;
@@ -131,10 +168,11 @@ async function runExplain(ev) {
   }
   const out = document.getElementById('explain-steps');
   const res = document.getElementById('explain-result');
+  const version = explainVersion ? Number(explainVersion) : undefined;
   const r = await fetch(api('/explain'), {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ url, headers }),
+    body: JSON.stringify({ url, headers, ...(version ? { version } : {}) }),
   });
   const body = await r.json().catch(() => ({ error: 'bad response' }));
   if (!r.ok) {
@@ -144,6 +182,12 @@ async function runExplain(ev) {
     res.className = 'result bad';
     return;
   }
+  const against = document.getElementById('explain-against');
+  if (body.version !== undefined)
+    against.firstChild.textContent =
+      body.version === body.current
+        ? `Against the live table (version ${body.version}).`
+        : `Against table version ${body.version}, as it was before later changes (the live table is version ${body.current}).`;
   out.replaceChildren(
     ...body.steps.map((s) =>
       el('li', { className: `step step-${s.kind}` }, el('span', { className: 'kind' }, s.kind), ' ', s.message),
@@ -188,21 +232,53 @@ function renderDecision(body) {
     ...targets.map((t) => {
       const bar = el('span', { className: 'share-bar' });
       bar.style.width = `${Math.max(0, Math.min(100, t.share * 100)).toFixed(1)}%`;
+      // an ejected target is skipped by the balancer while ejected, whatever its share
+      const ejected = t.ejected === true;
       return el(
         'tr',
-        { className: t.picked ? 'picked' : '' },
+        { className: [t.picked ? 'picked' : '', ejected ? 'ejected' : ''].filter(Boolean).join(' ') },
         el('td', {}, t.service),
         el('td', {}, t.url),
         el('td', { className: 'num' }, pct(t.weight)),
         el('td', { className: 'num share' }, pct(t.share)),
         el('td', { className: 'share-cell' }, el('span', { className: 'share-track' }, bar)),
-        el('td', {}, t.picked ? 'this request' : ''),
+        el('td', {}, ejected ? ejectedBadge(t) : null, ejected ? ' skipped' : '', t.picked ? 'this request' : ''),
       );
     }),
   );
 }
 
 // ---- history and warnings ---------------------------------------------------------------------
+
+/**
+ * A History entry about a target leaving or rejoining the rotation (passive outlier detection),
+ * whatever its exact shape: `kind` ejected/restored…, an `ejected` flag, or an outlier cause.
+ */
+function ejectionOf(e) {
+  const kind = String(e.kind ?? '');
+  if (!/eject|restor|outlier|readmit|rejoin/i.test(`${kind} ${e.cause ?? ''}`) && e.ejected === undefined)
+    return undefined;
+  const back = /restor|readmit|rejoin/i.test(kind) || e.ejected === false;
+  const who = [e.service, e.target ?? e.url ?? e.dst].filter((x) => typeof x === 'string' && x).join(' ');
+  const until = e.until ?? e.ejectedUntil;
+  const what = back ? 'back in rotation' : `ejected${until ? ` until ${until}` : ''}`;
+  return { back, text: [who, what].filter(Boolean).join(': ') + (e.message ? ` (${e.message})` : '') };
+}
+
+/** Explain links of a History entry: the table before the change and the one after it. */
+function versionCell(e) {
+  if (!e.version) return el('td', {});
+  const link = (v, label) => el('a', { href: `#explain?version=${v}`, className: 'explain-at' }, label);
+  return el(
+    'td',
+    { className: 'nowrap' },
+    `v${e.version}`,
+    el('br', {}),
+    e.before ? link(e.before, `explain before (v${e.before})`) : null,
+    e.before ? el('br', {}) : null,
+    link(e.version, `explain at v${e.version}`),
+  );
+}
 
 async function loadHistory() {
   const h = (await getJson(api('/routes/history'))) ?? [];
@@ -212,6 +288,8 @@ async function loadHistory() {
     .sort((a, b) => String(b.time).localeCompare(String(a.time)))
     .map((e) => {
       const change = el('div', { className: 'diff' });
+      const ej = ejectionOf(e);
+      if (ej) change.append(el('div', { className: ej.back ? 'restored' : 'ejected' }, ej.text));
       for (const l of e.added ?? []) change.append(el('div', { className: 'add' }, `+ ${l}`));
       for (const l of e.removed ?? []) change.append(el('div', { className: 'del' }, `- ${l}`));
       if (e.error) change.append(el('div', { className: 'err' }, `build failed, previous table kept: ${e.error}`));
@@ -225,10 +303,11 @@ async function loadHistory() {
         );
       return el(
         'tr',
-        {},
+        { className: ej ? (ej.back ? 'h-restored' : 'h-ejected') : '' },
         el('td', { className: 'nowrap' }, e.time),
-        el('td', {}, e.cause),
-        el('td', { className: 'num' }, String(e.index)),
+        el('td', {}, e.cause ?? e.kind ?? ''),
+        el('td', { className: 'num' }, e.index === undefined ? '' : String(e.index)),
+        versionCell(e),
         el('td', {}, change),
       );
     });
@@ -468,13 +547,22 @@ function initTraffic() {
 // ---- route map ----------------------------------------------------------------------------------
 
 const MAP_OPEN_MAX = 12;
+/** Hosts the user opened or closed by hand (kept across live refreshes; a new search resets them). */
+const mapToggled = new Map();
+let mapSeq = 0;
 
-/** hosts → paths → targets; weight as width, rate as colour. Built from /api/routes and /api/traffic. */
+/**
+ * hosts → paths → targets; weight as width, rate as colour, ejected targets marked. Built from
+ * /api/routes and /api/traffic; redrawn on live events and every 5 s while shown, keeping the
+ * search, the zoom and what the user opened or closed.
+ */
 async function loadMap() {
+  const seq = ++mapSeq;
   const [rows, t] = await Promise.all([
     getJson(api('/routes')),
     getJson(api('/traffic?series=routes&window=5m')).catch(() => ({ routes: [] })),
   ]);
+  if (seq !== mapSeq) return; // a newer refresh is under way
   const rates = new Map();
   for (const r of t.routes ?? []) for (const x of r.targets) rates.set(`${r.host}${r.path} ${x.url}`, x.rps);
   const max = Math.max(0, ...rates.values());
@@ -510,7 +598,7 @@ async function loadMap() {
       { className: 'map-host' },
       el(
         'summary',
-        {},
+        { onclick: (ev) => mapToggled.set(host, !ev.currentTarget.parentElement.open) },
         el('b', {}, host),
         ' ',
         el(
@@ -528,26 +616,33 @@ async function loadMap() {
             'span',
             { className: 'map-bar' },
             ...ts.map((x) => {
+              const ej = ejectedNote(x);
               const seg = el(
                 'span',
                 {
-                  className: 'map-seg',
-                  title: `${x.service} → ${x.dst} (${x.proto}), weight ${(x.weight * 100).toFixed(1)} %, ${rate(x.rps)}/s`,
+                  className: ej ? 'map-seg ejected' : 'map-seg',
+                  title: `${x.service} → ${x.dst} (${x.proto}), weight ${(x.weight * 100).toFixed(1)} %, ${rate(x.rps)}/s${ej ? `; ${ej}` : ''}`,
                 },
-                `${x.service} ${(x.weight * 100).toFixed(0)}%`,
+                `${ej ? '⊘ ' : ''}${x.service} ${(x.weight * 100).toFixed(0)}%`,
               );
               seg.style.width = `${Math.max(x.weight * 100, 0.5).toFixed(2)}%`;
-              seg.style.background =
-                x.rps > 0 && max > 0 ? `hsl(210, 75%, ${Math.round(85 - 35 * Math.min(1, x.rps / max))}%)` : '#e0e0e0';
+              // an ejected target keeps the striped background of its class
+              if (!ej)
+                seg.style.background =
+                  x.rps > 0 && max > 0
+                    ? `hsl(210, 75%, ${Math.round(85 - 35 * Math.min(1, x.rps / max))}%)`
+                    : '#e0e0e0';
               return seg;
             }),
           ),
         ),
       ),
     );
+    details.dataset.host = host;
     groups.push(details);
   }
-  for (const g of groups) g.open = groups.length <= MAP_OPEN_MAX || words.length > 0;
+  for (const g of groups)
+    g.open = mapToggled.get(g.dataset.host) ?? (groups.length <= MAP_OPEN_MAX || words.length > 0);
   document.getElementById('map').replaceChildren(...groups);
   document.getElementById('map-count').textContent =
     `${groups.length} host${groups.length === 1 ? '' : 's'}, ${shownRoutes} routes`;
@@ -557,12 +652,24 @@ async function loadMap() {
 
 const VIEWS = ['routes', 'explain', 'history', 'warnings', 'traffic', 'map'];
 let trafficTimer;
+let view = 'routes';
 
+/** `#view` or `#view?k=v` (History links to `#explain?version=N`). */
 function showView() {
-  const v = VIEWS.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'routes';
+  const [name, query] = location.hash.slice(1).split('?');
+  const v = VIEWS.includes(name) ? name : 'routes';
+  view = v;
   for (const x of VIEWS) document.getElementById(`view-${x}`).hidden = x !== v;
   clearInterval(trafficTimer);
-  if (v === 'map') loadMap().catch(() => {});
+  if (v === 'explain') {
+    const version = new URLSearchParams(query ?? '').get('version') ?? '';
+    setExplainVersion(version);
+    if (explainVersion) runExplain().catch(() => {});
+  }
+  if (v === 'map') {
+    loadMap().catch(() => {});
+    trafficTimer = setInterval(() => loadMap().catch(() => {}), 5000);
+  }
   if (v === 'traffic') {
     loadTraffic().catch(() => {});
     trafficTimer = setInterval(() => loadTraffic().catch(() => {}), 5000);
@@ -570,7 +677,8 @@ function showView() {
 }
 
 function refreshAll() {
-  return Promise.allSettled([loadRoutes(), loadHistory(), loadWarnings()]);
+  // the map follows the table live too, when it is the view shown
+  return Promise.allSettled([loadRoutes(), loadHistory(), loadWarnings(), view === 'map' ? loadMap() : undefined]);
 }
 
 function live(onChange) {
@@ -591,7 +699,17 @@ async function initRoutes() {
     }),
   );
   initTraffic();
-  document.getElementById('map-filter').addEventListener('input', () => loadMap().catch(() => {}));
+  document.getElementById('map-filter').addEventListener('input', () => {
+    mapToggled.clear();
+    loadMap().catch(() => {});
+  });
+  const zoom = document.getElementById('map-zoom');
+  zoom.addEventListener('input', () =>
+    document.getElementById('map').style.setProperty('--map-zoom', zoom.value / 100),
+  );
+  document.getElementById('explain-live').addEventListener('click', () => {
+    location.hash = '#explain';
+  });
   window.addEventListener('hashchange', showView);
   showView();
   loadOverrides(document.getElementById('overrides'), null);
