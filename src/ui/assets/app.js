@@ -268,7 +268,7 @@ function ejectionOf(e) {
 /** Explain links of a History entry: the table before the change and the one after it. */
 function versionCell(e) {
   if (!e.version) return el('td', {});
-  const link = (v, label) => el('a', { href: `#explain?version=${v}`, className: 'explain-at' }, label);
+  const link = (v, label) => el('a', { href: `${base}/routes#explain?version=${v}`, className: 'explain-at' }, label);
   return el(
     'td',
     { className: 'nowrap' },
@@ -284,9 +284,11 @@ async function loadHistory() {
   const h = (await getJson(api('/routes/history'))) ?? [];
   // the API lists oldest first; the first entry (often KV or catalog index 1) may carry no lines
   const oldest = h[0];
-  const rows = [...h]
-    .sort((a, b) => String(b.time).localeCompare(String(a.time)))
-    .map((e) => {
+  // newest first; entries of the same millisecond in reverse API order (the API lists oldest first)
+  const rows = h
+    .map((e, i) => [e, i])
+    .sort(([a, i], [b, j]) => String(b.time).localeCompare(String(a.time)) || j - i)
+    .map(([e]) => {
       const change = el('div', { className: 'diff' });
       const ej = ejectionOf(e);
       if (ej) change.append(el('div', { className: ej.back ? 'restored' : 'ejected' }, ej.text));
