@@ -670,7 +670,8 @@ function showView() {
   }
   if (v === 'map') {
     loadMap().catch(() => {});
-    trafficTimer = setInterval(() => loadMap().catch(() => {}), 5000);
+    // traffic colours; table changes arrive as events at once
+    trafficTimer = setInterval(() => loadMap().catch(() => {}), 10_000);
   }
   if (v === 'traffic') {
     loadTraffic().catch(() => {});
