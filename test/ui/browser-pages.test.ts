@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Page } from 'playwright-core';
 import { TrafficStats } from '../../src/metrics/traffic.ts';
 import { buildTable } from '../../src/routes/index.ts';
 import { type Browser, chromiumSkip, launchChromium } from './chromium.ts';
@@ -9,8 +7,7 @@ import { BUILD, makeTable, startTestAdmin } from './helpers.ts';
 
 /**
  * The pages issue #19 changed, in chromium at a desktop (1400 px) and a phone (360 px) width, with
- * hostile service names. Screenshots go to docs/ui/ (README "What the UI looks like") when
- * UI_SCREENSHOTS=1.
+ * hostile service names. The pictures in docs/ui/ are compared (and rewritten) by screenshots.test.ts.
  */
 
 const EVIL_SVC = '<script>window.__xss=1</script>';
@@ -23,9 +20,6 @@ route add secure secure.example/ http://127.0.0.1:8443/ opts "proto=tcp+sni"
 route add legacy /old http://10.0.0.5:8080/
 `;
 const WIDTHS = [1400, 360];
-const SHOTS = process.env.UI_SCREENSHOTS === '1';
-const shot = (page: Page, name: string) =>
-  SHOTS ? page.screenshot({ path: join(import.meta.dirname, '../../docs/ui', name) }) : Promise.resolve();
 
 let browser: Browser;
 
@@ -59,7 +53,6 @@ describe('admin UI pages (chromium, 1400 px and 360 px)', { skip: chromiumSkip }
       // a hostile service name is text
       assert.equal(await row(EVIL_SVC).count(), 1);
       assert.equal(await page.evaluate('window.__xss'), undefined);
-      await shot(page, `routes-${width}.png`);
       assert.deepEqual(errors, []);
     });
 
@@ -117,7 +110,6 @@ describe('admin UI pages (chromium, 1400 px and 360 px)', { skip: chromiumSkip }
       const outcomes = await page.locator('#explain-candidates tbody tr td:nth-child(3)').allTextContents();
       assert.deepEqual(outcomes, ['nomatch', 'chosen']);
       assert.equal(await page.evaluate('window.__xss'), undefined);
-      await shot(page, `explain-${width}.png`);
       assert.deepEqual(errors, []);
     });
 
@@ -152,7 +144,6 @@ describe('admin UI pages (chromium, 1400 px and 360 px)', { skip: chromiumSkip }
       assert.ok(text.includes('50.00%'), text);
       assert.equal(a.manual!.data.get('')!.value, 'route del legacy', 'preview writes nothing');
       assert.equal(await page.evaluate('window.__xss'), undefined);
-      await shot(page, `overrides-${width}.png`);
       // Save stays compare-and-set
       await page.click('#manual-save');
       await page.waitForSelector('#manual-status.ok');
@@ -222,7 +213,6 @@ describe('admin UI pages (chromium, 1400 px and 360 px)', { skip: chromiumSkip }
         values.some((v) => /\d/.test(v)),
         values.join('|'),
       );
-      await shot(page, `traffic-${width}.png`);
       // windows
       await page.click('#traffic-window button[data-w="1h"]');
       await page.waitForSelector('#traffic-hint:has-text("1 hour in 1-minute slots")');
@@ -273,7 +263,6 @@ describe('admin UI pages (chromium, 1400 px and 360 px)', { skip: chromiumSkip }
       await page.fill('#map-filter', '');
       await page.fill('#map-filter', 'example.com');
       await page.waitForSelector('#map details[open]');
-      await shot(page, `map-${width}.png`);
       assert.deepEqual(errors, []);
     });
 
@@ -298,7 +287,6 @@ describe('admin UI pages (chromium, 1400 px and 360 px)', { skip: chromiumSkip }
       const n = ((await (await fetch(`${a.url}/api/warnings`)).json()) as unknown[]).length;
       assert.ok(n >= 1);
       await page.waitForSelector(`#warn-count:text-is("${n}")`);
-      await shot(page, `history-${width}.png`);
       await page.goto(`${a.url}/manual`);
       await page.waitForSelector('body[data-ready="true"]');
       await page.waitForSelector(`#warn-count:text-is("${n}")`);

@@ -24,13 +24,17 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<Browser> {
+/** `fixed`: UTC, en-US and a device scale of 1, so that pages render the same on every run (screenshots). */
+export async function launchChromium(opts: { fixed?: boolean } = {}): Promise<Browser> {
   const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(join(tmpdir(), 'fabio-ts-ui-'));
   const ctx: BrowserContext = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
+    ...(opts.fixed
+      ? { timezoneId: 'UTC', locale: 'en-US', deviceScaleFactor: 1, reducedMotion: 'reduce' as const }
+      : {}),
   });
   return {
     async newPage(width = 1400) {
