@@ -87,9 +87,17 @@ async function fixture(t: Parameters<typeof startTestAdmin>[0]): Promise<TestAdm
   return a;
 }
 
-/** Waits until two animation frames have passed: layout and canvases are drawn. */
-const settle = (page: Page) =>
-  page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))');
+/**
+ * Waits for what every page loads on its own (the Warnings badge, the Overrides list), then for two
+ * animation frames: layout and canvases are drawn.
+ */
+async function settle(page: Page) {
+  await page.waitForSelector('#warn-count:not(:empty)');
+  await page.waitForFunction(
+    `document.querySelectorAll('#overrides option').length >= (document.body.dataset.page === 'manual' ? 1 : 2)`,
+  );
+  await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))');
+}
 
 /** The page steps that bring each view to its pictured state. */
 const PAGES: Record<string, (page: Page, url: string) => Promise<void>> = {
@@ -97,7 +105,6 @@ const PAGES: Record<string, (page: Page, url: string) => Promise<void>> = {
     await page.goto(`${url}/routes`);
     await page.waitForSelector('body[data-ready="true"]');
     await page.waitForSelector('#live.on');
-    await page.waitForSelector('#warn-count:not(:empty)');
   },
   async explain(page, url) {
     await page.goto(`${url}/routes#explain`);
@@ -135,7 +142,6 @@ const PAGES: Record<string, (page: Page, url: string) => Promise<void>> = {
       ].join('\n'),
     );
     await page.waitForSelector('#preview-diff tr.pv-rew');
-    await page.waitForSelector('#warn-count:not(:empty)');
   },
 };
 
