@@ -159,6 +159,9 @@ async function explainRoute(
           : -1;
     if (asked < 1 || !Number.isSafeInteger(asked))
       return sendJson(res, 400, { error: 'version must be a positive integer' });
+    // rebuilding an old table costs CPU: a cross-site page (an <img> pointed here) may not make us do it
+    if (asked !== versions.current && !isSameOrigin(req, ctx.tls))
+      return sendJson(res, 403, { error: 'older versions only for same-origin requests' });
     let v: ReturnType<TableVersions['lookup']>;
     try {
       v = versions.lookup(asked, live, deps.build);

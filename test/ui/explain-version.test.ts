@@ -126,6 +126,22 @@ describe('/api/explain against an older table version', () => {
     assert.match(gone.body.error ?? '', /no longer kept/);
   });
 
+  test('a cross-site page cannot make the server rebuild old tables through GET', async (t) => {
+    const { a, push } = await real(t);
+    push(V1, 10);
+    push(V2, 11);
+    const get = (version: number, headers: Record<string, string>) =>
+      fetch(`${a.url}/api/explain?url=${encodeURIComponent('http://example.com/')}&version=${version}`, { headers });
+    // an <img> or fetch from another site: refused before anything is built
+    assert.equal((await get(1, { 'Sec-Fetch-Site': 'cross-site' })).status, 403);
+    assert.equal((await get(1, { Origin: 'http://evil.example' })).status, 403);
+    // the live table costs nothing to look at: allowed as before
+    assert.equal((await get(2, { 'Sec-Fetch-Site': 'cross-site' })).status, 200);
+    // the UI (same origin) and curl (no Origin, no Sec-Fetch-Site) may
+    assert.equal((await get(1, { 'Sec-Fetch-Site': 'same-origin' })).status, 200);
+    assert.equal((await get(1, {})).status, 200);
+  });
+
   test('without a build function only the live version can be explained', async (t) => {
     const { a, push } = await real(t, { build: false });
     push(V1, 10);
