@@ -128,7 +128,11 @@ async function loadRoutes() {
     .map((r) => (r.ejected === true && r.ejectedUntil ? new Date(r.ejectedUntil).getTime() : Number.NaN))
     .filter((t) => Number.isFinite(t));
   if (due.length)
-    ejectTimer = setTimeout(() => loadRoutes().catch(() => {}), Math.max(500, Math.min(...due) - Date.now() + 250));
+    // between 0.5 s and 1 min: a far-away or past time neither overflows the timer nor spins
+    ejectTimer = setTimeout(
+      () => loadRoutes().catch(() => {}),
+      Math.min(60_000, Math.max(500, Math.min(...due) - Date.now() + 250)),
+    );
 }
 
 async function loadOverrides(select, current) {
