@@ -194,4 +194,26 @@ describe('admin UI live views (chromium, 1400 px and 360 px)', { skip: chromiumS
       assert.deepEqual(errors, []);
     });
   }
+
+  test('an ejection that ends leaves the routes page without a table change or event', async (t) => {
+    const a = await startTestAdmin(t, { table: await makeTable(ROUTES) });
+    const { page, errors } = await browser.newPage(1400);
+    t.after(() => page.close());
+    let answers = 0;
+    await patchJson(page, '/api/routes', (rows) =>
+      answers++ === 0
+        ? (rows as { dst: string }[]).map((r) =>
+            r.dst === 'http://10.0.0.2:8080/'
+              ? { ...r, ejected: true, ejectedUntil: new Date(Date.now() + 200).toISOString() }
+              : r,
+          )
+        : rows,
+    );
+    await page.goto(`${a.url}/routes`);
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.waitForSelector('#routes tbody tr.ejected');
+    await page.waitForSelector('#routes tbody tr.ejected', { state: 'detached' });
+    assert.equal(answers, 2, 'looked again once, when the ejection was due');
+    assert.deepEqual(errors, []);
+  });
 });
