@@ -1,6 +1,6 @@
 // The admin UI's cost at 500 routes with live updates: the admin server's CPU (this process) and
 // the browser tab's script+layout time (chromium's Performance.getMetrics), while the table is
-// swapped once a second and the Routes or Traffic view is open. Run:
+// swapped once a second and the Routes, Traffic or Map view is open. Run:
 //   node --import tsx bench/ui-cost.ts [seconds=20]
 import { memoryLogger } from '../src/log/logger.ts';
 import { TrafficStats } from '../src/metrics/traffic.ts';
@@ -50,7 +50,7 @@ for (const w of ['5m', '1h', '24h']) {
 const { chromium } = await import('playwright-core');
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
 
-for (const view of ['routes', 'traffic']) {
+for (const view of ['routes', 'traffic', 'map']) {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Performance.enable');
