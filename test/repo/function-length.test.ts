@@ -60,7 +60,7 @@ function nameOf(node: ts.Node, sf: ts.SourceFile): string | undefined {
       // an anonymous callback: named after the call and its first argument when that is a string
       const callee = ts.isPropertyAccessExpression(p.expression) ? p.expression.name.text : p.expression.getText(sf);
       const first = p.arguments[0];
-      return first && ts.isStringLiteralLike(first) && first !== node ? `${callee}('${first.text}')` : `${callee}()`;
+      return first && ts.isStringLiteralLike(first) ? `${callee}('${first.text}')` : `${callee}()`;
     }
     return '<anonymous>';
   }
