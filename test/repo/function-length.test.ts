@@ -26,7 +26,6 @@ const ALLOWED: Readonly<Record<string, string>> = {
   'runtime/cluster.ts#startWorkers': 'owned by the cluster work in flight (file assigned by the lead)',
   'config/config-json.ts#configJson': 'to split (issue #16)',
   'config/load.ts#loadConfig': 'to split (issue #16)',
-  'metrics/prometheus.ts#createPrometheusMetrics': 'to split (issue #16)',
   'proxy/grpc/stream.ts#proxyStream': 'to split (issue #16)',
   'proxy/http/websocket.ts#tunnelWebsocket': 'to split (issue #16)',
   'registry/dev-catalog/server.ts#startDevCatalog': 'to split (issue #16)',
