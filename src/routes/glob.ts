@@ -36,7 +36,7 @@ function escapeClass(ch: string): string {
 }
 
 /** Translates a gobwas glob to a RegExp source (without anchors). Throws GlobSyntaxError. */
-export function globToRegExpSource(pattern: string): string {
+function globToRegExpSource(pattern: string): string {
   const chars = Array.from(pattern);
   let i = 0;
 

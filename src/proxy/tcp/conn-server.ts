@@ -293,7 +293,7 @@ export async function acceptAddrs(s: net.Socket, spec: ListenerSpec, deps: Proxy
 }
 
 /** Keep-alive delay for upstream dials: proxy.keepalivetimeout, 0 meaning Go's default 15 s. */
-export function upstreamKeepAlive(deps: ProxyDeps): number {
+function upstreamKeepAlive(deps: ProxyDeps): number {
   const v = deps.cfg.num('proxy.keepalivetimeout');
   return v > 0 ? v : 15000;
 }

@@ -85,7 +85,7 @@ export function redial(res: LookupResult, deps: ProxyDeps, again: boolean): Look
 }
 
 /** The peer and local address of a socket as they are (no PROXY header). */
-export function socketAddrs(s: net.Socket): ConnAddrs {
+function socketAddrs(s: net.Socket): ConnAddrs {
   return {
     remote: { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 },
     local: { address: s.localAddress ?? '', port: s.localPort ?? 0 },

@@ -24,7 +24,7 @@ export function checkText(state: CatalogState, c: CheckRecord): string {
 }
 
 /** The same JSON, UTF-8 encoded once per change of the check. */
-export function checkBytes(state: CatalogState, c: CheckRecord): Buffer {
+function checkBytes(state: CatalogState, c: CheckRecord): Buffer {
   const f = fragment(state, c);
   f.bytes ??= Buffer.from(f.json);
   return f.bytes;
