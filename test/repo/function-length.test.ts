@@ -24,7 +24,6 @@ const src = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'src
 const ALLOWED: Readonly<Record<string, string>> = {
   'proxy/http/listener.ts#startHttpListener': 'owned by issue #13 work in flight (the HTTP engine rewrites this file)',
   'runtime/cluster.ts#startWorkers': 'owned by the cluster work in flight (file assigned by the lead)',
-  'runtime/serve.ts#start': 'to split (issue #16)',
 };
 
 interface LongFunction {
