@@ -145,25 +145,18 @@ function envNames(def: KeyDef): string[] {
   return def.fabioTs ? [`FABIO_${base}`] : [`FABIO_${base}`, base];
 }
 
-/**
- * Load the configuration: command line > environment > properties file > default, then validate
- * with fabio's messages. Throws ConfigError (exit 1) or ConfigExit (-v / -h, exit 0).
- * `argv` excludes the program name.
- */
-export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions = {}): Config {
-  const warnings: string[] = [];
-  const args = parseArgs(argv);
-  if (args.rest.length > 0) warnings.push(`ignoring command line arguments after the flags: ${args.rest.join(' ')}`);
-
+/** Each key's winning value and where it came from: command line > environment > properties file. */
+function rawValues(
+  flags: Iterable<[string, string]>,
+  env: Env,
+  props: Properties | undefined,
+  cfgPath: string | undefined,
+): Map<string, RawValue> {
   const raw = new Map<string, RawValue>();
-  for (const [k, v] of args.flags) raw.set(k, { value: v, source: 'flag' });
+  for (const [k, v] of flags) raw.set(k, { value: v, source: 'flag' });
 
   const upperEnv = new Map<string, [string, string]>();
   for (const [k, v] of Object.entries(env)) if (v !== undefined) upperEnv.set(k.toUpperCase(), [k, v]);
-
-  const props = args.cfgPath
-    ? readProps(args.cfgPath, env, opts.readFile ?? ((p) => readFileSync(p, 'utf8')), opts.cfgText)
-    : undefined;
 
   for (const def of KEYS) {
     if (raw.has(def.name)) continue;
@@ -175,23 +168,30 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
       continue;
     }
     const pv = props?.get(def.name);
-    if (pv !== undefined) raw.set(def.name, { value: pv, source: `file ${args.cfgPath}` });
+    if (pv !== undefined) raw.set(def.name, { value: pv, source: `file ${cfgPath}` });
   }
+  return raw;
+}
 
-  if (props) {
-    for (const key of props.keys) {
-      if (KEY_BY_NAME.has(key) || key === 'cfg') continue;
-      if (key.startsWith('tracing.')) {
-        warnings.push(`${args.cfgPath}: ${key} ignored: tracing was removed in fabio 1.7.0`);
-        continue;
-      }
-      const near = KEYS.find((d) => d.name.toLowerCase() === key.toLowerCase());
-      warnings.push(
-        `${args.cfgPath}: unknown key ${key} ignored${near ? ` (keys are case-sensitive in the file: did you mean ${near.name}?)` : ''}`,
-      );
+/** Warnings for keys of the properties file that fabio does not know. */
+function unknownKeyWarnings(props: Properties, cfgPath: string | undefined): string[] {
+  const warnings: string[] = [];
+  for (const key of props.keys) {
+    if (KEY_BY_NAME.has(key) || key === 'cfg') continue;
+    if (key.startsWith('tracing.')) {
+      warnings.push(`${cfgPath}: ${key} ignored: tracing was removed in fabio 1.7.0`);
+      continue;
     }
+    const near = KEYS.find((d) => d.name.toLowerCase() === key.toLowerCase());
+    warnings.push(
+      `${cfgPath}: unknown key ${key} ignored${near ? ` (keys are case-sensitive in the file: did you mean ${near.name}?)` : ''}`,
+    );
   }
+  return warnings;
+}
 
+/** Every key typed (defaults filled in), and the keys set that fabio-ts does not implement. */
+function typedValues(raw: Map<string, RawValue>) {
   const values: Record<string, string | number | boolean> = {};
   const unsupported: string[] = [];
   for (const def of KEYS) {
@@ -199,39 +199,11 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
     values[def.name] = typedValue(def, r ?? { value: def.def, source: 'default' });
     if (r && !def.implemented && !def.ignored) unsupported.push(def.name);
   }
+  return { values, unsupported };
+}
 
-  // ---- post-processing, in fabio's order
-  if (raw.has('proxy.log.routes'))
-    warnings.push("proxy.log.routes has been deprecated. Please use 'log.routes.format' instead");
-  if (values['proxy.log.routes'] !== '') values['log.routes.format'] = values['proxy.log.routes'] as string;
-  if (!ROUTE_FORMATS.includes(values['log.routes.format'] as string)) {
-    warnings.push(`Invalid route format ${JSON.stringify(values['log.routes.format'])}. Using "delta"`);
-    values['log.routes.format'] = 'delta';
-  }
-  if ((values['registry.consul.serviceMonitors'] as number) <= 0) values['registry.consul.serviceMonitors'] = 1;
-  // fabio auto-detects the address as the key's DEFAULT: `-proxy.localip=` set empty stays empty (no `by=`)
-  values['proxy.localip'] = raw.has('proxy.localip') ? renderSockaddr(values['proxy.localip'] as string) : localIP();
-  values['registry.consul.register.addr'] = renderSockaddr(values['registry.consul.register.addr'] as string);
-
-  const certSources = parseCertSources(values['proxy.cs'] as string);
-  const authSchemes = parseAuthSchemes(values['proxy.auth'] as string);
-
-  const uiEntries = parseKVList(values['ui.addr'] as string);
-  if (uiEntries.length !== 1) {
-    if (uiEntries.length > 1) throw new ConfigError('ui.addr must contain only one listener');
-    throw new ConfigError('need listening host:port');
-  }
-  const ui = listenerFromMap(uiEntries[0] as Map<string, string>, { certSources });
-  // fabio registers the admin address unless told otherwise
-  if (!raw.has('registry.consul.register.addr')) values['registry.consul.register.addr'] = ui.addr;
-  const listeners = Object.freeze(
-    parseListeners(values['proxy.addr'] as string, {
-      readTimeout: values['proxy.readtimeout'] as number,
-      writeTimeout: values['proxy.writetimeout'] as number,
-      certSources,
-    }),
-  );
-
+/** fabio's validation of the values, in its order; metrics targets fabio-ts lacks go to `unsupported`. */
+function checkValues(values: Record<string, string | number | boolean>, unsupported: string[]): void {
   const gz = values['proxy.gzip.contenttype'] as string;
   if (gz !== '') {
     try {
@@ -291,6 +263,58 @@ export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions 
   const level = parseLevel(values['log.level'] as string);
   if (level === undefined) throw new ConfigError(`invalid log level: ${values['log.level']}`);
   values['log.level'] = level;
+}
+
+/**
+ * Load the configuration: command line > environment > properties file > default, then validate
+ * with fabio's messages. Throws ConfigError (exit 1) or ConfigExit (-v / -h, exit 0).
+ * `argv` excludes the program name.
+ */
+export function loadConfig(argv: readonly string[], env: Env, opts: LoadOptions = {}): Config {
+  const warnings: string[] = [];
+  const args = parseArgs(argv);
+  if (args.rest.length > 0) warnings.push(`ignoring command line arguments after the flags: ${args.rest.join(' ')}`);
+
+  const props = args.cfgPath
+    ? readProps(args.cfgPath, env, opts.readFile ?? ((p) => readFileSync(p, 'utf8')), opts.cfgText)
+    : undefined;
+  const raw = rawValues(args.flags, env, props, args.cfgPath);
+  if (props) warnings.push(...unknownKeyWarnings(props, args.cfgPath));
+  const { values, unsupported } = typedValues(raw);
+
+  // ---- post-processing, in fabio's order
+  if (raw.has('proxy.log.routes'))
+    warnings.push("proxy.log.routes has been deprecated. Please use 'log.routes.format' instead");
+  if (values['proxy.log.routes'] !== '') values['log.routes.format'] = values['proxy.log.routes'] as string;
+  if (!ROUTE_FORMATS.includes(values['log.routes.format'] as string)) {
+    warnings.push(`Invalid route format ${JSON.stringify(values['log.routes.format'])}. Using "delta"`);
+    values['log.routes.format'] = 'delta';
+  }
+  if ((values['registry.consul.serviceMonitors'] as number) <= 0) values['registry.consul.serviceMonitors'] = 1;
+  // fabio auto-detects the address as the key's DEFAULT: `-proxy.localip=` set empty stays empty (no `by=`)
+  values['proxy.localip'] = raw.has('proxy.localip') ? renderSockaddr(values['proxy.localip'] as string) : localIP();
+  values['registry.consul.register.addr'] = renderSockaddr(values['registry.consul.register.addr'] as string);
+
+  const certSources = parseCertSources(values['proxy.cs'] as string);
+  const authSchemes = parseAuthSchemes(values['proxy.auth'] as string);
+
+  const uiEntries = parseKVList(values['ui.addr'] as string);
+  if (uiEntries.length !== 1) {
+    if (uiEntries.length > 1) throw new ConfigError('ui.addr must contain only one listener');
+    throw new ConfigError('need listening host:port');
+  }
+  const ui = listenerFromMap(uiEntries[0] as Map<string, string>, { certSources });
+  // fabio registers the admin address unless told otherwise
+  if (!raw.has('registry.consul.register.addr')) values['registry.consul.register.addr'] = ui.addr;
+  const listeners = Object.freeze(
+    parseListeners(values['proxy.addr'] as string, {
+      readTimeout: values['proxy.readtimeout'] as number,
+      writeTimeout: values['proxy.writetimeout'] as number,
+      certSources,
+    }),
+  );
+
+  checkValues(values, unsupported);
 
   return makeConfig(values, { listeners, ui, certSources, authSchemes, unsupported, warnings });
 }

@@ -22,7 +22,7 @@ const dur = (v: string): number => {
 const canonicalHeader = (k: string) =>
   k.replace(/[A-Za-z0-9]+/g, (w) => w[0]?.toUpperCase() + w.slice(1).toLowerCase());
 
-export function certSourceFromMap(cfg: ReadonlyMap<string, string>): CertSourceSpec {
+function certSourceFromMap(cfg: ReadonlyMap<string, string>): CertSourceSpec {
   let name = '';
   let type = '';
   let cert = '';
@@ -94,7 +94,7 @@ export function parseCertSources(value: string): Map<string, CertSourceSpec> {
   return out;
 }
 
-export function authSchemeFromMap(cfg: ReadonlyMap<string, string>): AuthSchemeSpec {
+function authSchemeFromMap(cfg: ReadonlyMap<string, string>): AuthSchemeSpec {
   const name = cfg.get('name') ?? '';
   const type = cfg.get('type') ?? '';
   if (name === '') throw new ConfigError("missing 'name' in auth");

@@ -7,7 +7,7 @@ import pino from 'pino';
  * check `enabled(LEVEL)` before building a message.
  */
 
-export const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
 export type Level = (typeof LEVELS)[number];
 
 export interface Logger {
@@ -40,7 +40,7 @@ export interface Sink {
 const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
 
 /** `YYYY/MM/DD HH:MM:SS` in local time, as Go's log package prints it. */
-export function logTimestamp(d: Date): string {
+function logTimestamp(d: Date): string {
   return `${d.getFullYear()}/${pad(d.getMonth() + 1)}/${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 

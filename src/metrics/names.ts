@@ -4,7 +4,7 @@
  */
 
 /** The template fabio uses when metrics.prefix is `default` (and the key's default value). */
-export const DEFAULT_PREFIX = '{{clean .Hostname}}.{{clean .Exec}}';
+const DEFAULT_PREFIX = '{{clean .Hostname}}.{{clean .Exec}}';
 
 /**
  * fabio's `clean`: lower-case, `.` and `:` → `_`, empty → `_`. We also map `-` and every other

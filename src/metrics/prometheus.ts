@@ -114,122 +114,8 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
   let buckets = parseBuckets(cfg.str('metrics.prometheus.buckets'));
   if (buckets.length === 0) buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
   const registry = new client.Registry();
-  const registers = [registry];
-  const routeLabels: RouteLabels[] = ['service', 'host', 'path', 'target'];
-
-  const routeHist = new client.Histogram({
-    name: name('route'),
-    help: 'Proxied HTTP requests per route target (seconds).',
-    labelNames: routeLabels,
-    buckets,
-    registers,
-  });
-  const rx = new client.Counter({
-    name: name('route.rx'),
-    help: 'TCP bytes upstream to client per route target.',
-    labelNames: routeLabels,
-    registers,
-  });
-  const tx = new client.Counter({
-    name: name('route.tx'),
-    help: 'TCP bytes client to upstream per route target.',
-    labelNames: routeLabels,
-    registers,
-  });
-  const retries = new client.Counter({
-    name: name('route.retry'),
-    help: 'HTTP requests sent again to another target after this route target failed (fabio-ts).',
-    labelNames: routeLabels,
-    registers,
-  });
-  const ejections = new client.Counter({
-    name: name('route.ejection'),
-    help: 'Ejections of this route target by passive outlier detection (fabio-ts).',
-    labelNames: routeLabels,
-    registers,
-  });
-  const notfound = new client.Counter({
-    name: name('notfound'),
-    help: 'Requests and connections without a route.',
-    registers,
-  });
-  const requests = new client.Histogram({
-    name: name('requests'),
-    help: 'Proxied HTTP requests per service (seconds).',
-    labelNames: ['service'],
-    buckets,
-    registers,
-  });
-  const httpStatus = new client.Histogram({
-    name: name('http.status'),
-    help: 'HTTP responses per status code (seconds).',
-    labelNames: ['code', 'service'],
-    buckets,
-    registers,
-  });
-  const redirect = new client.Counter({
-    name: name('http.redirect.count'),
-    help: 'Redirects per status code.',
-    labelNames: ['code'],
-    registers,
-  });
-  const ws: Gauge = new client.Gauge({ name: name('ws.conn'), help: 'Open websocket tunnels.', registers });
-  const tcp = {
-    tcp: {
-      conn: new client.Counter({ name: name('tcp.conn'), help: 'TCP connections proxied.', registers }),
-      fail: new client.Counter({ name: name('tcp.connfail'), help: 'TCP upstream connection failures.', registers }),
-      noroute: new client.Counter({ name: name('tcp.noroute'), help: 'TCP connections without a route.', registers }),
-      refused: new client.Counter({
-        name: name('tcp.refused'),
-        help: 'TCP connections closed at accept: the listener had proxy.listener.maxconn open.',
-        registers,
-      }),
-    },
-    tcp_sni: {
-      conn: new client.Counter({ name: name('tcp_sni.conn'), help: 'TCP+SNI connections proxied.', registers }),
-      fail: new client.Counter({
-        name: name('tcp_sni.connfail'),
-        help: 'TCP+SNI upstream connection failures.',
-        registers,
-      }),
-      noroute: new client.Counter({
-        name: name('tcp_sni.noroute'),
-        help: 'TCP+SNI connections without a route.',
-        registers,
-      }),
-      refused: new client.Counter({
-        name: name('tcp_sni.refused'),
-        help: 'TCP+SNI connections closed at accept: the listener had proxy.listener.maxconn open.',
-        registers,
-      }),
-    },
-  };
-  // gRPC (fabio names): `grep.status` is fabio's typo for `grpc.status`, kept for existing dashboards;
-  // `grpc.status` beside it carries the same observations under the evident name.
-  const grpc = {
-    conn: new client.Counter({ name: name('grpc.conn'), help: 'gRPC client connections accepted.', registers }),
-    noroute: new client.Counter({ name: name('grpc.noroute'), help: 'gRPC streams without a route.', registers }),
-    requests: new client.Histogram({ name: name('grpc.requests'), help: 'gRPC calls (seconds).', buckets, registers }),
-    grep: new client.Histogram({
-      name: name('grep.status'),
-      help: 'gRPC calls per status code (seconds); fabio spells it grep.status.',
-      labelNames: ['code'],
-      buckets,
-      registers,
-    }),
-    status: new client.Histogram({
-      name: name('grpc.status'),
-      help: 'gRPC calls per status code (seconds).',
-      labelNames: ['code'],
-      buckets,
-      registers,
-    }),
-  };
-  grpc.conn.inc(0);
-  grpc.noroute.inc(0);
-  ws.set(0);
-  notfound.inc(0);
-  for (const k of ['tcp', 'tcp_sni'] as const) for (const c of Object.values(tcp[k])) c.inc(0);
+  const { routeHist, rx, tx, retries, ejections, notfound, requests, httpStatus, redirect, ws, tcp, grpc } =
+    createInstruments(name, buckets, registry);
   if (opts.collectDefault !== false) client.collectDefaultMetrics({ register: registry });
 
   const traffic = opts.traffic ?? new TrafficStats();
@@ -322,6 +208,61 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
     },
     metricsJson: () => registry.getMetricsAsJSON(),
   };
+}
+
+/** Every fabio metric, registered in `registry` and set to 0 where fabio reports a 0 before use. */
+function createInstruments(name: (n: string) => string, buckets: number[], registry: client.Registry) {
+  const registers = [registry];
+  const routeLabels: RouteLabels[] = ['service', 'host', 'path', 'target'];
+  const counter = (n: string, help: string, labelNames: string[] = []) =>
+    new client.Counter({ name: name(n), help, labelNames, registers });
+  const histogram = (n: string, help: string, labelNames: string[] = []) =>
+    new client.Histogram({ name: name(n), help, labelNames, buckets, registers });
+  const connCounters = (k: 'tcp' | 'tcp_sni', what: string) => ({
+    conn: counter(`${k}.conn`, `${what} connections proxied.`),
+    fail: counter(`${k}.connfail`, `${what} upstream connection failures.`),
+    noroute: counter(`${k}.noroute`, `${what} connections without a route.`),
+    refused: counter(
+      `${k}.refused`,
+      `${what} connections closed at accept: the listener had proxy.listener.maxconn open.`,
+    ),
+  });
+  const m = {
+    routeHist: histogram('route', 'Proxied HTTP requests per route target (seconds).', routeLabels),
+    rx: counter('route.rx', 'TCP bytes upstream to client per route target.', routeLabels),
+    tx: counter('route.tx', 'TCP bytes client to upstream per route target.', routeLabels),
+    retries: counter(
+      'route.retry',
+      'HTTP requests sent again to another target after this route target failed (fabio-ts).',
+      routeLabels,
+    ),
+    ejections: counter(
+      'route.ejection',
+      'Ejections of this route target by passive outlier detection (fabio-ts).',
+      routeLabels,
+    ),
+    notfound: counter('notfound', 'Requests and connections without a route.'),
+    requests: histogram('requests', 'Proxied HTTP requests per service (seconds).', ['service']),
+    httpStatus: histogram('http.status', 'HTTP responses per status code (seconds).', ['code', 'service']),
+    redirect: counter('http.redirect.count', 'Redirects per status code.', ['code']),
+    ws: new client.Gauge({ name: name('ws.conn'), help: 'Open websocket tunnels.', registers }) as Gauge,
+    tcp: { tcp: connCounters('tcp', 'TCP'), tcp_sni: connCounters('tcp_sni', 'TCP+SNI') },
+    // gRPC (fabio names): `grep.status` is fabio's typo for `grpc.status`, kept for existing dashboards;
+    // `grpc.status` beside it carries the same observations under the evident name.
+    grpc: {
+      conn: counter('grpc.conn', 'gRPC client connections accepted.'),
+      noroute: counter('grpc.noroute', 'gRPC streams without a route.'),
+      requests: histogram('grpc.requests', 'gRPC calls (seconds).'),
+      grep: histogram('grep.status', 'gRPC calls per status code (seconds); fabio spells it grep.status.', ['code']),
+      status: histogram('grpc.status', 'gRPC calls per status code (seconds).', ['code']),
+    },
+  };
+  m.grpc.conn.inc(0);
+  m.grpc.noroute.inc(0);
+  m.ws.set(0);
+  m.notfound.inc(0);
+  for (const k of ['tcp', 'tcp_sni'] as const) for (const c of Object.values(m.tcp[k])) c.inc(0);
+  return m;
 }
 
 function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {

@@ -41,7 +41,7 @@ function num(n: number): string {
 /** The flat (label-less) name of a sample, without the prefix. */
 const flatNames = new WeakMap<IntervalSample, string>();
 
-export function flatName(ctx: NameContext, s: IntervalSample): string {
+function flatName(ctx: NameContext, s: IntervalSample): string {
   let n = flatNames.get(s);
   if (n === undefined) {
     n = computeFlatName(ctx, s);

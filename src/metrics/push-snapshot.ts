@@ -91,7 +91,7 @@ function seriesKey(name: string, l: Record<string, string | number> | undefined)
 }
 
 /** Reads one process's prom-client JSON into series keyed by internal name + labels. */
-export function readSeries(json: PromJson, promNames: ReadonlyMap<string, string>): Map<string, Series> {
+function readSeries(json: PromJson, promNames: ReadonlyMap<string, string>): Map<string, Series> {
   const out = new Map<string, Series>();
   for (const m of json) {
     const name = promNames.get(m.name);

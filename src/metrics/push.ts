@@ -12,8 +12,6 @@ import { graphiteSender, type Sender, udpSender, writerSender } from './push-tra
  * interval's deltas and sent to each target of metrics.target. See docs/design.md "Push metrics".
  */
 
-export const PUSH_TARGETS: readonly string[] = ['stdout', 'flat', 'label', 'graphite', 'statsd_raw', 'dogstatsd'];
-
 export interface PushOptions {
   cfg: Config;
   log: Logger;
@@ -36,7 +34,7 @@ export interface Pusher {
 }
 
 /** Which metrics.target entries are push targets (`stdout` is fabio's other name for `flat`). */
-export function pushTargets(target: string): PushTarget[] {
+function pushTargets(target: string): PushTarget[] {
   const out = new Set<PushTarget>();
   for (const t of target.split(',').map((s) => s.trim())) {
     if (t === 'stdout' || t === 'flat') out.add('flat');

@@ -1,6 +1,7 @@
 import type { ListenerSpec } from '../config/types.ts';
 import { startHttpListener } from './http/index.ts';
 import { PoolCache } from './http/pools.ts';
+import type { TcpShared } from './tcp/shared.ts';
 import type { PrometheusText, ProxyDeps, RunningListener } from './types.ts';
 
 /**
@@ -18,10 +19,12 @@ export async function startListeners(deps: ProxyDeps & { prometheus?: Prometheus
     idleTimeout: cfg.num('proxy.idleconntimeout'),
     tcpKeepAlive: cfg.num('proxy.keepalivetimeout'),
   });
+  // One keep-alive scheduler and relay buffer pool per process too, made when a TCP listener starts.
+  const shared: { tcp?: TcpShared } = { tcp: deps.tcpShared };
   const running: RunningListener[] = [];
   try {
     for (const spec of cfg.listeners) {
-      const l = await startOne(spec, deps, pools);
+      const l = await startOne(spec, deps, pools, shared);
       if (l !== undefined) running.push(l);
     }
   } catch (e) {
@@ -45,6 +48,7 @@ async function startOne(
   spec: ListenerSpec,
   deps: ProxyDeps & { prometheus?: PrometheusText },
   pools: PoolCache,
+  shared: { tcp?: TcpShared },
 ): Promise<RunningListener | undefined> {
   switch (spec.proto) {
     case 'http':
@@ -56,10 +60,12 @@ async function startOne(
     case 'tcp-dynamic':
     case 'https+tcp+sni': {
       const tcp = await import('./tcp/index.ts');
-      if (spec.proto === 'tcp') return tcp.startTcpListener(spec, deps);
-      if (spec.proto === 'tcp+sni') return tcp.startSniListener(spec, deps);
-      if (spec.proto === 'tcp-dynamic') return tcp.startTcpDynamic(spec, deps);
-      return tcp.startHttpsTcpSni(spec, { ...deps, pools } as ProxyDeps);
+      shared.tcp ??= tcp.createTcpShared();
+      const tcpDeps: ProxyDeps = { ...deps, tcpShared: shared.tcp };
+      if (spec.proto === 'tcp') return tcp.startTcpListener(spec, tcpDeps);
+      if (spec.proto === 'tcp+sni') return tcp.startSniListener(spec, tcpDeps);
+      if (spec.proto === 'tcp-dynamic') return tcp.startTcpDynamic(spec, tcpDeps);
+      return tcp.startHttpsTcpSni(spec, { ...tcpDeps, pools } as ProxyDeps);
     }
     case 'grpc':
     case 'grpcs': {

@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../metrics/types.ts';
 import type { TableStore } from '../routes/table-store.ts';
 import type { RawTcp } from './tcp/raw-handle.ts';
+import type { TcpShared } from './tcp/shared.ts';
 
 /** Everything a listener needs, injected by src/runtime. */
 export interface ProxyDeps {
@@ -20,6 +21,11 @@ export interface ProxyDeps {
    * (`rawTcpFromEnv`: `FABIO_TS_RAW_TCP=0` leaves it out); tests choose per listener.
    */
   readonly rawTcp?: RawTcp | undefined;
+  /**
+   * Keep-alive scheduler and bulk buffer pool shared by the TCP/SNI listeners of one data plane
+   * (src/proxy/tcp/shared.ts); a listener started without it makes its own.
+   */
+  readonly tcpShared?: TcpShared | undefined;
 }
 
 export interface RunningListener {

@@ -9,7 +9,7 @@ import type { Warning } from './types.ts';
  */
 
 /** The comment the Consul backend writes before each KV key's overrides (`# --- fabio/config`). */
-export const KV_SOURCE_MARK = '# --- ';
+const KV_SOURCE_MARK = '# --- ';
 
 const RE_GENERAL = /^route[\t\n\f\r ]+(del|weight)/;
 

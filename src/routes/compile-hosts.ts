@@ -2,7 +2,7 @@ import type { BuildMemo, LineIndex } from './build-memo.ts';
 import { hostOrders } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
-import { GlobSyntaxError, isGlob, sharedGlobCache } from './glob.ts';
+import { GlobCache, GlobSyntaxError, isGlob } from './glob.ts';
 import { normalizeHost } from './host-order.ts';
 import type { ApplyState, Model, MRoute } from './model.ts';
 import { buildPathIndex } from './path-index.ts';
@@ -180,7 +180,7 @@ export interface CompiledHosts {
  */
 export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: readonly number[]): CompiledHosts {
   const { opts, memo, model, st } = run;
-  const cache = sharedGlobCache(opts.globCacheSize);
+  const cache = opts.globCache ?? new GlobCache(opts.globCacheSize);
   const { order, asc } = hostOrders(memo !== undefined && ix !== undefined ? ix.hosts : model, memo);
   const byKey = new Map<string, HostEntry>();
   const exactPlain = new Map<string, HostEntry[]>();

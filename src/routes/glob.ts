@@ -36,7 +36,7 @@ function escapeClass(ch: string): string {
 }
 
 /** Translates a gobwas glob to a RegExp source (without anchors). Throws GlobSyntaxError. */
-export function globToRegExpSource(pattern: string): string {
+function globToRegExpSource(pattern: string): string {
   const chars = Array.from(pattern);
   let i = 0;
 
@@ -136,8 +136,9 @@ export function compileGlob(pattern: string): GlobMatcher {
 }
 
 /**
- * Compiled host globs, shared across table builds (fabio's glob.cache.size). A rebuild after a
- * Consul change re-uses every pattern it has already compiled.
+ * Compiled host globs, shared across table builds (fabio's glob.cache.size): a rebuild after a
+ * Consul change re-uses every pattern it has already compiled. Owned by whoever builds the tables
+ * (`BuildOptions.globCache`; the runtime makes one per process in buildOptionsFrom).
  */
 export class GlobCache {
   #cache: LRUCache<string, GlobMatcher>;
@@ -154,16 +155,4 @@ export class GlobCache {
     }
     return m;
   }
-}
-
-const caches = new Map<number, GlobCache>();
-
-/** The process-wide cache for a given size (one per configured glob.cache.size). */
-export function sharedGlobCache(size: number): GlobCache {
-  let c = caches.get(size);
-  if (c === undefined) {
-    c = new GlobCache(size);
-    caches.set(size, c);
-  }
-  return c;
 }

@@ -21,7 +21,7 @@ const NONE: readonly HostEntry[] = Object.freeze([]);
 
 /** Bounds of one memo generation; two generations are kept (see #remember). */
 export const MEMO_MAX_ENTRIES = 4096;
-export const MEMO_MAX_BYTES = 256 * 1024;
+const MEMO_MAX_BYTES = 256 * 1024;
 /** Hosts longer than this (DNS names are at most 253 characters, plus a port) are not memoised. */
 export const MEMO_MAX_KEY = 300;
 

@@ -1,10 +1,10 @@
 /**
  * The route engine: route tags → route text → RouteDef[] → frozen Table → lookup. No I/O, no
- * timers, no logging, no `process`: problems come back as values. Not free of state, though: it
- * keeps process-wide caches that only make work cheaper and never change a result (the shared
- * glob cache, `sharedGlobCache` in glob.ts, and the build memo a table carries for the next
- * incremental build, build-memo.ts). Round-robin counters live outside the table
- * (`BuildOptions.counters`).
+ * timers, no logging, no `process`: problems come back as values. It holds no module state: what
+ * lives from one build to the next is handed in by the caller (the glob cache,
+ * `BuildOptions.globCache`; the round-robin counters, `BuildOptions.counters`) or carried by the
+ * previous table (the build memo of an incremental build, build-memo.ts); the caches only make
+ * work cheaper and never change a result.
  * Everything outside src/routes uses only this module and ./types.ts.
  */
 
@@ -12,7 +12,7 @@ export { goQuote } from '../go/quote.ts';
 export { parseIP } from './access-rules.ts';
 export { buildTable } from './build.ts';
 export { RouteSyntaxError } from './errors.ts';
-export { compileGlob, GlobCache, GlobSyntaxError, sharedGlobCache } from './glob.ts';
+export { compileGlob, GlobCache, GlobSyntaxError } from './glob.ts';
 export { ROUTE_HELP } from './help.ts';
 export { normalizeHost, reverseHostPort, sortHostsBySpecificity } from './host-order.ts';
 export { parseRouteText } from './parse.ts';

@@ -94,7 +94,7 @@ function sameTags(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /** True when `have` contains every tag of `want`. */
-export function containsAll(have: readonly string[], want: readonly string[]): boolean {
+function containsAll(have: readonly string[], want: readonly string[]): boolean {
   for (const w of want) if (!have.includes(w)) return false;
   return true;
 }

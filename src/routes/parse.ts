@@ -25,7 +25,7 @@ const RE_FLOAT = /^[+-]?(\d+(_\d+)*\.?(\d+(_\d+)*)?|\.\d+(_\d+)*)([eE][+-]?\d+)?
 const RE_SPECIAL = /^[+-]?(inf|infinity|nan)$/i;
 
 /** Parses a weight value; throws the fabio reason on an invalid one. '' is 0 (no weight). */
-export function parseWeight(s: string | undefined): number {
+function parseWeight(s: string | undefined): number {
   if (s === undefined || s === '') return 0;
   if (RE_SPECIAL.test(s)) {
     const l = s.toLowerCase();
@@ -42,13 +42,13 @@ const NO_TAGS: readonly string[] = Object.freeze([]);
 const NO_OPTS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** Splits `a, b,c` into trimmed tags; '' gives no tags. */
-export function parseTags(s: string | undefined): readonly string[] {
+function parseTags(s: string | undefined): readonly string[] {
   if (s === undefined || s === '') return NO_TAGS;
   return s.split(',').map((t) => t.trim());
 }
 
 /** Splits `k=v k2 k3=a=b` on whitespace; a bare key gets ''. Later keys win, as in a Go map. */
-export function parseOpts(s: string | undefined): Readonly<Record<string, string>> {
+function parseOpts(s: string | undefined): Readonly<Record<string, string>> {
   if (s === undefined || s === '') return NO_OPTS;
   const m: Record<string, string> = {};
   for (const f of s.split(/\s+/)) {

@@ -8,7 +8,7 @@ import type { Target } from './types.ts';
  */
 
 /** Go's %.4f: toFixed rounds exact ties up, Go rounds them to even; ties need a check. */
-export function formatFixed(x: number, digits: number): string {
+function formatFixed(x: number, digits: number): string {
   const s = x.toFixed(digits);
   const scaled = x * 10 ** digits;
   // an exact binary tie (e.g. 0.03125 at 4 digits) is the only place they differ

@@ -28,14 +28,8 @@ function hostPortOf(p: ParsedURL, port: number): string {
 }
 
 /** The first problem with the target's options goes into `problems` (created on demand). */
-export interface DraftInput {
-  readonly service: string;
-  readonly url: string;
+export interface DraftInput extends Pick<Target, 'service' | 'url' | 'scheme' | 'tags' | 'opts' | 'fixedWeight'> {
   readonly parsed: ParsedURL;
-  readonly scheme: string;
-  readonly tags: readonly string[];
-  readonly opts: Readonly<Record<string, string>>;
-  readonly fixedWeight: number;
   readonly keyPrefix: string;
 }
 

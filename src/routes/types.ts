@@ -5,6 +5,8 @@
  * Pipeline: route text → RouteDef[] (parse) → Table (build, frozen) → swap → lookup.
  */
 
+import type { GlobCache } from './glob.ts';
+
 /** One parsed route command (`route add`, `route del`, `route weight`). */
 export interface RouteDef {
   readonly cmd: 'route add' | 'route del' | 'route weight';
@@ -77,6 +79,11 @@ export interface BuildOptions {
   readonly strategy: Strategy;
   readonly globDisabled: boolean;
   readonly globCacheSize: number;
+  /**
+   * Compiled host globs kept across builds (glob.ts), so a rebuild re-uses what an earlier one
+   * compiled. Default: a fresh cache of globCacheSize for this build alone.
+   */
+  readonly globCache?: GlobCache;
   /** Random source in [0,1) for rnd; injected so tests are deterministic. Default Math.random. */
   readonly random?: () => number;
   /**

@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics/types.ts';
 import { startListeners } from '../proxy/listeners.ts';
 import type { RawTcp } from '../proxy/tcp/raw-handle.ts';
 import type { PrometheusText, RunningListener } from '../proxy/types.ts';
+import { GlobCache } from '../routes/index.ts';
 import type { TableStore } from '../routes/table-store.ts';
 import type { BuildOptions, Matcher, Strategy } from '../routes/types.ts';
 import { listenFailure } from './listen-error.ts';
@@ -21,6 +22,7 @@ export function buildOptionsFrom(cfg: Config): BuildOptions {
     strategy: cfg.str('proxy.strategy') as Strategy,
     globDisabled: cfg.bool('glob.matching.disabled'),
     globCacheSize: cfg.num('glob.cache.size'),
+    globCache: new GlobCache(cfg.num('glob.cache.size')),
     counters: new Map(),
     // one bad tag or KV line costs that line, not every later update (docs/compat-routes.md)
     skipBadLines: true,

@@ -95,49 +95,128 @@ export async function serve(userCfg: Config, log: Logger): Promise<number | unde
   return undefined;
 }
 
+/**
+ * -dev: starts the embedded catalog (on -dev.addr) and points the registry at it; left at fabio's
+ * default, proxy.addr becomes the walkthrough's three listeners. undefined: start-up ended (a fatal
+ * error was reported, or a signal came meanwhile).
+ */
+async function startDevMode(userCfg: Config, log: Logger, life: Lifecycle, up: Started): Promise<Config | undefined> {
+  // -dev.addr: `host:port`; a missing host is 127.0.0.1, a missing port 8500 (Consul's)
+  const devAddr = userCfg.str('dev.addr');
+  const hp = trySplitHostPort(devAddr) ?? { host: devAddr, port: '8500' };
+  const host = hp.host || '127.0.0.1';
+  const port = hp.port;
+  try {
+    up.dev = await startDevCatalog({ host, port: Number(port), log });
+  } catch (err) {
+    life.fatal(
+      `dev: the embedded catalog cannot listen on ${devAddr}: ${listenReason(err)} (choose another address with -dev.addr)`,
+    );
+    return undefined;
+  }
+  const dev = up.dev;
+  if (life.stopping) return undefined;
+  log.info(
+    `dev: embedded Consul-compatible catalog on ${dev.url} (in memory only, for development and tests; production uses Consul)`,
+  );
+  let cfg = withOverrides(userCfg, {
+    'registry.backend': 'consul',
+    'registry.consul.addr': dev.url,
+  });
+  // Left at fabio's default, -dev opens the three listeners of the walkthrough (HTTP, TCP by port,
+  // TLS passthrough by SNI) so every cookbook recipe works right after `npm start`.
+  if (cfg.str('proxy.addr') === KEY_BY_NAME.get('proxy.addr')?.def) {
+    const addr = DEV_LISTENERS;
+    cfg = {
+      ...withOverrides(cfg, { 'proxy.addr': addr }),
+      listeners: parseListeners(addr, {
+        readTimeout: cfg.num('proxy.readtimeout'),
+        writeTimeout: cfg.num('proxy.writetimeout'),
+        certSources: cfg.certSources,
+      }),
+    };
+  }
+  return cfg;
+}
+
+/** ui.addr with cs=: the admin port terminates TLS with that certificate source (fabio does the same). */
+async function adminTlsOptions(cfg: Config, log: Logger): Promise<Parameters<typeof startAdmin>[0]['tls']> {
+  const tlsMod = await import('../proxy/tls/index.ts');
+  const source = cfg.certSources.get(cfg.ui.cs);
+  if (!source) throw new Error(`unknown certificate source "${cfg.ui.cs}"`);
+  const store = await tlsMod.createCertStore(source, log);
+  return tlsMod.createTlsTermination(cfg.ui, store, { alpn: ['http/1.1'] }).serverOptions();
+}
+
+/** Creates and connects the registry backend; undefined when that failed (reported) or a signal came. */
+async function connectBackend(
+  cfg: Config,
+  log: Logger,
+  life: Lifecycle,
+  up: Started,
+): Promise<RegistryBackend | undefined> {
+  try {
+    const backend = createBackend(cfg, log);
+    up.backend = backend;
+    await backend.connect();
+    return backend;
+  } catch (err) {
+    if (!life.stopping) life.fatal(err instanceof Error ? err.message : String(err));
+    return undefined;
+  }
+}
+
+/** Registers the table's `register=` aliases with the backend whenever the set changes. */
+function followAliases(store: TableStore, backend: RegistryBackend, log: Logger): void {
+  let aliases = '';
+  store.onSwap((t) => {
+    const a = registerAliases(t);
+    if (a.join(',') === aliases) return;
+    aliases = a.join(',');
+    backend.register(a).catch((e: unknown) => log.error(`consul: cannot register aliases. ${String(e)}`));
+  });
+}
+
+/** The parts of the primary the admin server reads. */
+interface AdminParts {
+  readonly cfg: Config;
+  readonly log: Logger;
+  readonly store: TableStore;
+  readonly updater: TableUpdater;
+  readonly backend: RegistryBackend;
+  readonly metrics: ReturnType<typeof createPrometheusMetrics>;
+  readonly health: Health;
+  readonly buildOpts: ReturnType<typeof buildOptionsFrom>;
+  readonly up: Started;
+}
+
+function adminOptions(p: AdminParts, tls: Parameters<typeof startAdmin>[0]['tls']): Parameters<typeof startAdmin>[0] {
+  const { cfg, log, store, updater, backend, metrics, health, buildOpts, up } = p;
+  return {
+    tls,
+    cfg,
+    store,
+    log,
+    version: versionString(),
+    updater,
+    manual: backend.manual,
+    // With workers, traffic metrics live in the workers: aggregate them on each scrape.
+    metricsText: () => (up.pool ? up.pool.metricsText() : metrics.text()),
+    traffic: { report: (w) => (up.pool ? up.pool.trafficReport(w) : metrics.traffic.report(w)) },
+    configJson: () => redactedConfig(cfg),
+    health: () => health.reason(),
+    // Overrides what-if: own counters, so building a preview never prunes the live round-robin state
+    build: (text) => buildTable(text, { ...buildOpts, counters: new Map() }),
+  };
+}
+
 /** Start-up in fabio's order; gives up quietly when a signal or a fatal error ended it meanwhile. */
 async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started): Promise<void> {
   for (const w of userCfg.warnings) log.warn(w);
   for (const k of userCfg.unsupported) log.warn(`${k} is not supported by fabio-ts and is ignored`);
 
-  let cfg = userCfg;
-  if (cfg.bool('dev')) {
-    // -dev.addr: `host:port`; a missing host is 127.0.0.1, a missing port 8500 (Consul's)
-    const devAddr = cfg.str('dev.addr');
-    const hp = trySplitHostPort(devAddr) ?? { host: devAddr, port: '8500' };
-    const host = hp.host || '127.0.0.1';
-    const port = hp.port;
-    try {
-      up.dev = await startDevCatalog({ host, port: Number(port), log });
-    } catch (err) {
-      life.fatal(
-        `dev: the embedded catalog cannot listen on ${cfg.str('dev.addr')}: ${listenReason(err)} (choose another address with -dev.addr)`,
-      );
-      return;
-    }
-    const dev = up.dev;
-    if (life.stopping) return;
-    log.info(
-      `dev: embedded Consul-compatible catalog on ${dev.url} (in memory only, for development and tests; production uses Consul)`,
-    );
-    cfg = withOverrides(cfg, {
-      'registry.backend': 'consul',
-      'registry.consul.addr': dev.url,
-    });
-    // Left at fabio's default, -dev opens the three listeners of the walkthrough (HTTP, TCP by port,
-    // TLS passthrough by SNI) so every cookbook recipe works right after `npm start`.
-    if (cfg.str('proxy.addr') === KEY_BY_NAME.get('proxy.addr')?.def) {
-      const addr = DEV_LISTENERS;
-      cfg = {
-        ...withOverrides(cfg, { 'proxy.addr': addr }),
-        listeners: parseListeners(addr, {
-          readTimeout: cfg.num('proxy.readtimeout'),
-          writeTimeout: cfg.num('proxy.writetimeout'),
-          certSources: cfg.certSources,
-        }),
-      };
-    }
-  }
+  const cfg = userCfg.bool('dev') ? await startDevMode(userCfg, log, life, up) : userCfg;
+  if (cfg === undefined) return;
   up.cfg = cfg;
   const dev = up.dev;
 
@@ -174,61 +253,26 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
     return;
   }
 
-  let backend: RegistryBackend;
-  try {
-    backend = createBackend(cfg, log);
-    up.backend = backend;
-    await backend.connect();
-  } catch (err) {
-    if (life.stopping) return;
-    life.fatal(err instanceof Error ? err.message : String(err));
-    return;
-  }
-  if (life.stopping) return;
+  const backend = await connectBackend(cfg, log, life, up);
+  if (backend === undefined || life.stopping) return;
 
   const workers = workerCount(cfg);
-  let adminTls: Parameters<typeof startAdmin>[0]['tls'];
-  if (cfg.ui.cs) {
-    // ui.addr with cs=: the admin port terminates TLS with that certificate source (fabio does the same).
-    const tlsMod = await import('../proxy/tls/index.ts');
-    const source = cfg.certSources.get(cfg.ui.cs);
-    if (!source) throw new Error(`unknown certificate source "${cfg.ui.cs}"`);
-    const store = await tlsMod.createCertStore(source, log);
-    adminTls = tlsMod.createTlsTermination(cfg.ui, store, { alpn: ['http/1.1'] }).serverOptions();
-  }
+  const adminTls = cfg.ui.cs ? await adminTlsOptions(cfg, log) : undefined;
   try {
-    up.admin = await startAdmin({
-      tls: adminTls,
-      cfg,
-      store,
-      log,
-      version: versionString(),
-      updater,
-      manual: backend.manual,
-      // With workers, traffic metrics live in the workers: aggregate them on each scrape.
-      metricsText: () => (up.pool ? up.pool.metricsText() : metrics.text()),
-      traffic: { report: (w) => (up.pool ? up.pool.trafficReport(w) : metrics.traffic.report(w)) },
-      configJson: () => redactedConfig(cfg),
-      health: () => health.reason(),
-      // Overrides what-if: own counters, so building a preview never prunes the live round-robin state
-      build: (text) => buildTable(text, { ...buildOpts, counters: new Map() }),
-    });
+    up.admin = await startAdmin(
+      adminOptions({ cfg, log, store, updater, backend, metrics, health, buildOpts, up }, adminTls),
+    );
   } catch (err) {
     if (!life.stopping) life.fatal(listenFailure(err, [cfg.ui], 'Admin server'));
     return;
   }
   if (life.stopping) return;
 
-  let aliases = '';
   store.onSwap((t) => {
     health.tableReady();
     metrics.pruneTargets(t);
-    const a = registerAliases(t);
-    if (a.join(',') !== aliases) {
-      aliases = a.join(',');
-      backend.register(a).catch((e: unknown) => log.error(`consul: cannot register aliases. ${String(e)}`));
-    }
   });
+  followAliases(store, backend, log);
   backend.watch({
     routes: (u) => updater.update(u),
     noRouteHtml: (html) => {

@@ -41,7 +41,7 @@ export function sendHtml(res: ServerResponse, body: string): void {
  * JSON as Go's encoding/json writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped (so a tag holding
  * `</script>` stays inert even if someone embeds the output in HTML), optional 4-space indent.
  */
-export function goJson(value: unknown, pretty: boolean): string {
+function goJson(value: unknown, pretty: boolean): string {
   const s = JSON.stringify(value, null, pretty ? 4 : undefined) ?? 'null';
   return s.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

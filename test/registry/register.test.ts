@@ -60,6 +60,39 @@ test('payload variants: https check, IPv6 bracketed, namespace, auto IP for a na
   assert.equal(servicePayload('fabio', { ...opts, addr: '' }, '192.168.1.9').Port, 9998);
 });
 
+test('splitRegisterAddr keeps its lenient split (no port → default port; anything not an IP literal → no host)', () => {
+  const cases: [string, string, number][] = [
+    ['', '', 7],
+    [':9998', '', 9998],
+    ['1.2.3.4', '1.2.3.4', 7],
+    ['1.2.3.4:80', '1.2.3.4', 80],
+    ['1.2.3.4:0080', '1.2.3.4', 80],
+    ['1.2.3.4:99999', '1.2.3.4', 99999],
+    ['1.2.3.4:', '', 7],
+    ['1.2.3.4:abc', '', 7],
+    ['1.2.3.4:+80', '', 7],
+    ['1.2.3.4:80:90', '', 7],
+    ['myhost:80', '', 80],
+    ['myhost', '', 7],
+    ['[fe80::1]', 'fe80::1', 7],
+    ['[fe80::1]:80', 'fe80::1', 80],
+    ['[1.2.3.4]:80', '1.2.3.4', 80],
+    ['[::1]:', '', 7],
+    ['[::1]:80:90', '', 7],
+    ['[::1]x:80', '', 7],
+    ['[::1', '', 7],
+    ['::1', '', 7],
+    ['fe80::1:80', '', 7],
+    ['[]:80', '', 80],
+    ['[[::1]]:80', '', 7],
+    // a stray bracket in a host Go would refuse: before go/host-port.ts the port after it was taken
+    ['a]b:80', '', 7],
+    ['[:80', '', 7],
+  ];
+  for (const [addr, host, port] of cases)
+    assert.deepEqual(splitRegisterAddr(addr, 7), { host, port }, JSON.stringify(addr));
+});
+
 test('splitRegisterAddr and goDuration tables', () => {
   assert.deepEqual(splitRegisterAddr(':9998', 1), { host: '', port: 9998 });
   assert.deepEqual(splitRegisterAddr('1.2.3.4', 5), { host: '1.2.3.4', port: 5 });

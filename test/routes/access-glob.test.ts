@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compileGlob, GlobCache } from '../../src/routes/index.ts';
+import { buildTable, compileGlob, GlobCache } from '../../src/routes/index.ts';
 import { req, table } from './helpers.ts';
 
 const rules = (opts: string) => table(`route add a / http://a/ opts "${opts}"`);
@@ -60,6 +60,28 @@ test('glob cache: compiled once, bounded', () => {
   c.get('*.b');
   c.get('*.c');
   assert.notEqual(c.get('*.a'), m1);
+});
+
+test('glob cache: a build compiles host globs through the cache it is given, not a shared one', () => {
+  class Counting extends GlobCache {
+    patterns: string[] = [];
+    override get(pattern: string) {
+      this.patterns.push(pattern);
+      return super.get(pattern);
+    }
+  }
+  const mine = new Counting(10);
+  const other = new Counting(10);
+  const opts = { matcher: 'prefix', strategy: 'rnd', globDisabled: false, globCacheSize: 10 } as const;
+  const text = 'route add a *.example.com/ http://a/';
+  const t = buildTable(text, { ...opts, globCache: mine });
+  assert.equal(t.lookup(req('x.example.com', '/'))?.target.url, 'http://a/');
+  const first = mine.patterns.length;
+  assert.ok(first > 0, 'the build asked the cache it was given');
+  buildTable(text, { ...opts, globCache: mine });
+  assert.ok(mine.patterns.length > first, 'the next build asks the same cache');
+  assert.deepEqual(new Set(mine.patterns), new Set(['*.example.com']));
+  assert.deepEqual(other.patterns, [], 'a cache nobody passed in is never used');
 });
 
 test('invalid host glob: warning, matched as plain text', () => {

@@ -90,19 +90,30 @@ export class BasicAuth {
     return createHash('sha256').update(`${this.#generation}\0${user}\0${pass}`).digest('base64');
   }
 
-  /** Synchronous check (an uncached bcrypt entry blocks for its cost). */
-  check(header: string | undefined): AuthResult {
+  /**
+   * The answer the credentials have without a new password verification (no credentials, unknown
+   * user, or a cached result), else what a verification needs.
+   */
+  #lookup(header: string | undefined): AuthResult | Pending {
     const cred = parseBasic(header);
     if (!cred) return this.#fail;
     const hash = this.#users.get(cred[0]);
     if (hash === undefined) return this.#fail;
     const key = this.#key(cred[0], cred[1]);
-    let ok = this.#cache.get(key);
-    if (ok === undefined) {
-      ok = verifyPassword(hash, cred[1]);
-      this.#cache.set(key, ok);
-    }
+    const ok = this.#cache.get(key);
+    if (ok !== undefined) return ok ? OK : this.#fail;
+    return { hash, pass: cred[1], key };
+  }
+
+  #settle(p: Pending, ok: boolean): AuthResult {
+    this.#cache.set(p.key, ok);
     return ok ? OK : this.#fail;
+  }
+
+  /** Synchronous check (an uncached bcrypt entry blocks for its cost). */
+  check(header: string | undefined): AuthResult {
+    const r = this.#lookup(header);
+    return 'hash' in r ? this.#settle(r, verifyPassword(r.hash, r.pass)) : r;
   }
 
   /**
@@ -110,34 +121,21 @@ export class BasicAuth {
    * result); undefined when an uncached bcrypt verification is needed (then use checkAsync).
    */
   tryCheck(header: string | undefined): AuthResult | undefined {
-    const cred = parseBasic(header);
-    if (!cred) return this.#fail;
-    const hash = this.#users.get(cred[0]);
-    if (hash === undefined) return this.#fail;
-    const key = this.#key(cred[0], cred[1]);
-    let ok = this.#cache.get(key);
-    if (ok === undefined) {
-      if (hashKind(hash) === 'bcrypt') return undefined;
-      ok = verifyPassword(hash, cred[1]);
-      this.#cache.set(key, ok);
-    }
-    return ok ? OK : this.#fail;
+    const r = this.#lookup(header);
+    if (!('hash' in r)) return r;
+    if (hashKind(r.hash) === 'bcrypt') return undefined;
+    return this.#settle(r, verifyPassword(r.hash, r.pass));
   }
 
   /** Like check() but bcrypt does not block the event loop. */
   async checkAsync(header: string | undefined): Promise<AuthResult> {
-    const cred = parseBasic(header);
-    if (!cred) return this.#fail;
-    const hash = this.#users.get(cred[0]);
-    if (hash === undefined) return this.#fail;
-    const key = this.#key(cred[0], cred[1]);
-    let ok = this.#cache.get(key);
-    if (ok === undefined) {
-      const gen = this.#generation;
-      ok = await verifyPasswordAsync(hash, cred[1]);
-      if (gen === this.#generation) this.#cache.set(key, ok);
-    }
-    return ok ? OK : this.#fail;
+    const r = this.#lookup(header);
+    if (!('hash' in r)) return r;
+    const gen = this.#generation;
+    const ok = await verifyPasswordAsync(r.hash, r.pass);
+    // a reload while verifying: the answer stands for this request, the cache belongs to the new file
+    if (gen !== this.#generation) return ok ? OK : this.#fail;
+    return this.#settle(r, ok);
   }
 
   close(): void {
@@ -147,3 +145,10 @@ export class BasicAuth {
 }
 
 const OK: AuthResult = Object.freeze({ ok: true });
+
+/** Credentials of a known user whose result is not cached yet. */
+interface Pending {
+  readonly hash: string;
+  readonly pass: string;
+  readonly key: string;
+}

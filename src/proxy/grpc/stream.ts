@@ -57,27 +57,24 @@ function single(v: string | string[] | undefined): string {
  */
 export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
   const started = performance.now();
-  let code: number | undefined;
+  const call: CallState = { code: undefined, deadline: undefined, trailers: undefined, upError: undefined };
   let up: ClientHttp2Stream | undefined;
-  let deadline: NodeJS.Timeout | undefined;
-  let trailers: OutgoingHttpHeaders | undefined;
   let res: LookupResult | undefined;
-  let upError: Error | undefined;
 
   down.on('error', () => {});
   down.once('close', () => {
-    clearTimeout(deadline);
+    clearTimeout(call.deadline);
     if (up !== undefined && !up.closed) up.close(NGHTTP2_CANCEL);
     const seconds = (performance.now() - started) / 1000;
-    ctx.metrics.grpcRequest?.(codeName(code ?? GrpcCode.CANCELLED), seconds);
+    ctx.metrics.grpcRequest?.(codeName(call.code ?? GrpcCode.CANCELLED), seconds);
     if (res !== undefined && res.target.redirectCode === 0) ctx.metrics.grpcRoute?.(res.route, res.target, seconds);
   });
 
   /** Ends the client stream with a status of the proxy's own and cancels the upstream stream. */
   const finish = (c: number, message: string): void => {
-    if (code !== undefined || down.closed || down.destroyed) return;
-    code = c;
-    clearTimeout(deadline);
+    if (call.code !== undefined || down.closed || down.destroyed) return;
+    call.code = c;
+    clearTimeout(call.deadline);
     if (up !== undefined && !up.closed) up.close(NGHTTP2_CANCEL);
     const st = { 'grpc-status': String(c), 'grpc-message': encodeMessage(message) };
     down.resume(); // whatever the client still sends is read and dropped, never buffered
@@ -85,7 +82,7 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
       // trailers-only response
       down.respond({ ':status': 200, 'content-type': 'application/grpc', ...st }, { endStream: true });
     } else {
-      trailers = st;
+      call.trailers = st;
       down.end();
     }
   };
@@ -119,7 +116,7 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
   if (ms !== undefined) {
     // The header goes upstream unchanged (the server sees the deadline); the proxy enforces it too,
     // so a client that stops watching does not leave the upstream call running.
-    deadline = setTimeout(() => finish(GrpcCode.DEADLINE_EXCEEDED, 'deadline exceeded'), ms);
+    call.deadline = setTimeout(() => finish(GrpcCode.DEADLINE_EXCEEDED, 'deadline exceeded'), ms);
   }
 
   const out = forwardable(headers, {
@@ -139,7 +136,7 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
   // client → upstream
   const rx = new FrameMeter(ctx.maxRx);
   down.on('data', (chunk: Buffer) => {
-    if (code !== undefined) return; // the call is over: drop
+    if (call.code !== undefined) return; // the call is over: drop
     const big = rx.push(chunk);
     if (big >= 0) {
       finish(GrpcCode.RESOURCE_EXHAUSTED, `received message larger than max (${big} vs. ${ctx.maxRx})`);
@@ -154,19 +151,44 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
     if (!u.closed) u.end();
   });
 
-  // upstream → client
+  relayUpstream(ctx, call, down, u, target, finish);
+}
+
+/** The per-call state both directions and `finish` read and write. */
+interface CallState {
+  /** The gRPC status the call ended with; undefined while it runs. */
+  code: number | undefined;
+  /** The proxy's enforcement of grpc-timeout. */
+  deadline: NodeJS.Timeout | undefined;
+  /** What the client gets as trailers (the upstream's, or the proxy's own status). */
+  trailers: OutgoingHttpHeaders | undefined;
+  upError: Error | undefined;
+}
+
+/**
+ * Upstream → client: response headers, messages (bounded by the smaller of maxRx and maxTx) and
+ * trailers, with back-pressure; a reset or an upstream that ends without trailers resets the client.
+ */
+function relayUpstream(
+  ctx: GrpcStreamContext,
+  call: CallState,
+  down: ServerHttp2Stream,
+  u: ClientHttp2Stream,
+  target: LookupResult['target'],
+  finish: (c: number, message: string) => void,
+): void {
   const maxDown = Math.min(ctx.maxRx, ctx.maxTx);
   const tx = new FrameMeter(maxDown);
   u.on('error', (e: Error) => {
-    upError = e;
+    call.upError = e;
   });
   u.once('response', (h: IncomingHttpHeaders, flags: number) => {
-    if (code !== undefined || down.closed) return;
+    if (call.code !== undefined || down.closed) return;
     const head = forwardable(h, { ':status': h[':status'] ?? 200 });
     try {
       if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
-        code = parseStatus(h['grpc-status']);
-        clearTimeout(deadline);
+        call.code = parseStatus(h['grpc-status']);
+        clearTimeout(call.deadline);
         down.resume();
         down.respond(head, { endStream: true });
         return;
@@ -175,12 +197,12 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
     } catch (e) {
       // Headers Node refuses to send cost this stream, never the process.
       ctx.log.debug(`grpc: upstream ${target.hostPort} response headers: ${clip((e as Error).message)}`);
-      code = undefined;
+      call.code = undefined;
       finish(GrpcCode.INTERNAL, 'invalid upstream response headers');
     }
   });
   u.on('data', (chunk: Buffer) => {
-    if (code !== undefined) return;
+    if (call.code !== undefined) return;
     const big = tx.push(chunk);
     if (big >= 0) {
       finish(GrpcCode.RESOURCE_EXHAUSTED, `sent message larger than max (${big} vs. ${maxDown})`);
@@ -192,12 +214,12 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
     }
   });
   u.once('trailers', (t: IncomingHttpHeaders) => {
-    if (code !== undefined) return;
-    trailers = forwardable(t, {});
+    if (call.code !== undefined) return;
+    call.trailers = forwardable(t, {});
   });
   u.once('end', () => {
-    if (code !== undefined || down.closed || !down.headersSent) return;
-    if (trailers === undefined) {
+    if (call.code !== undefined || down.closed || !down.headersSent) return;
+    if (call.trailers === undefined) {
       // Either a reset (Node emits 'end' before 'aborted'/'close' then) or an upstream that ended
       // without trailers: 'close' decides, with the reset code once it is known. While our side is
       // still open, 'close' would wait for the client: end the stream a turn later in that case.
@@ -207,30 +229,30 @@ export function proxyStream(ctx: GrpcStreamContext, down: ServerHttp2Stream, hea
         });
       return;
     }
-    code = parseStatus(trailers['grpc-status'] as string | undefined);
-    clearTimeout(deadline);
+    call.code = parseStatus(call.trailers['grpc-status'] as string | undefined);
+    clearTimeout(call.deadline);
     down.end();
   });
   down.on('wantTrailers', () => {
     try {
-      down.sendTrailers(trailers ?? { 'grpc-status': String(GrpcCode.INTERNAL) });
+      down.sendTrailers(call.trailers ?? { 'grpc-status': String(GrpcCode.INTERNAL) });
     } catch {
       down.sendTrailers({ 'grpc-status': String(GrpcCode.INTERNAL), 'grpc-message': 'invalid upstream trailers' });
     }
   });
   u.once('close', () => {
-    if (code !== undefined || down.closed) return;
+    if (call.code !== undefined || down.closed) return;
     const rst = u.rstCode ?? NGHTTP2_NO_ERROR;
     if (!down.headersSent) {
-      const why = upError !== undefined ? upError.message : `stream closed (code ${rst})`;
+      const why = call.upError !== undefined ? call.upError.message : `stream closed (code ${rst})`;
       ctx.log.debug(`grpc: upstream ${target.hostPort}: ${clip(why)}`);
       finish(GrpcCode.UNAVAILABLE, `upstream ${target.hostPort}: ${why}`);
     } else {
       // Mid-response without trailers: reset the client stream as the upstream reset ours. Node
       // reports a reset that arrives after our side ended as a clean close (rstCode 0), so an
       // upstream that ended without trailers and one that reset look alike: both reset the client.
-      code = rst === NGHTTP2_CANCEL ? GrpcCode.CANCELLED : GrpcCode.INTERNAL;
-      clearTimeout(deadline);
+      call.code = rst === NGHTTP2_CANCEL ? GrpcCode.CANCELLED : GrpcCode.INTERNAL;
+      clearTimeout(call.deadline);
       down.close(rst === NGHTTP2_NO_ERROR ? NGHTTP2_INTERNAL_ERROR : rst);
     }
   });

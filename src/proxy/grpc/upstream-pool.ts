@@ -19,7 +19,7 @@ interface Entry {
 }
 
 /** Whether a target is dialled with TLS: grpcs:// (and https://) targets, on every listener. */
-export function upstreamTls(target: Target): boolean {
+function upstreamTls(target: Target): boolean {
   return target.scheme === 'grpcs' || target.scheme === 'https';
 }
 

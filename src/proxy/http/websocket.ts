@@ -60,16 +60,7 @@ export function tunnelWebsocket(job: TunnelJob): void {
   const t = job.target;
   const client = job.client;
   const secure = t.scheme === 'https' || t.scheme === 'wss';
-  const sni = t.host !== '' && t.host !== 'dst' ? t.host : t.hostname;
-  const upstream: Socket = secure
-    ? tlsConnect({
-        host: t.hostname,
-        port: t.port,
-        servername: isIp(sni) ? undefined : sni,
-        rejectUnauthorized: !t.tlsSkipVerify,
-        allowHalfOpen: true,
-      } as import('node:tls').ConnectionOptions)
-    : netConnect({ host: t.hostname, port: t.port, allowHalfOpen: true });
+  const upstream = dial(t, secure);
   const dialMs = job.dialTimeout > 0 ? job.dialTimeout : 30_000;
   let counted = false;
   let done = false;
@@ -104,18 +95,11 @@ export function tunnelWebsocket(job: TunnelJob): void {
   upstream.once(secure ? 'secureConnect' : 'connect', () => {
     arm(HANDSHAKE_MS);
     upstream.write(job.requestHead);
-    const parts: Buffer[] = [];
-    let size = 0;
-    const onHandshake = (d: Buffer) => {
-      parts.push(d);
-      size += d.length;
-      const got = parts.length === 1 ? d : Buffer.concat(parts, size);
-      const eol = got.indexOf('\r\n');
-      if (eol < 0 && size < MAX_STATUS_LINE) return; // the status line is not complete yet
-      upstream.off('data', onHandshake);
-      upstream.off('end', onHandshakeEnd);
+    readStatusLine(upstream, (got, ended) => {
+      if (ended && got.length === 0) return close();
       answered = true;
-      if (eol < 0 || !SWITCHING.test(got.subarray(0, eol + 1).toString('latin1'))) return refuse(got);
+      const eol = got.indexOf('\r\n');
+      if (ended || eol < 0 || !SWITCHING.test(got.subarray(0, eol + 1).toString('latin1'))) return refuse(got);
       client.write(got);
       if (job.head.length > 0) upstream.write(job.head);
       clearTimeout(timer);
@@ -123,17 +107,7 @@ export function tunnelWebsocket(job: TunnelJob): void {
       counted = true;
       job.metrics.wsConn(1);
       splice();
-    };
-    const onHandshakeEnd = () => {
-      upstream.off('data', onHandshake);
-      if (size > 0) {
-        answered = true;
-        return refuse(Buffer.concat(parts, size));
-      }
-      close();
-    };
-    upstream.on('data', onHandshake);
-    upstream.once('end', onHandshakeEnd);
+    });
   });
 
   /** Not a 101: relay the upstream's answer (for at most the linger), never forward a client byte. */
@@ -180,6 +154,43 @@ export function tunnelWebsocket(job: TunnelJob): void {
       }
     });
   };
+}
+
+/** Dials the target (TLS for https/wss, with the host= name as SNI unless it is an IP). */
+function dial(t: Target, secure: boolean): Socket {
+  if (!secure) return netConnect({ host: t.hostname, port: t.port, allowHalfOpen: true });
+  const sni = t.host !== '' && t.host !== 'dst' ? t.host : t.hostname;
+  return tlsConnect({
+    host: t.hostname,
+    port: t.port,
+    servername: isIp(sni) ? undefined : sni,
+    rejectUnauthorized: !t.tlsSkipVerify,
+    allowHalfOpen: true,
+  } as import('node:tls').ConnectionOptions);
+}
+
+/**
+ * Reads until the upstream's status line is complete or MAX_STATUS_LINE bytes came, then calls
+ * `done` with everything read so far; `ended`: the upstream sent its FIN first (`got` may be empty).
+ */
+function readStatusLine(upstream: Socket, done: (got: Buffer, ended: boolean) => void): void {
+  const parts: Buffer[] = [];
+  let size = 0;
+  const onData = (d: Buffer) => {
+    parts.push(d);
+    size += d.length;
+    const got = parts.length === 1 ? d : Buffer.concat(parts, size);
+    if (got.indexOf('\r\n') < 0 && size < MAX_STATUS_LINE) return; // the status line is not complete yet
+    upstream.off('data', onData);
+    upstream.off('end', onEnd);
+    done(got, false);
+  };
+  const onEnd = () => {
+    upstream.off('data', onData);
+    done(Buffer.concat(parts, size), true);
+  };
+  upstream.on('data', onData);
+  upstream.once('end', onEnd);
 }
 
 function isIp(s: string): boolean {

@@ -26,7 +26,7 @@ function causeCode(err: ProxyError): string {
 }
 
 /** Whether the connection itself failed (refused, unreachable, dial timeout): the TCP dial uses it too. */
-export function connectFailed(code: string): boolean {
+function connectFailed(code: string): boolean {
   return CONNECT_FAILED.has(code);
 }
 

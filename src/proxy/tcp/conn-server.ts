@@ -5,6 +5,7 @@ import { type HeaderGate, headerGate, readProxyHeader, UntrustedProxyPeer } from
 import type { ProxyDeps } from '../types.ts';
 import type { RawTcp, TcpHandle } from './raw-handle.ts';
 import { RawConn } from './raw-splice.ts';
+import { createTcpShared } from './shared.ts';
 import { type ConnAddrs, clientIdleMs, type SpliceOptions } from './splice.ts';
 
 /** TCP keep-alive on accepted sockets, as fabio's listeners set it. */
@@ -292,7 +293,7 @@ export async function acceptAddrs(s: net.Socket, spec: ListenerSpec, deps: Proxy
 }
 
 /** Keep-alive delay for upstream dials: proxy.keepalivetimeout, 0 meaning Go's default 15 s. */
-export function upstreamKeepAlive(deps: ProxyDeps): number {
+function upstreamKeepAlive(deps: ProxyDeps): number {
   const v = deps.cfg.num('proxy.keepalivetimeout');
   return v > 0 ? v : 15000;
 }
@@ -309,6 +310,7 @@ export function spliceOptions(spec: ListenerSpec, deps: ProxyDeps, kind: 'tcp' |
     idleTimeout: spec.idleTimeout,
     clientIdle: clientIdleMs(spec.writeTimeout, spec.idleTimeout),
     linger: Math.max(0, deps.cfg.num('proxy.lingertimeout')),
+    shared: deps.tcpShared ?? createTcpShared(),
   };
 }
 

@@ -2,7 +2,7 @@ import type net from 'node:net';
 import { type HelloFailure, MAX_HELLO_BYTES, readClientHello } from './client-hello.ts';
 
 /** How long a client may take to send its whole ClientHello (unless the listener's rt is shorter). */
-export const HELLO_TIMEOUT_MS = 5000;
+const HELLO_TIMEOUT_MS = 5000;
 
 export type SocketHello =
   | { readonly ok: true; readonly sni: string; readonly bytes: Buffer }

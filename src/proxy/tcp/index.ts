@@ -8,6 +8,7 @@ import type { ProxyDeps, RunningListener } from '../types.ts';
 
 export { type HelloFailure, type HelloResult, MAX_HELLO_BYTES, readClientHello } from './client-hello.ts';
 export { dynamicKeys, parseListenKey, startTcpDynamic } from './dynamic-listener.ts';
+export { createTcpShared, type TcpShared } from './shared.ts';
 export { startSniListener } from './sni-listener.ts';
 export { startTcpListener } from './tcp-listener.ts';
 

@@ -12,34 +12,45 @@ export interface KeepAliveSocket {
  * can observe except that the first probe may come those seconds later.
  *
  * Two generations swept by one unref'd timer: sockets connected during one period are switched on
- * at the end of the next one. Closed sockets leave the generations at once (keepAliveForget).
+ * at the end of the next one. Closed sockets leave the generations at once (forget). One instance
+ * per data plane (src/proxy/tcp/shared.ts), shared by its TCP and SNI listeners.
  */
-const PERIOD_MS = 2500;
+export class KeepAliveLater {
+  readonly #periodMs: number;
+  #fresh = new Map<KeepAliveSocket, number>();
+  #older = new Map<KeepAliveSocket, number>();
+  #timer: NodeJS.Timeout | undefined;
 
-let fresh = new Map<KeepAliveSocket, number>();
-let older = new Map<KeepAliveSocket, number>();
-let timer: NodeJS.Timeout | undefined;
-
-function sweep(): void {
-  for (const [s, delay] of older) if (!s.destroyed) s.setKeepAlive(true, delay);
-  older = fresh;
-  fresh = new Map();
-  if (older.size === 0 && timer !== undefined) {
-    clearInterval(timer);
-    timer = undefined;
+  constructor(periodMs = 2500) {
+    this.#periodMs = periodMs;
   }
-}
 
-/** Enables keep-alive (initial delay `delayMs`) on `s` if it is still open after one or two periods. */
-export function keepAliveLater(s: KeepAliveSocket, delayMs: number): void {
-  fresh.set(s, delayMs);
-  if (timer === undefined) {
-    timer = setInterval(sweep, PERIOD_MS);
-    timer.unref();
+  /** Sockets waiting for their keep-alive (both generations). */
+  get pending(): number {
+    return this.#fresh.size + this.#older.size;
   }
-}
 
-/** The socket closed: nothing to enable. */
-export function keepAliveForget(s: KeepAliveSocket): void {
-  if (!fresh.delete(s)) older.delete(s);
+  /** Enables keep-alive (initial delay `delayMs`) on `s` if it is still open after one or two periods. */
+  later(s: KeepAliveSocket, delayMs: number): void {
+    this.#fresh.set(s, delayMs);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(this.#sweep, this.#periodMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** The socket closed: nothing to enable. */
+  forget(s: KeepAliveSocket): void {
+    if (!this.#fresh.delete(s)) this.#older.delete(s);
+  }
+
+  #sweep = (): void => {
+    for (const [s, delay] of this.#older) if (!s.destroyed) s.setKeepAlive(true, delay);
+    this.#older = this.#fresh;
+    this.#fresh = new Map();
+    if (this.#older.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  };
 }

@@ -5,9 +5,9 @@ import type { LookupResult } from '../../routes/types.ts';
 import { proxyV1Header } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
 import { HelloBuffer, type SocketHello } from './hello-reader.ts';
-import { keepAliveForget, keepAliveLater } from './keepalive.ts';
 import { handleAddr, type RawTcp, type TcpHandle, type WriteReq } from './raw-handle.ts';
-import { BULK_BYTES, relayStats, releaseBuffer, takeBuffer } from './relay.ts';
+import { BULK_BYTES, type BufferPool, relayStats } from './relay.ts';
+import type { TcpShared } from './shared.ts';
 import {
   accessOk,
   type ConnAddrs,
@@ -57,6 +57,8 @@ export class RawConn {
   /** Bumped per dial, so the callbacks of an abandoned dial do nothing. */
   #dialGen = 0;
   #redialed = false;
+  /** The data plane's keep-alive scheduler and buffer pool; set by splice(). */
+  #shared: TcpShared | undefined;
 
   constructor(raw: RawTcp, client: TcpHandle, onClosed: (c: RawConn) => void) {
     this.#raw = raw;
@@ -96,7 +98,7 @@ export class RawConn {
     const up = this.#up;
     if (up !== undefined) {
       closeHandle(up, reset === up && this.#connected, closed);
-      if (this.#connected) keepAliveForget(this);
+      if (this.#connected) this.#shared?.keepAlive.forget(this);
     }
     this.#onClosed(this);
   }
@@ -108,8 +110,8 @@ export class RawConn {
 
   #final(): void {
     // no pending write can reference the bulk buffers any more
-    releaseBuffer(this.#toUp?.buffer);
-    releaseBuffer(this.#toClient?.buffer);
+    this.#shared?.buffers.release(this.#toUp?.buffer);
+    this.#shared?.buffers.release(this.#toClient?.buffer);
     this.#done?.();
   }
 
@@ -154,6 +156,7 @@ export class RawConn {
     res = dialChoice(res, deps);
     const { target } = res;
     this.#lingerMs = o.linger;
+    this.#shared = o.shared;
     if (target.accessRules !== undefined && !accessOk(target, goIp(handleAddr(this.#client, true).address), deps))
       return this.destroy();
     this.#done = () => {
@@ -230,7 +233,7 @@ export class RawConn {
       this.#connected = true;
       deps.metrics.tcpRouteOpen?.(res.route, res.target);
       up.setNoDelay(true);
-      keepAliveLater(this, o.keepAlive);
+      o.shared.keepAlive.later(this, o.keepAlive);
       this.#start(res, head, o);
     };
     let err: number;
@@ -272,8 +275,9 @@ export class RawConn {
           }
         : (tickRead ?? tickAny);
     const clientEof = this.#rt !== undefined ? () => clearTimeout(this.#rt) : undefined;
-    this.#toUp = new Pipe(this, this.#raw, this.#client, up, clientTick, clientEof);
-    this.#toClient = new Pipe(this, this.#raw, up, this.#client, tickAny, undefined);
+    const pool = (this.#shared as TcpShared).buffers;
+    this.#toUp = new Pipe(this, this.#raw, pool, this.#client, up, clientTick, clientEof);
+    this.#toClient = new Pipe(this, this.#raw, pool, up, this.#client, tickAny, undefined);
     if (first !== undefined && !this.#toUp.write(first)) return;
     this.#toUp.start();
     this.#toClient.start();
@@ -306,6 +310,7 @@ export class RawConn {
 class Pipe {
   readonly #conn: RawConn;
   readonly #raw: RawTcp;
+  readonly #pool: BufferPool;
   readonly #src: TcpHandle;
   readonly #dst: TcpHandle;
   readonly #tick: (() => void) | undefined;
@@ -321,6 +326,7 @@ class Pipe {
   constructor(
     conn: RawConn,
     raw: RawTcp,
+    pool: BufferPool,
     src: TcpHandle,
     dst: TcpHandle,
     tick: (() => void) | undefined,
@@ -328,6 +334,7 @@ class Pipe {
   ) {
     this.#conn = conn;
     this.#raw = raw;
+    this.#pool = pool;
     this.#src = src;
     this.#dst = dst;
     this.#tick = tick;
@@ -403,7 +410,7 @@ class Pipe {
   }
 
   #toBulk(): void {
-    const buf = takeBuffer();
+    const buf = this.#pool.take();
     this.buffer = buf;
     relayStats.bulk++;
     this.#src.useUserBuffer(buf);

@@ -31,24 +31,38 @@ interface UserBufferHandle {
 }
 type Internal = net.Socket & Record<symbol, unknown> & { _handle?: UserBufferHandle | null };
 
-/** Reusable bulk buffers; a connection returns its buffers when both of its sockets closed. */
-const pool: Buffer[] = [];
-const POOL_MAX = 64;
+/**
+ * Reusable bulk buffers; a connection returns its buffers when both of its sockets closed. One pool
+ * per data plane (shared.ts): at most `max` idle buffers (8 MiB at the default 64) are kept.
+ */
+export class BufferPool {
+  readonly #free: Buffer[] = [];
+  readonly #max: number;
+
+  constructor(max = 64) {
+    this.#max = max;
+  }
+
+  /** Idle buffers held. */
+  get size(): number {
+    return this.#free.length;
+  }
+
+  /** A bulk buffer from the pool, or a new one. */
+  take(): Buffer {
+    return this.#free.pop() ?? Buffer.allocUnsafeSlow(BUF_BYTES);
+  }
+
+  release(b: Buffer | undefined): void {
+    if (b !== undefined && this.#free.length < this.#max) this.#free.push(b);
+  }
+}
 
 /**
  * How many directions switched to bulk mode, and how many connections were spliced on bare
  * handles (raw-splice.ts): tests check that the modes are really used.
  */
 export const relayStats = { bulk: 0, raw: 0 };
-
-/** A bulk buffer from the pool, or a new one. */
-export function takeBuffer(): Buffer {
-  return pool.pop() ?? Buffer.allocUnsafeSlow(BUF_BYTES);
-}
-
-export function releaseBuffer(b: Buffer | undefined): void {
-  if (b !== undefined && pool.length < POOL_MAX) pool.push(b);
-}
 
 export class Relay {
   readonly #src: net.Socket;
@@ -57,14 +71,22 @@ export class Relay {
   readonly #tick: (() => void) | undefined;
   /** Called when src's FIN was passed on to a dst that is still open (the splice's linger starts). */
   readonly #onHalf: ((dst: net.Socket) => void) | undefined;
+  readonly #pool: BufferPool;
   #bytes = 0;
   /** The bulk-mode buffer; undefined while in stream mode. */
   buffer: Buffer | undefined;
   /** In bulk mode: reading paused until the pending write of `buffer` completed. */
   #waiting = false;
 
-  constructor(src: net.Socket, dst: net.Socket, tick?: () => void, onHalf?: (dst: net.Socket) => void) {
+  constructor(
+    src: net.Socket,
+    dst: net.Socket,
+    pool: BufferPool,
+    tick?: () => void,
+    onHalf?: (dst: net.Socket) => void,
+  ) {
     this.#src = src;
+    this.#pool = pool;
     this.#dst = dst;
     this.#tick = tick;
     this.#onHalf = onHalf;
@@ -106,7 +128,7 @@ export class Relay {
     // only between reads with nothing queued in the stream, so byte order is kept
     if (h == null || typeof h.useUserBuffer !== 'function' || s.readableLength !== 0 || s[kBufferGen!] != null) return;
     if ((s as { encrypted?: boolean }).encrypted === true) return; // TLS-terminated: not a plain TCP handle
-    const buf = takeBuffer();
+    const buf = this.#pool.take();
     this.buffer = buf;
     relayStats.bulk++;
     s[kBuffer!] = buf;

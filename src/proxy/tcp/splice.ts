@@ -6,8 +6,8 @@ import { balancerFor, recordOutcome } from '../outlier/balancer.ts';
 import { retryLimit } from '../outlier/retry.ts';
 import { proxyV1Header } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
-import { keepAliveForget, keepAliveLater } from './keepalive.ts';
-import { Relay, releaseBuffer } from './relay.ts';
+import { Relay } from './relay.ts';
+import type { TcpShared } from './shared.ts';
 
 /** Addresses of one accepted connection as the proxy sees them (after an inbound PROXY header). */
 export interface ConnAddrs {
@@ -31,6 +31,8 @@ export interface SpliceOptions {
   readonly idleTimeout: number;
   /** proxy.lingertimeout: once one side ended, how long the other may still send (0 = close both at once). */
   readonly linger: number;
+  /** The data plane's keep-alive scheduler and bulk buffer pool. */
+  readonly shared: TcpShared;
   /** wt and it both end up as inactivity of the client socket (Node has no per-write deadline): the smaller one set, 0 = none. */
   readonly clientIdle: number;
 }
@@ -83,7 +85,7 @@ export function redial(res: LookupResult, deps: ProxyDeps, again: boolean): Look
 }
 
 /** The peer and local address of a socket as they are (no PROXY header). */
-export function socketAddrs(s: net.Socket): ConnAddrs {
+function socketAddrs(s: net.Socket): ConnAddrs {
   return {
     remote: { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 },
     local: { address: s.localAddress ?? '', port: s.localPort ?? 0 },
@@ -152,8 +154,8 @@ export function splice(
     if (--open !== 0) return;
     if (linger !== undefined) clearTimeout(linger);
     // both sockets closed: no pending write can still reference the bulk buffers
-    releaseBuffer(toUp?.buffer);
-    releaseBuffer(toClient?.buffer);
+    o.shared.buffers.release(toUp?.buffer);
+    o.shared.buffers.release(toClient?.buffer);
     if (connected) deps.metrics.routeBytes(route, target, up.bytesRead, up.bytesWritten - preamble);
   };
   // Errors are always followed by 'close' (with hadError), which tears the other side down.
@@ -184,7 +186,7 @@ export function splice(
         return splice(client, next, head, addrs, deps, o, true);
       }
     }
-    if (connected) keepAliveForget(up);
+    if (connected) o.shared.keepAlive.forget(up);
     if (hadError && connected) resetSocket(client);
     else if (hadError || !client.readableEnded) client.destroy();
     finish();
@@ -195,7 +197,7 @@ export function splice(
     deps.metrics.tcpRouteOpen?.(res.route, res.target);
     up.setTimeout(0);
     if (client.destroyed) return void up.destroy();
-    keepAliveLater(up, o.keepAlive);
+    o.shared.keepAlive.later(up, o.keepAlive);
     if (target.proxyProto) {
       const a = addrs ?? socketAddrs(client);
       const h = proxyV1Header(a.remote, a.local);
@@ -203,8 +205,8 @@ export function splice(
       // one write (one segment) for header and replayed hello
       up.write(head !== undefined && head.length > 0 ? Buffer.concat([Buffer.from(h, 'latin1'), head]) : h);
     } else if (head !== undefined && head.length > 0) up.write(head);
-    toUp = new Relay(client, up, readDeadline(client, o), halfClosed);
-    toClient = new Relay(up, client, undefined, halfClosed);
+    toUp = new Relay(client, up, o.shared.buffers, readDeadline(client, o), halfClosed);
+    toClient = new Relay(up, client, o.shared.buffers, undefined, halfClosed);
     idleDeadline(client, o);
   });
 }

@@ -54,7 +54,7 @@ async function boundedText(res: Response, max: number): Promise<string> {
   return Buffer.concat(chunks, size).toString('utf8');
 }
 
-export function parseConsulUrl(cert: string): { base: string; prefix: string; token: string } {
+function parseConsulUrl(cert: string): { base: string; prefix: string; token: string } {
   const u = new URL(cert);
   const m = /^\/v1\/kv\/(.*)$/.exec(u.pathname);
   if (!m) throw new Error(`cert: consul source URL must be http(s)://host:port/v1/kv/<prefix>: ${cert}`);

@@ -10,7 +10,7 @@ import { makePair, pairPemFiles, pemCertificates } from './pem-pairs.ts';
 const MAX_FILE = 1 << 20;
 
 /** Recursively collects `*.pem` files under dir (dot-files and dot-dirs skipped), keyed by relative path. */
-export async function readPemDir(dir: string): Promise<Map<string, string>> {
+async function readPemDir(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const walk = async (d: string): Promise<void> => {
     const entries = await readdir(d, { withFileTypes: true });

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { trySplitHostPort } from '../../go/host-port.ts';
 import { localIP } from '../../go/local-ip.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { ConsulClient } from './client.ts';
@@ -42,13 +43,21 @@ export function goDuration(ms: number): string {
   return sec;
 }
 
-/** host and port of register.addr ('' host when absent or not an IP literal). */
+/**
+ * host and port of register.addr ('' host when absent or not an IP literal). Laxer than fabio, which
+ * refuses an address without a port: here the port may be left out (the ui.addr port is used), and
+ * an address that does not split, or has a port that is not all digits, keeps no host.
+ */
 export function splitRegisterAddr(addr: string, defaultPort: number): { host: string; port: number } {
-  const m = /^\[([^\]]*)\](?::(\d+))?$/.exec(addr) ?? /^([^:]*)(?::(\d+))?$/.exec(addr);
-  const host = m?.[1] ?? '';
-  const port = m?.[2] ? Number(m[2]) : defaultPort;
-  return { host: isIP(host) ? host : '', port };
+  const hp = trySplitHostPort(addr);
+  if (hp)
+    return /^\d+$/.test(hp.port) ? { host: ipOnly(hp.host), port: Number(hp.port) } : { host: '', port: defaultPort };
+  // no port written: the whole address (brackets removed) is the host
+  const bare = trySplitHostPort(`${addr}:0`);
+  return { host: bare ? ipOnly(bare.host) : '', port: defaultPort };
 }
+
+const ipOnly = (host: string): string => (isIP(host) ? host : '');
 
 export interface ServicePayload {
   readonly ID: string;

@@ -98,6 +98,38 @@ export function hostAllowed(hostHeader: string | undefined, boundHost: string): 
 /** Version reported in /v1/agent/self (a Consul version clients accept). */
 export const DEV_CATALOG_CONSUL_VERSION = '1.17.0';
 
+/** The request context of the API modules; the abort signal (only blocking queries need it) is made on first use. */
+function requestCtx(req: http.IncomingMessage, res: http.ServerResponse, query: string): Ctx {
+  let ac: AbortController | undefined;
+  return {
+    req,
+    res,
+    query: new URLSearchParams(query),
+    get signal() {
+      if (!ac) {
+        const c = new AbortController();
+        ac = c;
+        if (res.closed) c.abort('closed');
+        // A plain reason: abort() without one builds a DOMException (stack capture).
+        else res.once('close', () => c.abort('closed'));
+      }
+      return ac.signal;
+    },
+  };
+}
+
+/** Binds the server; the bound port. Errors after the bind are logged, not thrown. */
+function listen(server: http.Server, port: number, host: string, log: DevCatalogOptions['log']): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.removeAllListeners('error');
+      server.on('error', (err) => log?.error(`dev catalog: ${err.message}`));
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
 export async function startDevCatalog(opts: DevCatalogOptions): Promise<DevCatalog> {
   const host = opts.host || '127.0.0.1';
   const state = new CatalogState(
@@ -135,23 +167,7 @@ export async function startDevCatalog(opts: DevCatalogOptions): Promise<DevCatal
     const raw = req.url ?? '/';
     const qi = raw.indexOf('?');
     const rawPath = qi < 0 ? raw : raw.slice(0, qi);
-    // The abort signal is only needed by blocking queries: create it on first use.
-    let ac: AbortController | undefined;
-    const ctx: Ctx = {
-      req,
-      res,
-      query: new URLSearchParams(qi < 0 ? '' : raw.slice(qi + 1)),
-      get signal() {
-        if (!ac) {
-          const c = new AbortController();
-          ac = c;
-          if (res.closed) c.abort('closed');
-          // A plain reason: abort() without one builds a DOMException (stack capture).
-          else res.once('close', () => c.abort('closed'));
-        }
-        return ac.signal;
-      },
-    };
+    const ctx = requestCtx(req, res, qi < 0 ? '' : raw.slice(qi + 1));
     const method = req.method ?? 'GET';
     const countKey = `${method} ${rawPath}`;
     // Bounded: KV keys and service names make paths unbounded in number.
@@ -186,18 +202,12 @@ export async function startDevCatalog(opts: DevCatalogOptions): Promise<DevCatal
   server.keepAliveTimeout = 30_000;
   server.on('clientError', (_err, socket) => socket.destroy());
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => {
-      runner.close();
-      reject(err);
-    });
-    server.listen(opts.port, host, () => {
-      server.removeAllListeners('error');
-      server.on('error', (err) => opts.log?.error(`dev catalog: ${err.message}`));
-      resolve();
-    });
-  });
-  port = (server.address() as AddressInfo).port;
+  try {
+    port = await listen(server, opts.port, host, opts.log);
+  } catch (err) {
+    runner.close();
+    throw err;
+  }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   opts.log?.debug(
     `dev catalog: embedded Consul-compatible catalog listening on ${url} (in memory only, for development and tests; production uses Consul)`,

@@ -24,7 +24,7 @@ export function checkText(state: CatalogState, c: CheckRecord): string {
 }
 
 /** The same JSON, UTF-8 encoded once per change of the check. */
-export function checkBytes(state: CatalogState, c: CheckRecord): Buffer {
+function checkBytes(state: CatalogState, c: CheckRecord): Buffer {
   const f = fragment(state, c);
   f.bytes ??= Buffer.from(f.json);
   return f.bytes;
@@ -79,7 +79,8 @@ export function checkJson(state: CatalogState, c: CheckRecord): object {
   };
 }
 
-export function nodeJson(state: CatalogState): object {
+/** The fields a node object and a flat catalog row start with, in Consul's order. */
+function nodeHead(state: CatalogState) {
   const n = state.node;
   return {
     ID: n.id,
@@ -87,6 +88,13 @@ export function nodeJson(state: CatalogState): object {
     Address: n.address,
     Datacenter: n.datacenter,
     TaggedAddresses: { lan: n.address, lan_ipv4: n.address, wan: n.address, wan_ipv4: n.address },
+  };
+}
+
+export function nodeJson(state: CatalogState): object {
+  const n = state.node;
+  return {
+    ...nodeHead(state),
     Meta: { 'consul-network-segment': '' },
     CreateIndex: n.createIndex,
     ModifyIndex: n.modifyIndex,
@@ -131,13 +139,8 @@ export function agentServiceJson(state: CatalogState, s: ServiceRecord): object 
 
 /** One flat row of /v1/catalog/service/<name>. */
 export function catalogRowJson(state: CatalogState, s: ServiceRecord): object {
-  const n = state.node;
   return {
-    ID: n.id,
-    Node: n.name,
-    Address: n.address,
-    Datacenter: n.datacenter,
-    TaggedAddresses: { lan: n.address, lan_ipv4: n.address, wan: n.address, wan_ipv4: n.address },
+    ...nodeHead(state),
     NodeMeta: { 'consul-network-segment': '' },
     ServiceKind: '',
     ServiceID: s.id,
