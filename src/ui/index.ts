@@ -123,29 +123,8 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
       else res.destroy();
     });
   };
-  const server: Server = tls ? createHttpsServer(deps.tls!, onRequest) : createServer(onRequest);
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
-  // Idle sockets (including event streams, which get a heartbeat every 15 s) die after 2 minutes.
-  server.setTimeout(120_000);
-  server.on('clientError', (_err, socket: Socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    socket.destroy();
-  });
-
-  const spec = cfg.ui;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: spec.port, host: spec.host === '' ? undefined : spec.host }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', (e) => log.error(`ui: ${String(e)}`));
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : spec.port;
-  log.info(`Admin server listening on "${spec.addr}"`);
+  const { server, port } = await listenAdmin(deps, onRequest);
+  log.info(`Admin server listening on "${cfg.ui.addr}"`);
 
   return {
     port,
@@ -159,4 +138,33 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
       clearTimeout(timer);
     },
   };
+}
+
+/** The admin HTTP(S) server with its timeouts, bound to ui.addr (rejects when it cannot bind). */
+async function listenAdmin(
+  deps: AdminDeps,
+  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ server: Server; port: number }> {
+  const { cfg, log } = deps;
+  const server: Server = deps.tls !== undefined ? createHttpsServer(deps.tls, onRequest) : createServer(onRequest);
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  // Idle sockets (including event streams, which get a heartbeat every 15 s) die after 2 minutes.
+  server.setTimeout(120_000);
+  server.on('clientError', (_err, socket: Socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    socket.destroy();
+  });
+  const spec = cfg.ui;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port: spec.port, host: spec.host === '' ? undefined : spec.host }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (e) => log.error(`ui: ${String(e)}`));
+  const addr = server.address();
+  return { server, port: typeof addr === 'object' && addr ? addr.port : spec.port };
 }
