@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type TrafficReport, WINDOWS } from '../metrics/traffic.ts';
-import { withEjected } from '../proxy/outlier/balancer.ts';
+import { targetEjected, withEjected } from '../proxy/outlier/balancer.ts';
 import { ROUTE_HELP } from '../routes/index.ts';
 import type { EventHub } from './events.ts';
 import { explain, parseHeaderLines } from './explain.ts';
@@ -138,7 +138,7 @@ async function explainRoute(
       return sendBodyError(req, res, err);
     }
   } else if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD, POST');
-  const r = explain(ctx.deps.store.current, { url, headers });
+  const r = explain(ctx.deps.store.current, { url, headers }, (key) => targetEjected(ctx.deps.cfg, key));
   return sendJson(res, r.status, r.body, q.has('pretty'));
 }
 

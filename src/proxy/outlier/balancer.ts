@@ -1,7 +1,7 @@
 import type { Config } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Metrics } from '../../metrics/types.ts';
-import { pickP2c, pickWeighted } from '../../routes/pick.ts';
+import { pickP2c, pickWeighted, skipEjected } from '../../routes/pick.ts';
 import type { LookupResult, Route, Target } from '../../routes/types.ts';
 
 /**
@@ -129,8 +129,8 @@ export class Balancer {
       return x.redirectCode === 0 && !this.isEjected(x.key);
     };
     if (this.isEjected(t.key)) {
-      const other = pickWeighted(ts, allowed, this.#random);
-      if (other < 0) return res;
+      const other = skipEjected(ts, idx, (k) => this.isEjected(k), this.#random);
+      if (other === idx) return res;
       skipped?.(t.url);
       idx = other;
     }
@@ -330,6 +330,11 @@ export function balancerFor(cfg: Config): Balancer {
     byConfig.set(cfg, b);
   }
   return b;
+}
+
+/** Whether a target is ejected in this process (the primary's view is the group's: src/runtime/cluster-outlier.ts). */
+export function targetEjected(cfg: Config, key: string): boolean {
+  return byConfig.get(cfg)?.isEjected(key) ?? false;
 }
 
 /**
