@@ -125,6 +125,8 @@ export function workerOutlier(o: {
     } else {
       p.route = route;
       p.fails++;
+      // bounded: keys of targets that left the table would otherwise stay
+      if (failedOn.size >= 10_000 && !failedOn.has(target.key)) failedOn.clear();
       failedOn.set(target.key, { route, target });
     }
     if (!scheduled) {
