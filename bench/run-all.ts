@@ -3,7 +3,7 @@
  *
  *   npm run bench                 short durations (about 3 minutes)
  *   npm run bench -- --full       the issue's durations: 3 rounds of HTTP/TCP/SNI, 60 s soak
- *   npm run bench -- --only http,tcp,soak,rss,cluster,lookup,propagation   a subset
+ *   npm run bench -- --only http,tcp,soak,rss,cluster,lookup,propagation,killed   a subset
  *   npm run bench -- --in-place   benchmark the working tree (default: a clean build of HEAD in a temp dir)
  *   npm run bench -- --in-place --no-build   ... and use its dist/ as it is
  *
@@ -335,6 +335,48 @@ if (want('propagation')) {
     errors: '0',
     ratios: `${full ? 5000 : 500} services registered`,
   });
+}
+
+if (want('killed')) {
+  // issue #15: failed requests when a backend dies under load (fabio's behaviour vs the defaults),
+  // and what the retry path costs when nothing fails (the proxy's CPU µs per request, retries off vs on)
+  const secs = full ? 10 : 5;
+  const j = await jsonBench('backend killed', 'bench/backend-killed.ts', [
+    String(secs),
+    '32',
+    '--rounds',
+    full ? '5' : '3',
+  ]);
+  const killed = (j?.killed ?? []) as {
+    label: string;
+    requests: number;
+    failed: number;
+    pct: number;
+    ejections: number;
+  }[];
+  for (const k of killed) {
+    rows.push({
+      bench: 'backend killed under load',
+      name: k.label.startsWith('fabio (') ? 'fabio mode' : 'defaults',
+      errors: `${k.failed}/${k.requests}`,
+      ratios: `${k.pct} % failed, ${k.ejections} ejection(s); 1 of 3 backends stopped after 2 s of ${secs} s`,
+    });
+  }
+  const healthy = (j?.healthy ?? []) as { label: string; rps: number; cpuUsPerReq: number; failed: number }[];
+  for (const h of healthy) {
+    const on = h.label.startsWith('retries on');
+    const off = healthy.find((x) => !x.label.startsWith('retries on'));
+    rows.push({
+      bench: 'retry path, nothing fails',
+      name: on ? 'retries on' : 'retries off',
+      rps: h.rps,
+      errors: String(h.failed),
+      ratios:
+        on && off
+          ? `proxy CPU ${h.cpuUsPerReq} µs/req vs ${off.cpuUsPerReq} off (${(h.cpuUsPerReq / off.cpuUsPerReq).toFixed(2)}x); medians of interleaved rounds`
+          : `proxy CPU ${h.cpuUsPerReq} µs/req`,
+    });
+  }
 }
 
 const fmt = (v: number | undefined, d = 0) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d));

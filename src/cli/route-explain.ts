@@ -41,6 +41,7 @@ export async function routeExplain(argv: readonly string[], io: ToolIO): Promise
     { name: 'strategy', kind: 'string' },
     { name: 'glob-disabled', kind: 'bool' },
     { name: 'header', kind: 'list' },
+    { name: 'ejected', kind: 'list' },
     { name: 'repeat', kind: 'string' },
     { name: 'why', kind: 'bool' },
     { name: 'json', kind: 'bool' },
@@ -84,13 +85,18 @@ export async function routeExplain(argv: readonly string[], io: ToolIO): Promise
     tls: url.tls,
     ...(fwd !== undefined ? { forwardedProto: fwd } : {}),
   };
+  // --ejected URL: targets a running proxy has ejected (its /api/routes says which); the tool
+  // cannot see them, so the caller names them, and the picks skip them as the proxy would
+  const ejectedUrls = new Set(a.flags.get('ejected') ?? []);
+  const ejected =
+    ejectedUrls.size > 0 ? (key: string) => ejectedUrls.has(key.slice(key.indexOf('\u0000') + 1)) : undefined;
   const repeat = repeatRaw === undefined ? 1 : Number(repeatRaw);
   const why = boolFlag(a, 'why');
   const json = boolFlag(a, 'json');
   const picks: unknown[] = [];
   let out = '';
   for (let i = 0; i < repeat; i++) {
-    const ex = table.explain(req);
+    const ex = table.explain(req, ejected !== undefined ? { ejected } : undefined);
     if (json) {
       const j = pickJSON(ex.result);
       picks.push(

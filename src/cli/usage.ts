@@ -1,7 +1,7 @@
 /** Usage texts of the route tools (printed on a usage error, exit code 2, or with -h). */
 export const TABLE_USAGE = 'usage: fabio-ts route table [FILE|-] [--dump]';
 export const EXPLAIN_USAGE =
-  'usage: fabio-ts route explain [--routes FILE|-] [--matcher prefix|glob|iprefix] [--strategy rnd|rr] [--glob-disabled] [--header "Name: value"]... [--repeat N] [--why] [--json] URL';
+  'usage: fabio-ts route explain [--routes FILE|-] [--matcher prefix|glob|iprefix] [--strategy rnd|rr] [--glob-disabled] [--header "Name: value"]... [--ejected URL]... [--repeat N] [--why] [--json] URL';
 export const TAGS_USAGE =
   'usage: fabio-ts route tags --service NAME --addr ADDR --port PORT [--tagprefix P] [--dc DC] TAG...';
 

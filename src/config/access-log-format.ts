@@ -34,6 +34,7 @@ export const ACCESS_LOG_FIELDS: readonly string[] = [
   'time_unix_ns',
   'time_unix_us',
   'upstream_addr',
+  'upstream_attempts',
   'upstream_host',
   'upstream_port',
   'upstream_request_scheme',

@@ -28,6 +28,11 @@ export interface AccessRecord {
   /** Path + merged query actually sent upstream. */
   readonly upstreamUri: string;
   readonly service: string;
+  /**
+   * fabio-ts (issue #15): upstream attempts this request took, the first included (2 after one
+   * retry on another target); absent = 1. `$upstream_attempts` prints it.
+   */
+  readonly attempts?: number;
   /** Request header as sent upstream (case-insensitive name); '' when absent. */
   header(name: string): string;
   /**
@@ -108,6 +113,7 @@ const FIELDS: Record<string, AccessFormatter> = {
   time_unix_ns: (r) => String(endNs(r)),
   time_common: timeCommon,
   upstream_addr: (r) => r.upstreamAddr,
+  upstream_attempts: (r) => String(r.attempts ?? 1),
   upstream_host: (r) => {
     const i = lastColon(r.upstreamAddr);
     const h = i < 0 ? r.upstreamAddr : r.upstreamAddr.slice(0, i);

@@ -58,4 +58,23 @@ export interface HistoryEntry {
   readonly removed: readonly string[];
   /** Set when the build failed and the previous table was kept. */
   readonly error?: string;
+  /**
+   * fabio-ts (issue #15): set on the entries passive outlier detection adds (cause 'outlier',
+   * index 0, no lines): a target ejected or returned. The table itself did not change.
+   */
+  readonly outlier?: OutlierChange;
+}
+
+/** A target ejected by passive outlier detection, or back for its trial when the ejection ran out. */
+export interface OutlierChange {
+  readonly event: 'ejected' | 'returned';
+  readonly service: string;
+  /** The target's URL as in the route command. */
+  readonly url: string;
+  /** The route (host and path) whose request failed last. */
+  readonly route: string;
+  /** For 'ejected': how long, in seconds. */
+  readonly seconds?: number;
+  /** `ejected <url> of <route> for 30s` or `returned <url> of <route>`. */
+  readonly message: string;
 }

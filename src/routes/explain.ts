@@ -1,15 +1,30 @@
 import type { CRoute } from './compiled.ts';
 import { SKIP } from './compiled.ts';
 import { normalizeHost } from './host-order.ts';
+import { skipEjected } from './pick.ts';
 import { routeMatches, type TableParts, type TableProbe } from './table-parts.ts';
-import type { ExplainCandidate, ExplainShare, ExplainStep, Explanation, LookupRequest, LookupResult } from './types.ts';
+import type {
+  ExplainCandidate,
+  ExplainShare,
+  ExplainStep,
+  Explanation,
+  LookupRequest,
+  LookupResult,
+  Target,
+} from './types.ts';
 
 /**
  * The lookup decision with every step recorded, in fabio's order: matching hosts, then for each
  * host (and finally the host-less routes) every route tried until one matches. It makes the same
  * picks as lookup (an rr pick advances the counter unless `advance` is false).
  */
-export function explainLookup(table: TableProbe, p: TableParts, req: LookupRequest, advance: boolean): Explanation {
+export function explainLookup(
+  table: TableProbe,
+  p: TableParts,
+  req: LookupRequest,
+  advance: boolean,
+  ejected?: (key: string) => boolean,
+): Explanation {
   const steps: ExplainStep[] = [];
   const hosts = table.candidates(normalizeHost(req.host, req.tls), req.tls);
   const names = hosts.map((h) => h.key);
@@ -51,7 +66,15 @@ export function explainLookup(table: TableProbe, p: TableParts, req: LookupReque
         continue;
       }
       steps.push({ kind: 'match', ...at, message: `Match ${r.host}${r.path}` });
-      const idx = table.pickIndex(r, advance);
+      let idx = table.pickIndex(r, advance);
+      if (ejected !== undefined) {
+        const other = skipEjected(r.targets, idx, ejected, p.random);
+        if (other !== idx) {
+          const t = r.targets[idx] as Target;
+          steps.push({ kind: 'ejected', ...at, target: t, message: `Skipping ejected target ${t.url}` });
+          idx = other;
+        }
+      }
       const res = table.resultFor(r, idx, req);
       if (res === SKIP) {
         const t = r.targets[idx];
@@ -88,7 +111,7 @@ export function explainLookup(table: TableProbe, p: TableParts, req: LookupReque
     steps: Object.freeze(steps),
     result,
     candidates: Object.freeze(candidates),
-    shares: Object.freeze(chosen ? targetShares(chosen, pickedIdx) : []),
+    shares: Object.freeze(chosen ? targetShares(chosen, pickedIdx, ejected) : []),
   });
 }
 
@@ -96,7 +119,7 @@ export function explainLookup(table: TableProbe, p: TableParts, req: LookupReque
  * Each target's share of the picks: its slots in the weighted ring (what pickIndex draws from).
  * A single target, or a route whose ring is empty, always picks index 0.
  */
-export function targetShares(r: CRoute, picked: number): ExplainShare[] {
+export function targetShares(r: CRoute, picked: number, ejected?: (key: string) => boolean): ExplainShare[] {
   const n = r.ring.length;
   const slots = new Array<number>(r.targets.length).fill(0);
   if (r.targets.length === 1 || n === 0) slots[0] = 1;
@@ -107,5 +130,6 @@ export function targetShares(r: CRoute, picked: number): ExplainShare[] {
     weight: t.weight,
     share: (slots[i] ?? 0) / total,
     picked: i === picked,
+    ...(ejected !== undefined ? { ejected: ejected(t.key) } : {}),
   }));
 }

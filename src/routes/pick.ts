@@ -58,3 +58,28 @@ export function pickP2c(
   if (second < 0) return first;
   return load(second) < load(first) ? second : first;
 }
+
+/**
+ * The replacement of a pick that passive outlier detection ejected: a weighted pick among the
+ * targets that are neither ejected nor redirects. `idx` itself when that target is not ejected,
+ * is a redirect, or every other target is ejected too. The proxy (Balancer.choose) and explain
+ * share it, so explain's pick skips what the proxy skips.
+ */
+export function skipEjected(
+  targets: readonly Target[],
+  idx: number,
+  ejected: (key: string) => boolean,
+  random: () => number,
+): number {
+  const t = targets[idx];
+  if (targets.length < 2 || t === undefined || t.redirectCode !== 0 || !ejected(t.key)) return idx;
+  const other = pickWeighted(
+    targets,
+    (i) => {
+      const x = targets[i] as Target;
+      return x.redirectCode === 0 && !ejected(x.key);
+    },
+    random,
+  );
+  return other < 0 ? idx : other;
+}

@@ -9,7 +9,7 @@ import { dumpTable, printTable } from './print.ts';
 import { buildRedirect, formatRedirect } from './redirect.ts';
 import { matchRoute, type TableParts, type TableProbe } from './table-parts.ts';
 import type { ParsedURL } from './target-url.ts';
-import type { Explanation, LookupRequest, LookupResult, Route, Table, Warning } from './types.ts';
+import type { ExplainOptions, Explanation, LookupRequest, LookupResult, Route, Table, Warning } from './types.ts';
 
 /** The frozen routing table. */
 export class RouteTable implements Table, TableProbe {
@@ -101,8 +101,8 @@ export class RouteTable implements Table, TableProbe {
     return r.results[this.pickIndex(r)];
   }
 
-  explain(req: LookupRequest, opts?: { readonly advance?: boolean }): Explanation {
-    return explainLookup(this, this.#p, req, opts?.advance ?? true);
+  explain(req: LookupRequest, opts?: ExplainOptions): Explanation {
+    return explainLookup(this, this.#p, req, opts?.advance ?? true, opts?.ejected);
   }
 
   print(): string {

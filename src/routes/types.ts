@@ -129,7 +129,8 @@ export interface LookupResult {
 
 /** One step of an explanation, in order. */
 export interface ExplainStep {
-  readonly kind: 'hosts' | 'nomatch' | 'match' | 'empty' | 'redirect-loop' | 'pick' | 'noroute';
+  /** ejected (fabio-ts): the table's pick is ejected by passive outlier detection and skipped, as the proxy does. */
+  readonly kind: 'hosts' | 'nomatch' | 'match' | 'empty' | 'redirect-loop' | 'ejected' | 'pick' | 'noroute';
   readonly host?: string;
   readonly path?: string;
   readonly hosts?: readonly string[];
@@ -158,6 +159,19 @@ export interface ExplainShare {
   /** Fraction of picks this target gets: its slots in the weighted ring / ring size. */
   readonly share: number;
   readonly picked: boolean;
+  /** Ejected by passive outlier detection (when the caller passed `ejected`): the proxy skips it. */
+  readonly ejected?: boolean;
+}
+
+/** Options of Table.explain. */
+export interface ExplainOptions {
+  /** false: an rr pick peeks at the next slot instead of advancing the shared counter. */
+  readonly advance?: boolean;
+  /**
+   * Which targets passive outlier detection has ejected (src/proxy/outlier), by Target.key: the
+   * explanation marks them and its pick skips them as the proxy does. Absent: none is.
+   */
+  readonly ejected?: (key: string) => boolean;
 }
 
 export interface Explanation {
@@ -186,7 +200,7 @@ export interface Table {
    * An rr pick advances the shared counter like a real request, unless `opts.advance` is false
    * (analysis that must not disturb balancing, e.g. the UI): then it peeks at the next slot.
    */
-  explain(req: LookupRequest, opts?: { readonly advance?: boolean }): Explanation;
+  explain(req: LookupRequest, opts?: ExplainOptions): Explanation;
   /** Table text: one `route add` line per target with effective weights (section (b)). */
   print(): string;
   /** fabio's ASCII tree dump (log.routes.format=detail). */

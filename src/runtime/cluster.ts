@@ -6,10 +6,12 @@ import { createLogger, fdSink, type Logger, parseLevel } from '../log/logger.ts'
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import type { Source } from '../metrics/push-snapshot.ts';
 import { mergeTrafficSnapshots, type TrafficReport, type TrafficSnapshot } from '../metrics/traffic.ts';
+import { balancerFor } from '../proxy/outlier/balancer.ts';
 import { rawTcpFromEnv } from '../proxy/tcp/raw-handle.ts';
 import type { RunningListener } from '../proxy/types.ts';
 import { buildTable } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
+import { workerOutlier } from './cluster-outlier.ts';
 import { buildOptionsFrom, startDataPlane } from './data-plane.ts';
 import type { Health } from './health.ts';
 
@@ -29,6 +31,7 @@ import type { Health } from './health.ts';
  * with the worker's pid, for the push metrics backends) or its traffic
  * ring buffers (what: 'traffic:<window>'); the primary merges the answers. `scrape` is a worker's
  * proto=prometheus listener asking for the merged exposition, answered with {t:'scraped', id, ...}.
+ * The shared outlier ejection (issue #15) adds its own `outlier-*` messages: cluster-outlier.ts.
  */
 
 type ToWorker =
@@ -103,6 +106,11 @@ export interface StartWorkersOptions {
   health?: Health;
   /** A worker could not start its listeners: no worker is restarted any more; the caller ends the group. */
   onFatal?: (message: string) => void;
+  /**
+   * Listens to each forked worker beside this module (its own 'message' listener): the shared
+   * outlier ejection (cluster-outlier.ts, issue #15) has its own messages there.
+   */
+  attach?: (w: Worker) => void;
 }
 
 export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> {
@@ -161,6 +169,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   const fork = () => {
     const w = cluster.fork({ ...o.env, [WORKER_ENV]: '1' });
     workers.add(w);
+    o.attach?.(w);
     w.on('message', (m: ToPrimary) => {
       if (m.t === 'hello') {
         sendRoutes(w);
@@ -279,6 +288,15 @@ export async function runWorker(): Promise<number | undefined> {
     info: (msg: string) => (LISTENING_LINE.test(msg) ? send({ t: 'line', msg }) : own.info(msg)),
   };
   const metrics = createPrometheusMetrics(cfg);
+  // --- issue #15: ejections shared through the primary (cluster-outlier.ts has the messages) ---
+  workerOutlier({
+    balancer: balancerFor(cfg),
+    metrics,
+    send: (m) => {
+      if (process.connected) process.send?.(m, undefined, undefined, () => {});
+    },
+  });
+  // --- end issue #15 ---
   const store = new TableStore();
   const opts = buildOptionsFrom(cfg);
   let noRouteHtml = '';

@@ -11,7 +11,12 @@ export class History {
 
   add(entry: HistoryEntry): void {
     this.#entries.push(
-      Object.freeze({ ...entry, added: Object.freeze([...entry.added]), removed: Object.freeze([...entry.removed]) }),
+      Object.freeze({
+        ...entry,
+        added: Object.freeze([...entry.added]),
+        removed: Object.freeze([...entry.removed]),
+        ...(entry.outlier !== undefined ? { outlier: Object.freeze({ ...entry.outlier }) } : {}),
+      }),
     );
     if (this.#entries.length > this.#limit) this.#entries.splice(0, this.#entries.length - this.#limit);
   }

@@ -6,6 +6,7 @@ import { trySplitHostPort } from '../go/host-port.ts';
 import type { Logger } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import { type Pusher, startPush } from '../metrics/push.ts';
+import { balancerFor } from '../proxy/outlier/balancer.ts';
 import { rawTcpFromEnv } from '../proxy/tcp/raw-handle.ts';
 import type { RunningListener } from '../proxy/types.ts';
 import { type DemoService, type DevCatalog, startDemoService, startDevCatalog } from '../registry/dev-catalog/index.ts';
@@ -17,10 +18,12 @@ import type { Table } from '../routes/types.ts';
 import { type RunningAdmin, startAdmin } from '../ui/index.ts';
 import { versionString } from '../version.ts';
 import { startWorkers, type WorkerPool } from './cluster.ts';
+import { primaryOutlier } from './cluster-outlier.ts';
 import { withOverrides } from './config-overrides.ts';
 import { buildOptionsFrom, startDataPlane } from './data-plane.ts';
 import { Health } from './health.ts';
 import { listenFailure, listenReason } from './listen-error.ts';
+import { recordEjections } from './outlier-history.ts';
 import { installLifecycle, type Lifecycle } from './signals.ts';
 import { TableUpdater } from './table-updater.ts';
 
@@ -210,6 +213,32 @@ function adminOptions(p: AdminParts, tls: Parameters<typeof startAdmin>[0]['tls'
   };
 }
 
+/**
+ * Push backends (graphite, statsd_raw, dogstatsd, flat, label) read the registries of every
+ * process from here, the primary: one sender per target, nothing counted twice (docs/design.md).
+ * False when the configuration was refused (fatal already reported).
+ */
+function startPushBackends(
+  cfg: Config,
+  log: Logger,
+  life: Lifecycle,
+  up: Started,
+  metrics: ReturnType<typeof createPrometheusMetrics>,
+): boolean {
+  try {
+    up.push = startPush({
+      cfg,
+      log,
+      snapshot: async () =>
+        up.pool ? up.pool.pushSnapshot() : [{ id: String(process.pid), metrics: await metrics.metricsJson() }],
+    });
+    return true;
+  } catch (err) {
+    life.fatal(err instanceof Error ? err.message : String(err));
+    return false;
+  }
+}
+
 /** Start-up in fabio's order; gives up quietly when a signal or a fatal error ended it meanwhile. */
 async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started): Promise<void> {
   for (const w of userCfg.warnings) log.warn(w);
@@ -234,24 +263,16 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
     build: (text, prev) => buildTable(text, buildOpts, prev),
     routesFormat: fmt === 'all' || fmt === 'detail' ? fmt : 'delta',
   });
+  // Ejections and returns go to the history (issue #15). This process's balancer decides them:
+  // the listeners' own in a single process, the group's with workers (cluster-outlier.ts).
+  const balancer = balancerFor(cfg);
+  recordEjections(balancer, (e) => updater.note(e));
   let noRouteHtml = '';
   const noRouteSubs: ((html: string) => void)[] = [];
   const health = new Health(cfg.listeners.map((l) => l.addr));
   up.health = health;
 
-  // Push backends (graphite, statsd_raw, dogstatsd, flat, label) read the registries of every
-  // process from here, the primary: one sender per target, nothing counted twice (docs/design.md).
-  try {
-    up.push = startPush({
-      cfg,
-      log,
-      snapshot: async () =>
-        up.pool ? up.pool.pushSnapshot() : [{ id: String(process.pid), metrics: await metrics.metricsJson() }],
-    });
-  } catch (err) {
-    life.fatal(err instanceof Error ? err.message : String(err));
-    return;
-  }
+  if (!startPushBackends(cfg, log, life, up, metrics)) return;
 
   const backend = await connectBackend(cfg, log, life, up);
   if (backend === undefined || life.stopping) return;
@@ -306,6 +327,7 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
       },
       health,
       onFatal: (message) => life.fatal(message),
+      attach: primaryOutlier({ balancer, store, log }).attach,
     });
   } else {
     up.listeners = startDataPlane({

@@ -199,6 +199,16 @@ export class TableUpdater {
     }
   }
 
+  /**
+   * Records a change that is not a table build (an ejection or a return, src/runtime/outlier-history.ts)
+   * in the history and tells the listeners (the UI refreshes).
+   */
+  note(entry: HistoryEntry): void {
+    if (this.#closed) return;
+    this.#history.add(entry);
+    this.#emit({ entry, table: this.#o.store.current });
+  }
+
   /** The last 100 changes, oldest first; failed builds included with `error`. */
   history(): HistoryEntry[] {
     return this.#history.entries();

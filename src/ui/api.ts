@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type TrafficReport, WINDOWS } from '../metrics/traffic.ts';
-import { withEjected } from '../proxy/outlier/balancer.ts';
+import { targetEjected, withEjected } from '../proxy/outlier/balancer.ts';
 import { ROUTE_HELP } from '../routes/index.ts';
 import type { EventHub } from './events.ts';
 import { explain, parseHeaderLines } from './explain.ts';
@@ -179,7 +179,9 @@ async function explainRoute(
     if (v.kind === 'unavailable') return sendJson(res, 501, { error: 'older table versions cannot be rebuilt here' });
     table = v.table;
   }
-  const r = explain(table, { url, headers });
+  // ejections are the live state: an old version is explained without them
+  const ejected = table === live ? (key: string) => targetEjected(deps.cfg, key) : undefined;
+  const r = explain(table, { url, headers }, ejected);
   const body = r.status === 200 ? { ...(r.body as object), version: asked, current: versions.current } : r.body;
   return sendJson(res, r.status, body, q.has('pretty'));
 }

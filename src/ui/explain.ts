@@ -87,11 +87,21 @@ export function explanationJson(ex: Explanation) {
       weight: s.weight,
       share: s.share,
       picked: s.picked,
+      // fabio-ts (issue #15): passive outlier detection ejected it; the pick above skipped it
+      ejected: s.ejected ?? false,
     })),
   };
 }
 
-export function explain(table: Table | undefined, input: ExplainInput): { status: number; body: unknown } {
+/**
+ * `ejected`: which targets are ejected now (by Target.key; the admin API passes the balancer's
+ * view, src/proxy/outlier/balancer.ts targetEjected): they are marked and the pick skips them.
+ */
+export function explain(
+  table: Table | undefined,
+  input: ExplainInput,
+  ejected?: (key: string) => boolean,
+): { status: number; body: unknown } {
   const req = toLookupRequest(input);
   if (typeof req === 'string') return { status: 400, body: { error: req } };
   if (!table)
@@ -107,5 +117,8 @@ export function explain(table: Table | undefined, input: ExplainInput): { status
     };
   // advance: false — looking at a decision must not move the live round-robin counters (a GET,
   // which needs no Host check, has no side effect)
-  return { status: 200, body: explanationJson(table.explain(req, { advance: false })) };
+  return {
+    status: 200,
+    body: explanationJson(table.explain(req, { advance: false, ...(ejected !== undefined ? { ejected } : {}) })),
+  };
 }

@@ -146,16 +146,36 @@ describe('admin UI live views (chromium, 1400 px and 360 px)', { skip: chromiumS
       });
       await patchJson(page, '/api/routes/history', (h) => [
         ...(h as unknown[]),
-        // shapes the resilience branch may send: kind + target, and a bare outlier cause without diff arrays
+        // the entries src/runtime/outlier-history.ts adds (cause 'outlier', no line diff)
         {
           time: '2026-01-01T00:00:10Z',
           cause: 'outlier',
-          kind: 'ejected',
-          service: EVIL_SVC,
-          target: 'http://10.0.0.3:8080/',
-          until,
+          index: 0,
+          added: [],
+          removed: [],
+          outlier: {
+            event: 'ejected',
+            service: EVIL_SVC,
+            url: 'http://10.0.0.3:8080/',
+            route: 'example.com/',
+            seconds: 30,
+            message: 'ejected http://10.0.0.3:8080/ of example.com/ for 30s',
+          },
         },
-        { time: '2026-01-01T00:05:00Z', kind: 'restored', service: EVIL_SVC, target: 'http://10.0.0.3:8080/' },
+        {
+          time: '2026-01-01T00:05:00Z',
+          cause: 'outlier',
+          index: 0,
+          added: [],
+          removed: [],
+          outlier: {
+            event: 'returned',
+            service: EVIL_SVC,
+            url: 'http://10.0.0.3:8080/',
+            route: 'example.com/',
+            message: 'returned http://10.0.0.3:8080/ of example.com/',
+          },
+        },
       ]);
       await page.goto(`${a.url}/routes`);
       await page.waitForSelector('body[data-ready="true"]');
@@ -187,7 +207,7 @@ describe('admin UI live views (chromium, 1400 px and 360 px)', { skip: chromiumS
       await page.waitForSelector('#history tbody tr.h-ejected');
       assert.match(
         (await page.locator('#history tbody tr.h-ejected').textContent()) ?? '',
-        /ejected until 2026-01-01T00:05:00\.000Z/,
+        /ejected for 30s \(route example\.com\/\)/,
       );
       assert.match((await page.locator('#history tbody tr.h-restored').textContent()) ?? '', /back in rotation/);
       assert.equal(await page.evaluate('window.__xss'), undefined);

@@ -420,7 +420,7 @@ function proxyRequest(hc: HandlerConfig, req: Req, r: ServerResponse, first: Rou
       bal.end(t.key);
       if (err === undefined || err.code !== 'CLIENT_GONE') report(hc, routed, err === undefined && status < 500);
       if (timer !== undefined) clearTimeout(timer);
-      finishRequest(hc, req, routed, up, t0, startNs, status, bytes);
+      finishRequest(hc, req, routed, up, t0, startNs, status, bytes, tried?.length ?? 1);
     };
     if (leanEligible(hc, req, t, sse)) {
       leanForward({
@@ -471,6 +471,7 @@ function finishRequest(
   startNs: bigint,
   status: number,
   bytes: number,
+  attempts: number,
 ): void {
   const { t } = routed;
   const secs = Number(hr() - t0) / 1e9;
@@ -494,6 +495,7 @@ function finishRequest(
     upstreamScheme: t.scheme === 'wss' ? 'https' : t.scheme === 'ws' ? 'http' : t.scheme,
     upstreamUri: routed.upUri,
     service: t.service,
+    attempts,
     header: (name) => headerValue(headers, name),
     clientXff: requestXff(hc.hopts, routed.clientIp, headerValue(req.rawHeaders, 'x-forwarded-for')),
   };

@@ -1,7 +1,7 @@
 import type { Config } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Metrics } from '../../metrics/types.ts';
-import { pickP2c, pickWeighted } from '../../routes/pick.ts';
+import { pickP2c, pickWeighted, skipEjected } from '../../routes/pick.ts';
 import type { LookupResult, Route, Target } from '../../routes/types.ts';
 
 /**
@@ -50,6 +50,28 @@ interface Budget {
 /** What `report` did. */
 export type Verdict = 'ok' | 'failed' | 'ejected';
 
+/** An ejection this balancer decided: `ms` is how long it lasts, `ejections` how many in a row. */
+export interface EjectionEvent {
+  readonly route: Route;
+  readonly target: Target;
+  readonly ms: number;
+  readonly ejections: number;
+}
+
+/** One ejection in force, for a worker that starts later (remaining `ms`). */
+export interface EjectionState {
+  readonly key: string;
+  readonly ms: number;
+  readonly ejections: number;
+}
+
+/**
+ * With proxy.workers > 1 a worker does not eject on its own: it hands the outcomes that matter
+ * (every failure, the first success after one) to the primary, which decides for the group and
+ * sends the ejection back (`applyEjection`; src/runtime/cluster-outlier.ts).
+ */
+export type OutcomeSink = (route: Route, t: Target, ok: boolean) => void;
+
 export class Balancer {
   readonly #o: BalancerOptions;
   readonly #now: () => number;
@@ -58,6 +80,10 @@ export class Balancer {
   /** Keys with until > 0; empty means the hot path skips every check. */
   readonly #ejected = new Set<string>();
   readonly #budgets = new WeakMap<Route, Budget>();
+  readonly #onEject = new Set<(e: EjectionEvent) => void>();
+  #sink: OutcomeSink | undefined;
+  /** Shared mode: keys whose failures the primary has heard of (the next success is sent too). */
+  readonly #told = new Set<string>();
 
   constructor(o: BalancerOptions) {
     this.#o = o;
@@ -103,8 +129,8 @@ export class Balancer {
       return x.redirectCode === 0 && !this.isEjected(x.key);
     };
     if (this.isEjected(t.key)) {
-      const other = pickWeighted(ts, allowed, this.#random);
-      if (other < 0) return res;
+      const other = skipEjected(ts, idx, (k) => this.isEjected(k), this.#random);
+      if (other === idx) return res;
       skipped?.(t.url);
       idx = other;
     }
@@ -161,9 +187,10 @@ export class Balancer {
   report(route: Route, t: Target, ok: boolean): Verdict {
     const o = this.#o;
     if (o.failures <= 0) return ok ? 'ok' : 'failed';
+    if (this.#sink !== undefined) return this.#forward(route, t, ok);
     if (ok) {
       const s = this.#states.get(t.key);
-      if (s !== undefined && s.until === 0) {
+      if (s !== undefined && !this.isEjected(t.key)) {
         s.fails = 0;
         s.ejections = 0;
         if (s.outstanding === 0) this.#states.delete(t.key);
@@ -171,14 +198,69 @@ export class Balancer {
       return 'ok';
     }
     const s = this.#state(t.key);
-    if (s.until !== 0) return 'failed';
+    // an ejection that has run out ends here (the failure is then the trial's)
+    if (s.until !== 0 && this.isEjected(t.key)) return 'failed';
     s.fails++;
     if (s.fails < o.failures || !this.#roomToEject(route)) return 'failed';
     s.ejections++;
     s.fails = 0;
-    s.until = this.#now() + Math.min(o.ejectMs * 2 ** Math.min(s.ejections - 1, 20), MAX_EJECT_MS);
+    const ms = Math.min(o.ejectMs * 2 ** Math.min(s.ejections - 1, 20), MAX_EJECT_MS);
+    s.until = this.#now() + ms;
     this.#ejected.add(t.key);
+    const e: EjectionEvent = { route, target: t, ms, ejections: s.ejections };
+    for (const fn of this.#onEject) fn(e);
     return 'ejected';
+  }
+
+  /** Shared mode: the primary decides; failures while ejected (requests in flight) are not news. */
+  #forward(route: Route, t: Target, ok: boolean): Verdict {
+    const sink = this.#sink as OutcomeSink;
+    if (ok) {
+      if (this.#told.delete(t.key)) sink(route, t, true);
+      return 'ok';
+    }
+    if (this.isEjected(t.key)) return 'failed';
+    this.#told.add(t.key);
+    sink(route, t, false);
+    return 'failed';
+  }
+
+  /** Hears every ejection this balancer decides (log line, history, the workers); returns an unsubscribe. */
+  onEject(fn: (e: EjectionEvent) => void): () => void {
+    this.#onEject.add(fn);
+    return () => this.#onEject.delete(fn);
+  }
+
+  /** Worker mode (proxy.workers > 1): outcomes go to `sink`, ejections come from `applyEjection`. */
+  share(sink: OutcomeSink): void {
+    this.#sink = sink;
+  }
+
+  /** An ejection the primary decided for the group: `key` is left out for `ms` from now. */
+  applyEjection(key: string, ms: number, ejections: number): void {
+    if (!(ms > 0)) return;
+    const s = this.#state(key);
+    s.until = this.#now() + ms;
+    s.ejections = ejections;
+    s.fails = 0;
+    this.#ejected.add(key);
+    // the trial's success must reach the primary, which forgives the doubling
+    if (this.#sink !== undefined) this.#told.add(key);
+  }
+
+  /** Milliseconds until `key` returns (0 when it is not ejected). */
+  ejectedFor(key: string): number {
+    if (!this.isEjected(key)) return 0;
+    return (this.#states.get(key) as TargetState).until - this.#now();
+  }
+
+  /** The ejections in force, for a worker that starts later. */
+  ejections(): EjectionState[] {
+    return this.ejectedKeys().map((key) => ({
+      key,
+      ms: this.ejectedFor(key),
+      ejections: (this.#states.get(key) as TargetState).ejections,
+    }));
   }
 
   #roomToEject(route: Route): boolean {
@@ -225,7 +307,12 @@ export function recordOutcome(
 ): void {
   if (b.report(route, t, ok) !== 'ejected') return;
   deps.metrics.ejection?.(route, t);
-  deps.log.warn(`Ejecting target ${t.url} of service ${t.service} after consecutive failures`);
+  logEjection(deps.log, t);
+}
+
+/** The one ejection log line (single process, or the primary for a group of workers). */
+export function logEjection(log: Logger, t: Target): void {
+  log.warn(`Ejecting target ${t.url} of service ${t.service} after consecutive failures`);
 }
 
 const byConfig = new WeakMap<Config, Balancer>();
@@ -245,24 +332,35 @@ export function balancerFor(cfg: Config): Balancer {
   return b;
 }
 
-/**
- * Whether a target is ejected in this process (the `ejected` field of /api/routes). With
- * `proxy.workers` > 1 the admin server runs in the primary, which serves no request: always false
- * there (docs/compat-http.md, known limitation).
- */
+/** Whether a target is ejected in this process (the primary's view is the group's: src/runtime/cluster-outlier.ts). */
 export function targetEjected(cfg: Config, key: string): boolean {
   return byConfig.get(cfg)?.isEjected(key) ?? false;
 }
 
 /**
+ * Milliseconds until a target returns from ejection in this process (0 = not ejected). With
+ * `proxy.workers` > 1 the admin server runs in the primary, whose balancer holds the group's
+ * ejections (src/runtime/cluster-outlier.ts).
+ */
+export function targetEjectedFor(cfg: Config, key: string): number {
+  return byConfig.get(cfg)?.ejectedFor(key) ?? 0;
+}
+
+/**
  * /api/routes rows with `ejected` added (true while passive outlier detection leaves the target
- * out, in this process). The admin API applies it to routesJson's rows:
- * `sendJson(res, 200, withEjected(routesJson(t), deps.cfg), pretty)`.
+ * out) and, only while it is, `ejectedUntil` (RFC 3339 UTC, when it returns for its trial). The
+ * admin API applies it to routesJson's rows: `sendJson(res, 200, withEjected(routesJson(t), deps.cfg), pretty)`.
  */
 export function withEjected<R extends { readonly service: string; readonly dst: string }>(
   rows: R[] | null,
   cfg: Config,
-): (R & { ejected: boolean })[] | null {
+  now: () => number = Date.now,
+): (R & { ejected: boolean; ejectedUntil?: string })[] | null {
   if (rows === null) return null;
-  return rows.map((r) => ({ ...r, ejected: targetEjected(cfg, `${r.service}\u0000${r.dst}`) }));
+  return rows.map((r) => {
+    const ms = targetEjectedFor(cfg, `${r.service}\u0000${r.dst}`);
+    return ms > 0
+      ? { ...r, ejected: true, ejectedUntil: new Date(now() + ms).toISOString() }
+      : { ...r, ejected: false };
+  });
 }

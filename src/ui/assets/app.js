@@ -255,18 +255,17 @@ function renderDecision(body) {
 // ---- history and warnings ---------------------------------------------------------------------
 
 /**
- * A History entry about a target leaving or rejoining the rotation (passive outlier detection),
- * whatever its exact shape: `kind` ejected/restored…, an `ejected` flag, or an outlier cause.
+ * A History entry about a target leaving or rejoining the rotation (passive outlier detection):
+ * cause 'outlier' with `outlier` = {event: 'ejected'|'returned', service, url, route, seconds?, message}.
  */
 function ejectionOf(e) {
-  const kind = String(e.kind ?? '');
-  if (!/eject|restor|outlier|readmit|rejoin/i.test(`${kind} ${e.cause ?? ''}`) && e.ejected === undefined)
-    return undefined;
-  const back = /restor|readmit|rejoin/i.test(kind) || e.ejected === false;
-  const who = [e.service, e.target ?? e.url ?? e.dst].filter((x) => typeof x === 'string' && x).join(' ');
-  const until = e.until ?? e.ejectedUntil;
-  const what = back ? 'back in rotation' : `ejected${until ? ` until ${until}` : ''}`;
-  return { back, text: [who, what].filter(Boolean).join(': ') + (e.message ? ` (${e.message})` : '') };
+  const o = e.outlier;
+  if (!o || typeof o !== 'object') return undefined;
+  const back = o.event === 'returned';
+  const who = [o.service, o.url].filter((x) => typeof x === 'string' && x).join(' ');
+  const what = back ? 'back in rotation' : `ejected${typeof o.seconds === 'number' ? ` for ${o.seconds}s` : ''}`;
+  const route = typeof o.route === 'string' && o.route ? ` (route ${o.route})` : '';
+  return { back, text: `${[who, what].filter(Boolean).join(': ')}${route}` };
 }
 
 /** Explain links of a History entry: the table before the change and the one after it. */

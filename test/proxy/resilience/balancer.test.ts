@@ -108,10 +108,15 @@ test('withEjected marks the /api/routes rows of ejected targets', async () => {
   const rows = withEjected(
     r.targets.map((t) => ({ service: t.service, dst: t.url })),
     cfg,
+    () => Date.UTC(2026, 0, 1),
   );
   assert.deepEqual(
     rows?.map((x) => x.ejected),
     [true, false],
   );
+  // ejectedUntil only while ejected: when the default 30 s run out (a few ms of this test elapsed)
+  const until = Date.parse(rows?.[0]?.ejectedUntil ?? '');
+  assert.ok(until > Date.UTC(2026, 0, 1) + 29_000 && until <= Date.UTC(2026, 0, 1) + 30_000, rows?.[0]?.ejectedUntil);
+  assert.equal('ejectedUntil' in (rows?.[1] ?? {}), false);
   assert.equal(withEjected(null, cfg), null);
 });
