@@ -1,8 +1,17 @@
 import { byLine, mayBeGeneralCommand, skippedLine } from './bad-lines.ts';
 import type { BuildMemo, Chain, LineEntry, LineIndex } from './build-memo.ts';
-import { addLine, addSource, ChainComparer, forEachLine, newLineIndex, parseEntry } from './build-memo.ts';
+import {
+  addLine,
+  addSource,
+  ChainComparer,
+  changedPaths,
+  forEachLine,
+  newLineIndex,
+  parseEntry,
+} from './build-memo.ts';
 import { compileHosts } from './compile-hosts.ts';
-import type { HostEntry } from './compiled.ts';
+import type { CRoute, HostEntry } from './compiled.ts';
+import { isGlob } from './glob.ts';
 import type { ApplyState, Model } from './model.ts';
 import { applyDef, hostPath, Names } from './model.ts';
 import { RouteTable } from './table.ts';
@@ -87,6 +96,11 @@ class BuildRun {
   /** skipBadLines: a line that does not parse or apply is left out and reported (bad-lines.ts). */
   readonly skip: boolean;
   readonly skipped: Warning[] = [];
+  /**
+   * Incremental: the previous build's compiled routes of a changed host whose paths did not
+   * change (path descending), by host; compileHosts merges them with the changed paths' routes.
+   */
+  readonly kept = new Map<string, CRoute[]>();
   /**
    * fabio parses the whole text before applying it, so a syntax error anywhere wins over an
    * error applying an earlier command (a bad target URL): remember that one, keep parsing.
@@ -216,7 +230,18 @@ function applyCommands(run: BuildRun, g: Grouped): LineIndex | undefined {
     const cmp = prevIx !== undefined ? new ChainComparer(cur, prevIx) : undefined;
     for (const [host, c] of cur.hosts) {
       const p = prevIx?.hosts.get(host);
-      if (p !== undefined && !p.pinned && memo.byKey.has(host) && cmp?.same(c, p)) continue;
+      const prevEntry = memo.byKey.get(host);
+      const reusable = p !== undefined && !p.pinned && prevEntry !== undefined;
+      if (reusable && cmp?.same(c, p)) continue;
+      if (reusable && cmp !== undefined && prevIx !== undefined && (run.opts.globDisabled || !isGlob(host))) {
+        // one host of many paths (every `urlprefix-/path` tag lands on host ''): only its changed paths
+        const kept = changedPaths(cmp, cur, c, g.lineTexts, prevIx, p, prevEntry.routes, (i) => {
+          todo.push(i);
+          todoHosts.push(host);
+        });
+        run.kept.set(host, kept);
+        continue;
+      }
       for (let i = c.head; i >= 0; i = cur.nexts[i] as number) {
         todo.push(i);
         todoHosts.push(host);
@@ -256,12 +281,16 @@ function applyCommands(run: BuildRun, g: Grouped): LineIndex | undefined {
         if (e !== undefined) run.apply(e, g.nums[i] as number, g.lineTexts[i] as string, cur.starts[i] as number);
       }
       // a host whose lines were all skipped has no routes
-      for (const h of todoHosts) if (!run.model.has(h)) cur.hosts.delete(h);
+      for (const h of todoHosts) if (!run.model.has(h) && !(run.kept.get(h)?.length ?? 0)) cur.hosts.delete(h);
+      // a host that only lost paths is compiled from its kept routes
+      for (const h of run.kept.keys()) if (!run.model.has(h)) run.model.set(h, new Map());
     }
   }
   if (general) {
     // the general case: every command in order; the first syntax error, else the first failure
     ix = undefined;
+    run.kept.clear();
+    run.model.clear();
     run.skipped.length = 0;
     forEachLine(run.text, (line, n, start) => {
       const e = run.parse(line, n, start, true);
