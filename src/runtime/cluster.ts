@@ -12,6 +12,7 @@ import { buildTable } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
 import { buildOptionsFrom, startDataPlane } from './data-plane.ts';
 import type { Health } from './health.ts';
+import { type RoutesMessage, RouteTextReceiver, RouteTextSender } from './route-sync.ts';
 
 /**
  * The multi-process model (architecture rule 8). The primary runs the registry watch, the table
@@ -20,8 +21,10 @@ import type { Health } from './health.ts';
  * the workers (SCHED_NONE: no hand-off through the primary). A worker that dies is restarted; the
  * others keep serving.
  *
- * Messages primary → worker: {t:'routes', seq, text}, {t:'noroute', html}, {t:'collect', id, what}, {t:'shutdown', graceMs}.
- * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'listening', addrs}, {t:'collected', id, data},
+ * Messages primary → worker: {t:'routes', seq, text} (the whole route text), {t:'delta', seq, base, len, hunks}
+ * (the text as a change of text `base`: route-sync.ts), {t:'noroute', html}, {t:'collect', id, what}, {t:'shutdown', graceMs}.
+ * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'resync'} (send me the whole text: a delta did
+ * not fit the text this worker has), {t:'listening', addrs}, {t:'collected', id, data},
  * {t:'scrape', id}, {t:'fatal', message} (a listener could not start: the whole group exits 1),
  * {t:'line', msg} (a `<PROTO> proxy listening on <addr>` line: the primary prints it once for all
  * workers instead of once per worker).
@@ -32,7 +35,7 @@ import type { Health } from './health.ts';
  */
 
 type ToWorker =
-  | { t: 'routes'; seq: number; text: string }
+  | RoutesMessage
   | { t: 'noroute'; html: string }
   | { t: 'collect'; id: number; what: Collect }
   | { t: 'scraped'; id: number; contentType: string; body: string; error?: string }
@@ -40,6 +43,7 @@ type ToWorker =
 type ToPrimary =
   | { t: 'hello' }
   | { t: 'swapped'; seq: number }
+  | { t: 'resync' }
   | { t: 'listening'; addrs: string[] }
   | { t: 'collected'; id: number; data: unknown }
   | { t: 'scrape'; id: number }
@@ -111,8 +115,8 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   cluster.setupPrimary({ exec, args: process.argv.slice(2), silent: false });
   let stopping = false;
   let fatalSeen = false;
-  let seq = 0;
-  let lastText = o.currentRoutes();
+  // the first text a worker gets is whole (hello, resync); later ones are deltas of the one before
+  const sender = new RouteTextSender(o.currentRoutes());
   const sentAt = new Map<number, { at: number; pending: Set<number> }>();
   const samples: number[] = [];
   const collectWaits = new Map<number, { need: number; got: unknown[]; done: (v: unknown[]) => void }>();
@@ -128,9 +132,9 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   const lines = new Map<string, Set<number>>();
   const printed = new Set<string>();
   let everyoneListened = false;
-  const sendRoutes = (w: Worker) => {
-    if (lastText === undefined) return;
-    send(w, { t: 'routes', seq, text: lastText });
+  const sendFull = (w: Worker) => {
+    const m = sender.full();
+    if (m !== undefined) send(w, m);
   };
 
   let listening = 0;
@@ -162,8 +166,9 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
     const w = cluster.fork({ ...o.env, [WORKER_ENV]: '1' });
     workers.add(w);
     w.on('message', (m: ToPrimary) => {
-      if (m.t === 'hello') {
-        sendRoutes(w);
+      if (m.t === 'hello' || m.t === 'resync') {
+        sendFull(w);
+        if (m.t === 'resync') return;
         send(w, { t: 'noroute', html: o.currentNoRouteHtml() });
       } else if (m.t === 'line') {
         if (printed.has(m.msg)) return;
@@ -221,13 +226,13 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   };
 
   o.onRoutes((text) => {
-    lastText = text;
-    seq++;
+    const msg = sender.next(text);
+    const seq = msg.seq;
     const pending = new Set<number>();
     for (const w of workers) if (w.process.pid) pending.add(w.process.pid);
     sentAt.set(seq, { at: performance.now(), pending });
     if (sentAt.size > 100) sentAt.delete(sentAt.keys().next().value as number);
-    for (const w of workers) sendRoutes(w);
+    for (const w of workers) send(w, msg);
   });
   o.onNoRouteHtml((html) => {
     for (const w of workers) send(w, { t: 'noroute', html });
@@ -311,11 +316,18 @@ export async function runWorker(): Promise<number | undefined> {
   process.on('SIGTERM', () => {});
   process.on('SIGHUP', () => {});
   process.on('disconnect', () => process.exit(0));
+  const routes = new RouteTextReceiver();
   process.on('message', (m: ToWorker) => {
-    if (m.t === 'routes') {
-      if (store.current?.source !== m.text) {
+    if (m.t === 'routes' || m.t === 'delta') {
+      const text = routes.receive(m);
+      if (text === 'resync') {
+        // keep serving the current table; the whole text follows
+        send({ t: 'resync' });
+        return;
+      }
+      if (store.current?.source !== text) {
         try {
-          for (const err of store.swap(buildTable(m.text, opts, store.current))) {
+          for (const err of store.swap(buildTable(text, opts, store.current))) {
             log.error(`table swap subscriber failed: ${err instanceof Error ? err.message : String(err)}`);
           }
         } catch (err) {
