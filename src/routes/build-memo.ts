@@ -65,6 +65,17 @@ export interface BuildMemo {
   readonly asc: readonly string[];
   readonly byKey: ReadonlyMap<string, HostEntry>;
   readonly pathGlobs: ReadonlyMap<string, GlobMatcher>;
+  /**
+   * The commands after the last `route add` (manual overrides: `route del`, `route weight`), when
+   * `lines` is defined: their text, and the warning each one gave (by position; undefined: none).
+   */
+  readonly overrides?: Overrides | undefined;
+}
+
+/** See BuildMemo.overrides. */
+export interface Overrides {
+  readonly text: string;
+  readonly warnings: readonly (string | undefined)[];
 }
 
 export function newLineIndex(text: string): LineIndex {
@@ -177,7 +188,7 @@ const chainIndexes = (ix: LineIndex, c: Chain): number[] => {
  * the paths of the lines in it are the changed paths. Their lines (indexes into cur, in order) go
  * to `todo`; the previous build's compiled routes of every other path are returned (path
  * descending, as `prevRoutes`): each still has exactly the lines it was compiled from.
- * `curLines[i]` is the text of line i of cur.
+ * `curLines[i]` is the text of line i of cur; the changed paths are added to `changed`.
  */
 export function changedPaths(
   cmp: ChainComparer,
@@ -188,6 +199,7 @@ export function changedPaths(
   p: Chain,
   prevRoutes: readonly CRoute[],
   todo: (i: number) => void,
+  changed: Set<string>,
 ): CRoute[] {
   const a = chainIndexes(cur, c);
   const b = chainIndexes(prev, p);
@@ -200,7 +212,6 @@ export function changedPaths(
     cmp.sameLine(a[a.length - 1 - tail] as number, b[b.length - 1 - tail] as number)
   )
     tail++;
-  const changed = new Set<string>();
   for (let k = head; k < a.length - tail; k++) changed.add(pathOf(curLines[a[k] as number] as string));
   for (let k = head; k < b.length - tail; k++) {
     const j = b[k] as number;
