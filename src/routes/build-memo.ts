@@ -1,4 +1,4 @@
-import type { HostEntry } from './compiled.ts';
+import type { CRoute, HostEntry } from './compiled.ts';
 import { RouteSyntaxError } from './errors.ts';
 import type { GlobMatcher } from './glob.ts';
 import { compileGlob, isGlob } from './glob.ts';
@@ -65,6 +65,17 @@ export interface BuildMemo {
   readonly asc: readonly string[];
   readonly byKey: ReadonlyMap<string, HostEntry>;
   readonly pathGlobs: ReadonlyMap<string, GlobMatcher>;
+  /**
+   * The commands after the last `route add` (manual overrides: `route del`, `route weight`), when
+   * `lines` is defined: their text, and the warning each one gave (by position; undefined: none).
+   */
+  readonly overrides?: Overrides | undefined;
+}
+
+/** See BuildMemo.overrides. */
+export interface Overrides {
+  readonly text: string;
+  readonly warnings: readonly (string | undefined)[];
 }
 
 export function newLineIndex(text: string): LineIndex {
@@ -136,20 +147,83 @@ export class ChainComparer {
     if (ca.count !== cb.count) return false;
     const a = this.#a;
     const b = this.#b;
-    const aLen = a.text.length;
-    const bLen = b.text.length;
     for (let i = ca.head, j = cb.head; i >= 0; i = a.nexts[i] as number, j = b.nexts[j] as number) {
-      const as = a.starts[i] as number;
-      const ae = a.ends[i] as number;
-      const bs = b.starts[j] as number;
-      const be = b.ends[j] as number;
-      if (be - bs !== ae - as) return false;
-      if (as === bs && ae <= this.#prefix) continue;
-      if (aLen - as === bLen - bs && aLen - as <= this.#suffix) continue;
-      if (!a.text.startsWith(b.text.slice(bs, be), as)) return false;
+      if (!this.sameLine(i, j)) return false;
     }
     return true;
   }
+
+  /** Whether line i of a and line j of b are the same text. */
+  sameLine(i: number, j: number): boolean {
+    const a = this.#a;
+    const b = this.#b;
+    const as = a.starts[i] as number;
+    const ae = a.ends[i] as number;
+    const bs = b.starts[j] as number;
+    const be = b.ends[j] as number;
+    if (be - bs !== ae - as) return false;
+    if (as === bs && ae <= this.#prefix) return true;
+    const aLen = a.text.length;
+    if (aLen - as === b.text.length - bs && aLen - as <= this.#suffix) return true;
+    return a.text.startsWith(b.text.slice(bs, be), as);
+  }
+}
+
+/** The path of a grouped `route add` line (its source was found by addSource when it was grouped). */
+const pathOf = (line: string): string => hostPath(addSource(line) as string)[1];
+
+const chainIndexes = (ix: LineIndex, c: Chain): number[] => {
+  const out: number[] = new Array(c.count);
+  let k = 0;
+  for (let i = c.head; i >= 0; i = ix.nexts[i] as number) out[k++] = i;
+  return out;
+};
+
+/**
+ * One host whose lines changed, path by path: a route (host and path) of a text of `route add`
+ * lines depends on nothing but its own lines, in order. Path-only routes (`urlprefix-/path`) all
+ * share host '', so without this one flap re-parsed every line of the catalog. The chains `c`
+ * (of cmp's new index `cur`) and `p` (of the previous build's `prev`) differ in one stretch (a
+ * change touches one place of the text; the stretch spans the first to the last difference);
+ * the paths of the lines in it are the changed paths. Their lines (indexes into cur, in order) go
+ * to `todo`; the previous build's compiled routes of every other path are returned (path
+ * descending, as `prevRoutes`): each still has exactly the lines it was compiled from.
+ * `curLines[i]` is the text of line i of cur; the changed paths are added to `changed`.
+ */
+export function changedPaths(
+  cmp: ChainComparer,
+  cur: LineIndex,
+  c: Chain,
+  curLines: readonly string[],
+  prev: LineIndex,
+  p: Chain,
+  prevRoutes: readonly CRoute[],
+  todo: (i: number) => void,
+  changed: Set<string>,
+): CRoute[] {
+  const a = chainIndexes(cur, c);
+  const b = chainIndexes(prev, p);
+  let head = 0;
+  while (head < a.length && head < b.length && cmp.sameLine(a[head] as number, b[head] as number)) head++;
+  let tail = 0;
+  while (
+    tail < a.length - head &&
+    tail < b.length - head &&
+    cmp.sameLine(a[a.length - 1 - tail] as number, b[b.length - 1 - tail] as number)
+  )
+    tail++;
+  for (let k = head; k < a.length - tail; k++) changed.add(pathOf(curLines[a[k] as number] as string));
+  for (let k = head; k < b.length - tail; k++) {
+    const j = b[k] as number;
+    changed.add(pathOf(prev.text.slice(prev.starts[j] as number, prev.ends[j] as number).trim()));
+  }
+  // every line of a changed path, also outside the stretch (a path's lines need not be adjacent)
+  const probes = [...changed];
+  for (const i of a) {
+    const line = curLines[i] as string;
+    if (probes.some((x) => line.includes(x)) && changed.has(pathOf(line))) todo(i);
+  }
+  return prevRoutes.filter((r) => !changed.has(r.path));
 }
 
 const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 12 || c === 13;

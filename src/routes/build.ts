@@ -1,8 +1,17 @@
 import { byLine, mayBeGeneralCommand, skippedLine } from './bad-lines.ts';
-import type { BuildMemo, Chain, LineEntry, LineIndex } from './build-memo.ts';
-import { addLine, addSource, ChainComparer, forEachLine, newLineIndex, parseEntry } from './build-memo.ts';
+import type { BuildMemo, Chain, LineEntry, LineIndex, Overrides } from './build-memo.ts';
+import {
+  addLine,
+  addSource,
+  ChainComparer,
+  changedPaths,
+  forEachLine,
+  newLineIndex,
+  parseEntry,
+} from './build-memo.ts';
 import { compileHosts } from './compile-hosts.ts';
-import type { HostEntry } from './compiled.ts';
+import type { CRoute, HostEntry } from './compiled.ts';
+import { isGlob } from './glob.ts';
 import type { ApplyState, Model } from './model.ts';
 import { applyDef, hostPath, Names } from './model.ts';
 import { RouteTable } from './table.ts';
@@ -75,6 +84,7 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
         byKey: hosts.byKey,
         pathGlobs: run.st.pathGlobs,
         lines: ix,
+        overrides: ix === undefined ? undefined : run.overrides,
       },
     }),
   );
@@ -87,6 +97,13 @@ class BuildRun {
   /** skipBadLines: a line that does not parse or apply is left out and reported (bad-lines.ts). */
   readonly skip: boolean;
   readonly skipped: Warning[] = [];
+  /**
+   * Incremental: the previous build's compiled routes of a changed host whose paths did not
+   * change (path descending), by host; compileHosts merges them with the changed paths' routes.
+   */
+  readonly kept = new Map<string, CRoute[]>();
+  /** The commands after the last `route add` and their warnings (see BuildMemo.overrides). */
+  overrides: Overrides | undefined;
   /**
    * fabio parses the whole text before applying it, so a syntax error anywhere wins over an
    * error applying an earlier command (a bad target URL): remember that one, keep parsing.
@@ -111,6 +128,14 @@ class BuildRun {
       prevPathGlobs: memo?.pathGlobs,
     };
     this.skip = opts.skipBadLines === true;
+  }
+
+  /** Applies an override (a command after the last `route add`); returns the warning it gave. */
+  applyOverride(e: LineEntry, n: number, line: string, start: number): string | undefined {
+    const w = this.st.warnings;
+    const before = w.length;
+    this.apply(e, n, line, start);
+    return w.length > before ? w[w.length - 1]?.message : undefined;
   }
 
   apply(e: LineEntry, n: number, line: string, start: number): void {
@@ -146,6 +171,12 @@ interface Grouped {
   readonly nums: readonly number[];
   /** skip: lines that cannot be commands at all (no `route add` source, not del/weight). */
   readonly junk: readonly [line: string, n: number, start: number][];
+  /**
+   * Incremental, without skipBadLines: the commands after the last `route add` (overrides), which
+   * the incremental build applies to the rebuilt routes only; a `route add` after one of them
+   * makes the build general.
+   */
+  readonly over: readonly [line: string, n: number, start: number][];
   /** A line that is not `route add` was seen: every line must be applied in order. */
   readonly general: boolean;
 }
@@ -161,6 +192,9 @@ function groupLines(run: BuildRun): Grouped {
   const lineTexts: string[] = [];
   const nums: number[] = [];
   const junk: [line: string, n: number, start: number][] = [];
+  const over: [line: string, n: number, start: number][] = [];
+  const overLines: string[] = [];
+  const overWarnings: (string | undefined)[] = [];
   let general = false;
   forEachLine(text, (line, n, start, end) => {
     if (eager) {
@@ -174,9 +208,15 @@ function groupLines(run: BuildRun): Grouped {
         else if (mayBeGeneralCommand(line)) ix = undefined;
         return;
       }
+      if (e.pre === undefined && !run.skip) {
+        // an override: applied to every route here; the next build applies it to the rebuilt ones
+        overWarnings.push(run.applyOverride(e, n, line, start));
+        overLines.push(line);
+        return;
+      }
       run.apply(e, n, line, start);
       if (ix === undefined) return;
-      if (e.pre === undefined) ix = undefined;
+      if (e.pre === undefined || overLines.length > 0) ix = undefined;
       else {
         const c = addLine(ix, e.pre.host, start, end);
         if (e.warns || e.fatal) c.pinned = true;
@@ -187,14 +227,55 @@ function groupLines(run: BuildRun): Grouped {
     const src = addSource(line);
     if (src === undefined) {
       if (run.skip && !mayBeGeneralCommand(line)) junk.push([line, n, start]);
-      else general = true;
-    } else {
+      else if (run.skip) general = true;
+      else over.push([line, n, start]);
+    } else if (over.length > 0) general = true;
+    else {
       addLine(ix as LineIndex, hostPath(src)[0], start, end);
       lineTexts.push(line);
       nums.push(n);
     }
   });
-  return { ix, eager, lineTexts, nums, junk, general };
+  if (eager) run.overrides = { text: overLines.join('\n'), warnings: overWarnings };
+  return { ix, eager, lineTexts, nums, junk, over, general };
+}
+
+/**
+ * The overrides (the commands after the last `route add`) of an incremental build, applied to the
+ * routes rebuilt in this build: `route del` and `route weight` change one route at a time, each
+ * route's outcome depends on its own targets only, so a route kept from the previous build (whose
+ * overrides were these) already has theirs. A `route weight` aimed at a kept route (`same`) gives
+ * the warning it gave then, with its line number now. Undefined: a command failed (the general
+ * case reports it).
+ */
+function applyOverrides(
+  run: BuildRun,
+  over: Grouped['over'],
+  prev: readonly (string | undefined)[],
+  same: (host: string, path: string) => boolean,
+): Overrides | undefined {
+  const warnings: (string | undefined)[] = [];
+  const lines: string[] = [];
+  for (let k = 0; k < over.length; k++) {
+    const [line, n, start] = over[k] as Grouped['over'][number];
+    let e: LineEntry | undefined;
+    try {
+      e = run.parse(line, n, start, true);
+    } catch {
+      return undefined;
+    }
+    if (e === undefined || e.pre !== undefined) return undefined;
+    lines.push(line);
+    if (e.d.cmd === 'route weight' && same(...hostPath(e.d.src))) {
+      const w = prev[k];
+      if (w !== undefined) run.st.warnings.push({ line: n, service: e.d.service, message: w });
+      warnings.push(w);
+      continue;
+    }
+    warnings.push(run.applyOverride(e, n, line, start));
+    if (run.applyError !== undefined) return undefined;
+  }
+  return { text: lines.join('\n'), warnings };
 }
 
 /**
@@ -208,15 +289,48 @@ function applyCommands(run: BuildRun, g: Grouped): LineIndex | undefined {
   let general = g.general;
   const memo = run.memo;
   const prevIx = memo?.lines;
+  const w0 = run.st.warnings.length;
+  const overText = g.over.map(([line]) => line).join('\n');
+  // overrides apply to the rebuilt routes only: the kept ones had these very overrides applied
+  if (!g.eager && !general && memo !== undefined && (memo.overrides?.text ?? '') !== overText) general = true;
   if (!g.eager && !general && memo !== undefined) {
     const cur = ix as LineIndex;
+    /** Hosts whose routes are the previous build's, and the changed paths of hosts rebuilt path by path. */
+    const sameHosts = new Set<string>();
+    const changedOf = new Map<string, Set<string>>();
     // the lines of the hosts that changed (or warn): parsed, checked, then applied
     const todo: number[] = [];
     const todoHosts: string[] = [];
     const cmp = prevIx !== undefined ? new ChainComparer(cur, prevIx) : undefined;
     for (const [host, c] of cur.hosts) {
       const p = prevIx?.hosts.get(host);
-      if (p !== undefined && !p.pinned && memo.byKey.has(host) && cmp?.same(c, p)) continue;
+      const prevEntry = memo.byKey.get(host);
+      const reusable = p !== undefined && !p.pinned && prevEntry !== undefined;
+      if (reusable && cmp?.same(c, p)) {
+        sameHosts.add(host);
+        continue;
+      }
+      if (reusable && cmp !== undefined && prevIx !== undefined && (run.opts.globDisabled || !isGlob(host))) {
+        // one host of many paths (every `urlprefix-/path` tag lands on host ''): only its changed paths
+        const changed = new Set<string>();
+        const kept = changedPaths(
+          cmp,
+          cur,
+          c,
+          g.lineTexts,
+          prevIx,
+          p,
+          prevEntry.routes,
+          (i) => {
+            todo.push(i);
+            todoHosts.push(host);
+          },
+          changed,
+        );
+        run.kept.set(host, kept);
+        changedOf.set(host, changed);
+        continue;
+      }
       for (let i = c.head; i >= 0; i = cur.nexts[i] as number) {
         todo.push(i);
         todoHosts.push(host);
@@ -255,19 +369,52 @@ function applyCommands(run: BuildRun, g: Grouped): LineIndex | undefined {
         const i = todo[k] as number;
         if (e !== undefined) run.apply(e, g.nums[i] as number, g.lineTexts[i] as string, cur.starts[i] as number);
       }
-      // a host whose lines were all skipped has no routes
-      for (const h of todoHosts) if (!run.model.has(h)) cur.hosts.delete(h);
+      const same = (host: string, path: string) =>
+        sameHosts.has(host) || (changedOf.get(host)?.has(path) === false && run.kept.has(host));
+      run.overrides = applyOverrides(run, g.over, memo.overrides?.warnings ?? [], same);
+      if (run.overrides === undefined) general = true;
+    }
+    if (!general) {
+      // a host whose lines were all skipped (or whose routes the overrides deleted) has no routes
+      for (const h of todoHosts) if (!run.model.has(h) && !(run.kept.get(h)?.length ?? 0)) cur.hosts.delete(h);
+      // a host that only lost paths is compiled from its kept routes
+      for (const h of run.kept.keys()) if (!run.model.has(h)) run.model.set(h, new Map());
     }
   }
-  if (general) {
-    // the general case: every command in order; the first syntax error, else the first failure
-    ix = undefined;
-    run.skipped.length = 0;
-    forEachLine(run.text, (line, n, start) => {
-      const e = run.parse(line, n, start, true);
-      if (e !== undefined) run.apply(e, n, line, start);
-    });
-  }
+  if (general) ix = applyAllCommands(run, w0);
   if (run.applyError !== undefined) throw run.applyError;
+  return ix;
+}
+
+/** The general case of step 2: every command in order; the first syntax error, else the first failure. */
+function applyAllCommands(run: BuildRun, w0: number): LineIndex | undefined {
+  run.kept.clear();
+  run.model.clear();
+  run.skipped.length = 0;
+  run.st.warnings.length = w0;
+  run.applyError = undefined;
+  // the lines grouped by host for the next build while the text is `route add`s, then overrides
+  let ix: LineIndex | undefined = run.skip ? undefined : newLineIndex(run.text);
+  const lines: string[] = [];
+  const warnings: (string | undefined)[] = [];
+  forEachLine(run.text, (line, n, start, end) => {
+    const e = run.parse(line, n, start, true);
+    if (e === undefined) return;
+    if (e.pre === undefined) {
+      warnings.push(run.applyOverride(e, n, line, start));
+      lines.push(line);
+      return;
+    }
+    run.apply(e, n, line, start);
+    if (ix === undefined) return;
+    if (lines.length > 0) ix = undefined;
+    else {
+      const c = addLine(ix, e.pre.host, start, end);
+      if (e.warns || e.fatal) c.pinned = true;
+    }
+  });
+  run.overrides = { text: lines.join('\n'), warnings };
+  // hosts whose routes the overrides deleted are not in the table (compileHosts reads ix's hosts)
+  if (ix !== undefined) for (const h of [...ix.hosts.keys()]) if (!run.model.has(h)) ix.hosts.delete(h);
   return ix;
 }

@@ -26,6 +26,8 @@ export interface HostInputs {
   /** The applied commands: routes by host and path. */
   readonly model: Model;
   readonly st: ApplyState;
+  /** Incremental: the previous build's routes kept for the unchanged paths of a changed host. */
+  readonly kept?: ReadonlyMap<string, readonly CRoute[]>;
 }
 
 /** Option problems of the route's surviving targets become warnings (in target order). */
@@ -154,6 +156,20 @@ function compileHost(
   return out;
 }
 
+/** Two path-descending lists of routes with no path in both, merged. */
+function mergeByPath(a: readonly CRoute[], b: readonly CRoute[]): CRoute[] {
+  if (a.length === 0) return b.slice();
+  const out: CRoute[] = new Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length)
+    out[k++] = byPathDesc(a[i] as CRoute, b[j] as CRoute) <= 0 ? (a[i++] as CRoute) : (b[j++] as CRoute);
+  while (i < a.length) out[k++] = a[i++] as CRoute;
+  while (j < b.length) out[k++] = b[j++] as CRoute;
+  return out;
+}
+
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
@@ -197,8 +213,10 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
     const key = (order[rank] as { h: string }).h;
     const rs = model.get(key);
     const prevEntry = memo?.byKey.get(key);
-    const routes =
+    const kept = run.kept?.get(key);
+    let routes =
       rs === undefined ? ((prevEntry as HostEntry).routes as CRoute[]) : compileHost(rs, prevEntry, opts, st);
+    if (kept !== undefined && kept.length > 0) routes = mergeByPath(routes, kept);
     let matchPlain: GlobMatcher | undefined;
     let matchTls: GlobMatcher | undefined;
     if (!opts.globDisabled && isGlob(key)) {

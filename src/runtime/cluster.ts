@@ -14,6 +14,7 @@ import { TableStore } from '../routes/table-store.ts';
 import { workerOutlier } from './cluster-outlier.ts';
 import { buildOptionsFrom, startDataPlane } from './data-plane.ts';
 import type { Health } from './health.ts';
+import { type RoutesMessage, RouteTextReceiver, RouteTextSender } from './route-sync.ts';
 
 /**
  * The multi-process model (architecture rule 8). The primary runs the registry watch, the table
@@ -22,8 +23,10 @@ import type { Health } from './health.ts';
  * the workers (SCHED_NONE: no hand-off through the primary). A worker that dies is restarted; the
  * others keep serving.
  *
- * Messages primary → worker: {t:'routes', seq, text}, {t:'noroute', html}, {t:'collect', id, what}, {t:'shutdown', graceMs}.
- * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'listening', addrs}, {t:'collected', id, data},
+ * Messages primary → worker: {t:'routes', seq, text} (the whole route text), {t:'delta', seq, base, len, hunks}
+ * (the text as a change of text `base`: route-sync.ts), {t:'noroute', html}, {t:'collect', id, what}, {t:'shutdown', graceMs}.
+ * Messages worker → primary: {t:'hello'}, {t:'swapped', seq}, {t:'resync'} (send me the whole text: a delta did
+ * not fit the text this worker has), {t:'listening', addrs}, {t:'collected', id, data},
  * {t:'scrape', id}, {t:'fatal', message} (a listener could not start: the whole group exits 1),
  * {t:'line', msg} (a `<PROTO> proxy listening on <addr>` line: the primary prints it once for all
  * workers instead of once per worker).
@@ -35,7 +38,7 @@ import type { Health } from './health.ts';
  */
 
 type ToWorker =
-  | { t: 'routes'; seq: number; text: string }
+  | RoutesMessage
   | { t: 'noroute'; html: string }
   | { t: 'collect'; id: number; what: Collect }
   | { t: 'scraped'; id: number; contentType: string; body: string; error?: string }
@@ -43,6 +46,7 @@ type ToWorker =
 type ToPrimary =
   | { t: 'hello' }
   | { t: 'swapped'; seq: number }
+  | { t: 'resync' }
   | { t: 'listening'; addrs: string[] }
   | { t: 'collected'; id: number; data: unknown }
   | { t: 'scrape'; id: number }
@@ -119,8 +123,8 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   cluster.setupPrimary({ exec, args: process.argv.slice(2), silent: false });
   let stopping = false;
   let fatalSeen = false;
-  let seq = 0;
-  let lastText = o.currentRoutes();
+  // the first text a worker gets is whole (hello, resync); later ones are deltas of the one before
+  const sender = new RouteTextSender(o.currentRoutes());
   const sentAt = new Map<number, { at: number; pending: Set<number> }>();
   const samples: number[] = [];
   const collectWaits = new Map<number, { need: number; got: unknown[]; done: (v: unknown[]) => void }>();
@@ -136,9 +140,9 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   const lines = new Map<string, Set<number>>();
   const printed = new Set<string>();
   let everyoneListened = false;
-  const sendRoutes = (w: Worker) => {
-    if (lastText === undefined) return;
-    send(w, { t: 'routes', seq, text: lastText });
+  const sendFull = (w: Worker) => {
+    const m = sender.full();
+    if (m !== undefined) send(w, m);
   };
 
   let listening = 0;
@@ -171,8 +175,9 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
     workers.add(w);
     o.attach?.(w);
     w.on('message', (m: ToPrimary) => {
-      if (m.t === 'hello') {
-        sendRoutes(w);
+      if (m.t === 'hello' || m.t === 'resync') {
+        sendFull(w);
+        if (m.t === 'resync') return;
         send(w, { t: 'noroute', html: o.currentNoRouteHtml() });
       } else if (m.t === 'line') {
         if (printed.has(m.msg)) return;
@@ -230,13 +235,13 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   };
 
   o.onRoutes((text) => {
-    lastText = text;
-    seq++;
+    const msg = sender.next(text);
+    const seq = msg.seq;
     const pending = new Set<number>();
     for (const w of workers) if (w.process.pid) pending.add(w.process.pid);
     sentAt.set(seq, { at: performance.now(), pending });
     if (sentAt.size > 100) sentAt.delete(sentAt.keys().next().value as number);
-    for (const w of workers) sendRoutes(w);
+    for (const w of workers) send(w, msg);
   });
   o.onNoRouteHtml((html) => {
     for (const w of workers) send(w, { t: 'noroute', html });
@@ -302,23 +307,7 @@ export async function runWorker(): Promise<number | undefined> {
   let noRouteHtml = '';
   let listeners: RunningListener[] | undefined;
   // proto=prometheus listeners answer with the exposition of all workers, merged by the primary
-  const scrapes = new Map<number, (r: { contentType: string; body: string; error?: string }) => void>();
-  let scrapeId = 0;
-  const scrape = () =>
-    new Promise<{ contentType: string; body: string }>((resolve, reject) => {
-      const id = ++scrapeId;
-      const t = setTimeout(() => {
-        scrapes.delete(id);
-        reject(new Error('no metrics from the primary within 5 s'));
-      }, 5000);
-      scrapes.set(id, (r) => {
-        clearTimeout(t);
-        scrapes.delete(id);
-        if (r.error !== undefined) reject(new Error(r.error));
-        else resolve(r);
-      });
-      send({ t: 'scrape', id });
-    });
+  const scraper = primaryScraper(send);
 
   let firstResolve: () => void = () => {};
   const first = new Promise<void>((r) => {
@@ -329,11 +318,18 @@ export async function runWorker(): Promise<number | undefined> {
   process.on('SIGTERM', () => {});
   process.on('SIGHUP', () => {});
   process.on('disconnect', () => process.exit(0));
+  const routes = new RouteTextReceiver();
   process.on('message', (m: ToWorker) => {
-    if (m.t === 'routes') {
-      if (store.current?.source !== m.text) {
+    if (m.t === 'routes' || m.t === 'delta') {
+      const text = routes.receive(m);
+      if (text === 'resync') {
+        // keep serving the current table; the whole text follows
+        send({ t: 'resync' });
+        return;
+      }
+      if (store.current?.source !== text) {
         try {
-          for (const err of store.swap(buildTable(m.text, opts, store.current))) {
+          for (const err of store.swap(buildTable(text, opts, store.current))) {
             log.error(`table swap subscriber failed: ${err instanceof Error ? err.message : String(err)}`);
           }
         } catch (err) {
@@ -345,21 +341,9 @@ export async function runWorker(): Promise<number | undefined> {
     } else if (m.t === 'noroute') {
       noRouteHtml = m.html;
     } else if (m.t === 'scraped') {
-      scrapes.get(m.id)?.(m);
+      scraper.answered(m);
     } else if (m.t === 'collect') {
-      if (m.what.startsWith('traffic:'))
-        send({ t: 'collected', id: m.id, data: metrics.traffic.snapshot(m.what.slice(8) || undefined) });
-      else
-        metrics.registry
-          .getMetricsAsJSON()
-          .then((data) =>
-            send({
-              t: 'collected',
-              id: m.id,
-              data: m.what === 'push' ? { id: String(process.pid), metrics: data } : data,
-            }),
-          )
-          .catch(() => send({ t: 'collected', id: m.id, data: [] }));
+      answerCollect(m, metrics, send);
     } else if (m.t === 'shutdown') {
       Promise.allSettled((listeners ?? []).map((l) => l.close(m.graceMs))).finally(() => {
         log.flush();
@@ -377,7 +361,7 @@ export async function runWorker(): Promise<number | undefined> {
       log,
       metrics,
       noRouteHtml: () => noRouteHtml,
-      prometheus: scrape,
+      prometheus: scraper.scrape,
       rawTcp: rawTcpFromEnv(process.env),
     });
   } catch (err) {
@@ -391,4 +375,48 @@ export async function runWorker(): Promise<number | undefined> {
   }
   send({ t: 'listening', addrs: listeners.map((l) => l.spec.addr) });
   return undefined;
+}
+
+type Scraped = { contentType: string; body: string; error?: string };
+
+/** A worker's proto=prometheus scrape: asks the primary for the merged exposition (5 s deadline). */
+function primaryScraper(send: (m: ToPrimary) => void) {
+  const scrapes = new Map<number, (r: Scraped) => void>();
+  let scrapeId = 0;
+  return {
+    scrape: () =>
+      new Promise<{ contentType: string; body: string }>((resolve, reject) => {
+        const id = ++scrapeId;
+        const t = setTimeout(() => {
+          scrapes.delete(id);
+          reject(new Error('no metrics from the primary within 5 s'));
+        }, 5000);
+        scrapes.set(id, (r) => {
+          clearTimeout(t);
+          scrapes.delete(id);
+          if (r.error !== undefined) reject(new Error(r.error));
+          else resolve(r);
+        });
+        send({ t: 'scrape', id });
+      }),
+    answered: (m: Scraped & { id: number }) => scrapes.get(m.id)?.(m),
+  };
+}
+
+/** The primary collects this worker's traffic buffers or prom-client metrics (JSON). */
+function answerCollect(
+  m: { id: number; what: string },
+  metrics: ReturnType<typeof createPrometheusMetrics>,
+  send: (m: ToPrimary) => void,
+): void {
+  if (m.what.startsWith('traffic:')) {
+    send({ t: 'collected', id: m.id, data: metrics.traffic.snapshot(m.what.slice(8) || undefined) });
+    return;
+  }
+  metrics.registry
+    .getMetricsAsJSON()
+    .then((data) =>
+      send({ t: 'collected', id: m.id, data: m.what === 'push' ? { id: String(process.pid), metrics: data } : data }),
+    )
+    .catch(() => send({ t: 'collected', id: m.id, data: [] }));
 }

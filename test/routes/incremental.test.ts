@@ -256,3 +256,33 @@ test('a change of one character at either end of a line is seen', () => {
   assert.equal(t3.print(), buildTable(t3.source, OPTS).print());
   assert.equal(t3.lookup(req('b.com', '/'))?.target.service, 'x');
 });
+
+test('one host of many paths: incremental builds equal fresh builds over random flaps (path-level reuse)', () => {
+  // every `urlprefix-/path` tag lands on host '': a change rebuilds the changed paths only
+  for (let seed = 1; seed <= 6; seed++) {
+    const r = rng(seed * 104729);
+    const paths = Array.from({ length: 40 }, (_, i) => `/s${i}${i % 3 === 0 ? '/x' : ''}`);
+    const line = (svc: number, inst: number) =>
+      `route add svc${svc} ${pick(r, ['', '', 'h.com'])}${paths[svc % paths.length]} http://10.0.${inst}.${svc}:80/${suffix(r)}`;
+    const live = new Map<string, string>();
+    const text = () => [...live.values()].sort().reverse().join('\n');
+    let prev: Table | undefined;
+    for (let step = 0; step < 60; step++) {
+      const svc = Math.floor(r() * 60);
+      const inst = Math.floor(r() * 3);
+      const k = `${svc}/${inst}`;
+      if (live.has(k) && r() < 0.5) live.delete(k);
+      else live.set(k, line(svc, inst));
+      const t = text();
+      const inc = attempt(t, OPTS, prev);
+      const fresh = attempt(t, OPTS);
+      if (typeof inc === 'string' || typeof fresh === 'string') {
+        assert.equal(inc, fresh);
+        continue;
+      }
+      const reqs = paths.flatMap((p) => [req('', p), req('h.com', `${p}/deeper`), req('other', p)]);
+      assert.deepEqual(observe(inc, reqs), observe(fresh, reqs), `seed ${seed} step ${step}\n${t}`);
+      prev = inc;
+    }
+  }
+});
