@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { STATUS_CODES, type Server } from 'node:http';
+import { type Server, STATUS_CODES } from 'node:http';
 import { Socket } from 'node:net';
 import { handleAddr, type RawTcp, type TcpHandle, type WriteReq } from '../tcp/raw-handle.ts';
 import { type BareHttp, bareHttp, HPE_PAUSED, type LlParser } from './bare-parser.ts';
@@ -250,11 +250,10 @@ export class BareConn {
     if (n === 0) return;
     this.#readStop();
     if (n !== raw.UV_EOF) return this.destroy();
-    // The client's FIN: a response in flight is finished first (as node:http does), then close.
+    // The client's FIN: as node:http (httpAllowHalfOpen off), requests in flight are aborted (their
+    // 'close' makes the pipeline answer 499 and drop the upstream exchange) and the connection ends.
     this.#eof = true;
-    this.#last = true;
-    if (this.#res === undefined) this.#pump();
-    if (this.#res === undefined) this.destroy();
+    this.destroy();
   };
 
   /** Parses what is pending, one request at a time. */
@@ -538,6 +537,10 @@ export class BareRes extends EventEmitter {
   /** The head as written by writeHead, before framing headers (sent with the first bytes). */
   #head: string | undefined;
   #hasLength = false;
+  /** A Trailer header: the body goes chunked so the trailers can follow (as node:http does). */
+  #announced = false;
+  /** The head left (or is queued to leave) with its framing headers. */
+  #sent = false;
   #hasBody = true;
   #chunked = false;
   #needDrain = false;
@@ -562,7 +565,7 @@ export class BareRes extends EventEmitter {
     reason?: string | Record<string, string | string[]> | readonly string[],
     headers?: Record<string, string | string[]> | readonly string[],
   ): this {
-    if (this.#head !== undefined || this.headersSent) return this;
+    if (this.headersSent) return this;
     let phrase: string | undefined;
     if (typeof reason === 'string') phrase = reason;
     else headers = reason;
@@ -585,6 +588,7 @@ export class BareRes extends EventEmitter {
         });
       const l = n.length;
       if (l === 4 && n.toLowerCase() === 'date') date = true;
+      else if (l === 7 && n.toLowerCase() === 'trailer') this.#announced = true;
       else if (l === 14 && n.toLowerCase() === 'content-length') this.#hasLength = true;
       else if ((l === 10 || l === 17) && /^(connection|transfer-encoding)$/i.test(n)) {
         // Hop-by-hop framing is this side's business (the pipeline never passes these on).
@@ -609,6 +613,7 @@ export class BareRes extends EventEmitter {
     if (!date) s += `Date: ${httpDate()}\r\n`;
     this.statusCode = status;
     this.#head = s;
+    this.headersSent = true; // as node:http: true once writeHead stored the head
     return this;
   }
 
@@ -616,10 +621,16 @@ export class BareRes extends EventEmitter {
   #finalHead(bodyLength: number | undefined): string {
     let s = this.#head ?? '';
     this.#head = undefined;
-    this.headersSent = true;
+    this.#sent = true;
     const http10 = this.#req.httpVersionMinor === 0;
     let length = this.#hasLength;
-    if (this.#hasBody && !this.#hasLength && bodyLength !== undefined) {
+    if (
+      this.#hasBody &&
+      !this.#hasLength &&
+      bodyLength !== undefined &&
+      !this.#announced &&
+      this.#trailers === undefined
+    ) {
       s += `Content-Length: ${bodyLength}\r\n`;
       length = true;
     }
@@ -639,11 +650,11 @@ export class BareRes extends EventEmitter {
   }
 
   #ensureHead(): void {
-    if (this.#head === undefined && !this.headersSent) this.writeHead(this.statusCode);
+    if (!this.headersSent) this.writeHead(this.statusCode);
   }
 
   flushHeaders(): void {
-    if (this.headersSent || this.destroyed) return;
+    if (this.#sent || this.destroyed) return;
     this.#ensureHead();
     this.#c.queue(this.#finalHead(undefined));
     this.#c.flushNow();
@@ -655,7 +666,7 @@ export class BareRes extends EventEmitter {
     if (!this.#hasBody) return true;
     const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (b.length === 0) return true;
-    if (!this.headersSent) {
+    if (!this.#sent) {
       // Hold the first bytes: an end() in this tick can still send a Content-Length in one write.
       (this.#bodyParts ??= []).push(b);
       if (this.#bodyParts.length === 1) process.nextTick(() => this.#sendHeld());
@@ -667,7 +678,7 @@ export class BareRes extends EventEmitter {
 
   #sendHeld(): void {
     const parts = this.#bodyParts;
-    if (parts === undefined || this.headersSent || this.destroyed) return;
+    if (parts === undefined || this.#sent || this.destroyed) return;
     this.#bodyParts = undefined;
     this.#c.queue(this.#finalHead(undefined));
     for (const p of parts) this.#send(p as Buffer);
@@ -706,13 +717,16 @@ export class BareRes extends EventEmitter {
     this.#ensureHead();
     const b = chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.writableEnded = true;
-    if (!this.headersSent) {
+    if (!this.#sent) {
       let parts = this.#bodyParts;
       this.#bodyParts = undefined;
+      // A body streamed with write() stays chunked, as node:http and Go's ReverseProxy send it;
+      // a body given whole to end() gets a Content-Length. Either way: one write.
+      const whole = parts === undefined && this.#hasBody;
       if (b !== undefined && b.length > 0 && this.#hasBody) (parts ??= []).push(b);
       let n = 0;
       if (parts !== undefined) for (const p of parts) n += p.length;
-      this.#c.queue(this.#finalHead(this.#hasBody ? n : undefined));
+      this.#c.queue(this.#finalHead(whole ? n : undefined));
       if (parts !== undefined) for (const p of parts) this.#send(p as Buffer);
     } else if (b !== undefined && b.length > 0 && this.#hasBody) this.#send(b);
     if (this.#chunked) this.#c.queue(`0\r\n${this.#trailers ?? ''}\r\n`);

@@ -44,7 +44,12 @@ const statusOf = (reply: string) => Number(/^HTTP\/1\.[01] (\d{3}) /.exec(reply)
 for (const up of UPSTREAMS) {
   test(`${up.name}: absolute-form target routes by its own authority and replaces Host`, async (t) => {
     const be = await countingBackend(t);
-    const p = await proxy(t, `route add sa a.test/ ${be.url}/\nroute add sb b.test/ ${be.url}/`, {}, { lean: up.lean, bare: up.bare });
+    const p = await proxy(
+      t,
+      `route add sa a.test/ ${be.url}/\nroute add sb b.test/ ${be.url}/`,
+      {},
+      { lean: up.lean, bare: up.bare },
+    );
     const reply = await raw(p.port, 'GET http://b.test/x HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n');
     assert.equal(statusOf(reply), 200, reply);
     assert.deepEqual(p.metrics.requests, [{ service: 'sb', status: 200 }]);

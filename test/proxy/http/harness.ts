@@ -6,10 +6,10 @@ import { testConfig } from '../../../src/config/index.ts';
 import { memoryLogger } from '../../../src/log/logger.ts';
 import type { Metrics } from '../../../src/metrics/types.ts';
 import { startHttpListener } from '../../../src/proxy/http/index.ts';
-import { bareHttpRequired } from '../../helpers/support.ts';
 import type { ProxyDeps, RunningListener } from '../../../src/proxy/types.ts';
 import { buildTable } from '../../../src/routes/index.ts';
 import { TableStore } from '../../../src/routes/table-store.ts';
+import { bareHttpRequired } from '../../helpers/support.ts';
 
 /** A backend on 127.0.0.1:0, closed after the test. */
 export async function backend(
