@@ -51,6 +51,9 @@ const IDLE = 2;
 
 function noRead(): void {}
 
+/** Connections accepted on bare handles and handed over to node:http, per process (tests, debugging). */
+export const bareStats = { accepted: 0, handedOver: 0 };
+
 /** The listener side: accepts, tracks and closes bare connections. */
 export class BareFront {
   readonly o: BareOptions;
@@ -78,6 +81,7 @@ export class BareFront {
       // node:http sets these per accepted socket (noDelay default true, keepAlive initial delay).
       client.setNoDelay(true);
       const c = new BareConn(this, client);
+      bareStats.accepted++;
       this.conns.add(c);
       c.start();
     };
@@ -313,6 +317,7 @@ export class BareConn {
     this.#readStop();
     this.#closed = true;
     f.gone(this);
+    bareStats.handedOver++;
     const server = f.o.server;
     // net.Socket adopts the handle (its documented-for-internal-use `handle` option) and reads on.
     const s = new Socket({ handle: this.#h, readable: true, writable: true, allowHalfOpen: true } as never);

@@ -128,3 +128,20 @@ for (const up of UPSTREAMS)
       // A request refused before its body was read never reaches the upstream whole.
       assert.ok(be.seen.every((s) => s.bodyLength === 0));
     });
+
+// The same set after a harmless request on the same connection, in the same write: on the bare
+// client side the first is served there and the hostile one is parsed again from its first byte
+// (by the bare parser or by node:http after the hand-over), never from a guessed offset.
+for (const up of UPSTREAMS)
+  for (const c of smuggling)
+    test(`${up.name}: smuggling after a pipelined GET: ${c.name}: 400, nothing smuggled upstream`, async (t) => {
+      const be = await countingBackend(t);
+      const p = await proxy(t, `route add s / ${be.url}/`, {}, { lean: up.lean, bare: up.bare });
+      const reply = await raw(p.port, `GET /first HTTP/1.1\r\nHost: a\r\n\r\n${c.bytes}`);
+      const statuses = (reply.match(/HTTP\/1\.1 \d{3} /g) ?? []).map((s) => s.slice(9, 12));
+      assert.equal(statuses.at(-1), '400', reply.slice(0, 300));
+      assert.deepEqual(
+        be.seen.filter((s) => s.url !== '/first'),
+        [],
+      );
+    });
