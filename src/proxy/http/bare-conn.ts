@@ -139,6 +139,7 @@ export class BareConn {
   #res: BareRes | undefined;
   #eof = false;
   #reading = false;
+  #pumping = false;
   #closed = false;
   /** The connection ends after the current response (Connection: close, HTTP/1.0, shutdown). */
   #last = false;
@@ -257,11 +258,25 @@ export class BareConn {
     // The client's FIN: as node:http (httpAllowHalfOpen off), requests in flight are aborted (their
     // 'close' makes the pipeline answer 499 and drop the upstream exchange) and the connection ends.
     this.#eof = true;
-    this.destroy();
+    // A head cut short by the FIN is answered 400 first (node:http's parser.finish() error).
+    if (this.#res === undefined && this.#msg.length > 0) this.#refuse('HPE_INVALID_EOF_STATE');
+    else this.destroy();
   };
 
   /** Parses what is pending, one request at a time. */
   #pump(): void {
+    // A response finished synchronously inside a dispatch: the loop below goes on by itself.
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      this.#pumpLoop();
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.#eof && this.#res === undefined) this.destroy();
+  }
+
+  #pumpLoop(): void {
     while (this.#res === undefined && this.#pending !== undefined && !this.#closed) {
       const data = this.#pending;
       this.#pending = undefined;
@@ -291,7 +306,6 @@ export class BareConn {
       this.#pending = rest;
       this.#dispatch(head);
     }
-    if (this.#eof && this.#res === undefined) this.destroy();
   }
 
   /** Whether this path serves the request (else node:http gets the connection). */
@@ -748,8 +762,8 @@ export class BareRes extends EventEmitter {
       return;
     }
     this.writableFinished = true;
-    this.#c.responseDone(this);
     this.emit('finish');
+    this.#c.responseDone(this);
     process.nextTick(() => {
       this.closed = true;
       this.emit('close');

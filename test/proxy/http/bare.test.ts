@@ -96,6 +96,28 @@ for (const c of CLIENTS) {
     assert.match(cl.text(), /"method":"POST","url":"\/post"[^]*"bodyLength":5/);
   });
 
+  test(`${c.name}: 2,000 pipelined requests answered by the proxy itself come back in order`, async (t) => {
+    const p = await proxy(t, 'route add s a.test/ http://127.0.0.1:9/', {}, { bare: c.bare });
+    const cl = await rawClient(p.port);
+    let bytes = '';
+    for (let i = 0; i < 2000; i++) bytes += `GET /n${i} HTTP/1.1\r\nHost: none\r\n\r\n`;
+    cl.s.write(`${bytes}GET /last HTTP/1.1\r\nHost: none\r\nConnection: close\r\n\r\n`);
+    await cl.closed;
+    const got = answers(cl.text());
+    assert.equal(got.length, 2001);
+    assert.ok(got.every((a) => a === '404 Not Found'));
+    assert.equal(p.metrics.notFounds, 2001);
+  });
+
+  test(`${c.name}: a request head cut short by the client's FIN is answered 400`, async (t) => {
+    const be = await backend(t, echo);
+    const p = await proxy(t, `route add s / ${be.url}/`, {}, { bare: c.bare });
+    const cl = await rawClient(p.port);
+    cl.s.end('GET / HTTP/1.1\r\nHost: a\r\nX-Half: ');
+    await cl.closed;
+    assert.match(cl.text(), /^HTTP\/1\.1 400 Bad Request\r\n/);
+  });
+
   test(`${c.name}: a request head over the size limit is a 431 and reaches no upstream`, async (t) => {
     let hits = 0;
     const be = await backend(t, (req, res) => {
