@@ -35,6 +35,8 @@ export interface BareOptions {
   readonly keepAliveTimeout: number;
   /** How often deadlines are checked (node:http's connectionsCheckingInterval). */
   readonly checkInterval: number;
+  /** TCP keep-alive initial delay of accepted sockets (the server's keepAliveInitialDelay). */
+  readonly tcpKeepAliveMs: number;
 }
 
 const HWM = 16 * 1024;
@@ -80,6 +82,7 @@ export class BareFront {
       if (this.closing) return client.close();
       // node:http sets these per accepted socket (noDelay default true, keepAlive initial delay).
       client.setNoDelay(true);
+      client.setKeepAlive(true, Math.floor(this.o.tcpKeepAliveMs / 1000));
       const c = new BareConn(this, client);
       bareStats.accepted++;
       this.conns.add(c);

@@ -208,6 +208,7 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
       headersTimeout: serverOpts.headersTimeout,
       keepAliveTimeout: serverOpts.keepAliveTimeout,
       checkInterval: serverOpts.connectionsCheckingInterval,
+      tcpKeepAliveMs: TCP_KEEPALIVE_MS,
     });
     if (b.attach()) bare = b;
   }
