@@ -606,8 +606,11 @@ export class BareRes extends EventEmitter {
     let s = `HTTP/1.1 ${status} ${phrase}\r\n`;
     if (checks.invalidHeaderChar(phrase))
       throw Object.assign(new TypeError('Invalid character in statusMessage'), { code: 'ERR_INVALID_CHAR' });
-    if (status === 204 || status === 304 || status < 200) this.#hasBody = false;
+    // Flags are kept locally until every header passed the checks: a head refused half-way (and
+    // replaced by the pipeline's 502) must leave nothing of itself behind.
     let date = false;
+    let announced = false;
+    let hasLength = false;
     const add = (n: string, v: string): void => {
       if (!checks.isToken(n))
         throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${n}"]`), {
@@ -619,8 +622,8 @@ export class BareRes extends EventEmitter {
         });
       const l = n.length;
       if (l === 4 && n.toLowerCase() === 'date') date = true;
-      else if (l === 7 && n.toLowerCase() === 'trailer') this.#announced = true;
-      else if (l === 14 && n.toLowerCase() === 'content-length') this.#hasLength = true;
+      else if (l === 7 && n.toLowerCase() === 'trailer') announced = true;
+      else if (l === 14 && n.toLowerCase() === 'content-length') hasLength = true;
       else if ((l === 10 || l === 17) && /^(connection|transfer-encoding)$/i.test(n)) {
         // Hop-by-hop framing is this side's business (the pipeline never passes these on).
         return;
@@ -642,6 +645,9 @@ export class BareRes extends EventEmitter {
       }
     }
     if (!date) s += `Date: ${httpDate()}\r\n`;
+    if (status === 204 || status === 304 || status < 200) this.#hasBody = false;
+    this.#announced = announced;
+    this.#hasLength = hasLength;
     this.statusCode = status;
     this.#head = s;
     this.headersSent = true; // as node:http: true once writeHead stored the head
