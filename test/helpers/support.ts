@@ -4,6 +4,7 @@
  * nothing cannot catch the day the detection breaks. Skips are for platforms we do not support,
  * always with a reason, and scripts/test.sh fails on any skip not in its allow-list.
  */
+import { bareHttp } from '../../src/proxy/http/bare-parser.ts';
 import { rawTcpFromEnv } from '../../src/proxy/tcp/raw-handle.ts';
 
 /** The bare-handle API this run's listeners get, as the runtime decides it (FABIO_TS_RAW_TCP). */
@@ -40,4 +41,19 @@ export function rawTcpSkip(): string | undefined {
       `the bare-handle TCP path is unavailable on ${process.platform} Node ${process.version}, where it is required (process.binding('tcp_wrap'/'stream_wrap') changed?)`,
     );
   return rawTcpExemption;
+}
+
+/**
+ * Why the bare-handle HTTP client side (src/proxy/http/bare-parser.ts: bare TCP handles plus Node's
+ * llhttp) may legitimately be missing here, or undefined when it must be present.
+ */
+export const bareHttpExemption: string | undefined =
+  process.env.FABIO_TS_BARE_HTTP === '0' ? 'FABIO_TS_BARE_HTTP=0 turns the bare HTTP client side off' : rawTcpExemption;
+
+/** For a test about to run a listener on the bare client side: throws when it is required but missing. */
+export function bareHttpRequired(): void {
+  if (bareHttp === undefined && bareHttpExemption === undefined)
+    throw new Error(
+      `the bare-handle HTTP client side is unavailable on ${process.platform} Node ${process.version}, where it is required (_http_common HTTPParser changed?)`,
+    );
 }

@@ -5,7 +5,10 @@ import type { Duplex } from 'node:stream';
 import type { ListenerSpec } from '../../config/types.ts';
 import { ProxyError, rawAnswer, reasonPhrase, toResponse } from '../errors.ts';
 import { listenFront } from '../listen-front.ts';
+import { rawTcp } from '../tcp/raw-handle.ts';
 import type { PrometheusText, ProxyDeps, RunningListener } from '../types.ts';
+import { BareFront } from './bare-conn.ts';
+import { bareHttp, bareHttpFromEnv } from './bare-parser.ts';
 import { guardH2Session, H2_MAX_CONCURRENT_STREAMS } from './h2-guard.ts';
 import { type AuthChecker, createHttpHandler } from './handler.ts';
 import type { PoolCache } from './pools.ts';
@@ -21,6 +24,12 @@ export interface HttpListenerDeps extends ProxyDeps {
    * FABIO_TS_LEAN=0 is set in the environment (read here, at listener start, not at module load).
    */
   readonly lean?: boolean;
+  /**
+   * Client side of plain proto=http listeners (without pxyproto): true = accept and parse requests
+   * on bare libuv handles (bare-conn.ts) when this Node offers them, false = node:http. Default: on
+   * unless FABIO_TS_BARE_HTTP=0 (or FABIO_TS_RAW_TCP=0) is set, read at listener start.
+   */
+  readonly bare?: boolean;
 }
 
 const TCP_KEEPALIVE_MS = 3 * 60_000;
@@ -54,6 +63,7 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
   const cleanup: (() => void)[] = [];
   let server: Server | Http2SecureServer;
   let handlerPools: PoolCache | undefined;
+  let onBare: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   if (spec.proto === 'prometheus') {
     server = createHttpServer(serverOpts, prometheusHandler(deps));
   } else {
@@ -119,6 +129,7 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
       s1.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
       s1.on('upgrade', onUpgrade);
       server = s1;
+      if (!spec.proxyProto && (deps.bare ?? bareHttpFromEnv(process.env))) onBare = onRequest;
     }
   }
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
@@ -185,6 +196,23 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
     throw e;
   }
 
+  // The client side on bare handles: plain HTTP listeners whose Node offers the handles and llhttp.
+  let bare: BareFront | undefined;
+  if (onBare !== undefined && bareHttp !== undefined && rawTcp !== undefined) {
+    const b = new BareFront({
+      raw: rawTcp,
+      http: bareHttp,
+      server: server as Server,
+      onRequest: onBare as never,
+      clientError: clientErrorAnswer,
+      headersTimeout: serverOpts.headersTimeout,
+      keepAliveTimeout: serverOpts.keepAliveTimeout,
+      checkInterval: serverOpts.connectionsCheckingInterval,
+      tcpKeepAliveMs: TCP_KEEPALIVE_MS,
+    });
+    if (b.attach()) bare = b;
+  }
+
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
@@ -199,7 +227,13 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
       const one = () => {
         if (--pending === 0) finish();
       };
+      if (bare !== undefined) {
+        // Bare connections (the server counts those handed over to node:http itself).
+        pending++;
+        void bare.close().then(one);
+      }
       const timer = setTimeout(() => {
+        bare?.destroyAll();
         for (const s of sockets) s.destroy();
         (server as Server).closeAllConnections?.();
       }, graceMs);
@@ -237,16 +271,20 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     err.code !== 'ECONNRESET' &&
     s.writable &&
     !(s as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent
-  ) {
-    const code =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? 'HEADERS_TOO_LARGE'
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? 'CLIENT_TIMEOUT'
-          : 'BAD_REQUEST';
-    s.end(rawAnswer(toResponse(new ProxyError(code, err.message)).status));
-  }
+  )
+    s.end(clientErrorAnswer(err.code));
   s.destroy();
+}
+
+/** The whole answer to a parser error code (HPE_* or ERR_HTTP_REQUEST_TIMEOUT), for both client sides. */
+function clientErrorAnswer(code: string | undefined): string {
+  const c =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? 'HEADERS_TOO_LARGE'
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'CLIENT_TIMEOUT'
+        : 'BAD_REQUEST';
+  return rawAnswer(toResponse(new ProxyError(c, code ?? '')).status);
 }
 
 function prometheusHandler(deps: HttpListenerDeps) {

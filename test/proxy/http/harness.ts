@@ -9,6 +9,7 @@ import { startHttpListener } from '../../../src/proxy/http/index.ts';
 import type { ProxyDeps, RunningListener } from '../../../src/proxy/types.ts';
 import { buildTable } from '../../../src/routes/index.ts';
 import { TableStore } from '../../../src/routes/table-store.ts';
+import { bareHttpRequired } from '../../helpers/support.ts';
 
 /** A backend on 127.0.0.1:0, closed after the test. */
 export async function backend(
@@ -97,7 +98,7 @@ export async function proxy(
   t: TestContext,
   routes: string,
   cfgOverrides: Record<string, string | number | boolean> = {},
-  extra: Partial<ProxyDeps> & { lean?: boolean } = {},
+  extra: Partial<ProxyDeps> & { lean?: boolean; bare?: boolean } = {},
 ): Promise<Proxy> {
   const cfg = testConfig({
     'proxy.addr': '127.0.0.1:0',
@@ -120,8 +121,11 @@ export async function proxy(
   const spec = cfg.listeners[0];
   if (spec === undefined) throw new Error('no listener');
   const lean = extra.lean ?? leanOf.get(t);
+  const bare = extra.bare ?? bareOf.get(t);
+  if (bare === true) bareHttpRequired();
   const listener = await startHttpListener(spec, {
     ...(lean !== undefined ? { lean } : {}),
+    ...(bare !== undefined ? { bare } : {}),
     cfg,
     store,
     log,
@@ -183,25 +187,32 @@ export function get(
 }
 
 /**
- * The two upstream paths every HTTP case runs through: the lean raw-socket path (body-less GET/HEAD
- * to http targets) and undici for everything. Use as `for (const up of UPSTREAMS) test(`${up.name}: ...`)`
- * and pass `{ lean: up.lean }` to `proxy()`.
+ * The paths every HTTP case runs through: two client sides (the bare-handle one of plain HTTP
+ * listeners, bare-conn.ts, and node:http) times two upstream paths (the lean raw-socket path for
+ * body-less GET/HEAD to http targets, and undici for everything). Use as
+ * `for (const up of UPSTREAMS) test(`${up.name}: ...`)` and pass `{ lean: up.lean, bare: up.bare }`
+ * to `proxy()`.
  */
 export const UPSTREAMS = [
-  { name: 'lean', lean: true },
-  { name: 'undici', lean: false },
+  { name: 'lean', lean: true, bare: true },
+  { name: 'undici', lean: false, bare: true },
+  { name: 'node:http+lean', lean: true, bare: false },
+  { name: 'node:http+undici', lean: false, bare: false },
 ] as const;
 
 const leanOf = new WeakMap<TestContext, boolean>();
+const bareOf = new WeakMap<TestContext, boolean>();
 
 /**
- * Defines one test per upstream path (item: the whole HTTP suite runs through every path):
- * `proxy(t, ...)` inside it starts its listener with that path unless `extra.lean` says otherwise.
+ * Defines one test per path (item: the whole HTTP suite runs through every client side and every
+ * upstream path): `proxy(t, ...)` inside it starts its listener with that path unless `extra` says
+ * otherwise.
  */
 export function pathTest(name: string, fn: (t: TestContext) => Promise<void>): void {
   for (const up of UPSTREAMS)
     test(`${up.name}: ${name}`, (t) => {
       leanOf.set(t, up.lean);
+      bareOf.set(t, up.bare);
       return fn(t);
     });
 }

@@ -215,7 +215,7 @@ for (const up of UPSTREAMS)
     for (const method of c.method !== undefined ? [c.method] : ['GET', 'POST']) {
       test(`${up.name} path: ${method}: ${c.name}`, { timeout: 20_000 }, async (t) => {
         const be = await rawUpstream(t, () => c.pieces, { end: c.end });
-        const p = await proxy(t, `route add s / http://127.0.0.1:${be.port}/`, {}, { lean: up.lean });
+        const p = await proxy(t, `route add s / http://127.0.0.1:${be.port}/`, {}, { lean: up.lean, bare: up.bare });
         const r = await get(p.port, '/x?q=1', {}, method, method === 'POST' ? 'body' : undefined);
         const want = up.lean && method !== 'POST' ? c : { ...c, ...c.undici };
         assert.equal(r.status, want.status);

@@ -100,7 +100,7 @@ async function staleUpstream(t: { after(fn: () => unknown): void }, hold: number
 for (const up of UPSTREAMS)
   test(`${up.name}: the retry after a stale pooled connection uses a fresh one, not another stale one`, async (t) => {
     const be = await staleUpstream(t, 4);
-    const p = await proxy(t, `route add s / http://127.0.0.1:${be.port}/`, {}, { lean: up.lean });
+    const p = await proxy(t, `route add s / http://127.0.0.1:${be.port}/`, {}, { lean: up.lean, bare: up.bare });
     const warm = await Promise.all([1, 2, 3, 4].map(() => get(p.port, '/')));
     assert.deepEqual(
       warm.map((r) => r.status),
@@ -121,7 +121,7 @@ for (const up of UPSTREAMS)
       // FIN right behind the answer, while the proxy's pool already holds the connection.
       res.on('finish', () => res.socket?.end());
     });
-    const p = await proxy(t, `route add s / ${be.url}/`, {}, { lean: up.lean });
+    const p = await proxy(t, `route add s / ${be.url}/`, {}, { lean: up.lean, bare: up.bare });
     const statuses = new Map<number, number>();
     for (let round = 0; round < 50; round++) {
       const rs = await Promise.all([1, 2, 3, 4].map(() => get(p.port, '/')));
