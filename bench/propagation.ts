@@ -181,8 +181,10 @@ async function run(label: string, services: number): Promise<Row> {
   ]);
   const firstMs = performance.now() - tw;
 
-  const waitFor = (want: boolean) =>
-    new Promise<void>((resolve, reject) => {
+  // (handled where awaited; the no-op catch keeps a timeout that fires while the PUT is still
+  // pending from crashing the run as an unhandled rejection instead of failing the row)
+  const waitFor = (want: boolean) => {
+    const p = new Promise<void>((resolve, reject) => {
       if (hasProbe(store.current) === want) return resolve();
       const timer = setTimeout(() => reject(new Error(`timeout waiting for probe=${want}`)), 10_000);
       const off = store.onSwap((t) => {
@@ -193,6 +195,9 @@ async function run(label: string, services: number): Promise<Row> {
         }
       });
     });
+    p.catch(() => {});
+    return p;
+  };
 
   const up: number[] = [];
   const down: number[] = [];
