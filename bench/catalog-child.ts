@@ -42,7 +42,8 @@ export const bulkBody = (s: number, i: number) => ({
 export async function startCatalogProcess(services: number, instances: number): Promise<CatalogProcess> {
   const script = fileURLToPath(import.meta.url);
   const child = spawn(process.execPath, ['--import', 'tsx', script, String(services), String(instances)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // stdin is a pipe only so that the child sees its parent go away (a crashed run leaves no catalog)
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
@@ -65,4 +66,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // Same decoder and semantics as PUT /v1/agent/service/register, without 150k HTTP round trips.
   for (let s = 0; s < n; s++) for (let i = 0; i < per; i++) cat.registerServiceForTest(bulkBody(s, i));
   process.stdout.write(`${cat.url}\n`);
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
 }
