@@ -23,6 +23,13 @@ export function checkText(state: CatalogState, c: CheckRecord): string {
   return fragment(state, c).json;
 }
 
+/** The same JSON, UTF-8 encoded once per change of the check. */
+function checkBytes(state: CatalogState, c: CheckRecord): Buffer {
+  const f = fragment(state, c);
+  f.bytes ??= Buffer.from(f.json);
+  return f.bytes;
+}
+
 const OPEN = Buffer.from('[');
 const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']');
@@ -31,8 +38,8 @@ const CLOSE = Buffer.from(']');
 const BLOCK = 512;
 
 interface Block {
-  /** The memoised fragments the block was joined from (identity changes with the check). */
-  readonly frags: readonly object[];
+  /** The memoised bytes of its checks (a new Buffer object when a check changes). */
+  readonly frags: readonly Buffer[];
   readonly bytes: Buffer;
 }
 
@@ -55,7 +62,7 @@ export function checkListBytes(state: CatalogState, checks: Iterable<CheckRecord
   }
   const before = byList.get(list) ?? [];
   const blocks: Block[] = [];
-  let cur: { bytes?: Buffer }[] = [];
+  let cur: Buffer[] = [];
   const flush = () => {
     const old = before[blocks.length];
     let same = old !== undefined && old.frags.length === cur.length;
@@ -65,16 +72,14 @@ export function checkListBytes(state: CatalogState, checks: Iterable<CheckRecord
       const parts: Buffer[] = [];
       for (const f of cur) {
         if (parts.length > 0) parts.push(COMMA);
-        parts.push(f.bytes as Buffer);
+        parts.push(f);
       }
       blocks.push({ frags: cur, bytes: Buffer.concat(parts) });
     }
     cur = [];
   };
   for (const c of checks) {
-    const f = fragment(state, c);
-    f.bytes ??= Buffer.from(f.json);
-    cur.push(f);
+    cur.push(checkBytes(state, c));
     if (cur.length === BLOCK) flush();
   }
   if (cur.length > 0) flush();
