@@ -11,6 +11,11 @@
  * DEBUG by src/runtime/cluster.ts) is reported next to it as "ack".
  *
  *   npm run build && npx tsx bench/cluster-propagation.ts [--changes 50] [--workers 2] [--conns 16] [--json]
+ *       [--services 50000] [--watch state|service]
+ *
+ * --services S preloads S services × 3 instances into the catalog, which then runs in a child
+ * process (bench/catalog-child.ts) so that its 45 MB answers are not encoded on this process's
+ * event loop; --watch sets registry.consul.watch.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -19,6 +24,7 @@ import net, { type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startDevCatalog } from '../src/registry/dev-catalog/index.ts';
+import { startCatalogProcess } from './catalog-child.ts';
 import { percentile } from './cluster-parse.ts';
 import { acceptedBy, WireConn } from './cluster-wire.ts';
 
@@ -29,6 +35,8 @@ const { values: a } = parseArgs({
     workers: { type: 'string', default: '2' },
     conns: { type: 'string', default: '16' },
     json: { type: 'boolean', default: false },
+    services: { type: 'string', default: '0' },
+    watch: { type: 'string', default: 'state' },
   },
 });
 const CHANGES = Number(a.changes);
@@ -53,7 +61,9 @@ const backend = createServer((_req, res) => res.end('p'));
 backend.keepAliveTimeout = 120_000;
 await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
 const bport = (backend.address() as AddressInfo).port;
-const catalog = await startDevCatalog({ host: '127.0.0.1', port: 0 });
+const SERVICES = Number(a.services);
+const catalog =
+  SERVICES > 0 ? await startCatalogProcess(SERVICES, 3) : await startDevCatalog({ host: '127.0.0.1', port: 0 });
 const put = async (path: string, body: unknown) => {
   const r = await fetch(`${catalog.url}${path}`, { method: 'PUT', body: JSON.stringify(body) });
   await r.arrayBuffer();
@@ -80,6 +90,7 @@ const proc: ChildProcess = spawn(
     `-proxy.addr=127.0.0.1:${port}`,
     `-ui.addr=127.0.0.1:${ui}`,
     `-proxy.workers=${WORKERS}`,
+    `-registry.consul.watch=${a.watch}`,
     '-log.level=DEBUG',
     '-log.routes.format=delta',
   ],
@@ -102,9 +113,11 @@ proc.stderr?.on('data', (d: string) => {
 for (let i = 0; ; i++) {
   try {
     const r = await fetch(`http://127.0.0.1:${port}/warm`);
-    if ((await r.text()) === 'p' && children(proc.pid).length === WORKERS) break;
+    // -proxy.workers=1 serves from the one process (no children)
+    if ((await r.text()) === 'p' && children(proc.pid).length === (WORKERS > 1 ? WORKERS : 0)) break;
   } catch {}
-  if (i > 400) throw new Error('proxy did not start');
+  // the first table of a large catalog waits for one catalog read per service
+  if (i > 400 + SERVICES / 10) throw new Error('proxy did not start');
   await sleep(50);
 }
 
@@ -160,6 +173,8 @@ backend.closeAllConnections();
 const r2 = (v: number) => Math.round(v * 100) / 100;
 const result = {
   workers: WORKERS,
+  services: SERVICES,
+  watch: a.watch,
   connections: conns.length,
   changes: times.length,
   failed,
@@ -173,7 +188,7 @@ const result = {
 if (a.json) console.log(JSON.stringify(result));
 else {
   console.log(
-    `${WORKERS} workers, ${conns.length} keep-alive connections spread over all of them, ${times.length} new services`,
+    `${WORKERS} workers, watch=${a.watch}, ${SERVICES} services x 3 preloaded, ${conns.length} keep-alive connections spread over all of them, ${times.length} new services`,
   );
   console.log(
     `catalog write -> served on every connection: p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms (target p99 <= 100)`,

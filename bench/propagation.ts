@@ -6,29 +6,36 @@
  * requests per health flap of a tagged and of an untagged service.
  *
  *   npx tsx bench/propagation.ts [--services 5000] [--instances 3] [--changes 100] [--watch state|service] [--gap ms] [--full]
+ *   npx tsx bench/propagation.ts --services 5000,20000,50000 --watch state,service --changes 30 --no-empty --no-cpu
+ *
+ * Lists (comma-separated) run every size with every watch mode, one catalog process per row, and
+ * end with one summary table (the large-catalog rows of bench/README.md). A row that fails (e.g.
+ * watch=service above the open-file limit: one connection per routed service) says why.
  *
  * The end-to-end figures include the catalog's own JSON encoding (in a child process) and the
  * table build of the updater; the "registry CPU" line isolates this folder's share.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { memoryLogger } from '../src/log/logger.ts';
 import { ConsulBackend, type ConsulBackendOptions } from '../src/registry/consul/backend.ts';
 import type { ConsulClient } from '../src/registry/consul/client.ts';
 import { HealthState } from '../src/registry/consul/health-state.ts';
 import { ServiceRoutes } from '../src/registry/consul/service-routes.ts';
-import { startDevCatalog } from '../src/registry/dev-catalog/index.ts';
 import { buildTable } from '../src/routes/index.ts';
 import { TableStore } from '../src/routes/table-store.ts';
 import type { Table } from '../src/routes/types.ts';
 import { TableUpdater } from '../src/runtime/table-updater.ts';
+import { bulkBody, type CatalogProcess, startCatalogProcess } from './catalog-child.ts';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
-const SERVICES = arg('services', 5000);
+const list = (name: string, def: string): string[] => {
+  const i = process.argv.indexOf(`--${name}`);
+  return (i > 0 ? String(process.argv[i + 1]) : def).split(',').filter(Boolean);
+};
+const SIZES = list('services', '5000').map(Number);
+const SERVICES = SIZES[0] as number;
 const INSTANCES = arg('instances', 3);
 const CHANGES = arg('changes', 100);
 /** Idle time before each change (0 = back to back: a change within 20 ms of the last build waits for the updater's coalescing window). */
@@ -36,9 +43,24 @@ const GAP = arg('gap', 0);
 /** --full: build every table from scratch (no previous table), as before incremental builds. */
 const FULL = process.argv.includes('--full');
 const BUILD_OPTS = { matcher: 'prefix', strategy: 'rnd', globDisabled: false, globCacheSize: 1000 } as const;
-const WATCH: 'state' | 'service' = process.argv.includes('--watch')
-  ? (process.argv[process.argv.indexOf('--watch') + 1] as 'state' | 'service')
-  : 'state';
+const WATCHES = list('watch', 'state') as ('state' | 'service')[];
+let WATCH: 'state' | 'service' = WATCHES[0] ?? 'state';
+
+interface Row {
+  services: number;
+  watch: string;
+  first?: number;
+  up?: number[];
+  down?: number[];
+  perFlap?: number;
+  catCpu?: number;
+  selfCpu?: number;
+  rss?: number;
+  failed?: string;
+}
+const summary: Row[] = [];
+/** What a failed row leaves open (the catalog process, the backend's watches). */
+let cleanup: (() => Promise<unknown>)[] = [];
 
 async function put(url: string, body?: unknown): Promise<void> {
   const res = await fetch(url, { method: 'PUT', body: body === undefined ? undefined : JSON.stringify(body) });
@@ -46,65 +68,12 @@ async function put(url: string, body?: unknown): Promise<void> {
   if (res.status !== 200) throw new Error(`PUT ${url}: ${res.status}`);
 }
 
-interface Catalog {
-  readonly url: string;
-  /** CPU time (user + system) the catalog process used so far, in ms. */
-  cpuMs(): number;
-  close(): Promise<void>;
-}
-
-/** utime + stime of a process from /proc (Linux), in ms; NaN elsewhere. */
-function procCpuMs(pid: number | undefined): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const after = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return ((Number(after[11]) + Number(after[12])) * 1000) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
+type Catalog = CatalogProcess;
 
 const selfCpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
-
-/**
- * The catalog runs in a child process, as Consul does in production: its own JSON encoding of a
- * 5 MB health state must not be billed to fabio-ts's event loop.
- */
-async function startCatalogProcess(preload: number): Promise<Catalog> {
-  const script = new URL(import.meta.url).pathname;
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', script, '--catalog-child', String(preload), String(INSTANCES)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (c) => reject(new Error(`catalog exited ${c}`)));
-  });
-  return {
-    url: line.trim(),
-    cpuMs: () => procCpuMs(child.pid),
-    close: async () => {
-      child.kill();
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
-}
-
-/** Registration body of instance i of bulk service s. */
-const bulkBody = (s: number, i: number) => ({
-  ID: `svc${s}-${i}`,
-  Name: `svc${s}`,
-  Address: `10.${(s >> 8) & 255}.${s & 255}.${i + 1}`,
-  Port: 8000 + i,
-  Tags: [`urlprefix-svc${s}.example.com/p${s % 7}`, 'bulk'],
-  Check: { TTL: '1h', Status: 'passing' },
-});
 
 /** --http-register: over HTTP, 32 concurrent (slow: 10-20 s for 15k); otherwise the child preloads them. */
 async function registerMany(cat: Catalog, services: number, instances: number): Promise<void> {
@@ -128,10 +97,11 @@ function pct(xs: number[], p: number): number {
 const hasProbe = (t: Table | undefined) =>
   t?.lookup({ host: 'probe.example.com', path: '/', tls: false }) !== undefined;
 
-async function run(label: string, services: number): Promise<void> {
+async function run(label: string, services: number): Promise<Row> {
   const viaHttp = process.argv.includes('--http-register');
   const t0 = performance.now();
-  const cat = await startCatalogProcess(viaHttp ? 0 : services);
+  const cat = await startCatalogProcess(viaHttp ? 0 : services, INSTANCES);
+  cleanup = [() => cat.close()];
   if (services > 0 && viaHttp) await registerMany(cat, services, INSTANCES);
   const regMs = performance.now() - t0;
   await put(`${cat.url}/v1/agent/service/register`, {
@@ -175,6 +145,7 @@ async function run(label: string, services: number): Promise<void> {
     register: undefined,
   };
   const backend = new ConsulBackend(opts, log);
+  cleanup.unshift(() => backend.stop());
   const store = new TableStore();
   const updater = new TableUpdater({
     store,
@@ -202,11 +173,18 @@ async function run(label: string, services: number): Promise<void> {
     },
     noRouteHtml: () => {},
   });
-  const first = await updater.firstTable;
+  const first = await Promise.race([
+    updater.firstTable,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('no first table within 300 s')), 300_000).unref(),
+    ),
+  ]);
   const firstMs = performance.now() - tw;
 
-  const waitFor = (want: boolean) =>
-    new Promise<void>((resolve, reject) => {
+  // (handled where awaited; the no-op catch keeps a timeout that fires while the PUT is still
+  // pending from crashing the run as an unhandled rejection instead of failing the row)
+  const waitFor = (want: boolean) => {
+    const p = new Promise<void>((resolve, reject) => {
       if (hasProbe(store.current) === want) return resolve();
       const timer = setTimeout(() => reject(new Error(`timeout waiting for probe=${want}`)), 10_000);
       const off = store.onSwap((t) => {
@@ -217,6 +195,9 @@ async function run(label: string, services: number): Promise<void> {
         }
       });
     });
+    p.catch(() => {});
+    return p;
+  };
 
   const up: number[] = [];
   const down: number[] = [];
@@ -304,7 +285,61 @@ async function run(label: string, services: number): Promise<void> {
   console.log(
     `  CPU per change: catalog process ${cpu.cat.toFixed(1)} ms; fabio-ts process ${cpu.self.toFixed(1)} ms, buildTable ${cpu.build.toFixed(1)} ms, updater.update() inline ${cpu.updater.toFixed(1)} ms`,
   );
-  console.log(`  heap used ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB`);
+  const mem = process.memoryUsage();
+  console.log(`  heap used ${(mem.heapUsed / 2 ** 20).toFixed(0)} MB, RSS ${(mem.rss / 2 ** 20).toFixed(0)} MB`);
+  return {
+    services,
+    watch: WATCH,
+    first: firstMs,
+    up,
+    down,
+    perFlap: tagged.all / 10,
+    catCpu: cpu.cat,
+    selfCpu: cpu.self,
+    rss: mem.rss / 2 ** 20,
+  };
+}
+
+function printSummary(rows: readonly Row[]): void {
+  const head = [
+    'services x inst',
+    'watch',
+    'first table ms',
+    'up p50',
+    'up p99',
+    'down p50',
+    'down p99',
+    'requests/flap',
+    'catalog CPU ms/change',
+    'fabio-ts CPU ms/change',
+    'RSS MB',
+  ];
+  const f1 = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(1));
+  const out = rows.map((r) =>
+    r.failed !== undefined
+      ? [`${r.services} x ${INSTANCES}`, r.watch, `failed: ${r.failed}`]
+      : [
+          `${r.services} x ${INSTANCES}`,
+          r.watch,
+          (r.first ?? 0).toFixed(0),
+          f1(pct(r.up ?? [], 50)),
+          f1(pct(r.up ?? [], 99)),
+          f1(pct(r.down ?? [], 50)),
+          f1(pct(r.down ?? [], 99)),
+          f1(r.perFlap),
+          f1(r.catCpu),
+          f1(r.selfCpu),
+          (r.rss ?? 0).toFixed(0),
+        ],
+  );
+  console.log(
+    `\nsummary (${CHANGES} flaps per row; "up"/"down" = check passing/critical → live/gone in the store, ms):`,
+  );
+  const w = head.map((h, i) => Math.max(h.length, ...out.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i] as number)).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`);
+  for (const r of out) console.log(line(r));
 }
 
 /**
@@ -366,7 +401,7 @@ async function registryCpu(services: number, instances: number): Promise<void> {
     memoryLogger('ERROR'),
   );
   const hs = new HealthState({ tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one' });
-  await sr2.update(hs.read(first).healthy);
+  await sr2.update(hs.read(Buffer.from(first)).healthy);
   const parse: number[] = [];
   const upd: number[] = [];
   const inc: number[] = [];
@@ -380,8 +415,9 @@ async function registryCpu(services: number, instances: number): Promise<void> {
     await sr.update(parsed);
     upd.push(performance.now() - t1);
     parse.push(t1 - t);
+    const bytes = Buffer.from(body); // the client hands over the bytes as received
     const t2 = performance.now();
-    await sr2.update(hs.read(body).healthy);
+    await sr2.update(hs.read(bytes).healthy);
     inc.push(performance.now() - t2);
   }
   console.log(
@@ -397,15 +433,22 @@ async function registryCpu(services: number, instances: number): Promise<void> {
 
 if (process.argv.includes('--cpu-only')) {
   await registryCpu(SERVICES, INSTANCES);
-} else if (process.argv.includes('--catalog-child')) {
-  const at = process.argv.indexOf('--catalog-child');
-  const [n, per] = [Number(process.argv[at + 1]), Number(process.argv[at + 2])];
-  const cat = await startDevCatalog({ host: '127.0.0.1', port: 0, jitter: false });
-  // Same decoder and semantics as PUT /v1/agent/service/register, without 15k HTTP round trips.
-  for (let s = 0; s < n; s++) for (let i = 0; i < per; i++) cat.registerServiceForTest(bulkBody(s, i));
-  process.stdout.write(`${cat.url}\n`);
 } else {
-  if (SERVICES > 0) await registryCpu(SERVICES, INSTANCES);
-  await run('empty catalog', 0);
-  if (SERVICES > 0) await run('large catalog', SERVICES);
+  if (SERVICES > 0 && !process.argv.includes('--no-cpu')) await registryCpu(SERVICES, INSTANCES);
+  for (const w of WATCHES) {
+    WATCH = w;
+    if (!process.argv.includes('--no-empty')) summary.push(await run('empty catalog', 0));
+    for (const n of SIZES) {
+      if (n <= 0) continue;
+      try {
+        summary.push(await run('large catalog', n));
+      } catch (err) {
+        console.log(`\nlarge catalog (watch=${w}), ${n} services: failed: ${(err as Error).message}`);
+        summary.push({ services: n, watch: w, failed: (err as Error).message });
+        for (const c of cleanup) await c().catch(() => {});
+      }
+    }
+  }
+  printSummary(summary);
+  process.exit(0);
 }

@@ -137,3 +137,50 @@ test('bodies it cannot split fall back to a full parse with the same result', ()
   assert.throws(() => new HealthState(OPTS).read('{"a":1}'), /not a list/);
   assert.throws(() => new HealthState(OPTS).read('[{"Node":'), SyntaxError);
 });
+
+test('reads the bytes of an answer: one edit anywhere in a large body parses only the pieces it touched', () => {
+  // 600 checks; each step removes, inserts or changes one check at a random position (the front
+  // and the back included) and the bytes go in as the client received them.
+  const edit = fc.record({
+    kind: fc.constantFrom('remove', 'insert', 'change', 'none'),
+    at: fc.nat(),
+    status: fc.constantFrom(...STATUS),
+  });
+  fc.assert(
+    fc.property(fc.array(edit, { minLength: 1, maxLength: 12 }), (edits) => {
+      const cs: Check[] = [serf('n1')];
+      for (let s = 0; s < 200; s++)
+        for (let i = 0; i < 3; i++) cs.push(check('n1', `s${s}-${i}`, `s${s}`, [`urlprefix-/s${s}`], 'passing'));
+      const hs = new HealthState(OPTS);
+      hs.read(Buffer.from(JSON.stringify(cs)));
+      for (const e of edits) {
+        const at = 1 + (e.at % (cs.length - 1)); // the serf check stays
+        let want = 0;
+        if (e.kind === 'remove') cs.splice(at, 1);
+        else if (e.kind === 'insert') {
+          cs.splice(at, 0, check('n1', `x${++added}`, `s${at % 200}`, [`urlprefix-/s${at % 200}`], e.status));
+          want = 1;
+        } else if (e.kind === 'change') {
+          (cs[at] as Check).Status = (cs[at] as Check).Status === 'passing' ? 'critical' : 'passing';
+          want = 1;
+        }
+        const body = JSON.stringify(cs);
+        const r = hs.read(new Uint8Array(Buffer.from(body)));
+        assert.equal(r.mode, 'incremental', e.kind);
+        assert.equal(r.parsed, want, e.kind);
+        assert.deepEqual(view(r.healthy), view(healthyServices(JSON.parse(body), OPTS)), e.kind);
+      }
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test('an answer prepared before a reset does not become the base after it', () => {
+  const hs = new HealthState(OPTS);
+  const cs = cluster();
+  const stale = hs.prepare(Buffer.from(JSON.stringify(cs)));
+  hs.reset();
+  stale.commit();
+  // nothing was committed: the same body is read in full again
+  assert.equal(hs.read(Buffer.from(JSON.stringify(cs))).parsed, cs.length);
+});

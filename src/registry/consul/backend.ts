@@ -192,7 +192,7 @@ export class ConsulBackend implements RegistryBackend {
       status: this.#o.status,
       checksRequired: this.#o.checksRequired,
     });
-    let lastBody: string | undefined;
+    let lastBody: Buffer | string | undefined;
     let rejected = new Set<string>();
     const path = '/v1/health/state/any';
     this.#loops.push(
@@ -202,13 +202,15 @@ export class ConsulBackend implements RegistryBackend {
         {
           onResponse: async (res, index) => {
             // A blocking read that timed out returns the same body: nothing to parse (4 MB at 15k checks).
-            if (res.body === lastBody) return;
-            const read = health.prepare(res.body);
+            // Read from the bytes: a 44 MB answer (150,000 checks) is never decoded as a whole.
+            const body = res.bytes ?? res.body;
+            if (sameBody(body, lastBody)) return;
+            const read = health.prepare(body);
             rejected = logRejected(this.#log, path, read.rejected, rejected);
             const r = await routes.update(read.healthy, signal, vouched(res));
             // Only an answer that was applied becomes the base of the next incremental read.
             read.commit();
-            lastBody = res.body;
+            lastBody = body;
             if (!r.changed && this.#svc !== undefined) return;
             this.#svc = { text: r.text, warnings: r.warnings };
             this.#emit(sink, 'consul', index);
@@ -328,6 +330,13 @@ export class ConsulBackend implements RegistryBackend {
     await this.#registration?.deregisterAll().catch(() => {});
     await this.client.close().catch(() => {});
   }
+}
+
+/** Whether an answer's body is the last one's (bytes or text, as the client gave them). */
+function sameBody(a: Buffer | string, b: Buffer | string | undefined): boolean {
+  if (b === undefined) return false;
+  if (typeof a === 'string' || typeof b === 'string') return a === b;
+  return a.length === b.length && a.equals(b);
 }
 
 /** `1 read` / `N reads`: the repeat count of an episode's summary line. */

@@ -41,7 +41,30 @@ export const DEFAULT_MAX_BODY = 128 * 1024 * 1024;
 export interface ConsulResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
+  /** The body as text (decoded from `bytes` on first use). */
   readonly body: string;
+  /**
+   * The body as received. Large answers (health/state/any: 44 MB at 150,000 checks) are read from
+   * the bytes (health-state.ts) and never decoded as a whole.
+   */
+  readonly bytes?: Buffer;
+}
+
+/** A response whose text is decoded only when asked for. */
+class BufferedResponse implements ConsulResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly bytes: Buffer;
+  #text: string | undefined;
+  constructor(status: number, headers: Readonly<Record<string, string>>, bytes: Buffer) {
+    this.status = status;
+    this.headers = headers;
+    this.bytes = bytes;
+  }
+  get body(): string {
+    this.#text ??= this.bytes.toString('utf8');
+    return this.#text;
+  }
 }
 
 /** An HTTP status other than 2xx, with Consul's error body (e.g. `ACL not found`). */
@@ -226,11 +249,11 @@ export class ConsulClient {
         }
         chunks.push(chunk);
       }
-      const body = Buffer.concat(chunks, size).toString('utf8');
+      const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers))
         if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      return { status: res.statusCode, headers, body };
+      return new BufferedResponse(res.statusCode, headers, bytes);
     } catch (err) {
       if (timedOut && !outer?.aborted) throw new ConsulTimeoutError(method, path, timeout);
       throw err;

@@ -90,6 +90,7 @@ export async function readApi(d: ReadDeps, ctx: Ctx, method: string, path: strin
           checkListBytes(
             state,
             arg === 'any' ? state.checks.values() : [...state.checks.values()].filter((c) => c.status === arg),
+            arg,
           ),
         );
         return { status: 200, index, body };

@@ -49,7 +49,7 @@ export class CatalogState {
   /** Bumped by setIndex(): memoised JSON fragments carry indexes and must be rebuilt. */
   generation = 0;
   hooks: StateHooks = { checkAdded: () => {}, checkRemoved: () => {} };
-  readonly #cache = new Map<string, { index: number; body: Buffer }>();
+  readonly #cache = new Map<string, { index: number; body: Buffer | readonly Buffer[] }>();
 
   constructor(node: { name: string; id: string; address: string; datacenter: string }, initialIndex = 1) {
     this.index = Math.max(1, initialIndex);
@@ -73,7 +73,10 @@ export class CatalogState {
    * Body serialised and UTF-8 encoded once per (key, index): many watchers woken by one write
    * share the same bytes (health/state/any is ~5 MB at 15k instances).
    */
-  cached(key: string, index: number, build: () => string | Buffer): Buffer {
+  cached(key: string, index: number, build: () => string | Buffer): Buffer;
+  /** Large lists: byte blocks, written in order (views.ts checkListBytes). */
+  cached(key: string, index: number, build: () => readonly Buffer[]): readonly Buffer[];
+  cached(key: string, index: number, build: () => string | Buffer | readonly Buffer[]): Buffer | readonly Buffer[] {
     const hit = this.#cache.get(key);
     if (hit && hit.index === index) return hit.body;
     const built = build();

@@ -14,8 +14,8 @@ export class HttpError extends Error {
 export interface Reply {
   readonly status: number;
   readonly index: number;
-  /** JSON text (plain text for errors, bytes for ?raw). */
-  readonly body: string | Buffer;
+  /** JSON text (plain text for errors, bytes for ?raw, byte blocks written in order for large lists). */
+  readonly body: string | Buffer | readonly Buffer[];
   readonly contentType?: string;
   /** Agent endpoints: X-Consul-ContentHash, for hash-based blocking (?hash=). */
   readonly hash?: string;
@@ -36,13 +36,18 @@ export function json(value: unknown, index: number, status = 200): Reply {
 export function send(ctx: Ctx, r: Reply): void {
   const { res } = ctx;
   if (res.headersSent || res.destroyed) return;
-  let body = r.body;
+  let body: string | Buffer | readonly Buffer[] = r.body;
   if (body.length > 0 && ctx.query.has('pretty') && r.status === 200 && r.contentType === undefined) {
-    body = JSON.stringify(JSON.parse(body.toString()), null, 4);
+    const text = Array.isArray(body) ? Buffer.concat(body).toString() : body.toString();
+    body = JSON.stringify(JSON.parse(text), null, 4);
   }
+  const blocks = Array.isArray(body) ? (body as readonly Buffer[]) : undefined;
+  let length = 0;
+  if (blocks !== undefined) for (const b of blocks) length += b.length;
+  else length = Buffer.byteLength(body as string | Buffer);
   res.writeHead(r.status, {
     'Content-Type': r.contentType ?? (r.status === 200 ? 'application/json' : 'text/plain; charset=utf-8'),
-    'Content-Length': Buffer.byteLength(body),
+    'Content-Length': length,
     'X-Consul-Index': String(Math.max(1, r.index)),
     'X-Consul-KnownLeader': 'true',
     'X-Consul-LastContact': '0',
@@ -53,7 +58,14 @@ export function send(ctx: Ctx, r: Reply): void {
         ? 'consistent'
         : 'leader',
   });
-  res.end(body);
+  if (blocks === undefined) {
+    res.end(body);
+    return;
+  }
+  // one writev of the blocks: a 50 MB list is not copied into one buffer first
+  res.cork();
+  for (const b of blocks) res.write(b);
+  res.end();
 }
 
 /** Reads the whole body up to `limit` bytes (413 beyond, as Consul answers for KV values). */

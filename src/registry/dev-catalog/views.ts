@@ -34,19 +34,63 @@ const OPEN = Buffer.from('[');
 const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']');
 
+/** Checks per cached block of a list body. */
+const BLOCK = 512;
+
+interface Block {
+  /** The memoised bytes of its checks (a new Buffer object when a check changes). */
+  readonly frags: readonly Buffer[];
+  readonly bytes: Buffer;
+}
+
+/** The blocks of the last list body, per catalog and list (health/state/any, …/passing, …). */
+const listBlocks = new WeakMap<CatalogState, Map<string, readonly Block[]>>();
+
 /**
- * A JSON list of checks as bytes: a concatenation of the memoised per-check bytes, so a flap costs
- * the encoding of one check plus a 4.4 MB memcpy at 15k checks, not a join and a re-encoding.
+ * A JSON list of checks as bytes, from the memoised per-check bytes. The list is cut into blocks
+ * of BLOCK checks, and a block whose checks are the same fragments as in the last body of the same
+ * `list` keeps its joined bytes: a flap at 150,000 checks (50,000 services × 3, 50 MB) costs the
+ * encoding of one check and one block join. The blocks are returned as they are (the server writes
+ * them in one writev): one 50 MB buffer per answer would make V8 count 50 MB of new external memory
+ * per flap and run a full GC over the catalog's heap every few answers.
  */
-export function checkListBytes(state: CatalogState, checks: Iterable<CheckRecord>): Buffer {
-  const parts: Buffer[] = [OPEN];
-  let n = 0;
+export function checkListBytes(state: CatalogState, checks: Iterable<CheckRecord>, list = ''): readonly Buffer[] {
+  let byList = listBlocks.get(state);
+  if (byList === undefined) {
+    byList = new Map();
+    listBlocks.set(state, byList);
+  }
+  const before = byList.get(list) ?? [];
+  const blocks: Block[] = [];
+  let cur: Buffer[] = [];
+  const flush = () => {
+    const old = before[blocks.length];
+    let same = old !== undefined && old.frags.length === cur.length;
+    for (let i = 0; same && i < cur.length; i++) same = old?.frags[i] === cur[i];
+    if (same) blocks.push(old as Block);
+    else {
+      const parts: Buffer[] = [];
+      for (const f of cur) {
+        if (parts.length > 0) parts.push(COMMA);
+        parts.push(f);
+      }
+      blocks.push({ frags: cur, bytes: Buffer.concat(parts) });
+    }
+    cur = [];
+  };
   for (const c of checks) {
-    if (n++ > 0) parts.push(COMMA);
-    parts.push(checkBytes(state, c));
+    cur.push(checkBytes(state, c));
+    if (cur.length === BLOCK) flush();
+  }
+  if (cur.length > 0) flush();
+  byList.set(list, blocks);
+  const parts: Buffer[] = [OPEN];
+  for (const b of blocks) {
+    if (parts.length > 1) parts.push(COMMA);
+    parts.push(b.bytes);
   }
   parts.push(CLOSE);
-  return Buffer.concat(parts);
+  return parts;
 }
 
 export function checkJson(state: CatalogState, c: CheckRecord): object {
