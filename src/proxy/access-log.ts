@@ -80,17 +80,23 @@ function lastColon(s: string): number {
   return s.lastIndexOf(':');
 }
 
+/** The host of `host:port` (brackets of an IPv6 literal removed); the whole text without a port. */
+function addrHost(a: string): string {
+  const i = lastColon(a);
+  const h = i < 0 ? a : a.slice(0, i);
+  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+}
+
+/** The port of `host:port`, '' without one. */
+function addrPort(a: string): string {
+  const i = lastColon(a);
+  return i < 0 ? '' : a.slice(i + 1);
+}
+
 const FIELDS: Record<string, AccessFormatter> = {
   remote_addr: (r) => r.remoteAddr,
-  remote_host: (r) => {
-    const i = lastColon(r.remoteAddr);
-    const h = i < 0 ? r.remoteAddr : r.remoteAddr.slice(0, i);
-    return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
-  },
-  remote_port: (r) => {
-    const i = lastColon(r.remoteAddr);
-    return i < 0 ? '' : r.remoteAddr.slice(i + 1);
-  },
+  remote_host: (r) => addrHost(r.remoteAddr),
+  remote_port: (r) => addrPort(r.remoteAddr),
   request: (r) => `${r.method} ${r.uri} ${r.proto}`,
   request_args: (r) => r.query,
   request_host: (r) => r.host,
@@ -114,15 +120,8 @@ const FIELDS: Record<string, AccessFormatter> = {
   time_common: timeCommon,
   upstream_addr: (r) => r.upstreamAddr,
   upstream_attempts: (r) => String(r.attempts ?? 1),
-  upstream_host: (r) => {
-    const i = lastColon(r.upstreamAddr);
-    const h = i < 0 ? r.upstreamAddr : r.upstreamAddr.slice(0, i);
-    return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
-  },
-  upstream_port: (r) => {
-    const i = lastColon(r.upstreamAddr);
-    return i < 0 ? '' : r.upstreamAddr.slice(i + 1);
-  },
+  upstream_host: (r) => addrHost(r.upstreamAddr),
+  upstream_port: (r) => addrPort(r.upstreamAddr),
   upstream_request_scheme: (r) => r.upstreamScheme,
   upstream_request_uri: (r) => r.upstreamUri,
   upstream_request_url: (r) => `${r.upstreamScheme}://${r.upstreamAddr}${r.upstreamUri}`,

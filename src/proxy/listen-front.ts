@@ -8,15 +8,27 @@ import type { ProxyDeps } from './types.ts';
  * runtime turns it into one [FATAL] line; once bound, server errors are logged and the listener's
  * start line is written. Returns the bound port (the spec's port may be 0). The TCP listeners have
  * their own (src/proxy/tcp/conn-server.ts listenSpec), since they may bind on bare handles.
+ * When nothing could be bound, `release` frees what was set up for the listener (auth reloads,
+ * certificate refreshes, pools) before the rejection.
  */
-export async function listenFront(front: Server, spec: ListenerSpec, deps: ProxyDeps): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    front.once('error', reject);
-    front.listen(spec.port, spec.host === '' ? undefined : spec.host, () => {
-      front.off('error', reject);
-      resolve();
+export async function listenFront(
+  front: Server,
+  spec: ListenerSpec,
+  deps: ProxyDeps,
+  release: () => void = () => {},
+): Promise<number> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      front.once('error', reject);
+      front.listen(spec.port, spec.host === '' ? undefined : spec.host, () => {
+        front.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (e) {
+    release();
+    throw e;
+  }
   front.on('error', (e: Error) => deps.log.error(`${spec.proto}: ${e.message}`));
   const addr = front.address();
   deps.log.info(`${spec.proto.toUpperCase()} proxy listening on ${spec.addr}`);

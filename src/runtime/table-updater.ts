@@ -121,14 +121,7 @@ export class TableUpdater {
       const message = err instanceof Error ? err.message : String(err);
       this.#buildError = message;
       this.#o.log.warn(message);
-      const entry: HistoryEntry = {
-        time: now.toISOString(),
-        cause: u.cause,
-        index: u.index,
-        added: diff.added,
-        removed: diff.removed,
-        error: message,
-      };
+      const entry = historyEntry(now, u, diff, message);
       this.#history.add(entry);
       this.#emit({ entry, table: this.#o.store.current });
       return;
@@ -149,13 +142,7 @@ export class TableUpdater {
     this.#logWarnings(table.warnings);
     const msg = routeLogMessage(this.#o.routesFormat, diff, u.text, () => table.dump());
     if (msg !== undefined) this.#o.log.info(msg);
-    const entry: HistoryEntry = {
-      time: now.toISOString(),
-      cause: u.cause,
-      index: u.index,
-      added: diff.added,
-      removed: diff.removed,
-    };
+    const entry = historyEntry(now, u, diff);
     this.#history.add(entry);
     this.#resolveFirst(table);
     this.#emit({ entry, table });
@@ -231,4 +218,15 @@ export class TableUpdater {
     this.#timer = undefined;
     this.#pending = undefined;
   }
+}
+
+/** The history entry of one build attempt (with the error when the previous table was kept). */
+function historyEntry(
+  now: Date,
+  u: RouteTextUpdate,
+  diff: { readonly added: readonly string[]; readonly removed: readonly string[] },
+  error?: string,
+): HistoryEntry {
+  const e = { time: now.toISOString(), cause: u.cause, index: u.index, added: diff.added, removed: diff.removed };
+  return error === undefined ? e : { ...e, error };
 }

@@ -98,13 +98,10 @@ export async function startGrpcListener(spec: ListenerSpec, deps: GrpcListenerDe
     });
     front = net;
   }
-  let port: number;
-  try {
-    port = await listenFront(front, spec, deps);
-  } catch (e) {
+  const release = () => {
     for (const c of cleanup) c();
-    throw e;
-  }
+  };
+  const port = await listenFront(front, spec, deps, release);
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {
@@ -118,7 +115,7 @@ export async function startGrpcListener(spec: ListenerSpec, deps: GrpcListenerDe
       const check = () => {
         if (!frontClosed || sessions.size > 0) return;
         clearTimeout(timer);
-        for (const c of cleanup) c();
+        release();
         resolve();
       };
       onSessionGone = check;

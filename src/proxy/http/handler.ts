@@ -214,8 +214,8 @@ function decide(hc: HandlerConfig, req: Req, done: (d: Decision) => void): void 
   authorize(hc, t.authScheme, req.headers.authorization, (a) => done(a ?? redirectOrRoute(hc, req, found)));
 }
 
-/** What the lookup step found. */
-interface Found {
+/** What every step after the lookup knows about the request. */
+interface RequestFacts {
   readonly result: LookupResult;
   readonly id: string;
   readonly path: string;
@@ -223,6 +223,10 @@ interface Found {
   readonly host: string;
   readonly clientIp: string;
   readonly sock: TLSSocket;
+}
+
+/** What the lookup step found. */
+interface Found extends RequestFacts {
   /** The Trace header's id when trace lines are written. */
   readonly trace: string | undefined;
 }
@@ -530,17 +534,10 @@ function handleUpgrade(hc: HandlerConfig, req: IncomingMessage, socket: Duplex, 
 }
 
 /** What steps 1-7 decided for a request that is to be proxied. */
-interface Routed {
-  readonly result: LookupResult;
+interface Routed extends RequestFacts {
   readonly t: Target;
   /** What the lookup found (a retry builds its Routed from it). */
   readonly found: Found;
-  readonly id: string;
-  readonly path: string;
-  readonly query: string;
-  readonly host: string;
-  readonly clientIp: string;
-  readonly sock: TLSSocket;
   readonly upUri: string;
   readonly hostHeader: string;
 }

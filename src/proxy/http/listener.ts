@@ -185,16 +185,13 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
     front = net;
   }
 
-  let port: number;
-  try {
-    port = await listenFront(front, spec, deps);
-  } catch (e) {
-    // Nothing listens: release what was set up for this listener (auth reloads, cert refreshes, pools).
+  // Nothing listens, or the listener closed: release what was set up for it (auth reloads, cert refreshes, pools).
+  const release = () => {
     auth?.close();
     for (const c of cleanup) c();
     void handlerPools?.close();
-    throw e;
-  }
+  };
+  const port = await listenFront(front, spec, deps, release);
 
   // The client side on bare handles: plain HTTP listeners whose Node offers the handles and llhttp.
   let bare: BareFront | undefined;
@@ -218,9 +215,7 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
     closing ??= new Promise<void>((resolve) => {
       const finish = () => {
         clearTimeout(timer);
-        auth?.close();
-        for (const c of cleanup) c();
-        void handlerPools?.close();
+        release();
         resolve();
       };
       let pending = front === server ? 1 : 2;
