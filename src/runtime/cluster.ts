@@ -125,10 +125,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   let fatalSeen = false;
   // the first text a worker gets is whole (hello, resync); later ones are deltas of the one before
   const sender = new RouteTextSender(o.currentRoutes());
-  const sentAt = new Map<number, { at: number; pending: Set<number> }>();
-  const samples: number[] = [];
-  const collectWaits = new Map<number, { need: number; got: unknown[]; done: (v: unknown[]) => void }>();
-  let collectId = 0;
+  const acks = new SwapAcks(o.log);
   const workers = new Set<Worker>();
 
   // A worker that just died may still look connected: the error goes to the callback, not to an
@@ -136,9 +133,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
   const send = (w: Worker, m: ToWorker) => {
     if (w.isConnected()) w.send(m, undefined, undefined, () => {});
   };
-  /** Listener start lines: each printed once, when every worker of the group has reported it. */
-  const lines = new Map<string, Set<number>>();
-  const printed = new Set<string>();
+  const lines = new StartLines(o.count, o.log);
   let everyoneListened = false;
   const sendFull = (w: Worker) => {
     const m = sender.full();
@@ -151,19 +146,8 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
     resolveFirst = r;
   });
 
-  /** Asks every live worker for `what`; answers after all replied or 2 s (a stuck worker is left out). */
-  const collect = async (what: Collect): Promise<unknown[]> => {
-    const live = [...workers].filter((w) => w.isConnected());
-    const id = ++collectId;
-    const got = await new Promise<unknown[]>((done) => {
-      if (live.length === 0) return done([]);
-      collectWaits.set(id, { need: live.length, got: [], done });
-      for (const w of live) send(w, { t: 'collect', id, what });
-      setTimeout(() => done(collectWaits.get(id)?.got ?? []), 2000).unref();
-    });
-    collectWaits.delete(id);
-    return got;
-  };
+  const collector = new Collector(() => [...workers].filter((w) => w.isConnected()), send);
+  const collect = (what: Collect) => collector.collect(what);
   const metricsText = async () => {
     const got = await collect('metrics');
     const reg = AggregatorRegistry.aggregate(got as Parameters<typeof AggregatorRegistry.aggregate>[0]);
@@ -180,13 +164,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
         if (m.t === 'resync') return;
         send(w, { t: 'noroute', html: o.currentNoRouteHtml() });
       } else if (m.t === 'line') {
-        if (printed.has(m.msg)) return;
-        const by = lines.get(m.msg) ?? new Set<number>();
-        lines.set(m.msg, by.add(w.id));
-        if (by.size < o.count) return;
-        printed.add(m.msg);
-        lines.delete(m.msg);
-        o.log.info(`${m.msg} (${o.count} workers)`);
+        lines.reported(m.msg, w.id);
       } else if (m.t === 'fatal') {
         // every worker fails the same way (the same listener cannot bind): one [FATAL] line, the first
         if (fatalSeen) return;
@@ -198,28 +176,14 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
         if (everyoneListened) o.log.info(`worker ${w.process.pid} serving`);
         else if (++listening === o.count) resolveFirst();
       } else if (m.t === 'swapped') {
-        const s = sentAt.get(m.seq);
-        if (!s || !w.process.pid) return;
-        s.pending.delete(w.process.pid);
-        if (s.pending.size === 0) {
-          const ms = performance.now() - s.at;
-          samples.push(ms);
-          // measurable from outside (bench/cluster-propagation.ts parses it): send → last worker's ack
-          o.log.debug(`route table #${m.seq} live in every worker ${ms.toFixed(2)} ms after it was sent`);
-          if (samples.length > 1000) samples.shift();
-          sentAt.delete(m.seq);
-        }
+        if (w.process.pid) acks.acked(m.seq, w.process.pid);
       } else if (m.t === 'scrape') {
         metricsText().then(
           (r) => send(w, { t: 'scraped', id: m.id, ...r }),
           (e: unknown) => send(w, { t: 'scraped', id: m.id, contentType: '', body: '', error: String(e) }),
         );
       } else if (m.t === 'collected') {
-        const wait = collectWaits.get(m.id);
-        if (wait) {
-          wait.got.push(m.data);
-          if (wait.got.length >= wait.need) wait.done(wait.got);
-        }
+        collector.answered(m.id, m.data);
       }
     });
     w.on('error', (e) => o.log.error(`worker ${w.process.pid}: ${e.message}`));
@@ -227,7 +191,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
       workers.delete(w);
       o.health?.stopped(w.process.pid ?? -w.id);
       // a dead worker acknowledges nothing: stop waiting for it (its replacement gets the text on hello)
-      for (const s of sentAt.values()) if (w.process.pid) s.pending.delete(w.process.pid);
+      if (w.process.pid) acks.gone(w.process.pid);
       if (stopping) return;
       o.log.warn(`worker ${w.process.pid} exited (${signal ?? code}); starting a new one`);
       fork();
@@ -236,11 +200,10 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
 
   o.onRoutes((text) => {
     const msg = sender.next(text);
-    const seq = msg.seq;
-    const pending = new Set<number>();
-    for (const w of workers) if (w.process.pid) pending.add(w.process.pid);
-    sentAt.set(seq, { at: performance.now(), pending });
-    if (sentAt.size > 100) sentAt.delete(sentAt.keys().next().value as number);
+    acks.sent(
+      msg.seq,
+      [...workers].map((w) => w.process.pid ?? 0).filter((pid) => pid !== 0),
+    );
     for (const w of workers) send(w, msg);
   });
   o.onNoRouteHtml((html) => {
@@ -249,7 +212,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
 
   const pool: WorkerPool = {
     pids: () => [...workers].map((w) => w.process.pid ?? 0),
-    propagation: () => samples,
+    propagation: () => acks.samples,
     metricsText,
     pushSnapshot: async () => (await collect('push')) as Source[],
     async trafficReport(window) {
@@ -258,16 +221,7 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
     },
     async close(graceMs) {
       stopping = true;
-      const exits = [...workers].map(
-        (w) =>
-          new Promise<void>((r) => {
-            if (!w.isConnected()) return r();
-            w.once('exit', () => r());
-            send(w, { t: 'shutdown', graceMs });
-            setTimeout(() => w.kill('SIGKILL'), graceMs + 5000).unref();
-          }),
-      );
-      await Promise.all(exits);
+      await shutdownWorkers([...workers], send, graceMs);
     },
   };
   for (let i = 0; i < o.count; i++) fork();
@@ -419,4 +373,110 @@ function answerCollect(
       send({ t: 'collected', id: m.id, data: m.what === 'push' ? { id: String(process.pid), metrics: data } : data }),
     )
     .catch(() => send({ t: 'collected', id: m.id, data: [] }));
+}
+
+/** Listener start lines: each printed once, when every worker of the group has reported it. */
+class StartLines {
+  readonly #by = new Map<string, Set<number>>();
+  readonly #printed = new Set<string>();
+  readonly count: number;
+  readonly log: Logger;
+  constructor(count: number, log: Logger) {
+    this.count = count;
+    this.log = log;
+  }
+
+  reported(msg: string, workerId: number): void {
+    if (this.#printed.has(msg)) return;
+    const by = this.#by.get(msg) ?? new Set<number>();
+    this.#by.set(msg, by.add(workerId));
+    if (by.size < this.count) return;
+    this.#printed.add(msg);
+    this.#by.delete(msg);
+    this.log.info(`${msg} (${this.count} workers)`);
+  }
+}
+
+/** Route-propagation figures: from a route text being sent to the last live worker's swap acknowledgement. */
+class SwapAcks {
+  readonly #sentAt = new Map<number, { at: number; pending: Set<number> }>();
+  /** Recent samples in milliseconds (the last 1,000). */
+  readonly samples: number[] = [];
+  readonly log: Logger;
+  constructor(log: Logger) {
+    this.log = log;
+  }
+
+  sent(seq: number, pids: readonly number[]): void {
+    this.#sentAt.set(seq, { at: performance.now(), pending: new Set(pids) });
+    if (this.#sentAt.size > 100) this.#sentAt.delete(this.#sentAt.keys().next().value as number);
+  }
+
+  acked(seq: number, pid: number): void {
+    const s = this.#sentAt.get(seq);
+    if (!s) return;
+    s.pending.delete(pid);
+    if (s.pending.size > 0) return;
+    const ms = performance.now() - s.at;
+    this.samples.push(ms);
+    // measurable from outside (bench/cluster-propagation.ts parses it): send → last worker's ack
+    this.log.debug(`route table #${seq} live in every worker ${ms.toFixed(2)} ms after it was sent`);
+    if (this.samples.length > 1000) this.samples.shift();
+    this.#sentAt.delete(seq);
+  }
+
+  /** A dead worker acknowledges nothing: stop waiting for it (its replacement gets the text on hello). */
+  gone(pid: number): void {
+    for (const s of this.#sentAt.values()) s.pending.delete(pid);
+  }
+}
+
+/** Asks every live worker for something; answers after all replied or 2 s (a stuck worker is left out). */
+class Collector {
+  readonly #waits = new Map<number, { need: number; got: unknown[]; done: (v: unknown[]) => void }>();
+  #id = 0;
+  readonly live: () => Worker[];
+  readonly send: (w: Worker, m: ToWorker) => void;
+  constructor(live: () => Worker[], send: (w: Worker, m: ToWorker) => void) {
+    this.live = live;
+    this.send = send;
+  }
+
+  async collect(what: Collect): Promise<unknown[]> {
+    const live = this.live();
+    const id = ++this.#id;
+    const got = await new Promise<unknown[]>((done) => {
+      if (live.length === 0) return done([]);
+      this.#waits.set(id, { need: live.length, got: [], done });
+      for (const w of live) this.send(w, { t: 'collect', id, what });
+      setTimeout(() => done(this.#waits.get(id)?.got ?? []), 2000).unref();
+    });
+    this.#waits.delete(id);
+    return got;
+  }
+
+  answered(id: number, data: unknown): void {
+    const wait = this.#waits.get(id);
+    if (!wait) return;
+    wait.got.push(data);
+    if (wait.got.length >= wait.need) wait.done(wait.got);
+  }
+}
+
+/** Asks each worker to close with `graceMs` to drain; one that has not exited 5 s after that is killed. */
+async function shutdownWorkers(
+  workers: readonly Worker[],
+  send: (w: Worker, m: ToWorker) => void,
+  graceMs: number,
+): Promise<void> {
+  const exits = workers.map(
+    (w) =>
+      new Promise<void>((r) => {
+        if (!w.isConnected()) return r();
+        w.once('exit', () => r());
+        send(w, { t: 'shutdown', graceMs });
+        setTimeout(() => w.kill('SIGKILL'), graceMs + 5000).unref();
+      }),
+  );
+  await Promise.all(exits);
 }
