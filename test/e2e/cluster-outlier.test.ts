@@ -128,3 +128,63 @@ test('workers share ejections through the primary: ejected once, skipped by ever
   assert.equal(hits.get('b'), before);
   assert.equal(lines().length, 1);
 });
+
+test('retries with two workers: a refused target costs no request on either worker (ejection off)', {
+  skip: process.platform !== 'linux' ? 'which worker holds a connection is read from ss (Linux)' : false,
+}, async (t) => {
+  const hits = new Map<string, number>();
+  const bs = [await backend('a', 200, hits), await backend('c', 200, hits)];
+  t.after(() => {
+    for (const b of bs) {
+      b.s.closeAllConnections();
+      b.s.close();
+    }
+  });
+  // a port nothing listens on: every dial to it is refused
+  const dead = `http://127.0.0.1:${await freePort()}/`;
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const fabio = startFabio([
+    `-proxy.addr=127.0.0.1:${port}`,
+    `-ui.addr=127.0.0.1:${uiPort}`,
+    '-proxy.workers=2',
+    '-proxy.strategy=rr',
+    '-proxy.outlier.failures=0',
+    '-registry.backend=static',
+    `-registry.static.routes=${[bs[0]?.url, dead, bs[1]?.url].map((u) => `route add svc / ${u}`).join('\n')}`,
+  ]);
+  t.after(async () => assert.equal(await fabio.stop(), 0));
+  await fabio.waitFor(/2 worker processes serving/, 25_000);
+  const workers = childrenOf(fabio.proc.pid);
+  // keep-alive connections until each worker holds at least one; then every connection asks in turn
+  const conns: WireConn[] = [];
+  t.after(() => {
+    for (const c of conns) c.close();
+  });
+  const owners = new Set<number>();
+  for (let i = 0; i < 64 && owners.size < 2; i++) {
+    const c = new WireConn(port);
+    conns.push(c);
+    await c.ready;
+    assert.equal((await c.get('/')).status, 200);
+    owners.add(acceptedBy(port).get(c.socket.localPort as number) ?? 0);
+  }
+  assert.deepEqual([...owners].sort(), [...workers].sort(), 'a connection on each worker');
+  const statuses = new Map<number, number>();
+  for (let round = 0; round < 30; round++) {
+    for (const c of conns) {
+      const r = await c.get('/');
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    }
+  }
+  assert.deepEqual([...statuses.keys()], [200], JSON.stringify([...statuses]));
+  // the dead target was picked (round robin): the retries, not luck, kept the answers 200
+  const m = await (await fetch(`http://127.0.0.1:${uiPort}/metrics`)).text();
+  const retries = [...m.matchAll(/^\w*route_retry\{[^}]*\} (\d+)$/gm)].reduce((n, x) => n + Number(x[1]), 0);
+  assert.ok(
+    retries >= 10,
+    `retries counted over both workers: ${retries}\n${m
+      .split('\n')
+      .filter((l) => l.includes('retry'))
+      .join('\n')}`,
+  );
+});
