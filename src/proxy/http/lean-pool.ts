@@ -1,11 +1,25 @@
-import { connect, type Socket } from 'node:net';
+import { connect, isIP } from 'node:net';
+import type { RawTcp } from '../tcp/raw-handle.ts';
+import { RawUpstream } from './lean-raw.ts';
 
 /**
- * Keep-alive connections to one plain-HTTP upstream for the lean path (lean-forward.ts): raw
- * net.Sockets, LIFO reuse, idle sockets expire before a typical upstream closes them. Each socket
+ * Keep-alive connections to one plain-HTTP upstream for the lean path (lean-forward.ts): bare
+ * libuv handles (lean-raw.ts) for IP-literal targets when the raw handle API is there, else
+ * net.Sockets; LIFO reuse, idle sockets expire before a typical upstream closes them. Each socket
  * gets its listeners once; per request only the exchange object changes (no per-request closures
  * on the socket).
  */
+
+/** The part of net.Socket the lean path uses (RawUpstream offers the same). */
+export interface LeanSocket {
+  write(s: string, encoding: 'latin1'): unknown;
+  destroy(): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  readonly destroyed: boolean;
+  readonly writable: boolean;
+  readonly readableEnded: boolean;
+}
 
 /** What a connection reports to the exchange currently using it. */
 export interface LeanExchange {
@@ -23,31 +37,41 @@ export interface LeanSettings {
   readonly maxIdle: number;
   /** TCP keep-alive initial delay (ms). */
   readonly tcpKeepAlive: number;
+  /** Bare libuv handles for IP-literal targets (undefined: net.Socket for every target). */
+  readonly raw?: RawTcp | undefined;
 }
 
 export class LeanConn {
-  readonly socket: Socket;
+  readonly socket: LeanSocket;
   /** Exchanges this socket served before the current one (0 = fresh connection). */
   uses = 0;
   idleSince = 0;
   exchange: LeanExchange | undefined;
   readonly #pool: LeanPool;
 
-  constructor(pool: LeanPool, socket: Socket) {
+  /** `socket` a function: it builds the connection's RawUpstream, which reports to this LeanConn. */
+  constructor(pool: LeanPool, socket: ReturnType<typeof connect> | ((c: LeanConn) => LeanSocket)) {
     this.#pool = pool;
+    if (typeof socket === 'function') {
+      this.socket = socket(this);
+      return;
+    }
     this.socket = socket;
-    socket.on('data', (d: Buffer) => {
-      if (this.exchange !== undefined) this.exchange.onData(d);
-      else socket.destroy(); // bytes nobody asked for: the connection is out of sync
-    });
-    socket.on('error', (e: Error) => this.#end(e));
-    socket.on('close', () => this.#end(undefined));
+    socket.on('data', (d: Buffer) => this.data(d));
+    socket.on('error', (e: Error) => this.closed(e));
+    socket.on('close', () => this.closed(undefined));
     socket.on('timeout', () => {
       if (this.exchange === undefined) socket.destroy();
     });
   }
 
-  #end(err: Error | undefined): void {
+  /** Bytes from the upstream. // hot path */
+  data(d: Buffer): void {
+    if (this.exchange !== undefined) this.exchange.onData(d);
+    else this.socket.destroy(); // bytes nobody asked for: the connection is out of sync
+  }
+
+  closed(err: Error | undefined): void {
     const x = this.exchange;
     this.exchange = undefined;
     this.#pool.forget(this);
@@ -60,8 +84,12 @@ export class LeanPool {
   readonly #host: string;
   readonly #port: number;
   readonly #s: LeanSettings;
+  /** 4 or 6 when the host is an IP literal and bare handles are on, else 0 (net.Socket). */
+  readonly #family: number;
   #idle: LeanConn[] = [];
   #closed = false;
+  /** Expires idle bare connections (net.Sockets carry their own idle timer). */
+  #sweep: NodeJS.Timeout | undefined;
 
   constructor(hostPort: string, settings: LeanSettings) {
     const i = hostPort.lastIndexOf(':');
@@ -71,6 +99,7 @@ export class LeanPool {
     this.#host = host;
     this.#port = i > b ? Number(hostPort.slice(i + 1)) || 80 : 80;
     this.#s = settings;
+    this.#family = settings.raw !== undefined ? isIP(host) : 0;
   }
 
   /**
@@ -96,6 +125,15 @@ export class LeanPool {
       return c;
     }
     const s = this.#s;
+    if (this.#family !== 0 && s.raw !== undefined) {
+      const raw = s.raw;
+      const c = new LeanConn(
+        this,
+        (lc) => new RawUpstream(raw, this.#host, this.#family, this.#port, s.dialTimeout, s.tcpKeepAlive, lc),
+      );
+      c.exchange = x;
+      return c;
+    }
     const sock = connect({
       host: this.#host,
       port: this.#port,
@@ -126,6 +164,20 @@ export class LeanPool {
     }
     c.idleSince = Date.now();
     this.#idle.push(c);
+    if (this.#family !== 0 && this.#sweep === undefined) {
+      this.#sweep = setInterval(() => this.#expire(), Math.max(50, Math.min(this.#s.idleTimeout / 2, 2000)));
+      this.#sweep.unref();
+    }
+  }
+
+  /** Closes bare connections idle longer than the idle timeout. */
+  #expire(): void {
+    const limit = Date.now() - this.#s.idleTimeout;
+    for (const c of this.#idle.slice()) if (c.idleSince < limit) c.socket.destroy();
+    if (this.#idle.length === 0) {
+      clearInterval(this.#sweep);
+      this.#sweep = undefined;
+    }
   }
 
   forget(c: LeanConn): void {
@@ -140,6 +192,8 @@ export class LeanPool {
   /** Closes idle sockets now; busy ones close when their exchange ends. */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#sweep);
+    this.#sweep = undefined;
     for (const c of this.#idle.splice(0)) c.socket.destroy();
   }
 }

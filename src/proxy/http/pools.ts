@@ -1,6 +1,7 @@
 import { Client, Pool } from 'undici';
 import type { TableStore } from '../../routes/table-store.ts';
 import type { Table, Target } from '../../routes/types.ts';
+import { rawTcp } from '../tcp/raw-handle.ts';
 import { LeanPool } from './lean-pool.ts';
 
 /** Upstream transport settings from proxy.* keys (milliseconds). */
@@ -36,6 +37,10 @@ export class PoolCache {
   #leanByTarget = new WeakMap<Target, LeanPool>();
   #unsubscribe: () => void;
 
+  /** Bare libuv handles for the lean path's upstream connections (lean-raw.ts). */
+  readonly #raw = process.env.FABIO_TS_BARE_UPSTREAM === '0' ? undefined : rawTcp;
+
+  /** Reads FABIO_TS_BARE_UPSTREAM once, here (`0`: the lean path keeps net.Socket upstream). */
   constructor(store: TableStore, settings: PoolSettings) {
     this.#settings = settings;
     this.#unsubscribe = store.onSwap((t) => this.prune(t));
@@ -65,6 +70,7 @@ export class PoolCache {
         idleTimeout: Math.min(idle, 4_000),
         maxIdle: s.maxConn > 0 ? s.maxConn : Number.POSITIVE_INFINITY,
         tcpKeepAlive: s.tcpKeepAlive > 0 ? s.tcpKeepAlive : 15_000,
+        raw: this.#raw,
       });
       this.#lean.set(k, q);
     }

@@ -96,6 +96,35 @@ for (const c of CLIENTS) {
     assert.match(cl.text(), /"method":"POST","url":"\/post"[\s\S]*"bodyLength":5/);
   });
 
+  // The no-pause head (bare-conn.ts #noPause): a read that completes a head begun in an earlier
+  // read must still pause after it, or the head that follows in the same read is parsed over it.
+  test(`${c.name}: a head completed by a read that also carries the next whole head: both answered in order`, async (t) => {
+    const be = await backend(t, echo);
+    const p = await proxy(t, `route add s / ${be.url}/`, {}, { bare: c.bare });
+    const cl = await rawClient(p.port);
+    cl.s.setNoDelay(true);
+    cl.s.write('GET /first HTTP/1.1\r\nHost: a\r\n\r');
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r)); // a read of its own, as the split test
+    cl.s.write('\nGET /second HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    await cl.closed;
+    assert.deepEqual(answers(cl.text()), ['200 OK', '200 OK'], cl.text());
+    const urls = cl.text().match(/"url":"\/\w+"/g);
+    assert.deepEqual(urls, ['"url":"/first"', '"url":"/second"']);
+  });
+
+  test(`${c.name}: a POST head that ends a read, its body in the next: handed over, body intact`, async (t) => {
+    const be = await backend(t, echo);
+    const p = await proxy(t, `route add s / ${be.url}/`, {}, { bare: c.bare });
+    const cl = await rawClient(p.port);
+    cl.s.setNoDelay(true);
+    cl.s.write('POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\n');
+    await new Promise((r) => setImmediate(r));
+    cl.s.write('hello');
+    await cl.closed;
+    assert.deepEqual(answers(cl.text()), ['200 OK'], cl.text());
+    assert.match(cl.text(), /"method":"POST","url":"\/p"[\s\S]*"bodyLength":5/);
+  });
+
   test(`${c.name}: 2,000 pipelined requests answered by the proxy itself come back in order`, async (t) => {
     const p = await proxy(t, 'route add s a.test/ http://127.0.0.1:9/', {}, { bare: c.bare });
     const cl = await rawClient(p.port);

@@ -151,13 +151,14 @@ test('lean pool: a connection that has read the upstream FIN is never handed out
   t.after(() => pool.close());
   const x = { onData() {}, onClose() {} };
   const c = pool.acquire(x);
-  await once(c.socket, 'connect');
+  const sock = c.socket as Socket; // no `raw` in the settings: a net.Socket
+  await once(sock, 'connect');
   pool.release(c);
   assert.equal(pool.idle, 1);
   await until(() => sockets.length === 1);
   sockets[0]?.end(); // FIN from the upstream
   // Between the 'end' event and the socket's 'close' the pooled entry is still there.
-  const [again] = await new Promise<LeanConn[]>((resolve) => c.socket.once('end', () => resolve([pool.acquire(x)])));
+  const [again] = await new Promise<LeanConn[]>((resolve) => sock.once('end', () => resolve([pool.acquire(x)])));
   assert.notEqual(again, c, 'EOF seen: a new connection');
   again?.socket.destroy();
 });
