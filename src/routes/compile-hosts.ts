@@ -1,4 +1,4 @@
-import type { BuildMemo, LineIndex } from './build-memo.ts';
+import type { BuildMemo, LineIndex, MemoParts } from './build-memo.ts';
 import { hostOrders } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
@@ -187,30 +187,31 @@ export interface CompiledHosts {
   readonly globs: HostEntry[];
   readonly tcp: Map<string, CRoute>;
   readonly routes: Route[];
+  /** For the next build (BuildMemo.parts). */
+  readonly parts: MemoParts;
+}
+
+/** One host's entry and its TCP route (see compileHosts). */
+interface HostOut {
+  readonly entry: HostEntry;
+  readonly tcpRoute: CRoute | undefined;
 }
 
 /**
  * Step 3, compile the hosts in most-specific-first order: each host's routes (reusing the previous
  * build's where unchanged), its host glob, its host entry (the previous one when nothing changed).
  * `nums` are step 1's line numbers (incremental), for the warning of an invalid host glob.
+ *
+ * When the hosts are those of the previous build (the same order: no host added or removed, the
+ * usual health flap), every rank is unchanged, so only the hosts the build touched (changed ones,
+ * and host globs for their warning) are compiled, in rank order, and the previous build's indexes
+ * are copied and patched where their entries changed (patchHosts).
  */
 export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: readonly number[]): CompiledHosts {
   const { opts, memo, model, st } = run;
   const cache = opts.globCache ?? new GlobCache(opts.globCacheSize);
   const { order, asc } = hostOrders(memo !== undefined && ix !== undefined ? ix.hosts : model, memo);
-  const byKey = new Map<string, HostEntry>();
-  const exactPlain = new Map<string, HostEntry[]>();
-  const exactTls = new Map<string, HostEntry[]>();
-  const globs: HostEntry[] = [];
-  const tcp = new Map<string, CRoute>();
-  const push = (m: Map<string, HostEntry[]>, k: string, e: HostEntry): void => {
-    const l = m.get(k);
-    if (l === undefined) m.set(k, [e]);
-    else l.push(e);
-  };
-
-  for (let rank = 0; rank < order.length; rank++) {
-    const key = (order[rank] as { h: string }).h;
+  const hostOut = (key: string, rank: number): HostOut => {
     const rs = model.get(key);
     const prevEntry = memo?.byKey.get(key);
     const kept = run.kept?.get(key);
@@ -254,17 +255,128 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
         matchTls,
       });
     }
+    return { entry, tcpRoute: routes.find((r) => '/'.startsWith(r.path)) };
+  };
+
+  if (memo?.parts !== undefined && order === memo.order) {
+    const w0 = st.warnings.length;
+    const patched = patchHosts(run, memo, memo.parts, asc, hostOut);
+    if (patched !== undefined) return patched;
+    st.warnings.length = w0; // a host moved between the glob and exact indexes: compile all
+  }
+
+  const byKey = new Map<string, HostEntry>();
+  const exactPlain = new Map<string, HostEntry[]>();
+  const exactTls = new Map<string, HostEntry[]>();
+  const globs: HostEntry[] = [];
+  const tcp = new Map<string, CRoute>();
+  const globKeys: string[] = [];
+  const push = (m: Map<string, HostEntry[]>, k: string, e: HostEntry): void => {
+    const l = m.get(k);
+    if (l === undefined) m.set(k, [e]);
+    else l.push(e);
+  };
+
+  for (let rank = 0; rank < order.length; rank++) {
+    const key = (order[rank] as { h: string }).h;
+    const { entry, tcpRoute } = hostOut(key, rank);
     byKey.set(key, entry);
-    if (matchPlain !== undefined) globs.push(entry);
+    if (!opts.globDisabled && isGlob(key)) globKeys.push(key);
+    if (entry.matchPlain !== undefined) globs.push(entry);
     else {
       push(exactPlain, normalizeHost(key, false), entry);
       push(exactTls, normalizeHost(key, true), entry);
     }
-    const tcpRoute = routes.find((r) => '/'.startsWith(r.path));
     if (tcpRoute !== undefined) tcp.set(key, tcpRoute);
   }
 
+  const routes = routesOf(asc, byKey);
+  return {
+    order,
+    asc,
+    byKey,
+    exactPlain,
+    exactTls,
+    globs,
+    tcp,
+    routes,
+    parts: { exactPlain, exactTls, globs, tcp, routes, globKeys },
+  };
+}
+
+/** Every route in ascending host order (the table's `routes`). */
+function routesOf(asc: readonly string[], byKey: ReadonlyMap<string, HostEntry>): Route[] {
   const routes: Route[] = [];
   for (const h of asc) for (const r of byKey.get(h)?.routes ?? []) routes.push(r.route);
-  return { order, asc, byKey, exactPlain, exactTls, globs, tcp, routes };
+  return routes;
+}
+
+/** `list` with `from` replaced by `to` (a copy), or undefined when `from` is not in it. */
+function replaced(list: readonly HostEntry[] | undefined, from: HostEntry, to: HostEntry): HostEntry[] | undefined {
+  const i = list?.indexOf(from) ?? -1;
+  if (list === undefined || i < 0) return undefined;
+  const out = list.slice();
+  out[i] = to;
+  return out;
+}
+
+/**
+ * compileHosts when the host order is the previous build's: compiles the touched hosts (rebuilt,
+ * with kept paths, or host globs) in rank order and patches copies of the previous indexes.
+ * Undefined when an entry would move between the glob and the exact indexes (never expected: the
+ * same key compiles the same way); the caller then compiles every host.
+ */
+function patchHosts(
+  run: HostInputs,
+  memo: BuildMemo,
+  parts: MemoParts,
+  asc: readonly string[],
+  hostOut: (key: string, rank: number) => HostOut,
+): CompiledHosts | undefined {
+  const touched = new Set<string>(run.model.keys());
+  if (run.kept !== undefined) for (const h of run.kept.keys()) touched.add(h);
+  for (const h of parts.globKeys) touched.add(h);
+  const prevs = [...touched].map((h) => memo.byKey.get(h) as HostEntry).sort((a, b) => a.rank - b.rank);
+  const byKey = new Map(memo.byKey);
+  const exactPlain = new Map(parts.exactPlain) as Map<string, HostEntry[]>;
+  const exactTls = new Map(parts.exactTls) as Map<string, HostEntry[]>;
+  let globs = parts.globs as HostEntry[];
+  const tcp = new Map(parts.tcp);
+  let routesChanged = false;
+  for (const prev of prevs) {
+    const { entry, tcpRoute } = hostOut(prev.key, prev.rank);
+    if (tcpRoute !== undefined) tcp.set(prev.key, tcpRoute);
+    else tcp.delete(prev.key);
+    if (entry === prev) continue;
+    if ((entry.matchPlain === undefined) !== (prev.matchPlain === undefined)) return undefined;
+    if (entry.routes !== prev.routes) routesChanged = true;
+    byKey.set(prev.key, entry);
+    if (entry.matchPlain !== undefined) {
+      const g = replaced(globs, prev, entry);
+      if (g === undefined) return undefined;
+      globs = g;
+      continue;
+    }
+    for (const [m, tls] of [
+      [exactPlain, false],
+      [exactTls, true],
+    ] as const) {
+      const k = normalizeHost(prev.key, tls);
+      const l = replaced(m.get(k), prev, entry);
+      if (l === undefined) return undefined;
+      m.set(k, l);
+    }
+  }
+  const routes = routesChanged ? routesOf(asc, byKey) : (parts.routes as Route[]);
+  return {
+    order: memo.order,
+    asc,
+    byKey,
+    exactPlain,
+    exactTls,
+    globs,
+    tcp,
+    routes,
+    parts: { exactPlain, exactTls, globs, tcp, routes, globKeys: parts.globKeys },
+  };
 }
