@@ -392,18 +392,21 @@ const ascending = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 /**
  * The host keys of a build in both orders the table needs. With a previous build, its sorted lists
  * are filtered to the hosts still present and merged with the sorted new hosts: the same result as
- * sorting everything (both are total orders over distinct keys), in linear time.
+ * sorting everything (both are total orders over distinct keys), in linear time (O(candidates)
+ * when the host set is unchanged: the previous lists are returned as they are).
  */
 export function hostOrders(
   hosts: ReadonlyMap<string, unknown>,
   prev: BuildMemo | undefined,
+  candidates?: Iterable<string>,
 ): { order: KeyedHost[]; asc: string[] } {
   if (prev === undefined) {
     const order = [...hosts.keys()].map((h) => ({ h, k: reverseHostPort(h) })).sort(bySpecificity);
     return { order, asc: [...hosts.keys()].sort() };
   }
+  // `candidates`: the only hosts that can be new (the incremental build's visited hosts)
   const added: string[] = [];
-  for (const h of hosts.keys()) if (!prev.byKey.has(h)) added.push(h);
+  for (const h of candidates ?? hosts.keys()) if (hosts.has(h) && !prev.byKey.has(h)) added.push(h);
   const keptOrder =
     prev.order.length === hosts.size - added.length ? prev.order : prev.order.filter((x) => hosts.has(x.h));
   const keptAsc = prev.asc.length === hosts.size - added.length ? prev.asc : prev.asc.filter((h) => hosts.has(h));

@@ -4,6 +4,7 @@ import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
 import { GlobCache, GlobSyntaxError, isGlob } from './glob.ts';
 import { normalizeHost } from './host-order.ts';
+import { withChanges } from './layered-map.ts';
 import type { ApplyState, Model, MRoute } from './model.ts';
 import { buildPathIndex } from './path-index.ts';
 import type { TargetDraft } from './target.ts';
@@ -28,6 +29,8 @@ export interface HostInputs {
   readonly st: ApplyState;
   /** Incremental: the previous build's routes kept for the unchanged paths of a changed host. */
   readonly kept?: ReadonlyMap<string, readonly CRoute[]>;
+  /** Incremental: the only hosts that can differ from the previous build's (undefined: any). */
+  readonly visited?: ReadonlySet<string> | undefined;
 }
 
 /** Option problems of the route's surviving targets become warnings (in target order). */
@@ -181,11 +184,11 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
 export interface CompiledHosts {
   readonly order: BuildMemo['order'];
   readonly asc: BuildMemo['asc'];
-  readonly byKey: Map<string, HostEntry>;
-  readonly exactPlain: Map<string, HostEntry[]>;
-  readonly exactTls: Map<string, HostEntry[]>;
+  readonly byKey: ReadonlyMap<string, HostEntry>;
+  readonly exactPlain: ReadonlyMap<string, readonly HostEntry[]>;
+  readonly exactTls: ReadonlyMap<string, readonly HostEntry[]>;
   readonly globs: HostEntry[];
-  readonly tcp: Map<string, CRoute>;
+  readonly tcp: ReadonlyMap<string, CRoute>;
   readonly routes: Route[];
   /** For the next build (BuildMemo.parts). */
   readonly parts: MemoParts;
@@ -210,7 +213,8 @@ interface HostOut {
 export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: readonly number[]): CompiledHosts {
   const { opts, memo, model, st } = run;
   const cache = opts.globCache ?? new GlobCache(opts.globCacheSize);
-  const { order, asc } = hostOrders(memo !== undefined && ix !== undefined ? ix.hosts : model, memo);
+  const { order, asc } =
+    memo !== undefined && ix !== undefined ? hostOrders(ix.hosts, memo, run.visited) : hostOrders(model, memo);
   const hostOut = (key: string, rank: number): HostOut => {
     const rs = model.get(key);
     const prevEntry = memo?.byKey.get(key);
@@ -337,16 +341,16 @@ function patchHosts(
   if (run.kept !== undefined) for (const h of run.kept.keys()) touched.add(h);
   for (const h of parts.globKeys) touched.add(h);
   const prevs = [...touched].map((h) => memo.byKey.get(h) as HostEntry).sort((a, b) => a.rank - b.rank);
-  const byKey = new Map(memo.byKey);
-  const exactPlain = new Map(parts.exactPlain) as Map<string, HostEntry[]>;
-  const exactTls = new Map(parts.exactTls) as Map<string, HostEntry[]>;
+  // the changes only: layered over the previous maps (layered-map.ts), never copies of them
+  const byKey = new Map<string, HostEntry>();
+  const exactPlain = new Map<string, readonly HostEntry[] | undefined>();
+  const exactTls = new Map<string, readonly HostEntry[] | undefined>();
   let globs = parts.globs as HostEntry[];
-  const tcp = new Map(parts.tcp);
+  const tcp = new Map<string, CRoute | undefined>();
   let routesChanged = false;
   for (const prev of prevs) {
     const { entry, tcpRoute } = hostOut(prev.key, prev.rank);
-    if (tcpRoute !== undefined) tcp.set(prev.key, tcpRoute);
-    else tcp.delete(prev.key);
+    if (tcpRoute !== parts.tcp.get(prev.key)) tcp.set(prev.key, tcpRoute);
     if (entry === prev) continue;
     if ((entry.matchPlain === undefined) !== (prev.matchPlain === undefined)) return undefined;
     if (entry.routes !== prev.routes) routesChanged = true;
@@ -357,26 +361,30 @@ function patchHosts(
       globs = g;
       continue;
     }
-    for (const [m, tls] of [
-      [exactPlain, false],
-      [exactTls, true],
+    for (const [changes, from, tls] of [
+      [exactPlain, parts.exactPlain, false],
+      [exactTls, parts.exactTls, true],
     ] as const) {
       const k = normalizeHost(prev.key, tls);
-      const l = replaced(m.get(k), prev, entry);
+      const l = replaced(changes.get(k) ?? from.get(k), prev, entry);
       if (l === undefined) return undefined;
-      m.set(k, l);
+      changes.set(k, l);
     }
   }
-  const routes = routesChanged ? routesOf(asc, byKey) : (parts.routes as Route[]);
+  const nextByKey = withChanges(memo.byKey, byKey);
+  const routes = routesChanged ? routesOf(asc, nextByKey) : (parts.routes as Route[]);
+  const nextPlain = withChanges(parts.exactPlain, exactPlain);
+  const nextTls = withChanges(parts.exactTls, exactTls);
+  const nextTcp = withChanges(parts.tcp, tcp);
   return {
     order: memo.order,
     asc,
-    byKey,
-    exactPlain,
-    exactTls,
+    byKey: nextByKey,
+    exactPlain: nextPlain,
+    exactTls: nextTls,
     globs,
-    tcp,
+    tcp: nextTcp,
     routes,
-    parts: { exactPlain, exactTls, globs, tcp, routes, globKeys: parts.globKeys },
+    parts: { exactPlain: nextPlain, exactTls: nextTls, globs, tcp: nextTcp, routes, globKeys: parts.globKeys },
   };
 }

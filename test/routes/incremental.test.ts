@@ -334,3 +334,16 @@ test('many hosts, few changing: builds that visit only the changed stretch and p
       assert.ok(built > 60, `seed ${seed}: most texts build (${built})`); // not a test of errors only
     }
 });
+
+test('a host whose routes an override deleted is revisited when an edit elsewhere does not touch it', () => {
+  // the host stays in the line index without a host entry (BuildMemo.revisit): skipping it would
+  // make it look like a new host with no routes to compile
+  const text = (port: number) =>
+    `route add b b.com/ http://10.0.0.2:80/\nroute add a a.com/ http://10.0.0.1:${port}/\nroute del b`;
+  let t = buildTable(text(80), OPTS);
+  for (const port of [81, 82, 83]) {
+    t = buildTable(text(port), OPTS, t);
+    assert.equal(t.print(), buildTable(text(port), OPTS).print());
+    assert.equal(t.lookup(req('b.com', '/')), undefined);
+  }
+});
