@@ -9,7 +9,7 @@ import type { Preparsed } from './model.ts';
 import { hostPath } from './model.ts';
 import { parseLine } from './parse.ts';
 import { parseTargetURL } from './target-url.ts';
-import type { Matcher, RouteDef } from './types.ts';
+import type { Matcher, Route, RouteDef } from './types.ts';
 
 /**
  * What one build leaves for the next (incremental builds). A registry change usually touches a few
@@ -70,6 +70,25 @@ export interface BuildMemo {
    * `lines` is defined: their text, and the warning each one gave (by position; undefined: none).
    */
   readonly overrides?: Overrides | undefined;
+  /**
+   * Hosts of `lines` that the next incremental build must visit even when none of their lines is
+   * in the changed stretch of the text: pinned (see Chain.pinned), without a host entry (all their
+   * routes deleted by an override), or left out of `lines` although the text has lines of them.
+   */
+  readonly revisit?: ReadonlySet<string> | undefined;
+  /** The previous table's lookup indexes, patched (not rebuilt) when the host order is unchanged. */
+  readonly parts?: MemoParts | undefined;
+}
+
+/** See BuildMemo.parts (compile-hosts.ts). */
+export interface MemoParts {
+  readonly exactPlain: ReadonlyMap<string, readonly HostEntry[]>;
+  readonly exactTls: ReadonlyMap<string, readonly HostEntry[]>;
+  readonly globs: readonly HostEntry[];
+  readonly tcp: ReadonlyMap<string, CRoute>;
+  readonly routes: readonly Route[];
+  /** Host keys that are globs (when glob matching is on): compiled every build, for their warning. */
+  readonly globKeys: readonly string[];
 }
 
 /** See BuildMemo.overrides. */
@@ -139,7 +158,21 @@ export class ChainComparer {
     this.#a = a;
     this.#b = b;
     this.#prefix = commonPrefix(a.text, b.text);
-    this.#suffix = commonSuffix(a.text, b.text);
+    // at most what is left after the prefix in either text: the two never overlap (see touchedHosts)
+    this.#suffix = Math.min(commonSuffix(a.text, b.text), Math.min(a.text.length, b.text.length) - this.#prefix);
+  }
+
+  /**
+   * The hosts with a line in the changed stretch of either text (`hostOf` gives the host of line
+   * i of a, `prevHostOf` of line j of b). With both texts split as prefix + middle + suffix (the
+   * common prefix and suffix, not overlapping), a line whose newline is in the prefix, or whose
+   * preceding newline is in the suffix, is the same line in both texts at the same place, and
+   * every other line touches the middle. So a host with no touching line in either text has the
+   * same lines in the same order in both: its chain is `same`.
+   */
+  touchedHosts(hostOf: (i: number) => string, prevHostOf: (j: number) => string, out: Set<string>): void {
+    touching(this.#a, this.#prefix, this.#suffix, (i) => out.add(hostOf(i)));
+    touching(this.#b, this.#prefix, this.#suffix, (j) => out.add(prevHostOf(j)));
   }
 
   /** Whether chain ca of a and chain cb of b hold the same line texts in the same order. */
@@ -169,8 +202,29 @@ export class ChainComparer {
   }
 }
 
+/** Calls fn with each line of ix that touches the middle (see ChainComparer.touchedHosts). */
+function touching(ix: LineIndex, prefix: number, suffix: number, fn: (i: number) => void): void {
+  const { starts, ends } = ix;
+  const last = ix.text.length - suffix; // lines starting after this are in the suffix
+  let lo = 0;
+  let hi = ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ends[mid] as number) < prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < ends.length && (starts[i] as number) <= last; i++) fn(i);
+}
+
 /** The path of a grouped `route add` line (its source was found by addSource when it was grouped). */
 const pathOf = (line: string): string => hostPath(addSource(line) as string)[1];
+
+/** The host of a grouped `route add` line. */
+export const hostOf = (line: string): string => hostPath(addSource(line) as string)[0];
+
+/** The text of line i of ix (trimmed, as forEachLine gives it). */
+export const lineText = (ix: LineIndex, i: number): string =>
+  ix.text.slice(ix.starts[i] as number, ix.ends[i] as number).trim();
 
 const chainIndexes = (ix: LineIndex, c: Chain): number[] => {
   const out: number[] = new Array(c.count);
@@ -215,7 +269,7 @@ export function changedPaths(
   for (let k = head; k < a.length - tail; k++) changed.add(pathOf(curLines[a[k] as number] as string));
   for (let k = head; k < b.length - tail; k++) {
     const j = b[k] as number;
-    changed.add(pathOf(prev.text.slice(prev.starts[j] as number, prev.ends[j] as number).trim()));
+    changed.add(pathOf(lineText(prev, j)));
   }
   // every line of a changed path, also outside the stretch (a path's lines need not be adjacent)
   const probes = [...changed];
@@ -338,18 +392,21 @@ const ascending = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 /**
  * The host keys of a build in both orders the table needs. With a previous build, its sorted lists
  * are filtered to the hosts still present and merged with the sorted new hosts: the same result as
- * sorting everything (both are total orders over distinct keys), in linear time.
+ * sorting everything (both are total orders over distinct keys), in linear time (O(candidates)
+ * when the host set is unchanged: the previous lists are returned as they are).
  */
 export function hostOrders(
   hosts: ReadonlyMap<string, unknown>,
   prev: BuildMemo | undefined,
+  candidates?: Iterable<string>,
 ): { order: KeyedHost[]; asc: string[] } {
   if (prev === undefined) {
     const order = [...hosts.keys()].map((h) => ({ h, k: reverseHostPort(h) })).sort(bySpecificity);
     return { order, asc: [...hosts.keys()].sort() };
   }
+  // `candidates`: the only hosts that can be new (the incremental build's visited hosts)
   const added: string[] = [];
-  for (const h of hosts.keys()) if (!prev.byKey.has(h)) added.push(h);
+  for (const h of candidates ?? hosts.keys()) if (hosts.has(h) && !prev.byKey.has(h)) added.push(h);
   const keptOrder =
     prev.order.length === hosts.size - added.length ? prev.order : prev.order.filter((x) => hosts.has(x.h));
   const keptAsc = prev.asc.length === hosts.size - added.length ? prev.asc : prev.asc.filter((h) => hosts.has(h));

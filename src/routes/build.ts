@@ -6,6 +6,8 @@ import {
   ChainComparer,
   changedPaths,
   forEachLine,
+  hostOf,
+  lineText,
   newLineIndex,
   parseEntry,
 } from './build-memo.ts';
@@ -85,9 +87,27 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table): Tabl
         pathGlobs: run.st.pathGlobs,
         lines: ix,
         overrides: ix === undefined ? undefined : run.overrides,
+        revisit: revisitHosts(run, ix, hosts.byKey),
+        parts: hosts.parts,
       },
     }),
   );
+}
+
+/** BuildMemo.revisit: from the hosts step 2 visited when it did not visit all (see BuildRun.visited). */
+function revisitHosts(
+  run: BuildRun,
+  ix: LineIndex | undefined,
+  byKey: ReadonlyMap<string, HostEntry>,
+): Set<string> | undefined {
+  if (ix === undefined) return undefined;
+  const out = new Set(run.dropped);
+  const check = (h: string, c: Chain | undefined): void => {
+    if (c !== undefined && (c.pinned || !byKey.has(h))) out.add(h);
+  };
+  if (run.visited !== undefined) for (const h of run.visited) check(h, ix.hosts.get(h));
+  else for (const [h, c] of ix.hosts) check(h, c);
+  return out;
 }
 
 /** The state of one build shared by its three steps: the model being applied to and what failed. */
@@ -104,6 +124,13 @@ class BuildRun {
   readonly kept = new Map<string, CRoute[]>();
   /** The commands after the last `route add` and their warnings (see BuildMemo.overrides). */
   overrides: Overrides | undefined;
+  /**
+   * Incremental: the hosts step 2 visited (undefined: it visited every host of the text), the
+   * only ones whose revisit status (BuildMemo.revisit) can have changed.
+   */
+  visited: Set<string> | undefined;
+  /** Hosts left out of the line index although the text has lines of them (see BuildMemo.revisit). */
+  readonly dropped = new Set<string>();
   /**
    * fabio parses the whole text before applying it, so a syntax error anywhere wins over an
    * error applying an earlier command (a bad target URL): remember that one, keep parsing.
@@ -302,7 +329,22 @@ function applyCommands(run: BuildRun, g: Grouped): LineIndex | undefined {
     const todo: number[] = [];
     const todoHosts: string[] = [];
     const cmp = prevIx !== undefined ? new ChainComparer(cur, prevIx) : undefined;
-    for (const [host, c] of cur.hosts) {
+    // only the hosts with a line in the changed stretch of the text, and those revisited every
+    // build, can differ from the previous build: the others are its hosts (O(changed), not O(hosts))
+    let visit: Iterable<string> = cur.hosts.keys();
+    if (cmp !== undefined && prevIx !== undefined && memo.revisit !== undefined) {
+      const touched = new Set(memo.revisit);
+      cmp.touchedHosts(
+        (i) => hostOf(g.lineTexts[i] as string),
+        (j) => hostOf(lineText(prevIx, j)),
+        touched,
+      );
+      run.visited = touched;
+      visit = touched;
+    }
+    for (const host of visit) {
+      const c = cur.hosts.get(host);
+      if (c === undefined) continue; // a host of the previous text only
       const p = prevIx?.hosts.get(host);
       const prevEntry = memo.byKey.get(host);
       const reusable = p !== undefined && !p.pinned && prevEntry !== undefined;
@@ -369,14 +411,18 @@ function applyCommands(run: BuildRun, g: Grouped): LineIndex | undefined {
         const i = todo[k] as number;
         if (e !== undefined) run.apply(e, g.nums[i] as number, g.lineTexts[i] as string, cur.starts[i] as number);
       }
+      const visited = run.visited;
       const same = (host: string, path: string) =>
-        sameHosts.has(host) || (changedOf.get(host)?.has(path) === false && run.kept.has(host));
+        sameHosts.has(host) ||
+        (visited !== undefined && !visited.has(host) && cur.hosts.has(host)) ||
+        (changedOf.get(host)?.has(path) === false && run.kept.has(host));
       run.overrides = applyOverrides(run, g.over, memo.overrides?.warnings ?? [], same);
       if (run.overrides === undefined) general = true;
     }
     if (!general) {
       // a host whose lines were all skipped (or whose routes the overrides deleted) has no routes
-      for (const h of todoHosts) if (!run.model.has(h) && !(run.kept.get(h)?.length ?? 0)) cur.hosts.delete(h);
+      for (const h of todoHosts)
+        if (!run.model.has(h) && !(run.kept.get(h)?.length ?? 0) && cur.hosts.delete(h)) run.dropped.add(h);
       // a host that only lost paths is compiled from its kept routes
       for (const h of run.kept.keys()) if (!run.model.has(h)) run.model.set(h, new Map());
     }
@@ -390,6 +436,8 @@ function applyCommands(run: BuildRun, g: Grouped): LineIndex | undefined {
 function applyAllCommands(run: BuildRun, w0: number): LineIndex | undefined {
   run.kept.clear();
   run.model.clear();
+  run.visited = undefined;
+  run.dropped.clear();
   run.skipped.length = 0;
   run.st.warnings.length = w0;
   run.applyError = undefined;
@@ -415,6 +463,11 @@ function applyAllCommands(run: BuildRun, w0: number): LineIndex | undefined {
   });
   run.overrides = { text: lines.join('\n'), warnings };
   // hosts whose routes the overrides deleted are not in the table (compileHosts reads ix's hosts)
-  if (ix !== undefined) for (const h of [...ix.hosts.keys()]) if (!run.model.has(h)) ix.hosts.delete(h);
+  if (ix !== undefined)
+    for (const h of [...ix.hosts.keys()])
+      if (!run.model.has(h)) {
+        ix.hosts.delete(h);
+        run.dropped.add(h);
+      }
   return ix;
 }

@@ -1,9 +1,10 @@
-import type { BuildMemo, LineIndex } from './build-memo.ts';
+import type { BuildMemo, LineIndex, MemoParts } from './build-memo.ts';
 import { hostOrders } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
 import { GlobCache, GlobSyntaxError, isGlob } from './glob.ts';
 import { normalizeHost } from './host-order.ts';
+import { withChanges } from './layered-map.ts';
 import type { ApplyState, Model, MRoute } from './model.ts';
 import { buildPathIndex } from './path-index.ts';
 import type { TargetDraft } from './target.ts';
@@ -28,6 +29,8 @@ export interface HostInputs {
   readonly st: ApplyState;
   /** Incremental: the previous build's routes kept for the unchanged paths of a changed host. */
   readonly kept?: ReadonlyMap<string, readonly CRoute[]>;
+  /** Incremental: the only hosts that can differ from the previous build's (undefined: any). */
+  readonly visited?: ReadonlySet<string> | undefined;
 }
 
 /** Option problems of the route's surviving targets become warnings (in target order). */
@@ -181,36 +184,38 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
 export interface CompiledHosts {
   readonly order: BuildMemo['order'];
   readonly asc: BuildMemo['asc'];
-  readonly byKey: Map<string, HostEntry>;
-  readonly exactPlain: Map<string, HostEntry[]>;
-  readonly exactTls: Map<string, HostEntry[]>;
+  readonly byKey: ReadonlyMap<string, HostEntry>;
+  readonly exactPlain: ReadonlyMap<string, readonly HostEntry[]>;
+  readonly exactTls: ReadonlyMap<string, readonly HostEntry[]>;
   readonly globs: HostEntry[];
-  readonly tcp: Map<string, CRoute>;
+  readonly tcp: ReadonlyMap<string, CRoute>;
   readonly routes: Route[];
+  /** For the next build (BuildMemo.parts). */
+  readonly parts: MemoParts;
+}
+
+/** One host's entry and its TCP route (see compileHosts). */
+interface HostOut {
+  readonly entry: HostEntry;
+  readonly tcpRoute: CRoute | undefined;
 }
 
 /**
  * Step 3, compile the hosts in most-specific-first order: each host's routes (reusing the previous
  * build's where unchanged), its host glob, its host entry (the previous one when nothing changed).
  * `nums` are step 1's line numbers (incremental), for the warning of an invalid host glob.
+ *
+ * When the hosts are those of the previous build (the same order: no host added or removed, the
+ * usual health flap), every rank is unchanged, so only the hosts the build touched (changed ones,
+ * and host globs for their warning) are compiled, in rank order, and the previous build's indexes
+ * are copied and patched where their entries changed (patchHosts).
  */
 export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: readonly number[]): CompiledHosts {
   const { opts, memo, model, st } = run;
   const cache = opts.globCache ?? new GlobCache(opts.globCacheSize);
-  const { order, asc } = hostOrders(memo !== undefined && ix !== undefined ? ix.hosts : model, memo);
-  const byKey = new Map<string, HostEntry>();
-  const exactPlain = new Map<string, HostEntry[]>();
-  const exactTls = new Map<string, HostEntry[]>();
-  const globs: HostEntry[] = [];
-  const tcp = new Map<string, CRoute>();
-  const push = (m: Map<string, HostEntry[]>, k: string, e: HostEntry): void => {
-    const l = m.get(k);
-    if (l === undefined) m.set(k, [e]);
-    else l.push(e);
-  };
-
-  for (let rank = 0; rank < order.length; rank++) {
-    const key = (order[rank] as { h: string }).h;
+  const { order, asc } =
+    memo !== undefined && ix !== undefined ? hostOrders(ix.hosts, memo, run.visited) : hostOrders(model, memo);
+  const hostOut = (key: string, rank: number): HostOut => {
     const rs = model.get(key);
     const prevEntry = memo?.byKey.get(key);
     const kept = run.kept?.get(key);
@@ -254,17 +259,132 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
         matchTls,
       });
     }
+    return { entry, tcpRoute: routes.find((r) => '/'.startsWith(r.path)) };
+  };
+
+  if (memo?.parts !== undefined && order === memo.order) {
+    const w0 = st.warnings.length;
+    const patched = patchHosts(run, memo, memo.parts, asc, hostOut);
+    if (patched !== undefined) return patched;
+    st.warnings.length = w0; // a host moved between the glob and exact indexes: compile all
+  }
+
+  const byKey = new Map<string, HostEntry>();
+  const exactPlain = new Map<string, HostEntry[]>();
+  const exactTls = new Map<string, HostEntry[]>();
+  const globs: HostEntry[] = [];
+  const tcp = new Map<string, CRoute>();
+  const globKeys: string[] = [];
+  const push = (m: Map<string, HostEntry[]>, k: string, e: HostEntry): void => {
+    const l = m.get(k);
+    if (l === undefined) m.set(k, [e]);
+    else l.push(e);
+  };
+
+  for (let rank = 0; rank < order.length; rank++) {
+    const key = (order[rank] as { h: string }).h;
+    const { entry, tcpRoute } = hostOut(key, rank);
     byKey.set(key, entry);
-    if (matchPlain !== undefined) globs.push(entry);
+    if (!opts.globDisabled && isGlob(key)) globKeys.push(key);
+    if (entry.matchPlain !== undefined) globs.push(entry);
     else {
       push(exactPlain, normalizeHost(key, false), entry);
       push(exactTls, normalizeHost(key, true), entry);
     }
-    const tcpRoute = routes.find((r) => '/'.startsWith(r.path));
     if (tcpRoute !== undefined) tcp.set(key, tcpRoute);
   }
 
+  const routes = routesOf(asc, byKey);
+  return {
+    order,
+    asc,
+    byKey,
+    exactPlain,
+    exactTls,
+    globs,
+    tcp,
+    routes,
+    parts: { exactPlain, exactTls, globs, tcp, routes, globKeys },
+  };
+}
+
+/** Every route in ascending host order (the table's `routes`). */
+function routesOf(asc: readonly string[], byKey: ReadonlyMap<string, HostEntry>): Route[] {
   const routes: Route[] = [];
   for (const h of asc) for (const r of byKey.get(h)?.routes ?? []) routes.push(r.route);
-  return { order, asc, byKey, exactPlain, exactTls, globs, tcp, routes };
+  return routes;
+}
+
+/** `list` with `from` replaced by `to` (a copy), or undefined when `from` is not in it. */
+function replaced(list: readonly HostEntry[] | undefined, from: HostEntry, to: HostEntry): HostEntry[] | undefined {
+  const i = list?.indexOf(from) ?? -1;
+  if (list === undefined || i < 0) return undefined;
+  const out = list.slice();
+  out[i] = to;
+  return out;
+}
+
+/**
+ * compileHosts when the host order is the previous build's: compiles the touched hosts (rebuilt,
+ * with kept paths, or host globs) in rank order and patches copies of the previous indexes.
+ * Undefined when an entry would move between the glob and the exact indexes (never expected: the
+ * same key compiles the same way); the caller then compiles every host.
+ */
+function patchHosts(
+  run: HostInputs,
+  memo: BuildMemo,
+  parts: MemoParts,
+  asc: readonly string[],
+  hostOut: (key: string, rank: number) => HostOut,
+): CompiledHosts | undefined {
+  const touched = new Set<string>(run.model.keys());
+  if (run.kept !== undefined) for (const h of run.kept.keys()) touched.add(h);
+  for (const h of parts.globKeys) touched.add(h);
+  const prevs = [...touched].map((h) => memo.byKey.get(h) as HostEntry).sort((a, b) => a.rank - b.rank);
+  // the changes only: layered over the previous maps (layered-map.ts), never copies of them
+  const byKey = new Map<string, HostEntry>();
+  const exactPlain = new Map<string, readonly HostEntry[] | undefined>();
+  const exactTls = new Map<string, readonly HostEntry[] | undefined>();
+  let globs = parts.globs as HostEntry[];
+  const tcp = new Map<string, CRoute | undefined>();
+  let routesChanged = false;
+  for (const prev of prevs) {
+    const { entry, tcpRoute } = hostOut(prev.key, prev.rank);
+    if (tcpRoute !== parts.tcp.get(prev.key)) tcp.set(prev.key, tcpRoute);
+    if (entry === prev) continue;
+    if ((entry.matchPlain === undefined) !== (prev.matchPlain === undefined)) return undefined;
+    if (entry.routes !== prev.routes) routesChanged = true;
+    byKey.set(prev.key, entry);
+    if (entry.matchPlain !== undefined) {
+      const g = replaced(globs, prev, entry);
+      if (g === undefined) return undefined;
+      globs = g;
+      continue;
+    }
+    for (const [changes, from, tls] of [
+      [exactPlain, parts.exactPlain, false],
+      [exactTls, parts.exactTls, true],
+    ] as const) {
+      const k = normalizeHost(prev.key, tls);
+      const l = replaced(changes.get(k) ?? from.get(k), prev, entry);
+      if (l === undefined) return undefined;
+      changes.set(k, l);
+    }
+  }
+  const nextByKey = withChanges(memo.byKey, byKey);
+  const routes = routesChanged ? routesOf(asc, nextByKey) : (parts.routes as Route[]);
+  const nextPlain = withChanges(parts.exactPlain, exactPlain);
+  const nextTls = withChanges(parts.exactTls, exactTls);
+  const nextTcp = withChanges(parts.tcp, tcp);
+  return {
+    order: memo.order,
+    asc,
+    byKey: nextByKey,
+    exactPlain: nextPlain,
+    exactTls: nextTls,
+    globs,
+    tcp: nextTcp,
+    routes,
+    parts: { exactPlain: nextPlain, exactTls: nextTls, globs, tcp: nextTcp, routes, globKeys: parts.globKeys },
+  };
 }
