@@ -75,53 +75,9 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
       lean: deps.lean ?? process.env.FABIO_TS_LEAN !== '0',
     });
     if (deps.pools === undefined) handlerPools = h.pools;
-    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-      res.on('error', () => {});
-      req.on('error', () => {});
-      try {
-        h.request(req, res);
-      } catch (e) {
-        // A bug must cost one request, never the process.
-        deps.log.error(`http: ${(e as Error).message}`);
-        const status = toResponse(new ProxyError('INTERNAL', (e as Error).message)).status;
-        if (!res.headersSent) res.writeHead(status, reasonPhrase(status));
-        res.end();
-      }
-    };
-    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      try {
-        h.upgrade(req, socket, head);
-      } catch (e) {
-        deps.log.error(`http: ${(e as Error).message}`);
-        socket.destroy();
-      }
-    };
+    const { onRequest, onUpgrade } = guarded(h, deps);
     if (tls) {
-      const tlsMod = await import('../tls/index.ts');
-      const source = deps.cfg.certSources.get(spec.cs);
-      if (source === undefined) throw new Error(`unknown certificate source "${spec.cs}"`);
-      const store = await tlsMod.createCertStore(source, deps.log);
-      const term = tlsMod.createTlsTermination(spec, store);
-      const s2 = createSecureServer(
-        {
-          ...term.serverOptions(),
-          allowHTTP1: true,
-          settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS },
-        },
-        onRequest as never,
-      );
-      const detach = term.attach(s2 as unknown as import('node:tls').Server);
-      cleanup.push(() => {
-        detach();
-        store.close();
-      });
-      s2.setTimeout(idle);
-      // HTTP/1.1 over TLS is parsed with the server's maxHeadersCount too (see the plain listener).
-      (s2 as unknown as { maxHeadersCount: number }).maxHeadersCount = MAX_REQUEST_HEADERS + 1;
-      s2.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head));
-      s2.on('sessionError', () => {});
-      s2.on('tlsClientError', () => {});
-      server = s2;
+      server = await createHttpsServer(spec, deps, idle, onRequest, onUpgrade, cleanup);
     } else {
       const s1 = createHttpServer(serverOpts, onRequest);
       // One header line more than the handler accepts: an excess is seen (and refused with 431)
@@ -134,56 +90,11 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
   }
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
 
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    if (tls) s.setKeepAlive(true, TCP_KEEPALIVE_MS); // the http module does this itself for plain listeners
-  });
-  // TLS listeners: HTTP/2 sessions and HTTP/1.1-over-TLS sockets, for a graceful close.
-  const sessions = new Set<import('node:http2').ServerHttp2Session>();
-  const tlsSockets = new Set<Socket>();
-  if (tls) {
-    const maxResets = deps.cfg.num('proxy.http2.maxresets');
-    server.on('session', (sess: import('node:http2').ServerHttp2Session) => {
-      guardH2Session(sess, maxResets, deps.log);
-      sessions.add(sess);
-      sess.on('close', () => sessions.delete(sess));
-      sess.on('error', () => {});
-    });
-    server.on('secureConnection', (s: Socket) => {
-      tlsSockets.add(s);
-      s.on('close', () => tlsSockets.delete(s));
-    });
-  }
+  const { sockets, sessions, tlsSockets } = trackConnections(server, tls, deps);
 
-  let front: NetServer | Server | Http2SecureServer = server;
-  if (spec.proxyProto) {
-    const { headerGate, readProxyHeader } = await import('../proxy-protocol.ts');
-    const gate = headerGate(deps.cfg, deps.log, spec.proto); // proxy.pxytrust
-    const sources = new WeakMap<Socket, { address: string; port: number }>();
-    // A TLSSocket reports the peer of the TCP handle it wraps; carry the PROXY source over to it.
-    if (tls)
-      server.on('secureConnection', (t: Socket & { _parent?: Socket }) => {
-        const src = t._parent !== undefined ? sources.get(t._parent) : undefined;
-        if (src !== undefined) shadowPeer(t, src);
-      });
-    const net = createNetServer({ keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_MS });
-    net.on('connection', (sock: Socket) => {
-      sock.on('error', () => sock.destroy());
-      readProxyHeader(sock, spec.proxyProtoTimeout || 250, gate).then(
-        (hdr) => {
-          if (hdr.source !== undefined) {
-            sources.set(sock, hdr.source);
-            shadowPeer(sock, hdr.source);
-          }
-          server.emit('connection', sock);
-        },
-        () => sock.destroy(),
-      );
-    });
-    front = net;
-  }
+  const front: NetServer | Server | Http2SecureServer = spec.proxyProto
+    ? await proxyProtocolFront(server, spec, deps, tls)
+    : server;
 
   // Nothing listens, or the listener closed: release what was set up for it (auth reloads, cert refreshes, pools).
   const release = () => {
@@ -247,6 +158,128 @@ export async function startHttpListener(spec: ListenerSpec, deps: HttpListenerDe
     return closing;
   };
   return { spec, port, close };
+}
+
+/** The handler's request and upgrade entry points, each guarded: a bug costs one request, never the process. */
+function guarded(h: ReturnType<typeof createHttpHandler>, deps: HttpListenerDeps) {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    res.on('error', () => {});
+    req.on('error', () => {});
+    try {
+      h.request(req, res);
+    } catch (e) {
+      // A bug must cost one request, never the process.
+      deps.log.error(`http: ${(e as Error).message}`);
+      const status = toResponse(new ProxyError('INTERNAL', (e as Error).message)).status;
+      if (!res.headersSent) res.writeHead(status, reasonPhrase(status));
+      res.end();
+    }
+  };
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      h.upgrade(req, socket, head);
+    } catch (e) {
+      deps.log.error(`http: ${(e as Error).message}`);
+      socket.destroy();
+    }
+  };
+  return { onRequest, onUpgrade };
+}
+
+/** The TLS front of an https listener: HTTP/1.1 and HTTP/2 (ALPN) with the listener's certificates. */
+async function createHttpsServer(
+  spec: ListenerSpec,
+  deps: HttpListenerDeps,
+  idle: number,
+  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
+  onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
+  cleanup: (() => void)[],
+): Promise<Http2SecureServer> {
+  const tlsMod = await import('../tls/index.ts');
+  const source = deps.cfg.certSources.get(spec.cs);
+  if (source === undefined) throw new Error(`unknown certificate source "${spec.cs}"`);
+  const store = await tlsMod.createCertStore(source, deps.log);
+  const term = tlsMod.createTlsTermination(spec, store);
+  const s2 = createSecureServer(
+    {
+      ...term.serverOptions(),
+      allowHTTP1: true,
+      settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS },
+    },
+    onRequest as never,
+  );
+  const detach = term.attach(s2 as unknown as import('node:tls').Server);
+  cleanup.push(() => {
+    detach();
+    store.close();
+  });
+  s2.setTimeout(idle);
+  // HTTP/1.1 over TLS is parsed with the server's maxHeadersCount too (see the plain listener).
+  (s2 as unknown as { maxHeadersCount: number }).maxHeadersCount = MAX_REQUEST_HEADERS + 1;
+  s2.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head));
+  s2.on('sessionError', () => {});
+  s2.on('tlsClientError', () => {});
+  return s2;
+}
+
+/** The open sockets (and, for TLS listeners, HTTP/2 sessions and TLS sockets) for a graceful close. */
+function trackConnections(server: Server | Http2SecureServer, tls: boolean, deps: HttpListenerDeps) {
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    if (tls) s.setKeepAlive(true, TCP_KEEPALIVE_MS); // the http module does this itself for plain listeners
+  });
+  // TLS listeners: HTTP/2 sessions and HTTP/1.1-over-TLS sockets, for a graceful close.
+  const sessions = new Set<import('node:http2').ServerHttp2Session>();
+  const tlsSockets = new Set<Socket>();
+  if (tls) {
+    const maxResets = deps.cfg.num('proxy.http2.maxresets');
+    server.on('session', (sess: import('node:http2').ServerHttp2Session) => {
+      guardH2Session(sess, maxResets, deps.log);
+      sessions.add(sess);
+      sess.on('close', () => sessions.delete(sess));
+      sess.on('error', () => {});
+    });
+    server.on('secureConnection', (s: Socket) => {
+      tlsSockets.add(s);
+      s.on('close', () => tlsSockets.delete(s));
+    });
+  }
+  return { sockets, sessions, tlsSockets };
+}
+
+/** pxyproto=true: a net.Server reads the PROXY header, then hands the socket to the HTTP/TLS server. */
+async function proxyProtocolFront(
+  server: Server | Http2SecureServer,
+  spec: ListenerSpec,
+  deps: HttpListenerDeps,
+  tls: boolean,
+): Promise<NetServer> {
+  const { headerGate, readProxyHeader } = await import('../proxy-protocol.ts');
+  const gate = headerGate(deps.cfg, deps.log, spec.proto); // proxy.pxytrust
+  const sources = new WeakMap<Socket, { address: string; port: number }>();
+  // A TLSSocket reports the peer of the TCP handle it wraps; carry the PROXY source over to it.
+  if (tls)
+    server.on('secureConnection', (t: Socket & { _parent?: Socket }) => {
+      const src = t._parent !== undefined ? sources.get(t._parent) : undefined;
+      if (src !== undefined) shadowPeer(t, src);
+    });
+  const net = createNetServer({ keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_MS });
+  net.on('connection', (sock: Socket) => {
+    sock.on('error', () => sock.destroy());
+    readProxyHeader(sock, spec.proxyProtoTimeout || 250, gate).then(
+      (hdr) => {
+        if (hdr.source !== undefined) {
+          sources.set(sock, hdr.source);
+          shadowPeer(sock, hdr.source);
+        }
+        server.emit('connection', sock);
+      },
+      () => sock.destroy(),
+    );
+  });
+  return net;
 }
 
 /** The client of record is the PROXY source: shadow the peer getters on this socket object. */
