@@ -155,23 +155,26 @@ test('retries with two workers: a refused target costs no request on either work
   t.after(async () => assert.equal(await fabio.stop(), 0));
   await fabio.waitFor(/2 worker processes serving/, 25_000);
   const workers = childrenOf(fabio.proc.pid);
-  // keep-alive connections until each worker holds at least one; then every connection asks in turn
+  // one keep-alive connection held by each worker; then both ask in turn
   const conns: WireConn[] = [];
   t.after(() => {
     for (const c of conns) c.close();
   });
-  const owners = new Set<number>();
-  for (let i = 0; i < 64 && owners.size < 2; i++) {
+  const byWorker = new Map<number, WireConn>();
+  for (let i = 0; i < 64 && byWorker.size < 2; i++) {
     const c = new WireConn(port);
     conns.push(c);
     await c.ready;
     assert.equal((await c.get('/')).status, 200);
-    owners.add(acceptedBy(port).get(c.socket.localPort as number) ?? 0);
+    const owner = acceptedBy(port).get(c.socket.localPort as number) ?? 0;
+    if (workers.includes(owner) && !byWorker.has(owner)) byWorker.set(owner, c);
   }
-  assert.deepEqual([...owners].sort(), [...workers].sort(), 'a connection on each worker');
+  assert.equal(byWorker.size, 2, 'a connection on each worker');
+  // 15 rounds: about 5 refused dials per worker, inside the retry budget's floor (10 per 10 s per
+  // route and worker; the budget is what stops a retry storm, tested in test/proxy/resilience/)
   const statuses = new Map<number, number>();
-  for (let round = 0; round < 30; round++) {
-    for (const c of conns) {
+  for (let round = 0; round < 15; round++) {
+    for (const c of byWorker.values()) {
       const r = await c.get('/');
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     }
