@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { type AddressInfo, createServer } from 'node:net';
 import { test } from 'node:test';
 import { validateAccessLogFormat } from '../../../src/config/access-log-format.ts';
 import { compileAccessLog } from '../../../src/proxy/access-log.ts';
+import { freePort as deadPort } from '../../helpers/proc.ts';
 import { backend, get, pathTest, proxy } from '../http/harness.ts';
 
 /** `$upstream_attempts` in log.access.format: how many targets a request was sent to (issue #15). */
-
-async function deadPort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
 
 pathTest('$upstream_attempts: 2 for a request retried on another target, 1 otherwise', async (t) => {
   const a = await backend(t, (_req, res) => res.end('a'));

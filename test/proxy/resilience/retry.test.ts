@@ -1,19 +1,7 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { type AddressInfo, createServer } from 'node:net';
 import type { TestContext } from 'node:test';
+import { freePort as deadPort } from '../../helpers/proc.ts';
 import { backend, get, pathTest, proxy } from '../http/harness.ts';
-
-/** A port that refuses connections: a listener opened and closed again. */
-async function deadPort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
 
 /** Three backends answering their name; the second is stopped (connection refused). */
 async function threeOneDead(t: TestContext): Promise<{ urls: string[]; hits: Map<string, number> }> {

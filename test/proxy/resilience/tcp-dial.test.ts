@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { test } from 'node:test';
 import { startTcpListener } from '../../../src/proxy/tcp/index.ts';
 import { rawTcpFromEnv } from '../../../src/proxy/tcp/raw-handle.ts';
+import { freePort as deadPort } from '../../helpers/proc.ts';
 import { echoServer, fakeTable, inMode, makeDeps, roundTrip, spec } from '../tcp/helpers.ts';
 
 const modes = rawTcpFromEnv(process.env) !== undefined ? (['raw', 'net'] as const) : (['net'] as const);
-
-async function deadPort(): Promise<number> {
-  const dead = net.createServer();
-  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
-  const port = (dead.address() as net.AddressInfo).port;
-  await new Promise((r) => dead.close(r));
-  return port;
-}
 
 async function setup(t: import('node:test').TestContext, mode: 'raw' | 'net', nums: Record<string, number>) {
   const echo = await echoServer();
