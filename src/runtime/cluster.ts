@@ -11,7 +11,7 @@ import { rawTcpFromEnv } from '../proxy/tcp/raw-handle.ts';
 import type { RunningListener } from '../proxy/types.ts';
 import { buildTable } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
-import { workerOutlier } from './cluster-outlier.ts';
+import { type OutlierToPrimary, workerOutlier } from './cluster-outlier.ts';
 import { buildOptionsFrom, startDataPlane } from './data-plane.ts';
 import type { Health } from './health.ts';
 import { type RoutesMessage, RouteTextReceiver, RouteTextSender } from './route-sync.ts';
@@ -238,7 +238,7 @@ export async function runWorker(): Promise<number | undefined> {
   const cfg = loadConfig(workerArgv(), process.env, { cfgText: process.env[CFG_TEXT_ENV] });
   // The primary may be gone at any moment (SIGKILL, or it exits first): a failed send goes to the
   // callback instead of an unhandled 'error' (EPIPE), and 'disconnect' below ends this worker.
-  const send = (m: ToPrimary) => {
+  const send = (m: ToPrimary | OutlierToPrimary) => {
     if (process.connected) process.send?.(m, undefined, undefined, () => {});
   };
   const own = createLogger(parseLevel(cfg.str('log.level')) ?? 'INFO');
@@ -251,9 +251,7 @@ export async function runWorker(): Promise<number | undefined> {
   workerOutlier({
     balancer: balancerFor(cfg),
     metrics,
-    send: (m) => {
-      if (process.connected) process.send?.(m, undefined, undefined, () => {});
-    },
+    send,
   });
   // --- end issue #15 ---
   const store = new TableStore();
