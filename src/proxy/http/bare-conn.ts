@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { type Server, STATUS_CODES } from 'node:http';
 import { Socket } from 'node:net';
-import { handleAddr, type RawTcp, type TcpHandle, type WriteReq } from '../tcp/raw-handle.ts';
+import { handleAddr, type RawTcp, shutdownHandle, type TcpHandle, type WriteReq } from '../tcp/raw-handle.ts';
 import { type BareHttp, bareHttp, HPE_PAUSED, type LlParser } from './bare-parser.ts';
 
 /**
@@ -493,10 +493,7 @@ export class BareConn {
     if (this.#closed) return;
     this.#flush();
     this.#setDeadline(IDLE, Math.max(1000, Math.min(this.#f.o.keepAliveTimeout, 5000)));
-    const req = this.#f.o.raw.newShutdown();
-    req.handle = this.#h;
-    req.oncomplete = () => this.destroy();
-    if (this.#h.shutdown(req) !== 0) this.destroy();
+    if (shutdownHandle(this.#f.o.raw, this.#h, () => this.destroy()) !== 0) this.destroy();
   }
 
   destroy(): void {

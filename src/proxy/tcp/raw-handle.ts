@@ -132,6 +132,41 @@ function load(): RawTcp | undefined {
 }
 
 /**
+ * Handles with a shutdown(2) request in flight. Node's `TCPWrap.reset()` marks the handle as
+ * closing *before* libuv's uv_tcp_close_reset() refuses a handle that is shutting down (EINVAL);
+ * after that refusal `close()` is a no-op, the handle is never closed (its fd leaks, the close
+ * callback never runs) and the process spins at exit in Environment::CleanupHandles waiting for
+ * it. So a handle is never reset while its shutdown is pending (a finished one is fine).
+ */
+const shutting = new WeakSet<TcpHandle>();
+
+/** shutdown(2) of `h` after its pending writes; `done` gets libuv's status. Non-zero: not started. */
+export function shutdownHandle(raw: RawTcp, h: TcpHandle, done: (status: number) => void): number {
+  const req = raw.newShutdown();
+  req.handle = h;
+  req.oncomplete = (status: number) => {
+    shutting.delete(h);
+    done(status);
+  };
+  const err = h.shutdown(req);
+  if (err === 0) shutting.add(h);
+  return err;
+}
+
+/** onread must always be a function (the binding asserts it): what a closed or paused handle gets. */
+export function ignoreRead(): void {}
+
+/**
+ * Closes a handle, with an RST when `rst` and the binding offers it, unless a shutdown started by
+ * shutdownHandle() is still in flight (see `shutting`): then with a plain close.
+ */
+export function closeHandle(h: TcpHandle, rst: boolean, cb: () => void): void {
+  h.onread = ignoreRead;
+  if (rst && !shutting.has(h) && typeof h.reset === 'function' && h.reset(cb) === 0) return;
+  h.close(cb);
+}
+
+/**
  * The raw handle API, or undefined when this Node does not offer it. A fact about the running
  * Node, detected once; whether a listener uses it is the caller's choice (`ProxyDeps.rawTcp`).
  */

@@ -5,7 +5,15 @@ import type { LookupResult } from '../../routes/types.ts';
 import { proxyV1Header } from '../proxy-protocol.ts';
 import type { ProxyDeps } from '../types.ts';
 import { HelloBuffer, type SocketHello } from './hello-reader.ts';
-import { handleAddr, type RawTcp, type TcpHandle, type WriteReq } from './raw-handle.ts';
+import {
+  closeHandle,
+  handleAddr,
+  ignoreRead,
+  type RawTcp,
+  shutdownHandle,
+  type TcpHandle,
+  type WriteReq,
+} from './raw-handle.ts';
 import { BULK_BYTES, type BufferPool, relayStats } from './relay.ts';
 import type { TcpShared } from './shared.ts';
 import {
@@ -399,14 +407,12 @@ class Pipe {
     const conn = this.#conn;
     if (conn.canCloseAtEof()) return conn.destroy();
     conn.halfClosed();
-    const req = this.#raw.newShutdown();
-    req.handle = this.#dst;
-    req.oncomplete = (status: number) => {
+    const started = shutdownHandle(this.#raw, this.#dst, (status) => {
       if (conn.destroyed) return;
       if (status < 0) return conn.destroy();
       conn.shutDone();
-    };
-    if (this.#dst.shutdown(req) !== 0) conn.destroy();
+    });
+    if (started !== 0) conn.destroy();
   }
 
   #toBulk(): void {
@@ -415,14 +421,4 @@ class Pipe {
     relayStats.bulk++;
     this.#src.useUserBuffer(buf);
   }
-}
-
-/** onread must always be a function (the binding asserts it): what a closed or paused handle gets. */
-function ignoreRead(): void {}
-
-/** Closes a handle, with an RST when `rst` and the binding offers it (a shutdown in progress refuses it). */
-function closeHandle(h: TcpHandle, rst: boolean, cb: () => void): void {
-  h.onread = ignoreRead;
-  if (rst && typeof h.reset === 'function' && h.reset(cb) === 0) return;
-  h.close(cb);
 }

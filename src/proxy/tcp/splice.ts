@@ -213,9 +213,18 @@ export function splice(
 
 const DIAL_TIMEOUT = new Error('dial timeout');
 
-/** Closes a socket with an RST; a TLS-terminated client (no TCP handle of its own) is just destroyed. */
+/**
+ * Closes a socket with an RST; a TLS-terminated client (no TCP handle of its own) is just destroyed,
+ * and so is a socket whose shutdown may be in flight (ended, not finished): Node's reset() of such
+ * a handle fails after marking it closing, and the handle is then never closed (raw-handle.ts,
+ * `shutting`).
+ */
 function resetSocket(s: net.Socket): void {
   if (s.destroyed) return;
+  if (s.writableEnded && !s.writableFinished) {
+    s.destroy();
+    return;
+  }
   try {
     s.resetAndDestroy();
   } catch {
