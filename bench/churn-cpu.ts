@@ -12,8 +12,9 @@
  *
  * --callgrind: the proxy runs under valgrind's callgrind with instrumentation off until it serves;
  * each window is counted on its own (callgrind_control -i on, then -d at its end, which dumps and
- * zeroes) and the figure is (churn window − idle window) instructions per swap: user-space work
- * only, but it does not move with the neighbours' load as CPU time does. Valgrind makes the proxy
+ * zeroes) and the figure is (churn window − idle window) instructions of the main thread per swap:
+ * user-space work only, without V8's compiler and GC threads, but it does not move with the
+ * neighbours' load as CPU time does. Valgrind makes the proxy
  * ~50× slower: keep the churn low (1/s), or swaps coalesce and the figure describes another load.
  * Both modes churn unmeasured first (--warmup seconds: 5, the window's length with --callgrind).
  */
@@ -78,6 +79,8 @@ const proxy = spawn(
           '--tool=callgrind',
           '--instr-atstart=no',
           '--smc-check=all-non-file',
+          // the main thread's count: V8's compiler and GC threads vary from run to run
+          '--separate-threads=yes',
           `--callgrind-out-file=${join(cgDir, 'cg')}`,
           process.execPath,
         ]
@@ -136,7 +139,7 @@ function cpuMs(pid: number): number {
 let dumps = 0;
 async function instructions(): Promise<number> {
   execFileSync('callgrind_control', ['-d', String(proxy.pid)], { stdio: 'ignore' });
-  const name = `cg.${++dumps}`;
+  const name = `cg.${++dumps}-01`;
   for (let i = 0; i < 600; i++) {
     const text = readdirSync(cgDir).includes(name) ? readFileSync(join(cgDir, name), 'utf8') : '';
     // the totals line ends a complete dump

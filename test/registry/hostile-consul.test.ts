@@ -367,17 +367,8 @@ test('HealthState: an answer that was not committed stays fresh for the retry; r
   assert.deepEqual([...again.healthy.keys()].sort(), ['api']);
 });
 
-test('ConsulClient: a declared Content-Length above the cap is refused before reading; silence hits the deadline', async (t) => {
-  let written = 0;
-  const srv = createServer((req, res) => {
-    res.on('error', () => {});
-    if (req.url?.startsWith('/silent')) return; // never answers, not even headers
-    res.writeHead(200, { 'content-length': String(8 << 20), 'x-consul-index': '3' });
-    // Sends the first MB only, then waits: a client that read to the end would hang here.
-    const mb = Buffer.alloc(1 << 20, 0x20);
-    written += mb.length;
-    res.write(mb);
-  });
+/** A ConsulClient on a scripted server (listening on port 0), both closed after the test. */
+async function clientOf(t: T, srv: ReturnType<typeof createServer>, maxBody: number): Promise<ConsulClient> {
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   t.after(() => {
     srv.closeAllConnections();
@@ -389,9 +380,24 @@ test('ConsulClient: a declared Content-Length above the cap is refused before re
     namespace: '',
     consistency: 'default',
     connections: 4,
-    maxBody: 4 << 20,
+    maxBody,
   });
   t.after(() => client.close());
+  return client;
+}
+
+test('ConsulClient: a declared Content-Length above the cap is refused before reading; silence hits the deadline', async (t) => {
+  let written = 0;
+  const srv = createServer((req, res) => {
+    res.on('error', () => {});
+    if (req.url?.startsWith('/silent')) return; // never answers, not even headers
+    res.writeHead(200, { 'content-length': String(8 << 20), 'x-consul-index': '3' });
+    // Sends the first MB only, then waits: a client that read to the end would hang here.
+    const mb = Buffer.alloc(1 << 20, 0x20);
+    written += mb.length;
+    res.write(mb);
+  });
+  const client = await clientOf(t, srv, 4 << 20);
   await assert.rejects(client.get('/v1/health/state/any'), ConsulBodyTooLargeError);
   assert.ok(written <= 1 << 20);
   await assert.rejects(client.get('/silent', { timeoutMs: 200 }), ConsulTimeoutError);
@@ -424,20 +430,7 @@ test('ConsulClient: a long-lived signal keeps no listener per request; chunked b
     res.write('[{"Node":');
     res.end('"n1"}]');
   });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    srv.closeAllConnections();
-    srv.close();
-  });
-  const client = new ConsulClient({
-    addr: `127.0.0.1:${(srv.address() as AddressInfo).port}`,
-    token: '',
-    namespace: '',
-    consistency: 'default',
-    connections: 4,
-    maxBody: 1 << 20,
-  });
-  t.after(() => client.close());
+  const client = await clientOf(t, srv, 1 << 20);
   // the backend hands one signal to every request of its lifetime
   const ac = new AbortController();
   for (let i = 0; i < 20; i++) {
