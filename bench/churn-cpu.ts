@@ -7,12 +7,23 @@
  * and its workers), so a loaded machine inflates it less than wall time; it still moves with cache
  * and frequency effects of the neighbours, so compare runs made back to back.
  *
- *   npm run build && npx tsx bench/churn-cpu.ts [--seconds 20] [--churn 20] [--workers 1] [-- <proxy flags>]
+ *   npm run build && npx tsx bench/churn-cpu.ts [--seconds 20] [--churn 20] [--workers 1] [--warmup 5] [-- <proxy flags>]
+ *   npx tsx bench/churn-cpu.ts --callgrind --seconds 30 --churn 1   (instructions per change, below)
+ *
+ * --callgrind: the proxy runs under valgrind's callgrind with instrumentation off until it serves;
+ * each window is counted on its own (callgrind_control -i on, then -d at its end, which dumps and
+ * zeroes) and the figure is (churn window − idle window) instructions of the main thread per swap:
+ * user-space work only, without V8's compiler and GC threads, but it does not move with the
+ * neighbours' load as CPU time does. Valgrind makes the proxy
+ * ~50× slower: keep the churn low (1/s), or swaps coalesce and the figure describes another load.
+ * Both modes churn unmeasured first (--warmup seconds: 5, the window's length with --callgrind).
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,10 +33,13 @@ const { values: a, positionals } = parseArgs({
     seconds: { type: 'string', default: '20' },
     churn: { type: 'string', default: '20' },
     workers: { type: 'string', default: '1' },
+    callgrind: { type: 'boolean', default: false },
+    warmup: { type: 'string' },
   },
   allowPositionals: true,
 });
 const seconds = Number(a.seconds);
+const warmup = Number(a.warmup ?? (a.callgrind ? a.seconds : 5));
 
 const listen = (srv: ReturnType<typeof createServer>) =>
   new Promise<number>((r) => srv.listen(0, '127.0.0.1', () => r((srv.address() as AddressInfo).port)));
@@ -56,9 +70,21 @@ tell(`stable ${port}`);
 await line();
 
 const proxyPort = await free();
+const cgDir = a.callgrind ? mkdtempSync(join(tmpdir(), 'fabio-churn-cg-')) : '';
 const proxy = spawn(
-  process.execPath,
+  a.callgrind ? 'valgrind' : process.execPath,
   [
+    ...(a.callgrind
+      ? [
+          '--tool=callgrind',
+          '--instr-atstart=no',
+          '--smc-check=all-non-file',
+          // the main thread's count: V8's compiler and GC threads vary from run to run
+          '--separate-threads=yes',
+          `--callgrind-out-file=${join(cgDir, 'cg')}`,
+          process.execPath,
+        ]
+      : []),
     ...(process.env.FABIO_BENCH_NODE_ARGS?.split(' ').filter((x) => x !== '') ?? []),
     fileURLToPath(new URL('../dist/cli.js', import.meta.url)),
     `-registry.consul.addr=${catalog.replace(/^http:\/\//, '')}`,
@@ -89,7 +115,7 @@ for (let i = 0; ; i++) {
     const r = await fetch(`http://127.0.0.1:${proxyPort}/stable`);
     if ((await r.text()) === 'ok') break;
   } catch {}
-  if (i > 400) throw new Error('proxy did not start serving /stable');
+  if (i > (a.callgrind ? 4000 : 400)) throw new Error('proxy did not start serving /stable');
   await new Promise((r) => setTimeout(r, 50));
 }
 
@@ -109,11 +135,36 @@ function cpuMs(pid: number): number {
   return ticks * 10; // USER_HZ = 100 on Linux
 }
 
-const window = async (): Promise<{ cpu: number; swaps: number }> => {
+/** Callgrind: dumps (and zeroes) the counters; the instructions of that dump, once valgrind wrote it. */
+let dumps = 0;
+async function instructions(): Promise<number> {
+  execFileSync('callgrind_control', ['-d', String(proxy.pid)], { stdio: 'ignore' });
+  const name = `cg.${++dumps}-01`;
+  for (let i = 0; i < 600; i++) {
+    const text = readdirSync(cgDir).includes(name) ? readFileSync(join(cgDir, name), 'utf8') : '';
+    // the totals line ends a complete dump
+    const m = /^totals: (\d+)/m.exec(text);
+    if (m) return Number(m[1]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`callgrind wrote no ${name}`);
+}
+// The first changes also pay for compiling the change path (V8 optimises it after a few hundred):
+// churn unmeasured first, so that the figure is the steady cost of a change.
+let warmupChanges = 0;
+if (warmup > 0) {
+  tell(`churn ${port}`);
+  await new Promise((r) => setTimeout(r, warmup * 1000));
+  tell('stop');
+  warmupChanges = Number((await line()).split(' ')[0]);
+}
+if (a.callgrind) execFileSync('callgrind_control', ['-i', 'on', String(proxy.pid)], { stdio: 'ignore' });
+
+const window = async (): Promise<{ cpu: number; swaps: number; ir: number }> => {
   const c0 = cpuMs(proxy.pid as number);
   const s0 = swaps;
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  return { cpu: cpuMs(proxy.pid as number) - c0, swaps: swaps - s0 };
+  return { cpu: cpuMs(proxy.pid as number) - c0, swaps: swaps - s0, ir: a.callgrind ? await instructions() : 0 };
 };
 const idle = await window();
 tell(`churn ${port}`);
@@ -135,9 +186,17 @@ console.log(
     flags: positionals,
     idleCpuMs: idle.cpu,
     churnCpuMs: churned.cpu,
-    catalogChanges: changes,
+    catalogChanges: (changes ?? 0) - warmupChanges,
     swaps: churned.swaps,
     cpuMsPerSwap: Math.round(perChange * 100) / 100,
+    ...(a.callgrind
+      ? {
+          idleInstructions: idle.ir,
+          churnInstructions: churned.ir,
+          instructionsPerSwap: Math.round((churned.ir - idle.ir) / Math.max(1, churned.swaps)),
+        }
+      : {}),
   }),
 );
+if (cgDir !== '') rmSync(cgDir, { recursive: true, force: true });
 process.exit(0);

@@ -272,7 +272,7 @@ if (want('soak')) {
   }
   if (j && rs.length === 2) {
     const last = rows[rows.length - 1] as Row;
-    last.ratios = `churn/no-churn ${((rs[1]?.rps ?? 0) / (rs[0]?.rps ?? 1)).toFixed(2)}x, ${String(j.swaps)} table swaps (${String(j.changes)} catalog changes); proxy µs/req ${rs[0]?.cpuUsPerReq} → ${rs[1]?.cpuUsPerReq}, core ${rs[0]?.proxyCore} → ${rs[1]?.proxyCore}`;
+    last.ratios = `churn/no-churn ${((rs[1]?.rps ?? 0) / (rs[0]?.rps ?? 1)).toFixed(2)}x, ${String(j.swaps)} table swaps (${String(j.changes)} catalog changes); proxy µs/req ${rs[0]?.cpuUsPerReq} → ${rs[1]?.cpuUsPerReq} (requests per CPU-second churn/no-churn ${String(j.perCpuRatio)}x), core ${rs[0]?.proxyCore} → ${rs[1]?.proxyCore}`;
   }
 }
 

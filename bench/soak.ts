@@ -3,7 +3,7 @@
  * the routing table changes N times a second (services registered and deregistered in the embedded
  * catalog, and a manual weight override rewritten), then the same load without churn for comparison.
  *
- *   npm run build && npx tsx bench/soak.ts [--seconds 60] [--churn 50] [--connections 32] [--workers 1]
+ *   npm run build && npx tsx bench/soak.ts [--seconds 60] [--churn 50] [--connections 32] [--workers 1] [--rate R]
  *   FABIO_SOAK_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" ... profiles the proxy (written when it exits on SIGTERM)
  *
  * The proxy runs as its own process (from dist/) pinned to core 1 when taskset exists; this process
@@ -11,6 +11,13 @@
  * that autocannon's busy event loop does not starve the catalog writes) run on core 0. Counts:
  * failed requests (errors, timeouts, non-2xx) and misrouted ones (a body other than the stable
  * backend's), catalog changes made and table swaps the proxy logged.
+ *
+ * Requests per proxy CPU-second (issue #17: churned ≥ 0.95× the no-churn figure) compare only at
+ * the same request rate: a proxy answering fewer requests a second spends more CPU on each (fewer
+ * requests per wake-up), and without a cap the churn window serves fewer (the catalog and the churn
+ * driver take core 0 from the load generator), which lowers the figure without any cost of the
+ * change path. `--rate R` offers R requests a second in both windows (autocannon overallRate; pick
+ * R below what the churned window reaches); without it the windows run flat out, as before.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -109,8 +116,10 @@ const { values: a } = parseArgs({
     connections: { type: 'string', default: '32' },
     workers: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
+    rate: { type: 'string', default: '0' },
   },
 });
+const rate = Number(a.rate);
 const seconds = Number(a.seconds);
 const churnPerSec = Number(a.churn);
 
@@ -234,6 +243,7 @@ async function load(label: string, during?: () => () => void) {
     duration: seconds,
     pipelining: 1,
     expectBody: 'stable',
+    ...(rate > 0 ? { overallRate: rate } : {}),
   });
   stop?.();
   const cpu = cpuMs(proxy.pid) - cpu0;
@@ -241,6 +251,8 @@ async function load(label: string, during?: () => () => void) {
     label,
     /** The proxy's CPU time per request (µs) and its share of its one core: whether it was the bottleneck. */
     cpuUsPerReq: Math.round(((cpu * 1000) / result.requests.total) * 10) / 10,
+    /** Requests per proxy CPU-second (the issue's figure). */
+    reqPerCpuS: Math.round(result.requests.total / (cpu / 1000)),
     proxyCore: Math.round((cpu / (seconds * 1000)) * 100) / 100,
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
@@ -280,11 +292,14 @@ churn.close();
 stable.closeAllConnections();
 
 const rows = [base, churned];
+const perCpuRatio = Math.round((churned.reqPerCpuS / base.reqPerCpuS) * 1000) / 1000;
 if (a.json) {
-  console.log(JSON.stringify({ rows, changes, swaps: churned.swaps, swapsInHistory: history.length }));
+  console.log(
+    JSON.stringify({ rows, changes, swaps: churned.swaps, swapsInHistory: history.length, rate, perCpuRatio }),
+  );
 } else {
   console.log(
-    `soak: ${seconds}s per run, ${a.connections} keep-alive connections, workers=${a.workers}, pinned=${pin}`,
+    `soak: ${seconds}s per run, ${a.connections} keep-alive connections, workers=${a.workers}, pinned=${pin}, rate=${rate > 0 ? `${rate}/s` : 'flat out'}`,
   );
   console.log(
     'run              req/s     p50 ms  p99 ms  requests   errors  non2xx  misrouted  swaps  RSS MB  proxy µs/req  proxy core',
@@ -296,6 +311,9 @@ if (a.json) {
   }
   console.log(
     `catalog changes made: ${changes} (${(changes / seconds).toFixed(1)}/s), table swaps in the proxy: ${churned.swaps} (${(churned.swaps / seconds).toFixed(1)}/s); throughput ratio churn/no-churn = ${(churned.rps / base.rps).toFixed(3)}`,
+  );
+  console.log(
+    `requests per proxy CPU-second: ${base.reqPerCpuS} → ${churned.reqPerCpuS}, churn/no-churn = ${perCpuRatio.toFixed(3)}`,
   );
 }
 process.exit(0);

@@ -35,9 +35,17 @@ export class EventHub {
     res.on('error', drop);
   }
 
-  /** Announces a change; coalesced. */
+  /**
+   * Announces a change; coalesced. With no page open only the sequence moves (a page that opens
+   * later gets it in its hello): no timer, so a catalog churning 20 times a second does not wake
+   * the primary's event loop once more per change for nobody (issue #17).
+   */
   changed(): void {
     if (this.#pending) return;
+    if (this.#clients.size === 0) {
+      this.#seq++;
+      return;
+    }
     this.#pending = setTimeout(() => {
       this.#pending = undefined;
       this.#seq++;

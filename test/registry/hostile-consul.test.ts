@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
@@ -366,17 +367,8 @@ test('HealthState: an answer that was not committed stays fresh for the retry; r
   assert.deepEqual([...again.healthy.keys()].sort(), ['api']);
 });
 
-test('ConsulClient: a declared Content-Length above the cap is refused before reading; silence hits the deadline', async (t) => {
-  let written = 0;
-  const srv = createServer((req, res) => {
-    res.on('error', () => {});
-    if (req.url?.startsWith('/silent')) return; // never answers, not even headers
-    res.writeHead(200, { 'content-length': String(8 << 20), 'x-consul-index': '3' });
-    // Sends the first MB only, then waits: a client that read to the end would hang here.
-    const mb = Buffer.alloc(1 << 20, 0x20);
-    written += mb.length;
-    res.write(mb);
-  });
+/** A ConsulClient on a scripted server (listening on port 0), both closed after the test. */
+async function clientOf(t: T, srv: ReturnType<typeof createServer>, maxBody: number): Promise<ConsulClient> {
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   t.after(() => {
     srv.closeAllConnections();
@@ -388,9 +380,24 @@ test('ConsulClient: a declared Content-Length above the cap is refused before re
     namespace: '',
     consistency: 'default',
     connections: 4,
-    maxBody: 4 << 20,
+    maxBody,
   });
   t.after(() => client.close());
+  return client;
+}
+
+test('ConsulClient: a declared Content-Length above the cap is refused before reading; silence hits the deadline', async (t) => {
+  let written = 0;
+  const srv = createServer((req, res) => {
+    res.on('error', () => {});
+    if (req.url?.startsWith('/silent')) return; // never answers, not even headers
+    res.writeHead(200, { 'content-length': String(8 << 20), 'x-consul-index': '3' });
+    // Sends the first MB only, then waits: a client that read to the end would hang here.
+    const mb = Buffer.alloc(1 << 20, 0x20);
+    written += mb.length;
+    res.write(mb);
+  });
+  const client = await clientOf(t, srv, 4 << 20);
   await assert.rejects(client.get('/v1/health/state/any'), ConsulBodyTooLargeError);
   assert.ok(written <= 1 << 20);
   await assert.rejects(client.get('/silent', { timeoutMs: 200 }), ConsulTimeoutError);
@@ -399,6 +406,48 @@ test('ConsulClient: a declared Content-Length above the cap is refused before re
   const p = client.get('/silent', { timeoutMs: 60_000, signal: ac.signal });
   ac.abort();
   await assert.rejects(p, (e: Error) => !(e instanceof ConsulTimeoutError));
+});
+
+test('ConsulClient: a long-lived signal keeps no listener per request; chunked bodies, repeated headers, trickle past the cap', async (t) => {
+  const srv = createServer((req, res) => {
+    res.on('error', () => {});
+    if (req.url?.startsWith('/silent')) return;
+    if (req.url?.startsWith('/trickle')) {
+      // no Content-Length: only the bytes received can trip the cap
+      res.writeHead(200, { 'x-consul-index': '4' });
+      const tick = () => {
+        if (res.destroyed) return;
+        res.write(Buffer.alloc(64 << 10, 0x20));
+        setImmediate(tick);
+      };
+      return tick();
+    }
+    res.writeHead(200, [
+      ['X-Consul-Index', '7'],
+      ['X-Twice', 'a'],
+      ['X-Twice', 'b'],
+    ]);
+    res.write('[{"Node":');
+    res.end('"n1"}]');
+  });
+  const client = await clientOf(t, srv, 1 << 20);
+  // the backend hands one signal to every request of its lifetime
+  const ac = new AbortController();
+  for (let i = 0; i < 20; i++) {
+    const r = await client.get('/v1/catalog/service/web', { signal: ac.signal });
+    assert.equal(r.body, '[{"Node":"n1"}]');
+    assert.equal(r.headers['x-consul-index'], '7');
+    assert.equal(r.headers['x-twice'], 'a, b');
+  }
+  await assert.rejects(client.get('/trickle', { signal: ac.signal }), ConsulBodyTooLargeError);
+  await assert.rejects(client.get('/silent', { signal: ac.signal, timeoutMs: 100 }), ConsulTimeoutError);
+  assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+  // an abort before the request got a connection ends it too
+  const gone = new AbortController();
+  gone.abort();
+  await assert.rejects(client.get('/v1/catalog/service/web', { signal: gone.signal }), { name: 'AbortError' });
+  // the pool is still usable after every kind of early end
+  assert.equal((await client.get('/v1/catalog/service/web')).status, 200);
 });
 
 test('backoffMs: doubles from retryMs, capped, jitter adds at most half', () => {

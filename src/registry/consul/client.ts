@@ -161,6 +161,120 @@ export interface GetOptions {
   readonly noConsistency?: boolean;
 }
 
+/**
+ * The handler of one request on undici's dispatch API: the body is collected as chunks and handed
+ * over once, without the stream, async iterator and signal plumbing of `Pool.request` (a watch
+ * answer under churn is read 20 times a second; issue #17). Enforces the body cap (declared and
+ * received), the total deadline and the caller's abort.
+ */
+class ResponseReader {
+  readonly #method: string;
+  readonly #path: string;
+  readonly #max: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #resolve: (r: ConsulResponse) => void;
+  readonly #reject: (e: unknown) => void;
+  #abort: ((reason: Error) => void) | undefined;
+  /** Why the request ended early (deadline, abort, body cap); given to undici's abort. */
+  #reason: Error | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #status = 0;
+  #headers: Record<string, string> = {};
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #done = false;
+  readonly #onAbort = () => this.#end(abortError(this.#signal));
+
+  constructor(
+    method: string,
+    path: string,
+    max: number,
+    signal: AbortSignal | undefined,
+    resolve: (r: ConsulResponse) => void,
+    reject: (e: unknown) => void,
+  ) {
+    this.#method = method;
+    this.#path = path;
+    this.#max = max;
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** Starts the total deadline and follows the caller's signal. */
+  arm(timeoutMs: number): void {
+    this.#timer = setTimeout(() => this.#end(new ConsulTimeoutError(this.#method, this.#path, timeoutMs)), timeoutMs);
+    if (this.#signal?.aborted) this.#onAbort();
+    else this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** Ends early: rejects at once and aborts the request in undici (now, or when it starts). */
+  #end(reason: Error): void {
+    if (this.#done) return;
+    this.#reason = reason;
+    this.#abort?.(reason);
+    this.#finish();
+    this.#reject(reason);
+  }
+
+  #finish(): void {
+    this.#done = true;
+    clearTimeout(this.#timer);
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+  }
+
+  onConnect(abort: (reason: Error) => void): void {
+    this.#abort = abort;
+    if (this.#reason !== undefined) abort(this.#reason);
+  }
+
+  onHeaders(status: number, raw: Buffer[]): boolean {
+    // 1xx: informational, the answer follows
+    if (status < 200) return true;
+    this.#status = status;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const k = (raw[i] as Buffer).toString('latin1').toLowerCase();
+      const v = (raw[i + 1] as Buffer).toString('latin1');
+      this.#headers[k] = k in this.#headers ? `${this.#headers[k]}, ${v}` : v;
+    }
+    const declared = Number(this.#headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.#max)
+      this.#end(new ConsulBodyTooLargeError(this.#path, this.#max));
+    return !this.#done;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#done) return false;
+    this.#size += chunk.length;
+    if (this.#size > this.#max) {
+      this.#end(new ConsulBodyTooLargeError(this.#path, this.#max));
+      return false;
+    }
+    this.#chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.#done) return;
+    this.#finish();
+    const c = this.#chunks;
+    const bytes = c.length === 1 ? (c[0] as Buffer) : Buffer.concat(c, this.#size);
+    this.#resolve(new BufferedResponse(this.#status, this.#headers, bytes));
+  }
+
+  onError(err: Error): void {
+    if (this.#done) return;
+    this.#finish();
+    this.#reject(err);
+  }
+}
+
+/** The caller's abort as an error (its reason when that is one). */
+function abortError(signal: AbortSignal | undefined): Error {
+  const r: unknown = signal?.reason;
+  return r instanceof Error ? r : new DOMException('This operation was aborted', 'AbortError');
+}
+
 export class ConsulClient {
   readonly #pool: Pool;
   readonly #opts: ConsulClientOptions;
@@ -204,63 +318,26 @@ export class ConsulClient {
   }
 
   /** Any request; resolves with status, headers and body text for every status (caller decides). */
-  async request(
-    method: 'GET' | 'PUT',
-    path: string,
-    opts: GetOptions & { body?: string } = {},
-  ): Promise<ConsulResponse> {
+  request(method: 'GET' | 'PUT', path: string, opts: GetOptions & { body?: string } = {}): Promise<ConsulResponse> {
     this.requests.set(path, (this.requests.get(path) ?? 0) + 1);
     const full = this.#path(path, opts.query, method === 'GET' && !opts.noConsistency);
     const timeout = opts.timeoutMs ?? 30_000;
     const max = this.#opts.maxBody && this.#opts.maxBody > 0 ? this.#opts.maxBody : DEFAULT_MAX_BODY;
-    // One controller ends the request on the caller's abort or on the total deadline.
-    const ac = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort();
-    }, timeout);
-    const outer = opts.signal;
-    const onAbort = () => ac.abort();
-    if (outer?.aborted) ac.abort();
-    else outer?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const res = await this.#pool.request({
-        method,
-        path: full,
-        headers: this.#headers(),
-        body: opts.body,
-        signal: ac.signal,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
-      const declared = Number(res.headers['content-length']);
-      if (Number.isFinite(declared) && declared > max) {
-        res.body.destroy();
-        throw new ConsulBodyTooLargeError(path, max);
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > max) {
-          res.body.destroy();
-          throw new ConsulBodyTooLargeError(path, max);
-        }
-        chunks.push(chunk);
-      }
-      const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers))
-        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      return new BufferedResponse(res.statusCode, headers, bytes);
-    } catch (err) {
-      if (timedOut && !outer?.aborted) throw new ConsulTimeoutError(method, path, timeout);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      outer?.removeEventListener('abort', onAbort);
-    }
+    return new Promise((resolve, reject) => {
+      const h = new ResponseReader(method, path, max, opts.signal, resolve, reject);
+      h.arm(timeout);
+      this.#pool.dispatch(
+        {
+          method,
+          path: full,
+          headers: this.#headers(),
+          body: opts.body,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        },
+        h,
+      );
+    });
   }
 
   /** GET that throws ConsulHttpError on a non-2xx status unless it is listed in `allow`. */
