@@ -141,6 +141,7 @@ function compileHost(
   opts: BuildOptions,
   st: ApplyState,
 ): CRoute[] {
+  if (prev === undefined && rs.size === 1) return [compileRoute(rs.values().next().value as MRoute, opts, st)];
   const sorted = [...rs.values()].sort(byPathDesc);
   if (prev === undefined) return sorted.map((m) => compileRoute(m, opts, st));
   const old = prev.routes;
@@ -178,6 +179,15 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** The route lookupTcp answers with: the first whose path prefixes '/' ('' or '/'). */
+function tcpRouteOf(routes: readonly CRoute[]): CRoute | undefined {
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i] as CRoute;
+    if ('/'.startsWith(r.path)) return r;
+  }
+  return undefined;
 }
 
 /** What step 3 made: the host entries in every index a lookup uses, and the routes in host order. */
@@ -259,7 +269,7 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
         matchTls,
       });
     }
-    return { entry, tcpRoute: routes.find((r) => '/'.startsWith(r.path)) };
+    return { entry, tcpRoute: tcpRouteOf(routes) };
   };
 
   if (memo?.parts !== undefined && order === memo.order) {
@@ -271,16 +281,11 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
 
   const byKey = new Map<string, HostEntry>();
   const exactPlain = new Map<string, HostEntry[]>();
-  const exactTls = new Map<string, HostEntry[]>();
   const globs: HostEntry[] = [];
   const tcp = new Map<string, CRoute>();
   const globKeys: string[] = [];
-  const push = (m: Map<string, HostEntry[]>, k: string, e: HostEntry): void => {
-    const l = m.get(k);
-    if (l === undefined) m.set(k, [e]);
-    else l.push(e);
-  };
-
+  // whether a key normalises differently for TLS requests (a `:80` or `:443` suffix)
+  let tlsDiffers = false;
   for (let rank = 0; rank < order.length; rank++) {
     const key = (order[rank] as { h: string }).h;
     const { entry, tcpRoute } = hostOut(key, rank);
@@ -288,11 +293,13 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
     if (!opts.globDisabled && isGlob(key)) globKeys.push(key);
     if (entry.matchPlain !== undefined) globs.push(entry);
     else {
-      push(exactPlain, normalizeHost(key, false), entry);
-      push(exactTls, normalizeHost(key, true), entry);
+      const k = normalizeHost(key, false);
+      pushEntry(exactPlain, k, entry);
+      if (!tlsDiffers && normalizeHost(key, true) !== k) tlsDiffers = true;
     }
     if (tcpRoute !== undefined) tcp.set(key, tcpRoute);
   }
+  const exactTls = tlsDiffers ? tlsIndex(order, byKey) : exactPlain;
 
   const routes = routesOf(asc, byKey);
   return {
@@ -308,10 +315,37 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
   };
 }
 
+function pushEntry(m: Map<string, HostEntry[]>, k: string, e: HostEntry): void {
+  const l = m.get(k);
+  if (l === undefined) m.set(k, [e]);
+  else l.push(e);
+}
+
+/**
+ * The exact host index for TLS requests, when a host key normalises differently for them (a
+ * `:80` or `:443` suffix). Without such a key it is the plain index itself: same keys, same
+ * lists, one Map and one list per host fewer (neither is written after the build; patchHosts
+ * layers its changes over each separately).
+ */
+function tlsIndex(order: BuildMemo['order'], byKey: ReadonlyMap<string, HostEntry>): Map<string, HostEntry[]> {
+  const out = new Map<string, HostEntry[]>();
+  for (let rank = 0; rank < order.length; rank++) {
+    const key = (order[rank] as { h: string }).h;
+    const e = byKey.get(key) as HostEntry;
+    if (e.matchPlain === undefined) pushEntry(out, normalizeHost(key, true), e);
+  }
+  return out;
+}
+
 /** Every route in ascending host order (the table's `routes`). */
 function routesOf(asc: readonly string[], byKey: ReadonlyMap<string, HostEntry>): Route[] {
   const routes: Route[] = [];
-  for (const h of asc) for (const r of byKey.get(h)?.routes ?? []) routes.push(r.route);
+  for (let i = 0; i < asc.length; i++) {
+    const e = byKey.get(asc[i] as string);
+    if (e === undefined) continue;
+    const rs = e.routes;
+    for (let k = 0; k < rs.length; k++) routes.push((rs[k] as CRoute).route);
+  }
   return routes;
 }
 

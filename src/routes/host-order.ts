@@ -6,12 +6,23 @@ import { trySplitHostPort } from '../go/host-port.ts';
  * `*.aaa.abc.com` before `*.abc.com`.
  */
 
+const RE_SURROGATE = /[\ud800-\udfff]/;
+
+/**
+ * `s` reversed rune-wise. Without surrogates (every host name in practice) runes are UTF-16 units
+ * and `split('')` reverses them without the string iterator, about half the cost of `Array.from`
+ * in a cold build (bench/README.md, "Cold builds").
+ */
+function reverseRunes(s: string): string {
+  return RE_SURROGATE.test(s) ? Array.from(s).reverse().join('') : s.split('').reverse().join('');
+}
+
 /** fabio's ReverseHostPort. */
 export function reverseHostPort(s: string): string {
   const hp = trySplitHostPort(s);
   const h = hp === undefined || hp.host === '' ? s : hp.host;
   const p = hp === undefined ? '' : hp.port;
-  const r = Array.from(h).reverse().join('');
+  const r = reverseRunes(h);
   if (p === '') return r;
   return r.includes(':') ? `[${r}]:${p}` : `${r}:${p}`;
 }

@@ -148,7 +148,8 @@ function addRoute(m: Model, d: RouteDef, st: ApplyState, line: number, pre: Prep
     }
     r = { host: names.get(host), path, targets: [], line, glob };
     const routes = m.get(host);
-    if (routes === undefined) m.set(host, new Map([[path, r]]));
+    // not `new Map([[path, r]])`: the iterable constructor is slow while the code is cold
+    if (routes === undefined) m.set(host, new Map<string, MRoute>().set(path, r));
     else routes.set(path, r);
   }
   const fixedWeight = Math.max(d.weight, 0); // weight < 0 means dynamic, as does NaN

@@ -3,6 +3,10 @@ import type { ParsedURL } from './target-url.ts';
 import { defaultPort } from './target-url.ts';
 import type { Target } from './types.ts';
 
+// module constants: a RegExp literal inside a function makes a new RegExp object per call
+const RE_DIGITS = /^\d+$/;
+const RE_INT = /^[+-]?\d+$/;
+
 /**
  * The Target the data plane reads, made once per `route add` as a mutable draft (a later
  * `route weight` changes fixedWeight; the build sets the effective weight) and frozen in place by
@@ -39,7 +43,7 @@ export function draftTarget(t: DraftInput, problems: string[]): TargetDraft {
   let redirectCode = 0;
   const rc = o.redirect;
   if (rc !== undefined) {
-    if (!/^[+-]?\d+$/.test(rc)) problems.push(`redirect status code should be numeric in 3xx range. Got: ${rc}`);
+    if (!RE_INT.test(rc)) problems.push(`redirect status code should be numeric in 3xx range. Got: ${rc}`);
     else if (Number(rc) < 300 || Number(rc) > 399)
       problems.push(`redirect status code should be in 3xx range. Got: ${rc}`);
     else redirectCode = Number(rc);
@@ -53,7 +57,7 @@ export function draftTarget(t: DraftInput, problems: string[]): TargetDraft {
     }
   }
   const p = t.parsed;
-  const port = p.port !== '' && /^\d+$/.test(p.port) ? Number(p.port) : defaultPort(t.scheme);
+  const port = p.port !== '' && RE_DIGITS.test(p.port) ? Number(p.port) : defaultPort(t.scheme);
   return {
     service: t.service,
     url: t.url,
