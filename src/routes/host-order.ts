@@ -44,9 +44,20 @@ export function sortHostsBySpecificity(hosts: readonly string[]): string[] {
   return keyed.map((x) => x.h);
 }
 
+/** Characters `toLowerCase` can change: ASCII capitals and anything outside ASCII. */
+const RE_MAY_CHANGE_CASE = /[A-Z\u0080-\uffff]/;
+
+/**
+ * `s.toLowerCase()`, but `s` itself when that changes nothing: `toLowerCase` copies even an
+ * all-lower-case string, and host keys are lower case (a copy per key and lookup otherwise).
+ */
+export function lowerCase(s: string): string {
+  return RE_MAY_CHANGE_CASE.test(s) ? s.toLowerCase() : s;
+}
+
 /** fabio's normalizeHost: lower-case, drop `:80` on plain and `:443` on TLS requests. */
 export function normalizeHost(host: string, tls: boolean): string {
-  const h = host.toLowerCase();
+  const h = lowerCase(host);
   if (!tls && h.endsWith(':80')) return h.slice(0, -3);
   if (tls && h.endsWith(':443')) return h.slice(0, -4);
   return h;

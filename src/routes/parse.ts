@@ -10,8 +10,9 @@ const RE_IS_ADD = /^route[\t\n\f\r ]+add/;
 const RE_IS_DEL = /^route[\t\n\f\r ]+del/;
 const RE_IS_WEIGHT = /^route[\t\n\f\r ]+weight/;
 
+// the optional clauses' wrappers do not capture: a capture is a string made per line
 const RE_ADD =
-  /^route[\t\n\f\r ]+add[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+))?([\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)")?([\t\n\f\r ]+opts[\t\n\f\r ]+"([^"]*)")?$/;
+  /^route[\t\n\f\r ]+add[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)[\t\n\f\r ]+([^\t\n\f\r ]+)(?:[\t\n\f\r ]+weight[\t\n\f\r ]+([^\t\n\f\r ]+))?(?:[\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)")?(?:[\t\n\f\r ]+opts[\t\n\f\r ]+"([^"]*)")?$/;
 const RE_DEL_TAGS = /^route[\t\n\f\r ]+del([\t\n\f\r ]+([^\t\n\f\r ]+))?[\t\n\f\r ]+tags[\t\n\f\r ]+"([^"]*)"$/;
 const RE_DEL =
   /^route[\t\n\f\r ]+del[\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+([^\t\n\f\r ]+)([\t\n\f\r ]+([^\t\n\f\r ]+))?)?$/;
@@ -115,9 +116,9 @@ export function parseLine(line: string, n: number): RouteDef {
       service: m[1] as string,
       src: m[2] as string,
       dst: m[3] as string,
-      weight: parseWeight(m[5]),
-      tags: parseTags(m[7]),
-      opts: parseOpts(m[9]),
+      weight: parseWeight(m[4]),
+      tags: parseTags(m[5]),
+      opts: parseOpts(m[6]),
       line: n,
     };
   }
