@@ -204,12 +204,6 @@ export interface CompiledHosts {
   readonly parts: MemoParts;
 }
 
-/** One host's entry and its TCP route (see compileHosts). */
-interface HostOut {
-  readonly entry: HostEntry;
-  readonly tcpRoute: CRoute | undefined;
-}
-
 /**
  * Step 3, compile the hosts in most-specific-first order: each host's routes (reusing the previous
  * build's where unchanged), its host glob, its host entry (the previous one when nothing changed).
@@ -225,7 +219,8 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
   const cache = opts.globCache ?? new GlobCache(opts.globCacheSize);
   const { order, asc } =
     memo !== undefined && ix !== undefined ? hostOrders(ix.hosts, memo, run.visited) : hostOrders(model, memo);
-  const hostOut = (key: string, rank: number): HostOut => {
+  // one host's entry; its TCP route is tcpRouteOf(entry.routes)
+  const hostOut = (key: string, rank: number): HostEntry => {
     const rs = model.get(key);
     const prevEntry = memo?.byKey.get(key);
     const kept = run.kept?.get(key);
@@ -269,7 +264,7 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
         matchTls,
       });
     }
-    return { entry, tcpRoute: tcpRouteOf(routes) };
+    return entry;
   };
 
   if (memo?.parts !== undefined && order === memo.order) {
@@ -288,7 +283,8 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
   let tlsDiffers = false;
   for (let rank = 0; rank < order.length; rank++) {
     const key = (order[rank] as { h: string }).h;
-    const { entry, tcpRoute } = hostOut(key, rank);
+    const entry = hostOut(key, rank);
+    const tcpRoute = tcpRouteOf(entry.routes);
     byKey.set(key, entry);
     if (!opts.globDisabled && isGlob(key)) globKeys.push(key);
     if (entry.matchPlain !== undefined) globs.push(entry);
@@ -369,7 +365,7 @@ function patchHosts(
   memo: BuildMemo,
   parts: MemoParts,
   asc: readonly string[],
-  hostOut: (key: string, rank: number) => HostOut,
+  hostOut: (key: string, rank: number) => HostEntry,
 ): CompiledHosts | undefined {
   const touched = new Set<string>(run.model.keys());
   if (run.kept !== undefined) for (const h of run.kept.keys()) touched.add(h);
@@ -383,7 +379,8 @@ function patchHosts(
   const tcp = new Map<string, CRoute | undefined>();
   let routesChanged = false;
   for (const prev of prevs) {
-    const { entry, tcpRoute } = hostOut(prev.key, prev.rank);
+    const entry = hostOut(prev.key, prev.rank);
+    const tcpRoute = tcpRouteOf(entry.routes);
     if (tcpRoute !== parts.tcp.get(prev.key)) tcp.set(prev.key, tcpRoute);
     if (entry === prev) continue;
     if ((entry.matchPlain === undefined) !== (prev.matchPlain === undefined)) return undefined;

@@ -60,6 +60,8 @@ export function parseTargetURL(raw: string): ParsedURL {
   // `$path` glued to the host (https://x$path) is a redirect form, not a port.
   if (port !== '' && !RE_PORT.test(port) && !port.includes('$'))
     fail(raw, `invalid port ${JSON.stringify(`:${port}`)} after host`);
-  if (RE_BAD_ESCAPE.test(host) || RE_BAD_ESCAPE.test(path)) fail(raw, 'invalid URL escape');
+  // the RegExp only where a `%` is: most targets have none
+  if ((host.includes('%') && RE_BAD_ESCAPE.test(host)) || (path.includes('%') && RE_BAD_ESCAPE.test(path)))
+    fail(raw, 'invalid URL escape');
   return { scheme, host, hostname, port, path, query };
 }
