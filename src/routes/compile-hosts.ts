@@ -3,7 +3,7 @@ import { hostOrders } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
 import { GlobCache, GlobSyntaxError, isGlob } from './glob.ts';
-import { normalizeHost } from './host-order.ts';
+import { normalizeKey } from './host-order.ts';
 import { withChanges } from './layered-map.ts';
 import type { ApplyState, Model, MRoute } from './model.ts';
 import { buildPathIndex } from './path-index.ts';
@@ -231,8 +231,8 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
     let matchTls: GlobMatcher | undefined;
     if (!opts.globDisabled && isGlob(key)) {
       try {
-        matchPlain = cache.get(normalizeHost(key, false));
-        matchTls = cache.get(normalizeHost(key, true));
+        matchPlain = cache.get(normalizeKey(key, false));
+        matchTls = cache.get(normalizeKey(key, true));
       } catch (err) {
         if (!(err instanceof GlobSyntaxError)) throw err;
         // the line of the host's first route (its first line when the lines were grouped)
@@ -289,9 +289,9 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
     if (!opts.globDisabled && isGlob(key)) globKeys.push(key);
     if (entry.matchPlain !== undefined) globs.push(entry);
     else {
-      const k = normalizeHost(key, false);
+      const k = normalizeKey(key, false);
       pushEntry(exactPlain, k, entry);
-      if (!tlsDiffers && normalizeHost(key, true) !== k) tlsDiffers = true;
+      if (!tlsDiffers && normalizeKey(key, true) !== k) tlsDiffers = true;
     }
     if (tcpRoute !== undefined) tcp.set(key, tcpRoute);
   }
@@ -328,7 +328,7 @@ function tlsIndex(order: BuildMemo['order'], byKey: ReadonlyMap<string, HostEntr
   for (let rank = 0; rank < order.length; rank++) {
     const key = (order[rank] as { h: string }).h;
     const e = byKey.get(key) as HostEntry;
-    if (e.matchPlain === undefined) pushEntry(out, normalizeHost(key, true), e);
+    if (e.matchPlain === undefined) pushEntry(out, normalizeKey(key, true), e);
   }
   return out;
 }
@@ -396,7 +396,7 @@ function patchHosts(
       [exactPlain, parts.exactPlain, false],
       [exactTls, parts.exactTls, true],
     ] as const) {
-      const k = normalizeHost(prev.key, tls);
+      const k = normalizeKey(prev.key, tls);
       const l = replaced(changes.get(k) ?? from.get(k), prev, entry);
       if (l === undefined) return undefined;
       changes.set(k, l);
