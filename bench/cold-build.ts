@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type * as Routes from '../src/routes/index.ts';
+import { catalogLines } from './catalog-text.ts';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,19 +21,7 @@ const mod = process.argv.includes('--dist') ? '../dist/routes/index.js' : '../sr
 const { buildTable, serviceRouteCommands, sortRouteLines } = (await import(mod)) as typeof Routes;
 const services = arg('catalog', 10_000);
 const instances = arg('instances', 1);
-const lines: string[] = [];
-for (let s = 0; s < services; s++)
-  for (let i = 0; i < instances; i++)
-    lines.push(
-      ...serviceRouteCommands({
-        service: `svc${s}`,
-        addr: `10.${(s >> 8) & 255}.${s & 255}.${i + 1}`,
-        port: 8000 + i,
-        tags: [`urlprefix-svc${s}.example.com/p${s % 7}`, 'bulk'],
-        tagPrefix: 'urlprefix-',
-        env: { DC: 'dc1' },
-      }).lines,
-    );
+const lines = catalogLines(services, instances, serviceRouteCommands);
 const text = sortRouteLines(lines).join('\n');
 const gc = (globalThis as { gc?: () => void }).gc;
 const mainNs = (): number => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
