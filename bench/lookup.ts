@@ -16,6 +16,7 @@
 
 import type { LookupRequest, Matcher } from '../src/routes/index.ts';
 import { buildTable, serviceRouteCommands, sortRouteLines } from '../src/routes/index.ts';
+import { catalogLines } from './catalog-text.ts';
 
 /** Deterministic PRNG so every run benchmarks the same tables. */
 function rng(seed: number): () => number {
@@ -76,23 +77,9 @@ function median(xs: number[]): number {
 
 /** The route text of S services × I instances as the Consul backend emits it, and one request per service. */
 function catalogRoutes(services: number, instances: number): { text: string; reqs: LookupRequest[] } {
-  const lines: string[] = [];
   const reqs: LookupRequest[] = [];
-  for (let s = 0; s < services; s++) {
-    for (let i = 0; i < instances; i++) {
-      const out = serviceRouteCommands({
-        service: `svc${s}`,
-        addr: `10.${(s >> 8) & 255}.${s & 255}.${i + 1}`,
-        port: 8000 + i,
-        tags: [`urlprefix-svc${s}.example.com/p${s % 7}`, 'bulk'],
-        tagPrefix: 'urlprefix-',
-        env: { DC: 'dc1' },
-      });
-      for (const l of out.lines) lines.push(l);
-    }
-    reqs.push({ host: `svc${s}.example.com`, path: `/p${s % 7}/x`, tls: false });
-  }
-  return { text: sortRouteLines(lines).join('\n'), reqs };
+  for (let s = 0; s < services; s++) reqs.push({ host: `svc${s}.example.com`, path: `/p${s % 7}/x`, tls: false });
+  return { text: sortRouteLines(catalogLines(services, instances, serviceRouteCommands)).join('\n'), reqs };
 }
 
 async function catalogBench(services: number, instances: number, builds: number): Promise<void> {

@@ -89,6 +89,18 @@ async function registerMany(cat: Catalog, services: number, instances: number): 
   );
 }
 
+/** Heap a fresh build of the table's text retains (the text itself is shared, not counted); needs --expose-gc. */
+function tableMB(t: Table | undefined): string {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (t === undefined || gc === undefined) return '-';
+  gc();
+  const h0 = process.memoryUsage().heapUsed;
+  const copy = buildTable(t.source, BUILD_OPTS);
+  gc();
+  const mb = (process.memoryUsage().heapUsed - h0) / 2 ** 20;
+  return `${mb.toFixed(0)} MB heap (a fresh build of its ${copy.routes.length} routes, text not counted)`;
+}
+
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
@@ -287,6 +299,15 @@ async function run(label: string, services: number): Promise<Row> {
   );
   const mem = process.memoryUsage();
   console.log(`  heap used ${(mem.heapUsed / 2 ** 20).toFixed(0)} MB, RSS ${(mem.rss / 2 ** 20).toFixed(0)} MB`);
+  // with --expose-gc: what is still alive (store, backend and updater are stopped but referenced)
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc !== undefined) {
+    gc();
+    const live = process.memoryUsage();
+    console.log(
+      `  after a full GC: heap used ${(live.heapUsed / 2 ** 20).toFixed(0)} MB, external ${(live.external / 2 ** 20).toFixed(0)} MB (array buffers ${(live.arrayBuffers / 2 ** 20).toFixed(0)} MB), RSS ${(live.rss / 2 ** 20).toFixed(0)} MB; the current table alone: ${tableMB(store.current)}`,
+    );
+  }
   return {
     services,
     watch: WATCH,

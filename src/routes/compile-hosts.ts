@@ -3,7 +3,7 @@ import { hostOrders } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
 import { GlobCache, GlobSyntaxError, isGlob } from './glob.ts';
-import { normalizeHost } from './host-order.ts';
+import { normalizeKey } from './host-order.ts';
 import { withChanges } from './layered-map.ts';
 import type { ApplyState, Model, MRoute } from './model.ts';
 import { buildPathIndex } from './path-index.ts';
@@ -141,6 +141,7 @@ function compileHost(
   opts: BuildOptions,
   st: ApplyState,
 ): CRoute[] {
+  if (prev === undefined && rs.size === 1) return [compileRoute(rs.values().next().value as MRoute, opts, st)];
   const sorted = [...rs.values()].sort(byPathDesc);
   if (prev === undefined) return sorted.map((m) => compileRoute(m, opts, st));
   const old = prev.routes;
@@ -180,6 +181,15 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   return true;
 }
 
+/** The route lookupTcp answers with: the first whose path prefixes '/' ('' or '/'). */
+function tcpRouteOf(routes: readonly CRoute[]): CRoute | undefined {
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i] as CRoute;
+    if ('/'.startsWith(r.path)) return r;
+  }
+  return undefined;
+}
+
 /** What step 3 made: the host entries in every index a lookup uses, and the routes in host order. */
 export interface CompiledHosts {
   readonly order: BuildMemo['order'];
@@ -192,12 +202,6 @@ export interface CompiledHosts {
   readonly routes: Route[];
   /** For the next build (BuildMemo.parts). */
   readonly parts: MemoParts;
-}
-
-/** One host's entry and its TCP route (see compileHosts). */
-interface HostOut {
-  readonly entry: HostEntry;
-  readonly tcpRoute: CRoute | undefined;
 }
 
 /**
@@ -215,7 +219,8 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
   const cache = opts.globCache ?? new GlobCache(opts.globCacheSize);
   const { order, asc } =
     memo !== undefined && ix !== undefined ? hostOrders(ix.hosts, memo, run.visited) : hostOrders(model, memo);
-  const hostOut = (key: string, rank: number): HostOut => {
+  // one host's entry; its TCP route is tcpRouteOf(entry.routes)
+  const hostOut = (key: string, rank: number): HostEntry => {
     const rs = model.get(key);
     const prevEntry = memo?.byKey.get(key);
     const kept = run.kept?.get(key);
@@ -226,8 +231,8 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
     let matchTls: GlobMatcher | undefined;
     if (!opts.globDisabled && isGlob(key)) {
       try {
-        matchPlain = cache.get(normalizeHost(key, false));
-        matchTls = cache.get(normalizeHost(key, true));
+        matchPlain = cache.get(normalizeKey(key, false));
+        matchTls = cache.get(normalizeKey(key, true));
       } catch (err) {
         if (!(err instanceof GlobSyntaxError)) throw err;
         // the line of the host's first route (its first line when the lines were grouped)
@@ -259,7 +264,7 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
         matchTls,
       });
     }
-    return { entry, tcpRoute: routes.find((r) => '/'.startsWith(r.path)) };
+    return entry;
   };
 
   if (memo?.parts !== undefined && order === memo.order) {
@@ -271,28 +276,26 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
 
   const byKey = new Map<string, HostEntry>();
   const exactPlain = new Map<string, HostEntry[]>();
-  const exactTls = new Map<string, HostEntry[]>();
   const globs: HostEntry[] = [];
   const tcp = new Map<string, CRoute>();
   const globKeys: string[] = [];
-  const push = (m: Map<string, HostEntry[]>, k: string, e: HostEntry): void => {
-    const l = m.get(k);
-    if (l === undefined) m.set(k, [e]);
-    else l.push(e);
-  };
-
+  // whether a key normalises differently for TLS requests (a `:80` or `:443` suffix)
+  let tlsDiffers = false;
   for (let rank = 0; rank < order.length; rank++) {
     const key = (order[rank] as { h: string }).h;
-    const { entry, tcpRoute } = hostOut(key, rank);
+    const entry = hostOut(key, rank);
+    const tcpRoute = tcpRouteOf(entry.routes);
     byKey.set(key, entry);
     if (!opts.globDisabled && isGlob(key)) globKeys.push(key);
     if (entry.matchPlain !== undefined) globs.push(entry);
     else {
-      push(exactPlain, normalizeHost(key, false), entry);
-      push(exactTls, normalizeHost(key, true), entry);
+      const k = normalizeKey(key, false);
+      pushEntry(exactPlain, k, entry);
+      if (!tlsDiffers && normalizeKey(key, true) !== k) tlsDiffers = true;
     }
     if (tcpRoute !== undefined) tcp.set(key, tcpRoute);
   }
+  const exactTls = tlsDiffers ? tlsIndex(order, byKey) : exactPlain;
 
   const routes = routesOf(asc, byKey);
   return {
@@ -308,10 +311,37 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
   };
 }
 
+function pushEntry(m: Map<string, HostEntry[]>, k: string, e: HostEntry): void {
+  const l = m.get(k);
+  if (l === undefined) m.set(k, [e]);
+  else l.push(e);
+}
+
+/**
+ * The exact host index for TLS requests, when a host key normalises differently for them (a
+ * `:80` or `:443` suffix). Without such a key it is the plain index itself: same keys, same
+ * lists, one Map and one list per host fewer (neither is written after the build; patchHosts
+ * layers its changes over each separately).
+ */
+function tlsIndex(order: BuildMemo['order'], byKey: ReadonlyMap<string, HostEntry>): Map<string, HostEntry[]> {
+  const out = new Map<string, HostEntry[]>();
+  for (let rank = 0; rank < order.length; rank++) {
+    const key = (order[rank] as { h: string }).h;
+    const e = byKey.get(key) as HostEntry;
+    if (e.matchPlain === undefined) pushEntry(out, normalizeKey(key, true), e);
+  }
+  return out;
+}
+
 /** Every route in ascending host order (the table's `routes`). */
 function routesOf(asc: readonly string[], byKey: ReadonlyMap<string, HostEntry>): Route[] {
   const routes: Route[] = [];
-  for (const h of asc) for (const r of byKey.get(h)?.routes ?? []) routes.push(r.route);
+  for (let i = 0; i < asc.length; i++) {
+    const e = byKey.get(asc[i] as string);
+    if (e === undefined) continue;
+    const rs = e.routes;
+    for (let k = 0; k < rs.length; k++) routes.push((rs[k] as CRoute).route);
+  }
   return routes;
 }
 
@@ -335,7 +365,7 @@ function patchHosts(
   memo: BuildMemo,
   parts: MemoParts,
   asc: readonly string[],
-  hostOut: (key: string, rank: number) => HostOut,
+  hostOut: (key: string, rank: number) => HostEntry,
 ): CompiledHosts | undefined {
   const touched = new Set<string>(run.model.keys());
   if (run.kept !== undefined) for (const h of run.kept.keys()) touched.add(h);
@@ -349,7 +379,8 @@ function patchHosts(
   const tcp = new Map<string, CRoute | undefined>();
   let routesChanged = false;
   for (const prev of prevs) {
-    const { entry, tcpRoute } = hostOut(prev.key, prev.rank);
+    const entry = hostOut(prev.key, prev.rank);
+    const tcpRoute = tcpRouteOf(entry.routes);
     if (tcpRoute !== parts.tcp.get(prev.key)) tcp.set(prev.key, tcpRoute);
     if (entry === prev) continue;
     if ((entry.matchPlain === undefined) !== (prev.matchPlain === undefined)) return undefined;
@@ -365,7 +396,7 @@ function patchHosts(
       [exactPlain, parts.exactPlain, false],
       [exactTls, parts.exactTls, true],
     ] as const) {
-      const k = normalizeHost(prev.key, tls);
+      const k = normalizeKey(prev.key, tls);
       const l = replaced(changes.get(k) ?? from.get(k), prev, entry);
       if (l === undefined) return undefined;
       changes.set(k, l);

@@ -1,6 +1,7 @@
 import { RouteSyntaxError } from './errors.ts';
 import type { GlobMatcher } from './glob.ts';
 import { compileGlob, isGlob } from './glob.ts';
+import { lowerCase } from './host-order.ts';
 import type { TargetDraft } from './target.ts';
 import { draftTarget } from './target.ts';
 import type { ParsedURL } from './target-url.ts';
@@ -83,8 +84,8 @@ export class Names {
 export function hostPath(src: string): [string, string] {
   if (src.startsWith(':')) return [src, ''];
   const i = src.indexOf('/');
-  if (i < 0) return [src.toLowerCase(), '/'];
-  return [src.slice(0, i).toLowerCase(), src.slice(i)];
+  if (i < 0) return [lowerCase(src), '/'];
+  return [lowerCase(src.slice(0, i)), src.slice(i)];
 }
 
 function sameTags(a: readonly string[], b: readonly string[]): boolean {
@@ -148,7 +149,8 @@ function addRoute(m: Model, d: RouteDef, st: ApplyState, line: number, pre: Prep
     }
     r = { host: names.get(host), path, targets: [], line, glob };
     const routes = m.get(host);
-    if (routes === undefined) m.set(host, new Map([[path, r]]));
+    // not `new Map([[path, r]])`: the iterable constructor is slow while the code is cold
+    if (routes === undefined) m.set(host, new Map<string, MRoute>().set(path, r));
     else routes.set(path, r);
   }
   const fixedWeight = Math.max(d.weight, 0); // weight < 0 means dynamic, as does NaN
@@ -159,20 +161,20 @@ function addRoute(m: Model, d: RouteDef, st: ApplyState, line: number, pre: Prep
   const problems = o.redirect !== undefined || o.allow !== undefined || o.deny !== undefined ? [] : NO_PROBLEMS;
   const service = names.get(d.service);
   const t = draftTarget(
-    {
-      service,
-      url: d.dst,
-      parsed,
-      scheme: names.get(parsed.scheme),
-      tags: d.tags,
-      opts: d.opts,
-      fixedWeight,
-      keyPrefix: names.keyPrefix(service),
-    },
+    service,
+    d.dst,
+    parsed,
+    names.get(parsed.scheme),
+    d.tags,
+    d.opts,
+    fixedWeight,
+    names.keyPrefix(service),
     problems,
   );
   if (problems !== NO_PROBLEMS && problems.length > 0) st.problems.set(t, { line, messages: problems });
-  r.targets.push(t);
+  // the first target makes an exact-size array: a push onto [] reserves 17 slots
+  if (r.targets.length === 0) r.targets = [t];
+  else r.targets.push(t);
 }
 
 function filterTargets(m: Model, only: MRoute | undefined, drop: (t: TargetDraft) => boolean): void {

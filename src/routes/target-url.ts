@@ -16,6 +16,7 @@ export interface ParsedURL {
 }
 
 const RE_URL = /^(?:([A-Za-z][A-Za-z0-9+.-]*):)?(?:\/\/([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#.*)?$/s;
+const RE_PORT = /^\d*$/;
 const RE_BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find control characters
 const RE_CTL = /[\x00-\x1f\x7f]/;
@@ -57,8 +58,10 @@ export function parseTargetURL(raw: string): ParsedURL {
     port = c >= 0 ? hp.slice(c + 1) : '';
   }
   // `$path` glued to the host (https://x$path) is a redirect form, not a port.
-  if (port !== '' && !/^\d*$/.test(port) && !port.includes('$'))
+  if (port !== '' && !RE_PORT.test(port) && !port.includes('$'))
     fail(raw, `invalid port ${JSON.stringify(`:${port}`)} after host`);
-  if (RE_BAD_ESCAPE.test(host) || RE_BAD_ESCAPE.test(path)) fail(raw, 'invalid URL escape');
+  // the RegExp only where a `%` is: most targets have none
+  if ((host.includes('%') && RE_BAD_ESCAPE.test(host)) || (path.includes('%') && RE_BAD_ESCAPE.test(path)))
+    fail(raw, 'invalid URL escape');
   return { scheme, host, hostname, port, path, query };
 }

@@ -3,6 +3,10 @@ import type { ParsedURL } from './target-url.ts';
 import { defaultPort } from './target-url.ts';
 import type { Target } from './types.ts';
 
+// module constants: a RegExp literal inside a function makes a new RegExp object per call
+const RE_DIGITS = /^\d+$/;
+const RE_INT = /^[+-]?\d+$/;
+
 /**
  * The Target the data plane reads, made once per `route add` as a mutable draft (a later
  * `route weight` changes fixedWeight; the build sets the effective weight) and frozen in place by
@@ -27,19 +31,28 @@ function hostPortOf(p: ParsedURL, port: number): string {
   return port > 0 ? `${bracketed}:${port}` : bracketed;
 }
 
-/** The first problem with the target's options goes into `problems` (created on demand). */
-export interface DraftInput extends Pick<Target, 'service' | 'url' | 'scheme' | 'tags' | 'opts' | 'fixedWeight'> {
-  readonly parsed: ParsedURL;
-  readonly keyPrefix: string;
-}
-
-// No closures in here: this runs once per target of a build (100k+ times).
-export function draftTarget(t: DraftInput, problems: string[]): TargetDraft {
-  const o = t.opts;
+/**
+ * The first problem with the target's options goes into `problems` (created on demand). `url` is
+ * the destination as written, `parsed` its split; `keyPrefix` is Names.keyPrefix(service).
+ * Positional parameters and no closures: this runs once per target of a build (100k+ times), and
+ * an argument object would be one more allocation per target while the code is cold.
+ */
+export function draftTarget(
+  service: string,
+  url: string,
+  parsed: ParsedURL,
+  scheme: string,
+  tags: Target['tags'],
+  opts: Target['opts'],
+  fixedWeight: number,
+  keyPrefix: string,
+  problems: string[],
+): TargetDraft {
+  const o = opts;
   let redirectCode = 0;
   const rc = o.redirect;
   if (rc !== undefined) {
-    if (!/^[+-]?\d+$/.test(rc)) problems.push(`redirect status code should be numeric in 3xx range. Got: ${rc}`);
+    if (!RE_INT.test(rc)) problems.push(`redirect status code should be numeric in 3xx range. Got: ${rc}`);
     else if (Number(rc) < 300 || Number(rc) > 399)
       problems.push(`redirect status code should be in 3xx range. Got: ${rc}`);
     else redirectCode = Number(rc);
@@ -52,32 +65,32 @@ export function draftTarget(t: DraftInput, problems: string[]): TargetDraft {
       problems.push(`failed to process access rules: ${(err as Error).message}`);
     }
   }
-  const p = t.parsed;
-  const port = p.port !== '' && /^\d+$/.test(p.port) ? Number(p.port) : defaultPort(t.scheme);
+  const p = parsed;
+  const port = p.port !== '' && RE_DIGITS.test(p.port) ? Number(p.port) : defaultPort(scheme);
   return {
-    service: t.service,
-    url: t.url,
-    scheme: t.scheme,
+    service,
+    url,
+    scheme,
     hostPort: hostPortOf(p, port),
     hostname: p.hostname,
     port,
     urlPath: p.path,
     urlQuery: p.query,
     // the parser made these for this command alone, so they are frozen in place, not copied
-    tags: Object.freeze(t.tags),
+    tags: Object.freeze(tags),
     opts: Object.freeze(o),
     stripPath: o.strip ?? '',
     prependPath: o.prepend ?? '',
     host: o.host ?? '',
     authScheme: o.auth ?? '',
     redirectCode,
-    redirectURL: redirectCode !== 0 ? t.url : '',
-    fixedWeight: t.fixedWeight,
+    redirectURL: redirectCode !== 0 ? url : '',
+    fixedWeight,
     // NaN, not 0: a double field from the start, so setting 0.3333 later does not change its shape
     weight: Number.NaN,
     tlsSkipVerify: o.tlsskipverify === 'true',
     proxyProto: o.pxyproto === 'true',
     accessRules,
-    key: t.keyPrefix + t.url,
+    key: keyPrefix + url,
   };
 }

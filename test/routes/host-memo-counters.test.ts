@@ -2,9 +2,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { MEMO_MAX_ENTRIES, MEMO_MAX_KEY } from '../../src/routes/host-candidates.ts';
+import { lowerCase } from '../../src/routes/host-order.ts';
 import type { Table } from '../../src/routes/index.ts';
-import { compileGlob, normalizeHost, sortHostsBySpecificity } from '../../src/routes/index.ts';
-import { dst, req, table } from './helpers.ts';
+import {
+  buildTable,
+  compileGlob,
+  normalizeHost,
+  reverseHostPort,
+  sortHostsBySpecificity,
+} from '../../src/routes/index.ts';
+import { dst, OPTS, req, table } from './helpers.ts';
 
 /** The table's memoised request hosts (RouteTable exposes it for these tests only). */
 const memoSize = (t: Table): number => (t as unknown as { hostMemoSize: number }).hostMemoSize;
@@ -82,4 +89,49 @@ test('host candidates: suffix index equals trying every glob (property)', () => 
     }),
     { numRuns: 400 },
   );
+});
+
+test('reverseHostPort reverses runes, not UTF-16 units (a surrogate pair stays whole)', () => {
+  const ref = (h: string) => Array.from(h).reverse().join('');
+  assert.equal(reverseHostPort('a\u{1f600}b.com'), ref('a\u{1f600}b.com'));
+  assert.equal(reverseHostPort('a\u{1f600}b.com:8080'), `${ref('a\u{1f600}b.com')}:8080`);
+  assert.equal(reverseHostPort('www.example.com'), 'moc.elpmaxe.www');
+  // the order of the non-BMP host among the others is the order of its rune-reversed key
+  const keys = ['\u{1f600}.com', '\u{1f601}.com', 'z.com', 'a.com'];
+  assert.deepEqual(sortHostsBySpecificity(keys), ['\u{1f601}.com', '\u{1f600}.com', 'z.com', 'a.com']);
+});
+
+test('lowerCase returns lower-cased host keys, the string itself when nothing changes case', () => {
+  for (const [h, want] of [
+    ['abc.com', 'abc.com'],
+    ['ABC.Com', 'abc.com'],
+    ['ÄBC.com', 'äbc.com'],
+    ['*.x.com:80', '*.x.com:80'],
+  ] as const) {
+    assert.equal(lowerCase(h), want);
+    assert.equal(normalizeHost(h, false), want.endsWith(':80') ? want.slice(0, -3) : want);
+  }
+});
+
+test('plain and TLS host indexes: shared while no key ends in :80/:443, patched apart, old tables unchanged', () => {
+  const text = (port: number) =>
+    `route add a a.com/ http://a:${port}/\nroute add b b.com/ http://b/\nroute add c C.com/ http://c/`;
+  const t1 = table(text(1));
+  for (const tls of [false, true]) {
+    assert.equal(dst(t1, 'a.com', '/', { tls }), 'http://a:1/');
+    assert.equal(dst(t1, 'C.COM:443', '/', { tls }), tls ? 'http://c/' : undefined);
+    assert.equal(dst(t1, 'c.com:80', '/', { tls }), tls ? undefined : 'http://c/');
+  }
+  // an incremental build with the same hosts patches the previous indexes: both modes see the
+  // new target, the previous table still the old one
+  const t2 = buildTable(text(2), OPTS, t1);
+  for (const tls of [false, true]) {
+    assert.equal(dst(t2, 'a.com', '/', { tls }), 'http://a:2/');
+    assert.equal(dst(t1, 'a.com', '/', { tls }), 'http://a:1/');
+  }
+  // a :443 key: the TLS index differs from the plain one
+  const t3 = buildTable(`${text(3)}\nroute add d a.com:443/ http://d/`, OPTS, t2);
+  assert.equal(dst(t3, 'a.com', '/', { tls: true }), 'http://d/');
+  assert.equal(dst(t3, 'a.com', '/', { tls: false }), 'http://a:3/');
+  assert.equal(dst(t2, 'a.com', '/', { tls: true }), 'http://a:2/');
 });

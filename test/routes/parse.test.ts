@@ -155,3 +155,28 @@ for (const c of buildErrors) {
     );
   });
 }
+
+test('parse: consecutive equal tags/opts clauses share one frozen value, a different clause gets its own', () => {
+  const d = parseRouteText(
+    [
+      'route add s a/ http://a:1/ tags "x, y" opts "strip=/a"',
+      'route add s b/ http://a:2/ tags "x, y" opts "strip=/a"',
+      'route add s c/ http://a:3/ tags "x, z" opts "strip=/c"',
+      'route add s d/ http://a:4/',
+      'route add s e/ http://a:5/ tags "x, y" opts "strip=/a"',
+    ].join('\n'),
+  );
+  const at = (k: number) => d[k] as (typeof d)[number];
+  const [a, b, c, e] = [at(0), at(1), at(2), at(4)];
+  assert.equal(a.tags, b.tags);
+  assert.equal(a.opts, b.opts);
+  // same length as the previous clauses: the memo compares the text, not its size
+  assert.deepEqual([...c.tags], ['x', 'z']);
+  assert.deepEqual({ ...c.opts }, { strip: '/c' });
+  assert.notEqual(c.opts, a.opts);
+  assert.deepEqual([...at(3).tags], []);
+  assert.deepEqual([...e.tags], ['x', 'y']);
+  assert.deepEqual({ ...e.opts }, { strip: '/a' });
+  for (const x of d) assert.ok(Object.isFrozen(x.tags) && Object.isFrozen(x.opts));
+  assert.throws(() => (a.tags as string[]).push('z'), TypeError);
+});
