@@ -9,6 +9,7 @@
 # callgrind: valgrind with instrumentation off during start-up and WARM warm-up requests, on for
 # exactly N requests; prints the main thread's instructions / N. strace: `strace -c -f` attached for
 # N requests (no valgrind); prints each syscall's count / N. N (4000), WARM (8000), C (8 connections).
+# NODE_FLAGS="--perf-basic-prof" names the JIT code in a kept profile (KEEP=FILE): /tmp/perf-PID.map.
 set -u
 cd "$(dirname "$0")/.."
 MODE=${1:-both}
@@ -40,7 +41,7 @@ wait_port "$BE"
 start_proxy() { # PORT PREFIX...
   local port=$1
   shift
-  "$@" node dist/cli.js -proxy.workers=1 -proxy.addr="127.0.0.1:$port" -ui.addr="127.0.0.1:$(free_port)" \
+  "$@" node ${NODE_FLAGS:-} dist/cli.js -proxy.workers=1 -proxy.addr="127.0.0.1:$port" -ui.addr="127.0.0.1:$(free_port)" \
     -registry.backend=static -registry.static.routes="route add bench bench.local/ http://127.0.0.1:$BE/" \
     >"$WORK/proxy.log" 2>&1 &
   PID=$!
