@@ -624,6 +624,8 @@ export class BareRes extends EventEmitter {
   #bodyParts: (string | Buffer)[] | undefined;
   /** F_* of the head being written (see #add). */
   #flags = 0;
+  /** writeCheckedHead is writing: the caller vouches for the header names and values. */
+  #checked = false;
 
   constructor(c: BareConn, req: BareReq, keepAlive: boolean, kaTimeout: number) {
     super();
@@ -681,16 +683,34 @@ export class BareRes extends EventEmitter {
     return this;
   }
 
+  /**
+   * writeHead for flat `[name, value, ...]` pairs the caller has already checked as node:http
+   * would: every name an RFC 9110 token, no value with a character outside HTAB, 0x20-0x7e and
+   * 0x80-0xff. The lean path's response parser refuses any other head before it gets here
+   * (lean-forward.ts, isToken and the control-character checks of the head), so the second pass
+   * over every character is skipped.
+   */
+  writeCheckedHead(status: number, flat: readonly string[]): this {
+    this.#checked = true;
+    try {
+      return this.writeHead(status, flat);
+    } finally {
+      this.#checked = false;
+    }
+  }
+
   /** `s` with the header line `n: v` (checked as node:http checks it); framing names set #flags. */
   #add(s: string, n: string, v: string): string {
-    if (!checks.isToken(n))
-      throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${n}"]`), {
-        code: 'ERR_INVALID_HTTP_TOKEN',
-      });
-    if (checks.invalidHeaderChar(v))
-      throw Object.assign(new TypeError(`Invalid character in header content ["${n}"]`), {
-        code: 'ERR_INVALID_CHAR',
-      });
+    if (!this.#checked) {
+      if (!checks.isToken(n))
+        throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${n}"]`), {
+          code: 'ERR_INVALID_HTTP_TOKEN',
+        });
+      if (checks.invalidHeaderChar(v))
+        throw Object.assign(new TypeError(`Invalid character in header content ["${n}"]`), {
+          code: 'ERR_INVALID_CHAR',
+        });
+    }
     switch (n.length) {
       case 4:
         if (named(n, 'date')) this.#flags |= F_DATE;

@@ -271,8 +271,12 @@ class Exchange implements LeanExchange {
   }
 
   #writeHead(out: string[]): boolean {
+    // Names and values were checked by this parser (tokens, no control characters): the bare
+    // client side skips its own pass over them (BareRes.writeCheckedHead).
+    const res = this.#job.res as ServerResponse & { writeCheckedHead?(status: number, flat: string[]): unknown };
     try {
-      this.#job.res.writeHead(this.#status, out);
+      if (res.writeCheckedHead !== undefined) res.writeCheckedHead(this.#status, out);
+      else res.writeHead(this.#status, out);
       return true;
     } catch (e) {
       // Node refuses what the lean parser let through (an invalid header value): the upstream's fault.
