@@ -135,4 +135,21 @@ describe('prometheus metrics', () => {
     assert.match(merged, /^fabio_notfound 3$/m);
     assert.match(merged, /^fabio_route_count\{service="svc",host="a",path="\/",target="http:\/\/10.0.0.1:80\/"\} 2$/m);
   });
+
+  test('repeated observations on one label set land in the right fractional bucket (the cell path)', async () => {
+    const m = createPrometheusMetrics(fakeConfig({ 'metrics.prometheus.buckets': '.1,.25,1' }), {
+      collectDefault: false,
+    });
+    const t1 = target('svc', 'http://10.0.0.1:80/');
+    const r = route('a', '/', [t1]);
+    // The first observation goes through prom-client, the next ones through the cell's own update.
+    for (let i = 0; i < 4; i++) m.httpRequest(r, t1, 200, 0.2);
+    m.httpRequest(r, t1, 200, 0.05);
+    const body = (await m.text()).body;
+    const bucket = (le: string) =>
+      new RegExp(`^\\w*fabio_route_bucket\\{le="${le}",service="svc"[^}]*\\} (\\d+)$`, 'm');
+    assert.equal(body.match(bucket('0.1'))?.[1], '1');
+    assert.equal(body.match(bucket('0.25'))?.[1], '5');
+    assert.equal(body.match(bucket('1'))?.[1], '5');
+  });
 });

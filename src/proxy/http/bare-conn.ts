@@ -201,8 +201,8 @@ export class BareConn {
       return this.#noPause ? 0 : HPE_PAUSED;
     };
     // Bodies never reach this parser (requests with one are handed over before their first byte).
-    p[http.kOnBody] = noRead;
-    p[http.kOnMessageComplete] = noRead;
+    // kOnBody and kOnMessageComplete stay unset: the binding calls them only when they are
+    // functions, and an empty callback per request cost a C++ → JS call (~1.6 % of the main thread).
     this.#p = p;
   }
 
@@ -547,6 +547,31 @@ export class BareReq {
   }
 }
 
+const F_DATE = 1;
+const F_TRAILER = 2;
+const F_LENGTH = 4;
+
+/** Whether header name `n` is `lower` in any case (the pipeline's names are mostly lower-case already). */
+function named(n: string, lower: string): boolean {
+  return n === lower || (n.length === lower.length && n.toLowerCase() === lower);
+}
+
+let kaMs = -1;
+let kaText = '';
+/** `Connection: keep-alive` and node:http's Keep-Alive line, built once per timeout value. */
+function keepAliveLines(ms: number): string {
+  if (ms !== kaMs) {
+    kaMs = ms;
+    kaText = `Connection: keep-alive\r\n${ms > 0 ? `Keep-Alive: timeout=${Math.floor(ms / 1000)}\r\n` : ''}`;
+  }
+  return kaText;
+}
+
+function emitClose(res: BareRes): void {
+  res.closed = true;
+  res.emit('close');
+}
+
 /** Node's header checks (BareRes exists only when bare-parser.ts found them). */
 const checks = bareHttp as BareHttp;
 
@@ -594,6 +619,10 @@ export class BareRes extends EventEmitter {
   #needDrain = false;
   #trailers: string | undefined;
   #bodyParts: (string | Buffer)[] | undefined;
+  /** F_* of the head being written (see #add). */
+  #flags = 0;
+  /** writeCheckedHead is writing: the caller vouches for the header names and values. */
+  #checked = false;
 
   constructor(c: BareConn, req: BareReq, keepAlive: boolean, kaTimeout: number) {
     super();
@@ -623,12 +652,53 @@ export class BareRes extends EventEmitter {
     let s = `HTTP/1.1 ${status} ${phrase}\r\n`;
     if (checks.invalidHeaderChar(phrase))
       throw Object.assign(new TypeError('Invalid character in statusMessage'), { code: 'ERR_INVALID_CHAR' });
-    // Flags are kept locally until every header passed the checks: a head refused half-way (and
-    // replaced by the pipeline's 502) must leave nothing of itself behind.
-    let date = false;
-    let announced = false;
-    let hasLength = false;
-    const add = (n: string, v: string): void => {
+    // Flags are collected in #flags and kept only once every header passed the checks: a head
+    // refused half-way (and replaced by the pipeline's 502) must leave nothing of itself behind.
+    this.#flags = 0;
+    if (Array.isArray(headers)) {
+      const flat = headers as readonly (string | readonly string[])[];
+      if (flat.length > 0 && Array.isArray(flat[0]))
+        for (const pair of flat as readonly (readonly string[])[]) s = this.#add(s, String(pair[0]), String(pair[1]));
+      else for (let i = 0; i < flat.length; i += 2) s = this.#add(s, String(flat[i]), String(flat[i + 1]));
+    } else if (headers !== undefined) {
+      const o = headers as Record<string, string | string[]>;
+      for (const k in o) {
+        const v = o[k];
+        if (v === undefined) continue;
+        if (Array.isArray(v)) for (const x of v) s = this.#add(s, k, String(x));
+        else s = this.#add(s, k, String(v));
+      }
+    }
+    const flags = this.#flags;
+    if ((flags & F_DATE) === 0) s += `Date: ${httpDate()}\r\n`;
+    if (status === 204 || status === 304 || status < 200) this.#hasBody = false;
+    this.#announced = (flags & F_TRAILER) !== 0;
+    this.#hasLength = (flags & F_LENGTH) !== 0;
+    this.statusCode = status;
+    this.#head = s;
+    this.headersSent = true; // as node:http: true once writeHead stored the head
+    return this;
+  }
+
+  /**
+   * writeHead for flat `[name, value, ...]` pairs the caller has already checked as node:http
+   * would: every name an RFC 9110 token, no value with a character outside HTAB, 0x20-0x7e and
+   * 0x80-0xff. The lean path's response parser refuses any other head before it gets here
+   * (lean-forward.ts, isToken and the control-character checks of the head), so the second pass
+   * over every character is skipped.
+   */
+  writeCheckedHead(status: number, flat: readonly string[]): this {
+    this.#checked = true;
+    try {
+      return this.writeHead(status, flat);
+    } finally {
+      this.#checked = false;
+    }
+  }
+
+  /** `s` with the header line `n: v` (checked as node:http checks it); framing names set #flags. */
+  #add(s: string, n: string, v: string): string {
+    if (!this.#checked) {
       if (!checks.isToken(n))
         throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${n}"]`), {
           code: 'ERR_INVALID_HTTP_TOKEN',
@@ -637,38 +707,24 @@ export class BareRes extends EventEmitter {
         throw Object.assign(new TypeError(`Invalid character in header content ["${n}"]`), {
           code: 'ERR_INVALID_CHAR',
         });
-      const l = n.length;
-      if (l === 4 && n.toLowerCase() === 'date') date = true;
-      else if (l === 7 && n.toLowerCase() === 'trailer') announced = true;
-      else if (l === 14 && n.toLowerCase() === 'content-length') hasLength = true;
-      else if ((l === 10 || l === 17) && /^(connection|transfer-encoding)$/i.test(n)) {
-        // Hop-by-hop framing is this side's business (the pipeline never passes these on).
-        return;
-      }
-      s += `${n}: ${v}\r\n`;
-    };
-    if (Array.isArray(headers)) {
-      const flat = headers as readonly (string | readonly string[])[];
-      if (flat.length > 0 && Array.isArray(flat[0]))
-        for (const pair of flat as readonly (readonly string[])[]) add(String(pair[0]), String(pair[1]));
-      else for (let i = 0; i < flat.length; i += 2) add(String(flat[i]), String(flat[i + 1]));
-    } else if (headers !== undefined) {
-      const o = headers as Record<string, string | string[]>;
-      for (const k in o) {
-        const v = o[k];
-        if (v === undefined) continue;
-        if (Array.isArray(v)) for (const x of v) add(k, String(x));
-        else add(k, String(v));
-      }
     }
-    if (!date) s += `Date: ${httpDate()}\r\n`;
-    if (status === 204 || status === 304 || status < 200) this.#hasBody = false;
-    this.#announced = announced;
-    this.#hasLength = hasLength;
-    this.statusCode = status;
-    this.#head = s;
-    this.headersSent = true; // as node:http: true once writeHead stored the head
-    return this;
+    switch (n.length) {
+      case 4:
+        if (named(n, 'date')) this.#flags |= F_DATE;
+        break;
+      case 7:
+        if (named(n, 'trailer')) this.#flags |= F_TRAILER;
+        break;
+      case 14:
+        if (named(n, 'content-length')) this.#flags |= F_LENGTH;
+        break;
+      case 10:
+      case 17:
+        // Hop-by-hop framing is this side's business (the pipeline never passes these on).
+        if (named(n, 'connection') || named(n, 'transfer-encoding')) return s;
+        break;
+    }
+    return `${s}${n}: ${v}\r\n`;
   }
 
   /** The head with Connection and framing, decided when the first bytes leave. */
@@ -690,8 +746,7 @@ export class BareRes extends EventEmitter {
     }
     const framed = !this.#hasBody || length || !http10;
     if (this.#keepAlive && framed) {
-      s += 'Connection: keep-alive\r\n';
-      if (this.#kaTimeout > 0) s += `Keep-Alive: timeout=${Math.floor(this.#kaTimeout / 1000)}\r\n`;
+      s += keepAliveLines(this.#kaTimeout);
     } else {
       this.#keepAlive = false;
       s += 'Connection: close\r\n';
@@ -799,10 +854,7 @@ export class BareRes extends EventEmitter {
     this.writableFinished = true;
     this.emit('finish');
     this.#c.responseDone(this);
-    process.nextTick(() => {
-      this.closed = true;
-      this.emit('close');
-    });
+    process.nextTick(emitClose, this);
   }
 
   /** The connection took every byte written so far. */
@@ -823,9 +875,6 @@ export class BareRes extends EventEmitter {
   connClosed(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    process.nextTick(() => {
-      this.closed = true;
-      this.emit('close');
-    });
+    process.nextTick(emitClose, this);
   }
 }

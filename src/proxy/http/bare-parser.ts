@@ -28,8 +28,6 @@ export interface BareHttp {
   /** Callback slots of the parser object. */
   readonly kOnHeaders: number;
   readonly kOnHeadersComplete: number;
-  readonly kOnBody: number;
-  readonly kOnMessageComplete: number;
   readonly REQUEST: number;
   /** Strict parsing (the http server's default: insecureHTTPParser off). */
   readonly kLenientNone: number;
@@ -98,7 +96,7 @@ function load(): BareHttp | undefined {
     const tok = common._checkIsHttpToken as ((v: string) => boolean) | undefined;
     if (typeof P !== 'function' || !Array.isArray(methods) || typeof add !== 'function') return undefined;
     if (typeof bad !== 'function' || typeof tok !== 'function') return undefined;
-    const slots = ['kOnHeaders', 'kOnHeadersComplete', 'kOnBody', 'kOnMessageComplete', 'REQUEST', 'kLenientNone'];
+    const slots = ['kOnHeaders', 'kOnHeadersComplete', 'REQUEST', 'kLenientNone'];
     for (const s of slots) if (typeof P[s] !== 'number') return undefined;
     for (const m of ['initialize', 'execute', 'resume', 'close'])
       if (typeof (P.prototype as Record<string, unknown>)[m] !== 'function') return undefined;
@@ -126,8 +124,6 @@ function load(): BareHttp | undefined {
       methods,
       kOnHeaders: P.kOnHeaders as number,
       kOnHeadersComplete: P.kOnHeadersComplete as number,
-      kOnBody: P.kOnBody as number,
-      kOnMessageComplete: P.kOnMessageComplete as number,
       REQUEST: P.REQUEST as number,
       kLenientNone: P.kLenientNone as number,
       addHeaderLine: (dest, name, value) => add.call(that, name, value, dest),

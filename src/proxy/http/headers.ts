@@ -37,17 +37,31 @@ export interface RouteHeaderRules {
   readonly websocket: boolean;
 }
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+/**
+ * The hop-by-hop headers (lower-case names): connection, keep-alive, proxy-connection,
+ * proxy-authenticate, proxy-authorization, te, trailer, transfer-encoding, upgrade. Compared by
+ * length then text: a Set lookup hashed every freshly lower-cased name. // hot path
+ */
+function hopByHop(lower: string): boolean {
+  switch (lower.length) {
+    case 2:
+      return lower === 'te';
+    case 7:
+      return lower === 'trailer' || lower === 'upgrade';
+    case 10:
+      return lower === 'connection' || lower === 'keep-alive';
+    case 16:
+      return lower === 'proxy-connection';
+    case 17:
+      return lower === 'transfer-encoding';
+    case 18:
+      return lower === 'proxy-authenticate';
+    case 19:
+      return lower === 'proxy-authorization';
+    default:
+      return false;
+  }
+}
 
 const BASE_PROTECTED = [
   'forwarded',
@@ -182,7 +196,7 @@ export function upstreamHeaders(
     const lower = name.toLowerCase();
     if (lower.charCodeAt(0) === 58 /* : h2 pseudo */) continue;
     if (lower === 'host' || lower === 'x-forwarded-for' || lower === 'forwarded' || lower === 'expect') continue;
-    if (rules.websocket ? lower === 'connection' : HOP_BY_HOP.has(lower)) continue;
+    if (rules.websocket ? lower === 'connection' : hopByHop(lower)) continue;
     if (drop?.has(lower)) continue;
     if (lower === ridLower || lower === cipLower || lower === tlsLower) continue;
     if (rules.stripPath !== '' && lower === 'x-forwarded-prefix') continue;
@@ -238,7 +252,22 @@ function applyClientIp(name: string): boolean {
 
 /** Hop-by-hop headers a response must not carry to the client. */
 export function isHopByHopResponse(lower: string): boolean {
-  return HOP_BY_HOP.has(lower);
+  return hopByHop(lower);
+}
+
+/** RFC 9110 section 5.6.2 `tchar`, by character code. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TCHAR[c.charCodeAt(0)] = 1;
+
+/** A non-empty RFC 9110 token (a valid header name), without a RegExp call. // hot path */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || TCHAR[c] === 0) return false;
+  }
+  return true;
 }
 
 /** `Strict-Transport-Security` value, or '' when off. */

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { classify, ProxyError } from '../errors.ts';
+import { isToken } from './headers.ts';
 import type { LeanConn, LeanExchange, LeanPool } from './lean-pool.ts';
 import { responseHead } from './response-head.ts';
 import { sniffContentType } from './sniff.ts';
@@ -34,8 +35,6 @@ const LFLF = Buffer.from('\n\n');
 const LFCRLF = Buffer.from('\n\r\n');
 const BARE_LF = /(^|[^\r])\n/;
 const CRLF_OR_LF = /\r?\n/g;
-// RFC 9110 section 5.6.2 token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 // Parser states.
 const S_HEAD = 0;
@@ -79,7 +78,8 @@ class Exchange implements LeanExchange {
   }
 
   start(): void {
-    this.#job.res.once('close', this.#onClientClose);
+    // `on`, not `once`: removed at the end of the exchange, and #onClientClose runs at most once.
+    this.#job.res.on('close', this.#onClientClose);
     this.#send();
   }
 
@@ -118,6 +118,19 @@ class Exchange implements LeanExchange {
   #head(data: Buffer): number {
     let start = 0;
     for (;;) {
+      // The common head: CRLF line ends only and no control character before the first CRLFCRLF.
+      // Nothing can end it earlier then (an earlier `\n\n` or `\n\r\n` holds a bare LF), so one
+      // search and one character pass decide it. Anything else takes the general reading below.
+      const end4 = data.indexOf(CRLFCRLF, start);
+      if (end4 >= 0 && plainHead(data, start, end4)) {
+        this.#buf = undefined;
+        const r = this.#statusLine(data.toString('latin1', start, end4), data, end4 + 4);
+        if (r === -2) {
+          start = end4 + 4;
+          continue;
+        }
+        return r;
+      }
       // The head ends at the first empty line. Go's reader ends lines at LF and drops one CR before
       // it, so `\n\n` ends a head as `\r\n\r\n` does (RFC 9112 section 2.2 allows it too).
       let end = data.indexOf(CRLFCRLF, start);
@@ -153,36 +166,45 @@ class Exchange implements LeanExchange {
         );
         return -1;
       }
-      // Status line `HTTP/1.x NNN[ reason]`, checked by char codes (no split, no regexp).
-      const d1 = text.charCodeAt(9) - 48;
-      const d2 = text.charCodeAt(10) - 48;
-      const d3 = text.charCodeAt(11) - 48;
-      const ok =
-        text.startsWith('HTTP/1.') &&
-        text.charCodeAt(8) === 32 &&
-        d1 >= 1 &&
-        d1 <= 9 &&
-        d2 >= 0 &&
-        d2 <= 9 &&
-        d3 >= 0 &&
-        d3 <= 9;
-      let sle = text.indexOf('\r\n');
-      if (sle < 0) sle = text.length;
-      const code = ok && (sle === 12 || text.charCodeAt(12) === 32) ? d1 * 100 + d2 * 10 + d3 : 0;
-      if (code === 0) {
-        this.#error(Object.assign(new Error('malformed HTTP response'), { code: 'HPE_INVALID_CONSTANT' }));
+      const r = this.#statusLine(text, data, end + gap);
+      if (r !== -2) return r;
+      start = end + gap; // 1xx informational: Node answers 100-continue itself
+    }
+  }
+
+  /**
+   * The status line of a checked head `text` (CRLF line ends) whose body starts at `bodyOff`:
+   * the body offset from #respond, -1 on failure, -2 for a 1xx head (the next head follows).
+   */
+  #statusLine(text: string, data: Buffer, bodyOff: number): number {
+    // Status line `HTTP/1.x NNN[ reason]`, checked by char codes (no split, no regexp).
+    const d1 = text.charCodeAt(9) - 48;
+    const d2 = text.charCodeAt(10) - 48;
+    const d3 = text.charCodeAt(11) - 48;
+    const ok =
+      text.startsWith('HTTP/1.') &&
+      text.charCodeAt(8) === 32 &&
+      d1 >= 1 &&
+      d1 <= 9 &&
+      d2 >= 0 &&
+      d2 <= 9 &&
+      d3 >= 0 &&
+      d3 <= 9;
+    let sle = text.indexOf('\r\n');
+    if (sle < 0) sle = text.length;
+    const code = ok && (sle === 12 || text.charCodeAt(12) === 32) ? d1 * 100 + d2 * 10 + d3 : 0;
+    if (code === 0) {
+      this.#error(Object.assign(new Error('malformed HTTP response'), { code: 'HPE_INVALID_CONSTANT' }));
+      return -1;
+    }
+    if (code < 200) {
+      if (code === 101) {
+        this.#error(Object.assign(new Error('unexpected protocol switch'), { code: 'HPE_INVALID_CONSTANT' }));
         return -1;
       }
-      if (code < 200) {
-        if (code === 101) {
-          this.#error(Object.assign(new Error('unexpected protocol switch'), { code: 'HPE_INVALID_CONSTANT' }));
-          return -1;
-        }
-        start = end + gap; // 1xx informational: Node answers 100-continue itself
-        continue;
-      }
-      return this.#respond(code, text.charCodeAt(7) === 48, text, sle + 2, data, end + gap);
+      return -2;
     }
+    return this.#respond(code, text.charCodeAt(7) === 48, text, sle + 2, data, bodyOff);
   }
 
   #respond(status: number, http10: boolean, text: string, pos: number, data: Buffer, bodyOff: number): number {
@@ -203,14 +225,14 @@ class Exchange implements LeanExchange {
         return -1;
       }
       const name = text.slice(pos, c).toLowerCase();
-      if (!TOKEN.test(name)) {
+      if (!isToken(name)) {
         this.#error(Object.assign(new Error('malformed response header'), { code: 'HPE_INVALID_HEADER_TOKEN' }));
         return -1;
       }
-      const value = text.slice(c + 1, e).trim();
+      const value = headerValue(text, c + 1, e);
       pos = e + 2;
       if (name === 'content-length') {
-        const n = /^\d{1,15}$/.test(value) ? Number(value) : -2;
+        const n = digits(value) ? Number(value) : -2;
         if (n === -2 || (cl >= 0 && cl !== n)) {
           this.#error(Object.assign(new Error('invalid content-length'), { code: 'HPE_UNEXPECTED_CONTENT_LENGTH' }));
           return -1;
@@ -249,8 +271,12 @@ class Exchange implements LeanExchange {
   }
 
   #writeHead(out: string[]): boolean {
+    // Names and values were checked by this parser (tokens, no control characters): the bare
+    // client side skips its own pass over them (BareRes.writeCheckedHead).
+    const res = this.#job.res as ServerResponse & { writeCheckedHead?(status: number, flat: string[]): unknown };
     try {
-      this.#job.res.writeHead(this.#status, out);
+      if (res.writeCheckedHead !== undefined) res.writeCheckedHead(this.#status, out);
+      else res.writeHead(this.#status, out);
       return true;
     } catch (e) {
       // Node refuses what the lean parser let through (an invalid header value): the upstream's fault.
@@ -429,6 +455,46 @@ class Exchange implements LeanExchange {
     job.res.destroy();
     job.done(this.#status, this.#bytes, err);
   }
+}
+
+/**
+ * Bytes `from`..`to` have only CRLF line ends and no control character but HTAB: the head needs no
+ * rewriting or refusal. Read from the Buffer (typed-array loads are cheaper than charCodeAt).
+ */
+function plainHead(b: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = b[i] as number;
+    if (c >= 32 ? c !== 127 : c === 9) continue;
+    if (c === 13 && i + 1 < to && b[i + 1] === 10) {
+      i++;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+/**
+ * A header value between `from` and `to`, as String.prototype.trim() leaves it. The head holds no
+ * control character but HTAB here, so the only characters trim() removes are SP, HTAB and NBSP.
+ */
+function headerValue(text: string, from: number, to: number): string {
+  let a = from;
+  let b = to;
+  while (a < b && (text.charCodeAt(a) === 32 || text.charCodeAt(a) === 9)) a++;
+  while (b > a && (text.charCodeAt(b - 1) === 32 || text.charCodeAt(b - 1) === 9)) b--;
+  const v = text.slice(a, b);
+  return a < b && (text.charCodeAt(a) === 0xa0 || text.charCodeAt(b - 1) === 0xa0) ? v.trim() : v;
+}
+
+/** 1 to 15 ASCII digits (a Content-Length Number() reads exactly). */
+function digits(v: string): boolean {
+  if (v.length === 0 || v.length > 15) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 /** Any control character but HTAB, and a CR that does not end a line (lines end in CRLF here). */

@@ -24,6 +24,15 @@ export interface RawSink {
 
 function noRead(): void {}
 
+/**
+ * The one read buffer of every upstream handle (`useUserBuffer`): libuv reads into it and onread
+ * copies the bytes out before returning, so it is never referenced after the callback. Without it
+ * Node allocates a fresh 64 KiB ArrayBuffer (malloc + external-memory accounting that drives the
+ * scavenges) for every read, however small the answer. Safe to share because a read callback runs
+ * to completion before libuv reads into any other handle. // hot path
+ */
+const READ = Buffer.allocUnsafeSlow(64 * 1024);
+
 export class RawUpstream {
   readonly #raw: RawTcp;
   readonly #h: TcpHandle;
@@ -50,6 +59,7 @@ export class RawUpstream {
     const h = raw.newSocket();
     this.#h = h;
     h.onread = noRead;
+    h.useUserBuffer(READ);
     const req = raw.newConnect();
     req.address = host;
     req.port = port;
@@ -102,10 +112,16 @@ export class RawUpstream {
     if (status < 0) (this.owner as RawUpstream).destroy(sysError(status, 'write'));
   };
 
-  readonly #onRead = (ab: ArrayBuffer | undefined): void => {
+  /** Reads land in READ (the binding passes no ArrayBuffer); the bytes are copied out at once. */
+  readonly #onRead = (): void => {
     const raw = this.#raw;
     const n = raw.readBytes();
-    if (n > 0 && ab !== undefined) return this.#sink.data(Buffer.from(ab, raw.readOffset(), n));
+    if (n > 0) {
+      const b = Buffer.allocUnsafe(n);
+      READ.copy(b, 0, 0, n);
+      this.#sink.data(b);
+      return; // undefined: a returned buffer would become the handle's next read buffer
+    }
     if (n === 0) return;
     if (n === raw.UV_EOF) {
       this.readableEnded = true;

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import {
   detectScheme,
   type HeaderOptions,
+  isHopByHopResponse,
+  isToken,
   protectedHeaders,
   stsValue,
   upstreamHeaders,
@@ -267,4 +269,19 @@ test('STS value', () => {
   assert.equal(stsValue(0, true, true), '');
   assert.equal(stsValue(100, false, false), 'max-age=100');
   assert.equal(stsValue(100, true, true), 'max-age=100; includeSubdomains; preload');
+});
+
+test('isToken is the RFC 9110 token class for every code 0-300, and hop-by-hop names are exactly the nine', () => {
+  const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  for (let c = 0; c <= 300; c++) {
+    const ch = String.fromCharCode(c);
+    assert.equal(isToken(ch), token.test(ch), `code ${c}`);
+    assert.equal(isToken(`a${ch}b`), token.test(`a${ch}b`), `code ${c} inside`);
+  }
+  assert.equal(isToken(''), false);
+  const hop = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization'];
+  for (const n of [...hop, 'te', 'trailer', 'transfer-encoding', 'upgrade'])
+    assert.equal(isHopByHopResponse(n), true, n);
+  for (const n of ['tE', 'host', 'trailers', 'content-length', 'x-connection', 'proxy-authorizatio', ''])
+    assert.equal(isHopByHopResponse(n), false, n);
 });

@@ -161,3 +161,43 @@ test('lean raw: an upstream gone mid-answer is reported once, after the bytes it
   assert.equal(p.idle, 0);
   assert.equal(x.closed.length, 1); // lean-forward turns a close inside a Content-Length body into an error
 });
+
+test('lean raw: the bytes an exchange receives stay its own after later reads on other connections (the shared read buffer is copied out)', {
+  skip,
+}, async (t) => {
+  const size = 1 << 20;
+  // Two upstreams answer at once with different bytes; the exchanges keep the chunks they were
+  // given (as a response waiting for the client's drain does) and look at them only at the end.
+  const up = await upstream(t, (s) => {
+    s.once('data', (d: Buffer) => s.end(Buffer.alloc(size, d.toString('latin1').charCodeAt(0))));
+  });
+  const p = pool(up.port);
+  t.after(() => p.close());
+  const keep = (): LeanExchange & { chunks: Buffer[]; ended: boolean } => {
+    const x = {
+      chunks: [] as Buffer[],
+      ended: false,
+      onData(b: Buffer) {
+        x.chunks.push(b);
+      },
+      onClose() {
+        x.ended = true;
+      },
+    };
+    return x;
+  };
+  const xa = keep();
+  const xb = keep();
+  p.acquire(xa).socket.write('a', 'latin1');
+  p.acquire(xb).socket.write('b', 'latin1');
+  await until(() => xa.ended && xb.ended);
+  for (const [x, want] of [
+    [xa, 97],
+    [xb, 98],
+  ] as const) {
+    const all = Buffer.concat(x.chunks);
+    assert.equal(all.length, size);
+    assert.equal(all.indexOf(want === 97 ? 98 : 97), -1, `no byte of the other answer in ${String.fromCharCode(want)}`);
+    assert.ok(x.chunks.length > 1, 'read in several chunks');
+  }
+});

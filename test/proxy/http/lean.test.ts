@@ -152,6 +152,23 @@ const cases: {
     body: 'ok',
   },
   {
+    // The head ends at the bare-LF empty line, not at the CRLFCRLF further on.
+    name: 'bare LF end of head before a later CRLFCRLF',
+    pieces: ['HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\n\nokX-B: 1\r\n\r\n'],
+    end: true,
+    undici: { status: 502, body: '' },
+    status: 200,
+    body: 'ok',
+    headers: { 'x-b': undefined, 'content-length': '2' },
+  },
+  {
+    name: 'header values lose the spaces and tabs around them',
+    pieces: ['HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A: \t a b \t\r\nX-C:c\r\nContent-Length:  2 \r\n\r\nok'],
+    status: 200,
+    body: 'ok',
+    headers: { 'x-a': 'a b', 'x-c': 'c', 'content-length': '2' },
+  },
+  {
     name: 'Content-Length: +5: 502',
     pieces: ['HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello'],
     end: true,
