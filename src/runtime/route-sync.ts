@@ -1,4 +1,7 @@
+import { applyHunks, type Hunk } from '../routes/index.ts';
 import { commonLines } from './route-log.ts';
+
+export { applyHunks, type Hunk };
 
 /**
  * Route text from the primary to its workers as deltas (issue #17, docs/design.md "Route deltas to
@@ -10,13 +13,6 @@ import { commonLines } from './route-log.ts';
  * just started, a missed message, a length that does not match) makes the worker ask for the whole
  * text, which the primary sends at once: a worker never builds from a text the primary did not have.
  */
-
-/** Replace `del` characters of the old text at `at` with `ins`. */
-export interface Hunk {
-  readonly at: number;
-  readonly del: number;
-  readonly ins: string;
-}
 
 export type RoutesMessage =
   | { readonly t: 'routes'; readonly seq: number; readonly text: string }
@@ -75,17 +71,6 @@ function hunksOf(
     }
   }
   out.push({ at: ma0, del: ma1 - ma0, ins: b.slice(mb0, mb1) });
-}
-
-/** `text` with the hunks applied (hunks in order, not overlapping, as textHunks makes them). */
-export function applyHunks(text: string, hunks: readonly Hunk[]): string {
-  let out = '';
-  let pos = 0;
-  for (const h of hunks) {
-    out += text.slice(pos, h.at) + h.ins;
-    pos = h.at + h.del;
-  }
-  return out + text.slice(pos);
 }
 
 /** The primary's side: numbers each text and describes it as a delta of the one before. */
