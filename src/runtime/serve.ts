@@ -260,7 +260,7 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
   const updater = new TableUpdater({
     store,
     log,
-    build: (text, prev) => buildTable(text, buildOpts, prev),
+    build: (text, prev, edits) => buildTable(text, buildOpts, prev, edits),
     routesFormat: fmt === 'all' || fmt === 'detail' ? fmt : 'delta',
   });
   // Ejections and returns go to the history (issue #15). This process's balancer decides them:

@@ -13,10 +13,13 @@ test('RouteLineSet: the edit of each text turns the text before into it (random 
   fc.assert(
     fc.property(
       fc.array(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 4 })), {
-          minLength: 1,
-          maxLength: 5,
-        }),
+        fc.array(
+          fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 4 })),
+          {
+            minLength: 1,
+            maxLength: 5,
+          },
+        ),
         { minLength: 1, maxLength: 12 },
       ),
       (rounds) => {

@@ -163,7 +163,6 @@ export function spliceLines(
   return hunks;
 }
 
-
 const sameLines = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && a.every((l, i) => l === b[i]);
 
