@@ -445,24 +445,78 @@ function merge<T>(a: readonly T[], b: readonly T[], cmp: (x: T, y: T) => number)
 
 const ascending = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Above this many hosts added or removed, the host orders are merged, not spliced. */
+const SPLICE_HOSTS = 32;
+
+/** Index of the first element of `xs` (sorted by cmp) not before x (binary search). */
+export function bound<T>(xs: readonly T[], x: T, cmp: (a: T, b: T) => number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cmp(xs[mid] as T, x) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** `xs` (sorted by cmp) without `gone` and with `come` (a copy; memmoves, no pass of compares). */
+function spliced<T>(xs: readonly T[], gone: readonly T[], come: readonly T[], cmp: (a: T, b: T) => number): T[] {
+  const out = xs.slice();
+  for (const x of gone) {
+    const i = bound(out, x, cmp);
+    if (i < out.length && cmp(out[i] as T, x) === 0) out.splice(i, 1);
+  }
+  for (const x of come) out.splice(bound(out, x, cmp), 0, x);
+  return out;
+}
+
+/** What hostOrders found: both orders, and the hosts that came and went (when it knows them). */
+export interface HostOrders {
+  order: KeyedHost[];
+  asc: string[];
+  /** Hosts added and removed since the previous build (undefined: not counted, see hostOrders). */
+  added?: readonly string[] | undefined;
+  removed?: readonly string[] | undefined;
+}
+
 /**
  * The host keys of a build in both orders the table needs. With a previous build, its sorted lists
  * are filtered to the hosts still present and merged with the sorted new hosts: the same result as
  * sorting everything (both are total orders over distinct keys), in linear time (O(candidates)
- * when the host set is unchanged: the previous lists are returned as they are).
+ * when the host set is unchanged: the previous lists are returned as they are). With `candidates`
+ * (the only hosts that can have come or gone: the incremental build's visited hosts) and a few
+ * hosts come or gone, the previous lists are copied and spliced (binary searches, memmoves), and
+ * the hosts are returned (compile-hosts.ts then patches the previous indexes).
  */
 export function hostOrders(
   hosts: ReadonlyMap<string, unknown>,
   prev: BuildMemo | undefined,
   candidates?: Iterable<string>,
-): { order: KeyedHost[]; asc: string[] } {
+): HostOrders {
   if (prev === undefined) {
     const order = [...hosts.keys()].map((h) => ({ h, k: reverseHostPort(h) })).sort(bySpecificity);
     return { order, asc: [...hosts.keys()].sort() };
   }
-  // `candidates`: the only hosts that can be new (the incremental build's visited hosts)
   const added: string[] = [];
-  for (const h of candidates ?? hosts.keys()) if (hosts.has(h) && !prev.byKey.has(h)) added.push(h);
+  const removed: string[] = [];
+  for (const h of candidates ?? hosts.keys()) {
+    if (hosts.has(h) && !prev.byKey.has(h)) added.push(h);
+    else if (candidates !== undefined && !hosts.has(h) && prev.byKey.has(h)) removed.push(h);
+  }
+  if (candidates !== undefined && prev.order.length === hosts.size - added.length + removed.length) {
+    if (added.length + removed.length === 0)
+      return { order: prev.order as KeyedHost[], asc: prev.asc as string[], added, removed };
+    if (added.length + removed.length <= SPLICE_HOSTS) {
+      const keyed = (h: string) => ({ h, k: reverseHostPort(h) });
+      return {
+        order: spliced(prev.order, removed.map(keyed), added.map(keyed), bySpecificity),
+        asc: spliced(prev.asc, removed, added, ascending),
+        added,
+        removed,
+      };
+    }
+  }
   const keptOrder =
     prev.order.length === hosts.size - added.length ? prev.order : prev.order.filter((x) => hosts.has(x.h));
   const keptAsc = prev.asc.length === hosts.size - added.length ? prev.asc : prev.asc.filter((h) => hosts.has(h));

@@ -1,9 +1,9 @@
 import type { BuildMemo, LineIndex, MemoParts } from './build-memo.ts';
-import { hostOrders } from './build-memo.ts';
+import { bound, type HostOrders, hostOrders } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
 import { GlobCache, GlobSyntaxError, isGlob } from './glob.ts';
-import { normalizeHost } from './host-order.ts';
+import { bySpecificity, type KeyedHost, normalizeHost, reverseHostPort } from './host-order.ts';
 import { withChanges } from './layered-map.ts';
 import type { ApplyState, Model, MRoute } from './model.ts';
 import { buildPathIndex } from './path-index.ts';
@@ -213,8 +213,9 @@ interface HostOut {
 export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: readonly number[]): CompiledHosts {
   const { opts, memo, model, st } = run;
   const cache = opts.globCache ?? new GlobCache(opts.globCacheSize);
-  const { order, asc } =
+  const orders =
     memo !== undefined && ix !== undefined ? hostOrders(ix.hosts, memo, run.visited) : hostOrders(model, memo);
+  const { order, asc } = orders;
   const hostOut = (key: string, rank: number): HostOut => {
     const rs = model.get(key);
     const prevEntry = memo?.byKey.get(key);
@@ -262,9 +263,9 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
     return { entry, tcpRoute: routes.find((r) => '/'.startsWith(r.path)) };
   };
 
-  if (memo?.parts !== undefined && order === memo.order) {
+  if (memo?.parts !== undefined && orders.added !== undefined) {
     const w0 = st.warnings.length;
-    const patched = patchHosts(run, memo, memo.parts, asc, hostOut);
+    const patched = patchHosts(run, memo, memo.parts, orders, hostOut);
     if (patched !== undefined) return patched;
     st.warnings.length = w0; // a host moved between the glob and exact indexes: compile all
   }
@@ -325,6 +326,51 @@ function replaced(list: readonly HostEntry[] | undefined, from: HostEntry, to: H
 }
 
 /**
+ * Ranks for the hosts that came (see patchHosts): between the ranks of their neighbours in the
+ * new order, so that no other host's rank (and entry) changes. Ranks only order the candidates of
+ * a lookup (host-candidates.ts); undefined when no number fits between two neighbours any more
+ * (the caller compiles every host, ranks 0..n-1 again).
+ */
+function addedRanks(
+  order: readonly KeyedHost[],
+  added: ReadonlySet<string>,
+  rankOf: (h: string) => number,
+): Map<string, number> | undefined {
+  const out = new Map<string, number>();
+  const todo: number[] = [];
+  for (const h of added) todo.push(bound(order, { h, k: reverseHostPort(h) }, bySpecificity));
+  todo.sort((a, b) => a - b);
+  for (let t = 0; t < todo.length; ) {
+    // a run of added hosts at positions i..j-1 between two kept ones
+    const i = todo[t] as number;
+    let j = i;
+    while (t < todo.length && todo[t] === j) {
+      t++;
+      j++;
+    }
+    const left = i > 0 ? rankOf((order[i - 1] as KeyedHost).h) : undefined;
+    const right = j < order.length ? rankOf((order[j] as KeyedHost).h) : undefined;
+    const a = left ?? (right === undefined ? 0 : right - 1);
+    const b = right ?? a + 1;
+    for (let k = i; k < j; k++) {
+      const r = a + ((b - a) * (k - i + 1)) / (j - i + 1);
+      if (!(r > a && r < b) || (k > i && !(r > (out.get((order[k - 1] as KeyedHost).h) as number)))) return undefined;
+      out.set((order[k] as KeyedHost).h, r);
+    }
+  }
+  return out;
+}
+
+/** `list` (rank ascending) with `entry` inserted by its rank (a copy). */
+function insertByRank(list: readonly HostEntry[] | undefined, entry: HostEntry): HostEntry[] {
+  const out = list === undefined ? [] : list.slice();
+  let i = out.length;
+  while (i > 0 && (out[i - 1] as HostEntry).rank > entry.rank) i--;
+  out.splice(i, 0, entry);
+  return out;
+}
+
+/**
  * compileHosts when the host order is the previous build's: compiles the touched hosts (rebuilt,
  * with kept paths, or host globs) in rank order and patches copies of the previous indexes.
  * Undefined when an entry would move between the glob and the exact indexes (never expected: the
@@ -334,50 +380,76 @@ function patchHosts(
   run: HostInputs,
   memo: BuildMemo,
   parts: MemoParts,
-  asc: readonly string[],
+  orders: HostOrders,
   hostOut: (key: string, rank: number) => HostOut,
 ): CompiledHosts | undefined {
+  const { order, asc } = orders;
+  const came = new Set(orders.added);
+  const gone = new Set(orders.removed);
+  const ranks = came.size === 0 ? new Map<string, number>() : addedRanks(order, came, (h) => rankOf(h, memo));
+  if (ranks === undefined) return undefined;
   const touched = new Set<string>(run.model.keys());
   if (run.kept !== undefined) for (const h of run.kept.keys()) touched.add(h);
   for (const h of parts.globKeys) touched.add(h);
-  const prevs = [...touched].map((h) => memo.byKey.get(h) as HostEntry).sort((a, b) => a.rank - b.rank);
+  // the touched hosts and the ones that came, in rank order (warnings come out in that order)
+  const items: { key: string; rank: number; prev: HostEntry | undefined }[] = [];
+  for (const h of touched) {
+    if (came.has(h) || gone.has(h)) continue;
+    const prev = memo.byKey.get(h) as HostEntry;
+    items.push({ key: h, rank: prev.rank, prev });
+  }
+  for (const h of came) items.push({ key: h, rank: ranks.get(h) as number, prev: undefined });
+  items.sort((a, b) => a.rank - b.rank);
   // the changes only: layered over the previous maps (layered-map.ts), never copies of them
-  const byKey = new Map<string, HostEntry>();
-  const exactPlain = new Map<string, readonly HostEntry[] | undefined>();
-  const exactTls = new Map<string, readonly HostEntry[] | undefined>();
-  let globs = parts.globs as HostEntry[];
-  const tcp = new Map<string, CRoute | undefined>();
-  let routesChanged = false;
-  for (const prev of prevs) {
-    const { entry, tcpRoute } = hostOut(prev.key, prev.rank);
-    if (tcpRoute !== parts.tcp.get(prev.key)) tcp.set(prev.key, tcpRoute);
+  const l: Layers = {
+    byKey: new Map(),
+    exactPlain: new Map(),
+    exactTls: new Map(),
+    tcp: new Map(),
+    globs: parts.globs,
+  };
+  let routesChanged = came.size + gone.size > 0;
+  for (const h of gone) if (!removeHost(l, parts, memo.byKey.get(h) as HostEntry)) return undefined;
+  for (const { key, rank, prev } of items) {
+    const { entry, tcpRoute } = hostOut(key, rank);
+    if (tcpRoute !== parts.tcp.get(key)) l.tcp.set(key, tcpRoute);
     if (entry === prev) continue;
-    if ((entry.matchPlain === undefined) !== (prev.matchPlain === undefined)) return undefined;
-    if (entry.routes !== prev.routes) routesChanged = true;
-    byKey.set(prev.key, entry);
+    if (prev !== undefined && (entry.matchPlain === undefined) !== (prev.matchPlain === undefined)) return undefined;
+    if (entry.routes !== prev?.routes) routesChanged = true;
+    l.byKey.set(key, entry);
     if (entry.matchPlain !== undefined) {
-      const g = replaced(globs, prev, entry);
+      const g = prev === undefined ? insertByRank(l.globs, entry) : replaced(l.globs, prev, entry);
       if (g === undefined) return undefined;
-      globs = g;
+      l.globs = g;
       continue;
     }
     for (const [changes, from, tls] of [
-      [exactPlain, parts.exactPlain, false],
-      [exactTls, parts.exactTls, true],
+      [l.exactPlain, parts.exactPlain, false],
+      [l.exactTls, parts.exactTls, true],
     ] as const) {
-      const k = normalizeHost(prev.key, tls);
-      const l = replaced(changes.get(k) ?? from.get(k), prev, entry);
-      if (l === undefined) return undefined;
-      changes.set(k, l);
+      const k = normalizeHost(key, tls);
+      const list = changes.has(k) ? changes.get(k) : from.get(k);
+      const next = prev === undefined ? insertByRank(list, entry) : replaced(list, prev, entry);
+      if (next === undefined) return undefined;
+      changes.set(k, next);
     }
   }
+  const { byKey, exactPlain, exactTls, tcp } = l;
+  const globs = l.globs as HostEntry[];
+  const globKeys =
+    came.size + gone.size === 0
+      ? parts.globKeys
+      : [
+          ...parts.globKeys.filter((h) => !gone.has(h)),
+          ...[...came].filter((h) => !run.opts.globDisabled && isGlob(h)),
+        ];
   const nextByKey = withChanges(memo.byKey, byKey);
   const routes = routesChanged ? routesOf(asc, nextByKey) : (parts.routes as Route[]);
   const nextPlain = withChanges(parts.exactPlain, exactPlain);
   const nextTls = withChanges(parts.exactTls, exactTls);
   const nextTcp = withChanges(parts.tcp, tcp);
   return {
-    order: memo.order,
+    order,
     asc,
     byKey: nextByKey,
     exactPlain: nextPlain,
@@ -385,6 +457,39 @@ function patchHosts(
     globs,
     tcp: nextTcp,
     routes,
-    parts: { exactPlain: nextPlain, exactTls: nextTls, globs, tcp: nextTcp, routes, globKeys: parts.globKeys },
+    parts: { exactPlain: nextPlain, exactTls: nextTls, globs, tcp: nextTcp, routes, globKeys },
   };
+}
+
+const rankOf = (h: string, memo: BuildMemo): number => (memo.byKey.get(h) as HostEntry).rank;
+
+/** The changes patchHosts layers over the previous indexes (a value undefined: key deleted). */
+interface Layers {
+  readonly byKey: Map<string, HostEntry | undefined>;
+  readonly exactPlain: Map<string, readonly HostEntry[] | undefined>;
+  readonly exactTls: Map<string, readonly HostEntry[] | undefined>;
+  readonly tcp: Map<string, CRoute | undefined>;
+  /** The glob entries, rank ascending (a new list when changed). */
+  globs: readonly HostEntry[];
+}
+
+/** Takes a host that went out of every index (false: an exact list without its entry, never expected). */
+function removeHost(l: Layers, parts: MemoParts, prev: HostEntry): boolean {
+  l.byKey.set(prev.key, undefined);
+  if (parts.tcp.has(prev.key)) l.tcp.set(prev.key, undefined);
+  if (prev.matchPlain !== undefined) {
+    l.globs = l.globs.filter((e) => e !== prev);
+    return true;
+  }
+  for (const [changes, from, tls] of [
+    [l.exactPlain, parts.exactPlain, false],
+    [l.exactTls, parts.exactTls, true],
+  ] as const) {
+    const k = normalizeHost(prev.key, tls);
+    const list = changes.has(k) ? changes.get(k) : from.get(k);
+    if (list === undefined || !list.includes(prev)) return false;
+    const rest = list.filter((e) => e !== prev);
+    changes.set(k, rest.length === 0 ? undefined : rest);
+  }
+  return true;
 }

@@ -1,5 +1,5 @@
 import type { Chain, LineIndex } from './build-memo.ts';
-import { addSource, forEachLineFrom, hostOf } from './build-memo.ts';
+import { addSource, bound, forEachLineFrom, hostOf } from './build-memo.ts';
 import { hostPath } from './model.ts';
 import type { Hunk, TextEdit } from './text-edit.ts';
 
@@ -35,16 +35,7 @@ const countNewlines = (t: string, from: number, to: number): number => {
 };
 
 /** First line index whose start is at or after `pos` (starts ascending). */
-function firstFrom(starts: readonly number[], pos: number): number {
-  let lo = 0;
-  let hi = starts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((starts[mid] as number) < pos) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+const firstFrom = (starts: readonly number[], pos: number): number => bound(starts, pos, (a, b) => a - b);
 
 /**
  * The hunks widened to whole lines of `base`, each inside the grouped lines (before the first

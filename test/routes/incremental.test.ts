@@ -452,3 +452,79 @@ test('builds from the text edits equal fresh builds and carry the same line inde
   // (the others: the first build after a fresh or general one, a failed build, overrides changed)
   assert.ok(carried > steps / 3, `the index was carried through the edits in ${carried} of ${steps} builds`);
 });
+
+test('hosts coming and going: builds that splice the host orders and patch the indexes equal fresh builds', () => {
+  // one host per service (as `urlprefix-svcN.example.com/` tags make them): a flap to no healthy
+  // instance removes a host, the way back adds it between two others (a rank between theirs)
+  const hostOf = (svc: number) =>
+    [
+      `s${svc}.ex.com`,
+      `*.s${svc % 5}.ex.com`,
+      `S${svc % 4}.ex.com`,
+      `s${(svc + 1) % 4}.ex.com:80`,
+      `[bad${svc % 3}`,
+      `:${2000 + (svc % 4)}`,
+    ][svc % 6] as string;
+  // S0.ex.com and s0.ex.com:80 are one exact key for plain requests: the rank decides between them
+  const pathOf = (svc: number) => (svc % 6 === 2 || svc % 6 === 3 ? '/p0' : `/p${svc % 3}`);
+  let patched = 0;
+  for (const matcher of ['prefix', 'glob'] as Matcher[])
+    for (let seed = 1; seed <= 3; seed++) {
+      const r = rng(seed * 6151 + matcher.length);
+      const line = (svc: number, inst: number) =>
+        `route add svc${svc} ${hostOf(svc)}${hostOf(svc).startsWith(':') ? '' : pathOf(svc)} ${hostOf(svc).startsWith(':') ? 'tcp' : 'http'}://10.0.${inst}.${svc}:80/`;
+      const live = new Map<string, string>();
+      for (let svc = 0; svc < 40; svc++) if (r() < 0.7) live.set(`${svc}/0`, line(svc, 0));
+      const opts: BuildOptions = { ...OPTS, matcher };
+      let prevText = `${[...live.values()].sort().reverse().join('\n')}\n`;
+      let prev: Table = buildTable(prevText, opts);
+      for (let step = 0; step < 60; step++) {
+        const svc = Math.floor(r() * 40);
+        const inst = Math.floor(r() * 2);
+        const k = `${svc}/${inst}`;
+        if (live.has(k)) live.delete(k);
+        else live.set(k, line(svc, inst));
+        const t = `${[...live.values()].sort().reverse().join('\n')}\n`;
+        const edits = [someEdit(r, prevText, t)];
+        prevText = t;
+        type Memo = { buildMemo?: { order: unknown; byKey: ReadonlyMap<string, unknown> } };
+        const pm = (prev as unknown as Memo).buildMemo;
+        const inc = buildTable(t, opts, prev, edits);
+        const fresh = buildTable(t, opts);
+        const reqs = [...Array(40).keys()].flatMap((s) => [req(hostOf(s).replace('*', 'x'), `${pathOf(s)}/z`)]);
+        reqs.push(req('s1.ex.com', '/p1'), req('y.s2.ex.com', '/p2'));
+        assert.deepEqual(observe(inc, reqs), observe(fresh, reqs), `${matcher} seed ${seed} step ${step}\n${t}`);
+        // patched, not compiled anew: a host set that changed kept the other hosts' entries
+        const m = (inc as unknown as Memo).buildMemo;
+        if (m !== undefined && pm !== undefined && m.order !== pm.order) {
+          // (host globs get a new entry every build: their matcher comes from a new glob cache here)
+          let other = 0;
+          for (const [h, e] of m.byKey) if (pm.byKey.get(h) !== e && !/[*[]/.test(h)) other++;
+          if (other <= 2) patched++;
+        }
+        prev = inc;
+      }
+    }
+  assert.ok(patched > 30, `host orders patched in ${patched} builds`);
+});
+
+test('a host that comes back shares an exact key with another: it takes its place by rank', () => {
+  // `A.com` and `a.com:80` are one key for plain requests; the more specific order decides
+  const a = 'route add one A.com/ http://10.0.0.1/';
+  const b = 'route add two a.com:80/ http://10.0.0.2/';
+  const others = Array.from({ length: 20 }, (_, i) => `route add s${i} h${i}.com/ http://10.0.1.${i}/`);
+  for (const [stay, flap] of [
+    [a, b],
+    [b, a],
+  ]) {
+    const all = `${[...others, stay as string, flap as string].sort().reverse().join('\n')}\n`;
+    const without = `${[...others, stay as string].sort().reverse().join('\n')}\n`;
+    let t = buildTable(all, OPTS);
+    t = buildTable(without, OPTS, t, [{ base: all, hunks: textHunks(all, without) }]);
+    t = buildTable(all, OPTS, t, [{ base: without, hunks: textHunks(without, all) }]);
+    const fresh = buildTable(all, OPTS);
+    for (const h of ['a.com', 'A.com', 'a.com:80'])
+      assert.equal(t.lookup(req(h, '/'))?.target.service, fresh.lookup(req(h, '/'))?.target.service, h);
+    assert.deepEqual(observe(t, [req('a.com', '/')]), observe(fresh, [req('a.com', '/')]));
+  }
+});
