@@ -316,6 +316,43 @@ function routesOf(asc: readonly string[], byKey: ReadonlyMap<string, HostEntry>)
   return routes;
 }
 
+/**
+ * The previous table's route list (every route in ascending host order, routesOf) with the routes
+ * of the changed hosts replaced: each host's run found by a binary search on the route's host,
+ * the runs between copied whole (no pass over the hosts, no map lookup per host).
+ */
+function splicedRoutes(prev: readonly Route[], changed: ReadonlyMap<string, readonly CRoute[] | undefined>): Route[] {
+  const hosts = [...changed.keys()].sort(ascendingHost);
+  const parts: (readonly Route[])[] = [];
+  let pos = 0;
+  for (const h of hosts) {
+    const lo = firstHostAt(prev, h, pos, false);
+    const hi = firstHostAt(prev, h, lo, true);
+    parts.push(
+      prev.slice(pos, lo),
+      (changed.get(h) ?? []).map((r) => r.route),
+    );
+    pos = hi;
+  }
+  parts.push(prev.slice(pos));
+  return ([] as Route[]).concat(...parts);
+}
+
+const ascendingHost = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** First index from `from` whose route's host is at or after h (`after`: after h). */
+function firstHostAt(routes: readonly Route[], h: string, from: number, after: boolean): number {
+  let lo = from;
+  let hi = routes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = (routes[mid] as Route).host;
+    if (x < h || (after && x === h)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** `list` with `from` replaced by `to` (a copy), or undefined when `from` is not in it. */
 function replaced(list: readonly HostEntry[] | undefined, from: HostEntry, to: HostEntry): HostEntry[] | undefined {
   const i = list?.indexOf(from) ?? -1;
@@ -408,14 +445,16 @@ function patchHosts(
     tcp: new Map(),
     globs: parts.globs,
   };
-  let routesChanged = came.size + gone.size > 0;
+  /** Hosts whose routes changed (their routes now; undefined: the host went). */
+  const changedRoutes = new Map<string, readonly CRoute[] | undefined>();
+  for (const h of gone) changedRoutes.set(h, undefined);
   for (const h of gone) if (!removeHost(l, parts, memo.byKey.get(h) as HostEntry)) return undefined;
   for (const { key, rank, prev } of items) {
     const { entry, tcpRoute } = hostOut(key, rank);
     if (tcpRoute !== parts.tcp.get(key)) l.tcp.set(key, tcpRoute);
     if (entry === prev) continue;
     if (prev !== undefined && (entry.matchPlain === undefined) !== (prev.matchPlain === undefined)) return undefined;
-    if (entry.routes !== prev?.routes) routesChanged = true;
+    if (entry.routes !== prev?.routes) changedRoutes.set(key, entry.routes);
     l.byKey.set(key, entry);
     if (entry.matchPlain !== undefined) {
       const g = prev === undefined ? insertByRank(l.globs, entry) : replaced(l.globs, prev, entry);
@@ -444,7 +483,7 @@ function patchHosts(
           ...[...came].filter((h) => !run.opts.globDisabled && isGlob(h)),
         ];
   const nextByKey = withChanges(memo.byKey, byKey);
-  const routes = routesChanged ? routesOf(asc, nextByKey) : (parts.routes as Route[]);
+  const routes = changedRoutes.size > 0 ? splicedRoutes(parts.routes, changedRoutes) : (parts.routes as Route[]);
   const nextPlain = withChanges(parts.exactPlain, exactPlain);
   const nextTls = withChanges(parts.exactTls, exactTls);
   const nextTcp = withChanges(parts.tcp, tcp);

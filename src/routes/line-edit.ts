@@ -94,6 +94,13 @@ export function editLineIndex(
   return { ix: ix as EditedLines['ix'], touched };
 }
 
+/** xs[from..to) + d (a copy). */
+function shifted(xs: readonly number[], from: number, to: number, d: number): number[] {
+  const out = xs.slice(from, to);
+  if (d !== 0) for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + d;
+  return out;
+}
+
 /** One edit (see editLineIndex): the index of `text` = `prev.text` with the hunks applied. */
 function applyEdit(
   prev: LineIndex,
@@ -109,10 +116,9 @@ function applyEdit(
   const parts = stretches(prev, base, hunks);
   if (parts === undefined) return undefined;
   const n0 = prev.starts.length;
-  const starts: number[] = [];
-  const ends: number[] = [];
-  const texts: string[] = [];
-  const nums: number[] = [];
+  // the new arrays as runs (kept runs copied whole, shifted in place), joined once at the end
+  const runs: { starts: number[]; ends: number[]; texts: string[]; nums: number[] }[] = [];
+  let len = 0;
   /** Old line index → new one (-1: removed). */
   const moved = new Int32Array(n0);
   /** New lines by host, in order (new indexes). */
@@ -121,13 +127,15 @@ function applyEdit(
   let dNum = 0;
   let from = 0;
   const keep = (to: number): void => {
-    for (let i = from; i < to; i++) {
-      moved[i] = starts.length;
-      starts.push((prev.starts[i] as number) + dOff);
-      ends.push((prev.ends[i] as number) + dOff);
-      texts.push(texts0[i] as string);
-      nums.push((nums0[i] as number) + dNum);
-    }
+    if (to <= from) return;
+    for (let i = from, d = len - from; i < to; i++) moved[i] = i + d;
+    runs.push({
+      starts: shifted(prev.starts, from, to, dOff),
+      ends: shifted(prev.ends, from, to, dOff),
+      texts: texts0.slice(from, to),
+      nums: shifted(nums0, from, to, dNum),
+    });
+    len += to - from;
   };
   for (const p of parts) {
     keep(p.a);
@@ -143,6 +151,7 @@ function applyEdit(
       (p.a > 0
         ? (nums0[p.a - 1] as number) + countNewlines(base, prev.ends[p.a - 1] as number, p.s)
         : 1 + countNewlines(base, 0, p.s));
+    const run = { starts: [] as number[], ends: [] as number[], texts: [] as string[], nums: [] as number[] };
     let bad = false;
     forEachLineFrom(p.region, 0, n, (line, num, ls, le) => {
       const src = addSource(line);
@@ -154,19 +163,25 @@ function applyEdit(
       touched.add(host);
       let l = added.get(host);
       if (l === undefined) added.set(host, (l = []));
-      l.push(starts.length);
-      starts.push(s + ls);
-      ends.push(s + le);
-      texts.push(line);
-      nums.push(num);
+      l.push(len + run.starts.length);
+      run.starts.push(s + ls);
+      run.ends.push(s + le);
+      run.texts.push(line);
+      run.nums.push(num);
     });
     if (bad) return undefined;
+    runs.push(run);
+    len += run.starts.length;
     dOff += p.region.length - (p.e - p.s);
     dNum += countNewlines(p.region, 0, p.region.length) - countNewlines(base, p.s, p.e);
     from = p.b;
   }
   keep(n0);
   if (text.length !== base.length + dOff) return undefined;
+  const starts = ([] as number[]).concat(...runs.map((r) => r.starts));
+  const ends = ([] as number[]).concat(...runs.map((r) => r.ends));
+  const texts = ([] as string[]).concat(...runs.map((r) => r.texts));
+  const nums = ([] as number[]).concat(...runs.map((r) => r.nums));
   const { nexts, hosts } = relink(prev, moved, added, starts.length, touched, revisit);
   return { text, starts, ends, nexts, hosts, texts, nums };
 }
