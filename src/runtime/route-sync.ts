@@ -1,4 +1,4 @@
-import { applyHunks, type Hunk } from '../routes/index.ts';
+import { applyHunks, type Hunk, type TextEdit } from '../routes/index.ts';
 import { commonLines } from './route-log.ts';
 
 export { applyHunks, type Hunk };
@@ -16,7 +16,13 @@ export { applyHunks, type Hunk };
 
 export type RoutesMessage =
   | { readonly t: 'routes'; readonly seq: number; readonly text: string }
-  | { readonly t: 'delta'; readonly seq: number; readonly base: number; readonly len: number; readonly hunks: Hunk[] };
+  | {
+      readonly t: 'delta';
+      readonly seq: number;
+      readonly base: number;
+      readonly len: number;
+      readonly hunks: readonly Hunk[];
+    };
 
 /** Below this many characters a changed stretch is sent as it is, not split further. */
 const SPLIT_MIN = 4096;
@@ -86,13 +92,18 @@ export class RouteTextSender {
     return this.#seq;
   }
 
-  /** The message for a new text (a delta when one is smaller than the text). */
-  next(text: string): RoutesMessage {
+  /**
+   * The message for a new text (a delta when one is smaller than the text). `edits`: how the text
+   * was made (the registry's edits the table was built from); one edit of the text sent before is
+   * sent as it is, without comparing the two texts.
+   */
+  next(text: string, edits?: readonly TextEdit[]): RoutesMessage {
     const prev = this.#text;
     this.#seq++;
     this.#text = text;
     if (prev === undefined) return { t: 'routes', seq: this.#seq, text };
-    const hunks = textHunks(prev, text);
+    const e = edits?.length === 1 ? edits[0] : undefined;
+    const hunks = e !== undefined && e.base === prev ? e.hunks : textHunks(prev, text);
     let size = 0;
     for (const h of hunks) size += h.ins.length + 32;
     if (size >= text.length) return { t: 'routes', seq: this.#seq, text };
@@ -109,6 +120,12 @@ export class RouteTextSender {
 export class RouteTextReceiver {
   #seq = -1;
   #text: string | undefined;
+  #edit: TextEdit | undefined;
+
+  /** How the last text received was made from the one before (a delta), for the worker's build. */
+  get edit(): TextEdit | undefined {
+    return this.#edit;
+  }
 
   get seq(): number {
     return this.#seq;
@@ -126,11 +143,13 @@ export class RouteTextReceiver {
     if (m.t === 'routes') {
       this.#seq = m.seq;
       this.#text = m.text;
+      this.#edit = undefined;
       return m.text;
     }
     if (this.#text === undefined || m.base !== this.#seq) return 'resync';
     const next = applyHunks(this.#text, m.hunks);
     if (next.length !== m.len) return 'resync';
+    this.#edit = { base: this.#text, hunks: m.hunks };
     this.#seq = m.seq;
     this.#text = next;
     return next;
