@@ -3,22 +3,33 @@
  * docs/design.md "Route deltas"): path-only routes (every `urlprefix-/path` tag on host '') and one
  * host per service, and path-only with two manual overrides after the service routes. process.cpuUsage() over 50 builds after 10 warm-up builds.
  *
- *   npx tsx bench/build-delta.ts [--services 5000] [--builds 50]
+ *   npx tsx bench/build-delta.ts [--services 5000] [--builds 50] [--edits]
+ *
+ * --edits: each build also gets the text's edit (whole-line hunks of the text before, as the
+ * registry hands them along), and a fourth row flaps one host out and back in (a service losing
+ * its last healthy instance), as bench/propagation.ts does.
  */
 import { parseArgs } from 'node:util';
 import { buildTable } from '../src/routes/index.ts';
-import type { BuildOptions } from '../src/routes/types.ts';
+import type { BuildOptions, Table } from '../src/routes/types.ts';
+import { textHunks } from '../src/runtime/route-sync.ts';
 
 const { values: args } = parseArgs({
-  options: { services: { type: 'string', default: '5000' }, builds: { type: 'string', default: '50' } },
+  options: {
+    services: { type: 'string', default: '5000' },
+    builds: { type: 'string', default: '50' },
+    edits: { type: 'boolean', default: false },
+  },
 });
 const services = Number(args.services);
 const builds = Number(args.builds);
 const opts: BuildOptions = { matcher: 'prefix', strategy: 'rnd', globDisabled: false, globCacheSize: 1000 };
-for (const [hosted, override] of [
-  [false, false],
-  [true, false],
-  [false, true],
+const withEdits = args.edits === true;
+for (const [hosted, override, flapHost] of [
+  [false, false, false],
+  [true, false, false],
+  [false, true, false],
+  ...(withEdits ? ([[true, false, true]] as const) : []),
 ] as const) {
   const lines: string[] = [];
   for (let s = 0; s < services; s++)
@@ -33,15 +44,33 @@ for (const [hosted, override] of [
   for (let k = 0; k < builds + 10; k++) {
     const i = (k * 37) % lines.length;
     const copy = lines.slice();
-    copy[i] = (copy[i] as string).replace(/:(\d+)\//, (_m, p) => `:${Number(p) + 1 + k}/`);
+    if (flapHost) {
+      // the probe host's line is there every other build (its service flapping to no instance)
+      if (k % 2 === 0) copy.splice(lines.length >>> 1, 0, 'route add probe probe.example.com/ http://10.9.9.9:80/');
+    } else copy[i] = (copy[i] as string).replace(/:(\d+)\//, (_m, p) => `:${Number(p) + 1 + k}/`);
     texts.push(copy.join('\n') + tailText);
   }
-  let t = buildTable(lines.join('\n') + tailText, opts);
-  for (let k = 0; k < 10; k++) t = buildTable(texts[k] as string, opts, t);
+  const first = lines.join('\n') + tailText;
+  // the edits are made before the clock starts (the registry makes them, bench/propagation.ts)
+  const edits = texts.map((x, k) => [
+    {
+      base: k === 0 ? first : (texts[k - 1] as string),
+      hunks: textHunks(k === 0 ? first : (texts[k - 1] as string), x),
+    },
+  ]);
+  const build = (k: number, prev: Table) =>
+    buildTable(texts[k] as string, opts, prev, withEdits ? edits[k] : undefined);
+  let t = buildTable(first, opts);
+  for (let k = 0; k < 10; k++) t = build(k, t);
   const c0 = process.cpuUsage();
-  for (let k = 10; k < builds + 10; k++) t = buildTable(texts[k] as string, opts, t);
+  for (let k = 10; k < builds + 10; k++) t = build(k, t);
   const c = process.cpuUsage(c0);
+  const what = flapHost
+    ? 'one host per service, one host out/in'
+    : hosted
+      ? 'one host per service'
+      : 'path-only, host ""  ';
   console.log(
-    `${hosted ? 'one host per service' : 'path-only, host ""  '}${override ? ' + 2 overrides' : '              '}  ${lines.length} lines, 1 changed: ${((c.user + c.system) / builds / 1000).toFixed(2)} ms CPU per build`,
+    `${what}${override ? ' + 2 overrides' : '              '}  ${lines.length} lines, 1 changed${withEdits ? ' (with edits)' : ''}: ${((c.user + c.system) / builds / 1000).toFixed(2)} ms CPU per build`,
   );
 }

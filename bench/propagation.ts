@@ -163,11 +163,11 @@ async function run(label: string, services: number): Promise<Row> {
     store,
     log,
     routesFormat: 'delta',
-    build: (text, prev) => {
+    build: (text, prev, edits) => {
       const t = performance.now();
       try {
         // incremental, as serve.ts builds (--full: every build from scratch, as before)
-        return buildTable(text, BUILD_OPTS, FULL ? undefined : prev);
+        return buildTable(text, BUILD_OPTS, FULL ? undefined : prev, edits);
       } finally {
         buildMs += performance.now() - t;
       }

@@ -1,4 +1,5 @@
 import type { TagWarning } from '../routes/tags.ts';
+import type { TextEdit } from '../routes/text-edit.ts';
 
 /**
  * Contract between registry backends and the rest of the product. A backend produces route text
@@ -15,6 +16,11 @@ export interface RouteTextUpdate {
   readonly index: number;
   /** Tags that could not be translated: shown in the UI and logged, never fatal. */
   readonly tagWarnings?: readonly ServiceTagWarning[];
+  /**
+   * How `text` was made from the text this backend emitted before (issue #17): consumers that hold
+   * `edit.base` use the replaced stretches instead of comparing whole texts; others ignore it.
+   */
+  readonly edit?: TextEdit | undefined;
 }
 
 /** A tag of one service that could not be translated (the one definition: issue #16). */

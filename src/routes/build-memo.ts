@@ -52,6 +52,13 @@ export interface LineIndex {
   /** The next line of the same host, -1 after the last. */
   readonly nexts: number[];
   readonly hosts: Map<string, Chain>;
+  /**
+   * Line i's text (trimmed) and line number, when the build that made the index had them at hand
+   * (an incremental build's grouping, or an edit of the index: line-edit.ts); an index with them
+   * can be carried through the next text's edits instead of grouping every line again.
+   */
+  readonly texts?: string[] | undefined;
+  readonly nums?: number[] | undefined;
 }
 
 export interface BuildMemo {
@@ -97,8 +104,10 @@ export interface Overrides {
   readonly warnings: readonly (string | undefined)[];
 }
 
-export function newLineIndex(text: string): LineIndex {
-  return { text, starts: [], ends: [], nexts: [], hosts: new Map() };
+export function newLineIndex(text: string, withTexts = false): LineIndex {
+  return withTexts
+    ? { text, starts: [], ends: [], nexts: [], hosts: new Map(), texts: [], nums: [] }
+    : { text, starts: [], ends: [], nexts: [], hosts: new Map() };
 }
 
 /** Appends line [start, end) of host `host`; returns the host's chain. */
@@ -148,7 +157,7 @@ export function commonSuffix(a: string, b: string): number {
  * inside the common prefix (same offset) or common suffix (same distance from the end) of the two
  * texts are equal without comparing them.
  */
-export class ChainComparer {
+export class ChainComparer implements LineComparer {
   readonly #a: LineIndex;
   readonly #b: LineIndex;
   readonly #prefix: number;
@@ -177,13 +186,7 @@ export class ChainComparer {
 
   /** Whether chain ca of a and chain cb of b hold the same line texts in the same order. */
   same(ca: Chain, cb: Chain): boolean {
-    if (ca.count !== cb.count) return false;
-    const a = this.#a;
-    const b = this.#b;
-    for (let i = ca.head, j = cb.head; i >= 0; i = a.nexts[i] as number, j = b.nexts[j] as number) {
-      if (!this.sameLine(i, j)) return false;
-    }
-    return true;
+    return sameChains(this, this.#a, this.#b, ca, cb);
   }
 
   /** Whether line i of a and line j of b are the same text. */
@@ -199,6 +202,49 @@ export class ChainComparer {
     const aLen = a.text.length;
     if (aLen - as === b.text.length - bs && aLen - as <= this.#suffix) return true;
     return a.text.startsWith(b.text.slice(bs, be), as);
+  }
+}
+
+/** How an incremental build tells that a line of the new index is a line of the previous one. */
+export interface LineComparer {
+  /** Whether line i of the new index and line j of the previous one are the same text. */
+  sameLine(i: number, j: number): boolean;
+  /** Whether two chains (new, previous) hold the same line texts in the same order. */
+  same(ca: Chain, cb: Chain): boolean;
+}
+
+function sameChains(cmp: LineComparer, a: LineIndex, b: LineIndex, ca: Chain, cb: Chain): boolean {
+  if (ca.count !== cb.count) return false;
+  for (let i = ca.head, j = cb.head; i >= 0; i = a.nexts[i] as number, j = b.nexts[j] as number) {
+    if (!cmp.sameLine(i, j)) return false;
+  }
+  return true;
+}
+
+/**
+ * The LineComparer of two indexes that hold their line texts (an index carried through an edit,
+ * line-edit.ts): a kept line is the very same string in both, so most compares are one pointer
+ * compare, without the texts' common prefix and suffix (two scans of the whole texts).
+ */
+export class TextComparer implements LineComparer {
+  readonly #a: LineIndex;
+  readonly #b: LineIndex;
+  readonly #at: readonly string[];
+  readonly #bt: readonly string[];
+
+  constructor(a: LineIndex & { texts: string[] }, b: LineIndex & { texts: string[] }) {
+    this.#a = a;
+    this.#b = b;
+    this.#at = a.texts;
+    this.#bt = b.texts;
+  }
+
+  sameLine(i: number, j: number): boolean {
+    return this.#at[i] === this.#bt[j];
+  }
+
+  same(ca: Chain, cb: Chain): boolean {
+    return sameChains(this, this.#a, this.#b, ca, cb);
   }
 }
 
@@ -245,7 +291,7 @@ const chainIndexes = (ix: LineIndex, c: Chain): number[] => {
  * `curLines[i]` is the text of line i of cur; the changed paths are added to `changed`.
  */
 export function changedPaths(
-  cmp: ChainComparer,
+  cmp: LineComparer,
   cur: LineIndex,
   c: Chain,
   curLines: readonly string[],
@@ -362,8 +408,18 @@ export function parseEntry(line: string, n: number, matcher: Matcher, copy: bool
  * skipping blank lines and lines starting with `#` or `//`, as forEachRouteDef does.
  */
 export function forEachLine(text: string, fn: (line: string, n: number, start: number, end: number) => void): void {
-  let start = 0;
-  for (let n = 1; start <= text.length; n++) {
+  forEachLineFrom(text, 0, 1, fn);
+}
+
+/** forEachLine from offset `from` (a line start), whose line is number `n0`. */
+export function forEachLineFrom(
+  text: string,
+  from: number,
+  n0: number,
+  fn: (line: string, n: number, start: number, end: number) => void,
+): void {
+  let start = from;
+  for (let n = n0; start <= text.length; n++) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
     const line = text.slice(start, end).trim();
@@ -389,24 +445,78 @@ function merge<T>(a: readonly T[], b: readonly T[], cmp: (x: T, y: T) => number)
 
 const ascending = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Above this many hosts added or removed, the host orders are merged, not spliced. */
+const SPLICE_HOSTS = 32;
+
+/** Index of the first element of `xs` (sorted by cmp) not before x (binary search). */
+export function bound<T>(xs: readonly T[], x: T, cmp: (a: T, b: T) => number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cmp(xs[mid] as T, x) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** `xs` (sorted by cmp) without `gone` and with `come` (a copy; memmoves, no pass of compares). */
+function spliced<T>(xs: readonly T[], gone: readonly T[], come: readonly T[], cmp: (a: T, b: T) => number): T[] {
+  const out = xs.slice();
+  for (const x of gone) {
+    const i = bound(out, x, cmp);
+    if (i < out.length && cmp(out[i] as T, x) === 0) out.splice(i, 1);
+  }
+  for (const x of come) out.splice(bound(out, x, cmp), 0, x);
+  return out;
+}
+
+/** What hostOrders found: both orders, and the hosts that came and went (when it knows them). */
+export interface HostOrders {
+  order: KeyedHost[];
+  asc: string[];
+  /** Hosts added and removed since the previous build (undefined: not counted, see hostOrders). */
+  added?: readonly string[] | undefined;
+  removed?: readonly string[] | undefined;
+}
+
 /**
  * The host keys of a build in both orders the table needs. With a previous build, its sorted lists
  * are filtered to the hosts still present and merged with the sorted new hosts: the same result as
  * sorting everything (both are total orders over distinct keys), in linear time (O(candidates)
- * when the host set is unchanged: the previous lists are returned as they are).
+ * when the host set is unchanged: the previous lists are returned as they are). With `candidates`
+ * (the only hosts that can have come or gone: the incremental build's visited hosts) and a few
+ * hosts come or gone, the previous lists are copied and spliced (binary searches, memmoves), and
+ * the hosts are returned (compile-hosts.ts then patches the previous indexes).
  */
 export function hostOrders(
   hosts: ReadonlyMap<string, unknown>,
   prev: BuildMemo | undefined,
   candidates?: Iterable<string>,
-): { order: KeyedHost[]; asc: string[] } {
+): HostOrders {
   if (prev === undefined) {
     const order = [...hosts.keys()].map((h) => ({ h, k: reverseHostPort(h) })).sort(bySpecificity);
     return { order, asc: [...hosts.keys()].sort() };
   }
-  // `candidates`: the only hosts that can be new (the incremental build's visited hosts)
   const added: string[] = [];
-  for (const h of candidates ?? hosts.keys()) if (hosts.has(h) && !prev.byKey.has(h)) added.push(h);
+  const removed: string[] = [];
+  for (const h of candidates ?? hosts.keys()) {
+    if (hosts.has(h) && !prev.byKey.has(h)) added.push(h);
+    else if (candidates !== undefined && !hosts.has(h) && prev.byKey.has(h)) removed.push(h);
+  }
+  if (candidates !== undefined && prev.order.length === hosts.size - added.length + removed.length) {
+    if (added.length + removed.length === 0)
+      return { order: prev.order as KeyedHost[], asc: prev.asc as string[], added, removed };
+    if (added.length + removed.length <= SPLICE_HOSTS) {
+      const keyed = (h: string) => ({ h, k: reverseHostPort(h) });
+      return {
+        order: spliced(prev.order, removed.map(keyed), added.map(keyed), bySpecificity),
+        asc: spliced(prev.asc, removed, added, ascending),
+        added,
+        removed,
+      };
+    }
+  }
   const keptOrder =
     prev.order.length === hosts.size - added.length ? prev.order : prev.order.filter((x) => hosts.has(x.h));
   const keptAsc = prev.asc.length === hosts.size - added.length ? prev.asc : prev.asc.filter((h) => hosts.has(h));

@@ -1,22 +1,26 @@
 import { byLine, mayBeGeneralCommand, skippedLine } from './bad-lines.ts';
-import type { BuildMemo, Chain, LineEntry, LineIndex, Overrides } from './build-memo.ts';
+import type { BuildMemo, Chain, LineComparer, LineEntry, LineIndex, Overrides } from './build-memo.ts';
 import {
   addLine,
   addSource,
   ChainComparer,
   changedPaths,
   forEachLine,
+  forEachLineFrom,
   hostOf,
   lineText,
   newLineIndex,
   parseEntry,
+  TextComparer,
 } from './build-memo.ts';
 import { compileHosts } from './compile-hosts.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import { isGlob } from './glob.ts';
+import { editLineIndex } from './line-edit.ts';
 import type { ApplyState, Model } from './model.ts';
 import { applyDef, hostPath, Names } from './model.ts';
 import { RouteTable } from './table.ts';
+import type { TextEdit } from './text-edit.ts';
 import type { BuildOptions, Table, Warning } from './types.ts';
 
 /**
@@ -54,9 +58,9 @@ function usableMemo(prev: Table | undefined, opts: BuildOptions): BuildMemo | un
  * `applyCommands` (the changed hosts' lines, or every command in order), `compileHosts`
  * (compile-hosts.ts: host entries and the indexes a lookup uses).
  */
-export function buildTable(text: string, opts: BuildOptions, prev?: Table): Table {
+export function buildTable(text: string, opts: BuildOptions, prev?: Table, edits?: readonly TextEdit[]): Table {
   const run = new BuildRun(text, opts, usableMemo(prev, opts));
-  const grouped = groupLines(run);
+  const grouped = (edits !== undefined && edits.length > 0 ? editedLines(run, edits) : undefined) ?? groupLines(run);
   const ix = applyCommands(run, grouped);
   const hosts = compileHosts(run, ix, grouped.nums);
   const counters = opts.counters ?? new Map<string, number>();
@@ -206,6 +210,37 @@ interface Grouped {
   readonly over: readonly [line: string, n: number, start: number][];
   /** A line that is not `route add` was seen: every line must be applied in order. */
   readonly general: boolean;
+  /**
+   * The index was carried through the text's edits (line-edit.ts): the hosts with a line in an
+   * edited stretch (the only ones besides BuildMemo.revisit that can have changed).
+   */
+  readonly touched?: ReadonlySet<string> | undefined;
+}
+
+/**
+ * Step 1 from the edits of the previous build's text (line-edit.ts): the previous line index with
+ * the edited stretches replaced, the overrides after the grouped lines read again. Undefined when
+ * the edits cannot be used (no usable index, skipBadLines, an edit outside the `route add` lines).
+ */
+function editedLines(run: BuildRun, edits: readonly TextEdit[]): Grouped | undefined {
+  const memo = run.memo;
+  if (memo?.lines === undefined || memo.revisit === undefined || run.skip) return undefined;
+  const ed = editLineIndex(memo.lines, run.text, edits, memo.revisit);
+  if (ed === undefined) return undefined;
+  const { ix } = ed;
+  const n = ix.starts.length;
+  const over: [line: string, n: number, start: number][] = [];
+  let general = false;
+  forEachLineFrom(
+    run.text,
+    n === 0 ? 0 : (ix.ends[n - 1] as number) + 1,
+    n === 0 ? 1 : (ix.nums[n - 1] as number) + 1,
+    (line, num, start) => {
+      if (addSource(line) !== undefined) general = true;
+      else over.push([line, num, start]);
+    },
+  );
+  return { ix, eager: false, lineTexts: ix.texts, nums: ix.nums, junk: [], over, general, touched: ed.touched };
 }
 
 /**
@@ -214,10 +249,10 @@ interface Grouped {
  */
 function groupLines(run: BuildRun): Grouped {
   const text = run.text;
-  let ix: LineIndex | undefined = newLineIndex(text);
   const eager = run.memo === undefined;
-  const lineTexts: string[] = [];
-  const nums: number[] = [];
+  let ix: LineIndex | undefined = newLineIndex(text, !eager);
+  const lineTexts: string[] = ix.texts ?? [];
+  const nums: number[] = ix.nums ?? [];
   const junk: [line: string, n: number, start: number][] = [];
   const over: [line: string, n: number, start: number][] = [];
   const overLines: string[] = [];
@@ -328,20 +363,11 @@ function applyCommands(run: BuildRun, g: Grouped): LineIndex | undefined {
     // the lines of the hosts that changed (or warn): parsed, checked, then applied
     const todo: number[] = [];
     const todoHosts: string[] = [];
-    const cmp = prevIx !== undefined ? new ChainComparer(cur, prevIx) : undefined;
+    const cmp = prevIx === undefined ? undefined : comparer(cur, prevIx, g.touched !== undefined);
     // only the hosts with a line in the changed stretch of the text, and those revisited every
     // build, can differ from the previous build: the others are its hosts (O(changed), not O(hosts))
-    let visit: Iterable<string> = cur.hosts.keys();
-    if (cmp !== undefined && prevIx !== undefined && memo.revisit !== undefined) {
-      const touched = new Set(memo.revisit);
-      cmp.touchedHosts(
-        (i) => hostOf(g.lineTexts[i] as string),
-        (j) => hostOf(lineText(prevIx, j)),
-        touched,
-      );
-      run.visited = touched;
-      visit = touched;
-    }
+    run.visited = touchedHosts(g, cmp, prevIx, memo.revisit);
+    const visit: Iterable<string> = run.visited ?? cur.hosts.keys();
     for (const host of visit) {
       const c = cur.hosts.get(host);
       if (c === undefined) continue; // a host of the previous text only
@@ -430,6 +456,35 @@ function applyCommands(run: BuildRun, g: Grouped): LineIndex | undefined {
   if (general) ix = applyAllCommands(run, w0);
   if (run.applyError !== undefined) throw run.applyError;
   return ix;
+}
+
+/**
+ * The hosts step 2 visits (BuildRun.visited): the revisited ones and those with a line in the
+ * changed stretch of the text (or in an edited stretch); undefined: every host.
+ */
+function touchedHosts(
+  g: Grouped,
+  cmp: LineComparer | undefined,
+  prevIx: LineIndex | undefined,
+  revisit: ReadonlySet<string> | undefined,
+): Set<string> | undefined {
+  if (cmp === undefined || prevIx === undefined || revisit === undefined) return undefined;
+  const touched = new Set(revisit);
+  if (g.touched !== undefined) for (const h of g.touched) touched.add(h);
+  else
+    (cmp as ChainComparer).touchedHosts(
+      (i) => hostOf(g.lineTexts[i] as string),
+      (j) => hostOf(lineText(prevIx, j)),
+      touched,
+    );
+  return touched;
+}
+
+/** Compares by line text when both indexes hold their texts and `edited` (see TextComparer). */
+function comparer(cur: LineIndex, prev: LineIndex, edited: boolean): LineComparer {
+  return edited && cur.texts !== undefined && prev.texts !== undefined
+    ? new TextComparer(cur as LineIndex & { texts: string[] }, prev as LineIndex & { texts: string[] })
+    : new ChainComparer(cur, prev);
 }
 
 /** The general case of step 2: every command in order; the first syntax error, else the first failure. */

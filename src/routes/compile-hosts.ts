@@ -1,9 +1,9 @@
 import type { BuildMemo, LineIndex, MemoParts } from './build-memo.ts';
-import { hostOrders } from './build-memo.ts';
+import { bound, type HostOrders, hostOrders } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
 import { GlobCache, GlobSyntaxError, isGlob } from './glob.ts';
-import { normalizeKey } from './host-order.ts';
+import { bySpecificity, type KeyedHost, normalizeKey, reverseHostPort } from './host-order.ts';
 import { withChanges } from './layered-map.ts';
 import type { ApplyState, Model, MRoute } from './model.ts';
 import { buildPathIndex } from './path-index.ts';
@@ -181,15 +181,6 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   return true;
 }
 
-/** The route lookupTcp answers with: the first whose path prefixes '/' ('' or '/'). */
-function tcpRouteOf(routes: readonly CRoute[]): CRoute | undefined {
-  for (let i = 0; i < routes.length; i++) {
-    const r = routes[i] as CRoute;
-    if ('/'.startsWith(r.path)) return r;
-  }
-  return undefined;
-}
-
 /** What step 3 made: the host entries in every index a lookup uses, and the routes in host order. */
 export interface CompiledHosts {
   readonly order: BuildMemo['order'];
@@ -202,6 +193,15 @@ export interface CompiledHosts {
   readonly routes: Route[];
   /** For the next build (BuildMemo.parts). */
   readonly parts: MemoParts;
+}
+
+/** The route lookupTcp answers with: the first whose path prefixes '/' ('' or '/'). */
+function tcpRouteOf(routes: readonly CRoute[]): CRoute | undefined {
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i] as CRoute;
+    if ('/'.startsWith(r.path)) return r;
+  }
+  return undefined;
 }
 
 /**
@@ -217,8 +217,9 @@ export interface CompiledHosts {
 export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: readonly number[]): CompiledHosts {
   const { opts, memo, model, st } = run;
   const cache = opts.globCache ?? new GlobCache(opts.globCacheSize);
-  const { order, asc } =
+  const orders =
     memo !== undefined && ix !== undefined ? hostOrders(ix.hosts, memo, run.visited) : hostOrders(model, memo);
+  const { order, asc } = orders;
   // one host's entry; its TCP route is tcpRouteOf(entry.routes)
   const hostOut = (key: string, rank: number): HostEntry => {
     const rs = model.get(key);
@@ -267,9 +268,9 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
     return entry;
   };
 
-  if (memo?.parts !== undefined && order === memo.order) {
+  if (memo?.parts !== undefined && orders.added !== undefined) {
     const w0 = st.warnings.length;
-    const patched = patchHosts(run, memo, memo.parts, asc, hostOut);
+    const patched = patchHosts(run, memo, memo.parts, orders, hostOut);
     if (patched !== undefined) return patched;
     st.warnings.length = w0; // a host moved between the glob and exact indexes: compile all
   }
@@ -281,6 +282,7 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
   const globKeys: string[] = [];
   // whether a key normalises differently for TLS requests (a `:80` or `:443` suffix)
   let tlsDiffers = false;
+
   for (let rank = 0; rank < order.length; rank++) {
     const key = (order[rank] as { h: string }).h;
     const entry = hostOut(key, rank);
@@ -345,12 +347,94 @@ function routesOf(asc: readonly string[], byKey: ReadonlyMap<string, HostEntry>)
   return routes;
 }
 
+/**
+ * The previous table's route list (every route in ascending host order, routesOf) with the routes
+ * of the changed hosts replaced: each host's run found by a binary search on the route's host,
+ * the runs between copied whole (no pass over the hosts, no map lookup per host).
+ */
+function splicedRoutes(prev: readonly Route[], changed: ReadonlyMap<string, readonly CRoute[] | undefined>): Route[] {
+  const hosts = [...changed.keys()].sort(ascendingHost);
+  const parts: (readonly Route[])[] = [];
+  let pos = 0;
+  for (const h of hosts) {
+    const lo = firstHostAt(prev, h, pos, false);
+    const hi = firstHostAt(prev, h, lo, true);
+    parts.push(
+      prev.slice(pos, lo),
+      (changed.get(h) ?? []).map((r) => r.route),
+    );
+    pos = hi;
+  }
+  parts.push(prev.slice(pos));
+  return ([] as Route[]).concat(...parts);
+}
+
+const ascendingHost = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** First index from `from` whose route's host is at or after h (`after`: after h). */
+function firstHostAt(routes: readonly Route[], h: string, from: number, after: boolean): number {
+  let lo = from;
+  let hi = routes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = (routes[mid] as Route).host;
+    if (x < h || (after && x === h)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** `list` with `from` replaced by `to` (a copy), or undefined when `from` is not in it. */
 function replaced(list: readonly HostEntry[] | undefined, from: HostEntry, to: HostEntry): HostEntry[] | undefined {
   const i = list?.indexOf(from) ?? -1;
   if (list === undefined || i < 0) return undefined;
   const out = list.slice();
   out[i] = to;
+  return out;
+}
+
+/**
+ * Ranks for the hosts that came (see patchHosts): between the ranks of their neighbours in the
+ * new order, so that no other host's rank (and entry) changes. Ranks only order the candidates of
+ * a lookup (host-candidates.ts); undefined when no number fits between two neighbours any more
+ * (the caller compiles every host, ranks 0..n-1 again).
+ */
+function addedRanks(
+  order: readonly KeyedHost[],
+  added: ReadonlySet<string>,
+  rankOf: (h: string) => number,
+): Map<string, number> | undefined {
+  const out = new Map<string, number>();
+  const todo: number[] = [];
+  for (const h of added) todo.push(bound(order, { h, k: reverseHostPort(h) }, bySpecificity));
+  todo.sort((a, b) => a - b);
+  for (let t = 0; t < todo.length; ) {
+    // a run of added hosts at positions i..j-1 between two kept ones
+    const i = todo[t] as number;
+    let j = i;
+    while (t < todo.length && todo[t] === j) {
+      t++;
+      j++;
+    }
+    const left = i > 0 ? rankOf((order[i - 1] as KeyedHost).h) : undefined;
+    const right = j < order.length ? rankOf((order[j] as KeyedHost).h) : undefined;
+    const a = left ?? (right === undefined ? 0 : right - 1);
+    const b = right ?? a + 1;
+    for (let k = i; k < j; k++) {
+      const r = a + ((b - a) * (k - i + 1)) / (j - i + 1);
+      if (!(r > a && r < b) || (k > i && !(r > (out.get((order[k - 1] as KeyedHost).h) as number)))) return undefined;
+      out.set((order[k] as KeyedHost).h, r);
+    }
+  }
+  return out;
+}
+
+/** `list` (rank ascending) with `entry` inserted by its rank (a copy). */
+function insertByRank(list: readonly HostEntry[] | undefined, entry: HostEntry): HostEntry[] {
+  const out = list === undefined ? [] : list.slice();
+  let i = out.length;
+  while (i > 0 && (out[i - 1] as HostEntry).rank > entry.rank) i--;
+  out.splice(i, 0, entry);
   return out;
 }
 
@@ -364,51 +448,79 @@ function patchHosts(
   run: HostInputs,
   memo: BuildMemo,
   parts: MemoParts,
-  asc: readonly string[],
+  orders: HostOrders,
   hostOut: (key: string, rank: number) => HostEntry,
 ): CompiledHosts | undefined {
+  const { order, asc } = orders;
+  const came = new Set(orders.added);
+  const gone = new Set(orders.removed);
+  const ranks = came.size === 0 ? new Map<string, number>() : addedRanks(order, came, (h) => rankOf(h, memo));
+  if (ranks === undefined) return undefined;
   const touched = new Set<string>(run.model.keys());
   if (run.kept !== undefined) for (const h of run.kept.keys()) touched.add(h);
   for (const h of parts.globKeys) touched.add(h);
-  const prevs = [...touched].map((h) => memo.byKey.get(h) as HostEntry).sort((a, b) => a.rank - b.rank);
+  // the touched hosts and the ones that came, in rank order (warnings come out in that order)
+  const items: { key: string; rank: number; prev: HostEntry | undefined }[] = [];
+  for (const h of touched) {
+    if (came.has(h) || gone.has(h)) continue;
+    const prev = memo.byKey.get(h) as HostEntry;
+    items.push({ key: h, rank: prev.rank, prev });
+  }
+  for (const h of came) items.push({ key: h, rank: ranks.get(h) as number, prev: undefined });
+  items.sort((a, b) => a.rank - b.rank);
   // the changes only: layered over the previous maps (layered-map.ts), never copies of them
-  const byKey = new Map<string, HostEntry>();
-  const exactPlain = new Map<string, readonly HostEntry[] | undefined>();
-  const exactTls = new Map<string, readonly HostEntry[] | undefined>();
-  let globs = parts.globs as HostEntry[];
-  const tcp = new Map<string, CRoute | undefined>();
-  let routesChanged = false;
-  for (const prev of prevs) {
-    const entry = hostOut(prev.key, prev.rank);
+  const l: Layers = {
+    byKey: new Map(),
+    exactPlain: new Map(),
+    exactTls: new Map(),
+    tcp: new Map(),
+    globs: parts.globs,
+  };
+  /** Hosts whose routes changed (their routes now; undefined: the host went). */
+  const changedRoutes = new Map<string, readonly CRoute[] | undefined>();
+  for (const h of gone) changedRoutes.set(h, undefined);
+  for (const h of gone) if (!removeHost(l, parts, memo.byKey.get(h) as HostEntry)) return undefined;
+  for (const { key, rank, prev } of items) {
+    const entry = hostOut(key, rank);
     const tcpRoute = tcpRouteOf(entry.routes);
-    if (tcpRoute !== parts.tcp.get(prev.key)) tcp.set(prev.key, tcpRoute);
+    if (tcpRoute !== parts.tcp.get(key)) l.tcp.set(key, tcpRoute);
     if (entry === prev) continue;
-    if ((entry.matchPlain === undefined) !== (prev.matchPlain === undefined)) return undefined;
-    if (entry.routes !== prev.routes) routesChanged = true;
-    byKey.set(prev.key, entry);
+    if (prev !== undefined && (entry.matchPlain === undefined) !== (prev.matchPlain === undefined)) return undefined;
+    if (entry.routes !== prev?.routes) changedRoutes.set(key, entry.routes);
+    l.byKey.set(key, entry);
     if (entry.matchPlain !== undefined) {
-      const g = replaced(globs, prev, entry);
+      const g = prev === undefined ? insertByRank(l.globs, entry) : replaced(l.globs, prev, entry);
       if (g === undefined) return undefined;
-      globs = g;
+      l.globs = g;
       continue;
     }
     for (const [changes, from, tls] of [
-      [exactPlain, parts.exactPlain, false],
-      [exactTls, parts.exactTls, true],
+      [l.exactPlain, parts.exactPlain, false],
+      [l.exactTls, parts.exactTls, true],
     ] as const) {
-      const k = normalizeKey(prev.key, tls);
-      const l = replaced(changes.get(k) ?? from.get(k), prev, entry);
-      if (l === undefined) return undefined;
-      changes.set(k, l);
+      const k = normalizeKey(key, tls);
+      const list = changes.has(k) ? changes.get(k) : from.get(k);
+      const next = prev === undefined ? insertByRank(list, entry) : replaced(list, prev, entry);
+      if (next === undefined) return undefined;
+      changes.set(k, next);
     }
   }
+  const { byKey, exactPlain, exactTls, tcp } = l;
+  const globs = l.globs as HostEntry[];
+  const globKeys =
+    came.size + gone.size === 0
+      ? parts.globKeys
+      : [
+          ...parts.globKeys.filter((h) => !gone.has(h)),
+          ...[...came].filter((h) => !run.opts.globDisabled && isGlob(h)),
+        ];
   const nextByKey = withChanges(memo.byKey, byKey);
-  const routes = routesChanged ? routesOf(asc, nextByKey) : (parts.routes as Route[]);
+  const routes = changedRoutes.size > 0 ? splicedRoutes(parts.routes, changedRoutes) : (parts.routes as Route[]);
   const nextPlain = withChanges(parts.exactPlain, exactPlain);
   const nextTls = withChanges(parts.exactTls, exactTls);
   const nextTcp = withChanges(parts.tcp, tcp);
   return {
-    order: memo.order,
+    order,
     asc,
     byKey: nextByKey,
     exactPlain: nextPlain,
@@ -416,6 +528,39 @@ function patchHosts(
     globs,
     tcp: nextTcp,
     routes,
-    parts: { exactPlain: nextPlain, exactTls: nextTls, globs, tcp: nextTcp, routes, globKeys: parts.globKeys },
+    parts: { exactPlain: nextPlain, exactTls: nextTls, globs, tcp: nextTcp, routes, globKeys },
   };
+}
+
+const rankOf = (h: string, memo: BuildMemo): number => (memo.byKey.get(h) as HostEntry).rank;
+
+/** The changes patchHosts layers over the previous indexes (a value undefined: key deleted). */
+interface Layers {
+  readonly byKey: Map<string, HostEntry | undefined>;
+  readonly exactPlain: Map<string, readonly HostEntry[] | undefined>;
+  readonly exactTls: Map<string, readonly HostEntry[] | undefined>;
+  readonly tcp: Map<string, CRoute | undefined>;
+  /** The glob entries, rank ascending (a new list when changed). */
+  globs: readonly HostEntry[];
+}
+
+/** Takes a host that went out of every index (false: an exact list without its entry, never expected). */
+function removeHost(l: Layers, parts: MemoParts, prev: HostEntry): boolean {
+  l.byKey.set(prev.key, undefined);
+  if (parts.tcp.has(prev.key)) l.tcp.set(prev.key, undefined);
+  if (prev.matchPlain !== undefined) {
+    l.globs = l.globs.filter((e) => e !== prev);
+    return true;
+  }
+  for (const [changes, from, tls] of [
+    [l.exactPlain, parts.exactPlain, false],
+    [l.exactTls, parts.exactTls, true],
+  ] as const) {
+    const k = normalizeKey(prev.key, tls);
+    const list = changes.has(k) ? changes.get(k) : from.get(k);
+    if (list === undefined || !list.includes(prev)) return false;
+    const rest = list.filter((e) => e !== prev);
+    changes.set(k, rest.length === 0 ? undefined : rest);
+  }
+  return true;
 }

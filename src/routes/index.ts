@@ -20,6 +20,7 @@ export { targetLine } from './print.ts';
 export { TableStore } from './table-store.ts';
 export type { ServiceInstance, TagWarning } from './tags.ts';
 export { goExpand, parseURLPrefixTag, serviceRouteCommands, sortRouteLines } from './tags.ts';
+export { applyHunks, type Hunk, type TextEdit } from './text-edit.ts';
 export { TRACE_ID_MAX, traceId, traceLines } from './trace.ts';
 export type * from './types.ts';
 export { MAX_SLOTS } from './weights.ts';

@@ -9,7 +9,7 @@ import { mergeTrafficSnapshots, type TrafficReport, type TrafficSnapshot } from 
 import { balancerFor } from '../proxy/outlier/balancer.ts';
 import { rawTcpFromEnv } from '../proxy/tcp/raw-handle.ts';
 import type { RunningListener } from '../proxy/types.ts';
-import { buildTable } from '../routes/index.ts';
+import { buildTable, type TextEdit } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
 import { type OutlierToPrimary, workerOutlier } from './cluster-outlier.ts';
 import { buildOptionsFrom, startDataPlane } from './data-plane.ts';
@@ -95,7 +95,8 @@ export interface StartWorkersOptions {
   count: number;
   log: Logger;
   /** Subscribes to table changes of the primary (the route text of each swapped table). */
-  onRoutes(fn: (text: string) => void): void;
+  /** `edits`: how the text was made from the one before, when known (route-sync.ts sends them as they are). */
+  onRoutes(fn: (text: string, edits?: readonly TextEdit[]) => void): void;
   currentRoutes(): string | undefined;
   onNoRouteHtml(fn: (html: string) => void): void;
   currentNoRouteHtml(): string;
@@ -198,8 +199,8 @@ export async function startWorkers(o: StartWorkersOptions): Promise<WorkerPool> 
     });
   };
 
-  o.onRoutes((text) => {
-    const msg = sender.next(text);
+  o.onRoutes((text, edits) => {
+    const msg = sender.next(text, edits);
     acks.sent(
       msg.seq,
       [...workers].map((w) => w.process.pid ?? 0).filter((pid) => pid !== 0),
@@ -281,7 +282,8 @@ export async function runWorker(): Promise<number | undefined> {
       }
       if (store.current?.source !== text) {
         try {
-          for (const err of store.swap(buildTable(text, opts, store.current))) {
+          const edit = routes.edit;
+          for (const err of store.swap(buildTable(text, opts, store.current, edit && [edit]))) {
             log.error(`table swap subscriber failed: ${err instanceof Error ? err.message : String(err)}`);
           }
         } catch (err) {

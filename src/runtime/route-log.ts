@@ -7,6 +7,7 @@
  */
 
 import { commonPrefix, commonSuffix } from '../routes/build-memo.ts';
+import type { TextEdit } from '../routes/index.ts';
 
 export type RoutesFormat = 'delta' | 'all' | 'detail';
 
@@ -34,6 +35,26 @@ export function lineDiff(before: string, after: string): LineDiff {
     split(before.slice(c.start, before.length - c.end)),
     split(after.slice(c.start, after.length - c.end)),
   );
+}
+
+/**
+ * lineDiff(edit.base, the edited text) from the edit alone (O(changed lines)): each hunk widened
+ * to the whole lines it touches, the old and new lines of each compared as lineDiff compares the
+ * middle of two texts. The hunks of a route text are apart, with unchanged lines between them.
+ */
+export function editDiff(edit: TextEdit): LineDiff {
+  const base = edit.base;
+  const out: LineDiff = { added: [], removed: [], lines: [] };
+  for (const h of edit.hunks) {
+    const s = h.at === 0 ? 0 : base.lastIndexOf('\n', h.at - 1) + 1;
+    const nl = base.indexOf('\n', h.at + h.del);
+    const e = nl < 0 ? base.length : nl;
+    const d = diffLines(split(base.slice(s, e)), split(base.slice(s, h.at) + h.ins + base.slice(h.at + h.del, e)));
+    out.added.push(...d.added);
+    out.removed.push(...d.removed);
+    out.lines.push(...d.lines);
+  }
+  return out;
 }
 
 /** The line diff of two texts split into lines (lineDiff without its common-lines shortcut). */

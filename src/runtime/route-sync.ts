@@ -1,4 +1,7 @@
+import { applyHunks, type Hunk, type TextEdit } from '../routes/index.ts';
 import { commonLines } from './route-log.ts';
+
+export { applyHunks, type Hunk };
 
 /**
  * Route text from the primary to its workers as deltas (issue #17, docs/design.md "Route deltas to
@@ -11,16 +14,15 @@ import { commonLines } from './route-log.ts';
  * text, which the primary sends at once: a worker never builds from a text the primary did not have.
  */
 
-/** Replace `del` characters of the old text at `at` with `ins`. */
-export interface Hunk {
-  readonly at: number;
-  readonly del: number;
-  readonly ins: string;
-}
-
 export type RoutesMessage =
   | { readonly t: 'routes'; readonly seq: number; readonly text: string }
-  | { readonly t: 'delta'; readonly seq: number; readonly base: number; readonly len: number; readonly hunks: Hunk[] };
+  | {
+      readonly t: 'delta';
+      readonly seq: number;
+      readonly base: number;
+      readonly len: number;
+      readonly hunks: readonly Hunk[];
+    };
 
 /** Below this many characters a changed stretch is sent as it is, not split further. */
 const SPLIT_MIN = 4096;
@@ -77,17 +79,6 @@ function hunksOf(
   out.push({ at: ma0, del: ma1 - ma0, ins: b.slice(mb0, mb1) });
 }
 
-/** `text` with the hunks applied (hunks in order, not overlapping, as textHunks makes them). */
-export function applyHunks(text: string, hunks: readonly Hunk[]): string {
-  let out = '';
-  let pos = 0;
-  for (const h of hunks) {
-    out += text.slice(pos, h.at) + h.ins;
-    pos = h.at + h.del;
-  }
-  return out + text.slice(pos);
-}
-
 /** The primary's side: numbers each text and describes it as a delta of the one before. */
 export class RouteTextSender {
   #seq = 0;
@@ -101,13 +92,18 @@ export class RouteTextSender {
     return this.#seq;
   }
 
-  /** The message for a new text (a delta when one is smaller than the text). */
-  next(text: string): RoutesMessage {
+  /**
+   * The message for a new text (a delta when one is smaller than the text). `edits`: how the text
+   * was made (the registry's edits the table was built from); one edit of the text sent before is
+   * sent as it is, without comparing the two texts.
+   */
+  next(text: string, edits?: readonly TextEdit[]): RoutesMessage {
     const prev = this.#text;
     this.#seq++;
     this.#text = text;
     if (prev === undefined) return { t: 'routes', seq: this.#seq, text };
-    const hunks = textHunks(prev, text);
+    const e = edits?.length === 1 ? edits[0] : undefined;
+    const hunks = e !== undefined && e.base === prev ? e.hunks : textHunks(prev, text);
     let size = 0;
     for (const h of hunks) size += h.ins.length + 32;
     if (size >= text.length) return { t: 'routes', seq: this.#seq, text };
@@ -124,6 +120,12 @@ export class RouteTextSender {
 export class RouteTextReceiver {
   #seq = -1;
   #text: string | undefined;
+  #edit: TextEdit | undefined;
+
+  /** How the last text received was made from the one before (a delta), for the worker's build. */
+  get edit(): TextEdit | undefined {
+    return this.#edit;
+  }
 
   get seq(): number {
     return this.#seq;
@@ -141,11 +143,13 @@ export class RouteTextReceiver {
     if (m.t === 'routes') {
       this.#seq = m.seq;
       this.#text = m.text;
+      this.#edit = undefined;
       return m.text;
     }
     if (this.#text === undefined || m.base !== this.#seq) return 'resync';
     const next = applyHunks(this.#text, m.hunks);
     if (next.length !== m.len) return 'resync';
+    this.#edit = { base: this.#text, hunks: m.hunks };
     this.#seq = m.seq;
     this.#text = next;
     return next;

@@ -12,7 +12,7 @@ import type { RunningListener } from '../proxy/types.ts';
 import { type DemoService, type DevCatalog, startDemoService, startDevCatalog } from '../registry/dev-catalog/index.ts';
 import { createBackend } from '../registry/index.ts';
 import type { RegistryBackend } from '../registry/types.ts';
-import { buildTable } from '../routes/index.ts';
+import { buildTable, type TextEdit } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
 import type { Table } from '../routes/types.ts';
 import { type RunningAdmin, startAdmin } from '../ui/index.ts';
@@ -257,10 +257,15 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
   const store = new TableStore();
   const buildOpts = buildOptionsFrom(cfg);
   const fmt = cfg.str('log.routes.format');
+  /** The last build's text and the edits it was built from (sent on to the workers). */
+  let built: { text: string; edits: readonly TextEdit[] | undefined } | undefined;
   const updater = new TableUpdater({
     store,
     log,
-    build: (text, prev) => buildTable(text, buildOpts, prev),
+    build: (text, prev, edits) => {
+      built = { text, edits };
+      return buildTable(text, buildOpts, prev, edits);
+    },
     routesFormat: fmt === 'all' || fmt === 'detail' ? fmt : 'delta',
   });
   // Ejections and returns go to the history (issue #15). This process's balancer decides them:
@@ -315,7 +320,8 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
     await startWorkers({
       count: workers,
       log,
-      onRoutes: (fn) => store.onSwap((t) => fn(t.source)),
+      // the edits the table was built from go to the workers as they are (route-sync.ts)
+      onRoutes: (fn) => store.onSwap((t) => fn(t.source, built?.text === t.source ? built.edits : undefined)),
       currentRoutes: () => store.current?.source,
       onNoRouteHtml: (fn) => noRouteSubs.push(fn),
       currentNoRouteHtml: () => noRouteHtml,

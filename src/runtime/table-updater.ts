@@ -1,18 +1,20 @@
 import type { Logger } from '../log/logger.ts';
 import type { HistoryEntry, RouteTextUpdate, ServiceTagWarning } from '../registry/types.ts';
+import type { TextEdit } from '../routes/index.ts';
 import type { TableStore } from '../routes/table-store.ts';
 import type { Table, Warning } from '../routes/types.ts';
 import { History } from './history.ts';
-import { lineDiff, type RoutesFormat, routeLogMessage } from './route-log.ts';
+import { editDiff, lineDiff, type RoutesFormat, routeLogMessage } from './route-log.ts';
 
 export interface TableUpdaterOptions {
   readonly store: TableStore;
   readonly log: Logger;
   /**
    * Route text → table; main passes a closure over routes.buildTable with its BuildOptions. Throws
-   * on invalid text. `prev` is the store's live table, for an incremental build (same options).
+   * on invalid text. `prev` is the store's live table, for an incremental build (same options);
+   * `edits`, when given, turn the live table's text into `text`, one after the other.
    */
-  readonly build: (text: string, prev: Table | undefined) => Table;
+  readonly build: (text: string, prev: Table | undefined, edits?: readonly TextEdit[]) => Table;
   readonly routesFormat: RoutesFormat;
   readonly onSwap?: (t: Table) => void;
   readonly now?: () => Date;
@@ -53,6 +55,8 @@ export class TableUpdater {
   #liveText = '';
   #lastBuildAt = Number.NEGATIVE_INFINITY;
   #pending: RouteTextUpdate | undefined;
+  /** The edits from the live text to the pending text (undefined: not known). */
+  #pendingEdits: TextEdit[] | undefined;
   #timer: NodeJS.Timeout | undefined;
   #tagWarnings: readonly ServiceTagWarning[] = [];
   #buildError = '';
@@ -82,6 +86,11 @@ export class TableUpdater {
       if (warned) this.#emit({ entry: undefined, table: this.#o.store.current });
       return;
     }
+    // an edit of the text before is kept while each update edits the one before it
+    const base = this.#pending === undefined ? this.#liveText : this.#pending.text;
+    const chain = this.#pending === undefined ? [] : this.#pendingEdits;
+    this.#pendingEdits =
+      chain !== undefined && u.edit !== undefined && u.edit.base === base ? [...chain, u.edit] : undefined;
     this.#pending = u;
     const wait = this.#lastBuildAt + this.#coalesceMs - performance.now();
     if (wait <= 0 && this.#timer === undefined) {
@@ -104,19 +113,22 @@ export class TableUpdater {
       this.#timer = undefined;
     }
     const u = this.#pending;
+    const edits = this.#pendingEdits;
     this.#pending = undefined;
+    this.#pendingEdits = undefined;
     if (!u || u.text === this.#lastText) return;
-    this.#apply(u);
+    this.#apply(u, edits);
   }
 
-  #apply(u: RouteTextUpdate): void {
+  #apply(u: RouteTextUpdate, edits: readonly TextEdit[] | undefined): void {
     this.#lastText = u.text;
     this.#lastBuildAt = performance.now();
     const now = (this.#o.now ?? (() => new Date()))();
-    const diff = lineDiff(this.#liveText, u.text);
+    // one edit of the live text: the diff of its hunks, not of the whole texts
+    const diff = edits?.length === 1 ? editDiff(edits[0] as TextEdit) : lineDiff(this.#liveText, u.text);
     let table: Table;
     try {
-      table = this.#o.build(u.text, this.#o.store.current);
+      table = this.#o.build(u.text, this.#o.store.current, edits);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.#buildError = message;
@@ -217,6 +229,7 @@ export class TableUpdater {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#pending = undefined;
+    this.#pendingEdits = undefined;
   }
 }
 

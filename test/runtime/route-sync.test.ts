@@ -172,3 +172,34 @@ test('an override still applies after a later service delta (service routes firs
   assert.deepEqual(observe(t), observe(buildTable(cat.text(), OPTS)));
   assert.match(text, /route add a \/a http:\/\/10\.0\.0\.1:80\/\nroute weight a/);
 });
+
+test("the primary's edit goes to the workers as it is, and the worker builds from it", () => {
+  const cat = new Catalog();
+  for (let s = 0; s < 50; s++) cat.services.set(`s${s}`, [`route add s${s} h${s}.com/ http://10.0.0.${s}:80/`]);
+  const sender = new RouteTextSender();
+  const worker = new RouteTextReceiver();
+  let text = cat.text();
+  let t = buildTable(worker.receive(sender.next(text)) as string, OPTS);
+  assert.equal(worker.edit, undefined);
+  for (let step = 0; step < 30; step++) {
+    const s = (step * 7) % 50;
+    if (step % 3 === 0) cat.services.delete(`s${s}`);
+    else cat.services.set(`s${s}`, [`route add s${s} h${s}.com/ http://10.0.${step}.${s}:80/`]);
+    const next = cat.text();
+    // an edit wider than needed, not whole lines: sent as it is, never recomputed from the texts
+    let p = 0;
+    while (text[p] === next[p]) p++;
+    let q = 0;
+    while (q < text.length - p && q < next.length - p && text[text.length - 1 - q] === next[next.length - 1 - q]) q++;
+    const at = Math.max(0, p - 5);
+    const hunks = [{ at, del: text.length - q - at, ins: next.slice(at, next.length - q) }];
+    const m = sender.next(next, [{ base: text, hunks }]);
+    assert.equal(m.t === 'delta' ? m.hunks : undefined, hunks);
+    const got = worker.receive(m) as string;
+    assert.equal(got, next);
+    assert.deepEqual(worker.edit, { base: text, hunks });
+    t = buildTable(got, OPTS, t, worker.edit && [worker.edit]);
+    assert.deepEqual(observe(t), observe(buildTable(next, OPTS)), `step ${step}`);
+    text = next;
+  }
+});

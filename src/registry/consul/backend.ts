@@ -1,5 +1,6 @@
 import type { Config } from '../../config/types.ts';
 import type { Logger } from '../../log/logger.ts';
+import type { TextEdit } from '../../routes/index.ts';
 import type { ManualStore, RegistryBackend, RegistrySink } from '../types.ts';
 import { type BlockingHooks, type BlockingOptions, blockingLoop, DEFAULT_BLOCKING, sleep } from './blocking.ts';
 import { ConsulClient, type ConsulClientOptions, consulClientOptions } from './client.ts';
@@ -92,7 +93,9 @@ export class ConsulBackend implements RegistryBackend {
   readonly #loops: Promise<void>[] = [];
   #registration: SelfRegistration | undefined;
   #dc = '';
-  #svc: { text: string; warnings: readonly TagWarning[] } | undefined;
+  #svc: { text: string; warnings: readonly TagWarning[]; edit?: TextEdit | undefined } | undefined;
+  /** The service text and overrides of the last text emitted (the base of the next edit). */
+  #emittedParts: { svc: string; man: string; text: string } | undefined;
   #man: string | undefined;
   #index = 0;
   #lastEmitted: string | undefined;
@@ -212,7 +215,7 @@ export class ConsulBackend implements RegistryBackend {
             read.commit();
             lastBody = body;
             if (!r.changed && this.#svc !== undefined) return;
-            this.#svc = { text: r.text, warnings: r.warnings };
+            this.#svc = { text: r.text, warnings: r.warnings, edit: r.edit };
             this.#emit(sink, 'consul', index);
           },
           onReset: (first) => {
@@ -310,8 +313,16 @@ export class ConsulBackend implements RegistryBackend {
     if (text === this.#lastEmitted && this.#svc.warnings === this.#lastWarnings) return;
     this.#lastEmitted = text;
     this.#lastWarnings = this.#svc.warnings;
+    // the service lines' edit is an edit of the whole text when the overrides after them are unchanged
+    const before = this.#emittedParts;
+    const e = this.#svc.edit;
+    const edit =
+      before !== undefined && e !== undefined && e.base === before.svc && before.man === this.#man
+        ? { base: before.text, hunks: e.hunks }
+        : undefined;
+    this.#emittedParts = { svc: this.#svc.text, man: this.#man, text };
     // always a list, [] included: an empty list clears the warnings of services that went away
-    sink.routes({ text, cause, index, tagWarnings: this.#svc.warnings });
+    sink.routes({ text, cause, index, tagWarnings: this.#svc.warnings, edit });
   }
 
   async register(aliases: readonly string[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { serviceRouteCommands } from '../../routes/index.ts';
+import { applyHunks, type Hunk, serviceRouteCommands, type TextEdit } from '../../routes/index.ts';
 
 /**
  * Route lines per service, kept in fabio's global order (all lines sorted in reverse byte order)
@@ -92,13 +92,75 @@ function lowerBound(arr: readonly string[], l: string): number {
   return lo;
 }
 
-export function insertSorted(arr: string[], l: string): void {
-  arr.splice(lowerBound(arr, l), 0, l);
+/** The start of each line 0..upTo in the lines joined by newlines (UTF-16 offsets, as the text's). */
+function lineStarts(sorted: readonly string[], upTo: number): number[] {
+  const out: number[] = new Array(upTo + 1);
+  let off = 0;
+  for (let i = 0; i <= upTo; i++) {
+    out[i] = off;
+    if (i < sorted.length) off += (sorted[i] as string).length + 1;
+  }
+  return out;
 }
 
-export function removeSorted(arr: string[], l: string): void {
-  const i = lowerBound(arr, l);
-  if (arr[i] === l) arr.splice(i, 1);
+/**
+ * Removes the `gone` lines from `sorted` and inserts the `came` ones (in place), and returns the
+ * hunks that turn `text` (= the old `sorted` joined by newlines) into the new one joined: one per
+ * run of adjacent changed lines, in order. Undefined (sorted left as it was) when a gone line is
+ * not there (never expected; the caller re-sorts).
+ */
+export function spliceLines(
+  sorted: string[],
+  text: string,
+  gone: readonly (readonly string[])[],
+  came: readonly (readonly string[])[],
+): Hunk[] | undefined {
+  const n = sorted.length;
+  // removals by index in the old list (a repeated line takes the next equal one)
+  const removed = new Set<number>();
+  for (const ls of gone)
+    for (const l of ls) {
+      let i = lowerBound(sorted, l);
+      while (removed.has(i)) i++;
+      if (sorted[i] !== l) return undefined;
+      removed.add(i);
+    }
+  // insertions by the old index they go before
+  const added: [at: number, line: string][] = [];
+  for (const ls of came) for (const l of ls) added.push([lowerBound(sorted, l), l]);
+  added.sort((x, y) => x[0] - y[0] || cmpDesc(x[1], y[1]));
+  const rm = [...removed].sort((x, y) => x - y);
+  // runs: old lines [lo, hi) all removed, with the insertions at lo..hi (between removed lines too)
+  const runs: { lo: number; hi: number; ins: string[] }[] = [];
+  let r = 0;
+  let a = 0;
+  while (r < rm.length || a < added.length) {
+    const first = Math.min(rm[r] ?? n + 1, (added[a]?.[0] as number | undefined) ?? n + 1);
+    const run = { lo: first, hi: first, ins: [] as string[] };
+    for (;;) {
+      if (r < rm.length && rm[r] === run.hi) {
+        run.hi++;
+        r++;
+      } else if (a < added.length && (added[a] as [number, string])[0] <= run.hi) {
+        run.ins.push((added[a] as [number, string])[1]);
+        a++;
+      } else break;
+    }
+    runs.push(run);
+  }
+  const starts = lineStarts(sorted, runs.length > 0 ? (runs[runs.length - 1] as { hi: number }).hi : 0);
+  const hunks: Hunk[] = [];
+  for (const { lo, hi, ins } of runs) {
+    const at = starts[lo] as number;
+    if (hi < n) hunks.push({ at, del: (starts[hi] as number) - at, ins: ins.map((l) => `${l}\n`).join('') });
+    else if (lo > 0) hunks.push({ at: at - 1, del: text.length - at + 1, ins: ins.map((l) => `\n${l}`).join('') });
+    else hunks.push({ at: 0, del: text.length, ins: ins.join('\n') });
+  }
+  for (let k = runs.length - 1; k >= 0; k--) {
+    const { lo, hi, ins } = runs[k] as { lo: number; hi: number; ins: string[] };
+    sorted.splice(lo, hi - lo, ...ins);
+  }
+  return hunks;
 }
 
 const sameLines = (a: readonly string[], b: readonly string[]): boolean =>
@@ -115,6 +177,9 @@ export class RouteLineSet {
   #changedLines = 0;
   #resort = true;
   #text: string | undefined = '';
+  /** The last text returned (the base of the next edit). */
+  #text0 = '';
+  #edit: TextEdit | undefined;
   #warnings: readonly TagWarning[] | undefined = [];
 
   get size(): number {
@@ -152,20 +217,28 @@ export class RouteLineSet {
   /** The route text of every service (joined once per change set). */
   text(): string {
     if (this.#text !== undefined) return this.#text;
-    if (this.#resort) {
+    const before = this.#text0;
+    const hunks = this.#resort ? undefined : spliceLines(this.#sorted, before, this.#gone, this.#came);
+    if (hunks === undefined) {
       const all: string[] = [];
       for (const s of this.#by.values()) for (const l of s.lines) all.push(l);
       this.#sorted = sortDescending(all);
-    } else {
-      for (const ls of this.#gone) for (const l of ls) removeSorted(this.#sorted, l);
-      for (const ls of this.#came) for (const l of ls) insertSorted(this.#sorted, l);
     }
     this.#gone = [];
     this.#came = [];
     this.#changedLines = 0;
     this.#resort = false;
-    this.#text = this.#sorted.join('\n');
+    // an edit of the last text (no join of every line): the hunks say what it replaced
+    this.#text = hunks === undefined ? this.#sorted.join('\n') : applyHunks(before, hunks);
+    this.#edit = hunks === undefined ? undefined : { base: before, hunks };
+    this.#text0 = this.#text;
     return this.#text;
+  }
+
+  /** How text() was made from the text before it (undefined: joined anew, after a re-sort). */
+  edit(): TextEdit | undefined {
+    this.text();
+    return this.#edit;
   }
 
   warnings(): readonly TagWarning[] {

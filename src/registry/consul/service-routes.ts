@@ -1,4 +1,5 @@
 import type { Logger } from '../../log/logger.ts';
+import type { TextEdit } from '../../routes/index.ts';
 import type { ConsulClient } from './client.ts';
 import {
   type HealthCheck,
@@ -42,6 +43,8 @@ export interface ServiceRoutesOptions extends HealthFilterOptions {
 export interface ServiceRoutesResult {
   readonly changed: boolean;
   readonly text: string;
+  /** How `text` was made from the text of the update before (see RouteLineSet.edit). */
+  readonly edit?: TextEdit | undefined;
   readonly warnings: readonly TagWarning[];
   /** Number of healthy tagged services. */
   readonly services: number;
@@ -124,7 +127,8 @@ export class ServiceRoutes {
       throw failed;
     }
     this.#dirty = false;
-    return { changed, text: this.#lines.text(), warnings: this.#lines.warnings(), services: this.#cache.size };
+    const text = this.#lines.text();
+    return { changed, text, edit: this.#lines.edit(), warnings: this.#lines.warnings(), services: this.#cache.size };
   }
 
   async #read(
