@@ -156,7 +156,12 @@ test('reads the bytes of an answer: one edit anywhere in a large body parses onl
       for (const e of edits) {
         const at = 1 + (e.at % (cs.length - 1)); // the serf check stays
         let want = 0;
-        if (e.kind === 'remove') cs.splice(at, 1);
+        if (e.kind === 'remove') {
+          // the last check's removal changes the delimiter after the one before it (`},{` → `}]`),
+          // so that one is parsed again; any other removal parses nothing
+          if (at === cs.length - 1) want = 1;
+          cs.splice(at, 1);
+        }
         else if (e.kind === 'insert') {
           cs.splice(at, 0, check('n1', `x${++added}`, `s${at % 200}`, [`urlprefix-/s${at % 200}`], e.status));
           want = 1;
