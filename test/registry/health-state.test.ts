@@ -161,8 +161,7 @@ test('reads the bytes of an answer: one edit anywhere in a large body parses onl
           // so that one is parsed again; any other removal parses nothing
           if (at === cs.length - 1) want = 1;
           cs.splice(at, 1);
-        }
-        else if (e.kind === 'insert') {
+        } else if (e.kind === 'insert') {
           cs.splice(at, 0, check('n1', `x${++added}`, `s${at % 200}`, [`urlprefix-/s${at % 200}`], e.status));
           want = 1;
         } else if (e.kind === 'change') {
