@@ -8,6 +8,7 @@ import { addLineProblem } from './line-check.ts';
 import type { Preparsed } from './model.ts';
 import { hostPath } from './model.ts';
 import { parseLine } from './parse.ts';
+import { ascending, bound } from './sorted.ts';
 import { parseTargetURL } from './target-url.ts';
 import type { Matcher, Route, RouteDef } from './types.ts';
 
@@ -248,17 +249,13 @@ export class TextComparer implements LineComparer {
   }
 }
 
+const numeric = (a: number, b: number): number => a - b;
+
 /** Calls fn with each line of ix that touches the middle (see ChainComparer.touchedHosts). */
 function touching(ix: LineIndex, prefix: number, suffix: number, fn: (i: number) => void): void {
   const { starts, ends } = ix;
   const last = ix.text.length - suffix; // lines starting after this are in the suffix
-  let lo = 0;
-  let hi = ends.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((ends[mid] as number) < prefix) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = bound(ends, prefix, numeric);
   for (let i = lo; i < ends.length && (starts[i] as number) <= last; i++) fn(i);
 }
 
@@ -443,22 +440,8 @@ function merge<T>(a: readonly T[], b: readonly T[], cmp: (x: T, y: T) => number)
   return out;
 }
 
-const ascending = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
 /** Above this many hosts added or removed, the host orders are merged, not spliced. */
 const SPLICE_HOSTS = 32;
-
-/** Index of the first element of `xs` (sorted by cmp) not before x (binary search). */
-export function bound<T>(xs: readonly T[], x: T, cmp: (a: T, b: T) => number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (cmp(xs[mid] as T, x) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** `xs` (sorted by cmp) without `gone` and with `come` (a copy; memmoves, no pass of compares). */
 function spliced<T>(xs: readonly T[], gone: readonly T[], come: readonly T[], cmp: (a: T, b: T) => number): T[] {

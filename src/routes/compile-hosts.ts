@@ -1,5 +1,5 @@
 import type { BuildMemo, LineIndex, MemoParts } from './build-memo.ts';
-import { bound, type HostOrders, hostOrders } from './build-memo.ts';
+import { type HostOrders, hostOrders } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
 import { GlobCache, GlobSyntaxError, isGlob } from './glob.ts';
@@ -7,6 +7,7 @@ import { bySpecificity, type KeyedHost, normalizeKey, reverseHostPort } from './
 import { withChanges } from './layered-map.ts';
 import type { ApplyState, Model, MRoute } from './model.ts';
 import { buildPathIndex } from './path-index.ts';
+import { ascending, bound } from './sorted.ts';
 import type { TargetDraft } from './target.ts';
 import type { ParsedURL } from './target-url.ts';
 import { parseTargetURL } from './target-url.ts';
@@ -353,7 +354,7 @@ function routesOf(asc: readonly string[], byKey: ReadonlyMap<string, HostEntry>)
  * the runs between copied whole (no pass over the hosts, no map lookup per host).
  */
 function splicedRoutes(prev: readonly Route[], changed: ReadonlyMap<string, readonly CRoute[] | undefined>): Route[] {
-  const hosts = [...changed.keys()].sort(ascendingHost);
+  const hosts = [...changed.keys()].sort(ascending);
   const parts: (readonly Route[])[] = [];
   let pos = 0;
   for (const h of hosts) {
@@ -369,20 +370,11 @@ function splicedRoutes(prev: readonly Route[], changed: ReadonlyMap<string, read
   return ([] as Route[]).concat(...parts);
 }
 
-const ascendingHost = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
 /** First index from `from` whose route's host is at or after h (`after`: after h). */
-function firstHostAt(routes: readonly Route[], h: string, from: number, after: boolean): number {
-  let lo = from;
-  let hi = routes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const x = (routes[mid] as Route).host;
-    if (x < h || (after && x === h)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+const firstHostAt = (routes: readonly Route[], h: string, from: number, after: boolean): number =>
+  bound(routes, h, after ? hostAtOrBefore : hostBefore, from);
+const hostBefore = (r: Route, h: string): number => (r.host < h ? -1 : 0);
+const hostAtOrBefore = (r: Route, h: string): number => (r.host <= h ? -1 : 0);
 
 /** `list` with `from` replaced by `to` (a copy), or undefined when `from` is not in it. */
 function replaced(list: readonly HostEntry[] | undefined, from: HostEntry, to: HostEntry): HostEntry[] | undefined {

@@ -17,6 +17,7 @@ export { ROUTE_HELP } from './help.ts';
 export { normalizeHost, reverseHostPort, sortHostsBySpecificity } from './host-order.ts';
 export { parseRouteText } from './parse.ts';
 export { targetLine } from './print.ts';
+export { bound } from './sorted.ts';
 export { TableStore } from './table-store.ts';
 export type { ServiceInstance, TagWarning } from './tags.ts';
 export { goExpand, parseURLPrefixTag, serviceRouteCommands, sortRouteLines } from './tags.ts';

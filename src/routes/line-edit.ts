@@ -1,6 +1,7 @@
 import type { Chain, LineIndex } from './build-memo.ts';
-import { addSource, bound, forEachLineFrom, hostOf } from './build-memo.ts';
+import { addSource, forEachLineFrom, hostOf } from './build-memo.ts';
 import { hostPath } from './model.ts';
+import { bound } from './sorted.ts';
 import type { Hunk, TextEdit } from './text-edit.ts';
 
 /**

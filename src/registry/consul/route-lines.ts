@@ -1,4 +1,4 @@
-import { applyHunks, type Hunk, serviceRouteCommands, type TextEdit } from '../../routes/index.ts';
+import { applyHunks, bound, type Hunk, serviceRouteCommands, type TextEdit } from '../../routes/index.ts';
 
 /**
  * Route lines per service, kept in fabio's global order (all lines sorted in reverse byte order)
@@ -81,16 +81,7 @@ export function sortDescending(lines: string[]): string[] {
 }
 
 /** First index whose line sorts at or after `l` in descending order. */
-function lowerBound(arr: readonly string[], l: string): number {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (cmpDesc(arr[mid] as string, l) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+const lowerBound = (arr: readonly string[], l: string): number => bound(arr, l, cmpDesc);
 
 /** The start of each line 0..upTo in the lines joined by newlines (UTF-16 offsets, as the text's). */
 function lineStarts(sorted: readonly string[], upTo: number): number[] {

@@ -31,6 +31,13 @@ function ending(peer: net.Socket): Promise<string> {
   });
 }
 
+/** closeHandle(h, rst), resolved when its close callback ran (bounded: a handle never closed fails). */
+async function closed(h: TcpHandle, rst: boolean): Promise<void> {
+  let done = false;
+  closeHandle(h, rst, () => (done = true));
+  await until(() => done);
+}
+
 test('raw handles: an RST asked for while a shutdown is in flight still closes the handle', {
   skip: rawTcpExemption ?? false,
 }, async (t) => {
@@ -41,13 +48,11 @@ test('raw handles: an RST asked for while a shutdown is in flight still closes t
   const { h, peer } = await pair(t);
   const ended = ending(peer);
   let shut: number | undefined;
-  let closed = false;
   assert.equal(
     shutdownHandle(raw, h, (s) => (shut = s)),
     0,
   );
-  closeHandle(h, true, () => (closed = true));
-  await until(() => closed);
+  await closed(h, true);
   // the FIN of the shutdown (or the close) reached the peer; no RST was attempted
   assert.equal(await ended, 'end');
   assert.notEqual(shut, undefined, 'the shutdown request completed (cancelled or done)');
@@ -60,9 +65,7 @@ test('raw handles: without a pending shutdown closeHandle(rst) resets, and after
   {
     const { h, peer } = await pair(t);
     const ended = ending(peer);
-    let closed = false;
-    closeHandle(h, true, () => (closed = true));
-    await until(() => closed);
+    await closed(h, true);
     assert.equal(await ended, 'ECONNRESET');
   }
   {
@@ -75,9 +78,7 @@ test('raw handles: without a pending shutdown closeHandle(rst) resets, and after
     );
     await until(() => shut !== undefined);
     assert.equal(shut, 0);
-    let closed = false;
-    closeHandle(h, true, () => (closed = true));
-    await until(() => closed);
+    await closed(h, true);
     // the FIN already went out: the peer has its 'end'; the reset itself was accepted
     assert.equal(await ended, 'end');
   }
