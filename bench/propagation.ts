@@ -260,9 +260,10 @@ async function run(label: string, services: number): Promise<Row> {
     for (const st of ['fail', 'pass']) {
       const h = c.count(healthPath);
       await put(`${cat.url}/v1/agent/check/${st}/plain-ttl`);
+      // The change is read when the next blocking read is sent (the parked one answered: +1).
       // The service watch does not watch untagged services: there is no request to wait for.
       const end = Date.now() + (WATCH === 'service' ? 100 : 5000);
-      while (c.count(healthPath) < h + 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
+      while (c.count(healthPath) < h + 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
     }
   }
   const untagged = {

@@ -6,7 +6,12 @@ import { test } from 'node:test';
 import { memoryLogger } from '../../src/log/logger.ts';
 import { ConsulBackend, type ConsulBackendOptions } from '../../src/registry/consul/backend.ts';
 import { backoffMs } from '../../src/registry/consul/blocking.ts';
-import { ConsulBodyTooLargeError, ConsulClient, ConsulTimeoutError } from '../../src/registry/consul/client.ts';
+import {
+  ConsulBodyTooLargeError,
+  ConsulClient,
+  ConsulTimeoutError,
+  ReceiveBuffers,
+} from '../../src/registry/consul/client.ts';
 import { healthyServices } from '../../src/registry/consul/health-filter.ts';
 import { HealthState } from '../../src/registry/consul/health-state.ts';
 import { ignoredSiblings, kvEntries } from '../../src/registry/consul/kv.ts';
@@ -448,6 +453,68 @@ test('ConsulClient: a long-lived signal keeps no listener per request; chunked b
   await assert.rejects(client.get('/v1/catalog/service/web', { signal: gone.signal }), { name: 'AbortError' });
   // the pool is still usable after every kind of early end
   assert.equal((await client.get('/v1/catalog/service/web')).status, 200);
+});
+
+test('ConsulClient: bodies received into reused buffers never overwrite the body in use; two buffers in steady state', async (t) => {
+  /** n bytes that differ per request (k), so a stale or overwritten body cannot look right. */
+  const bodyOf = (n: number, k: number) => {
+    const b = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) b[i] = (i * 31 + k * 7) & 255;
+    return b;
+  };
+  const srv = createServer((req, res) => {
+    res.on('error', () => {});
+    const u = new URL(req.url ?? '/', 'http://x');
+    const n = Number(u.searchParams.get('n'));
+    const body = bodyOf(n, Number(u.searchParams.get('k')));
+    if (u.pathname === '/trickle') {
+      res.writeHead(200, { 'x-consul-index': '4' });
+      const tick = () => {
+        if (res.destroyed) return;
+        res.write(Buffer.alloc(64 << 10, 0x20));
+        setImmediate(tick);
+      };
+      return tick();
+    }
+    if (u.pathname === '/cl') {
+      res.writeHead(200, { 'content-length': String(n), 'x-consul-index': '5' });
+      return res.end(body);
+    }
+    // chunked, in uneven pieces, so the receive buffer grows while the body is copied in
+    res.writeHead(200, { 'x-consul-index': '6' });
+    for (let at = 0; at < n; at += 7001) res.write(body.subarray(at, at + 7001));
+    res.end();
+  });
+  const client = await clientOf(t, srv, 4 << 20);
+  let inUse: { bytes: Buffer; k: number } | undefined;
+  const into = new ReceiveBuffers(() => inUse?.bytes);
+  const memories = new Set<ArrayBufferLike>();
+  const steps: [string, number, boolean][] = [
+    ['chunked', 10, true],
+    ['chunked', 150_000, false], // grows past the first 64 KB buffer; not committed
+    ['cl', 300_000, true],
+    ['chunked', 1_000_000, true], // grows by doubling
+    ['cl', 50, false],
+    ['chunked', 1_000_000, true],
+    ['chunked', 999_000, true],
+    ['cl', 1_000_000, false],
+    ['chunked', 1_000_000, true],
+  ];
+  for (const [k, [kind, n, commit]] of steps.entries()) {
+    const r = await client.get(`/${kind}?n=${n}&k=${k}`, { into });
+    assert.ok(r.bytes?.equals(bodyOf(n, k)), `step ${k}: ${kind} ${n}`);
+    assert.notEqual(r.bytes?.buffer, inUse?.bytes.buffer, `step ${k} was received into the body in use`);
+    if (inUse)
+      assert.ok(inUse.bytes.equals(bodyOf(inUse.bytes.length, inUse.k)), `step ${k} overwrote the body in use`);
+    if (k >= 5) memories.add(r.bytes?.buffer as ArrayBufferLike);
+    if (commit) inUse = { bytes: r.bytes as Buffer, k };
+  }
+  // from the first largest answer on, answers alternate between two buffers: nothing is allocated
+  assert.ok(memories.size <= 2, `${memories.size} buffers`);
+  // the body cap holds for received bodies too
+  await assert.rejects(client.get('/trickle', { into }), ConsulBodyTooLargeError);
+  // a body with nothing in it
+  assert.equal((await client.get('/cl?n=0&k=0', { into })).bytes?.length, 0);
 });
 
 test('backoffMs: doubles from retryMs, capped, jitter adds at most half', () => {

@@ -3,7 +3,7 @@ import type { Logger } from '../../log/logger.ts';
 import type { TextEdit } from '../../routes/index.ts';
 import type { ManualStore, RegistryBackend, RegistrySink } from '../types.ts';
 import { type BlockingHooks, type BlockingOptions, blockingLoop, DEFAULT_BLOCKING, sleep } from './blocking.ts';
-import { ConsulClient, type ConsulClientOptions, consulClientOptions } from './client.ts';
+import { ConsulClient, type ConsulClientOptions, consulClientOptions, ReceiveBuffers } from './client.ts';
 import { HealthState } from './health-state.ts';
 import { ConsulManualStore, ignoredSiblings, kvEntries, kvKey, manualText, noRouteHtml } from './kv.ts';
 import { type RegistrationOptions, SelfRegistration } from './register.ts';
@@ -198,10 +198,12 @@ export class ConsulBackend implements RegistryBackend {
     let lastBody: Buffer | string | undefined;
     let rejected = new Set<string>();
     const path = '/v1/health/state/any';
+    // lastBody is the base of the next incremental read: answers are received into the other buffer
+    const into = new ReceiveBuffers(() => lastBody);
     this.#loops.push(
       blockingLoop(
         this.client,
-        { ...loop, path },
+        { ...loop, path, into },
         {
           onResponse: async (res, index) => {
             // A blocking read that timed out returns the same body: nothing to parse (4 MB at 15k checks).

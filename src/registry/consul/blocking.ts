@@ -1,4 +1,4 @@
-import type { ConsulClient, ConsulResponse } from './client.ts';
+import type { ConsulClient, ConsulResponse, ReceiveBuffers } from './client.ts';
 
 /**
  * One Consul blocking-query loop with the rules of Consul's blocking queries
@@ -55,6 +55,8 @@ export interface BlockingOptions {
   readonly query?: Readonly<Record<string, string | number | true>>;
   /** Statuses treated as a valid response (e.g. 404 for a KV prefix with no key). */
   readonly allow?: readonly number[];
+  /** Reusable body buffers (large answers; see ReceiveBuffers). */
+  readonly into?: ReceiveBuffers;
   /** Blocking wait sent to Consul (ms). */
   readonly waitMs: number;
   /** > 0: poll mode — sleep this long between non-blocking reads (registry.consul.pollinterval). */
@@ -184,7 +186,7 @@ export async function blockingLoop(
       : (opts.readTimeoutMs ?? 30_000);
     const sent = performance.now();
     try {
-      const res = await client.get(opts.path, { query, signal, timeoutMs }, opts.allow ?? []);
+      const res = await client.get(opts.path, { query, signal, timeoutMs, into: opts.into }, opts.allow ?? []);
       const next = consulIndex(res.headers);
       const backwards = next < lastGood;
       if (backwards) {

@@ -159,7 +159,49 @@ export interface GetOptions {
   readonly timeoutMs?: number;
   /** Skip the consistency parameter (agent endpoints ignore it; KV writes reject nothing either way). */
   readonly noConsistency?: boolean;
+  /** Receive the body into these buffers instead of fresh ones (the health watch's large answers). */
+  readonly into?: ReceiveBuffers;
 }
+
+/**
+ * Two reusable body buffers for one watch whose answers are large (health/state/any: 52 MB at
+ * 150,000 checks). Collecting an answer as ~800 socket chunks and concatenating them kept 52 MB of
+ * chunks alive across young collections (promoted, then freed by a major GC) and allocated another
+ * 52 MB per answer: at 50,000 services × 3 that was a major GC per catalog change and most of the
+ * read's time (bench/README.md, "Large catalogs"). Here each chunk is copied as it arrives into a
+ * buffer that outlives the answers, so the chunks die young and steady state allocates nothing.
+ *
+ * One buffer holds the body the caller still reads (`inUse`: the base of the next incremental
+ * read); the answer is received into the other one. A buffer is never handed out while its memory
+ * is in use, so a body that was not accepted is simply overwritten by the next answer.
+ */
+export class ReceiveBuffers {
+  readonly #inUse: () => Uint8Array | string | undefined;
+  #bufs: Buffer[] = [];
+
+  constructor(inUse: () => Uint8Array | string | undefined) {
+    this.#inUse = inUse;
+  }
+
+  /**
+   * A buffer of at least `min` bytes whose memory is not in use. Its contents are garbage. Buffers
+   * that are too small are dropped; a new one gets 1/8 headroom so that a slowly growing catalog
+   * does not reallocate on every answer.
+   */
+  take(min: number): Buffer {
+    const used = this.#inUse();
+    const busy = typeof used === 'string' ? undefined : used?.buffer;
+    const free = this.#bufs.filter((b) => b.buffer !== busy);
+    const fit = free.find((b) => b.length >= min);
+    if (fit !== undefined) return fit;
+    // allocUnsafeSlow: its own memory (never a slice of Node's shared pool), so `buffer` identifies it
+    const next = Buffer.allocUnsafeSlow(Math.max(MIN_RECEIVE, min + (min >>> 3)));
+    this.#bufs = [...this.#bufs.filter((b) => b.buffer === busy), next];
+    return next;
+  }
+}
+
+const MIN_RECEIVE = 64 * 1024;
 
 /**
  * The handler of one request on undici's dispatch API: the body is collected as chunks and handed
@@ -182,6 +224,9 @@ class ResponseReader {
   #headers: Record<string, string> = {};
   #chunks: Buffer[] = [];
   #size = 0;
+  readonly #into: ReceiveBuffers | undefined;
+  /** The receive buffer (with `into`): the body is its first #size bytes. */
+  #buf: Buffer | undefined;
   #done = false;
   readonly #onAbort = () => this.#end(abortError(this.#signal));
 
@@ -192,7 +237,9 @@ class ResponseReader {
     signal: AbortSignal | undefined,
     resolve: (r: ConsulResponse) => void,
     reject: (e: unknown) => void,
+    into?: ReceiveBuffers,
   ) {
+    this.#into = into;
     this.#method = method;
     this.#path = path;
     this.#max = max;
@@ -240,6 +287,7 @@ class ResponseReader {
     const declared = Number(this.#headers['content-length']);
     if (Number.isFinite(declared) && declared > this.#max)
       this.#end(new ConsulBodyTooLargeError(this.#path, this.#max));
+    else if (this.#into !== undefined && declared > 0) this.#buf = this.#into.take(declared);
     return !this.#done;
   }
 
@@ -250,15 +298,33 @@ class ResponseReader {
       this.#end(new ConsulBodyTooLargeError(this.#path, this.#max));
       return false;
     }
-    this.#chunks.push(chunk);
+    if (this.#into === undefined) this.#chunks.push(chunk);
+    else this.#copy(chunk);
     return true;
+  }
+
+  /** Copies a chunk into the receive buffer, growing it (doubling) when the body outgrows it. */
+  #copy(chunk: Buffer): void {
+    const at = this.#size - chunk.length;
+    let buf = this.#buf;
+    if (buf === undefined || buf.length < this.#size) {
+      const next = (this.#into as ReceiveBuffers).take(Math.max(this.#size, 2 * (buf?.length ?? 0)));
+      if (buf !== undefined && at > 0) buf.copy(next, 0, 0, at);
+      this.#buf = buf = next;
+    }
+    chunk.copy(buf, at);
   }
 
   onComplete(): void {
     if (this.#done) return;
     this.#finish();
     const c = this.#chunks;
-    const bytes = c.length === 1 ? (c[0] as Buffer) : Buffer.concat(c, this.#size);
+    const bytes =
+      this.#into !== undefined
+        ? (this.#buf ?? Buffer.alloc(0)).subarray(0, this.#size)
+        : c.length === 1
+          ? (c[0] as Buffer)
+          : Buffer.concat(c, this.#size);
     this.#resolve(new BufferedResponse(this.#status, this.#headers, bytes));
   }
 
@@ -324,7 +390,7 @@ export class ConsulClient {
     const timeout = opts.timeoutMs ?? 30_000;
     const max = this.#opts.maxBody && this.#opts.maxBody > 0 ? this.#opts.maxBody : DEFAULT_MAX_BODY;
     return new Promise((resolve, reject) => {
-      const h = new ResponseReader(method, path, max, opts.signal, resolve, reject);
+      const h = new ResponseReader(method, path, max, opts.signal, resolve, reject, opts.into);
       h.arm(timeout);
       this.#pool.dispatch(
         {
