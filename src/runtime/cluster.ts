@@ -6,10 +6,11 @@ import { createLogger, fdSink, type Logger, parseLevel } from '../log/logger.ts'
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import type { Source } from '../metrics/push-snapshot.ts';
 import { mergeTrafficSnapshots, type TrafficReport, type TrafficSnapshot } from '../metrics/traffic.ts';
+import { pruneLater } from '../metrics/types.ts';
 import { balancerFor } from '../proxy/outlier/balancer.ts';
 import { rawTcpFromEnv } from '../proxy/tcp/raw-handle.ts';
 import type { RunningListener } from '../proxy/types.ts';
-import { buildTable, type TextEdit } from '../routes/index.ts';
+import { buildTable, type TextEdit, WARM_ROUNDS, warmBuilds } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
 import { type OutlierToPrimary, workerOutlier } from './cluster-outlier.ts';
 import { buildOptionsFrom, startDataPlane } from './data-plane.ts';
@@ -305,9 +306,11 @@ export async function runWorker(): Promise<number | undefined> {
       });
     }
   });
-  store.onSwap((t) => metrics.pruneTargets(t));
+  store.onSwap(pruneLater(metrics));
   send({ t: 'hello' });
   await first;
+  // compile the incremental build before the first delta arrives (routes/warm.ts)
+  if (store.current !== undefined) warmBuilds(store.current, opts, WARM_ROUNDS);
   try {
     listeners = await startDataPlane({
       cfg,

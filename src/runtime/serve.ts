@@ -6,13 +6,14 @@ import { trySplitHostPort } from '../go/host-port.ts';
 import type { Logger } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import { type Pusher, startPush } from '../metrics/push.ts';
+import { pruneLater } from '../metrics/types.ts';
 import { balancerFor } from '../proxy/outlier/balancer.ts';
 import { rawTcpFromEnv } from '../proxy/tcp/raw-handle.ts';
 import type { RunningListener } from '../proxy/types.ts';
 import { type DemoService, type DevCatalog, startDemoService, startDevCatalog } from '../registry/dev-catalog/index.ts';
 import { createBackend } from '../registry/index.ts';
 import type { RegistryBackend } from '../registry/types.ts';
-import { buildTable, type TextEdit } from '../routes/index.ts';
+import { buildTable, type TextEdit, WARM_ROUNDS, warmBuilds } from '../routes/index.ts';
 import { TableStore } from '../routes/table-store.ts';
 import type { Table } from '../routes/types.ts';
 import { type RunningAdmin, startAdmin } from '../ui/index.ts';
@@ -294,9 +295,10 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
   }
   if (life.stopping) return;
 
+  const prune = pruneLater(metrics);
   store.onSwap((t) => {
     health.tableReady();
-    metrics.pruneTargets(t);
+    prune(t);
   });
   followAliases(store, backend, log);
   backend.watch({
@@ -315,6 +317,8 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
   log.info('Waiting for first routing table');
   await updater.firstTable;
   if (life.stopping) return;
+  // the incremental build runs compiled from the first catalog change on (routes/warm.ts)
+  if (store.current !== undefined) warmBuilds(store.current, buildOpts, WARM_ROUNDS);
 
   if (workers > 1) {
     await startWorkers({
