@@ -24,4 +24,5 @@ export { goExpand, parseURLPrefixTag, serviceRouteCommands, sortRouteLines } fro
 export { applyHunks, type Hunk, type TextEdit } from './text-edit.ts';
 export { TRACE_ID_MAX, traceId, traceLines } from './trace.ts';
 export type * from './types.ts';
+export { WARM_ROUNDS, warmBuilds } from './warm.ts';
 export { MAX_SLOTS } from './weights.ts';
