@@ -6,6 +6,7 @@ import { healthyServices } from '../../src/registry/consul/health-filter.ts';
 import { healthEntries } from '../../src/registry/consul/service-watch.ts';
 import { type DevCatalog, startDevCatalog } from '../../src/registry/dev-catalog/index.ts';
 import type { RouteTextUpdate } from '../../src/registry/types.ts';
+import { applyHunks } from '../../src/routes/index.ts';
 import { FakeConsul, until } from './fake-consul.ts';
 import { HEALTH_SERVICE_HTTPBACKEND } from './fixtures/consul-recorded.ts';
 
@@ -141,6 +142,22 @@ test('service and state watches produce the same text over a table of catalog ch
         throw new Error(`${err.message}; text ${JSON.stringify(w.text())}`);
       });
     }
+  }
+  // both watches say how each text was made from the one before (the updater and the workers
+  // apply the edit instead of diffing and regrouping the whole text)
+  for (const [mode, w] of [
+    ['state', state],
+    ['service', service],
+  ] as const) {
+    let edits = 0;
+    for (let i = 1; i < w.updates.length; i++) {
+      const u = w.updates[i] as RouteTextUpdate;
+      if (u.edit === undefined) continue;
+      edits++;
+      assert.equal(u.edit.base, w.updates[i - 1]?.text, `${mode}: update ${i} edits another text`);
+      assert.equal(applyHunks(u.edit.base, u.edit.hunks), u.text, `${mode}: update ${i}`);
+    }
+    assert.ok(edits >= w.updates.length / 2, `${mode}: ${edits} edits in ${w.updates.length} updates`);
   }
 });
 

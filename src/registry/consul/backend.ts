@@ -159,8 +159,8 @@ export class ConsulBackend implements RegistryBackend {
       },
       this.#log,
       {
-        publish: (text, warnings, index) => {
-          this.#svc = { text, warnings };
+        publish: (text, warnings, index, edit) => {
+          this.#svc = { text, warnings, edit };
           this.#emit(sink, 'consul', index);
         },
         error: (err, first) => {

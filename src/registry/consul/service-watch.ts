@@ -1,4 +1,5 @@
 import type { Logger } from '../../log/logger.ts';
+import type { TextEdit } from '../../routes/index.ts';
 import { type BlockingHooks, type BlockingOptions, blockingLoop } from './blocking.ts';
 import type { ConsulClient, ConsulResponse } from './client.ts';
 import { type HealthCheck, type HealthFilterOptions, healthyServices, instanceKey } from './health-filter.ts';
@@ -27,8 +28,11 @@ export interface ServiceWatchOptions extends HealthFilterOptions {
 }
 
 export interface ServiceWatchSink {
-  /** Service route text changed (or the first complete text). */
-  publish(text: string, warnings: readonly TagWarning[], index: number): void;
+  /**
+   * Service route text changed (or the first complete text). `edit`: how it was made from the text
+   * before it (RouteLineSet.edit), when known; a consumer checks its base.
+   */
+  publish(text: string, warnings: readonly TagWarning[], index: number, edit?: TextEdit): void;
   /** An error of the catalog/services watch or of any service watch (first: healthy → failing). */
   error(err: unknown, first: boolean): void;
   /** Every watch succeeds again after an error. */
@@ -277,6 +281,6 @@ export class ServiceWatch {
     if (text === this.#published && warnings === this.#publishedWarnings) return;
     this.#published = text;
     this.#publishedWarnings = warnings;
-    this.#sink.publish(text, warnings, this.#index);
+    this.#sink.publish(text, warnings, this.#index, this.#lines.edit());
   }
 }
