@@ -42,7 +42,14 @@ const CHANGES = arg('changes', 100);
 const GAP = arg('gap', 0);
 /** --full: build every table from scratch (no previous table), as before incremental builds. */
 const FULL = process.argv.includes('--full');
-const BUILD_OPTS = { matcher: 'prefix', strategy: 'rnd', globDisabled: false, globCacheSize: 1000 } as const;
+// as the proxy builds (runtime/data-plane.ts buildOptionsFrom): skipBadLines on
+const BUILD_OPTS = {
+  matcher: 'prefix',
+  strategy: 'rnd',
+  globDisabled: false,
+  globCacheSize: 1000,
+  skipBadLines: true,
+} as const;
 const WATCHES = list('watch', 'state') as ('state' | 'service')[];
 let WATCH: 'state' | 'service' = WATCHES[0] ?? 'state';
 

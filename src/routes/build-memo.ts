@@ -84,6 +84,12 @@ export interface BuildMemo {
    * routes deleted by an override), or left out of `lines` although the text has lines of them.
    */
   readonly revisit?: ReadonlySet<string> | undefined;
+  /**
+   * skipBadLines: the text had a line that is no command at all (skipped with a warning). Such a
+   * line is in no host's chain, so an edit elsewhere could not renumber its warning: the next build
+   * groups every line instead of carrying `lines` through the text's edits.
+   */
+  readonly junk?: boolean;
   /** The previous table's lookup indexes, patched (not rebuilt) when the host order is unchanged. */
   readonly parts?: MemoParts | undefined;
 }

@@ -92,6 +92,7 @@ export function buildTable(text: string, opts: BuildOptions, prev?: Table, edits
         lines: ix,
         overrides: ix === undefined ? undefined : run.overrides,
         revisit: revisitHosts(run, ix, hosts.byKey),
+        junk: run.junk,
         parts: hosts.parts,
       },
     }),
@@ -121,6 +122,8 @@ class BuildRun {
   /** skipBadLines: a line that does not parse or apply is left out and reported (bad-lines.ts). */
   readonly skip: boolean;
   readonly skipped: Warning[] = [];
+  /** skip: a line that is no command at all (junk) was seen (see BuildMemo.junk). */
+  junk = false;
   /**
    * Incremental: the previous build's compiled routes of a changed host whose paths did not
    * change (path descending), by host; compileHosts merges them with the changed paths' routes.
@@ -224,23 +227,31 @@ interface Grouped {
  */
 function editedLines(run: BuildRun, edits: readonly TextEdit[]): Grouped | undefined {
   const memo = run.memo;
-  if (memo?.lines === undefined || memo.revisit === undefined || run.skip) return undefined;
+  // skip: junk between the grouped lines is in no index; only a text without any is edited
+  if (memo?.lines === undefined || memo.revisit === undefined || (run.skip && memo.junk !== false)) return undefined;
   const ed = editLineIndex(memo.lines, run.text, edits, memo.revisit);
   if (ed === undefined) return undefined;
   const { ix } = ed;
   const n = ix.starts.length;
   const over: [line: string, n: number, start: number][] = [];
+  const junk: [line: string, n: number, start: number][] = [];
   let general = false;
   forEachLineFrom(
     run.text,
     n === 0 ? 0 : (ix.ends[n - 1] as number) + 1,
     n === 0 ? 1 : (ix.nums[n - 1] as number) + 1,
     (line, num, start) => {
+      // as groupLines sorts the lines after the grouped ones
       if (addSource(line) !== undefined) general = true;
-      else over.push([line, num, start]);
+      else if (!run.skip) over.push([line, num, start]);
+      else if (mayBeGeneralCommand(line)) general = true;
+      else {
+        junk.push([line, num, start]);
+        run.junk = true;
+      }
     },
   );
-  return { ix, eager: false, lineTexts: ix.texts, nums: ix.nums, junk: [], over, general, touched: ed.touched };
+  return { ix, eager: false, lineTexts: ix.texts, nums: ix.nums, junk, over, general, touched: ed.touched };
 }
 
 /**
@@ -264,8 +275,9 @@ function groupLines(run: BuildRun): Grouped {
       if (e === undefined) {
         // a bad line is in no host's routes; its host (if it has one) is rebuilt every time, so
         // the warning always carries the current line number
-        if (ix === undefined) return;
         const src = addSource(line);
+        if (src === undefined && !mayBeGeneralCommand(line)) run.junk = true;
+        if (ix === undefined) return;
         if (src !== undefined) addLine(ix, hostPath(src)[0], start, end).pinned = true;
         else if (mayBeGeneralCommand(line)) ix = undefined;
         return;
@@ -288,8 +300,10 @@ function groupLines(run: BuildRun): Grouped {
     if (general) return;
     const src = addSource(line);
     if (src === undefined) {
-      if (run.skip && !mayBeGeneralCommand(line)) junk.push([line, n, start]);
-      else if (run.skip) general = true;
+      if (run.skip && !mayBeGeneralCommand(line)) {
+        junk.push([line, n, start]);
+        run.junk = true;
+      } else if (run.skip) general = true;
       else over.push([line, n, start]);
     } else if (over.length > 0) general = true;
     else {

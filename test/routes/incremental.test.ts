@@ -383,75 +383,84 @@ function memoOf(t: Table): { lines: unknown; revisit: unknown } {
   };
 }
 
-test('builds from the text edits equal fresh builds and carry the same line index (random flaps, hosts and overrides)', () => {
-  const hosts = ['a.com', '*.a.com', 'x.a.com', '[bad.glob', 'b.com:8080', '', '', 'e.io', 'f.io'];
-  let carried = 0;
-  let steps = 0;
-  for (const matcher of ['prefix', 'glob'] as Matcher[])
-    for (let seed = 1; seed <= 5; seed++) {
-      const r = rng(seed * 7919 + matcher.length);
-      const line = (svc: number, inst: number) => {
-        const host = hosts[svc % hosts.length] as string;
-        const opt = svc === 7 ? ' opts "redirect=301"' : '';
-        return `route add svc${svc} ${host}/p${svc % 5} http://10.0.${inst}.${svc}:${8000 + Math.floor(r() * 3)}/${opt}`;
-      };
-      const live = new Map<string, string>();
-      for (let svc = 0; svc < 30; svc++) live.set(`${svc}/0`, line(svc, 0));
-      let over: string[] = r() < 0.5 ? [] : ['route weight svc3 a.com/p3 weight 0.5'];
-      const opts: BuildOptions = { ...OPTS, matcher };
-      const textOf = () => `${[...live.values()].sort().reverse().join('\n')}\n${over.join('\n')}`;
-      let prevText = textOf();
-      let prev: Table | undefined = buildTable(prevText, opts);
-      let pending: TextEdit[] = [];
-      for (let step = 0; step < 70; step++) {
-        const roll = r();
-        const svc = Math.floor(r() * (roll < 0.1 ? 40 : 30));
-        const inst = Math.floor(r() * 3);
-        const k = `${svc}/${inst}`;
-        if (roll < 0.3 && live.has(k)) live.delete(k);
-        // (not on the invalid host glob: its warning's line after an override deleted its first
-        // route differs between incremental and fresh builds before this change too; see the report)
-        else if (roll < 0.33) over = r() < 0.5 || svc % hosts.length === 3 ? [] : [`route del svc${svc}`];
-        else if (roll < 0.36) live.set(k, r() < 0.5 ? `# comment ${step}` : 'route bogus');
-        else live.set(k, line(svc, inst));
-        const t = textOf();
-        pending.push(someEdit(r, prevText, t));
-        prevText = t;
-        if (r() < 0.2) continue; // coalesced: the next build gets two edits
-        const edits = pending;
-        pending = [];
-        const pm = (prev as unknown as { buildMemo?: { lines?: LineIndex; revisit?: ReadonlySet<string> } }).buildMemo;
-        if (pm?.lines !== undefined && pm.revisit !== undefined && editLineIndex(pm.lines, t, edits, pm.revisit))
-          carried++;
-        steps++;
-        let inc: Table | string;
-        try {
-          inc = buildTable(t, opts, prev, edits);
-        } catch (err) {
-          inc = `${(err as Error).constructor.name}: ${(err as Error).message}`;
+for (const skipBadLines of [false, true])
+  test(`builds from the text edits equal fresh builds and carry the same line index (random flaps, hosts and overrides${skipBadLines ? ', skipBadLines' : ''})`, () => {
+    const hosts = ['a.com', '*.a.com', 'x.a.com', '[bad.glob', 'b.com:8080', '', '', 'e.io', 'f.io'];
+    let carried = 0;
+    let steps = 0;
+    for (const matcher of ['prefix', 'glob'] as Matcher[])
+      for (let seed = 1; seed <= 5; seed++) {
+        const r = rng(seed * 7919 + matcher.length);
+        const line = (svc: number, inst: number) => {
+          const host = hosts[svc % hosts.length] as string;
+          const opt = svc === 7 ? ' opts "redirect=301"' : '';
+          return `route add svc${svc} ${host}/p${svc % 5} http://10.0.${inst}.${svc}:${8000 + Math.floor(r() * 3)}/${opt}`;
+        };
+        const live = new Map<string, string>();
+        for (let svc = 0; svc < 30; svc++) live.set(`${svc}/0`, line(svc, 0));
+        let over: string[] = r() < 0.5 ? [] : ['route weight svc3 a.com/p3 weight 0.5'];
+        const opts: BuildOptions = { ...OPTS, matcher, skipBadLines };
+        const textOf = () => `${[...live.values()].sort().reverse().join('\n')}\n${over.join('\n')}`;
+        let prevText = textOf();
+        let prev: Table | undefined = buildTable(prevText, opts);
+        let pending: TextEdit[] = [];
+        for (let step = 0; step < 70; step++) {
+          const roll = r();
+          const svc = Math.floor(r() * (roll < 0.1 ? 40 : 30));
+          const inst = Math.floor(r() * 3);
+          const k = `${svc}/${inst}`;
+          if (roll < 0.3 && live.has(k)) live.delete(k);
+          // (not on the invalid host glob: its warning's line after an override deleted its first
+          // route differs between incremental and fresh builds before this change too; see the report)
+          else if (roll < 0.33) over = r() < 0.5 || svc % hosts.length === 3 ? [] : [`route del svc${svc}`];
+          else if (roll < 0.36) live.set(k, r() < 0.5 ? `# comment ${step}` : 'route bogus');
+          else live.set(k, line(svc, inst));
+          const t = textOf();
+          pending.push(someEdit(r, prevText, t));
+          prevText = t;
+          if (r() < 0.2) continue; // coalesced: the next build gets two edits
+          const edits = pending;
+          pending = [];
+          const pm = (
+            prev as unknown as { buildMemo?: { lines?: LineIndex; revisit?: ReadonlySet<string>; junk?: boolean } }
+          ).buildMemo;
+          // (skipBadLines: only a text without junk lines is edited)
+          if (
+            pm?.lines !== undefined &&
+            pm.revisit !== undefined &&
+            !(skipBadLines && pm.junk !== false) &&
+            editLineIndex(pm.lines, t, edits, pm.revisit)
+          )
+            carried++;
+          steps++;
+          let inc: Table | string;
+          try {
+            inc = buildTable(t, opts, prev, edits);
+          } catch (err) {
+            inc = `${(err as Error).constructor.name}: ${(err as Error).message}`;
+          }
+          const plain = attempt(t, opts, prev);
+          const fresh = attempt(t, opts);
+          if (typeof inc === 'string' || typeof fresh === 'string' || typeof plain === 'string') {
+            assert.equal(inc, fresh);
+            assert.equal(plain, fresh);
+            continue;
+          }
+          const reqs = hosts.flatMap((h) => ['/p0', '/p1/x', '/p3', '/q'].map((p) => req(h === '' ? 'zz' : h, p)));
+          reqs.push(req('y.a.com', '/p1'));
+          assert.deepEqual(
+            observe(plain, reqs),
+            observe(fresh, reqs),
+            `PLAIN ${matcher} seed ${seed} step ${step}\n${t}`,
+          );
+          assert.deepEqual(observe(inc, reqs), observe(fresh, reqs), `${matcher} seed ${seed} step ${step}\n${t}`);
+          assert.deepEqual(memoOf(inc), memoOf(plain), `${matcher} seed ${seed} step ${step}: line index`);
+          prev = inc;
         }
-        const plain = attempt(t, opts, prev);
-        const fresh = attempt(t, opts);
-        if (typeof inc === 'string' || typeof fresh === 'string' || typeof plain === 'string') {
-          assert.equal(inc, fresh);
-          assert.equal(plain, fresh);
-          continue;
-        }
-        const reqs = hosts.flatMap((h) => ['/p0', '/p1/x', '/p3', '/q'].map((p) => req(h === '' ? 'zz' : h, p)));
-        reqs.push(req('y.a.com', '/p1'));
-        assert.deepEqual(
-          observe(plain, reqs),
-          observe(fresh, reqs),
-          `PLAIN ${matcher} seed ${seed} step ${step}\n${t}`,
-        );
-        assert.deepEqual(observe(inc, reqs), observe(fresh, reqs), `${matcher} seed ${seed} step ${step}\n${t}`);
-        assert.deepEqual(memoOf(inc), memoOf(plain), `${matcher} seed ${seed} step ${step}: line index`);
-        prev = inc;
       }
-    }
-  // (the others: the first build after a fresh or general one, a failed build, overrides changed)
-  assert.ok(carried > steps / 3, `the index was carried through the edits in ${carried} of ${steps} builds`);
-});
+    // (the others: the first build after a fresh or general one, a failed build, overrides changed)
+    assert.ok(carried > steps / 3, `the index was carried through the edits in ${carried} of ${steps} builds`);
+  });
 
 test('hosts coming and going: builds that splice the host orders and patch the indexes equal fresh builds', () => {
   // one host per service (as `urlprefix-svcN.example.com/` tags make them): a flap to no healthy
