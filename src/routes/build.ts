@@ -243,8 +243,7 @@ function editedLines(run: BuildRun, edits: readonly TextEdit[]): Grouped | undef
     (line, num, start) => {
       // as groupLines sorts the lines after the grouped ones
       if (addSource(line) !== undefined) general = true;
-      else if (!run.skip) over.push([line, num, start]);
-      else if (mayBeGeneralCommand(line)) general = true;
+      else if (!run.skip || mayBeGeneralCommand(line)) over.push([line, num, start]);
       else {
         junk.push([line, num, start]);
         run.junk = true;
@@ -278,11 +277,11 @@ function groupLines(run: BuildRun): Grouped {
         const src = addSource(line);
         if (src === undefined && !mayBeGeneralCommand(line)) run.junk = true;
         if (ix === undefined) return;
-        if (src !== undefined) addLine(ix, hostPath(src)[0], start, end).pinned = true;
-        else if (mayBeGeneralCommand(line)) ix = undefined;
+        if (src !== undefined && overLines.length === 0) addLine(ix, hostPath(src)[0], start, end).pinned = true;
+        else if (src !== undefined || mayBeGeneralCommand(line)) ix = undefined;
         return;
       }
-      if (e.pre === undefined && !run.skip) {
+      if (e.pre === undefined) {
         // an override: applied to every route here; the next build applies it to the rebuilt ones
         overWarnings.push(run.applyOverride(e, n, line, start));
         overLines.push(line);
@@ -303,8 +302,7 @@ function groupLines(run: BuildRun): Grouped {
       if (run.skip && !mayBeGeneralCommand(line)) {
         junk.push([line, n, start]);
         run.junk = true;
-      } else if (run.skip) general = true;
-      else over.push([line, n, start]);
+      } else over.push([line, n, start]);
     } else if (over.length > 0) general = true;
     else {
       addLine(ix as LineIndex, hostPath(src)[0], start, end);
@@ -460,11 +458,14 @@ function applyCommands(run: BuildRun, g: Grouped): LineIndex | undefined {
       if (run.overrides === undefined) general = true;
     }
     if (!general) {
-      // a host whose lines were all skipped (or whose routes the overrides deleted) has no routes
-      for (const h of todoHosts)
+      // a host whose lines were all skipped (or whose routes the overrides deleted) has no routes;
+      // so has one that only lost paths when nothing of it was kept (its other paths' routes were
+      // deleted by overrides in the previous build already)
+      for (const h of new Set([...todoHosts, ...run.kept.keys()]))
         if (!run.model.has(h) && !(run.kept.get(h)?.length ?? 0) && cur.hosts.delete(h)) run.dropped.add(h);
       // a host that only lost paths is compiled from its kept routes
-      for (const h of run.kept.keys()) if (!run.model.has(h)) run.model.set(h, new Map());
+      for (const h of run.kept.keys())
+        if (!run.model.has(h) && (run.kept.get(h)?.length ?? 0) > 0) run.model.set(h, new Map());
     }
   }
   if (general) ix = applyAllCommands(run, w0);
@@ -511,12 +512,20 @@ function applyAllCommands(run: BuildRun, w0: number): LineIndex | undefined {
   run.st.warnings.length = w0;
   run.applyError = undefined;
   // the lines grouped by host for the next build while the text is `route add`s, then overrides
-  let ix: LineIndex | undefined = run.skip ? undefined : newLineIndex(run.text);
+  let ix: LineIndex | undefined = newLineIndex(run.text);
   const lines: string[] = [];
   const warnings: (string | undefined)[] = [];
   forEachLine(run.text, (line, n, start, end) => {
     const e = run.parse(line, n, start, true);
-    if (e === undefined) return;
+    if (e === undefined) {
+      // skip: as groupLines keeps a bad line (see there)
+      const src = addSource(line);
+      if (src === undefined && !mayBeGeneralCommand(line)) run.junk = true;
+      if (ix === undefined) return;
+      if (src !== undefined && lines.length === 0) addLine(ix, hostPath(src)[0], start, end).pinned = true;
+      else if (src !== undefined || mayBeGeneralCommand(line)) ix = undefined;
+      return;
+    }
     if (e.pre === undefined) {
       warnings.push(run.applyOverride(e, n, line, start));
       lines.push(line);

@@ -237,8 +237,12 @@ export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: r
         matchTls = cache.get(normalizeKey(key, true));
       } catch (err) {
         if (!(err instanceof GlobSyntaxError)) throw err;
-        // the line of the host's first route (its first line when the lines were grouped)
-        const head = ix?.hosts.get(key)?.head;
+        // the line of the host's first route (its first line when the lines were grouped). The host
+        // is pinned: an override may delete its first route, and only a host applied again knows
+        // which route is first now, so every build applies it (as a line that warns)
+        const chain = ix?.hosts.get(key);
+        if (chain !== undefined) chain.pinned = true;
+        const head = chain?.head;
         const firstLine = (rs !== undefined ? rs.values().next().value?.line : nums[head as number]) ?? 0;
         st.warnings.push({
           line: firstLine,
