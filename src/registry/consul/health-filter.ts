@@ -79,6 +79,10 @@ export function checkProblem(c: unknown): string | undefined {
   return `check ${q(o.CheckID)} of service ${q(o.ServiceName)} on node ${q(o.Node)}: ${bad}`;
 }
 
+/** Whether two lists hold the same strings in the same order. */
+export const sameStrings = (a: readonly string[], b: readonly string[]): boolean =>
+  a === b || (a.length === b.length && a.every((t, i) => t === b[i]));
+
 export const instanceKey = (node: string, serviceID: string): string => `${node}\u0000${serviceID}`;
 
 function hasPrefixedTag(tags: readonly string[] | null | undefined, prefix: string): boolean {
@@ -164,8 +168,10 @@ export function healthyServices(
       g = { list: [], a: 0, b: 0 };
       byName.set(inst.name, g);
     }
-    g.list.push(inst);
-    const [ha, hb] = instanceHash(inst);
+    // only what a HealthyInstance is (the counters and the name stay here): kept while it is healthy
+    const lean: HealthyInstance = { node: inst.node, id: inst.id, tags: inst.tags };
+    g.list.push(lean);
+    const [ha, hb] = instanceHash(lean);
     // Sums are order-independent; duplicates cannot occur (one entry per instance key).
     g.a = (g.a + ha) >>> 0;
     g.b = (g.b + hb) >>> 0;

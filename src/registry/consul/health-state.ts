@@ -4,6 +4,7 @@ import {
   type HealthFilterOptions,
   type HealthyService,
   healthyServices,
+  sameStrings,
 } from './health-filter.ts';
 
 /**
@@ -147,6 +148,44 @@ function parsePiece(b: Buffer, s: number, e: number): HealthCheck | undefined {
   }
 }
 
+/**
+ * What is kept of a parsed check until the next answer: the six fields the filter reads
+ * (HealthCheck), not Name, Notes, Output, Definition, the indexes, ... (at 150,000 checks the whole
+ * objects were ~4 times the heap). A value equal to the previous check's (node, status, service
+ * name, tags: consecutive checks are mostly of one service on one node) is that check's, so the
+ * checks of a service share one frozen tags list. A malformed entry is kept whole: checkProblem
+ * sees it again for `rejected` and words it as before.
+ */
+class Leaner {
+  #last: HealthCheck | undefined;
+
+  /** `seed`: the check before the first one given (an already lean check, or nothing). */
+  constructor(seed?: HealthCheck) {
+    if (seed !== undefined && checkProblem(seed) === undefined) this.#last = seed;
+  }
+
+  of(raw: HealthCheck): HealthCheck {
+    if (checkProblem(raw) !== undefined) return raw;
+    const l = this.#last;
+    const tags = raw.ServiceTags;
+    const lean: HealthCheck = {
+      Node: l !== undefined && l.Node === raw.Node ? l.Node : raw.Node,
+      CheckID: raw.CheckID,
+      Status: l !== undefined && l.Status === raw.Status ? l.Status : raw.Status,
+      ServiceID: raw.ServiceID,
+      ServiceName: l !== undefined && l.ServiceName === raw.ServiceName ? l.ServiceName : raw.ServiceName,
+      ServiceTags:
+        tags == null
+          ? tags
+          : l?.ServiceTags != null && sameStrings(l.ServiceTags, tags)
+            ? l.ServiceTags
+            : Object.freeze(tags),
+    };
+    this.#last = lean;
+    return lean;
+  }
+}
+
 export class HealthState {
   readonly #opts: HealthFilterOptions;
   #base: Base = { ...NONE };
@@ -227,7 +266,8 @@ export class HealthState {
   #full(bytes: Buffer): HealthStateResult {
     const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
     if (parsed !== null && !Array.isArray(parsed)) throw new Error('health state response is not a list');
-    const checks = (parsed ?? []) as HealthCheck[];
+    const leaner = new Leaner();
+    const checks = ((parsed ?? []) as HealthCheck[]).map((c) => leaner.of(c));
     // The next body is lined up against this one when it splits into as many pieces as it has checks.
     const starts: number[] = [];
     const ends: number[] = [];
@@ -290,10 +330,11 @@ export class HealthState {
     }
     if (midStarts.length > MAX_FRESH) return undefined;
     const fresh: HealthCheck[] = [];
+    const leaner = new Leaner(lo > 0 ? prev.objs[lo - 1] : undefined);
     for (let k = 0; k < midStarts.length; k++) {
       const c = parsePiece(b, midStarts[k] as number, midEnds[k] as number);
       if (c === undefined) return undefined;
-      fresh.push(c);
+      fresh.push(leaner.of(c));
     }
     const gone = prev.objs.slice(lo, hi);
     const total = lo + fresh.length + (n - hi);
