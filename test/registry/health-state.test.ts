@@ -268,3 +268,25 @@ test('HealthState keeps the six fields of a well-formed check, reads extra field
     }
   }
 });
+
+test('a first read parses the body in batches; a nested `},{"Node":` anywhere, a batch cut included, reads as a whole parse', () => {
+  for (const at of [1, 700, 1022, 1023, 1024, 1025, 2047, 2048, 2098]) {
+    const cs: Record<string, unknown>[] = [serf('n1')];
+    for (let s = 0; s < 700; s++)
+      for (let i = 0; i < 3; i++) cs.push(check('n1', `s${s}-${i}`, `s${s}`, [`urlprefix-/s${s}`], 'passing'));
+    cs[at] = { ...cs[at], Definition: { Checks: [{ a: 1 }, { Node: 'n9', CheckID: 'inner' }] }, Status: 'critical' };
+    cs[at + 1] = { ...cs[at + 1], ServiceTags: 'urlprefix-/bad' };
+    const body = JSON.stringify(cs);
+    assert.ok(body.split('},{"Node":').length > cs.length, 'the nested list adds a separator');
+    const hs = new HealthState(OPTS);
+    const r = hs.read(Buffer.from(body));
+    assert.equal(r.mode, 'full');
+    assert.deepEqual(view(r.healthy), view(healthyServices(JSON.parse(body), OPTS)), `at ${at}`);
+    assert.deepEqual(r.rejected, [checkProblem(cs[at + 1])], `at ${at}`);
+    assert.equal(r.checks.length, cs.length, `at ${at}`);
+    // the next answer is not lined up against pieces that are not checks
+    (cs[at + 2] as { Status: string }).Status = 'critical';
+    const next = JSON.stringify(cs);
+    assert.deepEqual(view(hs.read(Buffer.from(next)).healthy), view(healthyServices(JSON.parse(next), OPTS)));
+  }
+});

@@ -23,8 +23,10 @@ import {
  * alone and the other services keep their previous result.
  *
  * Anything unexpected (pretty-printed JSON, a piece that does not parse on its own, a key order
- * other than Consul's, more than MAX_FRESH changed pieces) falls back to JSON.parse of the whole
- * body and a full filter pass, so the result is always that of healthyServices(JSON.parse(body)).
+ * other than Consul's, more than MAX_FRESH changed pieces) falls back to a full read and a full
+ * filter pass, so the result is always that of healthyServices(JSON.parse(body)). A full read of a
+ * compact body parses it in batches of pieces (parseLean), else the whole body at once. Only a lean
+ * copy of each check is kept (Leaner).
  *
  * prepare() does not change the state: the caller applies the result (catalog reads, route text) and
  * calls commit() only when the whole answer was accepted. An answer that fails half-way therefore
@@ -186,6 +188,32 @@ class Leaner {
   }
 }
 
+/** Pieces per JSON.parse of a whole compact body: its checks never all exist as whole objects at once. */
+const BATCH = 1024;
+
+/**
+ * The checks of a compact body, parsed BATCH pieces at a time (one list each: the bytes from a
+ * piece's start to a later piece's end, between `[{"Node":` and `}]`) and made lean. When every
+ * batch is a list, the lists together are the body's list (the batches are the body's list cut at
+ * `,` between two elements). Undefined when a batch does not parse (a cut inside a check, where
+ * `},{"Node":` was part of a nested list, or bad JSON: the caller parses the whole body).
+ */
+function parseLean(b: Buffer, starts: readonly number[], ends: readonly number[]): HealthCheck[] | undefined {
+  const out: HealthCheck[] = [];
+  const leaner = new Leaner();
+  for (let i = 0; i < starts.length; i += BATCH) {
+    const last = Math.min(starts.length, i + BATCH) - 1;
+    let list: unknown;
+    try {
+      list = JSON.parse(`[{"Node":${b.toString('utf8', starts[i], ends[last])}}]`);
+    } catch {
+      return undefined;
+    }
+    for (const c of list as HealthCheck[]) out.push(leaner.of(c));
+  }
+  return out;
+}
+
 export class HealthState {
   readonly #opts: HealthFilterOptions;
   #base: Base = { ...NONE };
@@ -264,14 +292,17 @@ export class HealthState {
   }
 
   #full(bytes: Buffer): HealthStateResult {
-    const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
-    if (parsed !== null && !Array.isArray(parsed)) throw new Error('health state response is not a list');
-    const leaner = new Leaner();
-    const checks = ((parsed ?? []) as HealthCheck[]).map((c) => leaner.of(c));
     // The next body is lined up against this one when it splits into as many pieces as it has checks.
     const starts: number[] = [];
     const ends: number[] = [];
-    if (checks.length > 0 && compact(bytes)) pieces(bytes, HEAD.length, bytes.length - TAIL.length, starts, ends);
+    if (compact(bytes)) pieces(bytes, HEAD.length, bytes.length - TAIL.length, starts, ends);
+    let checks = starts.length > 0 ? parseLean(bytes, starts, ends) : undefined;
+    if (checks === undefined) {
+      const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
+      if (parsed !== null && !Array.isArray(parsed)) throw new Error('health state response is not a list');
+      const leaner = new Leaner();
+      checks = ((parsed ?? []) as HealthCheck[]).map((c) => leaner.of(c));
+    }
     const aligned = checks.length > 0 && starts.length === checks.length;
     const healthy = healthyServices(checks, this.#opts);
     const rejected = rejectedOf(checks);
