@@ -177,6 +177,9 @@ export function healthyServices(
     g.b = (g.b + hb) >>> 0;
   }
   const out = new Map<string, HealthyService>();
-  for (const [name, g] of byName) out.set(name, { instances: g.list, signature: `${g.list.length}:${g.a}:${g.b}` });
+  // Kept until the service changes: an exact-size list (a pushed one has spare slots) and a flat
+  // signature string (a template literal makes a tree of three to five strings).
+  for (const [name, g] of byName)
+    out.set(name, { instances: g.list.slice(), signature: [g.list.length, g.a, g.b].join(':') });
   return out;
 }
