@@ -172,8 +172,9 @@ export function spliceLines(
 /** Above this many changed lines since the last publication one sort beats many splices. */
 const SPLICE_LIMIT = 64;
 
-export class RouteLineSet {
-  readonly #by = new Map<string, ServiceLines>();
+/** `T`: what the owner keeps per service with its lines (held here, one map of services). */
+export class RouteLineSet<T extends ServiceLines = ServiceLines> {
+  readonly #by = new Map<string, T>();
   #sorted: string[] = [];
   #gone: (readonly string[])[] = [];
   #came: (readonly string[])[] = [];
@@ -193,11 +194,20 @@ export class RouteLineSet {
     return this.#by.has(name);
   }
 
+  get(name: string): T | undefined {
+    return this.#by.get(name);
+  }
+
+  /** The services with lines (a copy: set() may be called while going through them). */
+  names(): string[] {
+    return [...this.#by.keys()];
+  }
+
   /**
    * Sets (or with undefined removes) a service's lines; false when nothing changed. Equal lines keep
    * their place, but `next` is what is held from now on (the caller's previous object can go).
    */
-  set(name: string, next: ServiceLines | undefined): boolean {
+  set(name: string, next: T | undefined): boolean {
     const prev = this.#by.get(name);
     if (prev === undefined && next === undefined) return false;
     if (prev && next && sameStrings(prev.lines, next.lines) && sameWarnings(prev.warnings, next.warnings)) {

@@ -65,9 +65,8 @@ export class ServiceRoutes {
   readonly #client: ConsulClient;
   readonly #opts: ServiceRoutesOptions;
   readonly #log: Logger;
-  #cache = new Map<string, Cached>();
-  /** Route lines of every cached service, in fabio's order, maintained incrementally. */
-  readonly #lines = new RouteLineSet();
+  /** Every cached service and its route lines, in fabio's order, maintained incrementally. */
+  readonly #lines = new RouteLineSet<Cached>();
   /** The published text may be stale: the next round publishes. */
   #dirty = true;
 
@@ -79,7 +78,6 @@ export class ServiceRoutes {
 
   /** Forget the cache: the next update re-reads every healthy tagged service. */
   reset(): void {
-    this.#cache = new Map();
     this.#lines.clear();
     this.#dirty = true;
   }
@@ -96,19 +94,17 @@ export class ServiceRoutes {
   ): Promise<ServiceRoutesResult> {
     // A map is the filter's result already (HealthState reads the body incrementally).
     const healthy = checks instanceof Map ? checks : healthyServices(checks as readonly HealthCheck[], this.#opts);
-    if (healthy.size === 0 && this.#cache.size > 0 && !acceptEmpty) {
+    if (healthy.size === 0 && this.#lines.size > 0 && !acceptEmpty) {
       throw new Error('empty health state without a known leader or filtered by ACLs; keeping the last routes');
     }
     let changed = this.#dirty;
     const replace = (name: string, next: Cached | undefined) => {
-      if (next) this.#cache.set(name, next);
-      else this.#cache.delete(name);
       if (this.#lines.set(name, next)) changed = true;
     };
-    for (const name of [...this.#cache.keys()]) if (!healthy.has(name)) replace(name, undefined);
+    for (const name of this.#lines.names()) if (!healthy.has(name)) replace(name, undefined);
     const stale: string[] = [];
     for (const [name, h] of healthy) {
-      const c = this.#cache.get(name);
+      const c = this.#lines.get(name);
       // same instances and tags, from a new filter pass: hold its objects, not two copies
       if (c !== undefined && c.signature === h.signature && c.instances === h.instances) continue;
       const remap = c && survivors(h.instances, c.instances);
@@ -140,7 +136,7 @@ export class ServiceRoutes {
     }
     this.#dirty = false;
     const text = this.#lines.text();
-    return { changed, text, edit: this.#lines.edit(), warnings: this.#lines.warnings(), services: this.#cache.size };
+    return { changed, text, edit: this.#lines.edit(), warnings: this.#lines.warnings(), services: this.#lines.size };
   }
 
   async #read(
@@ -190,13 +186,18 @@ function cached(
   instances: readonly HealthyInstance[],
   lines: readonly string[],
   warnings: readonly TagWarning[],
-  lineOwners: number[],
+  lineOwners: readonly number[],
   warningOwners: readonly number[],
 ): Cached {
   const plain = warnings.length === 0 && lineOwners.every((k, j) => k === j);
-  for (const k of warningOwners) lineOwners.push(k);
-  const w = warnings.length === 0 ? NO_WARNINGS : warnings;
-  return { signature, instances, lines, warnings: w, owners: plain ? undefined : lineOwners };
+  // exact-size copies of what is kept (a pushed list has spare slots: 17 for 3 lines)
+  return {
+    signature,
+    instances,
+    lines: lines.slice(),
+    warnings: warnings.length === 0 ? NO_WARNINGS : warnings.slice(),
+    owners: plain ? undefined : lineOwners.concat(warningOwners),
+  };
 }
 
 /**
