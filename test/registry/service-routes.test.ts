@@ -167,10 +167,15 @@ test('ServiceRoutes without the rows: removals give what translating the rows ag
     assert.deepEqual(r.warnings, w.warnings, up.join(','));
     assert.ok(w.warnings.some((x) => x.message.startsWith('malformed catalog row')) === up.includes('w-4'));
     assert.deepEqual(reads, ['web'], 'removals need no catalog read');
-    // the same instances from a new filter pass: nothing changes, nothing is read
-    const again = await sr.update(health.map((c) => ({ ...c, ServiceTags: [...c.ServiceTags] })) as HealthCheck[]);
-    assert.equal(again.changed, false);
-    assert.equal(again.text, r.text);
+    // the same instances from a new filter pass (in the same order, then reversed): nothing
+    // changes, nothing is read, and the next removal still drops the right lines
+    for (const order of ['same', 'reversed']) {
+      const copy = health.map((c) => ({ ...c, ServiceTags: [...c.ServiceTags] }));
+      const again = await sr.update((order === 'same' ? copy : copy.reverse()) as HealthCheck[]);
+      assert.equal(again.changed, false);
+      assert.equal(again.text, r.text);
+      assert.deepEqual(again.warnings, w.warnings, up.join(','));
+    }
   }
   assert.deepEqual(reads, ['web']);
   // one coming back is read again

@@ -105,8 +105,11 @@ export class ServiceRoutes {
     const stale: string[] = [];
     for (const [name, h] of healthy) {
       const c = this.#lines.get(name);
-      // same instances and tags, from a new filter pass: hold its objects, not two copies
-      if (c !== undefined && c.signature === h.signature && c.instances === h.instances) continue;
+      if (c !== undefined && c.signature === h.signature) {
+        // same instances and tags, from a new filter pass: hold its objects, not two copies
+        if (c.instances !== h.instances) replace(name, rebind(c, h.instances));
+        continue;
+      }
       const remap = c && survivors(h.instances, c.instances);
       if (c && remap) replace(name, shrink(c, h.instances, h.signature, remap));
       else stale.push(name);
@@ -220,6 +223,16 @@ function survivors(now: readonly HealthyInstance[], before: readonly HealthyInst
     if (k !== undefined) kept++;
   }
   return kept === now.length ? remap : undefined;
+}
+
+/** The entry of the same instances (equal signature) from a new filter pass: its objects, the same lines. */
+function rebind(c: Cached, now: readonly HealthyInstance[]): Cached {
+  const before = c.instances;
+  const inOrder =
+    now.length === before.length && now.every((i, k) => i.node === before[k]?.node && i.id === before[k]?.id);
+  if (inOrder) return { ...c, instances: now };
+  const remap = survivors(now, before);
+  return remap === undefined ? c : shrink(c, now, c.signature, remap);
 }
 
 /** The cached lines of the instances still healthy (`remap` from survivors), owned by their new index. */
