@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { memoryLogger } from '../../src/log/logger.ts';
 import type { ConsulClient } from '../../src/registry/consul/client.ts';
-import { type HealthCheck, instanceKey } from '../../src/registry/consul/health-filter.ts';
+import { type HealthCheck, healthyServices, instanceKey } from '../../src/registry/consul/health-filter.ts';
 import { type CatalogRow, translateRows } from '../../src/registry/consul/route-lines.ts';
 import { ServiceRoutes, sortDescending } from '../../src/registry/consul/service-routes.ts';
 import { serviceRouteCommands } from '../../src/routes/index.ts';
@@ -171,7 +171,12 @@ test('ServiceRoutes without the rows: removals give what translating the rows ag
     // changes, nothing is read, and the next removal still drops the right lines
     for (const order of ['same', 'reversed']) {
       const copy = health.map((c) => ({ ...c, ServiceTags: [...c.ServiceTags] }));
-      const again = await sr.update((order === 'same' ? copy : copy.reverse()) as HealthCheck[]);
+      const pass = healthyServices((order === 'same' ? copy : copy.reverse()) as HealthCheck[], {
+        tagPrefix: 'urlprefix-',
+        status: ['passing'],
+        checksRequired: 'one',
+      });
+      const again = await sr.update(pass);
       assert.equal(again.changed, false);
       assert.equal(again.text, r.text);
       assert.deepEqual(again.warnings, w.warnings, up.join(','));

@@ -93,7 +93,8 @@ export class ServiceRoutes {
     acceptEmpty = true,
   ): Promise<ServiceRoutesResult> {
     // A map is the filter's result already (HealthState reads the body incrementally).
-    const healthy = checks instanceof Map ? checks : healthyServices(checks as readonly HealthCheck[], this.#opts);
+    const shared = checks instanceof Map;
+    const healthy = shared ? checks : healthyServices(checks as readonly HealthCheck[], this.#opts);
     if (healthy.size === 0 && this.#lines.size > 0 && !acceptEmpty) {
       throw new Error('empty health state without a known leader or filtered by ACLs; keeping the last routes');
     }
@@ -106,8 +107,9 @@ export class ServiceRoutes {
     for (const [name, h] of healthy) {
       const c = this.#lines.get(name);
       if (c !== undefined && c.signature === h.signature) {
-        // same instances and tags, from a new filter pass: hold its objects, not two copies
-        if (c.instances !== h.instances) replace(name, rebind(c, h.instances));
+        // same instances and tags from a new filter pass that the caller keeps (HealthState's
+        // map): hold its objects, not two copies (a pass made here is garbage after the update)
+        if (shared && c.instances !== h.instances) replace(name, rebind(c, h.instances));
         continue;
       }
       const remap = c && survivors(h.instances, c.instances);
