@@ -279,6 +279,11 @@ async function run(label: string, services: number): Promise<Row> {
     all: c.count('/') - b2.all,
   };
 
+  const mem = process.memoryUsage();
+  // with --expose-gc: what a watching process keeps (registry caches included), before stopping
+  const gcNow = (globalThis as { gc?: () => void }).gc;
+  gcNow?.();
+  const watching = process.memoryUsage();
   await backend.stop();
   updater.close?.();
   await cat.close();
@@ -305,12 +310,14 @@ async function run(label: string, services: number): Promise<Row> {
   console.log(
     `  CPU per change: catalog process ${cpu.cat.toFixed(1)} ms; fabio-ts process ${cpu.self.toFixed(1)} ms, buildTable ${cpu.build.toFixed(1)} ms, updater.update() inline ${cpu.updater.toFixed(1)} ms`,
   );
-  const mem = process.memoryUsage();
   console.log(`  heap used ${(mem.heapUsed / 2 ** 20).toFixed(0)} MB, RSS ${(mem.rss / 2 ** 20).toFixed(0)} MB`);
+  if (gcNow !== undefined)
+    console.log(
+      `  while watching, after a full GC: heap used ${(watching.heapUsed / 2 ** 20).toFixed(0)} MB, RSS ${(watching.rss / 2 ** 20).toFixed(0)} MB`,
+    );
   // with --expose-gc: what is still alive (store, backend and updater are stopped but referenced)
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc !== undefined) {
-    gc();
+  if (gcNow !== undefined) {
+    gcNow();
     const live = process.memoryUsage();
     console.log(
       `  after a full GC: heap used ${(live.heapUsed / 2 ** 20).toFixed(0)} MB, external ${(live.external / 2 ** 20).toFixed(0)} MB (array buffers ${(live.arrayBuffers / 2 ** 20).toFixed(0)} MB), RSS ${(live.rss / 2 ** 20).toFixed(0)} MB; the current table alone: ${tableMB(store.current)}`,

@@ -362,7 +362,7 @@ export function addSource(line: string): string | undefined {
  * builds would otherwise keep alive every route text that introduced one of their lines. The
  * concatenation is flattened by the slice, which then points into this small copy only.
  */
-function ownCopy(line: string): string {
+export function ownCopy(line: string): string {
   return ` ${line}`.slice(1);
 }
 

@@ -3,7 +3,7 @@ import type { HistoryEntry, RouteTextUpdate, ServiceTagWarning } from '../regist
 import type { TextEdit } from '../routes/index.ts';
 import type { TableStore } from '../routes/table-store.ts';
 import type { Table, Warning } from '../routes/types.ts';
-import { History } from './history.ts';
+import { History, ownLines } from './history.ts';
 import { editDiff, lineDiff, type RoutesFormat, routeLogMessage } from './route-log.ts';
 
 export interface TableUpdaterOptions {
@@ -121,6 +121,7 @@ export class TableUpdater {
   }
 
   #apply(u: RouteTextUpdate, edits: readonly TextEdit[] | undefined): void {
+    const before = this.#liveText;
     this.#lastText = u.text;
     this.#lastBuildAt = performance.now();
     const now = (this.#o.now ?? (() => new Date()))();
@@ -133,7 +134,7 @@ export class TableUpdater {
       const message = err instanceof Error ? err.message : String(err);
       this.#buildError = message;
       this.#o.log.warn(message);
-      const entry = historyEntry(now, u, diff, message);
+      const entry = historyEntry(now, u, before, diff, message);
       this.#history.add(entry);
       this.#emit({ entry, table: this.#o.store.current });
       return;
@@ -154,7 +155,7 @@ export class TableUpdater {
     this.#logWarnings(table.warnings);
     const msg = routeLogMessage(this.#o.routesFormat, diff, u.text, () => table.dump());
     if (msg !== undefined) this.#o.log.info(msg);
-    const entry = historyEntry(now, u, diff);
+    const entry = historyEntry(now, u, before, diff);
     this.#history.add(entry);
     this.#resolveFirst(table);
     this.#emit({ entry, table });
@@ -233,13 +234,18 @@ export class TableUpdater {
   }
 }
 
-/** The history entry of one build attempt (with the error when the previous table was kept). */
+/**
+ * The history entry of one build attempt (with the error when the previous table was kept); its
+ * lines do not keep the texts they were cut from (`before`, the live text, and the new one) alive.
+ */
 function historyEntry(
   now: Date,
   u: RouteTextUpdate,
+  before: string,
   diff: { readonly added: readonly string[]; readonly removed: readonly string[] },
   error?: string,
 ): HistoryEntry {
-  const e = { time: now.toISOString(), cause: u.cause, index: u.index, added: diff.added, removed: diff.removed };
+  const added = ownLines(diff.added, u.text);
+  const e = { time: now.toISOString(), cause: u.cause, index: u.index, added, removed: ownLines(diff.removed, before) };
   return error === undefined ? e : { ...e, error };
 }

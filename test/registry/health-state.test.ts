@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { type HealthyService, healthyServices } from '../../src/registry/consul/health-filter.ts';
+import {
+  checkProblem,
+  type HealthCheck,
+  type HealthyService,
+  healthyServices,
+} from '../../src/registry/consul/health-filter.ts';
 import { HealthState } from '../../src/registry/consul/health-state.ts';
 import { check, serf } from './fake-consul.ts';
 
@@ -187,4 +192,101 @@ test('an answer prepared before a reset does not become the base after it', () =
   stale.commit();
   // nothing was committed: the same body is read in full again
   assert.equal(hs.read(Buffer.from(JSON.stringify(cs))).parsed, cs.length);
+});
+
+/**
+ * What HealthState keeps between answers is a lean copy of each check (the filter's six fields): extra
+ * fields must not change what is read, and malformed entries must be reported with the same words.
+ */
+const FIELDS = ['CheckID', 'Node', 'ServiceID', 'ServiceName', 'ServiceTags', 'Status'];
+
+/** Only the fields the filter reads, as a Consul without the live-only fields would print it. */
+const bare = (c: Record<string, unknown>) =>
+  checkProblem(c) === undefined ? Object.fromEntries(FIELDS.map((f) => [f, c[f]])) : c;
+
+function checks(): Record<string, unknown>[] {
+  const extra = {
+    Notes: 'see },{"Node":"n9"} and }]',
+    Output: 'HTTP GET http://10.0.0.5:8080/health: 200 OK Output: {"ok":true}',
+    Definition: { HTTP: 'http://10.0.0.5/', Header: { X: ['a', 'b'] }, Interval: '10s' },
+    ExposedPort: 0,
+    Namespace: 'default',
+  };
+  const web = ['urlprefix-/web', 'green'];
+  return [
+    serf('n1'),
+    serf('n2'),
+    { ...check('n1', 'web-1', 'web', [...web], 'passing'), ...extra },
+    { ...check('n1', 'web-2', 'web', [...web], 'passing'), ...extra },
+    { ...check('n2', 'web-3', 'web', [...web], 'critical'), ...extra },
+    { ...check('n1', 'x-1', 'x', ['urlprefix-/x'], 'passing'), ServiceTags: 'urlprefix-/x' },
+    { ...check('n1', 'y-1', 'y', ['urlprefix-/y'], 'passing'), Node: 7 },
+    { ...check('n1', 'z-1', 'z', ['urlprefix-/z'], 'passing'), Status: null },
+    { ...check('n2', 'api-1', 'api', ['urlprefix-/api'], 'passing'), ServiceName: undefined, Extra: [1, 2] },
+    { ...check('n2', 'api-2', 'api', ['urlprefix-/api'], 'passing'), ServiceID: undefined },
+  ];
+}
+
+test('HealthState keeps the six fields of a well-formed check, reads extra fields the same and words malformed ones as before', () => {
+  let cs = checks();
+  let hs = new HealthState(OPTS);
+  // a pretty-printed first answer is read whole (JSON.parse), a compact one piece by piece
+  for (const [first, step] of ['full', 'incremental'].flatMap((f) =>
+    ['first', 'one changed', 'one removed'].map((s) => [f, s] as const),
+  )) {
+    if (step === 'first') {
+      cs = checks();
+      hs = new HealthState(OPTS);
+    }
+    if (step === 'one changed') (cs[3] as { Status: string }).Status = 'warning';
+    if (step === 'one removed') cs.splice(4, 1);
+    const pretty = step === 'first' && first === 'full';
+    const r = hs.read(Buffer.from(JSON.stringify(cs, null, pretty ? 1 : undefined)));
+    assert.equal(r.mode, pretty ? 'full' : 'incremental', step);
+    assert.deepEqual(view(r.healthy), view(healthyServices(cs.map(bare) as unknown as HealthCheck[], OPTS)), step);
+    assert.deepEqual(
+      r.rejected,
+      cs.map(checkProblem).filter((p) => p !== undefined),
+      step,
+    );
+    assert.equal(
+      r.rejected[0],
+      'check "service:x-1" of service "x" on node "n1": ServiceTags is not a list of strings',
+    );
+    assert.equal(r.rejected[1], 'check "service:y-1" of service "y" on node "7": Node is not a string');
+    assert.equal(r.rejected.length, 3, step);
+    for (const [k, c] of r.checks.entries()) {
+      if (checkProblem(c) !== undefined) assert.equal(Object.keys(c).includes('Definition'), true, `${step} ${k}`);
+      else assert.deepEqual(Object.keys(c).sort(), FIELDS, `${step} ${k}`);
+    }
+    // the checks of one service share one frozen tags list (a re-parsed one too)
+    const web = r.checks.filter((c) => c.ServiceName === 'web');
+    assert.ok(web.length >= 2, step);
+    for (const c of web) {
+      assert.equal(c.ServiceTags, web[0]?.ServiceTags, step);
+      assert.ok(Object.isFrozen(c.ServiceTags), step);
+    }
+  }
+});
+
+test('a first read parses the body in batches; a nested `},{"Node":` anywhere, a batch cut included, reads as a whole parse', () => {
+  for (const at of [1, 700, 1022, 1023, 1024, 1025, 2047, 2048, 2098]) {
+    const cs: Record<string, unknown>[] = [serf('n1')];
+    for (let s = 0; s < 700; s++)
+      for (let i = 0; i < 3; i++) cs.push(check('n1', `s${s}-${i}`, `s${s}`, [`urlprefix-/s${s}`], 'passing'));
+    cs[at] = { ...cs[at], Definition: { Checks: [{ a: 1 }, { Node: 'n9', CheckID: 'inner' }] }, Status: 'critical' };
+    cs[at + 1] = { ...cs[at + 1], ServiceTags: 'urlprefix-/bad' };
+    const body = JSON.stringify(cs);
+    assert.ok(body.split('},{"Node":').length > cs.length, 'the nested list adds a separator');
+    const hs = new HealthState(OPTS);
+    const r = hs.read(Buffer.from(body));
+    assert.equal(r.mode, 'full');
+    assert.deepEqual(view(r.healthy), view(healthyServices(JSON.parse(body), OPTS)), `at ${at}`);
+    assert.deepEqual(r.rejected, [checkProblem(cs[at + 1])], `at ${at}`);
+    assert.equal(r.checks.length, cs.length, `at ${at}`);
+    // the next answer is not lined up against pieces that are not checks
+    (cs[at + 2] as { Status: string }).Status = 'critical';
+    const next = JSON.stringify(cs);
+    assert.deepEqual(view(hs.read(Buffer.from(next)).healthy), view(healthyServices(JSON.parse(next), OPTS)));
+  }
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { memoryLogger } from '../../src/log/logger.ts';
 import type { ConsulClient } from '../../src/registry/consul/client.ts';
-import type { HealthCheck } from '../../src/registry/consul/health-filter.ts';
+import { type HealthCheck, healthyServices, instanceKey } from '../../src/registry/consul/health-filter.ts';
+import { type CatalogRow, translateRows } from '../../src/registry/consul/route-lines.ts';
 import { ServiceRoutes, sortDescending } from '../../src/registry/consul/service-routes.ts';
 import { serviceRouteCommands } from '../../src/routes/index.ts';
 import { check, row } from './fake-consul.ts';
@@ -125,4 +126,65 @@ test('a failed catalog read throws, and the next round publishes the complete te
   const r = await sr.update([] as HealthCheck[]);
   assert.equal(r.changed, true);
   assert.equal(r.text, '');
+});
+
+// The cache keeps per service its lines and which instance made each one, not the catalog rows.
+test('ServiceRoutes without the rows: removals give what translating the rows again gives, extra fields and malformed rows included', async () => {
+  const tags = ['urlprefix-a.example.com/', 'urlprefix-b.example.com/x weight=0.5', 'ok', 'bad"tag'];
+  const ids = ['w-1', 'w-2', 'w-3', 'w-4', 'w-5'];
+  const node = (id: string) => (id === 'w-2' ? 'n2' : 'n1');
+  const extra = { TaggedAddresses: { lan: '10.0.0.1' }, ServiceMeta: { v: '1' }, ServiceProxy: { Expose: {} } };
+  // rows in another order than the health answer, one duplicated, one malformed, odd but usable values
+  const rows: unknown[] = [
+    { ...row('n1', 'w-3', 'web', tags, '', 8003), ...extra },
+    { ...row('n2', 'w-2', 'web', tags, '10.0.1.2', 8002), ...extra, ServicePort: '8002' },
+    { ...row('n1', 'w-1', 'web', tags, '10.0.1.1', 8001), ...extra, ServiceName: undefined },
+    { ...row('n1', 'w-4', 'web', tags, '10.0.1.4', 8004), ServiceTags: 'urlprefix-/w' },
+    { ...row('n1', 'w-3', 'web', tags, '10.0.1.3', 8005), ...extra },
+    { ...row('n1', 'w-5', 'web', ['urlprefix-c.example.com/'], '10.0.1.5', 8006), ...extra },
+    7,
+    null,
+  ];
+  const reads: string[] = [];
+  const sr = new ServiceRoutes(
+    stubClient(new Map([['web', rows]]), reads),
+    { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one', dc: 'dc1', monitors: 1 },
+    memoryLogger(),
+  );
+  const want = (up: readonly string[]) => {
+    const members = new Set(up.map((id) => instanceKey(node(id), id)));
+    return translateRows('web', rows as CatalogRow[], members, instanceKey, { tagPrefix: 'urlprefix-', dc: 'dc1' });
+  };
+  // every instance up, then they leave one by one (in health order), each time from the cache
+  for (let n = ids.length; n >= 1; n--) {
+    const up = ids.slice(ids.length - n);
+    const health = up.map((id) =>
+      check(node(id), id, 'web', id === 'w-5' ? ['urlprefix-c.example.com/'] : tags, 'passing'),
+    );
+    const r = await sr.update(health as HealthCheck[]);
+    const w = want(up);
+    assert.equal(r.text, sortDescending([...w.lines]).join('\n'), up.join(','));
+    assert.deepEqual(r.warnings, w.warnings, up.join(','));
+    assert.ok(w.warnings.some((x) => x.message.startsWith('malformed catalog row')) === up.includes('w-4'));
+    assert.deepEqual(reads, ['web'], 'removals need no catalog read');
+    // the same instances from a new filter pass (in the same order, then reversed): nothing
+    // changes, nothing is read, and the next removal still drops the right lines
+    for (const order of ['same', 'reversed']) {
+      const copy = health.map((c) => ({ ...c, ServiceTags: [...c.ServiceTags] }));
+      const pass = healthyServices((order === 'same' ? copy : copy.reverse()) as HealthCheck[], {
+        tagPrefix: 'urlprefix-',
+        status: ['passing'],
+        checksRequired: 'one',
+      });
+      const again = await sr.update(pass);
+      assert.equal(again.changed, false);
+      assert.equal(again.text, r.text);
+      assert.deepEqual(again.warnings, w.warnings, up.join(','));
+    }
+  }
+  assert.deepEqual(reads, ['web']);
+  // one coming back is read again
+  const back = await sr.update(ids.map((id) => check(node(id), id, 'web', tags, 'passing')) as HealthCheck[]);
+  assert.deepEqual(reads, ['web', 'web']);
+  assert.equal(back.text, sortDescending([...want(ids).lines]).join('\n'));
 });

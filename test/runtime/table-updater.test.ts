@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { memoryLogger } from '../../src/log/logger.ts';
 import { TableStore } from '../../src/routes/table-store.ts';
 import type { Table, Warning } from '../../src/routes/types.ts';
+import { ownLines } from '../../src/runtime/history.ts';
 import { lineDiff } from '../../src/runtime/route-log.ts';
 import { TableUpdater, type TableUpdaterOptions } from '../../src/runtime/table-updater.ts';
 
@@ -224,4 +225,18 @@ test('after close, updates are ignored and a pending one is dropped', async () =
   u.update(up('v3'));
   u.flush();
   assert.deepEqual(builds, ['v1']);
+});
+
+test('history lines are copies when they are a small part of their text, the lines themselves when most of it', () => {
+  // (a slice of a route text keeps the whole text alive; the copy is what the history keeps)
+  const text = Array.from({ length: 100 }, (_, i) => `route add s${i} /s${i} http://10.0.0.${i}:80/`).join('\n');
+  const lines = text.split('\n');
+  assert.equal(ownLines(lines, text), lines);
+  const most = lines.slice(0, 60);
+  assert.equal(ownLines(most, text), most);
+  const few = lines.slice(3, 5);
+  const own = ownLines(few, text);
+  assert.notEqual(own, few);
+  assert.deepEqual(own, few);
+  assert.deepEqual(ownLines([], ''), []);
 });

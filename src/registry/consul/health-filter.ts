@@ -79,6 +79,10 @@ export function checkProblem(c: unknown): string | undefined {
   return `check ${q(o.CheckID)} of service ${q(o.ServiceName)} on node ${q(o.Node)}: ${bad}`;
 }
 
+/** Whether two lists hold the same strings in the same order. */
+export const sameStrings = (a: readonly string[], b: readonly string[]): boolean =>
+  a === b || (a.length === b.length && a.every((t, i) => t === b[i]));
+
 export const instanceKey = (node: string, serviceID: string): string => `${node}\u0000${serviceID}`;
 
 function hasPrefixedTag(tags: readonly string[] | null | undefined, prefix: string): boolean {
@@ -164,13 +168,18 @@ export function healthyServices(
       g = { list: [], a: 0, b: 0 };
       byName.set(inst.name, g);
     }
-    g.list.push(inst);
-    const [ha, hb] = instanceHash(inst);
+    // only what a HealthyInstance is (the counters and the name stay here): kept while it is healthy
+    const lean: HealthyInstance = { node: inst.node, id: inst.id, tags: inst.tags };
+    g.list.push(lean);
+    const [ha, hb] = instanceHash(lean);
     // Sums are order-independent; duplicates cannot occur (one entry per instance key).
     g.a = (g.a + ha) >>> 0;
     g.b = (g.b + hb) >>> 0;
   }
   const out = new Map<string, HealthyService>();
-  for (const [name, g] of byName) out.set(name, { instances: g.list, signature: `${g.list.length}:${g.a}:${g.b}` });
+  // Kept until the service changes: an exact-size list (a pushed one has spare slots) and a flat
+  // signature string (a template literal makes a tree of three to five strings).
+  for (const [name, g] of byName)
+    out.set(name, { instances: g.list.slice(), signature: [g.list.length, g.a, g.b].join(':') });
   return out;
 }

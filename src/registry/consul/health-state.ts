@@ -4,6 +4,7 @@ import {
   type HealthFilterOptions,
   type HealthyService,
   healthyServices,
+  sameStrings,
 } from './health-filter.ts';
 
 /**
@@ -22,8 +23,10 @@ import {
  * alone and the other services keep their previous result.
  *
  * Anything unexpected (pretty-printed JSON, a piece that does not parse on its own, a key order
- * other than Consul's, more than MAX_FRESH changed pieces) falls back to JSON.parse of the whole
- * body and a full filter pass, so the result is always that of healthyServices(JSON.parse(body)).
+ * other than Consul's, more than MAX_FRESH changed pieces) falls back to a full read and a full
+ * filter pass, so the result is always that of healthyServices(JSON.parse(body)). A full read of a
+ * compact body parses it in batches of pieces (parseLean), else the whole body at once. Only a lean
+ * copy of each check is kept (Leaner).
  *
  * prepare() does not change the state: the caller applies the result (catalog reads, route text) and
  * calls commit() only when the whole answer was accepted. An answer that fails half-way therefore
@@ -147,6 +150,70 @@ function parsePiece(b: Buffer, s: number, e: number): HealthCheck | undefined {
   }
 }
 
+/**
+ * What is kept of a parsed check until the next answer: the six fields the filter reads
+ * (HealthCheck), not Name, Notes, Output, Definition, the indexes, ... (at 150,000 checks the whole
+ * objects were ~4 times the heap). A value equal to the previous check's (node, status, service
+ * name, tags: consecutive checks are mostly of one service on one node) is that check's, so the
+ * checks of a service share one frozen tags list. A malformed entry is kept whole: checkProblem
+ * sees it again for `rejected` and words it as before.
+ */
+class Leaner {
+  #last: HealthCheck | undefined;
+
+  /** `seed`: the check before the first one given (an already lean check, or nothing). */
+  constructor(seed?: HealthCheck) {
+    if (seed !== undefined && checkProblem(seed) === undefined) this.#last = seed;
+  }
+
+  of(raw: HealthCheck): HealthCheck {
+    if (checkProblem(raw) !== undefined) return raw;
+    const l = this.#last;
+    const tags = raw.ServiceTags;
+    const lean: HealthCheck = {
+      Node: l !== undefined && l.Node === raw.Node ? l.Node : raw.Node,
+      CheckID: raw.CheckID,
+      Status: l !== undefined && l.Status === raw.Status ? l.Status : raw.Status,
+      ServiceID: raw.ServiceID,
+      ServiceName: l !== undefined && l.ServiceName === raw.ServiceName ? l.ServiceName : raw.ServiceName,
+      ServiceTags:
+        tags == null
+          ? tags
+          : l?.ServiceTags != null && sameStrings(l.ServiceTags, tags)
+            ? l.ServiceTags
+            : Object.freeze(tags),
+    };
+    this.#last = lean;
+    return lean;
+  }
+}
+
+/** Pieces per JSON.parse of a whole compact body: its checks never all exist as whole objects at once. */
+const BATCH = 1024;
+
+/**
+ * The checks of a compact body, parsed BATCH pieces at a time (one list each: the bytes from a
+ * piece's start to a later piece's end, between `[{"Node":` and `}]`) and made lean. When every
+ * batch is a list, the lists together are the body's list (the batches are the body's list cut at
+ * `,` between two elements). Undefined when a batch does not parse (a cut inside a check, where
+ * `},{"Node":` was part of a nested list, or bad JSON: the caller parses the whole body).
+ */
+function parseLean(b: Buffer, starts: readonly number[], ends: readonly number[]): HealthCheck[] | undefined {
+  const out: HealthCheck[] = [];
+  const leaner = new Leaner();
+  for (let i = 0; i < starts.length; i += BATCH) {
+    const last = Math.min(starts.length, i + BATCH) - 1;
+    let list: unknown;
+    try {
+      list = JSON.parse(`[{"Node":${b.toString('utf8', starts[i], ends[last])}}]`);
+    } catch {
+      return undefined;
+    }
+    for (const c of list as HealthCheck[]) out.push(leaner.of(c));
+  }
+  return out;
+}
+
 export class HealthState {
   readonly #opts: HealthFilterOptions;
   #base: Base = { ...NONE };
@@ -225,13 +292,17 @@ export class HealthState {
   }
 
   #full(bytes: Buffer): HealthStateResult {
-    const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
-    if (parsed !== null && !Array.isArray(parsed)) throw new Error('health state response is not a list');
-    const checks = (parsed ?? []) as HealthCheck[];
     // The next body is lined up against this one when it splits into as many pieces as it has checks.
     const starts: number[] = [];
     const ends: number[] = [];
-    if (checks.length > 0 && compact(bytes)) pieces(bytes, HEAD.length, bytes.length - TAIL.length, starts, ends);
+    if (compact(bytes)) pieces(bytes, HEAD.length, bytes.length - TAIL.length, starts, ends);
+    let checks = starts.length > 0 ? parseLean(bytes, starts, ends) : undefined;
+    if (checks === undefined) {
+      const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
+      if (parsed !== null && !Array.isArray(parsed)) throw new Error('health state response is not a list');
+      const leaner = new Leaner();
+      checks = ((parsed ?? []) as HealthCheck[]).map((c) => leaner.of(c));
+    }
     const aligned = checks.length > 0 && starts.length === checks.length;
     const healthy = healthyServices(checks, this.#opts);
     const rejected = rejectedOf(checks);
@@ -290,10 +361,11 @@ export class HealthState {
     }
     if (midStarts.length > MAX_FRESH) return undefined;
     const fresh: HealthCheck[] = [];
+    const leaner = new Leaner(lo > 0 ? prev.objs[lo - 1] : undefined);
     for (let k = 0; k < midStarts.length; k++) {
       const c = parsePiece(b, midStarts[k] as number, midEnds[k] as number);
       if (c === undefined) return undefined;
-      fresh.push(c);
+      fresh.push(leaner.of(c));
     }
     const gone = prev.objs.slice(lo, hi);
     const total = lo + fresh.length + (n - hi);

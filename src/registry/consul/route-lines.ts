@@ -1,4 +1,5 @@
 import { applyHunks, bound, type Hunk, serviceRouteCommands, type TextEdit } from '../../routes/index.ts';
+import { sameStrings } from './health-filter.ts';
 
 /**
  * Route lines per service, kept in fabio's global order (all lines sorted in reverse byte order)
@@ -46,31 +47,45 @@ export function translateRows(
   const lines: string[] = [];
   const warnings: TagWarning[] = [];
   for (const row of rows) {
-    if (!row || typeof row !== 'object') continue;
-    if (!members.has(key(String(row.Node), String(row.ServiceID)))) continue;
-    // Untrusted input: a row whose tags are not a list of strings costs that row only.
-    const tags: unknown = row.ServiceTags ?? [];
-    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) {
-      // reported like an untranslatable tag: the table updater logs it once and shows it in the UI
-      warnings.push({
-        service: name,
-        tag: '',
-        message: 'malformed catalog row: ServiceTags is not a list of strings; row ignored',
-      });
-      continue;
-    }
-    const out = serviceRouteCommands({
-      service: String(row.ServiceName ?? name),
-      addr: row.ServiceAddress || row.Address,
-      port: Number(row.ServicePort) || 0,
-      tags,
-      tagPrefix: opts.tagPrefix,
-      env: { DC: opts.dc },
-    });
-    for (const l of out.lines) lines.push(l);
-    for (const w of out.warnings) warnings.push({ service: name, tag: w.tag, message: w.message });
+    const k = rowKey(row, key);
+    if (k !== undefined && members.has(k)) rowCommands(name, row, opts, lines, warnings);
   }
   return { lines, warnings };
+}
+
+/** The instance key of a catalog row; undefined for an entry that is not an object (never used). */
+export const rowKey = (row: CatalogRow, key: (node: string, id: string) => string): string | undefined =>
+  row && typeof row === 'object' ? key(String(row.Node), String(row.ServiceID)) : undefined;
+
+/** Appends the route commands and tag warnings of one catalog row (a healthy instance's). */
+export function rowCommands(
+  name: string,
+  row: CatalogRow,
+  opts: TranslateOptions,
+  lines: string[],
+  warnings: TagWarning[],
+): void {
+  // Untrusted input: a row whose tags are not a list of strings costs that row only.
+  const tags: unknown = row.ServiceTags ?? [];
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) {
+    // reported like an untranslatable tag: the table updater logs it once and shows it in the UI
+    warnings.push({
+      service: name,
+      tag: '',
+      message: 'malformed catalog row: ServiceTags is not a list of strings; row ignored',
+    });
+    return;
+  }
+  const out = serviceRouteCommands({
+    service: String(row.ServiceName ?? name),
+    addr: row.ServiceAddress || row.Address,
+    port: Number(row.ServicePort) || 0,
+    tags,
+    tagPrefix: opts.tagPrefix,
+    env: { DC: opts.dc },
+  });
+  for (const l of out.lines) lines.push(l);
+  for (const w of out.warnings) warnings.push({ service: name, tag: w.tag, message: w.message });
 }
 
 const cmpDesc = (a: string, b: string): number => (a < b ? 1 : a > b ? -1 : 0);
@@ -154,14 +169,12 @@ export function spliceLines(
   return hunks;
 }
 
-const sameLines = (a: readonly string[], b: readonly string[]): boolean =>
-  a.length === b.length && a.every((l, i) => l === b[i]);
-
 /** Above this many changed lines since the last publication one sort beats many splices. */
 const SPLICE_LIMIT = 64;
 
-export class RouteLineSet {
-  readonly #by = new Map<string, ServiceLines>();
+/** `T`: what the owner keeps per service with its lines (held here, one map of services). */
+export class RouteLineSet<T extends ServiceLines = ServiceLines> {
+  readonly #by = new Map<string, T>();
   #sorted: string[] = [];
   #gone: (readonly string[])[] = [];
   #came: (readonly string[])[] = [];
@@ -181,11 +194,26 @@ export class RouteLineSet {
     return this.#by.has(name);
   }
 
-  /** Sets (or with undefined removes) a service's lines; false when nothing changed. */
-  set(name: string, next: ServiceLines | undefined): boolean {
+  get(name: string): T | undefined {
+    return this.#by.get(name);
+  }
+
+  /** The services with lines (a copy: set() may be called while going through them). */
+  names(): string[] {
+    return [...this.#by.keys()];
+  }
+
+  /**
+   * Sets (or with undefined removes) a service's lines; false when nothing changed. Equal lines keep
+   * their place, but `next` is what is held from now on (the caller's previous object can go).
+   */
+  set(name: string, next: T | undefined): boolean {
     const prev = this.#by.get(name);
     if (prev === undefined && next === undefined) return false;
-    if (prev && next && sameLines(prev.lines, next.lines) && sameWarnings(prev.warnings, next.warnings)) return false;
+    if (prev && next && sameStrings(prev.lines, next.lines) && sameWarnings(prev.warnings, next.warnings)) {
+      this.#by.set(name, next);
+      return false;
+    }
     if (prev) this.#gone.push(prev.lines);
     if (next) {
       this.#by.set(name, next);

@@ -1,5 +1,6 @@
 import type { Logger } from '../../log/logger.ts';
 import type { TextEdit } from '../../routes/index.ts';
+import type { ServiceTagWarning as TagWarning } from '../types.ts';
 import type { ConsulClient } from './client.ts';
 import {
   type HealthCheck,
@@ -8,29 +9,39 @@ import {
   type HealthyService,
   healthyServices,
   instanceKey,
+  sameStrings,
 } from './health-filter.ts';
-import { type CatalogRow, RouteLineSet, type TagWarning, translateRows } from './route-lines.ts';
+import { type CatalogRow, RouteLineSet, rowCommands, rowKey, type ServiceLines } from './route-lines.ts';
 
 export { type CatalogRow, sortDescending, type TagWarning } from './route-lines.ts';
 
 /**
  * Turns health state into service route text. Unlike fabio, which re-reads the catalog of every
- * routed service on every health change anywhere (fabio issues #627, #750, #865), the catalog rows
- * of a service are cached and re-read only when its healthy instance set or their tags changed.
- * When instances only went away (the new healthy set is a subset of the last one, same tags), the
- * lines are rebuilt from the cached rows without a read: removing a target needs no new data, so a
- * flap (down, up) costs one catalog read. Services that lost every healthy instance are dropped from
+ * routed service on every health change anywhere (fabio issues #627, #750, #865), the route lines
+ * of a service are cached and its catalog re-read only when its healthy instance set or their tags
+ * changed. When instances only went away (the new healthy set is a subset of the last one, same
+ * tags), the lines of the instances that left are dropped without a read: removing a target needs no
+ * new data, so a flap (down, up) costs one catalog read. Services that lost every healthy instance are dropped from
  * the cache (and read again when they come back). reset() forgets everything (index reset).
  */
 
-interface Cached {
+/**
+ * What is kept of a service between rounds: its lines and warnings and, for each of them, which
+ * healthy instance's catalog row made it. Not the rows (at 50,000 services × 3 the parsed rows and a
+ * map of joined tags per service were ~200 MB of heap): an update where instances only went away
+ * drops the lines of the instances that left, which is what translating the cached rows again for
+ * the remaining instances gave (translateRows handles each row on its own, in row order).
+ */
+interface Cached extends ServiceLines {
   readonly signature: string;
-  /** Healthy instance key → its tags joined, as of the last translation. */
-  readonly members: ReadonlyMap<string, string>;
-  /** Every catalog row of the service as last read (healthy or not). */
-  readonly rows: readonly CatalogRow[];
-  readonly lines: readonly string[];
-  readonly warnings: readonly TagWarning[];
+  /** The healthy instances of the last translation (the health filter's objects, not copies). */
+  readonly instances: readonly HealthyInstance[];
+  /**
+   * owners[j]: the index in `instances` of the row that made lines[j] (j < lines.length) or
+   * warnings[j - lines.length]. Undefined when line j is instance j's and there are no warnings
+   * (one line per instance, rows in the health order: the usual case, no list kept).
+   */
+  readonly owners: readonly number[] | undefined;
 }
 
 export interface ServiceRoutesOptions extends HealthFilterOptions {
@@ -54,9 +65,8 @@ export class ServiceRoutes {
   readonly #client: ConsulClient;
   readonly #opts: ServiceRoutesOptions;
   readonly #log: Logger;
-  #cache = new Map<string, Cached>();
-  /** Route lines of every cached service, in fabio's order, maintained incrementally. */
-  readonly #lines = new RouteLineSet();
+  /** Every cached service and its route lines, in fabio's order, maintained incrementally. */
+  readonly #lines = new RouteLineSet<Cached>();
   /** The published text may be stale: the next round publishes. */
   #dirty = true;
 
@@ -68,7 +78,6 @@ export class ServiceRoutes {
 
   /** Forget the cache: the next update re-reads every healthy tagged service. */
   reset(): void {
-    this.#cache = new Map();
     this.#lines.clear();
     this.#dirty = true;
   }
@@ -84,23 +93,27 @@ export class ServiceRoutes {
     acceptEmpty = true,
   ): Promise<ServiceRoutesResult> {
     // A map is the filter's result already (HealthState reads the body incrementally).
-    const healthy = checks instanceof Map ? checks : healthyServices(checks as readonly HealthCheck[], this.#opts);
-    if (healthy.size === 0 && this.#cache.size > 0 && !acceptEmpty) {
+    const shared = checks instanceof Map;
+    const healthy = shared ? checks : healthyServices(checks as readonly HealthCheck[], this.#opts);
+    if (healthy.size === 0 && this.#lines.size > 0 && !acceptEmpty) {
       throw new Error('empty health state without a known leader or filtered by ACLs; keeping the last routes');
     }
     let changed = this.#dirty;
     const replace = (name: string, next: Cached | undefined) => {
-      if (next) this.#cache.set(name, next);
-      else this.#cache.delete(name);
       if (this.#lines.set(name, next)) changed = true;
     };
-    for (const name of [...this.#cache.keys()]) if (!healthy.has(name)) replace(name, undefined);
+    for (const name of this.#lines.names()) if (!healthy.has(name)) replace(name, undefined);
     const stale: string[] = [];
     for (const [name, h] of healthy) {
-      const c = this.#cache.get(name);
-      if (c?.signature === h.signature) continue;
-      if (c && onlyRemovals(h.instances, c.members))
-        replace(name, this.#translate(name, c.rows, h.instances, h.signature));
+      const c = this.#lines.get(name);
+      if (c !== undefined && c.signature === h.signature) {
+        // same instances and tags from a new filter pass that the caller keeps (HealthState's
+        // map): hold its objects, not two copies (a pass made here is garbage after the update)
+        if (shared && c.instances !== h.instances) replace(name, rebind(c, h.instances));
+        continue;
+      }
+      const remap = c && survivors(h.instances, c.instances);
+      if (c && remap) replace(name, shrink(c, h.instances, h.signature, remap));
       else stale.push(name);
     }
     let failed: unknown;
@@ -128,7 +141,7 @@ export class ServiceRoutes {
     }
     this.#dirty = false;
     const text = this.#lines.text();
-    return { changed, text, edit: this.#lines.edit(), warnings: this.#lines.warnings(), services: this.#cache.size };
+    return { changed, text, edit: this.#lines.edit(), warnings: this.#lines.warnings(), services: this.#lines.size };
   }
 
   async #read(
@@ -142,22 +155,105 @@ export class ServiceRoutes {
     return this.#translate(name, Array.isArray(rows) ? rows : [], instances, signature);
   }
 
+  /** translateRows for the healthy instances, noting the instance of each line and warning. */
   #translate(
     name: string,
     rows: readonly CatalogRow[],
     instances: readonly HealthyInstance[],
     signature: string,
   ): Cached {
-    const members = new Map<string, string>();
-    for (const i of instances) members.set(instanceKey(i.node, i.id), i.tags.join('\u0001'));
-    const out = translateRows(name, rows, members, instanceKey, this.#opts);
-    return { signature, members, rows, lines: out.lines, warnings: out.warnings };
+    const at = new Map<string, number>();
+    for (let k = 0; k < instances.length; k++) {
+      const i = instances[k] as HealthyInstance;
+      at.set(instanceKey(i.node, i.id), k);
+    }
+    const lines: string[] = [];
+    const warnings: TagWarning[] = [];
+    const lineOwners: number[] = [];
+    const warningOwners: number[] = [];
+    for (const row of rows) {
+      const key = rowKey(row, instanceKey);
+      const owner = key === undefined ? undefined : at.get(key);
+      if (owner === undefined) continue;
+      const [nl, nw] = [lines.length, warnings.length];
+      rowCommands(name, row, this.#opts, lines, warnings);
+      for (let j = nl; j < lines.length; j++) lineOwners.push(owner);
+      for (let j = nw; j < warnings.length; j++) warningOwners.push(owner);
+    }
+    return cached(signature, instances, lines, warnings, lineOwners, warningOwners);
   }
 }
 
-/** True when every healthy instance was already healthy with the same tags (instances only left). */
-function onlyRemovals(now: readonly HealthyInstance[], before: ReadonlyMap<string, string>): boolean {
-  if (now.length > before.size) return false;
-  for (const i of now) if (before.get(instanceKey(i.node, i.id)) !== i.tags.join('\u0001')) return false;
-  return true;
+const NO_WARNINGS: readonly TagWarning[] = Object.freeze([]);
+
+function cached(
+  signature: string,
+  instances: readonly HealthyInstance[],
+  lines: readonly string[],
+  warnings: readonly TagWarning[],
+  lineOwners: readonly number[],
+  warningOwners: readonly number[],
+): Cached {
+  const plain = warnings.length === 0 && lineOwners.every((k, j) => k === j);
+  // exact-size copies of what is kept (a pushed list has spare slots: 17 for 3 lines)
+  return {
+    signature,
+    instances,
+    lines: lines.slice(),
+    warnings: warnings.length === 0 ? NO_WARNINGS : warnings.slice(),
+    owners: plain ? undefined : lineOwners.concat(warningOwners),
+  };
+}
+
+/**
+ * For each instance of the last translation its index in `now` (-1: no longer healthy); undefined
+ * when an instance of `now` is new or its tags changed (the catalog must be read).
+ */
+function survivors(now: readonly HealthyInstance[], before: readonly HealthyInstance[]): number[] | undefined {
+  if (now.length > before.length) return undefined;
+  const at = new Map<string, number>();
+  for (let k = 0; k < now.length; k++) {
+    const i = now[k] as HealthyInstance;
+    at.set(instanceKey(i.node, i.id), k);
+  }
+  const remap: number[] = [];
+  let kept = 0;
+  for (const b of before) {
+    const k = at.get(instanceKey(b.node, b.id));
+    if (k !== undefined && !sameStrings(b.tags, (now[k] as HealthyInstance).tags)) return undefined;
+    remap.push(k ?? -1);
+    if (k !== undefined) kept++;
+  }
+  return kept === now.length ? remap : undefined;
+}
+
+/** The entry of the same instances (equal signature) from a new filter pass: its objects, the same lines. */
+function rebind(c: Cached, now: readonly HealthyInstance[]): Cached {
+  const before = c.instances;
+  const inOrder =
+    now.length === before.length && now.every((i, k) => i.node === before[k]?.node && i.id === before[k]?.id);
+  if (inOrder) return { ...c, instances: now };
+  const remap = survivors(now, before);
+  return remap === undefined ? c : shrink(c, now, c.signature, remap);
+}
+
+/** The cached lines of the instances still healthy (`remap` from survivors), owned by their new index. */
+function shrink(c: Cached, now: readonly HealthyInstance[], signature: string, remap: readonly number[]): Cached {
+  const lines: string[] = [];
+  const warnings: TagWarning[] = [];
+  const lineOwners: number[] = [];
+  const warningOwners: number[] = [];
+  const n = c.lines.length;
+  for (let j = 0; j < n + c.warnings.length; j++) {
+    const k = remap[c.owners === undefined ? j : (c.owners[j] as number)] as number;
+    if (k < 0) continue;
+    if (j < n) {
+      lines.push(c.lines[j] as string);
+      lineOwners.push(k);
+    } else {
+      warnings.push(c.warnings[j - n] as TagWarning);
+      warningOwners.push(k);
+    }
+  }
+  return cached(signature, now, lines, warnings, lineOwners, warningOwners);
 }
