@@ -55,33 +55,3 @@ export const noopMetrics: Metrics = {
   grpcRequest() {},
   grpcRoute() {},
 };
-
-/**
- * `metrics.pruneTargets` off the swap's path: called on every swap, it prunes once, `delayMs`
- * after the first swap of a burst, against the table live by then. Pruning walks every target of
- * the table and builds a label key for each (15,000 at 5,000 services × 3, ten times that at
- * 50,000): on the swap it was 15-30 ms of each worker's time between a catalog change and the new
- * table answering, more than the incremental build itself (bench/README.md, "Large catalogs").
- * Label sets of departed targets live up to `delayMs` longer; nothing else changes. The timer
- * does not keep the process alive.
- */
-export function pruneLater(metrics: Pick<Metrics, 'pruneTargets'>, delayMs = PRUNE_DELAY_MS): (t: Table) => void {
-  let latest: Table | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  return (t) => {
-    latest = t;
-    timer ??= setTimeout(() => {
-      timer = undefined;
-      const table = latest as Table;
-      latest = undefined;
-      try {
-        metrics.pruneTargets(table);
-      } catch {
-        // label sets of departed targets stay until the next prune; nothing is served from them
-      }
-    }, delayMs);
-    timer.unref();
-  };
-}
-
-const PRUNE_DELAY_MS = 2000;

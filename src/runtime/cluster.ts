@@ -6,7 +6,7 @@ import { createLogger, fdSink, type Logger, parseLevel } from '../log/logger.ts'
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import type { Source } from '../metrics/push-snapshot.ts';
 import { mergeTrafficSnapshots, type TrafficReport, type TrafficSnapshot } from '../metrics/traffic.ts';
-import { pruneLater } from '../metrics/types.ts';
+import { afterSwaps } from '../proxy/after-swaps.ts';
 import { balancerFor } from '../proxy/outlier/balancer.ts';
 import { rawTcpFromEnv } from '../proxy/tcp/raw-handle.ts';
 import type { RunningListener } from '../proxy/types.ts';
@@ -306,7 +306,7 @@ export async function runWorker(): Promise<number | undefined> {
       });
     }
   });
-  store.onSwap(pruneLater(metrics));
+  store.onSwap(afterSwaps((t) => metrics.pruneTargets(t)));
   send({ t: 'hello' });
   await first;
   // compile the incremental build before the first delta arrives (routes/warm.ts)

@@ -6,7 +6,7 @@ import { trySplitHostPort } from '../go/host-port.ts';
 import type { Logger } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import { type Pusher, startPush } from '../metrics/push.ts';
-import { pruneLater } from '../metrics/types.ts';
+import { afterSwaps } from '../proxy/after-swaps.ts';
 import { balancerFor } from '../proxy/outlier/balancer.ts';
 import { rawTcpFromEnv } from '../proxy/tcp/raw-handle.ts';
 import type { RunningListener } from '../proxy/types.ts';
@@ -295,7 +295,7 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
   }
   if (life.stopping) return;
 
-  const prune = pruneLater(metrics);
+  const prune = afterSwaps((t) => metrics.pruneTargets(t));
   store.onSwap((t) => {
     health.tableReady();
     prune(t);

@@ -1,6 +1,7 @@
 import { Client, Pool } from 'undici';
 import type { TableStore } from '../../routes/table-store.ts';
 import type { Table, Target } from '../../routes/types.ts';
+import { AFTER_SWAPS_MS, afterSwaps } from '../after-swaps.ts';
 import { rawTcp } from '../tcp/raw-handle.ts';
 import { LeanPool } from './lean-pool.ts';
 
@@ -41,9 +42,10 @@ export class PoolCache {
   readonly #raw = process.env.FABIO_TS_BARE_UPSTREAM === '0' ? undefined : rawTcp;
 
   /** Reads FABIO_TS_BARE_UPSTREAM once, here (`0`: the lean path keeps net.Socket upstream). */
-  constructor(store: TableStore, settings: PoolSettings) {
+  /** `pruneDelayMs`: pools of departed targets are closed this long after a burst of swaps (after-swaps.ts). */
+  constructor(store: TableStore, settings: PoolSettings, pruneDelayMs = AFTER_SWAPS_MS) {
     this.#settings = settings;
-    this.#unsubscribe = store.onSwap((t) => this.prune(t));
+    this.#unsubscribe = store.onSwap(afterSwaps((t) => this.prune(t), pruneDelayMs));
   }
 
   /** The pool for a target, created on first use. // hot path */

@@ -9,7 +9,7 @@ const SETTINGS = { maxConn: 10, dialTimeout: 1000, headersTimeout: 0, idleTimeou
 
 test('pool cache: one pool per target and transport options, pruned on swap', async (t) => {
   const store = new TableStore();
-  const pools = new PoolCache(store, SETTINGS);
+  const pools = new PoolCache(store, SETTINGS, 0);
   t.after(() => pools.close());
   const t1 = buildTable(
     [
