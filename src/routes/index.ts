@@ -21,7 +21,7 @@ export { bound } from './sorted.ts';
 export { TableStore } from './table-store.ts';
 export type { ServiceInstance, TagWarning } from './tags.ts';
 export { goExpand, parseURLPrefixTag, serviceRouteCommands, sortRouteLines } from './tags.ts';
-export { applyHunks, type Hunk, type TextEdit } from './text-edit.ts';
+export { applyHunks, commonLines, type Hunk, type TextEdit } from './text-edit.ts';
 export { TRACE_ID_MAX, traceId, traceLines } from './trace.ts';
 export type * from './types.ts';
 export { WARM_ROUNDS, warmBuilds } from './warm.ts';

@@ -1,3 +1,4 @@
+import { commonPrefix, commonSuffix } from './build-memo.ts';
 /**
  * Edits of a route text (issue #17, docs/design.md "Route text edits"): what a change replaced,
  * handed along with the new text so that each later stage (the table updater's diff, the
@@ -31,4 +32,19 @@ export function applyHunks(text: string, hunks: readonly Hunk[]): string {
     pos = h.at + h.del;
   }
   return out + text.slice(pos);
+}
+
+/**
+ * The whole lines two texts share at the start and at the end: both texts equal
+ * `before.slice(0, start)` up to `start` and `before.slice(before.length - end)` over their last `end`
+ * characters. Cuts are made only at a newline inside the common part, so every dropped line is the
+ * same line in both texts.
+ */
+export function commonLines(before: string, after: string): { start: number; end: number } {
+  const p = commonPrefix(before, after);
+  const start = p === 0 ? 0 : before.lastIndexOf('\n', p - 1) + 1;
+  const a = before.slice(start);
+  const s = commonSuffix(a, after.slice(start));
+  const nl = s > 0 ? a.indexOf('\n', a.length - s) : -1;
+  return { start, end: nl < 0 ? 0 : a.length - nl };
 }

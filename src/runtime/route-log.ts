@@ -6,7 +6,10 @@
  *   detail: `Updated config to\n<table dump>`
  */
 
-import { commonPrefix, commonSuffix } from '../routes/build-memo.ts';
+import { commonLines } from '../routes/index.ts';
+
+export { commonLines };
+
 import type { TextEdit } from '../routes/index.ts';
 
 export type RoutesFormat = 'delta' | 'all' | 'detail';
@@ -81,21 +84,6 @@ export function diffLines(a: readonly string[], b: readonly string[]): LineDiff 
     lines.push(`${op} ${line}`);
   }
   return { added, removed, lines };
-}
-
-/**
- * The whole lines two texts share at the start and at the end: both texts equal
- * `before.slice(0, start)` up to `start` and `before.slice(before.length - end)` over their last `end`
- * characters. Cuts are made only at a newline inside the common part, so every dropped line is the
- * same line in both texts.
- */
-export function commonLines(before: string, after: string): { start: number; end: number } {
-  const p = commonPrefix(before, after);
-  const start = p === 0 ? 0 : before.lastIndexOf('\n', p - 1) + 1;
-  const a = before.slice(start);
-  const s = commonSuffix(a, after.slice(start));
-  const nl = s > 0 ? a.indexOf('\n', a.length - s) : -1;
-  return { start, end: nl < 0 ? 0 : a.length - nl };
 }
 
 function lcsOps(a: string[], b: string[], ops: ['+' | '-', string][]): void {

@@ -1,4 +1,6 @@
 import type { HistoryEntry } from '../registry/types.ts';
+import { ownCopy } from '../routes/build-memo.ts';
+import { commonLines } from '../routes/index.ts';
 import type { Table } from '../routes/types.ts';
 
 /**
@@ -8,9 +10,16 @@ import type { Table } from '../routes/types.ts';
  * the versions the history still shows, so an old table can be rebuilt on demand with the live
  * build options and asked what it would have done.
  *
- * Memory: texts are kept as arrays of interned lines, so a line unchanged between versions is
- * stored once (a typical change touches a few lines of thousands); at most `limit` versions and
- * `maxLines` line references in total are kept, the oldest dropped first.
+ * Memory: texts are kept as arrays of lines, and a version's lines that are also the previous
+ * version's (the whole lines both texts share at the start and at the end: a typical change
+ * touches a few lines of thousands) are the previous version's very strings, so a line unchanged
+ * between versions is stored once; at most `limit` versions and `maxLines` line references in
+ * total are kept, the oldest dropped first.
+ *
+ * Per swap this costs the texts' common prefix and suffix (memcmp-like) and a copy of the line
+ * array; splitting and interning every line through a map cost 55-85 ms per swap at 50,000 × 3,
+ * on the primary, between a catalog change and the next one (bench/README.md, "Propagation,
+ * second session").
  */
 
 export interface VersionTag {
@@ -34,8 +43,8 @@ export class TableVersions {
   #swappedSinceTag = false;
   /** version → its text as interned lines, oldest first. */
   readonly #texts = new Map<number, readonly string[]>();
-  /** Line → its one kept instance and how many kept versions reference it. */
-  readonly #pool = new Map<string, { s: string; n: number }>();
+  /** The newest kept version's text and lines (the base of the next version's lines). */
+  #last: { source: string; lines: readonly string[] } | undefined;
   #lines = 0;
   readonly #tags = new WeakMap<HistoryEntry, VersionTag>();
   /** One rebuilt table (the last asked for): repeated explains against it build once. */
@@ -50,9 +59,11 @@ export class TableVersions {
     return this.#current;
   }
 
-  /** Distinct lines kept over all versions (the shared pool). */
+  /** Distinct line strings kept over all versions (tests: equal lines are shared). */
   get pooledLines(): number {
-    return this.#pool.size;
+    const seen = new Set<string>();
+    for (const lines of this.#texts.values()) for (const l of lines) seen.add(l);
+    return seen.size;
   }
 
   /** A table went live (store.onSwap). Entries not tagged yet belong to the table before it. */
@@ -107,18 +118,10 @@ export class TableVersions {
   }
 
   #keep(version: number, source: string): void {
-    // the pooled instance, so that equal lines of different versions share one string
-    const shared = source.split('\n').map((l) => {
-      const p = this.#pool.get(l);
-      if (p) {
-        p.n++;
-        return p.s;
-      }
-      this.#pool.set(l, { s: l, n: 1 });
-      return l;
-    });
-    this.#texts.set(version, shared);
-    this.#lines += shared.length;
+    const lines = linesAfter(this.#last, source);
+    this.#last = { source, lines };
+    this.#texts.set(version, lines);
+    this.#lines += lines.length;
     this.#prune([]);
   }
 
@@ -134,11 +137,31 @@ export class TableVersions {
       if (v === this.#current || (!over && (history.length === 0 || v >= oldest))) break;
       this.#texts.delete(v);
       this.#lines -= lines.length;
-      for (const l of lines) {
-        const p = this.#pool.get(l);
-        if (p && --p.n === 0) this.#pool.delete(l);
-      }
       if (this.#cached?.version === v) this.#cached = undefined;
     }
   }
+}
+
+/**
+ * `source` as lines (`source.split('\n')`), sharing the strings of `last`'s lines where the two
+ * texts share whole lines at the start and the end; the lines in between are copies, so no version
+ * keeps a whole text alive through a sliced line (the first version's lines are its own text's).
+ */
+function linesAfter(last: { source: string; lines: readonly string[] } | undefined, source: string): string[] {
+  if (last === undefined) return source.split('\n');
+  const { start, end } = commonLines(last.source, source);
+  const head = countNewlines(last.source, 0, start);
+  // the common end starts with a newline: the lines after each of its newlines are shared
+  const tail = end === 0 ? 0 : countNewlines(last.source, last.source.length - end, last.source.length);
+  const mid = source.slice(start, source.length - end).split('\n');
+  const out = last.lines.slice(0, head);
+  for (const l of mid) out.push(ownCopy(l));
+  for (let k = last.lines.length - tail; k < last.lines.length; k++) out.push(last.lines[k] as string);
+  return out;
+}
+
+function countNewlines(t: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = t.indexOf('\n', from); i >= 0 && i < to; i = t.indexOf('\n', i + 1)) n++;
+  return n;
 }

@@ -167,6 +167,31 @@ describe('TableVersions: bounded, unchanged lines shared', () => {
     assert.ok(tight.text(3), 'the live version is kept whatever its size');
   });
 
+  test('every kept version gives back its exact text over random edits (shared start and end lines)', () => {
+    let seed = 7;
+    const r = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const v = new TableVersions({ limit: 8 });
+    let lines = Array.from({ length: 30 }, (_, i) => `route add s${i} /p${i} http://10.0.0.${i}:80/`);
+    const texts: string[] = [];
+    for (let step = 0; step < 300; step++) {
+      const roll = r();
+      const at = Math.floor(r() * (lines.length + 1));
+      if (roll < 0.3 && lines.length > 0) lines.splice(Math.min(at, lines.length - 1), 1);
+      else if (roll < 0.6) lines.splice(at, 0, `route add n${step} /n${step} http://10.0.1.${step % 250}:80/`);
+      else if (roll < 0.7) lines = lines.map((l) => (r() < 0.1 ? `${l} tags "t"` : l));
+      else if (roll < 0.8) lines.splice(at, 0, '', '# comment');
+      // with and without a last newline, identical texts, an empty one
+      const text = roll > 0.97 ? '' : roll > 0.9 ? (texts.at(-1) ?? '') : `${lines.join('\n')}${r() < 0.5 ? '\n' : ''}`;
+      texts.push(text);
+      v.swapped({ source: text } as never, []);
+      for (let back = 0; back < 8 && back < texts.length; back++)
+        assert.equal(v.text(texts.length - back), texts[texts.length - 1 - back], `step ${step} version -${back}`);
+    }
+  });
+
   test('equal lines of different versions are one string', () => {
     const v = new TableVersions();
     const line = `route add s example.com/${'p'.repeat(50)} http://10.0.0.1:80/`;
