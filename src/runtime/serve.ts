@@ -171,14 +171,22 @@ async function connectBackend(
 }
 
 /** Registers the table's `register=` aliases with the backend whenever the set changes. */
-function followAliases(store: TableStore, backend: RegistryBackend, log: Logger): void {
+/**
+ * Registers the `register=` aliases of the live table (fabio's self-registration). The walk over
+ * every target runs after a burst of swaps (afterSwaps), not on each one, and not at all without
+ * self-registration.
+ */
+function followAliases(store: TableStore, backend: RegistryBackend, log: Logger, enabled: boolean): void {
+  if (!enabled) return;
   let aliases = '';
-  store.onSwap((t) => {
-    const a = registerAliases(t);
-    if (a.join(',') === aliases) return;
-    aliases = a.join(',');
-    backend.register(a).catch((e: unknown) => log.error(`consul: cannot register aliases. ${String(e)}`));
-  });
+  store.onSwap(
+    afterSwaps((t) => {
+      const a = registerAliases(t);
+      if (a.join(',') === aliases) return;
+      aliases = a.join(',');
+      backend.register(a).catch((e: unknown) => log.error(`consul: cannot register aliases. ${String(e)}`));
+    }),
+  );
 }
 
 /** The parts of the primary the admin server reads. */
@@ -300,7 +308,7 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
     health.tableReady();
     prune(t);
   });
-  followAliases(store, backend, log);
+  followAliases(store, backend, log, cfg.bool('registry.consul.register.enabled'));
   backend.watch({
     routes: (u) => updater.update(u),
     noRouteHtml: (html) => {
