@@ -102,12 +102,15 @@ const proc: ChildProcess = spawn(
 );
 process.on('exit', () => proc.kill('SIGKILL'));
 const acks: number[] = [];
+/** The primary logged that every worker listens (a worker of a large catalog builds and warms first). */
+let allServing = WORKERS <= 1;
 let tail = '';
 proc.stderr?.setEncoding('utf8');
 proc.stderr?.on('data', (d: string) => {
   const lines = (tail + d).split('\n');
   tail = lines.pop() ?? '';
   for (const l of lines) {
+    if (/\d+ worker processes serving/.test(l)) allServing = true;
     const m = /live in every worker ([\d.]+) ms/.exec(l);
     if (m) acks.push(Number(m[1]));
     else if (/\[(ERROR|FATAL)\]/.test(l)) process.stderr.write(`proxy: ${l}\n`);
@@ -118,7 +121,7 @@ for (let i = 0; ; i++) {
   try {
     const r = await fetch(`http://127.0.0.1:${port}/warm`);
     // -proxy.workers=1 serves from the one process (no children)
-    if ((await r.text()) === 'p' && children(proc.pid).length === (WORKERS > 1 ? WORKERS : 0)) break;
+    if ((await r.text()) === 'p' && children(proc.pid).length === (WORKERS > 1 ? WORKERS : 0) && allServing) break;
   } catch {}
   // the first table of a large catalog waits for one catalog read per service
   if (i > 400 + SERVICES / 10) throw new Error('proxy did not start');
