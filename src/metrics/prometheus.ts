@@ -2,6 +2,7 @@ import { hostname as osHostname } from 'node:os';
 import type { Counter, Gauge, Histogram, MetricObjectWithValues, MetricValue } from 'prom-client';
 import client from 'prom-client';
 import type { Config } from '../config/types.ts';
+import { routeAt } from '../routes/index.ts';
 import type { Route, Table, Target } from '../routes/types.ts';
 import { fullName, namespace, parseBuckets } from './names.ts';
 import { TrafficStats } from './traffic.ts';
@@ -193,12 +194,10 @@ export function createPrometheusMetrics(cfg: Config, opts: PrometheusOptions = {
     tcpRouteOpen: (route, target) => traffic.tcpOpen(route, target),
     tcpRouteFail: (route, target) => traffic.tcpDialFail(route, target),
     pruneTargets(table: Table) {
-      const keep = new Set<string>();
-      for (const r of table.routes) {
-        for (const t of r.targets) keep.add(labelId({ service: t.service, host: r.host, path: r.path, target: t.url }));
-      }
+      // each label set's route looked up (a binary search), not every target of the table walked
       for (const [id, labels] of live) {
-        if (keep.has(id)) continue;
+        const r = routeAt(table.routes, labels.host, labels.path);
+        if (r?.targets.some((t) => t.service === labels.service && t.url === labels.target)) continue;
         routeHist.remove(labels);
         rx.remove(labels);
         tx.remove(labels);

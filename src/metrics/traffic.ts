@@ -1,3 +1,4 @@
+import { routeAt } from '../routes/index.ts';
 import type { Route, Table, Target } from '../routes/types.ts';
 
 /**
@@ -237,9 +238,11 @@ export class TrafficStats implements TrafficSource {
 
   /** Forget routes/targets that are no longer in the table. */
   prune(table: Table): void {
-    const keep = new Set<string>();
-    for (const r of table.routes) for (const t of r.targets) keep.add(`${r.host}${r.path}\u0000${t.key}`);
-    for (const id of this.#byId.keys()) if (!keep.has(id)) this.#byId.delete(id);
+    // each remembered route looked up (a binary search), not every target of the table walked
+    for (const [id, e] of this.#byId) {
+      const r = routeAt(table.routes, e.host, e.path);
+      if (r === undefined || !r.targets.some((t) => `${r.host}${r.path}\u0000${t.key}` === id)) this.#byId.delete(id);
+    }
     this.#byTarget = new WeakMap();
   }
 

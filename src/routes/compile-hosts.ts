@@ -374,6 +374,20 @@ function splicedRoutes(prev: readonly Route[], changed: ReadonlyMap<string, read
   return ([] as Route[]).concat(...parts);
 }
 
+/**
+ * The route of `host` + `path` in a table's route list (Table.routes: hosts ascending, one route per
+ * host and path), by a binary search on the host: what a pruner needs to check a few remembered
+ * routes against a table of 150,000 targets without walking it.
+ */
+export function routeAt(routes: readonly Route[], host: string, path: string): Route | undefined {
+  for (let i = firstHostAt(routes, host, 0, false); i < routes.length; i++) {
+    const r = routes[i] as Route;
+    if (r.host !== host) return undefined;
+    if (r.path === path) return r;
+  }
+  return undefined;
+}
+
 /** First index from `from` whose route's host is at or after h (`after`: after h). */
 const firstHostAt = (routes: readonly Route[], h: string, from: number, after: boolean): number =>
   bound(routes, h, after ? hostAtOrBefore : hostBefore, from);

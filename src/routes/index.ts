@@ -11,6 +11,7 @@
 export { goQuote } from '../go/quote.ts';
 export { parseIP } from './access-rules.ts';
 export { buildTable } from './build.ts';
+export { routeAt } from './compile-hosts.ts';
 export { RouteSyntaxError } from './errors.ts';
 export { compileGlob, GlobCache, GlobSyntaxError } from './glob.ts';
 export { ROUTE_HELP } from './help.ts';
