@@ -428,7 +428,7 @@ function proxyRequest(hc: HandlerConfig, req: Req, r: ServerResponse, first: Rou
     };
     if (leanEligible(hc, req, t, sse)) {
       leanForward({
-        pool: hc.pools.lean(t),
+        pool: hc.pools.lean(t, routed.result.route),
         head: buildRequestHead(method, routed.upUri, up.headers),
         isHead: method === 'HEAD',
         res: r,
@@ -439,7 +439,7 @@ function proxyRequest(hc: HandlerConfig, req: Req, r: ServerResponse, first: Rou
       return;
     }
     hc.forward({
-      pool: hc.pools.get(t),
+      pool: hc.pools.get(t, routed.result.route),
       fresh: () => hc.pools.fresh(t),
       method,
       path: routed.upUri,

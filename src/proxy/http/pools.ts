@@ -1,6 +1,7 @@
 import { Client, Pool } from 'undici';
+import { routeAt } from '../../routes/index.ts';
 import type { TableStore } from '../../routes/table-store.ts';
-import type { Table, Target } from '../../routes/types.ts';
+import type { Route, Table, Target } from '../../routes/types.ts';
 import { AFTER_SWAPS_MS, afterSwaps } from '../after-swaps.ts';
 import { rawTcp } from '../tcp/raw-handle.ts';
 import { LeanPool } from './lean-pool.ts';
@@ -41,28 +42,39 @@ export class PoolCache {
   /** Bare libuv handles for the lean path's upstream connections (lean-raw.ts). */
   readonly #raw = process.env.FABIO_TS_BARE_UPSTREAM === '0' ? undefined : rawTcp;
 
-  /** Reads FABIO_TS_BARE_UPSTREAM once, here (`0`: the lean path keeps net.Socket upstream). */
-  /** `pruneDelayMs`: pools of departed targets are closed this long after a burst of swaps (after-swaps.ts). */
+  /** Pool key → the routes (`host \0 path`, or ANY) whose targets used the pool: what prune checks. */
+  readonly #usedBy = new Map<string, Set<string>>();
+
+  /**
+   * Reads FABIO_TS_BARE_UPSTREAM once, here (`0`: the lean path keeps net.Socket upstream).
+   * `pruneDelayMs`: pools of departed targets are closed this long after a burst of swaps
+   * (after-swaps.ts).
+   */
   constructor(store: TableStore, settings: PoolSettings, pruneDelayMs = AFTER_SWAPS_MS) {
     this.#settings = settings;
     this.#unsubscribe = store.onSwap(afterSwaps((t) => this.prune(t), pruneDelayMs));
   }
 
-  /** The pool for a target, created on first use. // hot path */
-  get(t: Target): Pool {
+  /**
+   * The pool for a target, created on first use; `route`: the route the target was picked from
+   * (prune checks that route instead of every target of the table). // hot path
+   */
+  get(t: Target, route?: Route): Pool {
     const p = this.#byTarget.get(t);
     if (p !== undefined) return p;
     const k = poolKey(t);
+    this.#note(k, route);
     const q = this.#pools.get(k) ?? this.#create(t, k);
     this.#byTarget.set(t, q);
     return q;
   }
 
   /** The raw-socket pool of the lean path (plain http targets only), created on first use. // hot path */
-  lean(t: Target): LeanPool {
+  lean(t: Target, route?: Route): LeanPool {
     const p = this.#leanByTarget.get(t);
     if (p !== undefined) return p;
     const k = poolKey(t);
+    this.#note(k, route);
     let q = this.#lean.get(k);
     if (q === undefined) {
       const s = this.#settings;
@@ -102,22 +114,48 @@ export class PoolCache {
     return c;
   }
 
-  /** Closes pools whose targets are no longer in `table`. */
+  #note(k: string, route: Route | undefined): void {
+    let used = this.#usedBy.get(k);
+    if (used === undefined) this.#usedBy.set(k, (used = new Set()));
+    used.add(route === undefined ? ANY : `${route.host}\u0000${route.path}`);
+  }
+
+  /**
+   * Closes pools whose targets are no longer in `table`. Each pool's routes are looked up in the
+   * table (routeAt); the table's targets are walked (once) only for a pool taken without its route
+   * or whose routes no longer have it: only then can it be one to close.
+   */
   prune(table: Table): void {
-    const live = new Set<string>();
-    for (const r of table.routes) for (const t of r.targets) live.add(poolKey(t));
+    let all: Set<string> | undefined;
+    const live = (k: string): boolean => {
+      const used = this.#usedBy.get(k);
+      if (used === undefined || used.has(ANY)) {
+        all ??= new Set(table.routes.flatMap((r) => r.targets.map(poolKey)));
+        return all.has(k);
+      }
+      for (const hp of used) {
+        const at = hp.indexOf('\u0000');
+        const r = routeAt(table.routes, hp.slice(0, at), hp.slice(at + 1));
+        if (r?.targets.some((t) => poolKey(t) === k)) return true;
+        used.delete(hp); // that route no longer has it: a target added back is a new object, noted anew
+      }
+      // none of its routes has it any more: another route may (the same upstream), so look once
+      all ??= new Set(table.routes.flatMap((r) => r.targets.map(poolKey)));
+      return all.has(k);
+    };
     for (const [k, p] of this.#lean) {
-      if (!live.has(k)) {
+      if (!live(k)) {
         this.#lean.delete(k);
         p.close();
       }
     }
     for (const [k, p] of this.#pools) {
-      if (!live.has(k)) {
+      if (!live(k)) {
         this.#pools.delete(k);
         p.close().catch(() => {});
       }
     }
+    for (const k of this.#usedBy.keys()) if (!this.#lean.has(k) && !this.#pools.has(k)) this.#usedBy.delete(k);
   }
 
   get size(): number {
@@ -138,6 +176,9 @@ export class PoolCache {
  * Target.key is service + URL; two routes of one service to the same URL may differ in transport
  * options (tlsskipverify, host= as SNI), so those are part of the pool identity.
  */
+/** A pool taken without its route (see PoolCache.get). */
+const ANY = '\u0001';
+
 function poolKey(t: Target): string {
   return `${t.key}\u0000${t.tlsSkipVerify ? 1 : 0}\u0000${t.host}`;
 }

@@ -37,3 +37,35 @@ test('pool cache: one pool per target and transport options, pruned on swap', as
   );
   assert.equal(got[1]?.closed, true);
 });
+
+test('pool cache: pools taken with their routes are checked by route; a target that left closes its pool, one another route still has stays', async (t) => {
+  const store = new TableStore();
+  const pools = new PoolCache(store, SETTINGS, 0);
+  t.after(() => pools.close());
+  const t1 = buildTable(
+    [
+      'route add a /a http://127.0.0.1:1/',
+      'route add b /b http://127.0.0.1:2/',
+      'route add c /c http://127.0.0.1:3/',
+    ].join('\n'),
+    OPTS,
+  );
+  store.swap(t1);
+  const got = t1.routes.map((r) => pools.get(r.targets[0] as never, r));
+  assert.equal(got.length, 3);
+  // /a unchanged; /b's target moved to another port; /c is gone but its upstream is now /d's
+  store.swap(
+    buildTable(
+      [
+        'route add a /a http://127.0.0.1:1/',
+        'route add b /b http://127.0.0.1:4/',
+        'route add c /d http://127.0.0.1:3/',
+      ].join('\n'),
+      OPTS,
+    ),
+  );
+  const byPort = (p: number) => got[t1.routes.findIndex((r) => r.targets[0]?.port === p)];
+  assert.equal(byPort(1)?.closed, false, 'a pool whose route still has it stays');
+  assert.equal(byPort(2)?.closed, true, 'a pool whose target left the table closes');
+  assert.equal(byPort(3)?.closed, false, 'a pool another route still uses stays');
+});
