@@ -7,20 +7,23 @@ import { TableStore } from '../../../src/routes/table-store.ts';
 const OPTS = { matcher: 'prefix', strategy: 'rr', globDisabled: false, globCacheSize: 10 } as const;
 const SETTINGS = { maxConn: 10, dialTimeout: 1000, headersTimeout: 0, idleTimeout: 15000, tcpKeepAlive: 0 };
 
-test('pool cache: one pool per target and transport options, pruned on swap', async (t) => {
+/** A store, a cache that prunes on the swap itself, and the first table of `lines` swapped in. */
+function cacheWith(t: { after(fn: () => unknown): void }, lines: string[]) {
   const store = new TableStore();
   const pools = new PoolCache(store, SETTINGS, 0);
   t.after(() => pools.close());
-  const t1 = buildTable(
-    [
-      'route add a /a http://127.0.0.1:1/',
-      'route add b /b http://127.0.0.1:2/',
-      'route add b /c https://127.0.0.1:2/ opts "tlsskipverify=true"',
-      'route add b /d https://127.0.0.1:2/',
-    ].join('\n'),
-    OPTS,
-  );
+  const t1 = buildTable(lines.join('\n'), OPTS);
   store.swap(t1);
+  return { store, pools, t1 };
+}
+
+test('pool cache: one pool per target and transport options, pruned on swap', async (t) => {
+  const { store, pools, t1 } = cacheWith(t, [
+    'route add a /a http://127.0.0.1:1/',
+    'route add b /b http://127.0.0.1:2/',
+    'route add b /c https://127.0.0.1:2/ opts "tlsskipverify=true"',
+    'route add b /d https://127.0.0.1:2/',
+  ]);
   const targets = t1.routes.flatMap((r) => r.targets);
   const got = targets.map((x) => pools.get(x));
   assert.equal(pools.size, 4);
@@ -39,18 +42,11 @@ test('pool cache: one pool per target and transport options, pruned on swap', as
 });
 
 test('pool cache: pools taken with their routes are checked by route; a target that left closes its pool, one another route still has stays', async (t) => {
-  const store = new TableStore();
-  const pools = new PoolCache(store, SETTINGS, 0);
-  t.after(() => pools.close());
-  const t1 = buildTable(
-    [
-      'route add a /a http://127.0.0.1:1/',
-      'route add b /b http://127.0.0.1:2/',
-      'route add c /c http://127.0.0.1:3/',
-    ].join('\n'),
-    OPTS,
-  );
-  store.swap(t1);
+  const { store, pools, t1 } = cacheWith(t, [
+    'route add a /a http://127.0.0.1:1/',
+    'route add b /b http://127.0.0.1:2/',
+    'route add c /c http://127.0.0.1:3/',
+  ]);
   const got = t1.routes.map((r) => pools.get(r.targets[0] as never, r));
   assert.equal(got.length, 3);
   // /a unchanged; /b's target moved to another port; /c is gone but its upstream is now /d's
