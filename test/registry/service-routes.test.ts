@@ -3,10 +3,11 @@ import { test } from 'node:test';
 import { memoryLogger } from '../../src/log/logger.ts';
 import type { ConsulClient } from '../../src/registry/consul/client.ts';
 import { type HealthCheck, healthyServices, instanceKey } from '../../src/registry/consul/health-filter.ts';
+import { HealthState } from '../../src/registry/consul/health-state.ts';
 import { type CatalogRow, translateRows } from '../../src/registry/consul/route-lines.ts';
 import { ServiceRoutes, sortDescending } from '../../src/registry/consul/service-routes.ts';
 import { serviceRouteCommands } from '../../src/routes/index.ts';
-import { check, row } from './fake-consul.ts';
+import { check, row, serf } from './fake-consul.ts';
 
 /** A stub client serving catalog rows from a map and counting reads. */
 function stubClient(catalog: Map<string, unknown[]>, reads: string[]): ConsulClient {
@@ -79,6 +80,90 @@ test('incremental sorted text equals a full sort after every round of random fla
     assert.equal(r.text, sortDescending(want).join('\n'), `round ${round}`);
   }
   assert.ok(reads.length > 0);
+});
+
+test('through HealthState, updates that visit only the changed services give the full text, failed catalog reads included', async () => {
+  const rnd = lcg(7);
+  const catalog = new Map<string, unknown[]>();
+  const inst: { svc: string; id: string; node: string; tags: string[]; addr: string; port: number }[] = [];
+  for (let s = 0; s < 40; s++) {
+    const tags = [`urlprefix-s${s}.example.com/`];
+    const rows: unknown[] = [];
+    for (let i = 0; i < 1 + (s % 3); i++) {
+      const x = { svc: `s${s}`, id: `s${s}-${i}`, node: 'n1', tags, addr: `10.1.${s}.${i}`, port: 8000 + i };
+      inst.push(x);
+      rows.push(row(x.node, x.id, x.svc, tags, x.addr, x.port));
+    }
+    catalog.set(`s${s}`, rows);
+  }
+  const reads: string[] = [];
+  let failNext = false;
+  const client = stubClient(catalog, reads);
+  const flaky = {
+    get: async (path: string) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('catalog read failed');
+      }
+      return client.get(path);
+    },
+  } as unknown as ConsulClient;
+  const opts = { tagPrefix: 'urlprefix-', status: ['passing'], checksRequired: 'one' as const, dc: 'dc1', monitors: 2 };
+  const sr = new ServiceRoutes(flaky, opts, memoryLogger());
+  const hs = new HealthState(opts);
+  const up = new Set(inst.filter(() => rnd() < 0.5).map((x) => x.id));
+  let incremental = 0;
+  for (let round = 0; round < 200; round++) {
+    for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) {
+      const x = inst[Math.floor(rnd() * inst.length)] as (typeof inst)[number];
+      if (up.has(x.id)) up.delete(x.id);
+      else up.add(x.id);
+    }
+    failNext = rnd() < 0.1;
+    const body = JSON.stringify([
+      serf('n1'),
+      ...inst.map((x) => check(x.node, x.id, x.svc, x.tags, up.has(x.id) ? 'passing' : 'critical')),
+    ]);
+    const read = hs.prepare(body);
+    if (read.changed !== undefined) incremental++;
+    let text: string;
+    try {
+      text = (await sr.update(read.healthy, undefined, true, read.changed)).text;
+      read.commit();
+    } catch {
+      continue; // not committed: the next round's changes are counted from the same base
+    }
+    const full = new ServiceRoutes(stubClient(catalog, []), opts, memoryLogger());
+    assert.equal(text, (await full.update(JSON.parse(body) as HealthCheck[])).text, `round ${round}`);
+  }
+  assert.ok(incremental > 150, `${incremental} incremental reads`);
+  // the case the random rounds rarely hit: X goes down (applied without a read), Y comes up and its
+  // read fails; then X comes back. Against the last committed answer only Y changed, but the failed
+  // round had applied X's removal: the next update must not trust the changed set
+  const x = inst[0] as (typeof inst)[number];
+  const y = inst[3] as (typeof inst)[number];
+  up.add(x.id);
+  up.delete(y.id);
+  const bodyOf = () =>
+    JSON.stringify([
+      serf('n1'),
+      ...inst.map((i) => check(i.node, i.id, i.svc, i.tags, up.has(i.id) ? 'passing' : 'critical')),
+    ]);
+  failNext = false;
+  const base = hs.prepare(bodyOf());
+  await sr.update(base.healthy, undefined, true, base.changed);
+  base.commit();
+  up.delete(x.id);
+  up.add(y.id);
+  failNext = true;
+  const failing = hs.prepare(bodyOf());
+  await assert.rejects(sr.update(failing.healthy, undefined, true, failing.changed));
+  up.add(x.id);
+  const next = hs.prepare(bodyOf());
+  assert.deepEqual([...(next.changed ?? [])], [y.svc]);
+  const text = (await sr.update(next.healthy, undefined, true, next.changed)).text;
+  const full = new ServiceRoutes(stubClient(catalog, []), opts, memoryLogger());
+  assert.equal(text, (await full.update(JSON.parse(bodyOf()) as HealthCheck[])).text);
 });
 
 test('an unchanged health body is not a change and reads nothing', async () => {

@@ -212,7 +212,7 @@ export class ConsulBackend implements RegistryBackend {
             if (sameBody(body, lastBody)) return;
             const read = health.prepare(body);
             rejected = logRejected(this.#log, path, read.rejected, rejected);
-            const r = await routes.update(read.healthy, signal, vouched(res));
+            const r = await routes.update(read.healthy, signal, vouched(res), read.changed);
             // Only an answer that was applied becomes the base of the next incremental read.
             read.commit();
             lastBody = body;

@@ -49,6 +49,12 @@ export interface HealthStateResult {
   readonly parsed: number;
   /** Malformed entries, one description each (ignored by the filter). */
   readonly rejected: readonly string[];
+  /**
+   * The services whose entry in `healthy` may differ from the base's (the last committed answer):
+   * their checks appeared, changed or went away. Undefined: any may (a full read, or a node or
+   * maintenance check changed).
+   */
+  readonly changed?: ReadonlySet<string> | undefined;
   /** Makes this answer the base of the next incremental read. */
   commit(): void;
 }
@@ -279,7 +285,7 @@ export class HealthState {
     const odd = (c: HealthCheck) => checkProblem(c) !== undefined;
     const rejected = fresh.some(odd) || gone.some(odd) ? rejectedOf(checks) : prev.rejected;
     const commit = this.#committer({ bytes, starts, ends, objs: checks, healthy, rejected });
-    return { checks, healthy, mode: 'incremental', parsed: fresh.length, rejected, commit };
+    return { checks, healthy, mode: 'incremental', parsed: fresh.length, rejected, changed: touched, commit };
   }
 
   /** commit() of one read; a stale read (an older or newer one committed since) is ignored. */

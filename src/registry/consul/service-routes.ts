@@ -91,6 +91,7 @@ export class ServiceRoutes {
     checks: readonly HealthCheck[] | ReadonlyMap<string, HealthyService>,
     signal?: AbortSignal,
     acceptEmpty = true,
+    changedNames?: ReadonlySet<string>,
   ): Promise<ServiceRoutesResult> {
     // A map is the filter's result already (HealthState reads the body incrementally).
     const shared = checks instanceof Map;
@@ -102,9 +103,15 @@ export class ServiceRoutes {
     const replace = (name: string, next: Cached | undefined) => {
       if (this.#lines.set(name, next)) changed = true;
     };
-    for (const name of this.#lines.names()) if (!healthy.has(name)) replace(name, undefined);
+    // `changedNames` (HealthState.changed): only these can differ from the map of the last update,
+    // when that update applied completely (not dirty); 50,000 services are not visited per flap
+    const only = changedNames !== undefined && !this.#dirty ? changedNames : undefined;
+    const gone = only ?? this.#lines.names();
+    for (const name of gone) if (!healthy.has(name) && this.#lines.get(name) !== undefined) replace(name, undefined);
     const stale: string[] = [];
-    for (const [name, h] of healthy) {
+    for (const name of only ?? healthy.keys()) {
+      const h = healthy.get(name);
+      if (h === undefined) continue;
       const c = this.#lines.get(name);
       if (c !== undefined && c.signature === h.signature) {
         // same instances and tags from a new filter pass that the caller keeps (HealthState's
