@@ -2,10 +2,11 @@ import type { Table } from '../routes/types.ts';
 
 /**
  * Work that follows table swaps but must not delay them: pruning what belongs to targets that left
- * the table (metric label sets, upstream connection pools). Each such walk visits every target of
- * the new table (15,000 at 5,000 services × 3, ten times that at 50,000); on the swap it cost each
- * worker 15-30 ms per catalog change at 5,000 × 3, more than the incremental build (bench/README.md,
- * "Propagation, second session").
+ * the table (metric label sets, traffic rings, upstream connection pools) and the self-registration
+ * aliases. Run on every swap, walking every target of the new table (15,000 at 5,000 services × 3,
+ * ten times that at 50,000), it cost each worker 15-30 ms per catalog change at 5,000 × 3, more
+ * than the incremental build (bench/README.md, "Propagation, second session"); the prunes now look
+ * their routes up instead (routeAt), and run here, once per burst.
  *
  * The returned function is a swap subscriber: it runs `fn` once, `delayMs` after the first swap of
  * a burst, with the table live by then. What belonged to departed targets lives up to `delayMs`
