@@ -12,8 +12,8 @@ export const WARM_ROUNDS = 5;
  * the first real catalog change arrives. A process builds rarely (once per change), so without
  * this every change of a fresh process or worker ran the edit path in the interpreter: a one-line
  * change of a 15,000-line table took 22-58 ms in a new worker against ~2 ms warm (bench/README.md,
- * "Propagation, second session"). Each round takes a `route add` line from the middle of the text out and puts
- * it back, as a catalog flap does, through the same edits the registry sends.
+ * "Propagation, second session"). Each round takes a `route add` line from the middle of the text
+ * out and puts it back, as a catalog flap does, through the same edits the registry sends.
  *
  * The tables built here are dropped; the round-robin counters are not shared with the live build
  * (a private map), so balancing is untouched. Best effort: a text without a `route add` line is
