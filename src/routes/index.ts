@@ -16,6 +16,7 @@ export { RouteSyntaxError } from './errors.ts';
 export { compileGlob, GlobCache, GlobSyntaxError } from './glob.ts';
 export { ROUTE_HELP } from './help.ts';
 export { normalizeHost, reverseHostPort, sortHostsBySpecificity } from './host-order.ts';
+export { withChanges } from './layered-map.ts';
 export { parseRouteText } from './parse.ts';
 export { targetLine } from './print.ts';
 export { bound } from './sorted.ts';

@@ -1,3 +1,4 @@
+import { withChanges } from '../../routes/index.ts';
 import {
   checkProblem,
   type HealthCheck,
@@ -273,13 +274,11 @@ export class HealthState {
         (c) => names.has(c.ServiceName) || !c.ServiceID || String(c.CheckID).startsWith('_service_maintenance:'),
       );
       const part = healthyServices(subset, this.#opts);
-      const next = new Map(prev.healthy);
-      for (const n of names) {
-        const h = part.get(n);
-        if (h) next.set(n, h);
-        else next.delete(n);
-      }
-      healthy = next;
+      // the previous map with a layer of the touched services (routes/layered-map.ts), not a copy
+      // of 50,000 entries per flap; neither map is written afterwards
+      const changes = new Map<string, HealthyService | undefined>();
+      for (const n of names) changes.set(n, part.get(n));
+      healthy = withChanges(prev.healthy, changes);
     }
     // Malformed entries: unchanged unless a changed piece is (or was) one.
     const odd = (c: HealthCheck) => checkProblem(c) !== undefined;

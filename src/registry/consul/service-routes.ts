@@ -93,9 +93,12 @@ export class ServiceRoutes {
     acceptEmpty = true,
     changedNames?: ReadonlySet<string>,
   ): Promise<ServiceRoutesResult> {
-    // A map is the filter's result already (HealthState reads the body incrementally).
-    const shared = checks instanceof Map;
-    const healthy = shared ? checks : healthyServices(checks as readonly HealthCheck[], this.#opts);
+    // A map is the filter's result already (HealthState reads the body incrementally; it may be a
+    // layered map, not a Map).
+    const shared = !Array.isArray(checks);
+    const healthy = shared
+      ? (checks as ReadonlyMap<string, HealthyService>)
+      : healthyServices(checks as readonly HealthCheck[], this.#opts);
     if (healthy.size === 0 && this.#lines.size > 0 && !acceptEmpty) {
       throw new Error('empty health state without a known leader or filtered by ACLs; keeping the last routes');
     }
