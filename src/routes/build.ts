@@ -254,6 +254,28 @@ function editedLines(run: BuildRun, edits: readonly TextEdit[]): Grouped | undef
 }
 
 /**
+ * skipBadLines, a line that did not parse or apply (parse reported it), in a pass over every line:
+ * a bad line is in no host's routes, so its host (if it has one) stays in the index pinned and is
+ * rebuilt every time (its warning always carries the current line number); junk is noted
+ * (BuildMemo.junk); a bad override, or a bad `route add` after an override, leaves no index.
+ */
+function keepBadLine(
+  run: BuildRun,
+  ix: LineIndex | undefined,
+  line: string,
+  start: number,
+  end: number,
+  afterOverrides: boolean,
+): LineIndex | undefined {
+  const src = addSource(line);
+  if (src === undefined && !mayBeGeneralCommand(line)) run.junk = true;
+  if (ix === undefined) return undefined;
+  if (src !== undefined && !afterOverrides) addLine(ix, hostPath(src)[0], start, end).pinned = true;
+  else if (src !== undefined || mayBeGeneralCommand(line)) return undefined;
+  return ix;
+}
+
+/**
  * Step 1, group the lines by host. Without a usable previous build every line is also parsed and
  * applied in order, as always; with one, this pass only finds each line's host (see build-memo.ts).
  */
@@ -272,13 +294,7 @@ function groupLines(run: BuildRun): Grouped {
     if (eager) {
       const e = run.parse(line, n, start, false);
       if (e === undefined) {
-        // a bad line is in no host's routes; its host (if it has one) is rebuilt every time, so
-        // the warning always carries the current line number
-        const src = addSource(line);
-        if (src === undefined && !mayBeGeneralCommand(line)) run.junk = true;
-        if (ix === undefined) return;
-        if (src !== undefined && overLines.length === 0) addLine(ix, hostPath(src)[0], start, end).pinned = true;
-        else if (src !== undefined || mayBeGeneralCommand(line)) ix = undefined;
+        ix = keepBadLine(run, ix, line, start, end, overLines.length > 0);
         return;
       }
       if (e.pre === undefined) {
@@ -518,12 +534,7 @@ function applyAllCommands(run: BuildRun, w0: number): LineIndex | undefined {
   forEachLine(run.text, (line, n, start, end) => {
     const e = run.parse(line, n, start, true);
     if (e === undefined) {
-      // skip: as groupLines keeps a bad line (see there)
-      const src = addSource(line);
-      if (src === undefined && !mayBeGeneralCommand(line)) run.junk = true;
-      if (ix === undefined) return;
-      if (src !== undefined && lines.length === 0) addLine(ix, hostPath(src)[0], start, end).pinned = true;
-      else if (src !== undefined || mayBeGeneralCommand(line)) ix = undefined;
+      ix = keepBadLine(run, ix, line, start, end, lines.length > 0);
       return;
     }
     if (e.pre === undefined) {

@@ -372,6 +372,16 @@ test('HealthState: an answer that was not committed stays fresh for the retry; r
   assert.deepEqual([...again.healthy.keys()].sort(), ['api']);
 });
 
+/** Writes 64 KB of spaces every tick until the client goes away (no Content-Length: a body without end). */
+function trickle(res: ServerResponse): void {
+  const tick = () => {
+    if (res.destroyed) return;
+    res.write(Buffer.alloc(64 << 10, 0x20));
+    setImmediate(tick);
+  };
+  tick();
+}
+
 /** A ConsulClient on a scripted server (listening on port 0), both closed after the test. */
 async function clientOf(t: T, srv: ReturnType<typeof createServer>, maxBody: number): Promise<ConsulClient> {
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
@@ -420,12 +430,7 @@ test('ConsulClient: a long-lived signal keeps no listener per request; chunked b
     if (req.url?.startsWith('/trickle')) {
       // no Content-Length: only the bytes received can trip the cap
       res.writeHead(200, { 'x-consul-index': '4' });
-      const tick = () => {
-        if (res.destroyed) return;
-        res.write(Buffer.alloc(64 << 10, 0x20));
-        setImmediate(tick);
-      };
-      return tick();
+      return trickle(res);
     }
     res.writeHead(200, [
       ['X-Consul-Index', '7'],
@@ -469,12 +474,7 @@ test('ConsulClient: bodies received into reused buffers never overwrite the body
     const body = bodyOf(n, Number(u.searchParams.get('k')));
     if (u.pathname === '/trickle') {
       res.writeHead(200, { 'x-consul-index': '4' });
-      const tick = () => {
-        if (res.destroyed) return;
-        res.write(Buffer.alloc(64 << 10, 0x20));
-        setImmediate(tick);
-      };
-      return tick();
+      return trickle(res);
     }
     if (u.pathname === '/cl') {
       res.writeHead(200, { 'content-length': String(n), 'x-consul-index': '5' });
