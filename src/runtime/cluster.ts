@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { isSea } from 'node:sea';
 import { AggregatorRegistry } from 'prom-client';
 import { CFG_TEXT_ENV, loadConfig } from '../config/index.ts';
-import { createLogger, fdSink, type Logger, parseLevel } from '../log/logger.ts';
+import { createLogger, type Logger, parseLevel } from '../log/logger.ts';
 import { createPrometheusMetrics } from '../metrics/prometheus.ts';
 import type { Source } from '../metrics/push-snapshot.ts';
 import { mergeTrafficSnapshots, type TrafficReport, type TrafficSnapshot } from '../metrics/traffic.ts';

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { ConfigError, fetchCfgUrl, loadConfigAsync } from '../../src/config/index.ts';
-import { startFabio } from '../helpers/proc.ts';
+import { freePort, startFabio } from '../helpers/proc.ts';
 
 async function serveHttp(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
@@ -96,9 +96,7 @@ for (const [name, handler, re, timeoutMs] of failures) {
 }
 
 test('connection refused names the URL', async () => {
-  const s = await serveHttp(() => {});
-  const url = `${s.url}/p`;
-  await s.close();
+  const url = `http://127.0.0.1:${await freePort()}/p`; // nothing listens there
   await assert.rejects(
     loadConfigAsync(['-cfg', url], {}),
     /^ConfigError: -cfg http:\/\/127\.0\.0\.1:\d+\/p: cannot load the configuration: ECONNREFUSED$/,

@@ -6,17 +6,48 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
-/** A port that was free a moment ago (the OS picks it). For child processes that must be told a port. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * The first port the kernel hands out for `listen(0)` and outgoing connections (Linux's
+ * ip_local_port_range), or 0 where that cannot be read.
+ */
+const EPHEMERAL_FIRST = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 0;
+  } catch {
+    return 0;
+  }
+})();
+const LOW_FIRST = 10_000;
+
+function listenOnce(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
+    s.on('error', () => resolve(undefined));
+    s.listen(port, '127.0.0.1', () => {
       const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
+      const got = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * A port that was free a moment ago, for child processes that must be told a port and for "a port
+ * nothing listens on". It is taken below the kernel's ephemeral range, so the `listen(0)` servers
+ * and outgoing connections of the test files running in parallel never land on it between this
+ * check and its use (a port picked by `listen(0)` and closed was once re-bound by another file's
+ * server, which then received this file's connections).
+ */
+export async function freePort(): Promise<number> {
+  if (EPHEMERAL_FIRST > LOW_FIRST + 1000) {
+    for (let i = 0; i < 50; i++) {
+      const got = await listenOnce(LOW_FIRST + Math.floor(Math.random() * (EPHEMERAL_FIRST - LOW_FIRST)));
+      if (got) return got;
+    }
+  }
+  const got = await listenOnce(0);
+  if (!got) throw new Error('freePort: no port');
+  return got;
 }
 
 export interface Fabio {

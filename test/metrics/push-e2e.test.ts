@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { backend, startDevFabio } from '../e2e/fixtures.ts';
-import { until } from '../helpers/proc.ts';
+import { freePort, until } from '../helpers/proc.ts';
 
 async function udpReceiver(): Promise<{ port: number; lines: string[]; close(): void }> {
   const sock = createSocket('udp4');
@@ -152,8 +152,7 @@ test('two workers: the primary pushes the merged view, every request counted onc
 
 test('graphite receiver down: the proxy keeps serving and logs one warning for the whole outage', async (t) => {
   const statsd = await udpReceiver();
-  const dead = await tcpReceiver();
-  dead.close(); // its port now refuses connections
+  const dead = { port: await freePort() }; // nothing listens there: connections are refused
   const be = await backend('svc');
   t.after(() => {
     statsd.close();

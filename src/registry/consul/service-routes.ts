@@ -64,16 +64,14 @@ export interface ServiceRoutesResult {
 export class ServiceRoutes {
   readonly #client: ConsulClient;
   readonly #opts: ServiceRoutesOptions;
-  readonly #log: Logger;
   /** Every cached service and its route lines, in fabio's order, maintained incrementally. */
   readonly #lines = new RouteLineSet<Cached>();
   /** The published text may be stale: the next round publishes. */
   #dirty = true;
 
-  constructor(client: ConsulClient, opts: ServiceRoutesOptions, log: Logger) {
+  constructor(client: ConsulClient, opts: ServiceRoutesOptions, _log: Logger) {
     this.#client = client;
     this.#opts = opts;
-    this.#log = log;
   }
 
   /** Forget the cache: the next update re-reads every healthy tagged service. */

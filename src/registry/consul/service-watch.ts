@@ -116,7 +116,6 @@ export function healthEntries(
 export class ServiceWatch {
   readonly #client: ConsulClient;
   readonly #o: ServiceWatchOptions;
-  readonly #log: Logger;
   readonly #sink: ServiceWatchSink;
   readonly #lines = new RouteLineSet();
   readonly #watches = new Map<string, { abort: AbortController; done: Promise<void> }>();
@@ -131,10 +130,9 @@ export class ServiceWatch {
   #publishedWarnings: readonly TagWarning[] | undefined;
   #signal: AbortSignal | undefined;
 
-  constructor(client: ConsulClient, o: ServiceWatchOptions, log: Logger, sink: ServiceWatchSink) {
+  constructor(client: ConsulClient, o: ServiceWatchOptions, _log: Logger, sink: ServiceWatchSink) {
     this.#client = client;
     this.#o = o;
-    this.#log = log;
     this.#sink = sink;
   }
 

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { type LeanExchange, LeanPool } from '../../../src/proxy/http/lean-pool.ts';
 import { RawUpstream } from '../../../src/proxy/http/lean-raw.ts';
 import { rawTcp } from '../../../src/proxy/tcp/raw-handle.ts';
+import { freePort } from '../../helpers/proc.ts';
 import { until } from './harness.ts';
 
 /**
@@ -124,12 +125,7 @@ test('lean raw: idle connections expire after the idle timeout without a per-soc
 test('lean raw: a refused connect reports ECONNREFUSED to the exchange (the pipeline answers 502)', {
   skip,
 }, async () => {
-  // A port that was just listening and is closed now.
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
+  const port = await freePort(); // nothing listens there
   const p = pool(port);
   const x = recorder();
   const c = p.acquire(x);

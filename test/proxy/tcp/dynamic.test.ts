@@ -3,16 +3,9 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { dynamicKeys, parseListenKey, startTcpDynamic } from '../../../src/proxy/tcp/index.ts';
 import { relayStats } from '../../../src/proxy/tcp/relay.ts';
+import { freePort } from '../../helpers/proc.ts';
 import { rawTcpSkip } from '../../helpers/support.ts';
 import { echoServer, fakeTable, makeDeps, roundTrip, spec, until } from './helpers.ts';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 const listening = (port: number) =>
   new Promise<boolean>((resolve) => {

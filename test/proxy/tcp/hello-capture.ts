@@ -12,7 +12,9 @@ export async function captureHello(opts: tls.ConnectionOptions): Promise<Buffer>
   const port = (server.address() as net.AddressInfo).port;
   try {
     const got = new Promise<Buffer>((resolve, reject) => {
-      server.once('connection', (s) => {
+      server.on('connection', (s) => {
+        // only our own client's connection (another test file may dial a port it believes dead)
+        if (s.remotePort !== c.localPort) return void s.destroy();
         let buf = Buffer.alloc(0);
         s.on('error', () => {});
         s.on('data', (c: Buffer) => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import { startTcpListener } from '../../../src/proxy/tcp/index.ts';
+import { freePort } from '../../helpers/proc.ts';
 import { echoServer, fakeTable, makeDeps, roundTrip, spec, until } from './helpers.ts';
 
 /** A close() grace longer than the test timeout (120 s): reaching the end of it is a failure. */
@@ -50,10 +51,7 @@ test('tcp: no route closes the connection, counts noroute and notfound, logs a W
 });
 
 test("tcp: dial failure closes the connection with fabio's log line and connfail", async (t) => {
-  const dead = net.createServer();
-  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
-  const deadPort = (dead.address() as net.AddressInfo).port;
-  await new Promise((r) => dead.close(r));
+  const deadPort = await freePort(); // nothing listens there
   const { l, metrics, log } = await setup(t, (_ep, lp) => ({ [`:${lp}`]: [{ url: `tcp://127.0.0.1:${deadPort}` }] }));
   const r = await roundTrip(l.port, 'hello');
   assert.equal(r.data.length, 0);
