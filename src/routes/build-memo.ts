@@ -44,14 +44,22 @@ export interface Chain {
   pinned: boolean;
 }
 
+/**
+ * One integer per line: a growing array while a build groups the lines, an Int32Array in an index
+ * carried through an edit (line-edit.ts), whose arrays are made once per change at full length:
+ * outside V8's heap they cost the garbage collector nothing to trace, and their memory is reused
+ * by the allocator instead of being fresh pages each time (see docs/design.md).
+ */
+export type LineInts = ArrayLike<number>;
+
 /** The lines of a text of only `route add` lines, grouped by host. */
 export interface LineIndex {
   readonly text: string;
   /** Line i is text.slice(starts[i], ends[i]) (untrimmed). */
-  readonly starts: number[];
-  readonly ends: number[];
+  readonly starts: LineInts;
+  readonly ends: LineInts;
   /** The next line of the same host, -1 after the last. */
-  readonly nexts: number[];
+  readonly nexts: LineInts;
   readonly hosts: Map<string, Chain>;
   /**
    * Line i's text (trimmed) and line number, when the build that made the index had them at hand
@@ -59,6 +67,14 @@ export interface LineIndex {
    * can be carried through the next text's edits instead of grouping every line again.
    */
   readonly texts?: string[] | undefined;
+  readonly nums?: LineInts | undefined;
+}
+
+/** An index being grouped line by line (addLine). */
+export interface GrowingLineIndex extends LineIndex {
+  readonly starts: number[];
+  readonly ends: number[];
+  readonly nexts: number[];
   readonly nums?: number[] | undefined;
 }
 
@@ -111,14 +127,14 @@ export interface Overrides {
   readonly warnings: readonly (string | undefined)[];
 }
 
-export function newLineIndex(text: string, withTexts = false): LineIndex {
+export function newLineIndex(text: string, withTexts = false): GrowingLineIndex {
   return withTexts
     ? { text, starts: [], ends: [], nexts: [], hosts: new Map(), texts: [], nums: [] }
     : { text, starts: [], ends: [], nexts: [], hosts: new Map() };
 }
 
 /** Appends line [start, end) of host `host`; returns the host's chain. */
-export function addLine(ix: LineIndex, host: string, start: number, end: number): Chain {
+export function addLine(ix: GrowingLineIndex, host: string, start: number, end: number): Chain {
   const i = ix.starts.length;
   ix.starts.push(start);
   ix.ends.push(end);

@@ -1,5 +1,14 @@
 import { byLine, mayBeGeneralCommand, skippedLine } from './bad-lines.ts';
-import type { BuildMemo, Chain, LineComparer, LineEntry, LineIndex, Overrides } from './build-memo.ts';
+import type {
+  BuildMemo,
+  Chain,
+  GrowingLineIndex,
+  LineComparer,
+  LineEntry,
+  LineIndex,
+  LineInts,
+  Overrides,
+} from './build-memo.ts';
 import {
   addLine,
   addSource,
@@ -202,7 +211,7 @@ interface Grouped {
   readonly eager: boolean;
   /** Incremental: the text and line number of each grouped line, by its index in `ix`. */
   readonly lineTexts: readonly string[];
-  readonly nums: readonly number[];
+  readonly nums: LineInts;
   /** skip: lines that cannot be commands at all (no `route add` source, not del/weight). */
   readonly junk: readonly [line: string, n: number, start: number][];
   /**
@@ -261,17 +270,21 @@ function editedLines(run: BuildRun, edits: readonly TextEdit[]): Grouped | undef
  */
 function keepBadLine(
   run: BuildRun,
-  ix: LineIndex | undefined,
+  ix: GrowingLineIndex | undefined,
   line: string,
+  n: number,
   start: number,
   end: number,
   afterOverrides: boolean,
-): LineIndex | undefined {
+): GrowingLineIndex | undefined {
   const src = addSource(line);
   if (src === undefined && !mayBeGeneralCommand(line)) run.junk = true;
   if (ix === undefined) return undefined;
-  if (src !== undefined && !afterOverrides) addLine(ix, hostPath(src)[0], start, end).pinned = true;
-  else if (src !== undefined || mayBeGeneralCommand(line)) return undefined;
+  if (src !== undefined && !afterOverrides) {
+    addLine(ix, hostPath(src)[0], start, end).pinned = true;
+    ix.texts?.push(line);
+    ix.nums?.push(n);
+  } else if (src !== undefined || mayBeGeneralCommand(line)) return undefined;
   return ix;
 }
 
@@ -282,7 +295,9 @@ function keepBadLine(
 function groupLines(run: BuildRun): Grouped {
   const text = run.text;
   const eager = run.memo === undefined;
-  let ix: LineIndex | undefined = newLineIndex(text, !eager);
+  // with the line texts even when eager: the next build (the first change after a start) can then
+  // carry this index through the text's edits instead of grouping every line again
+  let ix: GrowingLineIndex | undefined = newLineIndex(text, true);
   const lineTexts: string[] = ix.texts ?? [];
   const nums: number[] = ix.nums ?? [];
   const junk: [line: string, n: number, start: number][] = [];
@@ -294,7 +309,7 @@ function groupLines(run: BuildRun): Grouped {
     if (eager) {
       const e = run.parse(line, n, start, false);
       if (e === undefined) {
-        ix = keepBadLine(run, ix, line, start, end, overLines.length > 0);
+        ix = keepBadLine(run, ix, line, n, start, end, overLines.length > 0);
         return;
       }
       if (e.pre === undefined) {
@@ -309,6 +324,8 @@ function groupLines(run: BuildRun): Grouped {
       else {
         const c = addLine(ix, e.pre.host, start, end);
         if (e.warns || e.fatal) c.pinned = true;
+        lineTexts.push(line);
+        nums.push(n);
       }
       return;
     }
@@ -321,7 +338,7 @@ function groupLines(run: BuildRun): Grouped {
       } else over.push([line, n, start]);
     } else if (over.length > 0) general = true;
     else {
-      addLine(ix as LineIndex, hostPath(src)[0], start, end);
+      addLine(ix as GrowingLineIndex, hostPath(src)[0], start, end);
       lineTexts.push(line);
       nums.push(n);
     }
@@ -528,13 +545,13 @@ function applyAllCommands(run: BuildRun, w0: number): LineIndex | undefined {
   run.st.warnings.length = w0;
   run.applyError = undefined;
   // the lines grouped by host for the next build while the text is `route add`s, then overrides
-  let ix: LineIndex | undefined = newLineIndex(run.text);
+  let ix: GrowingLineIndex | undefined = newLineIndex(run.text);
   const lines: string[] = [];
   const warnings: (string | undefined)[] = [];
   forEachLine(run.text, (line, n, start, end) => {
     const e = run.parse(line, n, start, true);
     if (e === undefined) {
-      ix = keepBadLine(run, ix, line, start, end, lines.length > 0);
+      ix = keepBadLine(run, ix, line, n, start, end, lines.length > 0);
       return;
     }
     if (e.pre === undefined) {

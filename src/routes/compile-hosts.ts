@@ -1,4 +1,4 @@
-import type { BuildMemo, LineIndex, MemoParts } from './build-memo.ts';
+import type { BuildMemo, LineIndex, LineInts, MemoParts } from './build-memo.ts';
 import { type HostOrders, hostOrders } from './build-memo.ts';
 import type { CRoute, HostEntry } from './compiled.ts';
 import type { GlobMatcher } from './glob.ts';
@@ -215,7 +215,7 @@ function tcpRouteOf(routes: readonly CRoute[]): CRoute | undefined {
  * and host globs for their warning) are compiled, in rank order, and the previous build's indexes
  * are copied and patched where their entries changed (patchHosts).
  */
-export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: readonly number[]): CompiledHosts {
+export function compileHosts(run: HostInputs, ix: LineIndex | undefined, nums: LineInts): CompiledHosts {
   const { opts, memo, model, st } = run;
   const cache = opts.globCache ?? new GlobCache(opts.globCacheSize);
   const orders =

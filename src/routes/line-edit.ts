@@ -1,4 +1,4 @@
-import type { Chain, LineIndex } from './build-memo.ts';
+import type { Chain, LineIndex, LineInts } from './build-memo.ts';
 import { addSource, forEachLineFrom, hostOf } from './build-memo.ts';
 import { hostPath } from './model.ts';
 import { bound } from './sorted.ts';
@@ -14,7 +14,7 @@ import type { Hunk, TextEdit } from './text-edit.ts';
 
 /** What editLineIndex made: the index of the new text and the hosts with a line in a stretch. */
 export interface EditedLines {
-  readonly ix: LineIndex & { readonly texts: string[]; readonly nums: number[] };
+  readonly ix: LineIndex & { readonly texts: string[]; readonly nums: LineInts };
   /** Hosts with a line removed or added by the edits (in either text). */
   readonly touched: Set<string>;
 }
@@ -36,7 +36,7 @@ const countNewlines = (t: string, from: number, to: number): number => {
 };
 
 /** First line index whose start is at or after `pos` (starts ascending). */
-const firstFrom = (starts: readonly number[], pos: number): number => bound(starts, pos, (a, b) => a - b);
+const firstFrom = (starts: LineInts, pos: number): number => bound(starts, pos, (a, b) => a - b);
 
 /**
  * The hunks widened to whole lines of `base`, each inside the grouped lines (before the first
@@ -95,11 +95,20 @@ export function editLineIndex(
   return { ix: ix as EditedLines['ix'], touched };
 }
 
-/** xs[from..to) + d (a copy). */
-function shifted(xs: readonly number[], from: number, to: number, d: number): number[] {
-  const out = xs.slice(from, to);
-  if (d !== 0) for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + d;
-  return out;
+/** Old lines [from, to) carried whole into the edited index, their offsets and numbers shifted. */
+interface Kept {
+  readonly from: number;
+  readonly to: number;
+  readonly dOff: number;
+  readonly dNum: number;
+}
+
+/** The lines of one stretch, scanned anew. */
+interface Scanned {
+  readonly starts: number[];
+  readonly ends: number[];
+  readonly texts: string[];
+  readonly nums: number[];
 }
 
 /** One edit (see editLineIndex): the index of `text` = `prev.text` with the hunks applied. */
@@ -117,8 +126,8 @@ function applyEdit(
   const parts = stretches(prev, base, hunks);
   if (parts === undefined) return undefined;
   const n0 = prev.starts.length;
-  // the new arrays as runs (kept runs copied whole, shifted in place), joined once at the end
-  const runs: { starts: number[]; ends: number[]; texts: string[]; nums: number[] }[] = [];
+  // the new index in pieces (kept runs of old lines, scanned stretches), written out once at the end
+  const pieces: (Kept | Scanned)[] = [];
   let len = 0;
   /** Old line index → new one (-1: removed). */
   const moved = new Int32Array(n0);
@@ -130,12 +139,7 @@ function applyEdit(
   const keep = (to: number): void => {
     if (to <= from) return;
     for (let i = from, d = len - from; i < to; i++) moved[i] = i + d;
-    runs.push({
-      starts: shifted(prev.starts, from, to, dOff),
-      ends: shifted(prev.ends, from, to, dOff),
-      texts: texts0.slice(from, to),
-      nums: shifted(nums0, from, to, dNum),
-    });
+    pieces.push({ from, to, dOff, dNum });
     len += to - from;
   };
   for (const p of parts) {
@@ -152,7 +156,7 @@ function applyEdit(
       (p.a > 0
         ? (nums0[p.a - 1] as number) + countNewlines(base, prev.ends[p.a - 1] as number, p.s)
         : 1 + countNewlines(base, 0, p.s));
-    const run = { starts: [] as number[], ends: [] as number[], texts: [] as string[], nums: [] as number[] };
+    const run: Scanned = { starts: [], ends: [], texts: [], nums: [] };
     let bad = false;
     forEachLineFrom(p.region, 0, n, (line, num, ls, le) => {
       const src = addSource(line);
@@ -171,7 +175,7 @@ function applyEdit(
       run.nums.push(num);
     });
     if (bad) return undefined;
-    runs.push(run);
+    pieces.push(run);
     len += run.starts.length;
     dOff += p.region.length - (p.e - p.s);
     dNum += countNewlines(p.region, 0, p.region.length) - countNewlines(base, p.s, p.e);
@@ -179,12 +183,49 @@ function applyEdit(
   }
   keep(n0);
   if (text.length !== base.length + dOff) return undefined;
-  const starts = ([] as number[]).concat(...runs.map((r) => r.starts));
-  const ends = ([] as number[]).concat(...runs.map((r) => r.ends));
-  const texts = ([] as string[]).concat(...runs.map((r) => r.texts));
-  const nums = ([] as number[]).concat(...runs.map((r) => r.nums));
-  const { nexts, hosts } = relink(prev, moved, added, starts.length, touched, revisit);
-  return { text, starts, ends, nexts, hosts, texts, nums };
+  const out = writePieces(prev, texts0, nums0, pieces, len);
+  const { nexts, hosts } = relink(prev, moved, added, len, touched, revisit);
+  return { text, ...out, nexts, hosts };
+}
+
+/**
+ * The edited index's arrays, each made once at its full length: Int32Arrays (text offsets and
+ * line numbers fit) and one array of line texts. Making them from copies of the kept runs joined
+ * afterwards allocated each twice: at 150,000 lines, ~14 MB of large objects per change, which
+ * V8 takes as fresh pages each time (page faults, and old-generation growth toward a major GC).
+ */
+function writePieces(
+  prev: LineIndex,
+  texts0: readonly string[],
+  nums0: LineInts,
+  pieces: readonly (Kept | Scanned)[],
+  len: number,
+): { starts: Int32Array; ends: Int32Array; texts: string[]; nums: Int32Array } {
+  const starts = new Int32Array(len);
+  const ends = new Int32Array(len);
+  const nums = new Int32Array(len);
+  const texts: string[] = new Array(len);
+  const { starts: s0, ends: e0 } = prev;
+  let k = 0;
+  for (const pc of pieces) {
+    if ('texts' in pc) {
+      for (let j = 0; j < pc.texts.length; j++, k++) {
+        starts[k] = pc.starts[j] as number;
+        ends[k] = pc.ends[j] as number;
+        nums[k] = pc.nums[j] as number;
+        texts[k] = pc.texts[j] as string;
+      }
+      continue;
+    }
+    const { dOff, dNum } = pc;
+    for (let i = pc.from; i < pc.to; i++, k++) {
+      starts[k] = (s0[i] as number) + dOff;
+      ends[k] = (e0[i] as number) + dOff;
+      nums[k] = (nums0[i] as number) + dNum;
+      texts[k] = texts0[i] as string;
+    }
+  }
+  return { starts, ends, texts, nums };
 }
 
 /**
@@ -201,8 +242,8 @@ function relink(
   n: number,
   touched: ReadonlySet<string>,
   revisit: ReadonlySet<string>,
-): { nexts: number[]; hosts: Map<string, Chain> } {
-  const nexts: number[] = new Array(n).fill(-1);
+): { nexts: Int32Array; hosts: Map<string, Chain> } {
+  const nexts = new Int32Array(n).fill(-1);
   for (let i = 0; i < moved.length; i++) {
     const m = moved[i] as number;
     const nx = prev.nexts[i] as number;

@@ -8,7 +8,7 @@ export const ascending = (a: string, b: string): number => (a < b ? -1 : a > b ?
  * for which cmp(element, x) >= 0: the lower bound of x. `x` may be of another type than the
  * elements (a key compared with each element).
  */
-export function bound<T, K>(xs: readonly T[], x: K, cmp: (a: T, x: K) => number, from = 0): number {
+export function bound<T, K>(xs: ArrayLike<T>, x: K, cmp: (a: T, x: K) => number, from = 0): number {
   let lo = from;
   let hi = xs.length;
   while (lo < hi) {

@@ -188,6 +188,20 @@ for (const skipBadLines of [false, true])
     });
   }
 
+test("a process's first table (no previous build) can be carried through the first change's edit", () => {
+  const lines = ['route add c c.com/ http://10.0.0.3:80/', 'route add b b.com/ http://10.0.0.2:80/'];
+  const text = lines.join('\n');
+  for (const skipBadLines of [false, true]) {
+    const first = buildTable(text, { ...OPTS, skipBadLines });
+    const m = (first as unknown as { buildMemo?: { lines?: LineIndex; revisit?: ReadonlySet<string> } }).buildMemo;
+    assert.deepEqual(m?.lines?.texts, lines, 'the line texts are kept');
+    assert.deepEqual(Array.from(m?.lines?.nums ?? []), [1, 2]);
+    const next = `${text}\nroute add a a.com/ http://10.0.0.1:80/`;
+    const edits = [{ base: text, hunks: textHunks(text, next) }];
+    assert.ok(editLineIndex(m?.lines as LineIndex, next, edits, m?.revisit ?? new Set()), 'edited, not regrouped');
+  }
+});
+
 test('an unchanged host keeps its compiled routes; a changed one does not', () => {
   const a = 'route add a a.com/ http://10.0.0.1:80/';
   const b1 = 'route add b b.com/ http://10.0.0.2:80/';
@@ -405,12 +419,13 @@ function memoOf(t: Table): { lines: unknown; revisit: unknown } {
       ix === undefined
         ? undefined
         : {
-            starts: ix.starts,
-            ends: ix.ends,
-            nexts: ix.nexts,
+            // (an edited index holds Int32Arrays, a grouped one arrays: the same numbers either way)
+            starts: Array.from(ix.starts),
+            ends: Array.from(ix.ends),
+            nexts: Array.from(ix.nexts),
             hosts: [...ix.hosts].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
             texts: ix.texts,
-            nums: ix.nums,
+            nums: ix.nums && Array.from(ix.nums),
           },
     revisit: m?.revisit === undefined ? undefined : [...m.revisit].sort(),
   };
