@@ -517,6 +517,27 @@ test('ConsulClient: bodies received into reused buffers never overwrite the body
   assert.equal((await client.get('/cl?n=0&k=0', { into })).bytes?.length, 0);
 });
 
+test('ReceiveBuffers.reserve: the spare buffer is made beforehand, as large as the one held, and is the next one taken', () => {
+  let inUse: Buffer | undefined;
+  const into = new ReceiveBuffers(() => inUse);
+  into.reserve(); // nothing held yet: nothing to size a spare by
+  const first = into.take(1_000_000);
+  inUse = first.subarray(0, 1_000_000);
+  into.reserve();
+  // a small answer would otherwise get a new 64 KB buffer: the spare is there already
+  const next = into.take(10);
+  assert.notEqual(next.buffer, first.buffer, 'the spare is not the buffer in use');
+  assert.equal(next.length, first.length);
+  assert.ok(
+    next.every((b) => b === 0),
+    'its pages were written',
+  );
+  // a second reserve while two are held makes none
+  inUse = next.subarray(0, 10);
+  into.reserve();
+  assert.equal(into.take(1_000_000).buffer, first.buffer, 'two buffers alternate');
+});
+
 test('backoffMs: doubles from retryMs, capped, jitter adds at most half', () => {
   assert.deepEqual(
     [1, 2, 3, 4, 5, 6, 7].map((n) => backoffMs(n, 1000, 30_000, () => 0)),

@@ -215,6 +215,8 @@ export class ConsulBackend implements RegistryBackend {
             const r = await routes.update(read.healthy, signal, vouched(res), read.changed);
             // Only an answer that was applied becomes the base of the next incremental read.
             read.commit();
+            // after the first answer: the spare buffer, outside the next change's read
+            if (lastBody === undefined) setTimeout(() => into.reserve(), 0).unref();
             lastBody = body;
             if (!r.changed && this.#svc !== undefined) return;
             this.#svc = { text: r.text, warnings: r.warnings, edit: r.edit };
