@@ -42,7 +42,12 @@ export interface Chain {
   count: number;
   /** Some line warns (see LineEntry.warns): the host is rebuilt every time, for the line numbers. */
   pinned: boolean;
+  /** The generation of the index whose positions head and tail are (moved-chains.ts); absent: 0. */
+  readonly gen?: number;
 }
+
+/** An index's chains by host: a Map, or the chains of an edited index (moved-chains.ts). */
+export type HostChains = ReadonlyMap<string, Chain> & { delete(host: string): boolean };
 
 /**
  * One integer per line: a growing array while a build groups the lines, an Int32Array in an index
@@ -60,7 +65,9 @@ export interface LineIndex {
   readonly ends: LineInts;
   /** The next line of the same host, -1 after the last. */
   readonly nexts: LineInts;
-  readonly hosts: Map<string, Chain>;
+  readonly hosts: HostChains;
+  /** Edits this index was carried through since its lines were grouped (moved-chains.ts); absent: 0. */
+  readonly gen?: number;
   /**
    * Line i's text (trimmed) and line number, when the build that made the index had them at hand
    * (an incremental build's grouping, or an edit of the index: line-edit.ts); an index with them
@@ -76,6 +83,7 @@ export interface GrowingLineIndex extends LineIndex {
   readonly ends: number[];
   readonly nexts: number[];
   readonly nums?: number[] | undefined;
+  readonly hosts: Map<string, Chain>;
 }
 
 export interface BuildMemo {

@@ -1,6 +1,7 @@
 import type { Chain, LineIndex, LineInts } from './build-memo.ts';
 import { addSource, forEachLineFrom, hostOf } from './build-memo.ts';
 import { hostPath } from './model.ts';
+import { MovedChains, type Moves } from './moved-chains.ts';
 import { bound } from './sorted.ts';
 import type { Hunk, TextEdit } from './text-edit.ts';
 
@@ -133,6 +134,8 @@ function applyEdit(
   const moved = new Int32Array(n0);
   /** New lines by host, in order (new indexes). */
   const added = new Map<string, number[]>();
+  /** The kept runs as (from, to, d) triples: the Moves of the chains (moved-chains.ts). */
+  const runs: number[] = [];
   let dOff = 0;
   let dNum = 0;
   let from = 0;
@@ -140,6 +143,7 @@ function applyEdit(
     if (to <= from) return;
     for (let i = from, d = len - from; i < to; i++) moved[i] = i + d;
     pieces.push({ from, to, dOff, dNum });
+    runs.push(from, to, len - from);
     len += to - from;
   };
   for (const p of parts) {
@@ -184,8 +188,8 @@ function applyEdit(
   keep(n0);
   if (text.length !== base.length + dOff) return undefined;
   const out = writePieces(prev, texts0, nums0, pieces, len);
-  const { nexts, hosts } = relink(prev, moved, added, len, touched, revisit);
-  return { text, ...out, nexts, hosts };
+  const { nexts, hosts } = relink(prev, moved, Int32Array.from(runs), added, len, touched, revisit);
+  return { text, ...out, nexts, hosts, gen: (prev.gen ?? 0) + 1 };
 }
 
 /**
@@ -229,50 +233,63 @@ function writePieces(
 }
 
 /**
- * The links and chains of the edited index: a kept line of a host without added or removed lines
- * keeps its link (moved); a host with either is chained anew from its kept lines and its added
- * ones, merged by index (`touched` holds both kinds). A chain that moved is a new object; so is
- * every chain of a host the build revisits (`revisit`), whose pinned flag the build works out
- * again, as it does for every host it visits.
+ * The links and chains of the edited index. Every kept line keeps its link (moved); a host with
+ * added or removed lines (`touched` holds both kinds) is chained anew from its kept lines and its
+ * added ones, merged by index. So is every host the build revisits (`revisit`), as a new object
+ * whose pinned flag the build works out again, as it does for every host it visits. The chains of
+ * every other host are the previous index's, moved lazily (moved-chains.ts).
  */
 function relink(
   prev: LineIndex,
   moved: Int32Array,
+  moves: Moves,
   added: ReadonlyMap<string, number[]>,
   n: number,
   touched: ReadonlySet<string>,
   revisit: ReadonlySet<string>,
-): { nexts: Int32Array; hosts: Map<string, Chain> } {
+): { nexts: Int32Array; hosts: LineIndex['hosts'] } {
   const nexts = new Int32Array(n).fill(-1);
+  const prevNexts = prev.nexts;
   for (let i = 0; i < moved.length; i++) {
     const m = moved[i] as number;
-    const nx = prev.nexts[i] as number;
+    const nx = prevNexts[i] as number;
     if (m >= 0 && nx >= 0) nexts[m] = moved[nx] as number;
   }
-  const hosts = new Map(prev.hosts);
-  for (const [h, c] of prev.hosts) {
-    if (touched.has(h)) continue;
-    const head = moved[c.head] as number;
-    const tail = moved[c.tail] as number;
-    if (head !== c.head || tail !== c.tail || revisit.has(h))
-      hosts.set(h, { head, tail, count: c.count, pinned: revisit.has(h) ? false : c.pinned });
+  const gen = (prev.gen ?? 0) + 1;
+  const changes = new Map<string, Chain | undefined>();
+  for (const h of revisit) {
+    const c = touched.has(h) ? undefined : prev.hosts.get(h);
+    if (c !== undefined)
+      changes.set(h, {
+        head: moved[c.head] as number,
+        tail: moved[c.tail] as number,
+        count: c.count,
+        pinned: false,
+        gen,
+      });
   }
   for (const h of touched) {
     const kept: number[] = [];
     const c = prev.hosts.get(h);
     if (c !== undefined)
-      for (let i = c.head; i >= 0; i = prev.nexts[i] as number)
+      for (let i = c.head; i >= 0; i = prevNexts[i] as number)
         if ((moved[i] as number) >= 0) kept.push(moved[i] as number);
     const all = mergeAscending(kept, added.get(h) ?? []);
     if (all.length === 0) {
-      hosts.delete(h);
+      changes.set(h, undefined);
       continue;
     }
     for (let k = 0; k + 1 < all.length; k++) nexts[all[k] as number] = all[k + 1] as number;
     nexts[all[all.length - 1] as number] = -1;
-    hosts.set(h, { head: all[0] as number, tail: all[all.length - 1] as number, count: all.length, pinned: false });
+    changes.set(h, {
+      head: all[0] as number,
+      tail: all[all.length - 1] as number,
+      count: all.length,
+      pinned: false,
+      gen,
+    });
   }
-  return { nexts, hosts };
+  return { nexts, hosts: MovedChains.next(prev.hosts, prev.gen ?? 0, moves, changes) };
 }
 
 function mergeAscending(a: readonly number[], b: readonly number[]): number[] {

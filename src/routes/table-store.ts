@@ -10,6 +10,8 @@ import type { Table } from './types.ts';
 export class TableStore {
   #current: Table | undefined;
   #listeners = new Set<(t: Table, prev: Table | undefined) => void>();
+  /** Called before the others (onSwap's `first`). */
+  #firsts = new Set<(t: Table, prev: Table | undefined) => void>();
 
   /** The live table, or undefined before the first table arrived. // hot path */
   get current(): Table | undefined {
@@ -17,26 +19,33 @@ export class TableStore {
   }
 
   /**
-   * Makes `table` the live table, then calls every subscriber in subscription order. Returns what
-   * the subscribers that failed threw (empty when none did); the swap itself has happened either way.
+   * Makes `table` the live table, then calls every subscriber in subscription order (those that
+   * asked to be first before the others). Returns what the subscribers that failed threw (empty
+   * when none did); the swap itself has happened either way.
    */
   swap(table: Table): unknown[] {
     const prev = this.#current;
     this.#current = table;
     const failures: unknown[] = [];
-    for (const fn of this.#listeners) {
-      try {
-        fn(table, prev);
-      } catch (err) {
-        failures.push(err);
+    for (const set of [this.#firsts, this.#listeners])
+      for (const fn of set) {
+        try {
+          fn(table, prev);
+        } catch (err) {
+          failures.push(err);
+        }
       }
-    }
     return failures;
   }
 
-  /** Called after every swap; returns an unsubscribe function. */
-  onSwap(fn: (t: Table, prev: Table | undefined) => void): () => void {
-    this.#listeners.add(fn);
-    return () => this.#listeners.delete(fn);
+  /**
+   * Called after every swap; returns an unsubscribe function. `first`: before the subscribers
+   * without it (the primary's relay to its workers, so that the table versions and history kept
+   * for the admin UI do not delay the workers' swap).
+   */
+  onSwap(fn: (t: Table, prev: Table | undefined) => void, opts: { first?: boolean } = {}): () => void {
+    const set = opts.first ? this.#firsts : this.#listeners;
+    set.add(fn);
+    return () => set.delete(fn);
   }
 }

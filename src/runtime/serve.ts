@@ -333,7 +333,8 @@ async function start(userCfg: Config, log: Logger, life: Lifecycle, up: Started)
       count: workers,
       log,
       // the edits the table was built from go to the workers as they are (route-sync.ts)
-      onRoutes: (fn) => store.onSwap((t) => fn(t.source, built?.text === t.source ? built.edits : undefined)),
+      onRoutes: (fn) =>
+        store.onSwap((t) => fn(t.source, built?.text === t.source ? built.edits : undefined), { first: true }),
       currentRoutes: () => store.current?.source,
       onNoRouteHtml: (fn) => noRouteSubs.push(fn),
       currentNoRouteHtml: () => noRouteHtml,

@@ -423,7 +423,10 @@ function memoOf(t: Table): { lines: unknown; revisit: unknown } {
             starts: Array.from(ix.starts),
             ends: Array.from(ix.ends),
             nexts: Array.from(ix.nexts),
-            hosts: [...ix.hosts].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
+            // (a chain's generation says which index its positions were made in: moved-chains.ts)
+            hosts: [...ix.hosts]
+              .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+              .map(([h, c]) => [h, { head: c.head, tail: c.tail, count: c.count, pinned: c.pinned }]),
             texts: ix.texts,
             nums: ix.nums && Array.from(ix.nums),
           },
@@ -507,6 +510,45 @@ for (const skipBadLines of [false, true])
     // (the others: the first build after a fresh or general one, a failed build, overrides changed)
     assert.ok(carried > steps / 3, `the index was carried through the edits in ${carried} of ${steps} builds`);
   });
+
+test('an index carried through hundreds of edits in a row (chains moved lazily, made flat again) equals the one grouped afresh', () => {
+  // only `route add` lines and no overrides: every build carries the index (moved-chains.ts); far
+  // more edits than MAX_GENERATIONS, and hosts that lose all their lines and come back
+  const r = rng(4242);
+  const live = new Map<string, string>();
+  const line = (svc: number, inst: number) =>
+    `route add svc${svc} h${svc % 23}.com/p${svc % 4} http://10.0.${inst}.${svc}:${8000 + inst}/`;
+  for (let svc = 0; svc < 60; svc++) for (let inst = 0; inst < 2; inst++) live.set(`${svc}/${inst}`, line(svc, inst));
+  const textOf = () => [...live.values()].sort().reverse().join('\n');
+  let text = textOf();
+  let prev = buildTable(text, OPTS);
+  let carried = 0;
+  for (let step = 0; step < 300; step++) {
+    const svc = Math.floor(r() * 60);
+    const inst = Math.floor(r() * 3);
+    const k = `${svc}/${inst}`;
+    // whole hosts go and come back now and then: every line of h<n>.com at once
+    if (r() < 0.05) {
+      const h = svc % 23;
+      for (const key of [...live.keys()]) if (Number(key.split('/')[0]) % 23 === h) live.delete(key);
+    } else if (live.has(k) && r() < 0.5) live.delete(k);
+    else live.set(k, line(svc, inst));
+    const t = textOf();
+    const edits = [someEdit(r, text, t)];
+    const pm = (prev as unknown as { buildMemo?: { lines?: LineIndex; revisit?: ReadonlySet<string> } }).buildMemo;
+    if (pm?.lines !== undefined && pm.revisit !== undefined && editLineIndex(pm.lines, t, edits, pm.revisit)) carried++;
+    const inc = buildTable(t, OPTS, prev, edits);
+    const plain = buildTable(t, OPTS, prev);
+    assert.deepEqual(memoOf(inc), memoOf(plain), `step ${step}: line index`);
+    const reqs = Array.from({ length: 23 }, (_, h) =>
+      ['/p0', '/p1', '/p2', '/p3'].map((p) => req(`h${h}.com`, p)),
+    ).flat();
+    assert.deepEqual(observe(inc, reqs), observe(plain, reqs), `step ${step}`);
+    prev = inc;
+    text = t;
+  }
+  assert.ok(carried > 250, `carried through ${carried} of 300 edits`);
+});
 
 test('hosts coming and going: builds that splice the host orders and patch the indexes equal fresh builds', () => {
   // one host per service (as `urlprefix-svcN.example.com/` tags make them): a flap to no healthy

@@ -31,3 +31,17 @@ test('swap without a failing subscriber reports nothing; an unsubscribed one is 
   assert.deepEqual(store.swap(table('')), []);
   assert.equal(calls, 1);
 });
+
+test('subscribers that ask to be first run before the others, whenever they subscribed; unsubscribing works for both', () => {
+  const store = new TableStore();
+  const seen: string[] = [];
+  store.onSwap(() => seen.push('ui'));
+  const off = store.onSwap(() => seen.push('workers'), { first: true });
+  store.onSwap(() => seen.push('health'));
+  store.swap(table(''));
+  assert.deepEqual(seen, ['workers', 'ui', 'health']);
+  off();
+  seen.length = 0;
+  store.swap(table(''));
+  assert.deepEqual(seen, ['ui', 'health']);
+});
