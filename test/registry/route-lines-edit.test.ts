@@ -77,3 +77,28 @@ test('RouteLineSet: one service changing in 3,000 lines is one small hunk', () =
     assert.equal(applyHunks(b, e.hunks), set.text());
   }
 });
+
+test('RouteLineSet.adopt: the flat copy becomes the text and the base of the next edit; a stale one is ignored', () => {
+  const set = new RouteLineSet();
+  for (let s = 0; s < 20; s++) set.set(`svc${s}`, { lines: linesOf(s, 0, 2), warnings: [] });
+  const t1 = set.text();
+  // as the backend makes it: a slice of the whole route text (service lines, newline, overrides)
+  const flat = `${t1}\nroute del svc3`.slice(0, t1.length);
+  set.adopt(flat);
+  assert.equal(set.text(), flat);
+  set.set('svc7', { lines: linesOf(7, 1, 2), warnings: [] });
+  const t2 = set.text();
+  const edit = set.edit();
+  assert.ok(edit !== undefined && edit.base === flat, 'the next edit is of the adopted text');
+  assert.equal(applyHunks(edit.base, edit.hunks), t2);
+  // a copy of another length (the text changed since it was made) is not taken
+  set.set('svc8', undefined);
+  set.adopt(flat);
+  assert.notEqual(set.text().length, flat.length);
+  assert.equal(
+    set.text(),
+    sortDescending([...Array(20).keys()].filter((s) => s !== 8).flatMap((s) => linesOf(s, s === 7 ? 1 : 0, 2))).join(
+      '\n',
+    ),
+  );
+});

@@ -93,7 +93,15 @@ export class ConsulBackend implements RegistryBackend {
   readonly #loops: Promise<void>[] = [];
   #registration: SelfRegistration | undefined;
   #dc = '';
-  #svc: { text: string; warnings: readonly TagWarning[]; edit?: TextEdit | undefined } | undefined;
+  #svc:
+    | {
+        text: string;
+        warnings: readonly TagWarning[];
+        edit?: TextEdit | undefined;
+        /** Hands the flat copy of `text` back to the registry part that made it (RouteLineSet.adopt). */
+        adopt?: ((flat: string) => void) | undefined;
+      }
+    | undefined;
   /** The service text and overrides of the last text emitted (the base of the next edit). */
   #emittedParts: { svc: string; man: string; text: string } | undefined;
   #man: string | undefined;
@@ -160,7 +168,7 @@ export class ConsulBackend implements RegistryBackend {
       this.#log,
       {
         publish: (text, warnings, index, edit) => {
-          this.#svc = { text, warnings, edit };
+          this.#svc = { text, warnings, edit, adopt: (flat) => w.adopt(flat) };
           this.#emit(sink, 'consul', index);
         },
         error: (err, first) => {
@@ -219,7 +227,7 @@ export class ConsulBackend implements RegistryBackend {
             if (lastBody === undefined) setTimeout(() => into.reserve(), 0).unref();
             lastBody = body;
             if (!r.changed && this.#svc !== undefined) return;
-            this.#svc = { text: r.text, warnings: r.warnings, edit: r.edit };
+            this.#svc = { text: r.text, warnings: r.warnings, edit: r.edit, adopt: (flat) => routes.adopt(flat) };
             this.#emit(sink, 'consul', index);
           },
           onReset: (first) => {
@@ -324,7 +332,12 @@ export class ConsulBackend implements RegistryBackend {
       before !== undefined && e !== undefined && e.base === before.svc && before.man === this.#man
         ? { base: before.text, hunks: e.hunks }
         : undefined;
-    this.#emittedParts = { svc: this.#svc.text, man: this.#man, text };
+    // One flat copy of the whole text (a slice flattens it; the table build reads it flat), whose
+    // service part becomes the registry's base of its next edit: not a second copy of those lines.
+    const svc = this.#svc.adopt === undefined ? this.#svc.text : text.slice(0, this.#svc.text.length);
+    this.#svc.adopt?.(svc);
+    this.#svc = { ...this.#svc, text: svc };
+    this.#emittedParts = { svc, man: this.#man, text };
     // always a list, [] included: an empty list clears the warnings of services that went away
     sink.routes({ text, cause, index, tagWarnings: this.#svc.warnings, edit });
   }

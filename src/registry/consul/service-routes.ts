@@ -74,6 +74,11 @@ export class ServiceRoutes {
     this.#opts = opts;
   }
 
+  /** See RouteLineSet.adopt. */
+  adopt(flat: string): void {
+    this.#lines.adopt(flat);
+  }
+
   /** Forget the cache: the next update re-reads every healthy tagged service. */
   reset(): void {
     this.#lines.clear();

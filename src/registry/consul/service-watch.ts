@@ -269,6 +269,12 @@ export class ServiceWatch {
     }
   }
 
+  /** See RouteLineSet.adopt; the published text is that string from now on. */
+  adopt(flat: string): void {
+    this.#lines.adopt(flat);
+    if (this.#published !== undefined && this.#lines.text() === flat) this.#published = flat;
+  }
+
   #publish(): void {
     if (this.#signal?.aborted || !this.#listed || this.#unread.size > 0) return;
     this.#lastPublish = performance.now();
