@@ -14,7 +14,8 @@
  *       [--services 50000] [--watch state|service] [--poll 2] [--each]
  *
  * --poll: pause (ms) between two rounds of GETs while waiting for a route (default 2). --each:
- * print every change's time.
+ * print every change's time. PROF_DIR=dir passes --cpu-prof to the proxy (one profile per
+ * process, written at exit); TRACE_GC=1 passes --trace-gc (its lines on this process's stdout).
  *
  * --services S preloads S services × 3 instances into the catalog, which then runs in a child
  * process (bench/catalog-child.ts) so that its 45 MB answers are not encoded on this process's
@@ -91,6 +92,7 @@ const proc: ChildProcess = spawn(
   process.execPath,
   [
     ...(process.env.PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF_DIR}`] : []),
+    ...(process.env.TRACE_GC ? ['--trace-gc'] : []),
     'dist/cli.js',
     `-registry.consul.addr=${catalog.url.replace(/^http:\/\//, '')}`,
     '-registry.consul.register.enabled=false',
@@ -101,7 +103,7 @@ const proc: ChildProcess = spawn(
     '-log.level=DEBUG',
     '-log.routes.format=delta',
   ],
-  { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+  { cwd: ROOT, stdio: ['ignore', process.env.TRACE_GC ? 'inherit' : 'ignore', 'pipe'] },
 );
 process.on('exit', () => proc.kill('SIGKILL'));
 const acks: number[] = [];
