@@ -84,7 +84,7 @@ test('RouteLineSet.adopt: the flat copy becomes the text and the base of the nex
   const t1 = set.text();
   // as the backend makes it: a slice of the whole route text (service lines, newline, overrides)
   const flat = `${t1}\nroute del svc3`.slice(0, t1.length);
-  set.adopt(flat);
+  assert.equal(set.adopt(flat), true);
   assert.equal(set.text(), flat);
   set.set('svc7', { lines: linesOf(7, 1, 2), warnings: [] });
   const t2 = set.text();
@@ -93,7 +93,7 @@ test('RouteLineSet.adopt: the flat copy becomes the text and the base of the nex
   assert.equal(applyHunks(edit.base, edit.hunks), t2);
   // a copy of another length (the text changed since it was made) is not taken
   set.set('svc8', undefined);
-  set.adopt(flat);
+  assert.equal(set.adopt(flat), false);
   assert.notEqual(set.text().length, flat.length);
   assert.equal(
     set.text(),

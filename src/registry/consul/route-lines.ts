@@ -258,12 +258,13 @@ export class RouteLineSet<T extends ServiceLines = ServiceLines> {
    * Takes `flat` as the current text: the same characters as text() returned, in a string that is
    * already flat (a slice of the whole route text the backend flattened once). The next edit
    * slices it instead of flattening the joined text again: at 150,000 lines that was a second
-   * 11 MB copy per change (fresh pages each time). Ignored when the text changed since.
+   * 11 MB copy per change (fresh pages each time). Ignored (false) when the text changed since.
    */
-  adopt(flat: string): void {
-    if (this.#text === undefined || this.#text !== this.#text0 || flat.length !== this.#text.length) return;
+  adopt(flat: string): boolean {
+    if (this.#text === undefined || this.#text !== this.#text0 || flat.length !== this.#text.length) return false;
     this.#text = flat;
     this.#text0 = flat;
+    return true;
   }
 
   /** How text() was made from the text before it (undefined: joined anew, after a re-sort). */

@@ -271,8 +271,7 @@ export class ServiceWatch {
 
   /** See RouteLineSet.adopt; the published text is that string from now on. */
   adopt(flat: string): void {
-    this.#lines.adopt(flat);
-    if (this.#published !== undefined && this.#lines.text() === flat) this.#published = flat;
+    if (this.#lines.adopt(flat) && this.#published !== undefined) this.#published = flat;
   }
 
   #publish(): void {
