@@ -44,7 +44,7 @@ for (const n of [500, 10_000]) {
   console.log(
     `${n} routes, 101 swaps: ${((c.user + c.system) / 1000 / tables.length).toFixed(2)} ms CPU per swap; ` +
       `${(kept / 1e6).toFixed(1)} MB heap kept for ${tables.length} versions ` +
-      `(one text: ${(texts[0]!.length / 1e6).toFixed(2)} MB, ${v.pooledLines} distinct lines); ` +
+      `(one text: ${(texts[0]!.length / 1e6).toFixed(2)} MB, ${(v.keptChars / 1e6).toFixed(2)} MB of older versions kept); ` +
       `rebuilding version 2 (${r.kind}): ${((t.user + t.system) / 1000).toFixed(0)} ms CPU`,
   );
   texts.length = 0;

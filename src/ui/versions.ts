@@ -10,17 +10,27 @@ import type { Table } from '../routes/types.ts';
  * the versions the history still shows, so an old table can be rebuilt on demand with the live
  * build options and asked what it would have done.
  *
- * Memory: texts are kept as arrays of lines, and a version's lines that are also the previous
- * version's (the whole lines both texts share at the start and at the end: a typical change
- * touches a few lines of thousands) are the previous version's very strings, so a line unchanged
- * between versions is stored once; at most `limit` versions and `maxLines` line references in
- * total are kept, the oldest dropped first.
+ * Memory: the newest version's text is the live table's own source (nothing copied); each older
+ * version is kept as how to make its text from the next one's: the characters the two texts share
+ * at the start and at the end (whole lines, `commonLines`) and a copy of its own middle. A typical
+ * change touches a few lines of thousands, so a version costs its few changed lines. At most
+ * `limit` versions and `maxChars` characters of kept middles are kept, the oldest dropped first
+ * (dropping the oldest needs nothing else: it is the end of the chain).
  *
- * Per swap this costs the texts' common prefix and suffix (memcmp-like) and a copy of the line
- * array; splitting and interning every line through a map cost 55-85 ms per swap at 50,000 × 3,
- * on the primary, between a catalog change and the next one (bench/README.md, "Propagation,
- * second session").
+ * Per swap this costs the texts' common prefix and suffix (memcmp-like) and a copy of the changed
+ * middle. Splitting and interning every line through a map cost 55-85 ms per swap at 50,000 × 3;
+ * an array of every line per version (sharing the line strings) then still cost 1.2 MB and a scan
+ * of every newline per swap, on the primary (bench/README.md, "Propagation, third session").
+ * Reading an old version (explain) walks the chain from the newest text as a list of slices and
+ * joins them once.
  */
+
+/** An older version: its text = the next version's first `start` characters + `mid` + its last `end`. */
+interface Delta {
+  readonly start: number;
+  readonly end: number;
+  readonly mid: string;
+}
 
 export interface VersionTag {
   /** The table live after this entry. */
@@ -37,33 +47,32 @@ export type VersionLookup =
 
 export class TableVersions {
   readonly #limit: number;
-  readonly #maxLines: number;
+  readonly #maxChars: number;
   /** Version of the store's current table (0: none yet). */
   #current = 0;
   #swappedSinceTag = false;
-  /** version → its text as interned lines, oldest first. */
-  readonly #texts = new Map<number, readonly string[]>();
-  /** The newest kept version's text and lines (the base of the next version's lines). */
-  #last: { source: string; lines: readonly string[] } | undefined;
-  #lines = 0;
+  /** version → how to make its text from the next version's, oldest first; the newest: #last. */
+  readonly #texts = new Map<number, Delta | undefined>();
+  /** The newest kept version's text (the live table's source). */
+  #last: string | undefined;
+  /** Characters of the kept middles. */
+  #chars = 0;
   readonly #tags = new WeakMap<HistoryEntry, VersionTag>();
   /** One rebuilt table (the last asked for): repeated explains against it build once. */
   #cached: { version: number; table: Table } | undefined;
 
-  constructor(opts: { limit?: number; maxLines?: number } = {}) {
+  constructor(opts: { limit?: number; maxChars?: number } = {}) {
     this.#limit = opts.limit ?? 101;
-    this.#maxLines = opts.maxLines ?? 4_000_000;
+    this.#maxChars = opts.maxChars ?? 64 * 2 ** 20;
   }
 
   get current(): number {
     return this.#current;
   }
 
-  /** Distinct line strings kept over all versions (tests: equal lines are shared). */
-  get pooledLines(): number {
-    const seen = new Set<string>();
-    for (const lines of this.#texts.values()) for (const l of lines) seen.add(l);
-    return seen.size;
+  /** Characters of the older versions' kept middles (tests: a version keeps what it changed). */
+  get keptChars(): number {
+    return this.#chars;
   }
 
   /** A table went live (store.onSwap). Entries not tagged yet belong to the table before it. */
@@ -101,7 +110,16 @@ export class TableVersions {
 
   /** The text of a kept version. */
   text(version: number): string | undefined {
-    return this.#texts.get(version)?.join('\n');
+    if (!this.#texts.has(version) || this.#last === undefined) return undefined;
+    // slices of the newest text and of the middles, one delta after the other back to `version`
+    let pieces = [this.#last];
+    let len = this.#last.length;
+    for (let v = this.#current - 1; v >= version; v--) {
+      const d = this.#texts.get(v) as Delta;
+      pieces = [...slicePieces(pieces, 0, d.start), d.mid, ...slicePieces(pieces, len - d.end, len)];
+      len = d.start + d.mid.length + d.end;
+    }
+    return pieces.join('');
   }
 
   /** The table of `version`: the live one, a rebuilt one, or why not. */
@@ -118,10 +136,15 @@ export class TableVersions {
   }
 
   #keep(version: number, source: string): void {
-    const lines = linesAfter(this.#last, source);
-    this.#last = { source, lines };
-    this.#texts.set(version, lines);
-    this.#lines += lines.length;
+    const last = this.#last;
+    if (last !== undefined && this.#texts.has(version - 1)) {
+      const { start, end } = commonLines(last, source);
+      const mid = ownCopy(last.slice(start, last.length - end));
+      this.#texts.set(version - 1, { start, end, mid });
+      this.#chars += mid.length;
+    }
+    this.#last = source;
+    this.#texts.set(version, undefined);
     this.#prune([]);
   }
 
@@ -132,36 +155,26 @@ export class TableVersions {
       const t = this.#tags.get(e);
       if (t) oldest = Math.min(oldest, t.before ?? t.version);
     }
-    for (const [v, lines] of this.#texts) {
-      const over = this.#texts.size > this.#limit || this.#lines > this.#maxLines;
+    for (const [v, d] of this.#texts) {
+      const over = this.#texts.size > this.#limit || this.#chars > this.#maxChars;
       if (v === this.#current || (!over && (history.length === 0 || v >= oldest))) break;
       this.#texts.delete(v);
-      this.#lines -= lines.length;
+      this.#chars -= d?.mid.length ?? 0;
       if (this.#cached?.version === v) this.#cached = undefined;
     }
   }
 }
 
-/**
- * `source` as lines (`source.split('\n')`), sharing the strings of `last`'s lines where the two
- * texts share whole lines at the start and the end; the lines in between are copies, so no version
- * keeps a whole text alive through a sliced line (the first version's lines are its own text's).
- */
-function linesAfter(last: { source: string; lines: readonly string[] } | undefined, source: string): string[] {
-  if (last === undefined) return source.split('\n');
-  const { start, end } = commonLines(last.source, source);
-  const head = countNewlines(last.source, 0, start);
-  // the common end starts with a newline: the lines after each of its newlines are shared
-  const tail = end === 0 ? 0 : countNewlines(last.source, last.source.length - end, last.source.length);
-  const mid = source.slice(start, source.length - end).split('\n');
-  const out = last.lines.slice(0, head);
-  for (const l of mid) out.push(ownCopy(l));
-  for (let k = last.lines.length - tail; k < last.lines.length; k++) out.push(last.lines[k] as string);
+/** The characters [from, to) of the text the pieces make, as slices of the pieces (no copy). */
+function slicePieces(pieces: readonly string[], from: number, to: number): string[] {
+  const out: string[] = [];
+  let at = 0;
+  for (const p of pieces) {
+    const s = Math.max(from, at);
+    const e = Math.min(to, at + p.length);
+    if (s < e) out.push(s === at && e === at + p.length ? p : p.slice(s - at, e - at));
+    at += p.length;
+    if (at >= to) break;
+  }
   return out;
-}
-
-function countNewlines(t: string, from: number, to: number): number {
-  let n = 0;
-  for (let i = t.indexOf('\n', from); i >= 0 && i < to; i = t.indexOf('\n', i + 1)) n++;
-  return n;
 }
