@@ -7,7 +7,38 @@
  */
 
 /** Marks a key deleted in a layer. */
-const GONE: unique symbol = Symbol('gone');
+export const GONE: unique symbol = Symbol('gone');
+
+/** A layer of changes over a base map: new values, and GONE for keys deleted from the base. */
+export type Layer<K, V> = Map<K, V | typeof GONE>;
+
+/**
+ * A copy of `oldTop` (the layer `prev` already has over `base`; undefined: none) with `changes`
+ * applied (a value undefined: the key deleted), and the size of the map the result makes over
+ * `base`. The one place layered maps (this file's, moved-chains.ts) add a layer.
+ */
+export function layerChanges<K, V>(
+  prev: ReadonlyMap<K, V>,
+  base: ReadonlyMap<K, V>,
+  oldTop: ReadonlyMap<K, V | typeof GONE> | undefined,
+  changes: ReadonlyMap<K, V | undefined>,
+): { top: Layer<K, V>; size: number } {
+  const top: Layer<K, V> = new Map(oldTop);
+  let size = prev.size;
+  for (const [k, v] of changes) {
+    const had = prev.has(k);
+    if (v === undefined) {
+      if (!had) continue;
+      size--;
+      if (base.has(k)) top.set(k, GONE);
+      else top.delete(k);
+    } else {
+      if (!had) size++;
+      top.set(k, v);
+    }
+  }
+  return { top, size };
+}
 
 /** The previous map plus a small layer of changes (read-only). Iteration: base order, then new keys. */
 class LayeredMap<K, V> implements ReadonlyMap<K, V> {
@@ -72,21 +103,8 @@ class LayeredMap<K, V> implements ReadonlyMap<K, V> {
  */
 export function withChanges<K, V>(prev: ReadonlyMap<K, V>, changes: ReadonlyMap<K, V | undefined>): ReadonlyMap<K, V> {
   if (changes.size === 0) return prev;
-  const [base, oldTop] = prev instanceof LayeredMap ? (prev as LayeredMap<K, V>).parts : [prev, new Map()];
-  const top = new Map<K, V | typeof GONE>(oldTop);
-  let size = prev.size;
-  for (const [k, v] of changes) {
-    const had = prev.has(k);
-    if (v === undefined) {
-      if (!had) continue;
-      size--;
-      if (base.has(k)) top.set(k, GONE);
-      else top.delete(k);
-    } else {
-      if (!had) size++;
-      top.set(k, v);
-    }
-  }
+  const [base, oldTop] = prev instanceof LayeredMap ? (prev as LayeredMap<K, V>).parts : [prev, undefined];
+  const { top, size } = layerChanges(prev, base, oldTop, changes);
   if (top.size <= Math.max(64, base.size >>> 3)) return new LayeredMap(base, top, size);
   const flat = new Map<K, V>();
   for (const [k, v] of new LayeredMap(base, top, size)) flat.set(k, v);

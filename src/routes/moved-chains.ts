@@ -1,4 +1,5 @@
 import type { Chain } from './build-memo.ts';
+import { GONE, type Layer, layerChanges } from './layered-map.ts';
 
 /**
  * The host chains of a line index carried through text edits (line-edit.ts), without touching the
@@ -18,9 +19,6 @@ import type { Chain } from './build-memo.ts';
  * build relies on: the build that made the map deletes hosts that lost all their routes, and sets
  * `pinned` on chains of this generation (which are its own objects, never shared with an older map).
  */
-
-/** Marks a host deleted in a layer. */
-const GONE: unique symbol = Symbol('gone');
 
 /** Edits carried before the map is made flat again. */
 const MAX_GENERATIONS = 32;
@@ -51,7 +49,7 @@ export class MovedChains implements ReadonlyMap<string, Chain> {
   readonly #base: ReadonlyMap<string, Chain>;
   readonly #baseGen: number;
   /** Chains made after the base (of later generations), and hosts deleted since. */
-  readonly #top: Map<string, Chain | typeof GONE>;
+  readonly #top: Layer<string, Chain>;
   /** The moves of generations #baseGen + 1 .. gen, in order. */
   readonly #moves: readonly Moves[];
   /** This map's generation: its index's. */
@@ -61,7 +59,7 @@ export class MovedChains implements ReadonlyMap<string, Chain> {
   private constructor(
     base: ReadonlyMap<string, Chain>,
     baseGen: number,
-    top: Map<string, Chain | typeof GONE>,
+    top: Layer<string, Chain>,
     moves: readonly Moves[],
     size: number,
   ) {
@@ -86,20 +84,7 @@ export class MovedChains implements ReadonlyMap<string, Chain> {
   ): ReadonlyMap<string, Chain> & { delete(h: string): boolean } {
     const layered = prev instanceof MovedChains;
     const base = layered ? prev.#base : prev;
-    const top = new Map<string, Chain | typeof GONE>(layered ? prev.#top : undefined);
-    let size = prev.size;
-    for (const [h, c] of changes) {
-      const had = prev.has(h);
-      if (c === undefined) {
-        if (!had) continue;
-        size--;
-        if (base.has(h)) top.set(h, GONE);
-        else top.delete(h);
-      } else {
-        if (!had) size++;
-        top.set(h, c);
-      }
-    }
+    const { top, size } = layerChanges(prev, base, layered ? prev.#top : undefined, changes);
     const next = new MovedChains(
       base,
       layered ? prev.#baseGen : prevGen,
