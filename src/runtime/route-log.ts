@@ -6,11 +6,7 @@
  *   detail: `Updated config to\n<table dump>`
  */
 
-import { commonLines } from '../routes/index.ts';
-
-export { commonLines };
-
-import type { TextEdit } from '../routes/index.ts';
+import { commonLines, type TextEdit } from '../routes/index.ts';
 
 export type RoutesFormat = 'delta' | 'all' | 'detail';
 

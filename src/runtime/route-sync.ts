@@ -1,5 +1,4 @@
-import { applyHunks, type Hunk, type TextEdit } from '../routes/index.ts';
-import { commonLines } from './route-log.ts';
+import { applyHunks, commonLines, type Hunk, type TextEdit } from '../routes/index.ts';
 
 export { applyHunks, type Hunk };
 

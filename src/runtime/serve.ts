@@ -170,7 +170,6 @@ async function connectBackend(
   }
 }
 
-/** Registers the table's `register=` aliases with the backend whenever the set changes. */
 /**
  * Registers the `register=` aliases of the live table (fabio's self-registration). The walk over
  * every target runs after a burst of swaps (afterSwaps), not on each one, and not at all without

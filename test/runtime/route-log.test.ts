@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { commonLines, diffLines, editDiff, lineDiff, split } from '../../src/runtime/route-log.ts';
+import { commonLines } from '../../src/routes/index.ts';
+import { diffLines, editDiff, lineDiff, split } from '../../src/runtime/route-log.ts';
 import { textHunks } from '../../src/runtime/route-sync.ts';
 
 // Texts made of a few distinct lines, so prefixes, suffixes and repeats are common.

@@ -172,13 +172,13 @@ export class PoolCache {
   }
 }
 
+/** A pool taken without its route (see PoolCache.get). */
+const ANY = '\u0001';
+
 /**
  * Target.key is service + URL; two routes of one service to the same URL may differ in transport
  * options (tlsskipverify, host= as SNI), so those are part of the pool identity.
  */
-/** A pool taken without its route (see PoolCache.get). */
-const ANY = '\u0001';
-
 function poolKey(t: Target): string {
   return `${t.key}\u0000${t.tlsSkipVerify ? 1 : 0}\u0000${t.host}`;
 }
